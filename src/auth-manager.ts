@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AuthError } from './errors.js';
+import { Store } from './db/store.js';
+import { createRouter } from './http/create-router.js';
+import { silentLogger } from './logger.js';
+import { resolveOptions, type AuthManagerOptions, type ResolvedOptions } from './options.js';
+import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
+import { createRequireAuth, isAuthorized, type RequireAuthOptions } from './require-auth.js';
+import { createLimiter } from './security/rate-limit.js';
+import { clientIpResolver } from './security/client-ip.js';
+import { Revocation } from './security/revocation.js';
+import { ApiTokenService } from './services/api-tokens.js';
+import { Authenticator, type AuthContext } from './services/authenticator.js';
+import { SessionService, type TokenPair } from './services/sessions.js';
+import { UserService } from './services/users.js';
+
+/** Anything with `use(path, middleware)`: an Express 4/5 app or a Connect app. */
+export interface MountTarget {
+  use(path: string, handler: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void): unknown;
+}
+
+/** A plain (req, res, next) middleware. */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/** The result of `auth.guard`: never throws. */
+export interface GuardResult {
+  is_authenticated: boolean;
+  is_authorized: boolean;
+  auth: AuthContext | null;
+  error: AuthError | null;
+}
+
+/** `auth.users`: user management with the same rules as the HTTP endpoints. */
+export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive'>;
+/** `auth.apiTokens`: per-user API tokens. */
+export type ApiTokens = Pick<ApiTokenService, 'create' | 'list' | 'revoke'>;
+
+/**
+ * Authentication for an Express or Connect app: `/api/v1/users/*` endpoints, `requireAuth`
+ * guards and a programmatic API, on PostgreSQL or embedded PGlite.
+ */
+export class AuthManager {
+  /** The endpoints, as one middleware; mounted at `basePath` when an app was passed. */
+  readonly router: Middleware;
+  /** Resolves when the database is reachable and its schema current; rejects with an AuthError otherwise. */
+  readonly ready: Promise<void>;
+  /** User management. */
+  readonly users: Users;
+  /** Per-user API tokens. */
+  readonly apiTokens: ApiTokens;
+
+  readonly #opts: ResolvedOptions;
+  readonly #store: Store;
+  readonly #hasher: PasswordHasher;
+  readonly #ownsHasher: boolean;
+  readonly #sessions: SessionService;
+  readonly #authenticator: Authenticator;
+  readonly #logger;
+
+  constructor(app: MountTarget | null, options: AuthManagerOptions) {
+    if (app !== null && (typeof app !== 'function' && typeof app !== 'object')) {
+      throw new TypeError('express-authlib: new AuthManager(app, options): app must be an Express/Connect app or null');
+    }
+    if (app !== null && typeof app.use !== 'function') throw new TypeError('express-authlib: app must have a use() method (an Express or Connect app), or be null');
+    const opts = resolveOptions(options);
+    this.#opts = opts;
+    this.#logger = opts.logger ?? silentLogger;
+    this.#ownsHasher = opts.hasher === undefined;
+    this.#hasher = opts.hasher ?? new BcryptHasher(opts.bcryptRounds);
+
+    const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry);
+    this.#store = new Store(opts, this.#logger, (db) => revocation.warm(db));
+    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger };
+    const users = new UserService(ctx);
+    const apiTokens = new ApiTokenService(ctx);
+    this.users = users;
+    this.apiTokens = apiTokens;
+    this.#sessions = new SessionService(ctx);
+    this.#authenticator = new Authenticator(opts, revocation, apiTokens);
+
+    this.ready = this.#store.ready;
+    // Marks the promise handled: an app that never awaits `ready` must not crash on a rejection.
+    this.ready.catch(() => undefined);
+
+    const clientIp = clientIpResolver(opts.trustProxy);
+    const limiter = (name: 'login' | 'register' | 'refresh') => createLimiter(name, opts.rateLimit, { store: this.#store, clientIp, now: opts.now });
+    const router = createRouter({
+      users,
+      sessions: this.#sessions,
+      apiTokens,
+      store: this.#store,
+      allowRegistration: opts.allowRegistration,
+      adminRole: opts.adminRole,
+      authenticate: this.requireAuth(),
+      limit: { login: limiter('login'), register: limiter('register'), refresh: limiter('refresh') },
+      logger: this.#logger,
+    });
+    this.router = (req, res, next) => router(req, res, next);
+    if (app) app.use(opts.basePath, this.router);
+  }
+
+  /** Guard middleware: any authenticated caller, or one with any of `roles` / every API-token scope in `scopes`. */
+  requireAuth(options?: RequireAuthOptions): Middleware {
+    return createRequireAuth(this.#authenticator, this.#logger, options);
+  }
+
+  /** Verifies an access JWT or API token exactly as `requireAuth` does; throws an AuthError. */
+  verifyToken(token: string): Promise<AuthContext> {
+    return this.#authenticator.authenticate(token);
+  }
+
+  /** Like `requireAuth`, as a value: never throws. */
+  async guard(token: string | undefined, need: { roles?: string[]; scopes?: string[] } = {}): Promise<GuardResult> {
+    try {
+      if (!token) throw new AuthError('unauthorized', 401, 'authentication required');
+      const auth = await this.verifyToken(token);
+      const authorized = isAuthorized(auth, need);
+      return { is_authenticated: true, is_authorized: authorized, auth, error: authorized ? null : new AuthError('forbidden', 403, 'you do not have permission to do this') };
+    } catch (err) {
+      const error = err instanceof AuthError ? err : new AuthError('internal_error', 500, 'internal error', { cause: err });
+      return { is_authenticated: false, is_authorized: false, auth: null, error };
+    }
+  }
+
+  /** A fresh login for `userId`: `{ token, refresh_token }`. */
+  issueTokens(userId: string): Promise<TokenPair> {
+    return this.#sessions.issueTokens(userId);
+  }
+
+  /** Releases the database pool (when the library opened it) and the password workers. */
+  async close(): Promise<void> {
+    await this.#store.close();
+    if (this.#ownsHasher) await this.#hasher.close?.();
+  }
+}

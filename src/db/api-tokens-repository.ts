@@ -1,0 +1,33 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { ApiTokenRow, Database } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export async function insertApiToken(
+  db: Db,
+  row: { id: string; user_id: string; name: string; token_hash: string; scopes: string[]; created_at: Date; expires_at: Date | null },
+): Promise<ApiTokenRow> {
+  return db
+    .insertInto('api_tokens')
+    .values({ ...row, scopes: JSON.stringify(row.scopes) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function findApiToken(db: Db, id: string): Promise<ApiTokenRow | undefined> {
+  return db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function listApiTokens(db: Db, userId: string): Promise<ApiTokenRow[]> {
+  return db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+}
+
+/** Deletes the token only if it belongs to `userId`; another user's token looks like a missing one. */
+export async function deleteApiToken(db: Db, userId: string, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('api_tokens').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+export async function touchApiToken(db: Db, id: string, now: Date): Promise<void> {
+  await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
+}

@@ -1,0 +1,108 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { DatabaseHandle } from '../options.js';
+import type { Logger } from '../logger.js';
+import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+
+/** An open database: `db` is scoped to the library's schema; `close` releases what we opened. */
+export interface Connection {
+  /** Queries go to tables of `dbSchema`. */
+  db: Kysely<Database>;
+  /** The unscoped instance (migrations, schema creation). */
+  root: Kysely<any>;
+  /** 'postgres' or 'pglite', for messages. */
+  kind: 'postgres' | 'pglite';
+  /** Where it points, without credentials, for error messages. */
+  target: string;
+  close(): Promise<void>;
+}
+
+/** How long a request waits for a pooled connection before the caller gets 503. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+/** Pool size per process: enough for bursts of logins, small enough for many instances. */
+export const DEFAULT_POOL_SIZE = 10;
+
+function isPGlite(handle: object): handle is PGliteLike {
+  return typeof (handle as PGliteLike).exec === 'function' && typeof (handle as PGliteLike).close === 'function';
+}
+
+function isKysely(handle: object): handle is Kysely<any> {
+  return typeof (handle as Kysely<any>).selectFrom === 'function' && typeof (handle as Kysely<any>).withSchema === 'function';
+}
+
+function isPool(handle: object): handle is pg.Pool {
+  return typeof (handle as pg.Pool).connect === 'function' && typeof (handle as pg.Pool).query === 'function';
+}
+
+/** The host:port/database of a postgres DSN, never its password. */
+export function describeDsn(dsn: string): string {
+  try {
+    const url = new URL(dsn);
+    if (url.protocol === 'pglite:') return dsn;
+    return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname}`;
+  } catch {
+    return 'the configured database';
+  }
+}
+
+function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
+  return root.withSchema(schema) as Kysely<Database>;
+}
+
+async function openPGlite(location: string): Promise<PGliteLike> {
+  // Loaded on demand: a PostgreSQL deployment never pays for the WebAssembly build.
+  const { PGlite } = await import('@electric-sql/pglite');
+  const instance = location === 'memory' ? new PGlite() : new PGlite(location);
+  await instance.waitReady;
+  return instance;
+}
+
+/** Opens (or wraps) the database described by `dbDsn` or `db`. */
+export async function connect(source: { dbDsn?: string | undefined; db?: DatabaseHandle | undefined }, schema: string, logger?: Logger): Promise<Connection> {
+  const { dbDsn, db } = source;
+  if (db !== undefined) {
+    if (isKysely(db)) {
+      return { db: scoped(db, schema), root: db, kind: 'postgres', target: 'the provided Kysely instance', close: async () => {} };
+    }
+    if (isPGlite(db)) {
+      const root = new Kysely<any>({ dialect: new PGliteDialect(db) });
+      return { db: scoped(root, schema), root, kind: 'pglite', target: 'the provided PGlite instance', close: async () => {} };
+    }
+    if (isPool(db)) {
+      const root = new Kysely<any>({ dialect: new PostgresDialect({ pool: db }) });
+      // Not root.destroy(): that would end a pool the application owns.
+      return { db: scoped(root, schema), root, kind: 'postgres', target: 'the provided pg.Pool', close: async () => {} };
+    }
+    throw new TypeError('express-authlib: option `db` must be a Kysely instance, a pg.Pool or a PGlite instance');
+  }
+
+  const dsn = dbDsn!;
+  if (dsn.startsWith('pglite://')) {
+    const location = dsn.slice('pglite://'.length);
+    const pglite = await openPGlite(location);
+    const root = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
+    return {
+      db: scoped(root, schema),
+      root,
+      kind: 'pglite',
+      target: dsn,
+      close: async () => {
+        await root.destroy();
+        await pglite.close();
+      },
+    };
+  }
+
+  const pool = new pg.Pool({
+    connectionString: dsn,
+    max: DEFAULT_POOL_SIZE,
+    connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    application_name: 'express-authlib',
+  });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on('error', (err) => logger?.warn({ err: { message: err.message } }, 'express-authlib: idle database connection lost'));
+  const root = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  return { db: scoped(root, schema), root, kind: 'postgres', target: describeDsn(dsn), close: () => root.destroy() };
+}

@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/** Name of the table recording applied migrations (inside `dbSchema`). */
+export const MIGRATION_TABLE = 'authlib_migrations';
+export const MIGRATION_LOCK_TABLE = 'authlib_migrations_lock';
+
+/** The `sql/` folder ships beside `src/` in the repository and beside `dist/` in the package. */
+function findSqlDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = join(dir, 'sql');
+    if (existsSync(join(candidate, '0001_init.sql'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('express-authlib: cannot find the sql/ migrations folder next to the package');
+}
+
+/** Numbered `sql/*.sql` files as Kysely migrations, each run with search_path set to the schema. */
+class SqlFileProvider implements MigrationProvider {
+  constructor(private readonly schema: string) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const dir = findSqlDir();
+    const files = (await readdir(dir)).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort();
+    const migrations: Record<string, Migration> = {};
+    for (const file of files) {
+      const text = await readFile(join(dir, file), 'utf8');
+      migrations[file.replace(/\.sql$/, '')] = {
+        up: async (db) => {
+          // Kysely runs PostgreSQL migrations in a transaction, so SET LOCAL ends with it.
+          await sql`set local search_path to ${sql.id(this.schema)}`.execute(db);
+          await sql.raw(text).execute(db);
+        },
+      };
+    }
+    return migrations;
+  }
+}
+
+function migratorFor(root: Kysely<any>, schema: string): Migrator {
+  return new Migrator({
+    db: root,
+    provider: new SqlFileProvider(schema),
+    migrationTableSchema: schema,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+}
+
+/** Applies every pending migration under Kysely's lock (safe when several processes start at once). Returns the names applied. */
+export async function migrateToLatest(root: Kysely<any>, schema: string): Promise<string[]> {
+  const { error, results } = await migratorFor(root, schema).migrateToLatest();
+  if (error) throw error;
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Every known migration with whether it has been applied. */
+export async function migrationStatus(root: Kysely<any>, schema: string): Promise<Array<{ name: string; appliedAt: Date | undefined }>> {
+  const migrations = await migratorFor(root, schema).getMigrations();
+  return migrations.map((m) => ({ name: m.name, appliedAt: m.executedAt }));
+}

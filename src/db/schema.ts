@@ -1,0 +1,78 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/** Timestamps are written as Date and read back as Date by both drivers. */
+type Timestamp = ColumnType<Date, Date | undefined, Date>;
+type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
+/** jsonb goes in as a JSON string and comes back parsed. */
+type Json<T> = ColumnType<T, string, string>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  username: string;
+  username_key: string;
+  email: string | null;
+  email_key: string | null;
+  password_hash: string | null;
+  real_name: string | null;
+  profile: Json<Record<string, unknown>>;
+  email_verified: Generated<boolean>;
+  is_active: Generated<boolean>;
+  token_version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_login: NullableTimestamp;
+}
+
+export interface RolesTable {
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface UserRolesTable {
+  user_id: string;
+  role: string;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  family_id: string;
+  user_id: string;
+  token_hash: string;
+  parent_id: string | null;
+  created_at: Timestamp;
+  expires_at: Date;
+  used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  scopes: Json<string[]>;
+  created_at: Timestamp;
+  expires_at: Date | null;
+  last_used_at: NullableTimestamp;
+}
+
+export interface RateLimitsTable {
+  key: string;
+  hits: number;
+  reset_at: Date;
+}
+
+/** Every table of the library, as Kysely sees them (inside `dbSchema`). */
+export interface Database {
+  users: UsersTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  refresh_tokens: RefreshTokensTable;
+  api_tokens: ApiTokensTable;
+  rate_limits: RateLimitsTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;

@@ -1,0 +1,98 @@
+import type { Kysely } from 'kysely';
+import { AuthError, ServiceUnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ResolvedOptions } from '../options.js';
+import { connect, type Connection } from './connect.js';
+import { migrateToLatest, migrationStatus } from './migrator.js';
+import { ensureRoles } from './roles-repository.js';
+import type { Database } from './schema.js';
+import { asServiceUnavailable, isDatabaseUnavailable } from './unavailable.js';
+
+/** After a failed start, how long requests answer 503 before the next attempt to reach the database. */
+export const RETRY_INTERVAL_MS = 1000;
+
+function describeFailure(conn: Connection | undefined, err: unknown): string {
+  const what = conn?.kind === 'pglite' ? 'PGlite' : 'PostgreSQL';
+  const where = conn?.target ?? 'the configured database';
+  const code = (err as { code?: unknown })?.code;
+  const reason = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : (err as Error)?.message ?? String(err);
+  return `cannot connect to ${what} at ${where}: ${reason}`;
+}
+
+/**
+ * Owns the database connection and the start-up work (connect, migrate, create roles). `db()`
+ * resolves once that work has succeeded; after a failure it is retried on demand, so a process
+ * that started while the database was down recovers without a restart.
+ */
+export class Store {
+  #connection: Connection | undefined;
+  #started: Promise<Kysely<Database>>;
+  #failedAt = 0;
+  #closed = false;
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly logger: Logger,
+    private readonly onStarted: (db: Kysely<Database>) => Promise<void>,
+  ) {
+    this.#started = this.#start();
+  }
+
+  /** The first start attempt; rejects with an AuthError that says what is wrong. */
+  get ready(): Promise<void> {
+    return this.#started.then(() => undefined);
+  }
+
+  /** The schema-scoped database, or a 503 AuthError while it cannot be reached. */
+  db(): Promise<Kysely<Database>> {
+    if (this.#closed) return Promise.reject(new ServiceUnavailableError('the authentication service has been closed'));
+    if (this.#failedAt !== 0 && Date.now() - this.#failedAt >= RETRY_INTERVAL_MS) {
+      this.#failedAt = 0;
+      this.#started = this.#start();
+    }
+    return this.#started;
+  }
+
+  /** Runs `work` against the database; an unreachable database surfaces as a 503 AuthError. */
+  async run<T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    const db = await this.db();
+    try {
+      return await work(db);
+    } catch (err) {
+      throw asServiceUnavailable(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#started.catch(() => undefined);
+    await this.#connection?.close();
+    this.#connection = undefined;
+  }
+
+  async #start(): Promise<Kysely<Database>> {
+    try {
+      this.#connection ??= await connect(this.opts, this.opts.dbSchema, this.logger);
+      const { root, db } = this.#connection;
+      if (this.opts.autoMigrate) {
+        const applied = await migrateToLatest(root, this.opts.dbSchema);
+        if (applied.length > 0) this.logger.info({ migrations: applied }, 'express-authlib: applied migrations');
+      } else {
+        const pending = (await migrationStatus(root, this.opts.dbSchema)).filter((m) => !m.appliedAt);
+        if (pending.length > 0) {
+          throw new AuthError('schema_outdated', 503, `database schema "${this.opts.dbSchema}" has ${pending.length} pending migration(s); run \`npx authlib db init\` or set autoMigrate: true`);
+        }
+      }
+      await ensureRoles(db, this.opts.roles);
+      await this.onStarted(db);
+      return db;
+    } catch (err) {
+      this.#failedAt = Date.now();
+      if (err instanceof AuthError) throw err;
+      if (isDatabaseUnavailable(err) || !this.#connection) {
+        throw new ServiceUnavailableError(describeFailure(this.#connection, err), { cause: err });
+      }
+      throw new AuthError('database_error', 503, `database setup failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import { ServiceUnavailableError } from '../errors.js';
+
+// Socket-level failures and the PostgreSQL error classes that mean "the server is not serving":
+// 08 connection exception, 57P01-57P03 shutdown / cannot connect now, 53300 too many connections.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN']);
+const SQLSTATE = /^(08|57P0[123]|53300)/;
+const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|connect ECONNREFUSED|PGlite is closed/i;
+
+/** Whether `err` means the database cannot be reached (as opposed to a bad query or a constraint). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || SQLSTATE.test(code))) return true;
+  if (err instanceof AggregateError) return err.errors.some(isDatabaseUnavailable);
+  return MESSAGES.test(err.message);
+}
+
+/** Turns an unreachable-database error into a 503 AuthError; anything else passes through untouched. */
+export function asServiceUnavailable(err: unknown): unknown {
+  return isDatabaseUnavailable(err) ? new ServiceUnavailableError(undefined, { cause: err }) : err;
+}
+
+/** PostgreSQL unique_violation: the database's verdict in a race. */
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === '23505';
+}

@@ -1,0 +1,72 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, NewUserRow, UserRow } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A user row with its role names (sorted). */
+export interface UserRecord extends UserRow {
+  roles: string[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `id` can be a user id; anything else would make PostgreSQL raise instead of finding nothing. */
+export function isUserId(id: unknown): id is string {
+  return typeof id === 'string' && UUID.test(id);
+}
+
+/** Case- and form-insensitive key of a username or email: trimmed, NFKC, lower-cased. */
+export function identityKey(value: string): string {
+  return value.trim().normalize('NFKC').toLowerCase();
+}
+
+function selectUsers(db: Db) {
+  return db.selectFrom('users').selectAll('users').select((eb) =>
+    sql<string[]>`array(${eb.selectFrom('user_roles').select('user_roles.role').whereRef('user_roles.user_id', '=', 'users.id').orderBy('user_roles.role')})`.as('roles'),
+  );
+}
+
+export function findUserById(db: Db, id: string): Promise<UserRecord | undefined> {
+  if (!isUserId(id)) return Promise.resolve(undefined);
+  return selectUsers(db).where('users.id', '=', id).executeTakeFirst();
+}
+
+/** By username or email, compared through `identityKey`. */
+export function findUserByIdentifier(db: Db, identifier: string): Promise<UserRecord | undefined> {
+  const key = identityKey(identifier);
+  return selectUsers(db)
+    .where((eb) => eb.or([eb('users.username_key', '=', key), eb('users.email_key', '=', key)]))
+    .orderBy(sql`users.username_key = ${key}`, 'desc')
+    .executeTakeFirst();
+}
+
+/** Inserts a user and its roles; the unique keys make a duplicate fail with 23505. */
+export async function insertUser(db: Db, row: NewUserRow, roles: readonly string[]): Promise<string> {
+  const { id } = await db.insertInto('users').values(row).returning('id').executeTakeFirstOrThrow();
+  if (roles.length > 0) await db.insertInto('user_roles').values(roles.map((role) => ({ user_id: id, role }))).execute();
+  return id;
+}
+
+/** Replaces the user's roles and bumps the token version, so tokens naming the old roles stop working. */
+export async function replaceRoles(db: Db, userId: string, roles: readonly string[], now: Date): Promise<boolean> {
+  const bumped = await bumpTokenVersion(db, userId, now);
+  if (!bumped) return false;
+  await db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
+  if (roles.length > 0) await db.insertInto('user_roles').values(roles.map((role) => ({ user_id: userId, role }))).execute();
+  return true;
+}
+
+/** Invalidates every access token issued to the user so far. Returns whether the user exists. */
+export async function bumpTokenVersion(db: Db, userId: string, now: Date, changes: Partial<Pick<UserRow, 'is_active' | 'password_hash'>> = {}): Promise<boolean> {
+  if (!isUserId(userId)) return false;
+  const result = await db
+    .updateTable('users')
+    .set((eb) => ({ ...changes, token_version: eb('token_version', '+', 1), updated_at: now }))
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export async function touchLastLogin(db: Db, userId: string, now: Date): Promise<void> {
+  await db.updateTable('users').set({ last_login: now }).where('id', '=', userId).execute();
+}

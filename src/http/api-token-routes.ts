@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError } from '../errors.js';
+import type { ApiTokenService } from '../services/api-tokens.js';
+import { MAX_API_TOKEN_DAYS, scopeList } from '../services/api-tokens.js';
+import type { UserService } from '../services/users.js';
+import { parseInput } from '../validation.js';
+import { bodyObject } from './body.js';
+import { sendJson } from './respond.js';
+import { caller, type Routes, type Handler, type Req } from './types.js';
+
+const createSchema = z.object({
+  name: z.string().trim().min(1).max(100),
+  scopes: scopeList.optional(),
+  expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
+});
+
+export interface ApiTokenRouteDeps {
+  apiTokens: ApiTokenService;
+  users: UserService;
+  adminRole: string;
+  authenticate: Handler;
+}
+
+/**
+ * `/{user}/api-tokens`: the caller's own tokens (`me` or their id), or anyone's for an admin.
+ * Another user's tokens answer 404 exactly as a missing one, so ids cannot be probed.
+ */
+export function mountApiTokenRoutes(router: Routes, d: ApiTokenRouteDeps): void {
+  async function targetUser(req: Req): Promise<string> {
+    const auth = caller(req);
+    // A leaked API token must not be able to mint more (possibly broader) tokens.
+    if (auth.method !== 'jwt') throw new ForbiddenError('forbidden', 'API tokens are managed with an access token, not an API token');
+    const param = req.params?.user ?? '';
+    if (param === 'me' || param === auth.user.id) return auth.user.id;
+    if (auth.roles.includes(d.adminRole) && (await d.users.findById(param))) return param;
+    throw new NotFoundError('user not found');
+  }
+
+  router.post('/:user/api-tokens', d.authenticate, async (req, res) => {
+    const userId = await targetUser(req);
+    const input = parseInput(createSchema, bodyObject(req));
+    const created = await d.apiTokens.create(userId, { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null });
+    sendJson(res, 201, created, true);
+  });
+
+  router.get('/:user/api-tokens', d.authenticate, async (req, res) => {
+    sendJson(res, 200, await d.apiTokens.list(await targetUser(req)));
+  });
+
+  router.delete('/:user/api-tokens/:tokenId', d.authenticate, async (req, res) => {
+    await d.apiTokens.revoke(await targetUser(req), req.params?.tokenId ?? '');
+    sendJson(res, 200, { success: true });
+  });
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { ForbiddenError } from '../errors.js';
+import { MAX_PASSWORD_LENGTH } from '../passwords/policy.js';
+import type { SessionService } from '../services/sessions.js';
+import type { UserService } from '../services/users.js';
+import { listRoles } from '../db/roles-repository.js';
+import type { Store } from '../db/store.js';
+import * as v from '../validation.js';
+import { bodyObject } from './body.js';
+import { sendJson } from './respond.js';
+import { caller, type Routes, type Handler } from './types.js';
+
+const loginSchema = z.object({
+  // A username or an email; its shape is checked only by the lookup, so any string up to 320 works.
+  username: z.string().min(1).max(320),
+  password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+});
+
+const registerSchema = z.object({
+  username: v.username,
+  password: v.password,
+  email: v.email,
+  real_name: v.realName.optional(),
+  profile: v.profile.optional(),
+});
+
+const refreshSchema = z.object({ refresh_token: z.string().min(1).max(4096) });
+
+const changePasswordSchema = z.object({
+  current_password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+  password: v.password,
+});
+
+export interface AuthRouteDeps {
+  users: UserService;
+  sessions: SessionService;
+  store: Store;
+  allowRegistration: boolean;
+  authenticate: Handler;
+  limit: { login: Handler; register: Handler; refresh: Handler };
+}
+
+/** The authlib core: login, register, refresh, logout, logout-all, change-password, profile, roles. */
+export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
+  router.post('/login', d.limit.login, async (req, res) => {
+    const { username, password } = v.parseInput(loginSchema, bodyObject(req));
+    const result = await d.sessions.login(username, password);
+    sendJson(res, 200, result, true);
+  });
+
+  router.post('/register', d.limit.register, async (req, res) => {
+    if (!d.allowRegistration) throw new ForbiddenError('forbidden', 'registration is closed');
+    const input = v.parseInput(registerSchema, bodyObject(req));
+    // Only the fields above: roles, flags and ids are never taken from a public body.
+    const user = await d.users.create(input);
+    const tokens = await d.sessions.issueTokens(user.id);
+    sendJson(res, 201, { user, ...tokens }, true);
+  });
+
+  router.post('/token-refresh', d.limit.refresh, async (req, res) => {
+    const { refresh_token } = v.parseInput(refreshSchema, bodyObject(req));
+    sendJson(res, 200, await d.sessions.refresh(refresh_token), true);
+  });
+
+  router.post('/logout', async (req, res) => {
+    const { refresh_token } = v.parseInput(refreshSchema, bodyObject(req));
+    await d.sessions.logout(refresh_token);
+    sendJson(res, 200, { success: true });
+  });
+
+  router.post('/logout-all', d.authenticate, async (req, res) => {
+    await d.sessions.logoutAll(caller(req).user.id);
+    sendJson(res, 200, { success: true });
+  });
+
+  router.post('/change-password', d.authenticate, d.limit.login, async (req, res) => {
+    const { current_password, password } = v.parseInput(changePasswordSchema, bodyObject(req));
+    const tokens = await d.sessions.changePassword(caller(req).user.id, current_password, password);
+    sendJson(res, 200, { success: true, ...tokens }, true);
+  });
+
+  router.get('/login/profile', d.authenticate, (req, res) => {
+    sendJson(res, 200, { user: caller(req).user });
+  });
+
+  router.get('/roles', async (_req, res) => {
+    sendJson(res, 200, await d.store.run(listRoles));
+  });
+}

@@ -1,0 +1,57 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import bodyParser from 'body-parser';
+import typeis from 'type-is';
+import { RequestError, ValidationError } from '../errors.js';
+
+/** Largest accepted request body. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+type Req = IncomingMessage & { body?: unknown; _body?: boolean };
+type Next = (err?: unknown) => void;
+
+const parseJson = bodyParser.json({ limit: MAX_BODY_BYTES, strict: false, type: () => true });
+
+function translate(err: { type?: string; status?: number }): RequestError | ValidationError {
+  switch (err.type) {
+    case 'entity.too.large':
+      return new RequestError('payload_too_large', 413, `request body must be at most ${MAX_BODY_BYTES} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new RequestError('unsupported_media_type', 415, 'request body must be UTF-8 JSON');
+    default:
+      return new ValidationError({ body: 'is not valid JSON' }, 'request body is not valid JSON');
+  }
+}
+
+/**
+ * Parses JSON bodies for the router: a body must be `application/json` (415) and at most 16 KiB
+ * (413). A body the host app already parsed is used as it is. A request without a body gets `{}`.
+ */
+export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
+  // The host app's own parser got there first (Express 4 marks `_body`; a consumed stream says the same).
+  if (req._body === true || req.readableEnded) {
+    req.body ??= {};
+    return next();
+  }
+  if (!typeis.hasBody(req)) {
+    req.body = {};
+    return next();
+  }
+  if (!typeis(req, ['application/json', 'application/*+json'])) {
+    return next(new RequestError('unsupported_media_type', 415, 'request body must be application/json'));
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+    return next(new RequestError('payload_too_large', 413, `request body must be at most ${MAX_BODY_BYTES} bytes`));
+  }
+  parseJson(req, res, (err?: unknown) => next(err ? translate(err as { type?: string }) : undefined));
+}
+
+/** The parsed body as an object; a JSON array, string or number is a validation error. */
+export function bodyObject(req: Req): Record<string, unknown> {
+  const body = req.body;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ValidationError({ body: 'must be a JSON object' }, 'request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}

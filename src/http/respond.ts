@@ -1,0 +1,43 @@
+import type { ServerResponse } from 'node:http';
+import { AuthError, RateLimitError, ValidationError } from '../errors.js';
+import { asServiceUnavailable } from '../db/unavailable.js';
+import type { Logger } from '../logger.js';
+
+// Plain Node response APIs only: the router and requireAuth must work under Connect and both Express majors.
+
+/** Writes a JSON body. `noStore` marks responses that carry a token or secret. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, noStore = false): void {
+  const payload = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(payload));
+  if (noStore) {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+  }
+  res.end(payload);
+}
+
+/** The one error body: `{error, code, status_code}` (+ `fields` for validation errors). Unknown errors become a bare 500. */
+export function sendError(res: ServerResponse, error: unknown, logger: Logger): void {
+  const err = asServiceUnavailable(error);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (!(err instanceof AuthError)) {
+    const e = err as { message?: unknown; code?: unknown };
+    logger.error({ err: { message: String(e?.message ?? err), code: e?.code } }, 'express-authlib: unexpected error');
+    sendJson(res, 500, { error: 'internal server error', code: 'internal_error', status_code: 500 });
+    return;
+  }
+  if (err.status === 401) {
+    const sentToken = err.code === 'invalid_token' || err.code === 'token_expired';
+    res.setHeader('WWW-Authenticate', sentToken ? 'Bearer error="invalid_token"' : 'Bearer');
+  }
+  if (err instanceof RateLimitError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+  if (err.status >= 500) logger.warn({ code: err.code, err: { message: err.message } }, 'express-authlib: request failed');
+  const body: Record<string, unknown> = { error: err.message, code: err.code, status_code: err.status };
+  if (err instanceof ValidationError) body.fields = err.fields;
+  sendJson(res, err.status, body);
+}

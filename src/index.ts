@@ -1,0 +1,39 @@
+import './express-augmentation.js';
+
+export { AuthManager } from './auth-manager.js';
+export type { ApiTokens, GuardResult, Middleware, MountTarget, Users } from './auth-manager.js';
+export type { AuthManagerOptions, DatabaseHandle, JwtSecret, OAuthProviderConfig } from './options.js';
+export {
+  DEFAULT_ADMIN_ROLE,
+  DEFAULT_AUDIENCE,
+  DEFAULT_BASE_PATH,
+  DEFAULT_BCRYPT_ROUNDS,
+  DEFAULT_DB_SCHEMA,
+  DEFAULT_ISSUER,
+  DEFAULT_REFRESH_TOKEN_EXPIRY,
+  DEFAULT_ROLES,
+  DEFAULT_TOKEN_EXPIRY,
+} from './options.js';
+export {
+  AuthError,
+  AuthenticationError,
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitError,
+  RequestError,
+  ServiceUnavailableError,
+  ValidationError,
+} from './errors.js';
+export type { User } from './public-user.js';
+export type { AuthContext } from './services/authenticator.js';
+export type { CreateUserInput } from './services/users.js';
+export type { ApiTokenInfo, CreatedApiToken } from './services/api-tokens.js';
+export type { TokenPair } from './services/sessions.js';
+export type { RequireAuthOptions } from './require-auth.js';
+export type { RateLimitOptions, LimitRule } from './security/rate-limit.js';
+export { DEFAULT_RATE_LIMITS } from './security/rate-limit.js';
+export type { PasswordHasher } from './passwords/hasher.js';
+export type { Logger } from './logger.js';
+export type { Mailer } from './mailer.js';
+export { generateSecret } from './tokens/secrets.js';

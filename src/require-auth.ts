@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AuthError, AuthenticationError, ForbiddenError } from './errors.js';
+import { readCredentials } from './http/credentials.js';
+import { sendError } from './http/respond.js';
+import type { Logger } from './logger.js';
+import type { AuthContext, Authenticator } from './services/authenticator.js';
+
+/** What `requireAuth` accepts: nothing, a list of roles, or an options object. */
+export type RequireAuthOptions =
+  | string[]
+  | {
+      /** The caller needs at least one of these roles (exact match). */
+      roles?: string[];
+      /** An API-token caller needs every one of these scopes; access JWTs are not scope-limited. */
+      scopes?: string[];
+      /** Let anonymous callers through (a token that is sent must still be valid). @default false */
+      optional?: boolean;
+    };
+
+type Req = IncomingMessage & { auth?: AuthContext; user?: unknown };
+type Next = (err?: unknown) => void;
+
+function normalise(options: RequireAuthOptions | undefined): { roles: string[]; scopes: string[]; optional: boolean } {
+  if (options === undefined) return { roles: [], scopes: [], optional: false };
+  const o = Array.isArray(options) ? { roles: options } : options;
+  if (o === null || typeof o !== 'object') throw new TypeError('requireAuth(options): options must be an array of roles or { roles?, scopes?, optional? }');
+  const list = (value: unknown, name: string): string[] => {
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new TypeError(`requireAuth(options): ${name} must be an array of strings`);
+    return [...value];
+  };
+  return { roles: list(o.roles, 'roles'), scopes: list(o.scopes, 'scopes'), optional: o.optional === true };
+}
+
+/** Whether an authenticated caller may pass the given role and scope requirements. */
+export function isAuthorized(auth: AuthContext, need: { roles?: readonly string[]; scopes?: readonly string[] }): boolean {
+  const roles = need.roles ?? [];
+  const scopes = need.scopes ?? [];
+  if (roles.length > 0 && !roles.some((r) => auth.roles.includes(r))) return false;
+  if (scopes.length > 0 && auth.method === 'api_token' && !scopes.every((s) => auth.scopes.includes(s))) return false;
+  return true;
+}
+
+/**
+ * Builds the guard middleware. Rejections are written as the JSON error body directly, so they
+ * reach the client even in an app without an error handler; only unexpected errors go to next(err).
+ */
+export function createRequireAuth(authenticator: Authenticator, logger: Logger, options?: RequireAuthOptions) {
+  const need = normalise(options);
+
+  return function requireAuth(req: Req, res: ServerResponse, next: Next): void {
+    const token = readCredentials(req);
+    if (token === undefined) {
+      if (need.optional) return next();
+      return sendError(res, new AuthenticationError('unauthorized', 'authentication required'), logger);
+    }
+    authenticator.authenticate(token).then(
+      (auth) => {
+        if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
+        req.auth = auth;
+        req.user = auth.user;
+        next();
+      },
+      (err: unknown) => {
+        if (err instanceof AuthError) sendError(res, err, logger);
+        else next(err);
+      },
+    );
+  };
+}

@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { rateLimit, ipKeyGenerator, type Options as ErlOptions, type Store } from 'express-rate-limit';
+import { RateLimitError } from '../errors.js';
+import type { Store as DbStore } from '../db/store.js';
+import { DatabaseRateLimitStore } from './database-rate-limit-store.js';
+
+/** A limit: at most `limit` counted requests per `windowSeconds` per client address. */
+export interface LimitRule {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** The `rateLimit` option. Omitted rules keep their defaults. */
+export interface RateLimitOptions {
+  /** Failed logins (successful ones do not count). @default 10 per 900 s */
+  login?: LimitRule;
+  /** Registrations. @default 10 per 3600 s */
+  register?: LimitRule;
+  /** Token refreshes. @default 60 per 60 s */
+  refresh?: LimitRule;
+  /**
+   * Makes the counter store for one limiter (called once per limiter, with its name): any
+   * express-rate-limit store, e.g. rate-limit-redis. @default counters in the library's database, shared by every instance
+   */
+  store?: (limiter: LimitName) => Store;
+}
+
+export type LimitName = 'login' | 'register' | 'refresh';
+
+export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
+  login: { limit: 10, windowSeconds: 900 },
+  register: { limit: 10, windowSeconds: 3600 },
+  refresh: { limit: 60, windowSeconds: 60 },
+});
+
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+const pass: Middleware = (_req, _res, next) => next();
+
+/** Builds the limiter for one endpoint group, or a pass-through when rate limiting is off. */
+export function createLimiter(
+  name: LimitName,
+  options: false | RateLimitOptions,
+  deps: { store: DbStore; clientIp: (req: IncomingMessage) => string; now: () => Date },
+): Middleware {
+  if (options === false) return pass;
+  const rule = options[name] ?? DEFAULT_RATE_LIMITS[name];
+  if (!Number.isInteger(rule.limit) || rule.limit < 1 || !Number.isInteger(rule.windowSeconds) || rule.windowSeconds < 1) {
+    throw new TypeError(`express-authlib: option \`rateLimit.${name}\` must be { limit, windowSeconds } with positive integers`);
+  }
+  const config: Partial<ErlOptions> = {
+    windowMs: rule.windowSeconds * 1000,
+    limit: rule.limit,
+    store: options.store ? options.store(name) : new DatabaseRateLimitStore(deps.store, deps.now),
+    skipSuccessfulRequests: name === 'login',
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    // We resolve the client address ourselves (trustProxy), so express-rate-limit's Express-specific checks do not apply.
+    validate: false,
+    keyGenerator: (req) => `${name}:${ipKeyGenerator(deps.clientIp(req))}`,
+    handler: (req, _res, next) => {
+      const resetTime = (req as unknown as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+      const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - deps.now().getTime()) / 1000)) : rule.windowSeconds;
+      next(new RateLimitError(seconds));
+    },
+  };
+  return rateLimit(config) as unknown as Middleware;
+}

@@ -1,0 +1,14 @@
+import type { Store } from '../db/store.js';
+import type { Logger } from '../logger.js';
+import type { ResolvedOptions } from '../options.js';
+import type { PasswordHasher } from '../passwords/hasher.js';
+import type { Revocation } from '../security/revocation.js';
+
+/** What every service is built from: resolved once by AuthManager. */
+export interface ServiceContext {
+  opts: ResolvedOptions;
+  store: Store;
+  hasher: PasswordHasher;
+  revocation: Revocation;
+  logger: Logger;
+}

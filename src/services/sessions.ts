@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import { AuthenticationError, ForbiddenError, NotFoundError } from '../errors.js';
+import type { Database } from '../db/schema.js';
+import { bumpTokenVersion, findUserById, findUserByIdentifier, touchLastLogin, type UserRecord } from '../db/users-repository.js';
+import {
+  claimRefreshToken,
+  findChild,
+  findRefreshToken,
+  insertRefreshToken,
+  revokeAllForUser,
+  revokeFamily,
+} from '../db/refresh-tokens-repository.js';
+import { toPublicUser, type User } from '../public-user.js';
+import { signAccessToken } from '../tokens/access-token.js';
+import { signRefreshToken, verifyRefreshToken } from '../tokens/refresh-token.js';
+import { randomBase62, sha256 } from '../tokens/secrets.js';
+import type { ServiceContext } from './context.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** An access token and the refresh token that renews it. */
+export interface TokenPair {
+  token: string;
+  refresh_token: string;
+}
+
+const invalidCredentials = () => new AuthenticationError('invalid_credentials', 'invalid username or password');
+const invalidRefresh = () => new AuthenticationError('invalid_token', 'refresh token is invalid or has been revoked');
+
+/** Logins and their refresh-token families: login, refresh rotation, logout, password change. */
+export class SessionService {
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /**
+   * Username-or-email + password. Unknown user, wrong password and password-less account give the
+   * same error after the same work: a bcrypt compare always runs, against a dummy hash if need be.
+   */
+  async login(identifier: string, password: string): Promise<TokenPair & { user: User }> {
+    const dummy = (this.#dummyHash ??= this.ctx.hasher.hash(randomBase62(32)));
+    const user = await this.ctx.store.run((db) => findUserByIdentifier(db, identifier));
+    const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
+    if (!user || !user.password_hash || !matches) throw invalidCredentials();
+    if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+    const now = this.ctx.opts.now();
+    return this.ctx.store.run(async (db) => {
+      const tokens = await db.transaction().execute(async (trx) => {
+        await touchLastLogin(trx, user.id, now);
+        return this.#startFamily(trx, user);
+      });
+      return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
+    });
+  }
+
+  /** Issues a fresh login (token pair) for a user, as after a successful password check. */
+  async issueTokens(userId: string): Promise<TokenPair> {
+    return this.ctx.store.run(async (db) => {
+      const user = await findUserById(db, userId);
+      if (!user) throw new NotFoundError('user not found');
+      if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+      return this.#startFamily(db, user);
+    });
+  }
+
+  /**
+   * Rotates a refresh token. Exactly one of any number of concurrent presentations wins (the
+   * conditional UPDATE in claimRefreshToken); presenting an already-rotated token again revokes the
+   * whole family, unless it is the immediately previous one within `refreshGraceSeconds`.
+   */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const verified = verifyRefreshToken(this.ctx.opts, refreshToken);
+    if (!verified.ok) {
+      throw verified.code === 'token_expired' ? new AuthenticationError('token_expired', 'refresh token has expired') : invalidRefresh();
+    }
+    const { jti, sub } = verified.claims;
+    const hash = sha256(refreshToken);
+    const now = this.ctx.opts.now();
+
+    const rotated = await this.ctx.store.run((db) =>
+      db.transaction().execute(async (trx) => {
+        const claimed = await claimRefreshToken(trx, jti, hash, now);
+        return claimed && this.#rotate(trx, claimed);
+      }),
+    );
+    if (rotated) return rotated;
+
+    return this.ctx.store.run(async (db) => {
+      const row = await findRefreshToken(db, jti, hash);
+      if (!row || row.user_id !== sub || row.revoked_at) throw invalidRefresh();
+      if (row.expires_at <= now) throw new AuthenticationError('token_expired', 'refresh token has expired');
+      if (row.used_at && now.getTime() - row.used_at.getTime() <= this.ctx.opts.refreshGraceSeconds * 1000) {
+        // Another tab already rotated this token: rotate its successor instead of flagging reuse.
+        const child = await findChild(db, row.id);
+        const again =
+          child &&
+          (await db.transaction().execute(async (trx) => {
+            const claimed = await claimRefreshToken(trx, child.id, child.token_hash, now);
+            return claimed && this.#rotate(trx, claimed);
+          }));
+        if (again) return again;
+      }
+      await revokeFamily(db, row.family_id, now);
+      this.ctx.revocation.sessionRevoked(row.family_id);
+      this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, family_id: row.family_id }, 'express-authlib: refresh token reuse; login revoked');
+      throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
+    });
+  }
+
+  /** Revokes the login (refresh-token family) that `refreshToken` belongs to, and its access tokens. */
+  async logout(refreshToken: string): Promise<void> {
+    const verified = verifyRefreshToken(this.ctx.opts, refreshToken);
+    // An expired token's login is over anyway; anything else unverifiable is rejected.
+    if (!verified.ok) {
+      if (verified.code === 'token_expired') return;
+      throw invalidRefresh();
+    }
+    const { jti, fam } = verified.claims;
+    await this.ctx.store.run(async (db) => {
+      const row = await findRefreshToken(db, jti, sha256(refreshToken));
+      if (!row || row.family_id !== fam) throw invalidRefresh();
+      await revokeFamily(db, row.family_id, this.ctx.opts.now());
+    });
+    this.ctx.revocation.sessionRevoked(fam);
+  }
+
+  /** Ends every login of the user and every access token issued so far. */
+  async logoutAll(userId: string): Promise<void> {
+    const found = await this.ctx.store.run((db) =>
+      db.transaction().execute(async (trx) => {
+        const now = this.ctx.opts.now();
+        const ok = await bumpTokenVersion(trx, userId, now);
+        if (ok) await revokeAllForUser(trx, userId, now);
+        return ok;
+      }),
+    );
+    if (!found) throw new NotFoundError('user not found');
+    this.ctx.revocation.userChanged(userId);
+  }
+
+  /** Checks the current password, stores the new one and ends every other login; returns a fresh login for the caller. */
+  async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<TokenPair> {
+    const user = await this.ctx.store.run((db) => findUserById(db, userId));
+    if (!user) throw new NotFoundError('user not found');
+    const matches = user.password_hash ? await this.ctx.hasher.verify(currentPassword, user.password_hash) : false;
+    if (!matches) throw new AuthenticationError('invalid_credentials', 'current password is wrong');
+    const hash = await this.ctx.hasher.hash(newPassword);
+    const tokens = await this.ctx.store.run((db) =>
+      db.transaction().execute(async (trx) => {
+        const now = this.ctx.opts.now();
+        await bumpTokenVersion(trx, userId, now, { password_hash: hash });
+        await revokeAllForUser(trx, userId, now);
+        const fresh = await findUserById(trx, userId);
+        return this.#startFamily(trx, fresh!);
+      }),
+    );
+    this.ctx.revocation.userChanged(userId);
+    return tokens;
+  }
+
+  async #startFamily(db: Db, user: UserRecord): Promise<TokenPair> {
+    const now = this.ctx.opts.now();
+    const familyId = randomUUID();
+    const expiresAt = new Date(now.getTime() + this.ctx.opts.refreshTokenExpiry * 1000);
+    const refresh = await this.#insertRefresh(db, { userId: user.id, familyId, parentId: null, expiresAt });
+    return { token: this.#access(user, familyId), refresh_token: refresh };
+  }
+
+  async #rotate(trx: Transaction<Database>, parent: { id: string; user_id: string; family_id: string; expires_at: Date }): Promise<TokenPair> {
+    const user = await findUserById(trx, parent.user_id);
+    if (!user) throw invalidRefresh();
+    if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+    const refresh = await this.#insertRefresh(trx, { userId: user.id, familyId: parent.family_id, parentId: parent.id, expiresAt: parent.expires_at });
+    return { token: this.#access(user, parent.family_id), refresh_token: refresh };
+  }
+
+  async #insertRefresh(db: Db, t: { userId: string; familyId: string; parentId: string | null; expiresAt: Date }): Promise<string> {
+    const id = randomUUID();
+    const token = signRefreshToken(this.ctx.opts, { userId: t.userId, id, familyId: t.familyId, expiresAt: t.expiresAt });
+    await insertRefreshToken(db, {
+      id,
+      family_id: t.familyId,
+      user_id: t.userId,
+      token_hash: sha256(token),
+      parent_id: t.parentId,
+      created_at: this.ctx.opts.now(),
+      expires_at: t.expiresAt,
+    });
+    return token;
+  }
+
+  #access(user: UserRecord, familyId: string): string {
+    return signAccessToken(this.ctx.opts, { userId: user.id, roles: user.roles, version: user.token_version, sessionId: familyId });
+  }
+}

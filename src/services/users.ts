@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { isUniqueViolation } from '../db/unavailable.js';
+import { missingRoles } from '../db/roles-repository.js';
+import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles, type UserRecord } from '../db/users-repository.js';
+import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
+import { toPublicUser, type User } from '../public-user.js';
+import * as v from '../validation.js';
+import type { ServiceContext } from './context.js';
+
+/** Input of `auth.users.create`. */
+export interface CreateUserInput {
+  username: string;
+  email?: string | null;
+  /** Omit for an account that signs in only by other means (OAuth, API token). */
+  password?: string;
+  roles?: string[];
+  real_name?: string;
+  profile?: Record<string, unknown>;
+  email_verified?: boolean;
+}
+
+const createSchema = z.object({
+  username: v.username,
+  email: v.email.nullish(),
+  password: v.password.optional(),
+  roles: v.roleNames.optional(),
+  real_name: v.realName.optional(),
+  profile: v.profile.optional(),
+  email_verified: z.boolean().optional(),
+});
+
+function conflictMessage(err: unknown): string {
+  const constraint = String((err as { constraint?: unknown }).constraint ?? (err as Error).message ?? '');
+  if (constraint.includes('email')) return 'email is already taken';
+  if (constraint.includes('username')) return 'username is already taken';
+  return 'username or email is already taken';
+}
+
+/** User management: `auth.users`. Same rules as the HTTP endpoints. */
+export class UserService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Creates a user; 400 on invalid input or unknown role, 409 when username or email is taken. */
+  async create(input: CreateUserInput): Promise<User> {
+    const data = v.parseInput(createSchema, input);
+    const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
+    const passwordHash = data.password === undefined ? null : await this.ctx.hasher.hash(data.password);
+    return this.ctx.store.run(async (db) => {
+      const unknown = await missingRoles(db, roles);
+      if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
+      const now = this.ctx.opts.now();
+      let id: string;
+      try {
+        id = await db.transaction().execute((trx) =>
+          insertUser(
+            trx,
+            {
+              username: data.username,
+              username_key: identityKey(data.username),
+              email: data.email ?? null,
+              email_key: data.email ? identityKey(data.email) : null,
+              password_hash: passwordHash,
+              real_name: data.real_name ?? null,
+              profile: JSON.stringify(data.profile ?? {}),
+              email_verified: data.email_verified ?? false,
+              created_at: now,
+              updated_at: now,
+            },
+            roles,
+          ),
+        );
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConflictError(conflictMessage(err), { cause: err });
+        throw err;
+      }
+      return toPublicUser((await findUserById(db, id))!);
+    });
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const row = await this.ctx.store.run((db) => findUserById(db, id));
+    return row && toPublicUser(row);
+  }
+
+  /** By username or email, case-insensitively. */
+  async findByIdentifier(usernameOrEmail: string): Promise<User | undefined> {
+    if (typeof usernameOrEmail !== 'string' || usernameOrEmail.length > 320) return undefined;
+    const row = await this.ctx.store.run((db) => findUserByIdentifier(db, usernameOrEmail));
+    return row && toPublicUser(row);
+  }
+
+  /** Replaces the user's roles; the user's existing access tokens stop working (they name the old roles). */
+  async setRoles(id: string, roles: string[]): Promise<User> {
+    const wanted = [...new Set(v.parseInput(v.roleNames, roles))];
+    const row = await this.ctx.store.run(async (db) => {
+      const unknown = await missingRoles(db, wanted);
+      if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
+      const found = await db.transaction().execute((trx) => replaceRoles(trx, id, wanted, this.ctx.opts.now()));
+      return found ? findUserById(db, id) : undefined;
+    });
+    if (!row) throw new NotFoundError('user not found');
+    this.ctx.revocation.userChanged(id);
+    return toPublicUser(row);
+  }
+
+  /** Enables or disables a user; disabling ends every session and token of theirs at once. */
+  async setActive(id: string, active: boolean): Promise<User> {
+    if (typeof active !== 'boolean') throw new TypeError('setActive(id, active): active must be a boolean');
+    const row = await this.ctx.store.run(async (db) => {
+      const now = this.ctx.opts.now();
+      const found = await db.transaction().execute(async (trx) => {
+        const ok = await bumpTokenVersion(trx, id, now, { is_active: active });
+        if (ok && !active) await revokeAllForUser(trx, id, now);
+        return ok;
+      });
+      return found ? findUserById(db, id) : undefined;
+    });
+    if (!row) throw new NotFoundError('user not found');
+    this.ctx.revocation.userChanged(id);
+    return toPublicUser(row);
+  }
+
+  /** Internal: the full record (with hash) for the session service. */
+  record(id: string): Promise<UserRecord | undefined> {
+    return this.ctx.store.run((db) => findUserById(db, id));
+  }
+}

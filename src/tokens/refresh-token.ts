@@ -1,0 +1,35 @@
+import type { ResolvedOptions } from '../options.js';
+import { signJwt, verifyJwt, type JwtResult } from './jwt.js';
+
+/** `typ` header of refresh tokens: never accepted where an access token is expected, and the reverse. */
+export const REFRESH_TOKEN_TYPE = 'rt+jwt';
+
+/** What a refresh token asserts: its own id (`jti`) and its login's family (`fam`). */
+export interface RefreshClaims {
+  sub: string;
+  jti: string;
+  fam: string;
+  iat: number;
+  exp: number;
+}
+
+type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now' | 'refreshTokenExpiry'>;
+
+/** Signs a refresh token expiring with its family (the lifetime is absolute per login). */
+export function signRefreshToken(opts: Options, t: { userId: string; id: string; familyId: string; expiresAt: Date }): string {
+  return signJwt(opts, REFRESH_TOKEN_TYPE, {
+    sub: t.userId,
+    jti: t.id,
+    fam: t.familyId,
+    iat: Math.floor(opts.now().getTime() / 1000),
+    exp: Math.floor(t.expiresAt.getTime() / 1000),
+  });
+}
+
+/** Verifies signature, type and claims; whether it was already used is the database's call. */
+export function verifyRefreshToken(opts: Options, token: string): JwtResult<RefreshClaims> {
+  const result = verifyJwt(opts, token, REFRESH_TOKEN_TYPE, opts.refreshTokenExpiry);
+  if (!result.ok) return result;
+  if (typeof result.claims.fam !== 'string') return { ok: false, code: 'invalid_token' };
+  return { ok: true, claims: result.claims as unknown as RefreshClaims };
+}

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import express from 'express';
+import request from 'supertest';
+import { AuthManager, type AuthManagerOptions } from '../../src/index.js';
+import { databaseOptions, dropSchema, uniqueSchema } from './database.js';
+
+export const PASSWORD = 'correct horse battery staple';
+
+export interface TestApp {
+  app: express.Express;
+  auth: AuthManager;
+  schema: string;
+  secret: string;
+  http: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/**
+ * An Express app with an AuthManager on the test database, in a fresh schema, with a public
+ * route, a route for any signed-in user and an admin-only one. Cheap bcrypt and no rate limits
+ * unless a test asks for them.
+ */
+export async function createTestApp(overrides: Partial<AuthManagerOptions> = {}): Promise<TestApp> {
+  const schema = uniqueSchema();
+  const secret = randomBytes(48).toString('base64url');
+  const app = express();
+  const auth = new AuthManager(app, {
+    ...(await databaseOptions()),
+    dbSchema: schema,
+    jwtSecret: secret,
+    bcryptRounds: 4,
+    rateLimit: false,
+    ...overrides,
+  } as AuthManagerOptions);
+  await auth.ready;
+  app.get('/public', (_req, res) => res.json({ ok: true }));
+  app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username, method: req.auth!.method }));
+  app.get('/admin', auth.requireAuth({ roles: ['admin'] }), (_req, res) => res.json({ admin: true }));
+  app.get('/reports', auth.requireAuth({ scopes: ['reports:read'] }), (_req, res) => res.json({ reports: [] }));
+  return {
+    app,
+    auth,
+    schema,
+    secret,
+    http: request(app),
+    async close() {
+      await auth.close();
+      await dropSchema(schema);
+    },
+  };
+}
+
+let counter = 0;
+
+/** Registers a fresh user over HTTP and returns what the endpoint answered plus the password. */
+export async function registerUser(t: TestApp, fields: { username?: string; email?: string; password?: string } = {}) {
+  counter += 1;
+  const username = fields.username ?? `user${counter}_${randomBytes(3).toString('hex')}`;
+  const password = fields.password ?? PASSWORD;
+  const res = await t.http
+    .post('/api/v1/users/register')
+    .send({ username, password, email: fields.email ?? `${username}@example.com` });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { ...(res.body as { user: { id: string; username: string; roles: string[] }; token: string; refresh_token: string }), password, username };
+}
+
+/** Authorization header for a bearer token. */
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
