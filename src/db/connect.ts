@@ -40,7 +40,7 @@ export function describeDsn(dsn: string): string {
   try {
     const url = new URL(dsn);
     if (url.protocol === 'pglite:') return dsn;
-    return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname}`;
+    return `${url.hostname || 'localhost'}:${url.port || '5432'}`;
   } catch {
     return 'the configured database';
   }

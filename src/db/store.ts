@@ -6,18 +6,10 @@ import { connect, type Connection } from './connect.js';
 import { migrateToLatest, migrationStatus } from './migrator.js';
 import { ensureRoles } from './roles-repository.js';
 import type { Database } from './schema.js';
-import { asServiceUnavailable, isDatabaseUnavailable } from './unavailable.js';
+import { asServiceUnavailable, describeConnectionFailure, isDatabaseUnavailable } from './unavailable.js';
 
 /** After a failed start, how long requests answer 503 before the next attempt to reach the database. */
 export const RETRY_INTERVAL_MS = 1000;
-
-function describeFailure(conn: Connection | undefined, err: unknown): string {
-  const what = conn?.kind === 'pglite' ? 'PGlite' : 'PostgreSQL';
-  const where = conn?.target ?? 'the configured database';
-  const code = (err as { code?: unknown })?.code;
-  const reason = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : (err as Error)?.message ?? String(err);
-  return `cannot connect to ${what} at ${where}: ${reason}`;
-}
 
 /**
  * Owns the database connection and the start-up work (connect, migrate, create roles). `db()`
@@ -90,7 +82,7 @@ export class Store {
       this.#failedAt = Date.now();
       if (err instanceof AuthError) throw err;
       if (isDatabaseUnavailable(err) || !this.#connection) {
-        throw new ServiceUnavailableError(describeFailure(this.#connection, err), { cause: err });
+        throw new ServiceUnavailableError(describeConnectionFailure(this.#connection, err), { cause: err });
       }
       throw new AuthError('database_error', 503, `database setup failed: ${(err as Error).message}`, { cause: err });
     }

@@ -24,3 +24,14 @@ export function asServiceUnavailable(err: unknown): unknown {
 export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === '23505';
 }
+
+/** One line saying which database could not be reached and why, never its password. */
+export function describeConnectionFailure(conn: { kind: 'postgres' | 'pglite'; target: string } | undefined, err: unknown): string {
+  const what = conn?.kind === 'pglite' ? 'PGlite' : 'PostgreSQL';
+  const where = conn?.target ?? 'the configured database';
+  const first = err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err;
+  const code = (first as { code?: unknown } | undefined)?.code;
+  const reason =
+    code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : code === 'ETIMEDOUT' ? 'connection timed out' : ((first as Error | undefined)?.message ?? String(first));
+  return `cannot connect to ${what} at ${where}: ${reason}`;
+}

@@ -1,0 +1,42 @@
+import { Command } from 'commander';
+import { connect } from '../../src/db/connect.js';
+import { migrateToLatest, migrationStatus } from '../../src/db/migrator.js';
+import { describeConnectionFailure, isDatabaseUnavailable } from '../../src/db/unavailable.js';
+import { resolveDsn, resolveSchema, type GlobalOptions } from '../context.js';
+
+async function withConnection<T>(options: GlobalOptions, work: (root: Awaited<ReturnType<typeof connect>>['root'], schema: string) => Promise<T>): Promise<T> {
+  const schema = resolveSchema(options);
+  const conn = await connect({ dbDsn: resolveDsn(options) }, schema);
+  try {
+    return await work(conn.root, schema);
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) throw new Error(describeConnectionFailure(conn, err));
+    throw err;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** `authlib db init` and `authlib db status`. */
+export function dbCommand(global: () => GlobalOptions): Command {
+  const db = new Command('db').description('create, upgrade and inspect the database schema');
+
+  db.command('init')
+    .description('create or upgrade the schema (idempotent, safe to run concurrently)')
+    .action(async () => {
+      const applied = await withConnection(global(), (root, schema) => migrateToLatest(root, schema));
+      const schema = resolveSchema(global());
+      console.log(applied.length > 0 ? `schema "${schema}": applied ${applied.join(', ')}` : `schema "${schema}" is up to date`);
+    });
+
+  db.command('status')
+    .description('list applied and pending migrations')
+    .action(async () => {
+      const migrations = await withConnection(global(), (root, schema) => migrationStatus(root, schema));
+      for (const m of migrations) console.log(`${m.appliedAt ? 'applied' : 'pending'}  ${m.name}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}`);
+      const pending = migrations.filter((m) => !m.appliedAt).length;
+      console.log(pending === 0 ? 'nothing pending' : `${pending} pending; run \`authlib db init\``);
+    });
+
+  return db;
+}

@@ -1,0 +1,55 @@
+import { Command, CommanderError } from 'commander';
+import { AuthError, generateSecret, ValidationError } from '../src/index.js';
+import { dbCommand } from './commands/db.js';
+import { tokenCommand } from './commands/token.js';
+import { userCommand } from './commands/user.js';
+import { UsageError, type GlobalOptions } from './context.js';
+
+const program = new Command('authlib')
+  .description('express-authlib: database set-up, users and API tokens')
+  .option('--dsn <url>', 'database: postgres://..., pglite://<dir> or pglite://memory (default: $AUTHLIB_DB_DSN, then $DATABASE_URL)')
+  .option('--schema <name>', 'schema holding the tables (default: $AUTHLIB_DB_SCHEMA, then authlib)')
+  .enablePositionalOptions(false)
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'authlib: ')) });
+
+const global = (): GlobalOptions => program.opts<GlobalOptions>();
+
+program.addCommand(dbCommand(global));
+program.addCommand(userCommand(global));
+program.addCommand(tokenCommand(global));
+program
+  .command('secret')
+  .description('print a fresh random jwtSecret')
+  .action(() => console.log(generateSecret()));
+
+// Global options may also follow the subcommand (`authlib db init --dsn ...`).
+for (const command of program.commands) {
+  for (const sub of [command, ...command.commands]) {
+    sub.option('--dsn <url>', 'database URL').option('--schema <name>', 'schema name').exitOverride();
+    sub.hook('preAction', (_this, action) => {
+      const o = action.opts<GlobalOptions>();
+      if (o.dsn !== undefined) program.setOptionValue('dsn', o.dsn);
+      if (o.schema !== undefined) program.setOptionValue('schema', o.schema);
+    });
+  }
+}
+
+function message(err: unknown): string {
+  if (err instanceof ValidationError) return `${err.message}${Object.keys(err.fields).length > 1 ? ` (${Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`).join('; ')})` : ''}`;
+  if (err instanceof AuthError || err instanceof Error) return err.message.replace(/^express-authlib: /, '');
+  return String(err);
+}
+
+// The only place in the CLI that ends the process: 0 ok, 1 failure, 2 usage error; one line, no stack.
+try {
+  await program.parseAsync(process.argv);
+  process.exit(0);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+    process.exit(done ? 0 : 2);
+  }
+  process.stderr.write(`authlib: ${message(err)}\n`);
+  process.exit(err instanceof UsageError ? 2 : 1);
+}
