@@ -1,0 +1,58 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateSecret } from 'express-authlib';
+import { createApp } from './app.js';
+
+// The examples, unlike the library, read the environment.
+const port = Number(process.env.PORT ?? 3000);
+const dataDir = process.env.AUTHLIB_DEMO_DIR ?? '.authlib';
+
+/** A signing secret kept beside the demo database, so tokens survive a restart. Use JWT_SECRET in production. */
+function demoSecret(): string {
+  if (process.env.JWT_SECRET) return process.env.JWT_SECRET;
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'demo-jwt-secret');
+  if (!existsSync(file)) writeFileSync(file, generateSecret(), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+const { app, auth } = createApp({
+  dbDsn: `pglite://${join(dataDir, 'db')}`,
+  jwtSecret: demoSecret(),
+});
+
+try {
+  await auth.ready;
+} catch (err) {
+  console.error(`demo: ${(err as Error).message}`);
+  process.exit(1);
+}
+
+if (process.env.DEMO_ADMIN_PASSWORD && !(await auth.users.findByIdentifier('admin'))) {
+  await auth.users.create({ username: 'admin', email: 'admin@example.com', password: process.env.DEMO_ADMIN_PASSWORD, roles: ['admin', 'user'] });
+}
+
+const server = app.listen(port, '127.0.0.1', () => {
+  const base = `http://127.0.0.1:${port}`;
+  console.log(`express-authlib demo on ${base} (embedded PGlite in ${dataDir}/db)
+
+Try it:
+  curl -s -X POST ${base}/api/v1/users/register -H 'Content-Type: application/json' \\
+       -d '{"username":"alice","password":"correct horse battery","email":"alice@example.com"}'
+  TOKEN=$(curl -s -X POST ${base}/api/v1/users/login -H 'Content-Type: application/json' \\
+       -d '{"username":"alice","password":"correct horse battery"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')
+  curl -s ${base}/protected -H "Authorization: Bearer $TOKEN"
+  API=$(curl -s -X POST ${base}/api/v1/users/me/api-tokens -H "Authorization: Bearer $TOKEN" \\
+       -H 'Content-Type: application/json' -d '{"name":"cli","scopes":["reports:read"]}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')
+  curl -s ${base}/protected -H "X-API-Token: $API"
+  curl -s ${base}/admin -H "Authorization: Bearer $TOKEN"     # 403 unless alice is an admin
+`);
+});
+
+async function shutdown() {
+  server.close();
+  await auth.close();
+  process.exit(0);
+}
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
