@@ -48,6 +48,8 @@ CREATE TABLE refresh_tokens (
 CREATE INDEX refresh_tokens_family_idx ON refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_user_idx ON refresh_tokens (user_id);
 CREATE INDEX refresh_tokens_parent_idx ON refresh_tokens (parent_id);
+-- Start-up loads the logins revoked within the last access-token lifetime.
+CREATE INDEX refresh_tokens_revoked_idx ON refresh_tokens (revoked_at) WHERE revoked_at IS NOT NULL;
 
 -- API tokens: `api_<id><secret>`; the id is public, only the SHA-256 of the whole token is kept.
 CREATE TABLE api_tokens (
