@@ -28,17 +28,19 @@ function translate(err: { type?: string; status?: number }): RequestError | Vali
  * (413). A body the host app already parsed is used as it is. A request without a body gets `{}`.
  */
 export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
-  // The host app's own parser got there first (Express 4 marks `_body`; a consumed stream says the same).
-  if (req._body === true || req.readableEnded) {
+  // `Content-Length: 0` is what fetch() and most clients send for a POST without a body.
+  if (!typeis.hasBody(req) || req.headers['content-length'] === '0') {
     req.body ??= {};
     return next();
   }
-  if (!typeis.hasBody(req)) {
-    req.body = {};
-    return next();
-  }
+  // Checked even when the host app parsed the body already: a form post must not reach /login.
   if (!typeis(req, ['application/json', 'application/*+json'])) {
     return next(new RequestError('unsupported_media_type', 415, 'request body must be application/json'));
+  }
+  // The host app's own JSON parser got there first (Express 4 marks `_body`; a consumed stream says the same).
+  if (req._body === true || req.readableEnded) {
+    req.body ??= {};
+    return next();
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {

@@ -51,7 +51,7 @@ export class SessionService {
         return this.#startFamily(trx, user);
       });
       return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
-    });
+    }).finally(() => this.ctx.revocation.userChanged(user.id)); // the cached copy has the old last_login
   }
 
   /** Issues a fresh login (token pair) for a user, as after a successful password check. */
