@@ -51,6 +51,7 @@ export class AuthManager {
 
   readonly #opts: ResolvedOptions;
   readonly #store: Store;
+  readonly #revocation: Revocation;
   readonly #hasher: PasswordHasher;
   readonly #ownsHasher: boolean;
   readonly #sessions: SessionService;
@@ -68,8 +69,9 @@ export class AuthManager {
     this.#ownsHasher = opts.hasher === undefined;
     this.#hasher = opts.hasher ?? new BcryptHasher(opts.bcryptRounds);
 
-    const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry);
-    this.#store = new Store(opts, this.#logger, (db) => revocation.warm(db));
+    const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
+    this.#revocation = revocation;
+    this.#store = new Store(opts, this.#logger, (connection) => revocation.start(connection));
     const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
@@ -127,8 +129,9 @@ export class AuthManager {
     return this.#sessions.issueTokens(userId);
   }
 
-  /** Releases the database pool (when the library opened it) and the password workers. */
+  /** Releases the listening connection, the database pool (when the library opened it) and the password workers. */
   async close(): Promise<void> {
+    await this.#revocation.close();
     await this.#store.close();
     if (this.#ownsHasher) await this.#hasher.close?.();
   }

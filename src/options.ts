@@ -30,6 +30,11 @@ export interface AuthManagerOptions {
   dbDsn?: string;
   /** Your own Kysely instance, pg.Pool or PGlite instance instead of `dbDsn`; the library never closes it. */
   db?: DatabaseHandle;
+  /**
+   * A direct PostgreSQL DSN for the one connection that LISTENs for revocations, for deployments
+   * behind a transaction-pooling proxy (where LISTEN does not work). @default the `dbDsn` connection
+   */
+  listenDsn?: string;
   /** PostgreSQL schema holding every table. @default 'authlib' */
   dbSchema?: string;
   /** Apply pending migrations during `ready`. @default true */
@@ -103,7 +108,7 @@ export const DEFAULT_TRUST_PROXY = false;
 export const MIN_SECRET_BYTES = 32;
 
 const KNOWN_OPTIONS = new Set<string>([
-  'dbDsn', 'db', 'dbSchema', 'autoMigrate', 'jwtSecret', 'issuer', 'audience', 'tokenExpiry',
+  'dbDsn', 'db', 'listenDsn', 'dbSchema', 'autoMigrate', 'jwtSecret', 'issuer', 'audience', 'tokenExpiry',
   'refreshTokenExpiry', 'refreshGraceSeconds', 'oauthConfig', 'basePath', 'publicUrl',
   'oauthAutoCreate', 'encryptionKey', 'oauthRedirect', 'allowedRedirects', 'roles', 'defaultRoles',
   'adminRole', 'allowRegistration', 'bcryptRounds', 'trustProxy', 'rateLimit', 'mailer', 'logger',
@@ -120,6 +125,7 @@ export interface SigningKey {
 export interface ResolvedOptions {
   dbDsn: string | undefined;
   db: DatabaseHandle | undefined;
+  listenDsn: string | undefined;
   dbSchema: string;
   autoMigrate: boolean;
   /** First key signs; every key verifies. */
@@ -281,6 +287,11 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
   return Object.freeze({
     dbDsn,
     db: options.db,
+    listenDsn: (() => {
+      const v = options.listenDsn;
+      if (v !== undefined && (typeof v !== 'string' || !/^postgres(ql)?:\/\/./.test(v))) throw misuse('listenDsn', "must be a 'postgres://' or 'postgresql://' URL");
+      return v;
+    })(),
     dbSchema,
     autoMigrate: bool(options.autoMigrate, 'autoMigrate', DEFAULT_AUTO_MIGRATE),
     keys: Object.freeze(keys),

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DatabaseHandle } from '../options.js';
 import type { Logger } from '../logger.js';
-import { PGliteDialect, type PGliteLike } from './pglite-dialect.js';
+import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 /** An open database: `db` is scoped to the library's schema; `close` releases what we opened. */
@@ -16,6 +16,62 @@ export interface Connection {
   /** Where it points, without credentials, for error messages. */
   target: string;
   close(): Promise<void>;
+  /**
+   * Subscribes to a notification channel on a connection of its own; `onLost` fires when that
+   * connection dies. Undefined when there is nothing to listen with (a Kysely instance without `listenDsn`).
+   */
+  listen: Listen | undefined;
+}
+
+/** Starts listening; resolves with the function that stops. */
+export type Listen = (channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void) => Promise<() => Promise<void>>;
+
+/** LISTEN on a pg client we hold; `release` gives the client back (or ends it). */
+async function listenOn(client: pg.ClientBase, release: (err?: Error) => void | Promise<void>, channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void) {
+  let stopped = false;
+  const lost = (err: unknown) => {
+    if (stopped) return;
+    stopped = true;
+    void release(err instanceof Error ? err : new Error('connection ended'));
+    onLost(err);
+  };
+  client.on('notification', (msg) => {
+    if (msg.channel === channel) onMessage(msg.payload ?? '');
+  });
+  client.on('error', lost);
+  client.on('end', () => lost(new Error('connection ended')));
+  try {
+    await client.query(`LISTEN "${channel}"`);
+  } catch (err) {
+    lost(err);
+    throw err;
+  }
+  return async () => {
+    if (stopped) return;
+    stopped = true;
+    await release();
+  };
+}
+
+function listenWithDsn(dsn: string): Listen {
+  return async (channel, onMessage, onLost) => {
+    const client = new pg.Client({ connectionString: dsn, connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS, application_name: 'express-authlib-listen' });
+    client.on('error', () => undefined); // reported through listenOn once connected
+    await client.connect();
+    return listenOn(client, () => client.end().catch(() => undefined), channel, onMessage, onLost);
+  };
+}
+
+function listenWithPool(pool: pg.Pool): Listen {
+  return async (channel, onMessage, onLost) => {
+    const client = await pool.connect();
+    return listenOn(client, (err) => client.release(err ?? true), channel, onMessage, onLost);
+  };
+}
+
+function listenWithPGlite(pglite: PGliteLike): Listen {
+  // Taken under the instance lock so the LISTEN cannot land inside another caller's transaction.
+  return (channel, onMessage) => withPGliteLock(pglite, () => pglite.listen(channel, onMessage));
 }
 
 /** How long a request waits for a pooled connection before the caller gets 503. */
@@ -59,20 +115,25 @@ async function openPGlite(location: string): Promise<PGliteLike> {
 }
 
 /** Opens (or wraps) the database described by `dbDsn` or `db`. */
-export async function connect(source: { dbDsn?: string | undefined; db?: DatabaseHandle | undefined }, schema: string, logger?: Logger): Promise<Connection> {
-  const { dbDsn, db } = source;
+export async function connect(
+  source: { dbDsn?: string | undefined; db?: DatabaseHandle | undefined; listenDsn?: string | undefined },
+  schema: string,
+  logger?: Logger,
+): Promise<Connection> {
+  const { dbDsn, db, listenDsn } = source;
+  const dedicated = listenDsn ? listenWithDsn(listenDsn) : undefined;
   if (db !== undefined) {
     if (isKysely(db)) {
-      return { db: scoped(db, schema), root: db, kind: 'postgres', target: 'the provided Kysely instance', close: async () => {} };
+      return { db: scoped(db, schema), root: db, kind: 'postgres', target: 'the provided Kysely instance', close: async () => {}, listen: dedicated };
     }
     if (isPGlite(db)) {
       const root = new Kysely<any>({ dialect: new PGliteDialect(db) });
-      return { db: scoped(root, schema), root, kind: 'pglite', target: 'the provided PGlite instance', close: async () => {} };
+      return { db: scoped(root, schema), root, kind: 'pglite', target: 'the provided PGlite instance', close: async () => {}, listen: listenWithPGlite(db) };
     }
     if (isPool(db)) {
       const root = new Kysely<any>({ dialect: new PostgresDialect({ pool: db }) });
       // Not root.destroy(): that would end a pool the application owns.
-      return { db: scoped(root, schema), root, kind: 'postgres', target: 'the provided pg.Pool', close: async () => {} };
+      return { db: scoped(root, schema), root, kind: 'postgres', target: 'the provided pg.Pool', close: async () => {}, listen: dedicated ?? listenWithPool(db) };
     }
     throw new TypeError('express-authlib: option `db` must be a Kysely instance, a pg.Pool or a PGlite instance');
   }
@@ -91,6 +152,7 @@ export async function connect(source: { dbDsn?: string | undefined; db?: Databas
         await root.destroy();
         await pglite.close();
       },
+      listen: listenWithPGlite(pglite),
     };
   }
 
@@ -104,5 +166,5 @@ export async function connect(source: { dbDsn?: string | undefined; db?: Databas
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', (err) => logger?.warn({ err: { message: err.message } }, 'express-authlib: idle database connection lost'));
   const root = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-  return { db: scoped(root, schema), root, kind: 'postgres', target: describeDsn(dsn), close: () => root.destroy() };
+  return { db: scoped(root, schema), root, kind: 'postgres', target: describeDsn(dsn), close: () => root.destroy(), listen: dedicated ?? listenWithDsn(dsn) };
 }

@@ -15,7 +15,40 @@ import {
 export interface PGliteLike {
   query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[]; affectedRows?: number }>;
   exec(sql: string): Promise<Array<{ rows: unknown[]; affectedRows?: number }>>;
+  listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
+}
+
+/** A FIFO lock; `acquire` resolves with its release function. */
+class Lock {
+  #tail: Promise<void> = Promise.resolve();
+
+  async acquire(): Promise<() => void> {
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    return release;
+  }
+}
+
+// One lock per PGlite instance, not per dialect: two AuthManagers (or an AuthManager and the host
+// app) handed the same instance share its single session, and a transaction must own all of it.
+const locks = new WeakMap<PGliteLike, Lock>();
+function lockOf(pglite: PGliteLike): Lock {
+  let lock = locks.get(pglite);
+  if (!lock) locks.set(pglite, (lock = new Lock()));
+  return lock;
+}
+
+/** Runs `work` while no query of any Kysely instance on this PGlite can run. */
+export async function withPGliteLock<T>(pglite: PGliteLike, work: () => Promise<T>): Promise<T> {
+  const release = await lockOf(pglite).acquire();
+  try {
+    return await work();
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -42,21 +75,18 @@ export class PGliteDialect implements Dialect {
 
 class PGliteDriver implements Driver {
   readonly #connection: PGliteConnection;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #lock: Lock;
   #release: (() => void) | undefined;
 
   constructor(pglite: PGliteLike) {
     this.#connection = new PGliteConnection(pglite);
+    this.#lock = lockOf(pglite);
   }
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const previous = this.#tail;
-    let release!: () => void;
-    this.#tail = new Promise<void>((resolve) => (release = resolve));
-    await previous;
-    this.#release = release;
+    this.#release = await this.#lock.acquire();
     return this.#connection;
   }
 

@@ -25,7 +25,7 @@ export class Store {
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly logger: Logger,
-    private readonly onStarted: (db: Kysely<Database>) => Promise<void>,
+    private readonly onStarted: (connection: Connection) => Promise<void>,
   ) {
     this.#started = this.#start();
   }
@@ -76,7 +76,7 @@ export class Store {
         }
       }
       await ensureRoles(db, this.opts.roles);
-      await this.onStarted(db);
+      await this.onStarted(this.#connection);
       return db;
     } catch (err) {
       this.#failedAt = Date.now();

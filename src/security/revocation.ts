@@ -1,16 +1,31 @@
-import type { Kysely } from 'kysely';
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Connection } from '../db/connect.js';
 import { findUserById, type UserRecord } from '../db/users-repository.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Database } from '../db/schema.js';
+import type { Logger } from '../logger.js';
 
 /** How long a cached user (roles, active flag, token version) is trusted before it is re-read. */
 export const USER_CACHE_TTL_MS = 30_000;
 /** Upper bound on cached users; the oldest entry goes first. */
 export const USER_CACHE_MAX = 10_000;
+/** Delay before re-opening a lost listening connection; doubles up to the maximum. */
+export const LISTEN_RETRY_MS = 500;
+export const LISTEN_RETRY_MAX_MS = 10_000;
+
+/** What one instance tells the others: a user's tokens changed, or one login was revoked. */
+export type RevocationEvent = { user: string } | { session: string };
 
 interface Entry {
   user: UserRecord | undefined;
   loadedAt: number;
+}
+
+/** The notification channel of a schema (lower-case: PGlite sends LISTEN unquoted). */
+export function revocationChannel(schema: string): string {
+  const name = `authlib_${schema.toLowerCase()}`;
+  return name.length <= 63 ? name : `authlib_${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
 }
 
 /**
@@ -18,32 +33,57 @@ interface Entry {
  * kept in memory so that `requireAuth` reads no database row per request:
  * - per user: the current token version, roles and active flag (a token with an older `ver` is dead);
  * - per login: the set of revoked refresh-token families (a token whose `sid` is there is dead).
- * Whoever changes one of these in the database calls `userChanged` / `sessionRevoked` here.
+ * A change is announced inside the transaction that makes it (NOTIFY is delivered on commit) and
+ * applied here at once; every instance LISTENs and applies the others' announcements.
  */
 export class Revocation {
   readonly #users = new Map<string, Entry>();
   readonly #loading = new Map<string, Promise<UserRecord | undefined>>();
   /** family id -> ms after which no access token of it can still be valid anyway. */
   readonly #revokedSessions = new Map<string, number>();
+  readonly #channel: string;
+  #stopListening: (() => Promise<void>) | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #retryDelay = LISTEN_RETRY_MS;
+  #prunedAt = 0;
+  #closed = false;
 
   constructor(
     private readonly db: () => Promise<Kysely<Database>>,
     private readonly clock: () => Date,
     private readonly tokenExpirySeconds: number,
-  ) {}
+    schema: string,
+    private readonly logger: Logger,
+  ) {
+    this.#channel = revocationChannel(schema);
+  }
 
-  /** Loads the families revoked recently enough that access tokens of theirs may still be unexpired. */
-  async warm(db: Kysely<Database>): Promise<void> {
-    const since = new Date(this.clock().getTime() - this.tokenExpirySeconds * 1000);
-    const rows = await db.selectFrom('refresh_tokens').select('family_id').distinct().where('revoked_at', '>', since).execute();
-    for (const row of rows) this.sessionRevoked(row.family_id);
+  /** Subscribes to other instances' announcements, then loads the recently revoked logins. */
+  async start(connection: Connection): Promise<void> {
+    if (!this.#stopListening && !this.#retryTimer) await this.#listen(connection);
+    await this.#warm(connection.db);
+  }
+
+  /** Tells every instance about `event` when the transaction `db` commits. */
+  async announce(db: Kysely<Database> | Transaction<Database>, event: RevocationEvent): Promise<void> {
+    await sql`select pg_notify(${this.#channel}, ${JSON.stringify(event)})`.execute(db);
+  }
+
+  /** Applies `event` to this instance now (after the change committed). */
+  apply(event: RevocationEvent): void {
+    if ('user' in event) {
+      this.#users.delete(event.user);
+      this.#loading.delete(event.user);
+    } else {
+      this.#pruneSessions();
+      this.#revokedSessions.set(event.session, Date.now() + this.tokenExpirySeconds * 1000);
+    }
   }
 
   /** The user as the cache knows it (loading it once when cold). A stale entry is served while the database is down. */
   async user(userId: string): Promise<UserRecord | undefined> {
-    const now = Date.now();
     const entry = this.#users.get(userId);
-    if (entry && now - entry.loadedAt < USER_CACHE_TTL_MS) return entry.user;
+    if (entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS) return entry.user;
     try {
       return await this.#load(userId);
     } catch (err) {
@@ -52,20 +92,68 @@ export class Revocation {
     }
   }
 
-  /** A user's roles, version or active flag changed: forget what we knew. */
-  userChanged(userId: string): void {
-    this.#users.delete(userId);
-    this.#loading.delete(userId);
-  }
-
-  /** A login's refresh-token family was revoked: its access tokens die with it. */
-  sessionRevoked(familyId: string): void {
-    this.#pruneSessions();
-    this.#revokedSessions.set(familyId, Date.now() + this.tokenExpirySeconds * 1000);
-  }
-
   isSessionRevoked(familyId: string): boolean {
     return this.#revokedSessions.has(familyId);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    const stop = this.#stopListening;
+    this.#stopListening = undefined;
+    await stop?.().catch(() => undefined);
+  }
+
+  async #listen(connection: Connection): Promise<void> {
+    if (!connection.listen) {
+      this.logger.warn({}, 'express-authlib: no connection to LISTEN on (pass listenDsn); revocations by other instances reach this one only through the user cache expiry');
+      return;
+    }
+    try {
+      this.#stopListening = await connection.listen(
+        this.#channel,
+        (payload) => this.#onMessage(payload),
+        (err) => this.#lost(connection, err),
+      );
+      this.#retryDelay = LISTEN_RETRY_MS;
+    } catch (err) {
+      this.#lost(connection, err);
+    }
+  }
+
+  #onMessage(payload: string): void {
+    try {
+      const event = JSON.parse(payload) as Partial<{ user: unknown; session: unknown }>;
+      if (typeof event.user === 'string') this.apply({ user: event.user });
+      else if (typeof event.session === 'string') this.apply({ session: event.session });
+    } catch {
+      // Not ours: someone else's payload on this channel.
+    }
+  }
+
+  /** The listening connection died: whatever was announced meanwhile is unknown, so start over once it is back. */
+  #lost(connection: Connection, err: unknown): void {
+    this.#stopListening = undefined;
+    if (this.#closed || this.#retryTimer) return;
+    this.logger.warn({ err: { message: (err as Error)?.message } }, 'express-authlib: revocation listener lost; reconnecting');
+    this.#retryTimer = setTimeout(async () => {
+      this.#retryTimer = undefined;
+      if (this.#closed) return;
+      this.#retryDelay = Math.min(this.#retryDelay * 2, LISTEN_RETRY_MAX_MS);
+      await this.#listen(connection);
+      if (!this.#stopListening) return;
+      this.#users.clear();
+      this.#loading.clear();
+      await this.#warm(connection.db).catch((e: Error) => this.logger.warn({ err: { message: e.message } }, 'express-authlib: reloading revoked logins failed'));
+    }, this.#retryDelay);
+    this.#retryTimer.unref();
+  }
+
+  /** Loads the logins revoked recently enough that access tokens of theirs may still be unexpired. */
+  async #warm(db: Kysely<Database>): Promise<void> {
+    const since = new Date(this.clock().getTime() - this.tokenExpirySeconds * 1000);
+    const rows = await db.selectFrom('refresh_tokens').select('family_id').distinct().where('revoked_at', '>', since).execute();
+    for (const row of rows) this.apply({ session: row.family_id });
   }
 
   #load(userId: string): Promise<UserRecord | undefined> {
@@ -89,8 +177,11 @@ export class Revocation {
     return pending;
   }
 
+  /** Drops logins whose access tokens have all expired; at most once a minute, so a burst of revocations stays O(1) each. */
   #pruneSessions(): void {
     const now = Date.now();
+    if (now - this.#prunedAt < 60_000) return;
+    this.#prunedAt = now;
     for (const [id, until] of this.#revokedSessions) if (until <= now) this.#revokedSessions.delete(id);
   }
 }

@@ -51,7 +51,7 @@ export class SessionService {
         return this.#startFamily(trx, user);
       });
       return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
-    }).finally(() => this.ctx.revocation.userChanged(user.id)); // the cached copy has the old last_login
+    }).finally(() => this.ctx.revocation.apply({ user: user.id })); // the cached copy has the old last_login
   }
 
   /** Issues a fresh login (token pair) for a user, as after a successful password check. */
@@ -90,7 +90,8 @@ export class SessionService {
       const row = await findRefreshToken(db, jti, hash);
       if (!row || row.user_id !== sub || row.revoked_at) throw invalidRefresh();
       if (row.expires_at <= now) throw new AuthenticationError('token_expired', 'refresh token has expired');
-      if (row.used_at && now.getTime() - row.used_at.getTime() <= this.ctx.opts.refreshGraceSeconds * 1000) {
+      const grace = this.ctx.opts.refreshGraceSeconds * 1000;
+      if (grace > 0 && row.used_at && now.getTime() - row.used_at.getTime() <= grace) {
         // Another tab already rotated this token: rotate its successor instead of flagging reuse.
         const child = await findChild(db, row.id);
         const again =
@@ -101,8 +102,7 @@ export class SessionService {
           }));
         if (again) return again;
       }
-      await revokeFamily(db, row.family_id, now);
-      this.ctx.revocation.sessionRevoked(row.family_id);
+      await this.#revokeLogin(db, row.family_id);
       this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, family_id: row.family_id }, 'express-authlib: refresh token reuse; login revoked');
       throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
     });
@@ -120,9 +120,8 @@ export class SessionService {
     await this.ctx.store.run(async (db) => {
       const row = await findRefreshToken(db, jti, sha256(refreshToken));
       if (!row || row.family_id !== fam) throw invalidRefresh();
-      await revokeFamily(db, row.family_id, this.ctx.opts.now());
+      await this.#revokeLogin(db, row.family_id);
     });
-    this.ctx.revocation.sessionRevoked(fam);
   }
 
   /** Ends every login of the user and every access token issued so far. */
@@ -131,12 +130,15 @@ export class SessionService {
       db.transaction().execute(async (trx) => {
         const now = this.ctx.opts.now();
         const ok = await bumpTokenVersion(trx, userId, now);
-        if (ok) await revokeAllForUser(trx, userId, now);
+        if (ok) {
+          await revokeAllForUser(trx, userId, now);
+          await this.ctx.revocation.announce(trx, { user: userId });
+        }
         return ok;
       }),
     );
     if (!found) throw new NotFoundError('user not found');
-    this.ctx.revocation.userChanged(userId);
+    this.ctx.revocation.apply({ user: userId });
   }
 
   /** Checks the current password, stores the new one and ends every other login; returns a fresh login for the caller. */
@@ -151,12 +153,22 @@ export class SessionService {
         const now = this.ctx.opts.now();
         await bumpTokenVersion(trx, userId, now, { password_hash: hash });
         await revokeAllForUser(trx, userId, now);
+        await this.ctx.revocation.announce(trx, { user: userId });
         const fresh = await findUserById(trx, userId);
         return this.#startFamily(trx, fresh!);
       }),
     );
-    this.ctx.revocation.userChanged(userId);
+    this.ctx.revocation.apply({ user: userId });
     return tokens;
+  }
+
+  /** Revokes one login everywhere: its refresh tokens in the database, its access tokens on every instance. */
+  async #revokeLogin(db: Kysely<Database>, familyId: string): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      await revokeFamily(trx, familyId, this.ctx.opts.now());
+      await this.ctx.revocation.announce(trx, { session: familyId });
+    });
+    this.ctx.revocation.apply({ session: familyId });
   }
 
   async #startFamily(db: Db, user: UserRecord): Promise<TokenPair> {

@@ -96,11 +96,15 @@ export class UserService {
     const row = await this.ctx.store.run(async (db) => {
       const unknown = await missingRoles(db, wanted);
       if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
-      const found = await db.transaction().execute((trx) => replaceRoles(trx, id, wanted, this.ctx.opts.now()));
+      const found = await db.transaction().execute(async (trx) => {
+        const ok = await replaceRoles(trx, id, wanted, this.ctx.opts.now());
+        if (ok) await this.ctx.revocation.announce(trx, { user: id });
+        return ok;
+      });
       return found ? findUserById(db, id) : undefined;
     });
     if (!row) throw new NotFoundError('user not found');
-    this.ctx.revocation.userChanged(id);
+    this.ctx.revocation.apply({ user: id });
     return toPublicUser(row);
   }
 
@@ -112,12 +116,13 @@ export class UserService {
       const found = await db.transaction().execute(async (trx) => {
         const ok = await bumpTokenVersion(trx, id, now, { is_active: active });
         if (ok && !active) await revokeAllForUser(trx, id, now);
+        if (ok) await this.ctx.revocation.announce(trx, { user: id });
         return ok;
       });
       return found ? findUserById(db, id) : undefined;
     });
     if (!row) throw new NotFoundError('user not found');
-    this.ctx.revocation.userChanged(id);
+    this.ctx.revocation.apply({ user: id });
     return toPublicUser(row);
   }
 
