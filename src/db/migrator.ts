@@ -51,15 +51,37 @@ function migratorFor(root: Kysely<any>, schema: string): Migrator {
   });
 }
 
+/** Names and times of the applied migrations, read directly (undefined when the schema has never been initialised). */
+async function appliedMigrations(root: Kysely<any>, schema: string): Promise<Map<string, Date> | undefined> {
+  const { rows } = await sql<{ found: string | null }>`select to_regclass(${`"${schema}"."${MIGRATION_TABLE}"`})::text as found`.execute(root);
+  if (!rows[0]?.found) return undefined;
+  const applied = await root.withSchema(schema).selectFrom(MIGRATION_TABLE).select(['name', 'timestamp']).execute();
+  return new Map(applied.map((r: { name: string; timestamp: string | Date }) => [r.name, new Date(r.timestamp)]));
+}
+
+async function migrationNames(schema: string): Promise<string[]> {
+  return Object.keys(await new SqlFileProvider(schema).getMigrations()).sort();
+}
+
+// Kysely's Migrator looks for its tables by introspecting every table of the whole database. That is
+// slow on a large database, and fails (3F000) when another schema is dropped mid-query. So starts with
+// nothing pending skip it entirely, and a first run that loses that race tries again.
+const RETRIES = 3;
+const isIntrospectionRace = (err: unknown) => ['3F000', '42P01'].includes(String((err as { code?: unknown })?.code));
+
 /** Applies every pending migration under Kysely's lock (safe when several processes start at once). Returns the names applied. */
 export async function migrateToLatest(root: Kysely<any>, schema: string): Promise<string[]> {
-  const { error, results } = await migratorFor(root, schema).migrateToLatest();
-  if (error) throw error;
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  const applied = await appliedMigrations(root, schema);
+  if (applied && (await migrationNames(schema)).every((name) => applied.has(name))) return [];
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migratorFor(root, schema).migrateToLatest();
+    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    if (attempt >= RETRIES || !isIntrospectionRace(error)) throw error;
+  }
 }
 
 /** Every known migration with whether it has been applied. */
 export async function migrationStatus(root: Kysely<any>, schema: string): Promise<Array<{ name: string; appliedAt: Date | undefined }>> {
-  const migrations = await migratorFor(root, schema).getMigrations();
-  return migrations.map((m) => ({ name: m.name, appliedAt: m.executedAt }));
+  const applied = (await appliedMigrations(root, schema)) ?? new Map<string, Date>();
+  return (await migrationNames(schema)).map((name) => ({ name, appliedAt: applied.get(name) }));
 }

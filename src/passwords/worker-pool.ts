@@ -79,7 +79,9 @@ export class BcryptWorkerPool {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath: this.#bcryptPath } });
+    // execArgv: [] so that flags of the host process (e.g. --input-type=module) cannot change how the
+    // CommonJS worker body is parsed.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { bcryptPath: this.#bcryptPath } });
     this.#all.add(worker);
     worker.on('error', () => this.#all.delete(worker));
     worker.on('exit', () => this.#all.delete(worker));

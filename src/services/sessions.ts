@@ -39,7 +39,7 @@ export class SessionService {
    * same error after the same work: a bcrypt compare always runs, against a dummy hash if need be.
    */
   async login(identifier: string, password: string): Promise<TokenPair & { user: User }> {
-    const dummy = (this.#dummyHash ??= this.ctx.hasher.hash(randomBase62(32)));
+    const dummy = (this.#dummyHash ??= this.#makeDummyHash());
     const user = await this.ctx.store.run((db) => findUserByIdentifier(db, identifier));
     const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
     if (!user || !user.password_hash || !matches) throw invalidCredentials();
@@ -52,6 +52,15 @@ export class SessionService {
       });
       return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
     }).finally(() => this.ctx.revocation.apply({ user: user.id })); // the cached copy has the old last_login
+  }
+
+  /** The decoy hash is awaited only for unknown users; a failure must neither go unhandled nor stick. */
+  #makeDummyHash(): Promise<string> {
+    const pending = this.ctx.hasher.hash(randomBase62(32));
+    pending.catch(() => {
+      if (this.#dummyHash === pending) this.#dummyHash = undefined;
+    });
+    return pending;
   }
 
   /** Issues a fresh login (token pair) for a user, as after a successful password check. */

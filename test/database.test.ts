@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import request from 'supertest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AuthError, AuthManager, type AuthManagerOptions } from '../src/index.js';
+import { PASSWORD } from './helpers/app.js';
+import { DB_KIND, TEST_DSN, databaseOptions, dropSchema, rawQuery, uniqueSchema } from './helpers/database.js';
+
+const SECRET = randomBytes(48).toString('base64url');
+const UNREACHABLE_DSN = 'postgresql://postgres@127.0.0.1:1/postgres';
+/** The library's own tables (core migration). */
+const CORE_TABLES = ['api_tokens', 'rate_limits', 'refresh_tokens', 'roles', 'user_roles', 'users'];
+
+/** Managers and schemas to release at the end, even when a test failed half-way. */
+const managers: AuthManager[] = [];
+const schemas: string[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const auth of managers) await auth.close();
+  for (const schema of schemas) await dropSchema(schema);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function manager(app: express.Express | null, options: Partial<AuthManagerOptions>): AuthManager {
+  const auth = new AuthManager(app, { jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false, ...options } as AuthManagerOptions);
+  managers.push(auth);
+  return auth;
+}
+
+async function closeNow(auth: AuthManager): Promise<void> {
+  await auth.close();
+  managers.splice(managers.indexOf(auth), 1);
+}
+
+/** The AuthError `promise` rejects with (failing when it resolves or rejects with something else). */
+async function rejection(promise: Promise<unknown>): Promise<AuthError> {
+  let caught: unknown;
+  await promise.then(
+    () => undefined,
+    (err: unknown) => {
+      caught = err;
+    },
+  );
+  expect(caught, 'expected a rejection').toBeInstanceOf(AuthError);
+  return caught as AuthError;
+}
+
+async function tablesIn(schema: string): Promise<string[]> {
+  const rows = await rawQuery<{ table_name: string }>(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+    [schema],
+  );
+  return rows.map((r) => r.table_name);
+}
+
+describe('embedded PGlite on disk', () => {
+  it("dbDsn 'pglite://<dir>' keeps users across close() and reopen", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authlib-pglite-'));
+    dirs.push(dir);
+    const dsn = `pglite://${dir}`;
+    const username = `disk_${randomBytes(3).toString('hex')}`;
+
+    const first = manager(null, { dbDsn: dsn, dbSchema: 'disk_app' });
+    await first.ready;
+    const created = await first.users.create({ username, email: `${username}@example.com`, password: PASSWORD });
+    await closeNow(first);
+    expect(readdirSync(dir).length).toBeGreaterThan(0);
+
+    const app = express();
+    const second = manager(app, { dbDsn: dsn, dbSchema: 'disk_app' });
+    await second.ready;
+    const found = await second.users.findByIdentifier(username);
+    expect(found?.id).toBe(created.id);
+    // The password hash survived too.
+    const login = await request(app).post('/api/v1/users/login').send({ username, password: PASSWORD });
+    expect(login.status).toBe(200);
+    expect(login.body.user.id).toBe(created.id);
+    await closeNow(second);
+  }, 60_000);
+});
+
+describe('schema placement', () => {
+  it('every table is created in dbSchema, with the migration recorded there', async () => {
+    const schema = uniqueSchema('place');
+    schemas.push(schema);
+    const auth = manager(null, { ...(await databaseOptions()), dbSchema: schema });
+    await auth.ready;
+    const tables = await tablesIn(schema);
+    expect(tables).toEqual(expect.arrayContaining([...CORE_TABLES, 'authlib_migrations']));
+    await closeNow(auth);
+  });
+
+  describe.skipIf(DB_KIND !== 'postgres')('on PostgreSQL', () => {
+    it("leaves the host's own public.users table and the public schema alone", async () => {
+      const existed = (await tablesIn('public')).includes('users');
+      // The host app's table, with a shape of its own.
+      if (!existed) {
+        await rawQuery(`CREATE TABLE public.users (host_id serial PRIMARY KEY, nickname text NOT NULL)`);
+      }
+      try {
+        const columnsBefore = await rawQuery(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' ORDER BY column_name`);
+        if (!existed) await rawQuery(`INSERT INTO public.users (nickname) VALUES ('host-row')`);
+        const rowsBefore = await rawQuery(`SELECT * FROM public.users ORDER BY 1`);
+        const publicBefore = await tablesIn('public');
+
+        const schema = uniqueSchema('host');
+        schemas.push(schema);
+        const app = express();
+        const auth = manager(app, { dbDsn: TEST_DSN!, dbSchema: schema });
+        await auth.ready;
+        const reg = await request(app).post('/api/v1/users/register').send({ username: 'host_check', password: PASSWORD, email: 'host_check@example.com' });
+        expect(reg.status).toBe(201);
+
+        expect(await tablesIn(schema)).toEqual(expect.arrayContaining(CORE_TABLES));
+        expect(await tablesIn('public')).toEqual(publicBefore);
+        expect(await rawQuery(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' ORDER BY column_name`)).toEqual(columnsBefore);
+        expect(await rawQuery(`SELECT * FROM public.users ORDER BY 1`)).toEqual(rowsBefore);
+        const mine = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".users WHERE username = 'host_check'`);
+        expect(mine[0]!.n).toBe(1);
+        await closeNow(auth);
+      } finally {
+        if (!existed) await rawQuery(`DROP TABLE IF EXISTS public.users`);
+      }
+    });
+
+    it('ignores the connection search_path: tables go to dbSchema even when search_path names another schema', async () => {
+      const decoy = uniqueSchema('decoy');
+      const schema = uniqueSchema('real');
+      schemas.push(decoy, schema);
+      await rawQuery(`CREATE SCHEMA "${decoy}"`);
+      const url = new URL(TEST_DSN!);
+      url.searchParams.set('options', `-c search_path=${decoy}`);
+      const auth = manager(null, { dbDsn: url.toString(), dbSchema: schema });
+      await auth.ready;
+      await auth.users.create({ username: 'sp_user', password: PASSWORD });
+      expect(await tablesIn(decoy)).toEqual([]);
+      expect(await tablesIn(schema)).toEqual(expect.arrayContaining(CORE_TABLES));
+      await closeNow(auth);
+    });
+  });
+});
+
+describe('migrations', () => {
+  it('autoMigrate: false on an empty schema: ready rejects with schema_outdated and creates nothing', async () => {
+    const schema = uniqueSchema('nomig');
+    schemas.push(schema);
+    const auth = manager(null, { ...(await databaseOptions()), dbSchema: schema, autoMigrate: false });
+    const err = await rejection(auth.ready);
+    expect(err.code).toBe('schema_outdated');
+    expect(await tablesIn(schema)).toEqual([]);
+    await closeNow(auth);
+
+    // Once the schema is current (another instance migrated it), autoMigrate: false starts fine.
+    const migrator = manager(null, { ...(await databaseOptions()), dbSchema: schema });
+    await migrator.ready;
+    await closeNow(migrator);
+    const app = express();
+    const later = manager(app, { ...(await databaseOptions()), dbSchema: schema, autoMigrate: false });
+    await later.ready;
+    const roles = await request(app).get('/api/v1/users/roles');
+    expect(roles.status).toBe(200);
+    await closeNow(later);
+  });
+
+  it('starting again on a migrated schema applies nothing twice', async () => {
+    const schema = uniqueSchema('again');
+    schemas.push(schema);
+    const first = manager(null, { ...(await databaseOptions()), dbSchema: schema });
+    await first.ready;
+    const before = await rawQuery<{ name: string }>(`SELECT name FROM "${schema}".authlib_migrations ORDER BY name`);
+    expect(before.length).toBeGreaterThan(0);
+    await closeNow(first);
+    const second = manager(null, { ...(await databaseOptions()), dbSchema: schema });
+    await second.ready;
+    const after = await rawQuery<{ name: string }>(`SELECT name FROM "${schema}".authlib_migrations ORDER BY name`);
+    expect(after).toEqual(before);
+    await closeNow(second);
+  });
+
+  it('three AuthManagers started at once on one new schema all become ready; each migration is applied once', async () => {
+    const schema = uniqueSchema('race');
+    schemas.push(schema);
+    const opts = { ...(await databaseOptions()), dbSchema: schema };
+    const trio = [manager(null, opts), manager(null, opts), manager(null, opts)];
+    const outcomes = await Promise.allSettled(trio.map((a) => a.ready));
+    expect(outcomes.map((o) => (o.status === 'rejected' ? `${(o.reason as AuthError).code}: ${(o.reason as Error).message}` : 'ok'))).toEqual(['ok', 'ok', 'ok']);
+
+    const rows = await rawQuery<{ name: string; n: number }>(`SELECT name, count(*)::int AS n FROM "${schema}".authlib_migrations GROUP BY name ORDER BY name`);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row.n, row.name).toBe(1);
+    const roles = await rawQuery<{ name: string }>(`SELECT name FROM "${schema}".roles ORDER BY name`);
+    expect(roles.map((r) => r.name)).toEqual(['admin', 'user']);
+
+    // All three work against the one schema.
+    const user = await trio[0]!.users.create({ username: 'race_user', password: PASSWORD });
+    expect((await trio[1]!.users.findById(user.id))?.username).toBe('race_user');
+    expect((await trio[2]!.users.findByIdentifier('RACE_USER'))?.id).toBe(user.id);
+    for (const a of trio) await closeNow(a);
+  });
+});
+
+describe('database unreachable', () => {
+  it('ready rejects quickly with service_unavailable naming the problem', async () => {
+    const auth = manager(null, { dbDsn: UNREACHABLE_DSN });
+    const started = Date.now();
+    const err = await rejection(auth.ready);
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(err.code).toBe('service_unavailable');
+    expect(err.status).toBe(503);
+    expect(err.message).toMatch(/cannot connect/);
+    await closeNow(auth);
+  });
+
+  for (const rateLimit of [undefined, false] as const) {
+    it(`HTTP endpoints answer 503 service_unavailable (rateLimit ${rateLimit === false ? 'off' : 'default'})`, async () => {
+      const app = express();
+      // rateLimit undefined: the default limiter, whose counters live in the (unreachable) database.
+      const auth = manager(app, { dbDsn: UNREACHABLE_DSN, rateLimit });
+      app.get('/protected', auth.requireAuth(), (_req, res) => res.json({ ok: true }));
+      await auth.ready.catch(() => undefined);
+      const http = request(app);
+
+      const expect503 = (res: request.Response) => {
+        expect(res.status).toBe(503);
+        expect(res.body).toEqual({ error: expect.any(String), code: 'service_unavailable', status_code: 503 });
+      };
+      expect503(await http.post('/api/v1/users/login').send({ username: 'someone', password: PASSWORD }));
+      expect503(await http.post('/api/v1/users/register').send({ username: 'someone', password: PASSWORD, email: 'someone@example.com' }));
+      expect503(await http.get('/api/v1/users/roles'));
+
+      // An API token cannot be checked: 503, never "invalid" and never "allowed".
+      const apiToken = `api_${'A1b2C3d4'}${'x'.repeat(43)}`;
+      expect503(await http.get('/protected').set('X-API-Token', apiToken));
+      expect503(await http.get('/protected').set('Authorization', `Bearer ${apiToken}`));
+
+      // No credentials at all is still 401: that needs no database.
+      const none = await http.get('/protected');
+      expect(none.status).toBe(401);
+      expect(none.body.code).toBe('unauthorized');
+
+      const programmatic = await rejection(auth.verifyToken(apiToken));
+      expect(programmatic.code).toBe('service_unavailable');
+      // Let the login's timing-equaliser hash finish before closing; closing during it is the
+      // subject of the tests below.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await closeNow(auth);
+    });
+  }
+});
+
+describe('close() after a login', () => {
+  /** Runs `fn` and returns the unhandled rejections that surfaced while it ran and shortly after. */
+  async function unhandledDuring(fn: () => Promise<void>): Promise<string[]> {
+    const rejections: string[] = [];
+    const onRejection = (reason: unknown) => rejections.push(String(reason));
+    process.on('unhandledRejection', onRejection);
+    try {
+      await fn();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+    return rejections;
+  }
+
+  // SessionService.login starts a "dummy" bcrypt hash (to equalise timing) on the first login; a
+  // slow cost (14) keeps it running when close() ends the password workers right after.
+  it('close() right after a login that answered 503 leaves no unhandled rejection behind', async () => {
+    const rejections = await unhandledDuring(async () => {
+      const app = express();
+      const auth = manager(app, { dbDsn: UNREACHABLE_DSN, bcryptRounds: 14 });
+      await auth.ready.catch(() => undefined);
+      const res = await request(app).post('/api/v1/users/login').send({ username: 'someone', password: PASSWORD });
+      expect(res.status).toBe(503);
+      await closeNow(auth);
+    });
+    expect(rejections).toEqual([]);
+  });
+
+  it('close() right after a login of an existing user leaves no unhandled rejection behind', async () => {
+    const schema = uniqueSchema('closing');
+    schemas.push(schema);
+    const setup = manager(null, { ...(await databaseOptions()), dbSchema: schema });
+    await setup.ready;
+    await setup.users.create({ username: 'closing_user', password: PASSWORD });
+    await closeNow(setup);
+
+    const rejections = await unhandledDuring(async () => {
+      const app = express();
+      // The stored hash is cost 4 (fast to verify); the dummy hash of this instance is cost 14.
+      const auth = manager(app, { ...(await databaseOptions()), dbSchema: schema, bcryptRounds: 14 });
+      await auth.ready;
+      const res = await request(app).post('/api/v1/users/login').send({ username: 'closing_user', password: PASSWORD });
+      expect(res.status).toBe(200);
+      await closeNow(auth);
+    });
+    expect(rejections).toEqual([]);
+  });
+});

@@ -1,0 +1,187 @@
+import { MemoryStore } from 'express-rate-limit';
+import express from 'express';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuthManager, type AuthManagerOptions } from '../src/index.js';
+import { createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { databaseOptions, rawQuery } from './helpers/database.js';
+
+const LOGIN = '/api/v1/users/login';
+const REGISTER = '/api/v1/users/register';
+const WRONG = 'definitely the wrong password';
+
+/** Everything a test opened, closed after it even when it failed. */
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function app(overrides: Partial<AuthManagerOptions>): Promise<TestApp> {
+  const t = await createTestApp(overrides);
+  cleanup.push(() => t.close());
+  return t;
+}
+
+function expectRateLimited(res: request.Response, windowSeconds: number): void {
+  expect(res.status).toBe(429);
+  expect(res.body).toEqual({ error: expect.any(String), code: 'rate_limited', status_code: 429 });
+  const retryAfter = res.headers['retry-after'];
+  expect(retryAfter).toMatch(/^\d+$/);
+  expect(Number(retryAfter)).toBeGreaterThan(0);
+  expect(Number(retryAfter)).toBeLessThanOrEqual(windowSeconds);
+}
+
+function failLogin(http: ReturnType<typeof request>, username: string, forwardedFor?: string) {
+  const req = http.post(LOGIN);
+  if (forwardedFor) req.set('X-Forwarded-For', forwardedFor);
+  return req.send({ username, password: WRONG });
+}
+
+let n = 0;
+const uniqueName = (p: string) => `${p}${(n += 1)}_${Math.random().toString(36).slice(2, 8)}`;
+
+describe('login limit', () => {
+  it('3 failed logins are answered 401; the 4th is 429 rate_limited with Retry-After', async () => {
+    const t = await app({ rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
+    const u = await registerUser(t);
+    for (let i = 0; i < 3; i++) {
+      const res = await failLogin(t.http, u.username);
+      expect(res.status, `attempt ${i + 1}`).toBe(401);
+      expect(res.body.code).toBe('invalid_credentials');
+    }
+    expectRateLimited(await failLogin(t.http, u.username), 60);
+    // While limited, even the right password is refused: the limit is on the client, not the outcome.
+    expectRateLimited(await t.http.post(LOGIN).send({ username: u.username, password: u.password }), 60);
+  });
+
+  it('successful logins do not count toward the limit', async () => {
+    const t = await app({ rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
+    const u = await registerUser(t);
+    for (let i = 0; i < 6; i++) {
+      const ok = await t.http.post(LOGIN).send({ username: u.username, password: u.password });
+      expect(ok.status, `successful login ${i + 1}`).toBe(200);
+    }
+    for (let i = 0; i < 3; i++) {
+      expect((await failLogin(t.http, u.username)).status, `failed login ${i + 1}`).toBe(401);
+    }
+    expectRateLimited(await failLogin(t.http, u.username), 60);
+  });
+
+  it('the window ends: after windowSeconds the client may try again', async () => {
+    let clock = new Date('2030-01-01T00:00:00Z').getTime();
+    const t = await app({ rateLimit: { login: { limit: 2, windowSeconds: 60 } }, now: () => new Date(clock) });
+    expect((await failLogin(t.http, 'ghost')).status).toBe(401);
+    expect((await failLogin(t.http, 'ghost')).status).toBe(401);
+    const limited = await failLogin(t.http, 'ghost');
+    expectRateLimited(limited, 60);
+    clock += 30_000;
+    const stillLimited = await failLogin(t.http, 'ghost');
+    expectRateLimited(stillLimited, 30);
+    clock += 31_000;
+    expect((await failLogin(t.http, 'ghost')).status).toBe(401);
+  });
+
+  it('concurrent failed logins: exactly `limit` of them get through to the password check', async () => {
+    const t = await app({ rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
+    const results = await Promise.all(Array.from({ length: 8 }, () => failLogin(t.http, 'burst')));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
+  });
+
+  it('rateLimit: false turns limiting off', async () => {
+    const t = await app({ rateLimit: false });
+    for (let i = 0; i < 12; i++) expect((await failLogin(t.http, 'nobody')).status).toBe(401);
+  });
+});
+
+describe('register limit', () => {
+  it('2 registrations pass; the 3rd is 429 rate_limited with Retry-After', async () => {
+    const t = await app({ rateLimit: { register: { limit: 2, windowSeconds: 60 } } });
+    for (let i = 0; i < 2; i++) {
+      const name = uniqueName('reg');
+      const res = await t.http.post(REGISTER).send({ username: name, password: 'correct horse battery staple', email: `${name}@example.com` });
+      expect(res.status, `registration ${i + 1}`).toBe(201);
+    }
+    const name = uniqueName('reg');
+    const third = await t.http.post(REGISTER).send({ username: name, password: 'correct horse battery staple', email: `${name}@example.com` });
+    expectRateLimited(third, 60);
+    // Nothing was created by the refused request.
+    const rows = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${t.schema}".users WHERE username = $1`, [name]);
+    expect(rows[0]!.n).toBe(0);
+  });
+
+  it('the register limit does not consume the login limit', async () => {
+    const t = await app({ rateLimit: { register: { limit: 1, windowSeconds: 60 }, login: { limit: 2, windowSeconds: 60 } } });
+    const u = await registerUser(t);
+    expect((await failLogin(t.http, u.username)).status).toBe(401);
+    expect((await failLogin(t.http, u.username)).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, u.username), 60);
+  });
+});
+
+describe('client address', () => {
+  it('with trustProxy false, X-Forwarded-For is ignored: changing it does not reset the counter', async () => {
+    const t = await app({ trustProxy: false, rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
+    expect((await failLogin(t.http, 'victim', '203.0.113.1')).status).toBe(401);
+    expect((await failLogin(t.http, 'victim', '203.0.113.2')).status).toBe(401);
+    expect((await failLogin(t.http, 'victim', '203.0.113.3')).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, 'victim', '203.0.113.4'), 60);
+    expectRateLimited(await failLogin(t.http, 'victim'), 60);
+  });
+
+  it('with trustProxy true, each X-Forwarded-For client is counted separately', async () => {
+    const t = await app({ trustProxy: true, rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
+    for (let i = 0; i < 3; i++) expect((await failLogin(t.http, 'victim', '198.51.100.7')).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, 'victim', '198.51.100.7'), 60);
+    // Another client behind the same proxy is not affected.
+    expect((await failLogin(t.http, 'victim', '198.51.100.8')).status).toBe(401);
+    expect((await failLogin(t.http, 'victim', '198.51.100.8')).status).toBe(401);
+    // With every hop trusted, the client is the left-most address of the chain.
+    expectRateLimited(await failLogin(t.http, 'victim', '198.51.100.7, 10.0.0.1'), 60);
+  });
+});
+
+describe('shared counters', () => {
+  it('two AuthManagers on the same dbSchema share the login limit', async () => {
+    const rateLimit = { login: { limit: 3, windowSeconds: 60 } };
+    const t = await app({ rateLimit });
+    // A second instance, built as createTestApp does, on the first one's schema.
+    const app2 = express();
+    const auth2 = new AuthManager(app2, {
+      ...(await databaseOptions()),
+      dbSchema: t.schema,
+      jwtSecret: t.secret,
+      bcryptRounds: 4,
+      rateLimit,
+    } as AuthManagerOptions);
+    cleanup.push(() => auth2.close());
+    await auth2.ready;
+    const http2 = request(app2);
+
+    const u = await registerUser(t);
+    expect((await failLogin(t.http, u.username)).status).toBe(401);
+    expect((await failLogin(http2, u.username)).status).toBe(401);
+    expect((await failLogin(t.http, u.username)).status).toBe(401);
+    expectRateLimited(await failLogin(http2, u.username), 60);
+    expectRateLimited(await failLogin(t.http, u.username), 60);
+  });
+
+  it('a store passed as rateLimit.store is used instead of the database', async () => {
+    const stores: string[] = [];
+    const t = await app({
+      rateLimit: {
+        login: { limit: 2, windowSeconds: 60 },
+        store: (name) => {
+          stores.push(name);
+          return new MemoryStore();
+        },
+      },
+    });
+    expect([...stores].sort()).toEqual(['login', 'refresh', 'register']);
+    expect((await failLogin(t.http, 'mem')).status).toBe(401);
+    expect((await failLogin(t.http, 'mem')).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, 'mem'), 60);
+    const rows = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${t.schema}".rate_limits`);
+    expect(rows[0]!.n).toBe(0);
+  });
+});
