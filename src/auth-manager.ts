@@ -11,6 +11,7 @@ import { clientIpResolver } from './security/client-ip.js';
 import { Revocation } from './security/revocation.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
+import { OAuthService, type Integration } from './services/oauth.js';
 import { SessionService, type TokenPair } from './services/sessions.js';
 import { UserService } from './services/users.js';
 
@@ -34,6 +35,10 @@ export interface GuardResult {
 export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive'>;
 /** `auth.apiTokens`: per-user API tokens. */
 export type ApiTokens = Pick<ApiTokenService, 'create' | 'list' | 'revoke'>;
+/** `auth.integrations`: a user's linked provider account with its decrypted tokens, or undefined. */
+export interface Integrations {
+  get(userId: string, provider: string): Promise<Integration | undefined>;
+}
 
 /**
  * Authentication for an Express or Connect app: `/api/v1/users/*` endpoints, `requireAuth`
@@ -48,6 +53,8 @@ export class AuthManager {
   readonly users: Users;
   /** Per-user API tokens. */
   readonly apiTokens: ApiTokens;
+  /** Linked provider accounts, with decrypted provider tokens for calling the provider's API. */
+  readonly integrations: Integrations;
 
   readonly #opts: ResolvedOptions;
   readonly #store: Store;
@@ -78,6 +85,8 @@ export class AuthManager {
     this.users = users;
     this.apiTokens = apiTokens;
     this.#sessions = new SessionService(ctx);
+    const oauth = new OAuthService(ctx, this.#sessions);
+    this.integrations = { get: (userId, provider) => oauth.integration(userId, provider) };
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
 
     this.ready = this.#store.ready;
@@ -90,6 +99,7 @@ export class AuthManager {
       users,
       sessions: this.#sessions,
       apiTokens,
+      oauth,
       store: this.#store,
       allowRegistration: opts.allowRegistration,
       adminRole: opts.adminRole,

@@ -1,6 +1,7 @@
 import { createSecretKey, createHash, type KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from './logger.js';
+import { isAbsoluteHttpUrl } from './oauth/redirects.js';
 import type { Mailer } from './mailer.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import type { RateLimitOptions } from './security/rate-limit.js';
@@ -266,9 +267,13 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
     if (encryptionKey.length !== 32) throw misuse('encryptionKey', 'must be 32 bytes (a Buffer, 64 hex characters or base64)');
   }
 
+  if (publicUrl !== undefined && !isAbsoluteHttpUrl(publicUrl)) throw misuse('publicUrl', 'must be an absolute http(s) URL, e.g. https://app.example.com');
+  if (options.oauthRedirect !== undefined && !isAbsoluteHttpUrl(options.oauthRedirect)) {
+    throw misuse('oauthRedirect', 'must be an absolute http(s) URL of your front end, e.g. https://app.example.com/auth/done');
+  }
   const allowedRedirects = options.allowedRedirects ?? [];
-  if (!Array.isArray(allowedRedirects) || allowedRedirects.some((u) => typeof u !== 'string')) {
-    throw misuse('allowedRedirects', 'must be an array of URLs');
+  if (!Array.isArray(allowedRedirects) || allowedRedirects.some((u) => !isAbsoluteHttpUrl(u))) {
+    throw misuse('allowedRedirects', 'must be an array of absolute http(s) URLs (an origin, or an origin plus a path prefix)');
   }
 
   const rateLimit = options.rateLimit ?? {};

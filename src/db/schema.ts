@@ -62,8 +62,31 @@ export interface RateLimitsTable {
   reset_at: Date;
 }
 
+export interface OAuthAccountsTable {
+  provider: string;
+  provider_user_id: string;
+  user_id: string;
+  email: string | null;
+  access_token_enc: string | null;
+  refresh_token_enc: string | null;
+  scopes: Json<string[]>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OAuthStatesTable {
+  state_hash: string;
+  provider: string;
+  verifier_enc: string | null;
+  redirect_to: string | null;
+  created_at: Timestamp;
+  expires_at: Date;
+}
+
 /** Every table of the library, as Kysely sees them (inside `dbSchema`). */
 export interface Database {
+  oauth_accounts: OAuthAccountsTable;
+  oauth_states: OAuthStatesTable;
   users: UsersTable;
   roles: RolesTable;
   user_roles: UserRolesTable;
@@ -76,3 +99,5 @@ export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
+export type OAuthAccountRow = Selectable<OAuthAccountsTable>;
+export type OAuthStateRow = Selectable<OAuthStatesTable>;

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { ApiTokenService } from '../services/api-tokens.js';
 import { MAX_API_TOKEN_DAYS, scopeList } from '../services/api-tokens.js';
 import type { UserService } from '../services/users.js';
 import { parseInput } from '../validation.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
-import { caller, type Routes, type Handler, type Req } from './types.js';
+import { targetUserResolver } from './target-user.js';
+import type { Handler, Routes } from './types.js';
 
 const createSchema = z.object({
   name: z.string().trim().min(1).max(100),
@@ -21,20 +21,9 @@ export interface ApiTokenRouteDeps {
   authenticate: Handler;
 }
 
-/**
- * `/{user}/api-tokens`: the caller's own tokens (`me` or their id), or anyone's for an admin.
- * Another user's tokens answer 404 exactly as a missing one, so ids cannot be probed.
- */
+/** `/{user}/api-tokens`: the caller's own tokens (`me` or their id), or anyone's for an admin. */
 export function mountApiTokenRoutes(router: Routes, d: ApiTokenRouteDeps): void {
-  async function targetUser(req: Req): Promise<string> {
-    const auth = caller(req);
-    // A leaked API token must not be able to mint more (possibly broader) tokens.
-    if (auth.method !== 'jwt') throw new ForbiddenError('forbidden', 'API tokens are managed with an access token, not an API token');
-    const param = req.params?.user ?? '';
-    if (param === 'me' || param === auth.user.id) return auth.user.id;
-    if (auth.roles.includes(d.adminRole) && (await d.users.findById(param))) return param;
-    throw new NotFoundError('user not found');
-  }
+  const targetUser = targetUserResolver(d.users, d.adminRole);
 
   router.post('/:user/api-tokens', d.authenticate, async (req, res) => {
     const userId = await targetUser(req);

@@ -4,16 +4,18 @@ import type { Logger } from '../logger.js';
 import { jsonBody } from './body.js';
 import { mountAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
 import { mountApiTokenRoutes, type ApiTokenRouteDeps } from './api-token-routes.js';
+import { mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
 import { sendError } from './respond.js';
 import type { Next, Req, Res, Routes } from './types.js';
 
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
-export function createRouter(deps: AuthRouteDeps & ApiTokenRouteDeps & { logger: Logger }): (req: Req, res: Res, next: Next) => void {
+export function createRouter(deps: AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & { logger: Logger }): (req: Req, res: Res, next: Next) => void {
   // The standalone router Express 5 is built on: the same matching and async-error handling whatever the host is.
   const router = new Router({ caseSensitive: true, strict: false }) as unknown as Routes & ((req: Req, res: Res, next: Next) => void);
   router.use(jsonBody);
   mountAuthRoutes(router, deps);
   mountApiTokenRoutes(router, deps);
+  mountOAuthRoutes(router, deps);
   router.use((_req: Req, _res: Res, next: Next) => next(new NotFoundError('no such endpoint')));
   router.use((err: unknown, _req: Req, res: Res, _next: Next) => sendError(res, err, deps.logger));
   return router;

@@ -43,15 +43,28 @@ export class SessionService {
     const user = await this.ctx.store.run((db) => findUserByIdentifier(db, identifier));
     const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
     if (!user || !user.password_hash || !matches) throw invalidCredentials();
+    return this.#beginLogin(user);
+  }
+
+  /** A login established by other means (OAuth): checks the account is active, records it, starts a login. */
+  async loginVerified(userId: string): Promise<TokenPair & { user: User }> {
+    const user = await this.ctx.store.run((db) => findUserById(db, userId));
+    if (!user) throw new NotFoundError('user not found');
+    return this.#beginLogin(user);
+  }
+
+  async #beginLogin(user: UserRecord): Promise<TokenPair & { user: User }> {
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     const now = this.ctx.opts.now();
-    return this.ctx.store.run(async (db) => {
-      const tokens = await db.transaction().execute(async (trx) => {
-        await touchLastLogin(trx, user.id, now);
-        return this.#startFamily(trx, user);
-      });
-      return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
-    }).finally(() => this.ctx.revocation.apply({ user: user.id })); // the cached copy has the old last_login
+    return this.ctx.store
+      .run(async (db) => {
+        const tokens = await db.transaction().execute(async (trx) => {
+          await touchLastLogin(trx, user.id, now);
+          return this.#startFamily(trx, user);
+        });
+        return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
+      })
+      .finally(() => this.ctx.revocation.apply({ user: user.id })); // the cached copy has the old last_login
   }
 
   /** The decoy hash is awaited only for unknown users; a failure must neither go unhandled nor stick. */

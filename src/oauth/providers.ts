@@ -1,0 +1,79 @@
+import { Strategy as GitHubStrategy } from 'passport-github2';
+import { Strategy as GoogleStrategy } from 'passport-google-oauth20';
+import type { OAuthProviderConfig } from '../options.js';
+import type { PassportStrategy } from './run-strategy.js';
+import type { DatabaseStateStore } from './state-store.js';
+
+/** A configured provider, ready to run. */
+export interface Provider {
+  name: string;
+  strategy: PassportStrategy;
+  /** Scopes asked for, used when the token response does not say what was granted. */
+  scope: string[];
+}
+
+/** What every strategy's verify callback hands on: the profile and the provider's tokens. */
+export interface ProviderLogin {
+  profile: Record<string, unknown>;
+  accessToken?: string;
+  refreshToken?: string;
+  params?: Record<string, unknown>;
+}
+
+export const DEFAULT_GOOGLE_SCOPE = ['openid', 'email', 'profile'];
+/** user:email makes passport-github2 read /user/emails, where GitHub says which address is verified. */
+export const DEFAULT_GITHUB_SCOPE = ['read:user', 'user:email'];
+
+// Arity 5 so passport-oauth2 passes the raw token response (with the granted `scope`).
+function verify(accessToken: string, refreshToken: string, params: Record<string, unknown>, profile: Record<string, unknown>, done: (err: unknown, user?: ProviderLogin) => void) {
+  done(null, { profile, accessToken, refreshToken, params });
+}
+
+function credentials(name: string, config: OAuthProviderConfig): { clientID: string; clientSecret: string } {
+  if (typeof config.clientId !== 'string' || config.clientId === '' || typeof config.clientSecret !== 'string' || config.clientSecret === '') {
+    throw new TypeError(`express-authlib: option \`oauthConfig.${name}\` needs clientId and clientSecret (strings from the provider's developer console)`);
+  }
+  return { clientID: config.clientId, clientSecret: config.clientSecret };
+}
+
+/** Optional URL overrides, only the ones given (undefined would replace the strategy's defaults). */
+function urls(config: OAuthProviderConfig, keys: Array<'authorizationURL' | 'tokenURL' | 'userProfileURL' | 'userEmailURL'>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of keys) if (config[key] !== undefined) out[key] = config[key]!;
+  return out;
+}
+
+/**
+ * Builds a strategy per configured provider. Built-in google and github use our database state store
+ * and PKCE S256; a custom passport OAuth2 strategy gets the same store and callback URL set on it.
+ */
+export function buildProviders(config: Readonly<Record<string, OAuthProviderConfig>>, callbackURL: string, store: DatabaseStateStore): Map<string, Provider> {
+  const providers = new Map<string, Provider>();
+  for (const [name, c] of Object.entries(config)) {
+    if (c === null || typeof c !== 'object') throw new TypeError(`express-authlib: option \`oauthConfig.${name}\` must be an object`);
+    const scope = c.scope ?? (name === 'google' ? DEFAULT_GOOGLE_SCOPE : name === 'github' ? DEFAULT_GITHUB_SCOPE : []);
+    if (c.strategy !== undefined) {
+      const strategy = c.strategy as PassportStrategy & { _stateStore?: unknown; _callbackURL?: string };
+      if (typeof strategy?.authenticate !== 'function') throw new TypeError(`express-authlib: option \`oauthConfig.${name}.strategy\` must be a passport strategy instance`);
+      // passport-oauth2 internals: the state store and callback URL are ours, whatever it was built with.
+      strategy._stateStore = store;
+      strategy._callbackURL = callbackURL;
+      providers.set(name, { name, strategy, scope });
+    } else if (name === 'google') {
+      const strategy = new GoogleStrategy(
+        { ...credentials(name, c), ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL']), callbackURL, scope, state: true, pkce: true, store } as never,
+        verify as never,
+      );
+      providers.set(name, { name, strategy: strategy as unknown as PassportStrategy, scope });
+    } else if (name === 'github') {
+      const strategy = new GitHubStrategy(
+        { ...credentials(name, c), ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailURL']), callbackURL, scope, allRawEmails: true, state: true, pkce: true, store } as never,
+        verify as never,
+      );
+      providers.set(name, { name, strategy: strategy as unknown as PassportStrategy, scope });
+    } else {
+      throw new TypeError(`express-authlib: option \`oauthConfig.${name}\` is not a built-in provider (google, github); pass { strategy: new SomePassportStrategy(...) }`);
+    }
+  }
+  return providers;
+}

@@ -1,0 +1,43 @@
+/** The subset of a passport strategy we drive. */
+export interface PassportStrategy {
+  name?: string;
+  authenticate(this: StrategyActions, req: unknown, options?: object): void;
+}
+
+/** The actions passport's middleware normally attaches to a strategy instance. */
+interface StrategyActions {
+  redirect(url: string, status?: number): void;
+  success(user: unknown, info?: unknown): void;
+  fail(challenge?: unknown, status?: number): void;
+  error(err: unknown): void;
+  pass(): void;
+}
+
+/** How one run of a strategy ended. */
+export type StrategyOutcome =
+  | { kind: 'redirect'; url: string }
+  | { kind: 'success'; user: unknown }
+  | { kind: 'fail'; challenge: unknown }
+  | { kind: 'error'; error: unknown };
+
+/**
+ * Runs a passport strategy on a request-like object and reports how it ended, instead of letting
+ * passport write to the response: the start of a flow must answer JSON `{redirect_url}`, and the
+ * callback needs the profile to link or create the user. This is what passport.authenticate() does
+ * internally, without sessions.
+ */
+export function runStrategy(strategy: PassportStrategy, req: object, options: object): Promise<StrategyOutcome> {
+  return new Promise((resolve) => {
+    const run = Object.create(strategy) as PassportStrategy & StrategyActions;
+    run.redirect = (url) => resolve({ kind: 'redirect', url });
+    run.success = (user) => resolve({ kind: 'success', user });
+    run.fail = (challenge) => resolve({ kind: 'fail', challenge });
+    run.error = (error) => resolve({ kind: 'error', error });
+    run.pass = () => resolve({ kind: 'fail', challenge: 'pass' });
+    try {
+      run.authenticate(req, options);
+    } catch (error) {
+      resolve({ kind: 'error', error });
+    }
+  });
+}
