@@ -43,6 +43,27 @@ function urls(config: OAuthProviderConfig, keys: Array<'authorizationURL' | 'tok
   return out;
 }
 
+type Get = (url: string, token: string, callback: (err: unknown, body?: string, res?: unknown) => void) => void;
+
+/**
+ * passport-github2 parses GitHub's /user/emails answer without a try: a provider answering non-JSON
+ * would throw inside a socket callback and take the whole process down. A throw from a profile
+ * callback is turned into a provider error (502) instead.
+ */
+function guardProfileFetches(strategy: PassportStrategy): void {
+  const oauth2 = (strategy as { _oauth2?: { get?: Get } })._oauth2;
+  if (!oauth2 || typeof oauth2.get !== 'function') return;
+  const get = oauth2.get.bind(oauth2);
+  oauth2.get = (url, token, callback) =>
+    get(url, token, (err, body, res) => {
+      try {
+        callback(err, body, res);
+      } catch {
+        callback({ statusCode: 502, data: 'unreadable response from the provider' }, undefined, res);
+      }
+    });
+}
+
 /**
  * Builds a strategy per configured provider. Built-in google and github use our database state store
  * and PKCE S256; a custom passport OAuth2 strategy gets the same store and callback URL set on it.
@@ -75,5 +96,6 @@ export function buildProviders(config: Readonly<Record<string, OAuthProviderConf
       throw new TypeError(`express-authlib: option \`oauthConfig.${name}\` is not a built-in provider (google, github); pass { strategy: new SomePassportStrategy(...) }`);
     }
   }
+  for (const provider of providers.values()) guardProfileFetches(provider.strategy);
   return providers;
 }
