@@ -9,6 +9,9 @@ import { createRequireAuth, isAuthorized, type RequireAuthOptions } from './requ
 import { createLimiter } from './security/rate-limit.js';
 import { clientIpResolver } from './security/client-ip.js';
 import { Revocation } from './security/revocation.js';
+import { Audit } from './security/audit.js';
+import { LoginThrottle } from './security/login-throttle.js';
+import { TokenFailureLimiter } from './security/token-failures.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
 import { OAuthService, type Integration } from './services/oauth.js';
@@ -59,6 +62,7 @@ export class AuthManager {
   readonly #opts: ResolvedOptions;
   readonly #store: Store;
   readonly #revocation: Revocation;
+  readonly #tokenFailures: TokenFailureLimiter | undefined;
   readonly #hasher: PasswordHasher;
   readonly #ownsHasher: boolean;
   readonly #sessions: SessionService;
@@ -79,7 +83,11 @@ export class AuthManager {
     const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
     this.#store = new Store(opts, this.#logger, (connection) => revocation.start(connection));
-    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger };
+    const clientIp = clientIpResolver(opts.trustProxy);
+    const audit = new Audit(this.#store, this.#logger, opts.now, opts.onEvent);
+    const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#store, opts.now);
+    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#store, clientIp, opts.now, this.#logger);
+    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
     this.users = users;
@@ -93,7 +101,6 @@ export class AuthManager {
     // Marks the promise handled: an app that never awaits `ready` must not crash on a rejection.
     this.ready.catch(() => undefined);
 
-    const clientIp = clientIpResolver(opts.trustProxy);
     const limiter = (name: 'login' | 'register' | 'refresh') => createLimiter(name, opts.rateLimit, { store: this.#store, clientIp, now: opts.now });
     const router = createRouter({
       users,
@@ -102,6 +109,8 @@ export class AuthManager {
       oauth,
       store: this.#store,
       allowRegistration: opts.allowRegistration,
+      audit,
+      clientIp,
       adminRole: opts.adminRole,
       authenticate: this.requireAuth(),
       limit: { login: limiter('login'), register: limiter('register'), refresh: limiter('refresh') },
@@ -113,7 +122,7 @@ export class AuthManager {
 
   /** Guard middleware: any authenticated caller, or one with any of `roles` / every API-token scope in `scopes`. */
   requireAuth(options?: RequireAuthOptions): Middleware {
-    return createRequireAuth(this.#authenticator, this.#logger, options);
+    return createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, options);
   }
 
   /** Verifies an access JWT or API token exactly as `requireAuth` does; throws an AuthError. */

@@ -36,5 +36,6 @@ export type { RateLimitOptions, LimitRule } from './security/rate-limit.js';
 export { DEFAULT_RATE_LIMITS } from './security/rate-limit.js';
 export type { PasswordHasher } from './passwords/hasher.js';
 export type { Logger } from './logger.js';
+export type { AuthEvent, AuthEventType } from './security/audit.js';
 export type { Mailer } from './mailer.js';
 export { generateSecret } from './tokens/secrets.js';

@@ -5,6 +5,7 @@ import { isAbsoluteHttpUrl } from './oauth/redirects.js';
 import type { Mailer } from './mailer.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import type { RateLimitOptions } from './security/rate-limit.js';
+import type { AuthEvent } from './security/audit.js';
 
 /** Something that can be handed over as `db`: a Kysely instance, a node-postgres Pool, or a PGlite instance. */
 export type DatabaseHandle = Kysely<any> | { connect(): Promise<unknown>; query: unknown; end(): Promise<void> } | { exec(sql: string): Promise<unknown>; query: unknown; close(): Promise<void> };
@@ -86,6 +87,8 @@ export interface AuthManagerOptions {
   logger?: Logger;
   /** Password hasher. @default bcrypt in a worker pool */
   hasher?: PasswordHasher;
+  /** Called with every audit event after it is recorded (events never carry secrets). @default none */
+  onEvent?: (event: AuthEvent) => void | Promise<void>;
   /** Injected clock. @default () => new Date() */
   now?: () => Date;
 }
@@ -113,7 +116,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'refreshTokenExpiry', 'refreshGraceSeconds', 'oauthConfig', 'basePath', 'publicUrl',
   'oauthAutoCreate', 'encryptionKey', 'oauthRedirect', 'allowedRedirects', 'roles', 'defaultRoles',
   'adminRole', 'allowRegistration', 'bcryptRounds', 'trustProxy', 'rateLimit', 'mailer', 'logger',
-  'hasher', 'now',
+  'hasher', 'onEvent', 'now',
 ]);
 
 /** One signing/verifying key, built once: jsonwebtoken re-parses a string secret on every call. */
@@ -153,6 +156,7 @@ export interface ResolvedOptions {
   mailer: Mailer | undefined;
   logger: Logger | undefined;
   hasher: PasswordHasher | undefined;
+  onEvent: ((event: AuthEvent) => void | Promise<void>) | undefined;
   now: () => Date;
 }
 
@@ -326,6 +330,10 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
     mailer: options.mailer,
     logger: options.logger,
     hasher: options.hasher,
+    onEvent: (() => {
+      if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw misuse('onEvent', 'must be a function (event) => void');
+      return options.onEvent;
+    })(),
     now,
   });
 }

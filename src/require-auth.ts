@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AuthError, AuthenticationError, ForbiddenError } from './errors.js';
+import { AuthError, AuthenticationError, ForbiddenError, RateLimitError } from './errors.js';
 import { readCredentials } from './http/credentials.js';
 import { sendError } from './http/respond.js';
 import type { Logger } from './logger.js';
 import type { AuthContext, Authenticator } from './services/authenticator.js';
+import { requestContext } from './security/audit.js';
+import type { TokenFailureLimiter } from './security/token-failures.js';
 
 /** What `requireAuth` accepts: nothing, a list of roles, or an options object. */
 export type RequireAuthOptions =
@@ -45,7 +47,7 @@ export function isAuthorized(auth: AuthContext, need: { roles?: readonly string[
  * Builds the guard middleware. Rejections are written as the JSON error body directly, so they
  * reach the client even in an app without an error handler; only unexpected errors go to next(err).
  */
-export function createRequireAuth(authenticator: Authenticator, logger: Logger, options?: RequireAuthOptions) {
+export function createRequireAuth(authenticator: Authenticator, logger: Logger, failures: TokenFailureLimiter | undefined, options?: RequireAuthOptions) {
   const need = normalise(options);
 
   return function requireAuth(req: Req, res: ServerResponse, next: Next): void {
@@ -54,16 +56,21 @@ export function createRequireAuth(authenticator: Authenticator, logger: Logger, 
       if (need.optional) return next();
       return sendError(res, new AuthenticationError('unauthorized', 'authentication required'), logger);
     }
+    const wait = failures?.retryAfter(req) ?? 0;
+    if (wait > 0) return sendError(res, new RateLimitError(wait), logger);
     authenticator.authenticate(token).then(
       (auth) => {
         if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
         req.auth = auth;
         req.user = auth.user;
+        const context = requestContext.getStore();
+        if (context) context.actorId = auth.user.id;
         next();
       },
       (err: unknown) => {
-        if (err instanceof AuthError) sendError(res, err, logger);
-        else next(err);
+        if (!(err instanceof AuthError)) return next(err);
+        if (err.status === 401) failures?.failed(req);
+        sendError(res, err, logger);
       },
     );
   };

@@ -83,8 +83,27 @@ export interface OAuthStatesTable {
   expires_at: Date;
 }
 
+export interface AuthEventsTable {
+  id: Generated<string>;
+  type: string;
+  user_id: string | null;
+  actor_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface LoginFailuresTable {
+  key: string;
+  failures: number;
+  last_failure_at: Date;
+}
+
 /** Every table of the library, as Kysely sees them (inside `dbSchema`). */
 export interface Database {
+  auth_events: AuthEventsTable;
+  login_failures: LoginFailuresTable;
   oauth_accounts: OAuthAccountsTable;
   oauth_states: OAuthStatesTable;
   users: UsersTable;

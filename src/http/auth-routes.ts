@@ -5,6 +5,7 @@ import type { SessionService } from '../services/sessions.js';
 import type { UserService } from '../services/users.js';
 import { listRoles } from '../db/roles-repository.js';
 import type { Store } from '../db/store.js';
+import type { Audit } from '../security/audit.js';
 import * as v from '../validation.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
@@ -36,6 +37,7 @@ export interface AuthRouteDeps {
   sessions: SessionService;
   store: Store;
   allowRegistration: boolean;
+  audit: Audit;
   authenticate: Handler;
   limit: { login: Handler; register: Handler; refresh: Handler };
 }
@@ -53,6 +55,7 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     const input = v.parseInput(registerSchema, bodyObject(req));
     // Only the fields above: roles, flags and ids are never taken from a public body.
     const user = await d.users.create(input);
+    await d.audit.record('register', { userId: user.id });
     const tokens = await d.sessions.issueTokens(user.id);
     sendJson(res, 201, { user, ...tokens }, true);
   });

@@ -43,6 +43,34 @@ function urls(config: OAuthProviderConfig, keys: Array<'authorizationURL' | 'tok
   return out;
 }
 
+type Done = (err: unknown, user?: unknown, info?: unknown) => void;
+type VerifyFn = (...args: unknown[]) => void;
+
+/**
+ * A custom strategy's own verify callback returns a profile (or whatever the app likes), but we also
+ * need the provider's tokens and granted scopes: wrap it so its result travels with them, keeping the
+ * argument shapes passport-oauth2 picks by arity.
+ */
+function captureTokens(strategy: { _verify?: VerifyFn; _passReqToCallback?: boolean }): void {
+  const original = strategy._verify;
+  if (typeof original !== 'function') return;
+  const wrap = (accessToken: unknown, refreshToken: unknown, params: unknown, done: Done) => (err: unknown, user?: unknown, info?: unknown) =>
+    done(err, user ? { profile: user, accessToken, refreshToken, params } : user, info);
+  if (strategy._passReqToCallback) {
+    strategy._verify = function (req: unknown, accessToken: unknown, refreshToken: unknown, params: unknown, profile: unknown, done: Done) {
+      const next = wrap(accessToken, refreshToken, params, done);
+      if (original.length >= 6) original(req, accessToken, refreshToken, params, profile, next);
+      else original(req, accessToken, refreshToken, profile, next);
+    } as VerifyFn;
+  } else {
+    strategy._verify = function (accessToken: unknown, refreshToken: unknown, params: unknown, profile: unknown, done: Done) {
+      const next = wrap(accessToken, refreshToken, params, done);
+      if (original.length >= 5) original(accessToken, refreshToken, params, profile, next);
+      else original(accessToken, refreshToken, profile, next);
+    } as VerifyFn;
+  }
+}
+
 type Get = (url: string, token: string, callback: (err: unknown, body?: string, res?: unknown) => void) => void;
 
 /**
@@ -51,9 +79,13 @@ type Get = (url: string, token: string, callback: (err: unknown, body?: string, 
  * callback is turned into a provider error (502) instead.
  */
 function guardProfileFetches(strategy: PassportStrategy): void {
-  const oauth2 = (strategy as { _oauth2?: { get?: Get } })._oauth2;
-  if (!oauth2 || typeof oauth2.get !== 'function') return;
-  const get = oauth2.get.bind(oauth2);
+  const holder = strategy as { _oauth2?: { get?: Get } };
+  const original = holder._oauth2;
+  if (!original || typeof original.get !== 'function') return;
+  const get = original.get.bind(original);
+  // A view of the client with its own `get`, so a strategy instance shared with the app is not modified.
+  const oauth2 = Object.create(original) as { get: Get };
+  holder._oauth2 = oauth2;
   oauth2.get = (url, token, callback) =>
     get(url, token, (err, body, res) => {
       try {
@@ -74,11 +106,14 @@ export function buildProviders(config: Readonly<Record<string, OAuthProviderConf
     if (c === null || typeof c !== 'object') throw new TypeError(`express-authlib: option \`oauthConfig.${name}\` must be an object`);
     const scope = c.scope ?? (name === 'google' ? DEFAULT_GOOGLE_SCOPE : name === 'github' ? DEFAULT_GITHUB_SCOPE : []);
     if (c.strategy !== undefined) {
-      const strategy = c.strategy as PassportStrategy & { _stateStore?: unknown; _callbackURL?: string };
-      if (typeof strategy?.authenticate !== 'function') throw new TypeError(`express-authlib: option \`oauthConfig.${name}.strategy\` must be a passport strategy instance`);
+      const given = c.strategy as PassportStrategy | undefined;
+      if (typeof given?.authenticate !== 'function') throw new TypeError(`express-authlib: option \`oauthConfig.${name}.strategy\` must be a passport strategy instance`);
+      // Our own view of the app's instance (which stays untouched, and may serve several AuthManagers).
       // passport-oauth2 internals: the state store and callback URL are ours, whatever it was built with.
+      const strategy = Object.create(given) as PassportStrategy & { _stateStore?: unknown; _callbackURL?: string };
       strategy._stateStore = store;
       strategy._callbackURL = callbackURL;
+      captureTokens(strategy as never);
       providers.set(name, { name, strategy, scope });
     } else if (name === 'google') {
       const strategy = new GoogleStrategy(

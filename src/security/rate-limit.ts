@@ -18,6 +18,8 @@ export interface RateLimitOptions {
   register?: LimitRule;
   /** Token refreshes. @default 60 per 60 s */
   refresh?: LimitRule;
+  /** Failed token presentations (requireAuth, API tokens) per address. @default 60 per 60 s */
+  token?: LimitRule;
   /**
    * Makes the counter store for one limiter (called once per limiter, with its name): any
    * express-rate-limit store, e.g. rate-limit-redis. @default counters in the library's database, shared by every instance
@@ -25,12 +27,13 @@ export interface RateLimitOptions {
   store?: (limiter: LimitName) => Store;
 }
 
-export type LimitName = 'login' | 'register' | 'refresh';
+export type LimitName = 'login' | 'register' | 'refresh' | 'token';
 
 export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
   login: { limit: 10, windowSeconds: 900 },
   register: { limit: 10, windowSeconds: 3600 },
   refresh: { limit: 60, windowSeconds: 60 },
+  token: { limit: 60, windowSeconds: 60 },
 });
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;

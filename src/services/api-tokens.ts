@@ -72,6 +72,7 @@ export class ApiTokenService {
       });
     });
     const { last_used_at: _unused, ...info } = toInfo(row);
+    await this.ctx.audit.record('api_token_created', { userId, data: { token_id: id, name: info.name, scopes: info.scopes } });
     return { ...info, token };
   }
 
@@ -85,6 +86,7 @@ export class ApiTokenService {
   async revoke(userId: string, tokenId: string): Promise<void> {
     const deleted = isUserId(userId) && typeof tokenId === 'string' && (await this.ctx.store.run((db) => deleteApiToken(db, userId, tokenId)));
     if (!deleted) throw new NotFoundError('API token not found');
+    await this.ctx.audit.record('api_token_deleted', { userId, data: { token_id: tokenId } });
   }
 
   /** Looks the token up by its public id and compares hashes in constant time. One database read. */

@@ -2,6 +2,8 @@ import type { Store } from '../db/store.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
+import type { Audit } from '../security/audit.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
 import type { Revocation } from '../security/revocation.js';
 
 /** What every service is built from: resolved once by AuthManager. */
@@ -11,4 +13,7 @@ export interface ServiceContext {
   hasher: PasswordHasher;
   revocation: Revocation;
   logger: Logger;
+  audit: Audit;
+  /** Per-account failed-login delays; undefined when rate limiting is off. */
+  throttle: LoginThrottle | undefined;
 }

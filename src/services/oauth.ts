@@ -131,7 +131,9 @@ export class OAuthService {
       const identity = toIdentity(outcome.user, provider.scope);
       if (!identity) throw new AuthError('oauth_failed', 400, 'the OAuth provider returned no usable profile');
       const userId = await this.#linkOrCreate(provider.name, identity);
-      return { ok: true, login: await this.sessions.loginVerified(userId), redirectTo };
+      const login = await this.sessions.loginVerified(userId);
+      await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name } });
+      return { ok: true, login, redirectTo };
     } catch (err) {
       if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) return { ok: false, error: err, redirectTo };
       throw err;
@@ -155,6 +157,7 @@ export class OAuthService {
         await deleteOAuthAccount(trx, userId, provider);
       }),
     );
+    await this.ctx.audit.record('identity_unlinked', { userId, data: { provider } });
   }
 
   /** The linked account with decrypted provider tokens, or undefined. */

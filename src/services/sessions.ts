@@ -12,6 +12,7 @@ import {
   revokeFamily,
 } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
+import { requestContext } from '../security/audit.js';
 import { signAccessToken } from '../tokens/access-token.js';
 import { signRefreshToken, verifyRefreshToken } from '../tokens/refresh-token.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
@@ -39,11 +40,21 @@ export class SessionService {
    * same error after the same work: a bcrypt compare always runs, against a dummy hash if need be.
    */
   async login(identifier: string, password: string): Promise<TokenPair & { user: User }> {
+    const ip = requestContext.getStore()?.ip;
+    const throttle = ip === undefined ? undefined : this.ctx.throttle;
+    await throttle?.check(identifier, ip!);
     const dummy = (this.#dummyHash ??= this.#makeDummyHash());
     const user = await this.ctx.store.run((db) => findUserByIdentifier(db, identifier));
     const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
-    if (!user || !user.password_hash || !matches) throw invalidCredentials();
-    return this.#beginLogin(user);
+    if (!user || !user.password_hash || !matches) {
+      await throttle?.failed(identifier, ip!);
+      await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: { identifier: identifier.slice(0, 320) } });
+      throw invalidCredentials();
+    }
+    const result = await this.#beginLogin(user);
+    await throttle?.succeeded(identifier, ip!);
+    await this.ctx.audit.record('login_success', { userId: user.id, data: { method: 'password' } });
+    return result;
   }
 
   /** A login established by other means (OAuth): checks the account is active, records it, starts a login. */
@@ -106,7 +117,10 @@ export class SessionService {
         return claimed && this.#rotate(trx, claimed);
       }),
     );
-    if (rotated) return rotated;
+    if (rotated) {
+      await this.ctx.audit.record('refresh', { userId: sub });
+      return rotated;
+    }
 
     return this.ctx.store.run(async (db) => {
       const row = await findRefreshToken(db, jti, hash);
@@ -126,6 +140,7 @@ export class SessionService {
       }
       await this.#revokeLogin(db, row.family_id);
       this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, family_id: row.family_id }, 'express-authlib: refresh token reuse; login revoked');
+      await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { family_id: row.family_id } });
       throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
     });
   }
@@ -143,6 +158,7 @@ export class SessionService {
       const row = await findRefreshToken(db, jti, sha256(refreshToken));
       if (!row || row.family_id !== fam) throw invalidRefresh();
       await this.#revokeLogin(db, row.family_id);
+      await this.ctx.audit.record('logout', { userId: row.user_id, data: { family_id: row.family_id } });
     });
   }
 
@@ -161,6 +177,7 @@ export class SessionService {
     );
     if (!found) throw new NotFoundError('user not found');
     this.ctx.revocation.apply({ user: userId });
+    await this.ctx.audit.record('logout_all', { userId });
   }
 
   /** Checks the current password, stores the new one and ends every other login; returns a fresh login for the caller. */
@@ -181,6 +198,7 @@ export class SessionService {
       }),
     );
     this.ctx.revocation.apply({ user: userId });
+    await this.ctx.audit.record('password_change', { userId });
     return tokens;
   }
 

@@ -105,6 +105,7 @@ export class UserService {
     });
     if (!row) throw new NotFoundError('user not found');
     this.ctx.revocation.apply({ user: id });
+    await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles } });
     return toPublicUser(row);
   }
 
@@ -123,6 +124,7 @@ export class UserService {
     });
     if (!row) throw new NotFoundError('user not found');
     this.ctx.revocation.apply({ user: id });
+    await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
     return toPublicUser(row);
   }
 

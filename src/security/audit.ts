@@ -1,0 +1,87 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Store } from '../db/store.js';
+import type { Logger } from '../logger.js';
+
+/** Every kind of event written to `auth_events`. */
+export type AuthEventType =
+  | 'register'
+  | 'login_success'
+  | 'login_failure'
+  | 'oauth_login'
+  | 'refresh'
+  | 'refresh_reuse'
+  | 'logout'
+  | 'logout_all'
+  | 'password_change'
+  | 'api_token_created'
+  | 'api_token_deleted'
+  | 'role_change'
+  | 'user_disabled'
+  | 'user_enabled'
+  | 'identity_unlinked';
+
+/** An audit event as stored and as handed to `onEvent`. Never carries a password, token or secret. */
+export interface AuthEvent {
+  type: AuthEventType;
+  user_id: string | null;
+  /** Who did it, when not the user themself (an admin). */
+  actor_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: Record<string, unknown>;
+  created_at: string;
+}
+
+/** What the HTTP layer knows about the request being served; empty for programmatic calls. */
+export interface RequestContext {
+  ip?: string;
+  userAgent?: string;
+  actorId?: string;
+}
+
+/** Set by the router and requireAuth for the duration of a request, read where events are recorded. */
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+/**
+ * Writes audit events after the change they describe has committed, and forwards each to `onEvent`.
+ * A failure to record is logged, never turned into a failed request: the change already happened.
+ */
+export class Audit {
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly now: () => Date,
+    private readonly onEvent: ((event: AuthEvent) => void | Promise<void>) | undefined,
+  ) {}
+
+  async record(type: AuthEventType, fields: { userId?: string | null; data?: Record<string, unknown> } = {}): Promise<void> {
+    const ctx = requestContext.getStore() ?? {};
+    const actor = ctx.actorId && ctx.actorId !== fields.userId ? ctx.actorId : null;
+    const event: AuthEvent = {
+      type,
+      user_id: fields.userId ?? null,
+      actor_id: actor,
+      ip: ctx.ip ?? null,
+      user_agent: ctx.userAgent?.slice(0, 512) ?? null,
+      data: fields.data ?? {},
+      created_at: this.now().toISOString(),
+    };
+    try {
+      await this.store.run((db) =>
+        db
+          .insertInto('auth_events')
+          .values({ ...event, data: JSON.stringify(event.data), created_at: new Date(event.created_at) })
+          .execute(),
+      );
+    } catch (err) {
+      this.logger.warn({ event: type, err: { message: (err as Error).message } }, 'express-authlib: could not record audit event');
+    }
+    if (this.onEvent) {
+      try {
+        await this.onEvent(event);
+      } catch (err) {
+        this.logger.warn({ event: type, err: { message: (err as Error).message } }, 'express-authlib: onEvent failed');
+      }
+    }
+  }
+}

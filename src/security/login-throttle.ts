@@ -1,0 +1,56 @@
+import { sql } from 'kysely';
+import type { Store } from '../db/store.js';
+import { identityKey } from '../db/users-repository.js';
+import { RateLimitError } from '../errors.js';
+
+/** Failed logins per (account, address) that cost nothing extra. */
+export const LOGIN_FREE_FAILURES = 5;
+/** Delay after the first failure beyond the free ones; doubles with each further failure. */
+export const LOGIN_BASE_DELAY_SECONDS = 1;
+/** The delay never grows beyond this. */
+export const LOGIN_MAX_DELAY_SECONDS = 900;
+
+/** Seconds an (account, address) pair must wait after `failures` failures. */
+export function delayAfter(failures: number): number {
+  if (failures < LOGIN_FREE_FAILURES) return 0;
+  return Math.min(LOGIN_MAX_DELAY_SECONDS, LOGIN_BASE_DELAY_SECONDS * 2 ** (failures - LOGIN_FREE_FAILURES));
+}
+
+/**
+ * Growing delays between failed logins of one account from one client address, kept in the
+ * database so every instance sees them. Keyed by account AND address: someone guessing from
+ * elsewhere slows only themself, never the real user.
+ */
+export class LoginThrottle {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => Date,
+  ) {}
+
+  #key(identifier: string, ip: string): string {
+    return `${identityKey(identifier)}|${ip}`;
+  }
+
+  /** Throws 429 while this pair must still wait. */
+  async check(identifier: string, ip: string): Promise<void> {
+    const row = await this.store.run((db) => db.selectFrom('login_failures').selectAll().where('key', '=', this.#key(identifier, ip)).executeTakeFirst());
+    if (!row) return;
+    const wait = delayAfter(row.failures) * 1000 - (this.now().getTime() - row.last_failure_at.getTime());
+    if (wait > 0) throw new RateLimitError(Math.ceil(wait / 1000));
+  }
+
+  async failed(identifier: string, ip: string): Promise<void> {
+    const now = this.now();
+    await this.store.run((db) =>
+      db
+        .insertInto('login_failures')
+        .values({ key: this.#key(identifier, ip), failures: 1, last_failure_at: now })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ failures: sql<number>`login_failures.failures + 1`, last_failure_at: now }))
+        .execute(),
+    );
+  }
+
+  async succeeded(identifier: string, ip: string): Promise<void> {
+    await this.store.run((db) => db.deleteFrom('login_failures').where('key', '=', this.#key(identifier, ip)).execute());
+  }
+}
