@@ -48,7 +48,9 @@ export class SessionService {
     const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
     if (!user || !user.password_hash || !matches) {
       await throttle?.failed(identifier, ip!);
-      await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: { identifier: identifier.slice(0, 320) } });
+      // The attempted name is kept only when it is a real account's: an unknown "username" is often a
+      // password typed into the wrong field.
+      await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {} });
       throw invalidCredentials();
     }
     const result = await this.#beginLogin(user);
