@@ -10,6 +10,12 @@ export const LOGIN_BASE_DELAY_SECONDS = 1;
 /** The delay never grows beyond this. */
 export const LOGIN_MAX_DELAY_SECONDS = 900;
 
+/** Who a login attempt is for: the account when it exists, and the name as typed. */
+export interface Account {
+  userId: string | undefined;
+  identifier: string;
+}
+
 /** Seconds an (account, address) pair must wait after `failures` failures. */
 export function delayAfter(failures: number): number {
   if (failures < LOGIN_FREE_FAILURES) return 0;
@@ -27,30 +33,31 @@ export class LoginThrottle {
     private readonly now: () => Date,
   ) {}
 
-  #key(identifier: string, ip: string): string {
-    return `${identityKey(identifier)}|${ip}`;
+  /** An existing account by its id, so its username and email share one budget; else the name typed. */
+  #key(account: Account, ip: string): string {
+    return `${account.userId ? `u:${account.userId}` : `n:${identityKey(account.identifier)}`}|${ip}`;
   }
 
   /** Throws 429 while this pair must still wait. */
-  async check(identifier: string, ip: string): Promise<void> {
-    const row = await this.store.run((db) => db.selectFrom('login_failures').selectAll().where('key', '=', this.#key(identifier, ip)).executeTakeFirst());
+  async check(account: Account, ip: string): Promise<void> {
+    const row = await this.store.run((db) => db.selectFrom('login_failures').selectAll().where('key', '=', this.#key(account, ip)).executeTakeFirst());
     if (!row) return;
     const wait = delayAfter(row.failures) * 1000 - (this.now().getTime() - row.last_failure_at.getTime());
     if (wait > 0) throw new RateLimitError(Math.ceil(wait / 1000));
   }
 
-  async failed(identifier: string, ip: string): Promise<void> {
+  async failed(account: Account, ip: string): Promise<void> {
     const now = this.now();
     await this.store.run((db) =>
       db
         .insertInto('login_failures')
-        .values({ key: this.#key(identifier, ip), failures: 1, last_failure_at: now })
+        .values({ key: this.#key(account, ip), failures: 1, last_failure_at: now })
         .onConflict((oc) => oc.column('key').doUpdateSet({ failures: sql<number>`login_failures.failures + 1`, last_failure_at: now }))
         .execute(),
     );
   }
 
-  async succeeded(identifier: string, ip: string): Promise<void> {
-    await this.store.run((db) => db.deleteFrom('login_failures').where('key', '=', this.#key(identifier, ip)).execute());
+  async succeeded(account: Account, ip: string): Promise<void> {
+    await this.store.run((db) => db.deleteFrom('login_failures').where('key', '=', this.#key(account, ip)).execute());
   }
 }

@@ -44,7 +44,7 @@ export class TokenFailureLimiter {
     const ip = this.clientIp(req);
     Promise.resolve(this.#counter.increment(`token:${ip}`))
       .then(({ totalHits, resetTime }) => {
-        if (totalHits > this.#limit && resetTime) this.#blockedUntil.set(ip, resetTime.getTime());
+        if (totalHits >= this.#limit && resetTime) this.#blockedUntil.set(ip, resetTime.getTime());
       })
       .catch((err: Error) => this.logger.warn({ err: { message: err.message } }, 'express-authlib: could not count a failed token'));
   }

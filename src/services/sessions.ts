@@ -42,19 +42,20 @@ export class SessionService {
   async login(identifier: string, password: string): Promise<TokenPair & { user: User }> {
     const ip = requestContext.getStore()?.ip;
     const throttle = ip === undefined ? undefined : this.ctx.throttle;
-    await throttle?.check(identifier, ip!);
     const dummy = (this.#dummyHash ??= this.#makeDummyHash());
     const user = await this.ctx.store.run((db) => findUserByIdentifier(db, identifier));
+    const account = { userId: user?.id, identifier };
+    await throttle?.check(account, ip!);
     const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
     if (!user || !user.password_hash || !matches) {
-      await throttle?.failed(identifier, ip!);
+      await throttle?.failed(account, ip!);
       // The attempted name is kept only when it is a real account's: an unknown "username" is often a
       // password typed into the wrong field.
       await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {} });
       throw invalidCredentials();
     }
     const result = await this.#beginLogin(user);
-    await throttle?.succeeded(identifier, ip!);
+    await throttle?.succeeded(account, ip!);
     await this.ctx.audit.record('login_success', { userId: user.id, data: { method: 'password' } });
     return result;
   }

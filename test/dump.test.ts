@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { leakedSecrets } from './helpers/audit.js';
+import { rawQuery } from './helpers/database.js';
+import { BASE, uniqueName } from './helpers/endpoints.js';
+import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
+import { authorizeAt } from './helpers/oauth-browser.js';
+import { extraInstance, type ExtraInstance } from './helpers/tokens.js';
+
+// "A dump of the database lets no one log in" (contract section 9). A full scenario runs through
+// every kind of secret the library handles; then every column of every table of the schema is
+// read and searched for each secret, and every stored string is tried as a credential.
+
+const PUBLIC_URL = 'http://app.test';
+const CALLBACK = `${PUBLIC_URL}${BASE}/login/oauth2callback`;
+const HIGH = { limit: 100_000, windowSeconds: 60 };
+
+let github: FakeGitHub;
+let t: TestApp;
+let probe: ExtraInstance | undefined;
+
+beforeAll(async () => {
+  github = await startFakeGitHub({ callbackURL: CALLBACK });
+  // Rate limiting on (so its tables fill up too), with limits the scenario never reaches.
+  t = await createTestApp({
+    publicUrl: PUBLIC_URL,
+    oauthConfig: { github: { clientId: github.clientId, clientSecret: github.clientSecret, ...github.urls } },
+    rateLimit: { login: HIGH, register: HIGH, refresh: HIGH, token: HIGH },
+  });
+});
+
+afterAll(async () => {
+  await probe?.close();
+  await t?.close();
+  await github?.stop();
+});
+
+/** Every table of the schema, each as `select *` rows. */
+async function dumpSchema(schema: string): Promise<Record<string, Record<string, unknown>[]>> {
+  const tables = await rawQuery<{ table_name: string }>(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`,
+    [schema],
+  );
+  const dump: Record<string, Record<string, unknown>[]> = {};
+  for (const { table_name } of tables) dump[table_name] = await rawQuery(`SELECT * FROM "${schema}"."${table_name}"`);
+  return dump;
+}
+
+/** Every string anywhere in the dump (column values, and inside json/array columns). */
+function storedStrings(value: unknown, out = new Set<string>()): Set<string> {
+  if (typeof value === 'string') out.add(value);
+  else if (Array.isArray(value)) for (const v of value) storedStrings(v, out);
+  else if (value !== null && typeof value === 'object' && !(value instanceof Date)) for (const v of Object.values(value)) storedStrings(v, out);
+  return out;
+}
+
+/** The OAuth `state` of a provider authorization URL. */
+const stateOf = (redirectUrl: string) => new URL(redirectUrl).searchParams.get('state')!;
+
+interface Scenario {
+  secrets: Record<string, string | undefined>;
+  username: string;
+  userId: string;
+  newPassword: string;
+  apiTokens: string[];
+  oauth: { token: string; refresh_token: string };
+  provider: { access_token: string; refresh_token?: string };
+  pendingRedirect: string;
+  pendingState: string;
+  dump: Record<string, Record<string, unknown>[]>;
+  text: string;
+}
+
+let s: Scenario;
+
+/**
+ * The scenario: register (known password), a mistyped login, login, refresh twice, two API tokens,
+ * password change, GitHub sign-in with provider refresh tokens, and an OAuth flow left unfinished.
+ * Every secret it sees is collected; then the schema is dumped.
+ */
+async function runScenario(): Promise<Scenario> {
+  const secrets: Record<string, string | undefined> = { jwtSecret: t.secret, githubClientSecret: github.clientSecret };
+  let n = 0;
+  const keep = (label: string, value: string | undefined) => {
+    expect(value, `${label} was seen by the scenario`).toBeTruthy();
+    secrets[`${label}#${(n += 1)}`] = value;
+    return value!;
+  };
+
+  const username = uniqueName('dump');
+  const email = `${username}@example.com`;
+  const oldPassword = keep('old password', `old-${randomBytes(12).toString('base64url')}`);
+  const newPassword = keep('new password', `new-${randomBytes(12).toString('base64url')}`);
+  const wrongPassword = keep('mistyped password', `${oldPassword}x`);
+  const reg = await registerUser(t, { username, email, password: oldPassword });
+  keep('register access', reg.token);
+  keep('register refresh', reg.refresh_token);
+  const userId = reg.user.id;
+
+  expect((await t.http.post(`${BASE}/login`).send({ username, password: wrongPassword })).status).toBe(401);
+  const login = await t.http.post(`${BASE}/login`).send({ username, password: oldPassword });
+  expect(login.status).toBe(200);
+  keep('login access', login.body.token);
+  keep('login refresh', login.body.refresh_token);
+
+  let refreshToken: string = login.body.refresh_token;
+  let accessToken: string = login.body.token;
+  for (let i = 0; i < 2; i++) {
+    const res = await t.http.post(`${BASE}/token-refresh`).send({ refresh_token: refreshToken });
+    expect(res.status).toBe(200);
+    refreshToken = keep('rotated refresh', res.body.refresh_token);
+    accessToken = keep('rotated access', res.body.token);
+  }
+
+  const apiTokens: string[] = [];
+  for (const name of ['ci', 'reports']) {
+    const res = await t.http.post(`${BASE}/me/api-tokens`).set(bearer(accessToken)).send({ name, scopes: ['reports:read'], expires_in_days: 30 });
+    expect(res.status).toBe(201);
+    apiTokens.push(keep('API token', res.body.token));
+    keep('API token secret part', (res.body.token as string).slice('api_'.length + 8));
+  }
+
+  const changed = await t.http.post(`${BASE}/change-password`).set(bearer(accessToken)).send({ current_password: oldPassword, password: newPassword });
+  expect(changed.status).toBe(200);
+  keep('post-change access', changed.body.token);
+  keep('post-change refresh', changed.body.refresh_token);
+
+  // OAuth sign-in through GitHub (linked by the verified address), with provider refresh tokens.
+  github.issueRefreshTokens = true;
+  github.nextUser = github.makeUser({ email, verified: true });
+  const begin = await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' });
+  expect(begin.status).toBe(200);
+  keep('OAuth state', stateOf(begin.body.redirect_url));
+  const { callbackPath, callbackUrl } = await authorizeAt(begin.body.redirect_url);
+  keep('authorization code', callbackUrl.searchParams.get('code') ?? undefined);
+  const oauth = await t.http.get(callbackPath);
+  expect(oauth.status, JSON.stringify(oauth.body)).toBe(200);
+  expect(oauth.body.user.id).toBe(userId);
+  keep('OAuth access', oauth.body.token);
+  keep('OAuth refresh', oauth.body.refresh_token);
+  keep('PKCE verifier', github.lastTokenRequest?.code_verifier);
+  const provider = github.issued.at(-1)!;
+  keep('provider access token', provider.access_token);
+  keep('provider refresh token', provider.refresh_token);
+
+  // A flow that is begun but not finished: its state (and PKCE verifier) wait in oauth_states.
+  const pending = await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' });
+  expect(pending.status).toBe(200);
+  const pendingState = keep('pending OAuth state', stateOf(pending.body.redirect_url));
+
+  const dump = await dumpSchema(t.schema);
+  return {
+    secrets,
+    username,
+    userId,
+    newPassword,
+    apiTokens,
+    oauth: oauth.body,
+    provider,
+    pendingRedirect: pending.body.redirect_url,
+    pendingState,
+    dump,
+    text: JSON.stringify(dump),
+  };
+}
+
+/** A second instance of the deployment, without rate limits, so every probe is judged on its merits. */
+async function prober(): Promise<ExtraInstance> {
+  probe ??= await extraInstance(t.schema, {
+    jwtSecret: t.secret,
+    publicUrl: PUBLIC_URL,
+    oauthConfig: { github: { clientId: github.clientId, clientSecret: github.clientSecret, ...github.urls } },
+  });
+  return probe;
+}
+
+describe('database dump after a full scenario', () => {
+  beforeAll(async () => {
+    s = await runScenario();
+  });
+
+  it('the dump covers every table, and the scenario left data in them (the secrets were handled and kept somewhere)', async () => {
+    for (const table of ['users', 'roles', 'user_roles', 'refresh_tokens', 'api_tokens', 'oauth_accounts', 'oauth_states', 'auth_events']) {
+      expect(Object.keys(s.dump), `table ${table}`).toContain(table);
+    }
+    expect(s.dump.oauth_states!.length).toBeGreaterThan(0);
+    expect(s.dump.oauth_accounts!.length).toBe(1);
+    expect(s.dump.api_tokens!.length).toBe(2);
+    expect(s.dump.refresh_tokens!.length).toBeGreaterThanOrEqual(6);
+    expect(s.dump.auth_events!.length).toBeGreaterThan(5);
+    // The provider tokens are kept (to call GitHub later), so they are in the database in some form.
+    const integration = await t.auth.integrations.get(s.userId, 'github');
+    expect(integration?.access_token).toBe(s.provider.access_token);
+    expect(integration?.refresh_token).toBe(s.provider.refresh_token);
+  });
+
+  it('no column of any table contains a password, token, OAuth state, PKCE verifier, provider token or key (nor its hex/base64)', () => {
+    expect(Object.keys(s.secrets).length).toBeGreaterThan(20);
+    expect(leakedSecrets(s.text, s.secrets), 'secrets found in the dump').toEqual([]);
+  });
+
+  it("password hashes are the library's pre-hashed bcrypt ($authlib-hmac-sha256$2...)", () => {
+    const hashes = s.dump.users!.map((u) => u.password_hash).filter((h) => h !== null);
+    expect(hashes.length).toBeGreaterThan(0);
+    for (const hash of hashes) expect(String(hash).startsWith('$authlib-hmac-sha256$2')).toBe(true);
+  });
+
+  it('no stored value works as a bearer token or X-API-Token (nor api_<id><stored hash>)', async () => {
+    const p = await prober();
+    // A header can carry only visible ASCII.
+    const values = [...storedStrings(s.dump)].filter((v) => /^[\x21-\x7e]{1,4096}$/.test(v));
+    const forged = s.dump.api_tokens!.map((r) => `api_${String(r.id)}${String(r.token_hash)}`);
+    expect(values.length).toBeGreaterThan(20);
+    for (const v of [...values, ...forged]) {
+      expect((await p.http.get('/me').set(bearer(v))).status, `stored value as bearer: ${v}`).toBe(401);
+      expect((await p.http.get('/me').set('X-API-Token', v)).status, `stored value as X-API-Token: ${v}`).toBe(401);
+    }
+  });
+
+  it('no stored value works as a refresh token, as the password, or as an OAuth state', async () => {
+    const p = await prober();
+    const values = [...storedStrings(s.dump)].filter((v) => v.length >= 1 && v.length <= 1024);
+    expect(values.length).toBeGreaterThan(20);
+    for (const v of values) {
+      const refreshed = await p.http.post(`${BASE}/token-refresh`).send({ refresh_token: v });
+      expect(refreshed.status, `stored value as refresh_token: ${v}`).toBe(401);
+      const loggedIn = await p.http.post(`${BASE}/login`).send({ username: s.username, password: v });
+      expect(loggedIn.status, `stored value as password: ${v}`).toBe(401);
+      const callback = await p.http.get(`${BASE}/login/oauth2callback`).query({ state: v, code: 'x' });
+      expect({ status: callback.status, code: callback.body?.code }, `stored value as OAuth state: ${v}`).toEqual({ status: 400, code: 'invalid_state' });
+    }
+  });
+
+  it('the real secrets do work (so the probes could have succeeded); the pending flow was live and its verifier was not in the dump', async () => {
+    const p = await prober();
+    expect((await p.http.get('/me').set(bearer(s.oauth.token))).status).toBe(200);
+    for (const token of s.apiTokens) expect((await p.http.get('/me').set(bearer(token))).status).toBe(200);
+    expect((await p.http.post(`${BASE}/login`).send({ username: s.username, password: s.newPassword })).status).toBe(200);
+    expect((await p.http.post(`${BASE}/token-refresh`).send({ refresh_token: s.oauth.refresh_token })).status).toBe(200);
+
+    const finish = await authorizeAt(s.pendingRedirect);
+    expect(finish.callbackUrl.searchParams.get('state')).toBe(s.pendingState);
+    const finished = await p.http.get(finish.callbackPath);
+    expect(finished.status, JSON.stringify(finished.body)).toBe(200);
+    const verifier = github.lastTokenRequest?.code_verifier;
+    expect(verifier).toMatch(/^[A-Za-z0-9._~-]{43,128}$/);
+    expect(leakedSecrets(s.text, { pendingVerifier: verifier })).toEqual([]);
+  });
+});
