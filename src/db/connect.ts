@@ -79,6 +79,16 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 /** Pool size per process: enough for bursts of logins, small enough for many instances. */
 export const DEFAULT_POOL_SIZE = 10;
 
+/**
+ * node-postgres emits 'error' on a pool (idle client lost) and on a checked-out client (connection
+ * dropped mid-query); unheard, either kills the process. The query itself still fails and becomes a 503.
+ */
+function guardPool(pool: pg.Pool, logger: Logger | undefined): void {
+  const report = (err: Error) => logger?.warn({ err: { message: err.message } }, 'express-authlib: database connection lost');
+  pool.on('error', report);
+  pool.on('connect', (client) => client.on('error', report));
+}
+
 function isPGlite(handle: object): handle is PGliteLike {
   return typeof (handle as PGliteLike).exec === 'function' && typeof (handle as PGliteLike).close === 'function';
 }
@@ -131,6 +141,7 @@ export async function connect(
       return { db: scoped(root, schema), root, kind: 'pglite', target: 'the provided PGlite instance', close: async () => {}, listen: listenWithPGlite(db) };
     }
     if (isPool(db)) {
+      guardPool(db, logger);
       const root = new Kysely<any>({ dialect: new PostgresDialect({ pool: db }) });
       // Not root.destroy(): that would end a pool the application owns.
       return { db: scoped(root, schema), root, kind: 'postgres', target: 'the provided pg.Pool', close: async () => {}, listen: dedicated ?? listenWithPool(db) };
@@ -164,7 +175,7 @@ export async function connect(
     application_name: 'express-authlib',
   });
   // An idle client losing its server must not crash the process; the next query reports it.
-  pool.on('error', (err) => logger?.warn({ err: { message: err.message } }, 'express-authlib: idle database connection lost'));
+  guardPool(pool, logger);
   const root = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   return { db: scoped(root, schema), root, kind: 'postgres', target: describeDsn(dsn), close: () => root.destroy(), listen: dedicated ?? listenWithDsn(dsn) };
 }

@@ -35,14 +35,19 @@ export class Store {
     return this.#started.then(() => undefined);
   }
 
-  /** The schema-scoped database, or a 503 AuthError while it cannot be reached. */
+  /**
+   * The schema-scoped database, or a 503 AuthError while it cannot be reached. Unlike `ready`, the
+   * error says nothing of where the database is: it may reach a client.
+   */
   db(): Promise<Kysely<Database>> {
-    if (this.#closed) return Promise.reject(new ServiceUnavailableError('the authentication service has been closed'));
+    if (this.#closed) return Promise.reject(new ServiceUnavailableError());
     if (this.#failedAt !== 0 && Date.now() - this.#failedAt >= RETRY_INTERVAL_MS) {
       this.#failedAt = 0;
       this.#started = this.#start();
     }
-    return this.#started;
+    return this.#started.catch((err: unknown) => {
+      throw new ServiceUnavailableError(undefined, { cause: err });
+    });
   }
 
   /** Runs `work` against the database; an unreachable database surfaces as a 503 AuthError. */

@@ -46,7 +46,30 @@ export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
     return next(new RequestError('payload_too_large', 413, `request body must be at most ${MAX_BODY_BYTES} bytes`));
   }
-  parseJson(req, res, (err?: unknown) => next(err ? translate(err as { type?: string }) : undefined));
+  parseJson(req, res, (err?: unknown) => {
+    if (err) return next(translate(err as { type?: string }));
+    next(containsNul(req.body) ? new ValidationError({ body: 'must not contain NUL characters' }, 'request body must not contain NUL characters') : undefined);
+  });
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000, so such input is refused here rather than failing in the
+ * database. Iterative: a body may nest thousands of levels deep.
+ */
+function containsNul(body: unknown): boolean {
+  const pending: unknown[] = [body];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return true;
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if (key.includes('\u0000')) return true;
+        pending.push(item);
+      }
+    }
+  }
+  return false;
 }
 
 /** The parsed body as an object; a JSON array, string or number is a validation error. */

@@ -18,9 +18,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, noS
   res.end(payload);
 }
 
+/**
+ * Input the checks upstream let through but that cannot be processed is still the client's fault:
+ * a path parameter that is not valid percent-encoding (the router's 400), or a value PostgreSQL
+ * refuses as data (SQLSTATE class 22, e.g. U+0000 in text, a malformed uuid).
+ */
+function asClientError(err: unknown): unknown {
+  if (err instanceof AuthError) return err;
+  const e = err as { status?: unknown; code?: unknown };
+  if (e?.status === 400) return new ValidationError({ path: 'is not valid' }, 'request path is not valid');
+  if (typeof e?.code === 'string' && e.code.startsWith('22')) return new ValidationError({ body: 'holds a value the database cannot store' }, 'request holds an invalid value');
+  return err;
+}
+
 /** The one error body: `{error, code, status_code}` (+ `fields` for validation errors). Unknown errors become a bare 500. */
 export function sendError(res: ServerResponse, error: unknown, logger: Logger): void {
-  const err = asServiceUnavailable(error);
+  const err = asClientError(asServiceUnavailable(error));
   if (res.headersSent) {
     res.end();
     return;

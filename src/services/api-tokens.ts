@@ -84,7 +84,7 @@ export class ApiTokenService {
 
   /** Deletes one of the user's tokens; 404 when it does not exist or belongs to someone else. */
   async revoke(userId: string, tokenId: string): Promise<void> {
-    const deleted = isUserId(userId) && typeof tokenId === 'string' && (await this.ctx.store.run((db) => deleteApiToken(db, userId, tokenId)));
+    const deleted = isUserId(userId) && typeof tokenId === 'string' && /^[0-9A-Za-z]{8}$/.test(tokenId) && (await this.ctx.store.run((db) => deleteApiToken(db, userId, tokenId)));
     if (!deleted) throw new NotFoundError('API token not found');
     await this.ctx.audit.record('api_token_deleted', { userId, data: { token_id: tokenId } });
   }

@@ -1,6 +1,8 @@
 import type { ResolvedOptions } from '../options.js';
 import { signJwt, verifyJwt, type JwtResult } from './jwt.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** `typ` header of refresh tokens: never accepted where an access token is expected, and the reverse. */
 export const REFRESH_TOKEN_TYPE = 'rt+jwt';
 
@@ -30,6 +32,8 @@ export function signRefreshToken(opts: Options, t: { userId: string; id: string;
 export function verifyRefreshToken(opts: Options, token: string): JwtResult<RefreshClaims> {
   const result = verifyJwt(opts, token, REFRESH_TOKEN_TYPE, opts.refreshTokenExpiry);
   if (!result.ok) return result;
-  if (typeof result.claims.fam !== 'string') return { ok: false, code: 'invalid_token' };
+  // They become database keys: anything but a uuid is not one of ours.
+  const { sub, jti, fam } = result.claims;
+  if (![sub, jti, fam].every((v) => typeof v === 'string' && UUID.test(v))) return { ok: false, code: 'invalid_token' };
   return { ok: true, claims: result.claims as unknown as RefreshClaims };
 }
