@@ -4,9 +4,11 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import request from 'supertest';
 import { AuthManager, DEFAULT_BCRYPT_ROUNDS } from 'express-authlib';
+import { dropBenchSchema } from './drop-schema.js';
 
+const schema = `bench_${randomBytes(4).toString('hex')}`;
 const app = express();
-const auth = new AuthManager(app, { dbDsn: process.env.BENCH_DSN ?? 'pglite://memory', dbSchema: `bench_${randomBytes(4).toString('hex')}`, jwtSecret: randomBytes(48), rateLimit: false });
+const auth = new AuthManager(app, { dbDsn: process.env.BENCH_DSN ?? 'pglite://memory', dbSchema: schema, jwtSecret: randomBytes(48), rateLimit: false });
 await auth.ready;
 app.get('/ping', (_req, res) => {
   res.json({ ok: true });
@@ -46,3 +48,4 @@ console.log(`GET /ping median, 4 logins in flight:            ${median(busyPing)
 
 server.close();
 await auth.close();
+await dropBenchSchema(schema);

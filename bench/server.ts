@@ -5,9 +5,11 @@ import express, { type RequestHandler } from 'express';
 import { expressjwt } from 'express-jwt';
 import jwt from 'jsonwebtoken';
 import { AuthManager } from 'express-authlib';
+import { dropBenchSchema } from './drop-schema.js';
 
 const variant = process.argv[2] ?? 'bare';
 const secret = randomBytes(48).toString('base64url');
+const schema = `bench_${randomBytes(4).toString('hex')}`;
 const app = express();
 
 let guard: RequestHandler = (_req, _res, next) => next();
@@ -16,7 +18,7 @@ let apiToken = '';
 let auth: AuthManager | undefined;
 
 if (variant !== 'bare') {
-  auth = new AuthManager(null, { dbDsn: process.env.BENCH_DSN ?? 'pglite://memory', dbSchema: `bench_${randomBytes(4).toString('hex')}`, jwtSecret: secret, rateLimit: false, bcryptRounds: 4 });
+  auth = new AuthManager(null, { dbDsn: process.env.BENCH_DSN ?? 'pglite://memory', dbSchema: schema, jwtSecret: secret, rateLimit: false, bcryptRounds: 4 });
   await auth.ready;
   const user = await auth.users.create({ username: 'bench', email: 'bench@example.com', password: 'benchmark-password' });
   token = (await auth.issueTokens(user.id)).token;
@@ -62,5 +64,6 @@ const server = app.listen(0, '127.0.0.1', () => {
 process.on('SIGTERM', async () => {
   server.close();
   await auth?.close();
+  if (auth) await dropBenchSchema(schema);
   process.exit(0);
 });
