@@ -3,7 +3,7 @@ import { AuthError } from './errors.js';
 import { Store } from './db/store.js';
 import { createRouter } from './http/create-router.js';
 import { silentLogger } from './logger.js';
-import { resolveOptions, type AuthManagerOptions, type ResolvedOptions } from './options.js';
+import { resolveOptions, type AuthManagerOptions } from './options.js';
 import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, type RequireAuthOptions } from './require-auth.js';
 import { createLimiter } from './security/rate-limit.js';
@@ -59,7 +59,6 @@ export class AuthManager {
   /** Linked provider accounts, with decrypted provider tokens for calling the provider's API. */
   readonly integrations: Integrations;
 
-  readonly #opts: ResolvedOptions;
   readonly #store: Store;
   readonly #revocation: Revocation;
   readonly #tokenFailures: TokenFailureLimiter | undefined;
@@ -75,7 +74,6 @@ export class AuthManager {
     }
     if (app !== null && typeof app.use !== 'function') throw new TypeError('express-authlib: app must have a use() method (an Express or Connect app), or be null');
     const opts = resolveOptions(options);
-    this.#opts = opts;
     this.#logger = opts.logger ?? silentLogger;
     this.#ownsHasher = opts.hasher === undefined;
     this.#hasher = opts.hasher ?? new BcryptHasher(opts.bcryptRounds);
