@@ -18,8 +18,8 @@ import { extraInstance, type ExtraInstance } from './helpers/tokens.js';
 
 /** Contract: 503 "when the database is unreachable"; with a refused connection that is immediate, we allow 5 s. */
 const REFUSE_MAX_MS = 5000;
-/** A blackholed connect ends at the pool's connectionTimeoutMillis (5000 ms) plus slack. */
-const BLACKHOLE_MAX_MS = 6000;
+/** A blackholed connect ends at the pool's connectionTimeoutMillis (4000 ms): within the 5 s the issue allows. */
+const BLACKHOLE_MAX_MS = 5000;
 
 const UNAVAILABLE = 'service_unavailable';
 

@@ -74,8 +74,10 @@ function listenWithPGlite(pglite: PGliteLike): Listen {
   return (channel, onMessage) => withPGliteLock(pglite, () => pglite.listen(channel, onMessage));
 }
 
-/** How long a request waits for a pooled connection before the caller gets 503. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+/** How long a request waits for a new connection before the caller gets 503 (under the 5 s the contract allows). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 4000;
+/** A query on an established connection that gets no answer (a network partition) fails after this. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 5000;
 /** Pool size per process: enough for bursts of logins, small enough for many instances. */
 export const DEFAULT_POOL_SIZE = 10;
 
@@ -171,6 +173,8 @@ export async function connect(
     connectionString: dsn,
     max: DEFAULT_POOL_SIZE,
     connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
+    query_timeout: DEFAULT_QUERY_TIMEOUT_MS,
+    keepAlive: true,
     idleTimeoutMillis: 30_000,
     application_name: 'express-authlib',
   });
