@@ -1,3 +1,6 @@
+/** How long the provider gets for the code exchange and profile requests together. */
+export const PROVIDER_TIMEOUT_MS = 10_000;
+
 /** The subset of a passport strategy we drive. */
 export interface PassportStrategy {
   name?: string;
@@ -26,8 +29,13 @@ export type StrategyOutcome =
  * callback needs the profile to link or create the user. This is what passport.authenticate() does
  * internally, without sessions.
  */
-export function runStrategy(strategy: PassportStrategy, req: object, options: object): Promise<StrategyOutcome> {
-  return new Promise((resolve) => {
+export function runStrategy(strategy: PassportStrategy, req: object, options: object, timeoutMs = PROVIDER_TIMEOUT_MS): Promise<StrategyOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = new Promise<StrategyOutcome>((resolve) => {
+    // passport-oauth2's HTTP client has no timeout: a provider that accepts the connection and never
+    // answers would hold the request forever. The late answer, if any, is ignored.
+    timer = setTimeout(() => resolve({ kind: 'error', error: Object.assign(new Error('the OAuth provider did not answer in time'), { code: 'ETIMEDOUT' }) }), timeoutMs);
+    timer.unref();
     const run = Object.create(strategy) as PassportStrategy & StrategyActions;
     run.redirect = (url) => resolve({ kind: 'redirect', url });
     run.success = (user) => resolve({ kind: 'success', user });
@@ -40,4 +48,5 @@ export function runStrategy(strategy: PassportStrategy, req: object, options: ob
       resolve({ kind: 'error', error });
     }
   });
+  return outcome.finally(() => clearTimeout(timer));
 }
