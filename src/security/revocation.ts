@@ -33,8 +33,8 @@ export function revocationChannel(schema: string): string {
  * kept in memory so that `requireAuth` reads no database row per request:
  * - per user: the current token version, roles and active flag (a token with an older `ver` is dead);
  * - per login: the set of revoked refresh-token families (a token whose `sid` is there is dead).
- * A change is announced inside the transaction that makes it (NOTIFY is delivered on commit) and
- * applied here at once; every instance LISTENs and applies the others' announcements.
+ * A change goes through `commit`: announced inside the transaction that makes it (NOTIFY is
+ * delivered on commit) and applied here at once; every instance LISTENs and applies the others'.
  */
 export class Revocation {
   readonly #users = new Map<string, Entry>();
@@ -64,9 +64,19 @@ export class Revocation {
     await this.#warm(connection.db);
   }
 
-  /** Tells every instance about `event` when the transaction `db` commits. */
-  async announce(db: Kysely<Database> | Transaction<Database>, event: RevocationEvent): Promise<void> {
-    await sql`select pg_notify(${this.#channel}, ${JSON.stringify(event)})`.execute(db);
+  /**
+   * Runs `work` in one transaction. If it yields something (a truthy result: the user existed, the
+   * tokens were issued), `event` is announced in that same transaction, so every instance hears of
+   * it exactly when it commits, and applied here right after the commit.
+   */
+  async commit<T>(db: Kysely<Database>, event: RevocationEvent, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const result = await db.transaction().execute(async (trx) => {
+      const outcome = await work(trx);
+      if (outcome) await sql`select pg_notify(${this.#channel}, ${JSON.stringify(event)})`.execute(trx);
+      return outcome;
+    });
+    if (result) this.apply(event);
+    return result;
   }
 
   /** Applies `event` to this instance now (after the change committed). */

@@ -141,7 +141,7 @@ export class SessionService {
           }));
         if (again) return again;
       }
-      await this.#revokeLogin(db, row.family_id);
+      await this.#revokeLogin(db, row.family_id, now);
       this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, family_id: row.family_id }, 'express-authlib: refresh token reuse; login revoked');
       await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { family_id: row.family_id } });
       throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
@@ -160,26 +160,22 @@ export class SessionService {
     await this.ctx.store.run(async (db) => {
       const row = await findRefreshToken(db, jti, sha256(refreshToken));
       if (!row || row.family_id !== fam) throw invalidRefresh();
-      await this.#revokeLogin(db, row.family_id);
+      await this.#revokeLogin(db, row.family_id, this.ctx.opts.now());
       await this.ctx.audit.record('logout', { userId: row.user_id, data: { family_id: row.family_id } });
     });
   }
 
   /** Ends every login of the user and every access token issued so far. */
   async logoutAll(userId: string): Promise<void> {
+    const now = this.ctx.opts.now();
     const found = await this.ctx.store.run((db) =>
-      db.transaction().execute(async (trx) => {
-        const now = this.ctx.opts.now();
+      this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
         const ok = await bumpTokenVersion(trx, userId, now);
-        if (ok) {
-          await revokeAllForUser(trx, userId, now);
-          await this.ctx.revocation.announce(trx, { user: userId });
-        }
+        if (ok) await revokeAllForUser(trx, userId, now);
         return ok;
       }),
     );
     if (!found) throw new NotFoundError('user not found');
-    this.ctx.revocation.apply({ user: userId });
     await this.ctx.audit.record('logout_all', { userId });
   }
 
@@ -190,28 +186,25 @@ export class SessionService {
     const matches = user.password_hash ? await this.ctx.hasher.verify(currentPassword, user.password_hash) : false;
     if (!matches) throw new AuthenticationError('invalid_credentials', 'current password is wrong');
     const hash = await this.ctx.hasher.hash(newPassword);
+    const now = this.ctx.opts.now();
     const tokens = await this.ctx.store.run((db) =>
-      db.transaction().execute(async (trx) => {
-        const now = this.ctx.opts.now();
+      this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
         await bumpTokenVersion(trx, userId, now, { password_hash: hash });
         await revokeAllForUser(trx, userId, now);
-        await this.ctx.revocation.announce(trx, { user: userId });
         const fresh = await findUserById(trx, userId);
         return this.#startFamily(trx, fresh!);
       }),
     );
-    this.ctx.revocation.apply({ user: userId });
     await this.ctx.audit.record('password_change', { userId });
     return tokens;
   }
 
   /** Revokes one login everywhere: its refresh tokens in the database, its access tokens on every instance. */
-  async #revokeLogin(db: Kysely<Database>, familyId: string): Promise<void> {
-    await db.transaction().execute(async (trx) => {
-      await revokeFamily(trx, familyId, this.ctx.opts.now());
-      await this.ctx.revocation.announce(trx, { session: familyId });
+  #revokeLogin(db: Kysely<Database>, familyId: string, now: Date): Promise<boolean> {
+    return this.ctx.revocation.commit(db, { session: familyId }, async (trx) => {
+      await revokeFamily(trx, familyId, now);
+      return true;
     });
-    this.ctx.revocation.apply({ session: familyId });
   }
 
   async #startFamily(db: Db, user: UserRecord): Promise<TokenPair> {

@@ -96,15 +96,10 @@ export class UserService {
     const row = await this.ctx.store.run(async (db) => {
       const unknown = await missingRoles(db, wanted);
       if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
-      const found = await db.transaction().execute(async (trx) => {
-        const ok = await replaceRoles(trx, id, wanted, this.ctx.opts.now());
-        if (ok) await this.ctx.revocation.announce(trx, { user: id });
-        return ok;
-      });
+      const found = await this.ctx.revocation.commit(db, { user: id }, (trx) => replaceRoles(trx, id, wanted, this.ctx.opts.now()));
       return found ? findUserById(db, id) : undefined;
     });
     if (!row) throw new NotFoundError('user not found');
-    this.ctx.revocation.apply({ user: id });
     await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles } });
     return toPublicUser(row);
   }
@@ -114,16 +109,14 @@ export class UserService {
     if (typeof active !== 'boolean') throw new TypeError('setActive(id, active): active must be a boolean');
     const row = await this.ctx.store.run(async (db) => {
       const now = this.ctx.opts.now();
-      const found = await db.transaction().execute(async (trx) => {
+      const found = await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
         const ok = await bumpTokenVersion(trx, id, now, { is_active: active });
         if (ok && !active) await revokeAllForUser(trx, id, now);
-        if (ok) await this.ctx.revocation.announce(trx, { user: id });
         return ok;
       });
       return found ? findUserById(db, id) : undefined;
     });
     if (!row) throw new NotFoundError('user not found');
-    this.ctx.revocation.apply({ user: id });
     await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
     return toPublicUser(row);
   }
