@@ -39,6 +39,20 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Objec
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 const pass: Middleware = (_req, _res, next) => next();
 
+/** The rule and the counter store of one limiter: the one place its default and its checks live. */
+export function limiterSetup(name: LimitName, options: RateLimitOptions, db: DbStore, now: () => Date): { rule: LimitRule; counter: Store } {
+  const rule = options[name] ?? DEFAULT_RATE_LIMITS[name];
+  if (!Number.isInteger(rule.limit) || rule.limit < 1 || !Number.isInteger(rule.windowSeconds) || rule.windowSeconds < 1) {
+    throw new TypeError(`express-authlib: option \`rateLimit.${name}\` must be { limit, windowSeconds } with positive integers`);
+  }
+  return { rule, counter: options.store ? options.store(name) : new DatabaseRateLimitStore(db, now) };
+}
+
+/** The counting key of a client address (IPv6 grouped by /56, as express-rate-limit does). */
+export function addressKey(name: LimitName, ip: string): string {
+  return `${name}:${ipKeyGenerator(ip)}`;
+}
+
 /** Builds the limiter for one endpoint group, or a pass-through when rate limiting is off. */
 export function createLimiter(
   name: LimitName,
@@ -46,20 +60,17 @@ export function createLimiter(
   deps: { store: DbStore; clientIp: (req: IncomingMessage) => string; now: () => Date },
 ): Middleware {
   if (options === false) return pass;
-  const rule = options[name] ?? DEFAULT_RATE_LIMITS[name];
-  if (!Number.isInteger(rule.limit) || rule.limit < 1 || !Number.isInteger(rule.windowSeconds) || rule.windowSeconds < 1) {
-    throw new TypeError(`express-authlib: option \`rateLimit.${name}\` must be { limit, windowSeconds } with positive integers`);
-  }
+  const { rule, counter } = limiterSetup(name, options, deps.store, deps.now);
   const config: Partial<ErlOptions> = {
     windowMs: rule.windowSeconds * 1000,
     limit: rule.limit,
-    store: options.store ? options.store(name) : new DatabaseRateLimitStore(deps.store, deps.now),
+    store: counter,
     skipSuccessfulRequests: name === 'login',
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     // We resolve the client address ourselves (trustProxy), so express-rate-limit's Express-specific checks do not apply.
     validate: false,
-    keyGenerator: (req) => `${name}:${ipKeyGenerator(deps.clientIp(req))}`,
+    keyGenerator: (req) => addressKey(name, deps.clientIp(req)),
     handler: (req, _res, next) => {
       const resetTime = (req as unknown as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - deps.now().getTime()) / 1000)) : rule.windowSeconds;

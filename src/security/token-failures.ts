@@ -2,8 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Store as ErlStore } from 'express-rate-limit';
 import type { Store } from '../db/store.js';
 import type { Logger } from '../logger.js';
-import { DatabaseRateLimitStore } from './database-rate-limit-store.js';
-import { DEFAULT_RATE_LIMITS, type RateLimitOptions } from './rate-limit.js';
+import { addressKey, limiterSetup, type RateLimitOptions } from './rate-limit.js';
+
+/** Size of the refused-address map at which expired entries are swept out. */
+const PRUNE_AT = 1000;
 
 /**
  * Limits failed token presentations per client address. Counting happens only on a failure (a
@@ -22,29 +24,37 @@ export class TokenFailureLimiter {
     private readonly now: () => Date,
     private readonly logger: Logger,
   ) {
-    const rule = options.token ?? DEFAULT_RATE_LIMITS.token;
+    const { rule, counter } = limiterSetup('token', options, store, now);
     this.#limit = rule.limit;
-    this.#counter = options.store ? options.store('token') : new DatabaseRateLimitStore(store, now);
-    void this.#counter.init?.({ windowMs: rule.windowSeconds * 1000 } as never);
+    this.#counter = counter;
+    void counter.init?.({ windowMs: rule.windowSeconds * 1000 } as never);
   }
 
   /** Seconds this request's address must wait, or 0. */
   retryAfter(req: IncomingMessage): number {
-    const ip = this.clientIp(req);
-    const until = this.#blockedUntil.get(ip);
+    // The usual case, on every guarded request: nobody is refused, so the address need not be resolved.
+    if (this.#blockedUntil.size === 0) return 0;
+    const key = addressKey('token', this.clientIp(req));
+    const until = this.#blockedUntil.get(key);
     if (until === undefined) return 0;
     const left = until - this.now().getTime();
     if (left > 0) return Math.ceil(left / 1000);
-    this.#blockedUntil.delete(ip);
+    this.#blockedUntil.delete(key);
     return 0;
   }
 
   /** Counts one failed presentation; past the limit the address is refused until the window ends. */
   failed(req: IncomingMessage): void {
-    const ip = this.clientIp(req);
-    Promise.resolve(this.#counter.increment(`token:${ip}`))
+    const key = addressKey('token', this.clientIp(req));
+    Promise.resolve(this.#counter.increment(key))
       .then(({ totalHits, resetTime }) => {
-        if (totalHits >= this.#limit && resetTime) this.#blockedUntil.set(ip, resetTime.getTime());
+        if (totalHits < this.#limit || !resetTime) return;
+        // Addresses that never come back would otherwise stay forever.
+        if (this.#blockedUntil.size >= PRUNE_AT) {
+          const now = this.now().getTime();
+          for (const [k, until] of this.#blockedUntil) if (until <= now) this.#blockedUntil.delete(k);
+        }
+        this.#blockedUntil.set(key, resetTime.getTime());
       })
       .catch((err: Error) => this.logger.warn({ err: { message: err.message } }, 'express-authlib: could not count a failed token'));
   }
