@@ -1,5 +1,8 @@
 import { AuthManager, generateSecret } from '../src/index.js';
 
+/** Commander option parser for repeatable options (`--role a --role b`). */
+export const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 /** Thrown for a usage mistake: exit code 2 instead of 1. */
 export class UsageError extends Error {}
 

@@ -1,7 +1,6 @@
 import type { Response } from 'supertest';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AuthManagerOptions } from '../src/index.js';
-import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bearer, closedAfterEach, registerUser, type TestApp } from './helpers/app.js';
 import { DB_KIND, sharedPGlite } from './helpers/database.js';
 import { BASE } from './helpers/endpoints.js';
 import { forge } from './helpers/tokens.js';
@@ -18,16 +17,7 @@ beforeAll(async () => {
   if (DB_KIND === 'pglite') await sharedPGlite();
 });
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-
-async function app(overrides: Partial<AuthManagerOptions>): Promise<TestApp> {
-  const t = await createTestApp(overrides);
-  cleanup.push(() => t.close());
-  return t;
-}
+const { app } = closedAfterEach();
 
 /** A clock the app reads through `now`, moved by the test. */
 function clock() {

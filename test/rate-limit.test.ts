@@ -1,9 +1,9 @@
 import { MemoryStore } from 'express-rate-limit';
 import express from 'express';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuthManager, type AuthManagerOptions } from '../src/index.js';
-import { createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { closedAfterEach, registerUser } from './helpers/app.js';
 import { databaseOptions, rawQuery } from './helpers/database.js';
 
 const LOGIN = '/api/v1/users/login';
@@ -11,16 +11,7 @@ const REGISTER = '/api/v1/users/register';
 const WRONG = 'definitely the wrong password';
 
 /** Everything a test opened, closed after it even when it failed. */
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-
-async function app(overrides: Partial<AuthManagerOptions>): Promise<TestApp> {
-  const t = await createTestApp(overrides);
-  cleanup.push(() => t.close());
-  return t;
-}
+const { app, track } = closedAfterEach();
 
 function expectRateLimited(res: request.Response, windowSeconds: number): void {
   expect(res.status).toBe(429);
@@ -154,7 +145,7 @@ describe('shared counters', () => {
       bcryptRounds: 4,
       rateLimit,
     } as AuthManagerOptions);
-    cleanup.push(() => auth2.close());
+    track(() => auth2.close());
     await auth2.ready;
     const http2 = request(app2);
 

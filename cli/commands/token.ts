@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { findUser, withAuth, type GlobalOptions } from '../context.js';
+import { collect, findUser, withAuth, type GlobalOptions } from '../context.js';
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 const days = (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number of days');
   return Number(value);

@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { findUser, withAuth, UsageError, type GlobalOptions } from '../context.js';
+import { collect, findUser, withAuth, UsageError, type GlobalOptions } from '../context.js';
 import { readPassword } from '../read-password.js';
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** `authlib user create` and `authlib user roles`. */
 export function userCommand(global: () => GlobalOptions): Command {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import request from 'supertest';
+import { afterEach } from 'vitest';
 import { AuthManager, type AuthManagerOptions } from '../../src/index.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './database.js';
 
@@ -46,6 +47,27 @@ export async function createTestApp(overrides: Partial<AuthManagerOptions> = {})
     async close() {
       await auth.close();
       await dropSchema(schema);
+    },
+  };
+}
+
+/**
+ * For tests that open apps (or anything else closable) inside `it`: everything opened through
+ * `app` or handed to `track` is closed after each test, newest first, even when the test failed.
+ */
+export function closedAfterEach() {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  return {
+    track(close: () => Promise<void>): void {
+      cleanup.push(close);
+    },
+    async app(overrides: Partial<AuthManagerOptions> = {}): Promise<TestApp> {
+      const t = await createTestApp(overrides);
+      cleanup.push(() => t.close());
+      return t;
     },
   };
 }
