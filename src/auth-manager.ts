@@ -5,7 +5,7 @@ import { createRouter } from './http/create-router.js';
 import { silentLogger } from './logger.js';
 import { resolveOptions, type AuthManagerOptions } from './options.js';
 import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
-import { createRequireAuth, isAuthorized, type RequireAuthOptions } from './require-auth.js';
+import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
 import { createLimiter } from './security/rate-limit.js';
 import { clientIpResolver } from './security/client-ip.js';
 import { Revocation } from './security/revocation.js';
@@ -25,6 +25,17 @@ export interface MountTarget {
 
 /** A plain (req, res, next) middleware. */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+/**
+ * `auth.requireAuth`: called, it builds a guard; passed uncalled as middleware
+ * (`app.get('/x', auth.requireAuth, handler)`), it acts as `requireAuth()`.
+ */
+export interface RequireAuth {
+  /** Guard middleware: any authenticated caller, or one with any of `roles` / every API-token scope in `scopes`. */
+  (options?: RequireAuthOptions): Middleware;
+  /** The guard itself, for `app.use(auth.requireAuth)`: the same as `requireAuth()`. */
+  (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
+}
 
 /** The result of `auth.guard`: never throws. */
 export interface GuardResult {
@@ -58,6 +69,8 @@ export class AuthManager {
   readonly apiTokens: ApiTokens;
   /** Linked provider accounts, with decrypted provider tokens for calling the provider's API. */
   readonly integrations: Integrations;
+  /** Guard middleware factory; see {@link RequireAuth}. A bound function, so it can be passed around. */
+  readonly requireAuth: RequireAuth;
 
   readonly #store: Store;
   readonly #revocation: Revocation;
@@ -94,6 +107,7 @@ export class AuthManager {
     const oauth = new OAuthService(ctx, this.#sessions);
     this.integrations = { get: (userId, provider) => oauth.integration(userId, provider) };
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
+    this.requireAuth = this.#requireAuthFactory();
 
     this.ready = this.#store.ready;
     // Marks the promise handled: an app that never awaits `ready` must not crash on a rejection.
@@ -118,9 +132,17 @@ export class AuthManager {
     if (app) app.use(opts.basePath, this.router);
   }
 
-  /** Guard middleware: any authenticated caller, or one with any of `roles` / every API-token scope in `scopes`. */
-  requireAuth(options?: RequireAuthOptions): Middleware {
-    return createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, options);
+  #requireAuthFactory(): RequireAuth {
+    const build = (options?: RequireAuthOptions) => createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, options);
+    let anyCaller: Middleware | undefined;
+    return ((...args: unknown[]) => {
+      if (isMiddlewareCall(args)) {
+        anyCaller ??= build();
+        return anyCaller(...(args as Parameters<Middleware>));
+      }
+      if (args.length > 1) throw new TypeError("express-authlib: requireAuth takes one argument: requireAuth(['admin', 'editor']) or requireAuth({ roles: [...] })");
+      return build(args[0] as RequireAuthOptions | undefined);
+    }) as RequireAuth;
   }
 
   /** Verifies an access JWT or API token exactly as `requireAuth` does; throws an AuthError. */

@@ -1,7 +1,7 @@
 import './express-augmentation.js';
 
 export { AuthManager } from './auth-manager.js';
-export type { ApiTokens, GuardResult, Integrations, Middleware, MountTarget, Users } from './auth-manager.js';
+export type { ApiTokens, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Users } from './auth-manager.js';
 export type { Identity, Integration } from './services/oauth.js';
 export type { AuthManagerOptions, DatabaseHandle, JwtSecret, OAuthProviderConfig } from './options.js';
 export {
