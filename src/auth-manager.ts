@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError } from './errors.js';
 import { Store } from './db/store.js';
 import { createRouter } from './http/create-router.js';
-import { silentLogger } from './logger.js';
 import { resolveOptions, type AuthManagerOptions } from './options.js';
 import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
@@ -87,14 +86,14 @@ export class AuthManager {
     }
     if (app !== null && typeof app.use !== 'function') throw new TypeError('express-authlib: app must have a use() method (an Express or Connect app), or be null');
     const opts = resolveOptions(options);
-    this.#logger = opts.logger ?? silentLogger;
+    this.#logger = opts.logger;
     this.#ownsHasher = opts.hasher === undefined;
     this.#hasher = opts.hasher ?? new BcryptHasher(opts.bcryptRounds);
 
     const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
     this.#store = new Store(opts, this.#logger, (connection) => revocation.start(connection));
-    const clientIp = clientIpResolver(opts.trustProxy);
+    const clientIp = clientIpResolver(opts.trustProxy, this.#logger);
     const audit = new Audit(this.#store, this.#logger, opts.now, opts.onEvent);
     const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#store, opts.now);
     this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#store, clientIp, opts.now, this.#logger);
@@ -110,8 +109,12 @@ export class AuthManager {
     this.requireAuth = this.#requireAuthFactory();
 
     this.ready = this.#store.ready;
-    // Marks the promise handled: an app that never awaits `ready` must not crash on a rejection.
-    this.ready.catch(() => undefined);
+    // Handles the rejection (an app that never awaits `ready` must not crash on it) and says it
+    // once: with the default logger a failed start is one line on stderr, not a silent 503 later.
+    this.ready.catch((err: unknown) => {
+      const e = err as { code?: unknown; message?: unknown };
+      this.#logger.error({ code: e?.code }, `express-authlib: start-up failed: ${String(e?.message ?? err)}`);
+    });
 
     const limiter = (name: 'login' | 'register' | 'refresh') => createLimiter(name, opts.rateLimit, { store: this.#store, clientIp, now: opts.now });
     const router = createRouter({
@@ -170,6 +173,9 @@ export class AuthManager {
 
   /** Releases the listening connection, the database pool (when the library opened it) and the password workers. */
   async close(): Promise<void> {
+    // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
+    // would otherwise open afterwards), then everything it opened is released.
+    await this.#store.settle();
     await this.#revocation.close();
     await this.#store.close();
     if (this.#ownsHasher) await this.#hasher.close?.();

@@ -58,12 +58,30 @@ export class ConflictError extends AuthError {
   }
 }
 
-/** 429 `rate_limited`; `retryAfterSeconds` becomes the `Retry-After` header. */
+/** Which limit refused a request: a `rateLimit` limiter, or `account` (the per-account login delay). */
+export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'account';
+
+const RATE_LIMITED: Record<RateLimitName, string> = {
+  login: 'too many failed logins from this address',
+  register: 'too many registrations from this address',
+  refresh: 'too many token refreshes from this address',
+  token: 'too many invalid tokens from this address',
+  account: 'too many failed logins of this account from this address',
+};
+
+/**
+ * 429 `rate_limited`; `retryAfterSeconds` becomes the `Retry-After` header. The message names the
+ * limit and its rule, so whoever hits it (often a developer or a host app's test suite) knows which
+ * `rateLimit` option to relax; `limit` says the same to code.
+ */
 export class RateLimitError extends AuthError {
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super('rate_limited', 429, 'too many requests, try again later');
+  readonly limit: RateLimitName;
+  constructor(retryAfterSeconds: number, limit: RateLimitName, rule?: { limit: number; windowSeconds: number }) {
+    const policy = rule ? `: ${rule.limit} per ${rule.windowSeconds} s` : '';
+    super('rate_limited', 429, `${RATE_LIMITED[limit]} (rate limit "${limit}"${policy}); try again in ${retryAfterSeconds} s`);
     this.retryAfterSeconds = retryAfterSeconds;
+    this.limit = limit;
   }
 }
 

@@ -1,6 +1,6 @@
 import { createSecretKey, createHash, type KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Logger } from './logger.js';
+import { silentLogger, stderrLogger, type Logger } from './logger.js';
 import { isAbsoluteHttpUrl } from './oauth/redirects.js';
 import type { Mailer } from './mailer.js';
 import type { PasswordHasher } from './passwords/hasher.js';
@@ -77,14 +77,20 @@ export interface AuthManagerOptions {
   allowRegistration?: boolean;
   /** bcrypt cost. @default 12 */
   bcryptRounds?: number;
-  /** Whether `X-Forwarded-For` is believed: false, true, a hop count, or proxy addresses/subnets. @default false */
+  /**
+   * Whether `X-Forwarded-For` is believed: false, true, a hop count, or proxy addresses/subnets.
+   * @default the host Express app's `trust proxy` setting, read per request; `false` outside Express
+   */
   trustProxy?: boolean | number | string | string[];
   /** Rate limits for login/register/refresh, kept in the database; `false` turns them off. @default on */
   rateLimit?: false | RateLimitOptions;
   /** Sends OTP/reset/verification mail. @default logs a redacted line */
   mailer?: Mailer;
-  /** pino-compatible logger; never receives a password, token or secret. @default silent */
-  logger?: Logger;
+  /**
+   * pino-compatible logger; never receives a password, token or secret. `false` silences everything.
+   * @default warnings and errors (a failed start-up, a lost database) as one line each on stderr
+   */
+  logger?: Logger | false;
   /** Password hasher. @default bcrypt in a worker pool */
   hasher?: PasswordHasher;
   /** Called with every audit event after it is recorded (events never carry secrets). @default none */
@@ -107,7 +113,10 @@ export const DEFAULT_DEFAULT_ROLES = ['user'] as const;
 export const DEFAULT_ADMIN_ROLE = 'admin';
 export const DEFAULT_ALLOW_REGISTRATION = true;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
-export const DEFAULT_TRUST_PROXY = false;
+/** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
+export const DEFAULT_TRUST_PROXY = undefined;
+/** Warnings and errors on stderr, one line each. */
+export const DEFAULT_LOGGER: Logger = stderrLogger;
 /** HMAC keys shorter than the hash output weaken HS256; RFC 7518 3.2 asks for >= 256 bits. */
 export const MIN_SECRET_BYTES = 32;
 
@@ -151,10 +160,11 @@ export interface ResolvedOptions {
   adminRole: string;
   allowRegistration: boolean;
   bcryptRounds: number;
-  trustProxy: boolean | number | string | string[];
+  /** undefined: the host Express app's `trust proxy` decides. */
+  trustProxy: boolean | number | string | string[] | undefined;
   rateLimit: false | RateLimitOptions;
   mailer: Mailer | undefined;
-  logger: Logger | undefined;
+  logger: Logger;
   hasher: PasswordHasher | undefined;
   onEvent: ((event: AuthEvent) => void | Promise<void>) | undefined;
   now: () => Date;
@@ -215,6 +225,16 @@ function checkDsn(dsn: unknown): string | undefined {
     throw misuse('dbDsn', "must start with 'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')");
   }
   return dsn;
+}
+
+function resolveLogger(value: unknown): Logger {
+  if (value === false) return silentLogger;
+  if (value === undefined) return DEFAULT_LOGGER;
+  const methods = ['info', 'warn', 'error', 'debug'] as const;
+  if (value === null || typeof value !== 'object' || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+    throw misuse('logger', 'must be a pino-compatible { info, warn, error, debug } logger, or false to silence it');
+  }
+  return value as Logger;
 }
 
 /** Validates `options`, applies every default once and freezes the result. Throws TypeError on misuse. */
@@ -286,7 +306,7 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
   }
 
   const trustProxy = options.trustProxy ?? DEFAULT_TRUST_PROXY;
-  if (!['boolean', 'number', 'string'].includes(typeof trustProxy) && !Array.isArray(trustProxy)) {
+  if (trustProxy !== undefined && !['boolean', 'number', 'string'].includes(typeof trustProxy) && !Array.isArray(trustProxy)) {
     throw misuse('trustProxy', 'must be a boolean, a hop count, or proxy addresses');
   }
 
@@ -328,7 +348,7 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
     trustProxy,
     rateLimit,
     mailer: options.mailer,
-    logger: options.logger,
+    logger: resolveLogger(options.logger),
     hasher: options.hasher,
     onEvent: (() => {
       if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw misuse('onEvent', 'must be a function (event) => void');

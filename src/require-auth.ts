@@ -90,7 +90,7 @@ export function createRequireAuth(authenticator: Authenticator, logger: Logger, 
       return sendError(res, new AuthenticationError('unauthorized', 'authentication required'), logger);
     }
     const wait = failures?.retryAfter(req) ?? 0;
-    if (wait > 0) return sendError(res, new RateLimitError(wait), logger);
+    if (wait > 0) return sendError(res, new RateLimitError(wait, 'token', failures?.rule), logger);
     authenticator.authenticate(token).then(
       (auth) => {
         if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);

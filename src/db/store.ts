@@ -60,9 +60,14 @@ export class Store {
     }
   }
 
-  async close(): Promise<void> {
+  /** Starts nothing new and waits for a start under way to finish (it skips its last steps once closing). */
+  async settle(): Promise<void> {
     this.#closed = true;
     await this.#started.catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.settle();
     await this.#connection?.close();
     this.#connection = undefined;
   }
@@ -71,6 +76,7 @@ export class Store {
     try {
       this.#connection ??= await connect(this.opts, this.opts.dbSchema, this.logger);
       const { root, db } = this.#connection;
+      if (this.#closed) return db;
       if (this.opts.autoMigrate) {
         const applied = await migrateToLatest(root, this.opts.dbSchema);
         if (applied.length > 0) this.logger.info({ migrations: applied }, 'express-authlib: applied migrations');
@@ -80,7 +86,10 @@ export class Store {
           throw new AuthError('schema_outdated', 503, `database schema "${this.opts.dbSchema}" has ${pending.length} pending migration(s); run \`npx authlib db init\` or set autoMigrate: true`);
         }
       }
+      // close() was called meanwhile: do not open the LISTEN connection that nothing would close.
+      if (this.#closed) return db;
       await ensureRoles(db, this.opts.roles);
+      if (this.#closed) return db;
       await this.onStarted(this.#connection);
       return db;
     } catch (err) {
