@@ -92,5 +92,25 @@ export class ServiceUnavailableError extends AuthError {
   }
 }
 
+/** Who holds an embedded database's lock: written into the lock file by the process that opened it. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** When the holding process started (ISO-8601). */
+  started_at: string;
+}
+
+/**
+ * 503 `database_locked`: an on-disk PGlite database is already open in another process (or another
+ * AuthManager of this one). PGlite has one writer; a second would silently lose writes.
+ */
+export class DatabaseLockedError extends AuthError {
+  readonly holder: LockHolder;
+  constructor(message: string, holder: LockHolder) {
+    super('database_locked', 503, message);
+    this.holder = holder;
+  }
+}
+
 /** Request-shape errors raised before a handler runs (`unsupported_media_type`, `payload_too_large`). */
 export class RequestError extends AuthError {}

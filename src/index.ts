@@ -19,6 +19,7 @@ export {
   AuthError,
   AuthenticationError,
   ConflictError,
+  DatabaseLockedError,
   ForbiddenError,
   NotFoundError,
   RateLimitError,
@@ -33,7 +34,7 @@ export type { ApiTokenInfo, CreatedApiToken } from './services/api-tokens.js';
 export type { TokenPair } from './services/sessions.js';
 export type { RequireAuthOptions } from './require-auth.js';
 export type { RateLimitOptions, LimitRule } from './security/rate-limit.js';
-export type { RateLimitName } from './errors.js';
+export type { LockHolder, RateLimitName } from './errors.js';
 export { DEFAULT_RATE_LIMITS } from './security/rate-limit.js';
 export type { PasswordHasher } from './passwords/hasher.js';
 export type { Logger } from './logger.js';
