@@ -45,7 +45,7 @@ export interface GuardResult {
 }
 
 /** `auth.users`: user management with the same rules as the HTTP endpoints. */
-export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive'>;
+export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive' | 'setPassword'>;
 /** `auth.apiTokens`: per-user API tokens. */
 export type ApiTokens = Pick<ApiTokenService, 'create' | 'list' | 'revoke'>;
 /** `auth.integrations`: a user's linked provider account with its decrypted tokens, or undefined. */

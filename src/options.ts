@@ -219,12 +219,28 @@ function keyId(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('base64url').slice(0, 12);
 }
 
+/**
+ * What is wrong with a database URL, or undefined when it is usable. Shared with the CLI (`--dsn`),
+ * so both refuse the same URLs with the same words.
+ */
+export function dsnProblem(dsn: unknown): string | undefined {
+  if (typeof dsn !== 'string' || !/^(postgres|postgresql|pglite):\/\/./.test(dsn)) {
+    return "must start with 'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')";
+  }
+  return undefined;
+}
+
+/** What is wrong with a schema name, or undefined when it is usable (shared with the CLI's `--schema`). */
+export function schemaProblem(schema: unknown): string | undefined {
+  if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) return 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63)';
+  return undefined;
+}
+
 function checkDsn(dsn: unknown): string | undefined {
   if (dsn === undefined) return undefined;
-  if (typeof dsn !== 'string' || !/^(postgres|postgresql|pglite):\/\/./.test(dsn)) {
-    throw misuse('dbDsn', "must start with 'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')");
-  }
-  return dsn;
+  const problem = dsnProblem(dsn);
+  if (problem) throw misuse('dbDsn', problem);
+  return dsn as string;
 }
 
 function resolveLogger(value: unknown): Logger {
@@ -253,7 +269,8 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
   if (dbDsn !== undefined && options.db !== undefined) throw misuse('db', 'cannot be combined with `dbDsn`; pass one of them');
 
   const dbSchema = str(options.dbSchema, 'dbSchema', DEFAULT_DB_SCHEMA);
-  if (!IDENTIFIER.test(dbSchema)) throw misuse('dbSchema', 'must be a plain SQL identifier (letters, digits, underscore)');
+  const badSchema = schemaProblem(dbSchema);
+  if (badSchema) throw misuse('dbSchema', badSchema);
 
   if (options.jwtSecret === undefined) {
     throw misuse('jwtSecret', 'is required: a string of at least 32 bytes; generate one with `npx authlib secret`');

@@ -30,6 +30,8 @@ const createSchema = z.object({
   email_verified: z.boolean().optional(),
 });
 
+const setPasswordSchema = z.object({ password: v.password });
+
 function conflictMessage(err: unknown): string {
   const constraint = String((err as { constraint?: unknown }).constraint ?? (err as Error).message ?? '');
   if (constraint.includes('email')) return 'email is already taken';
@@ -119,6 +121,25 @@ export class UserService {
     if (!row) throw new NotFoundError('user not found');
     await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
     return toPublicUser(row);
+  }
+
+  /**
+   * Sets a new password without asking for the current one (an administrator's or the CLI's
+   * `user passwd`); every login and token of the user ends, as after a password change.
+   */
+  async setPassword(id: string, password: string): Promise<void> {
+    const data = v.parseInput(setPasswordSchema, { password });
+    const hash = await this.ctx.hasher.hash(data.password);
+    const found = await this.ctx.store.run((db) => {
+      const now = this.ctx.opts.now();
+      return this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+        const ok = await bumpTokenVersion(trx, id, now, { password_hash: hash });
+        if (ok) await revokeAllForUser(trx, id, now);
+        return ok;
+      });
+    });
+    if (!found) throw new NotFoundError('user not found');
+    await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' } });
   }
 
   /** Internal: the full record (with hash) for the session service. */
