@@ -34,7 +34,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('authlib CLI', () => {
+// Each test runs several CLI processes, each opening the database: generous on a busy 2-core machine.
+describe('authlib CLI', { timeout: 120_000 }, () => {
   it('db init is idempotent and db status then shows nothing pending', () => {
     const first = authlib(['db', 'init', ...db]);
     expect(first.code, first.stderr).toBe(0);

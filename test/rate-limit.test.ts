@@ -1,11 +1,15 @@
 import { MemoryStore } from 'express-rate-limit';
 import express from 'express';
+// express4 (an npm alias of express@4) has no type declarations of its own; its API is Express 5's here.
+// @ts-ignore
+import express4Untyped from 'express4';
 import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
 import { AuthManager, type AuthManagerOptions } from '../src/index.js';
 import { closedAfterEach, registerUser } from './helpers/app.js';
 import { databaseOptions, rawQuery, uniqueSchema } from './helpers/database.js';
 
+const express4 = express4Untyped as unknown as typeof express;
 const LOGIN = '/api/v1/users/login';
 const REGISTER = '/api/v1/users/register';
 const WRONG = 'definitely the wrong password';
@@ -152,8 +156,11 @@ describe('the per-account delay and the token limit name themselves too', () => 
 });
 
 describe('Express trust proxy', () => {
-  it("without trustProxy, the Express app's own `trust proxy` decides, even when set after construction", async () => {
-    const host = express();
+  it.each([
+    ['Express 5', express],
+    ['Express 4', express4],
+  ])("without trustProxy, the %s app's own `trust proxy` decides, even when set after construction", async (_name, makeApp) => {
+    const host = makeApp();
     const logger = { info() {}, debug() {}, error() {}, warn: vi.fn() };
     const auth = new AuthManager(host, { ...(await databaseOptions()), dbSchema: uniqueSchema(), jwtSecret: 'p'.repeat(32), bcryptRounds: 4, logger, rateLimit: { login: { limit: 2, windowSeconds: 60 } } });
     track(async () => {
