@@ -67,6 +67,16 @@ export async function bumpTokenVersion(db: Db, userId: string, now: Date, change
   return result.numUpdatedRows > 0n;
 }
 
+/**
+ * Locks the user's row until the transaction ends and returns it as it is now (roles, version, hash).
+ * Every change that ends logins updates this row first, so a transaction that holds the lock
+ * cannot interleave with one: it sees the revocation, or the revocation sees what it wrote.
+ */
+export function lockUser(db: Transaction<Database>, userId: string): Promise<UserRecord | undefined> {
+  if (!isUserId(userId)) return Promise.resolve(undefined);
+  return selectUsers(db).where('users.id', '=', userId).forUpdate().executeTakeFirst();
+}
+
 export async function touchLastLogin(db: Db, userId: string, now: Date): Promise<void> {
   await db.updateTable('users').set({ last_login: now }).where('id', '=', userId).execute();
 }

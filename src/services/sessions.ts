@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { AuthenticationError, ForbiddenError, NotFoundError } from '../errors.js';
 import type { Database } from '../db/schema.js';
-import { bumpTokenVersion, findUserById, findUserByIdentifier, touchLastLogin, type UserRecord } from '../db/users-repository.js';
+import { bumpTokenVersion, findUserById, findUserByIdentifier, lockUser, touchLastLogin, type UserRecord } from '../db/users-repository.js';
 import {
   claimRefreshToken,
   findChild,
@@ -54,7 +54,7 @@ export class SessionService {
       await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {} });
       throw invalidCredentials();
     }
-    const result = await this.#beginLogin(user);
+    const result = await this.#beginLogin(user, user.password_hash);
     await throttle?.succeeded(account, ip!);
     await this.ctx.audit.record('login_success', { userId: user.id, data: { method: 'password' } });
     return result;
@@ -67,18 +67,28 @@ export class SessionService {
     return this.#beginLogin(user);
   }
 
-  async #beginLogin(user: UserRecord): Promise<TokenPair & { user: User }> {
-    if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+  /**
+   * Starts a login for a user read earlier. The row is locked and read again first, so a password
+   * change, logout-all, disable or role change that commits meanwhile is either seen here or sees
+   * this login's refresh token and revokes it. `checkedHash` is the password hash that was just
+   * verified: if it is no longer the account's, the password that was checked is no longer valid.
+   */
+  async #beginLogin(stale: UserRecord, checkedHash?: string | null): Promise<TokenPair & { user: User }> {
+    if (!stale.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     const now = this.ctx.opts.now();
     return this.ctx.store
-      .run(async (db) => {
-        const tokens = await db.transaction().execute(async (trx) => {
+      .run((db) =>
+        db.transaction().execute(async (trx) => {
+          const user = await lockUser(trx, stale.id);
+          if (!user) throw new NotFoundError('user not found');
+          if (checkedHash !== undefined && user.password_hash !== checkedHash) throw invalidCredentials();
+          if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
           await touchLastLogin(trx, user.id, now);
-          return this.#startFamily(trx, user);
-        });
-        return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
-      })
-      .finally(() => this.ctx.revocation.apply({ user: user.id })); // the cached copy has the old last_login
+          const tokens = await this.#startFamily(trx, user);
+          return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
+        }),
+      )
+      .finally(() => this.ctx.revocation.apply({ user: stale.id })); // the cached copy has the old last_login
   }
 
   /** The decoy hash is awaited only for unknown users; a failure must neither go unhandled nor stick. */
@@ -92,12 +102,15 @@ export class SessionService {
 
   /** Issues a fresh login (token pair) for a user, as after a successful password check. */
   async issueTokens(userId: string): Promise<TokenPair> {
-    return this.ctx.store.run(async (db) => {
-      const user = await findUserById(db, userId);
-      if (!user) throw new NotFoundError('user not found');
-      if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-      return this.#startFamily(db, user);
-    });
+    return this.ctx.store.run((db) => db.transaction().execute((trx) => this.startLogin(trx, userId)));
+  }
+
+  /** Starts a login inside the caller's transaction (registration: the user and its first login commit together). */
+  async startLogin(trx: Transaction<Database>, userId: string): Promise<TokenPair> {
+    const user = await lockUser(trx, userId);
+    if (!user) throw new NotFoundError('user not found');
+    if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+    return this.#startFamily(trx, user);
   }
 
   /**
@@ -116,6 +129,8 @@ export class SessionService {
 
     const rotated = await this.ctx.store.run((db) =>
       db.transaction().execute(async (trx) => {
+        // The same lock every revocation takes first: see lockUser.
+        await lockUser(trx, sub);
         const claimed = await claimRefreshToken(trx, jti, hash, now);
         return claimed && this.#rotate(trx, claimed);
       }),
@@ -136,12 +151,13 @@ export class SessionService {
         const again =
           child &&
           (await db.transaction().execute(async (trx) => {
+            await lockUser(trx, row.user_id);
             const claimed = await claimRefreshToken(trx, child.id, child.token_hash, now);
             return claimed && this.#rotate(trx, claimed);
           }));
         if (again) return again;
       }
-      await this.#revokeLogin(db, row.family_id, now);
+      await this.#revokeLogin(db, row.user_id, row.family_id, now);
       this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, family_id: row.family_id }, 'express-authlib: refresh token reuse; login revoked');
       await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { family_id: row.family_id } });
       throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
@@ -160,7 +176,7 @@ export class SessionService {
     await this.ctx.store.run(async (db) => {
       const row = await findRefreshToken(db, jti, sha256(refreshToken));
       if (!row || row.family_id !== fam) throw invalidRefresh();
-      await this.#revokeLogin(db, row.family_id, this.ctx.opts.now());
+      await this.#revokeLogin(db, row.user_id, row.family_id, this.ctx.opts.now());
       await this.ctx.audit.record('logout', { userId: row.user_id, data: { family_id: row.family_id } });
     });
   }
@@ -200,8 +216,10 @@ export class SessionService {
   }
 
   /** Revokes one login everywhere: its refresh tokens in the database, its access tokens on every instance. */
-  #revokeLogin(db: Kysely<Database>, familyId: string, now: Date): Promise<boolean> {
+  #revokeLogin(db: Kysely<Database>, userId: string, familyId: string, now: Date): Promise<boolean> {
     return this.ctx.revocation.commit(db, { session: familyId }, async (trx) => {
+      // Taken first, as a refresh does: a successor inserted concurrently is committed before we look.
+      await lockUser(trx, userId);
       await revokeFamily(trx, familyId, now);
       return true;
     });
