@@ -7,6 +7,7 @@ import { listRoles } from '../db/roles-repository.js';
 import type { Store } from '../db/store.js';
 import type { Audit } from '../security/audit.js';
 import * as v from '../validation.js';
+import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
 import { caller, type Routes, type Handler } from './types.js';
@@ -54,9 +55,8 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     if (!d.allowRegistration) throw new ForbiddenError('forbidden', 'registration is closed');
     const input = v.parseInput(registerSchema, bodyObject(req));
     // Only the fields above: roles, flags and ids are never taken from a public body.
-    const user = await d.users.create(input);
+    const { user, result: tokens } = await d.users.createWith(input, (trx, userId) => d.sessions.startLogin(trx, userId));
     await d.audit.record('register', { userId: user.id });
-    const tokens = await d.sessions.issueTokens(user.id);
     sendJson(res, 201, { user, ...tokens }, true);
   });
 
@@ -71,12 +71,12 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/logout-all', d.authenticate, async (req, res) => {
+  router.post('/logout-all', d.authenticate, accessTokenOnly, async (req, res) => {
     await d.sessions.logoutAll(caller(req).user.id);
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/change-password', d.authenticate, d.limit.login, async (req, res) => {
+  router.post('/change-password', d.authenticate, accessTokenOnly, d.limit.login, async (req, res) => {
     const { current_password, password } = v.parseInput(changePasswordSchema, bodyObject(req));
     const tokens = await d.sessions.changePassword(caller(req).user.id, current_password, password);
     sendJson(res, 200, { success: true, ...tokens }, true);

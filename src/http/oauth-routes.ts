@@ -3,6 +3,7 @@ import type { AuthError } from '../errors.js';
 import type { OAuthService } from '../services/oauth.js';
 import type { UserService } from '../services/users.js';
 import { parseInput } from '../validation.js';
+import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendError, sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
@@ -73,11 +74,11 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
 
   const targetUser = targetUserResolver(d.users, d.adminRole);
 
-  router.get('/:user/identities', d.authenticate, async (req, res) => {
+  router.get('/:user/identities', d.authenticate, accessTokenOnly, async (req, res) => {
     sendJson(res, 200, await d.oauth.identities(await targetUser(req)));
   });
 
-  router.delete('/:user/identities/:provider', d.authenticate, async (req, res) => {
+  router.delete('/:user/identities/:provider', d.authenticate, accessTokenOnly, async (req, res) => {
     await d.oauth.unlink(await targetUser(req), req.params?.provider ?? '');
     sendJson(res, 200, { success: true });
   });
