@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem } from './passwords/policy.js';
+import { isSingleScript } from './single-script.js';
 
 /** Longest accepted `real_name`. */
 export const MAX_REAL_NAME_LENGTH = 200;
@@ -27,12 +28,20 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
 
 const nfkcTrim = (s: string) => s.trim().normalize('NFKC');
 
-/** 3-64 letters, digits, `_`, `.` or `-` after trimming and NFKC; no `@`, so a login name is never mistaken for an email. */
+/**
+ * 3-64 letters, digits, `_`, `.` or `-` after trimming and NFKC, all in one script (no `аdmin`
+ * with a Cyrillic `а` beside `admin`); no `@`, so a login name is never mistaken for an email.
+ */
 export const username = z
   .string()
   .max(256)
   .transform(nfkcTrim)
-  .pipe(z.string().regex(/^[\p{L}\p{N}_.-]{3,64}$/u, 'must be 3-64 letters, digits, _ . or -'));
+  .pipe(
+    z
+      .string()
+      .regex(/^[\p{L}\p{N}_.-]{3,64}$/u, 'must be 3-64 letters, digits, _ . or -')
+      .refine(isSingleScript, 'must be written in one script (letters of several alphabets can imitate another name)'),
+  );
 
 export const email = z.string().max(320).transform(nfkcTrim).pipe(z.email('must be an email address').max(254));
 

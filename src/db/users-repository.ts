@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { identityKey } from '../identity-key.js';
 import type { Database, NewUserRow, UserRow } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -15,10 +16,7 @@ export function isUserId(id: unknown): id is string {
   return typeof id === 'string' && UUID.test(id);
 }
 
-/** Case- and form-insensitive key of a username or email: trimmed, NFKC, lower-cased. */
-export function identityKey(value: string): string {
-  return value.trim().normalize('NFKC').toLowerCase();
-}
+export { identityKey };
 
 function selectUsers(db: Db) {
   return db.selectFrom('users').selectAll('users').select((eb) =>
