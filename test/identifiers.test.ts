@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import express from 'express';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseFold } from 'unicode-case-folding';
 import { AuthManager, type AuthManagerOptions } from '../src/index.js';
 import { identityKey } from '../src/identity-key.js';
 import { createTestApp, PASSWORD, type TestApp } from './helpers/app.js';
-import { databaseOptions, rawQuery } from './helpers/database.js';
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from '../src/db/migrator.js';
+import { PGliteDialect } from '../src/db/pglite-dialect.js';
+import { databaseOptions, dropSchema, rawQuery, sharedPGlite, TEST_DSN, uniqueSchema } from './helpers/database.js';
 
 // Identifier folding as an attack: a second account whose name differs from the first only by
 // case folding (ß/SS, final sigma) or by a look-alike letter from another script.
@@ -89,64 +95,90 @@ describe('mixed-script usernames', () => {
 });
 
 describe('migration of existing keys', () => {
-  /** Inserts a user with the keys an older version computed (lower-case only), bypassing the library. */
-  async function insertOld(schema: string, username: string): Promise<string> {
-    const rows = await rawQuery<{ id: string }>(
-      `insert into "${schema}".users (username, username_key, email, email_key) values ($1, $2, $3, $3) returning id`,
-      [username, username.normalize('NFKC').toLowerCase(), `${tag()}@example.com`],
-    );
-    return rows[0]!.id;
+  /**
+   * A schema as the previous release left it: migrations up to 0003 only, applied by Kysely's
+   * Migrator from the shipped sql/ files, with users keyed the old way (NFKC + lower case).
+   */
+  async function previousRelease(usernames: string[]) {
+    const schema = uniqueSchema('old');
+    const db = TEST_DSN ? new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: TEST_DSN, max: 1 }) }) }) : new Kysely<any>({ dialect: new PGliteDialect(await sharedPGlite()) });
+    try {
+      await sql`create schema ${sql.id(schema)}`.execute(db);
+      const dir = fileURLToPath(new URL('../sql/', import.meta.url));
+      const files = readdirSync(dir).filter((f) => f < '0004').sort();
+      const migrations = Object.fromEntries(
+        files.map((f) => [
+          f.replace(/\.sql$/, ''),
+          {
+            up: async (trx: Kysely<any>) => {
+              await sql`set local search_path to ${sql.id(schema)}`.execute(trx);
+              await sql.raw(readFileSync(join(dir, f), 'utf8')).execute(trx);
+            },
+          },
+        ]),
+      );
+      const migrator = new Migrator({
+        db,
+        provider: { getMigrations: async () => migrations },
+        migrationTableSchema: schema,
+        migrationTableName: MIGRATION_TABLE,
+        migrationLockTableName: MIGRATION_LOCK_TABLE,
+      });
+      const { error } = await migrator.migrateToLatest();
+      if (error) throw error;
+      const ids: string[] = [];
+      for (const username of usernames) {
+        const rows = await rawQuery<{ id: string }>(
+          `insert into "${schema}".users (username, username_key, email, email_key) values ($1, $2, $3, $3) returning id`,
+          [username, username.normalize('NFKC').toLowerCase(), `${tag()}@example.com`],
+        );
+        ids.push(rows[0]!.id);
+      }
+      return { schema, ids };
+    } finally {
+      if (TEST_DSN) await db.destroy();
+    }
   }
 
-  async function restart(schema: string, secret: string) {
-    const app = express();
-    const auth = new AuthManager(app, { ...(await databaseOptions()), dbSchema: schema, jwtSecret: secret, bcryptRounds: 4, rateLimit: false } as AuthManagerOptions);
-    return { app, auth };
+  async function upgrade(schema: string) {
+    const auth = new AuthManager(null, { ...(await databaseOptions()), dbSchema: schema, jwtSecret: randomBytes(48).toString('base64url'), bcryptRounds: 4, rateLimit: false } as AuthManagerOptions);
+    return auth;
   }
 
   it('re-keys old rows at start-up, so the folded spelling finds them', async () => {
-    const s = await createTestApp();
+    const name = `ΣΟΦΟΣ_${tag()}`;
+    const { schema, ids } = await previousRelease([name]);
+    const auth = await upgrade(schema);
     try {
-      const name = `ΣΟΦΟΣ_${tag()}`;
-      const id = await insertOld(s.schema, name);
-      await rawQuery(`delete from "${s.schema}".authlib_migrations where name = '0004_identifier_keys'`);
-      const { auth } = await restart(s.schema, s.secret);
-      try {
-        await auth.ready;
-        expect((await auth.users.findByIdentifier(name.toLowerCase().replace(/ς/g, 'σ')))?.id).toBe(id);
-        const keys = await rawQuery<{ username_key: string }>(`select username_key from "${s.schema}".users where id = $1`, [id]);
-        expect(keys[0]!.username_key).toBe(`σοφοσ_${name.split('_')[1]}`);
-      } finally {
-        await auth.close();
-      }
+      await auth.ready;
+      expect((await auth.users.findByIdentifier(name.toLowerCase().replace(/ς/g, 'σ')))?.id).toBe(ids[0]);
+      const keys = await rawQuery<{ username_key: string }>(`select username_key from "${schema}".users where id = $1`, [ids[0]]);
+      expect(keys[0]!.username_key).toBe(`σοφοσ_${name.split('_')[1]}`);
     } finally {
-      await s.close();
+      await auth.close();
+      await dropSchema(schema);
     }
   });
 
   it('two old accounts that now fold together stop the migration with a message naming both, and nothing changes', async () => {
-    const s = await createTestApp();
+    const suffix = tag();
+    const { schema, ids } = await previousRelease([`STRASSE_${suffix}`, `straße_${suffix}`]);
+    const auth = await upgrade(schema);
     try {
-      const suffix = tag();
-      const a = await insertOld(s.schema, `STRASSE_${suffix}`);
-      const b = await insertOld(s.schema, `straße_${suffix}`);
-      await rawQuery(`delete from "${s.schema}".authlib_migrations where name = '0004_identifier_keys'`);
-      const { auth } = await restart(s.schema, s.secret);
-      try {
-        const error = await auth.ready.then(
-          () => undefined,
-          (err: Error) => err,
-        );
-        expect(error).toBeDefined();
-        expect(error!.message).toContain(a);
-        expect(error!.message).toContain(b);
-        const keys = await rawQuery<{ username_key: string }>(`select username_key from "${s.schema}".users where id in ($1, $2) order by username_key`, [a, b]);
-        expect(keys.map((k) => k.username_key)).toEqual([`strasse_${suffix}`, `straße_${suffix}`]);
-      } finally {
-        await auth.close();
-      }
+      const error = await auth.ready.then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      expect(error).toMatchObject({ code: 'database_error' });
+      expect(error!.message).toContain(ids[0]);
+      expect(error!.message).toContain(ids[1]);
+      const keys = await rawQuery<{ username_key: string }>(`select username_key from "${schema}".users order by username_key`);
+      expect(keys.map((k) => k.username_key)).toEqual([`strasse_${suffix}`, `straße_${suffix}`]);
+      const applied = await rawQuery<{ name: string }>(`select name from "${schema}".authlib_migrations order by name`);
+      expect(applied.map((m) => m.name).every((m) => m < '0004')).toBe(true);
     } finally {
-      await s.close();
+      await auth.close();
+      await dropSchema(schema);
     }
   });
 });
