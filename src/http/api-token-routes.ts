@@ -7,7 +7,8 @@ import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
-import type { Handler, Routes } from './types.js';
+import type { Handler, Req, Routes } from './types.js';
+import type { EventOrigin } from '../security/audit.js';
 
 const createSchema = z.object({
   name: z.string().trim().min(1).max(100),
@@ -20,6 +21,7 @@ export interface ApiTokenRouteDeps {
   users: UserService;
   adminRole: string;
   authenticate: Handler;
+  origin: (req: Req) => EventOrigin;
 }
 
 /** `/{user}/api-tokens`: the caller's own tokens (`me` or their id), or anyone's for an admin. */
@@ -29,7 +31,7 @@ export function mountApiTokenRoutes(router: Routes, d: ApiTokenRouteDeps): void 
   router.post('/:user/api-tokens', d.authenticate, accessTokenOnly, async (req, res) => {
     const userId = await targetUser(req);
     const input = parseInput(createSchema, bodyObject(req));
-    const created = await d.apiTokens.create(userId, { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null });
+    const created = await d.apiTokens.create(userId, { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null }, d.origin(req));
     sendJson(res, 201, created, true);
   });
 
@@ -38,7 +40,7 @@ export function mountApiTokenRoutes(router: Routes, d: ApiTokenRouteDeps): void 
   });
 
   router.delete('/:user/api-tokens/:tokenId', d.authenticate, accessTokenOnly, async (req, res) => {
-    await d.apiTokens.revoke(await targetUser(req), req.params?.tokenId ?? '');
+    await d.apiTokens.revoke(await targetUser(req), req.params?.tokenId ?? '', d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

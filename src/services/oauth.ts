@@ -21,6 +21,7 @@ import type { User } from '../public-user.js';
 import { decrypt, encrypt } from '../tokens/encryption.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
+import type { EventOrigin } from '../security/audit.js';
 import type { SessionService, TokenPair } from './sessions.js';
 
 /** A linked provider account as listed (never its tokens). */
@@ -104,7 +105,7 @@ export class OAuthService {
    * Without a valid state it throws; once the state is known, failures come back as a value with the
    * flow's redirect target, so the browser can be sent back with the error.
    */
-  async complete(query: Record<string, string | undefined>): Promise<OAuthResult> {
+  async complete(query: Record<string, string | undefined>, origin?: EventOrigin): Promise<OAuthResult> {
     const state = query.state;
     if (typeof state !== 'string' || state.length === 0 || state.length > 512) throw invalidState();
     const row = await this.ctx.store.run((db) => consumeOAuthState(db, sha256(state), this.ctx.opts.now()));
@@ -132,7 +133,7 @@ export class OAuthService {
       if (!identity) throw new AuthError('oauth_failed', 400, 'the OAuth provider returned no usable profile');
       const userId = await this.#linkOrCreate(provider.name, identity);
       const login = await this.sessions.loginVerified(userId);
-      await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name } });
+      await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name }, origin });
       return { ok: true, login, redirectTo };
     } catch (err) {
       if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) return { ok: false, error: err, redirectTo };
@@ -147,7 +148,7 @@ export class OAuthService {
   }
 
   /** Unlinks a provider; refuses to remove a user's last way to sign in. */
-  async unlink(userId: string, provider: string): Promise<void> {
+  async unlink(userId: string, provider: string, origin?: EventOrigin): Promise<void> {
     await this.ctx.store.run((db) =>
       db.transaction().execute(async (trx) => {
         const user = await findUserById(trx, userId);
@@ -157,7 +158,7 @@ export class OAuthService {
         await deleteOAuthAccount(trx, userId, provider);
       }),
     );
-    await this.ctx.audit.record('identity_unlinked', { userId, data: { provider } });
+    await this.ctx.audit.record('identity_unlinked', { userId, data: { provider }, origin });
   }
 
   /** The linked account with decrypted provider tokens, or undefined. */

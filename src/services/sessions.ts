@@ -12,7 +12,7 @@ import {
   revokeFamily,
 } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
-import { requestContext } from '../security/audit.js';
+import type { EventOrigin } from '../security/audit.js';
 import { signAccessToken } from '../tokens/access-token.js';
 import { signRefreshToken, verifyRefreshToken } from '../tokens/refresh-token.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
@@ -24,6 +24,15 @@ type Db = Kysely<Database> | Transaction<Database>;
 export interface TokenPair {
   token: string;
   refresh_token: string;
+}
+
+/** A password login, with where it comes from (both absent for programmatic calls). */
+export interface LoginInput {
+  /** Username or email. */
+  identifier: string;
+  password: string;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
 }
 
 const invalidCredentials = () => new AuthenticationError('invalid_credentials', 'invalid username or password');
@@ -38,9 +47,10 @@ export class SessionService {
   /**
    * Username-or-email + password. Unknown user, wrong password and password-less account give the
    * same error after the same work: a bcrypt compare always runs, against a dummy hash if need be.
+   * With the client's `ip` (HTTP logins), failures are also delayed per account and address.
    */
-  async login(identifier: string, password: string): Promise<TokenPair & { user: User }> {
-    const ip = requestContext.getStore()?.ip;
+  async login({ identifier, password, ip, userAgent }: LoginInput): Promise<TokenPair & { user: User }> {
+    const origin: EventOrigin = { ip, userAgent };
     const throttle = ip === undefined ? undefined : this.ctx.throttle;
     const dummy = (this.#dummyHash ??= this.#makeDummyHash());
     const user = await this.ctx.store.run((db) => findUserByIdentifier(db, identifier));
@@ -51,12 +61,12 @@ export class SessionService {
       await throttle?.failed(account, ip!);
       // The attempted name is kept only when it is a real account's: an unknown "username" is often a
       // password typed into the wrong field.
-      await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {} });
+      await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {}, origin });
       throw invalidCredentials();
     }
     const result = await this.#beginLogin(user, user.password_hash);
     await throttle?.succeeded(account, ip!);
-    await this.ctx.audit.record('login_success', { userId: user.id, data: { method: 'password' } });
+    await this.ctx.audit.record('login_success', { userId: user.id, data: { method: 'password' }, origin });
     return result;
   }
 
@@ -118,7 +128,7 @@ export class SessionService {
    * conditional UPDATE in claimRefreshToken); presenting an already-rotated token again revokes the
    * whole family, unless it is the immediately previous one within `refreshGraceSeconds`.
    */
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  async refresh(refreshToken: string, origin?: EventOrigin): Promise<TokenPair> {
     const verified = verifyRefreshToken(this.ctx.opts, refreshToken);
     if (!verified.ok) {
       throw verified.code === 'token_expired' ? new AuthenticationError('token_expired', 'refresh token has expired') : invalidRefresh();
@@ -136,7 +146,7 @@ export class SessionService {
       }),
     );
     if (rotated) {
-      await this.ctx.audit.record('refresh', { userId: sub });
+      await this.ctx.audit.record('refresh', { userId: sub, origin });
       return rotated;
     }
 
@@ -159,13 +169,13 @@ export class SessionService {
       }
       await this.#revokeLogin(db, row.user_id, row.family_id, now);
       this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, family_id: row.family_id }, 'express-authlib: refresh token reuse; login revoked');
-      await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { family_id: row.family_id } });
+      await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { family_id: row.family_id }, origin });
       throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
     });
   }
 
   /** Revokes the login (refresh-token family) that `refreshToken` belongs to, and its access tokens. */
-  async logout(refreshToken: string): Promise<void> {
+  async logout(refreshToken: string, origin?: EventOrigin): Promise<void> {
     const verified = verifyRefreshToken(this.ctx.opts, refreshToken);
     // An expired token's login is over anyway; anything else unverifiable is rejected.
     if (!verified.ok) {
@@ -177,12 +187,12 @@ export class SessionService {
       const row = await findRefreshToken(db, jti, sha256(refreshToken));
       if (!row || row.family_id !== fam) throw invalidRefresh();
       await this.#revokeLogin(db, row.user_id, row.family_id, this.ctx.opts.now());
-      await this.ctx.audit.record('logout', { userId: row.user_id, data: { family_id: row.family_id } });
+      await this.ctx.audit.record('logout', { userId: row.user_id, data: { family_id: row.family_id }, origin });
     });
   }
 
   /** Ends every login of the user and every access token issued so far. */
-  async logoutAll(userId: string): Promise<void> {
+  async logoutAll(userId: string, origin?: EventOrigin): Promise<void> {
     const now = this.ctx.opts.now();
     const found = await this.ctx.store.run((db) =>
       this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
@@ -192,11 +202,11 @@ export class SessionService {
       }),
     );
     if (!found) throw new NotFoundError('user not found');
-    await this.ctx.audit.record('logout_all', { userId });
+    await this.ctx.audit.record('logout_all', { userId, origin });
   }
 
   /** Checks the current password, stores the new one and ends every other login; returns a fresh login for the caller. */
-  async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<TokenPair> {
+  async changePassword(userId: string, currentPassword: string, newPassword: string, origin?: EventOrigin): Promise<TokenPair> {
     const user = await this.ctx.store.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
     const matches = user.password_hash ? await this.ctx.hasher.verify(currentPassword, user.password_hash) : false;
@@ -211,7 +221,7 @@ export class SessionService {
         return this.#startFamily(trx, fresh!);
       }),
     );
-    await this.ctx.audit.record('password_change', { userId });
+    await this.ctx.audit.record('password_change', { userId, origin });
     return tokens;
   }
 
