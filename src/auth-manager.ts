@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AuthError } from './errors.js';
+import { AuthError, AuthenticationError, ForbiddenError, InternalError } from './errors.js';
 import { Store } from './db/store.js';
 import { createRouter } from './http/create-router.js';
 import { silentLogger } from './logger.js';
@@ -131,12 +131,12 @@ export class AuthManager {
   /** Like `requireAuth`, as a value: never throws. */
   async guard(token: string | undefined, need: { roles?: string[]; scopes?: string[] } = {}): Promise<GuardResult> {
     try {
-      if (!token) throw new AuthError('unauthorized', 401, 'authentication required');
+      if (!token) throw new AuthenticationError('unauthorized', 'authentication required');
       const auth = await this.verifyToken(token);
       const authorized = isAuthorized(auth, need);
-      return { is_authenticated: true, is_authorized: authorized, auth, error: authorized ? null : new AuthError('forbidden', 403, 'you do not have permission to do this') };
+      return { is_authenticated: true, is_authorized: authorized, auth, error: authorized ? null : new ForbiddenError() };
     } catch (err) {
-      const error = err instanceof AuthError ? err : new AuthError('internal_error', 500, 'internal error', { cause: err });
+      const error = err instanceof AuthError ? err : new InternalError({ cause: err });
       return { is_authenticated: false, is_authorized: false, auth: null, error };
     }
   }
