@@ -1,4 +1,4 @@
-import { AuthManager, generateSecret } from '../src/index.js';
+import { AuthManager, DEFAULT_DB_SCHEMA, generateSecret } from '../src/index.js';
 
 /** Commander option parser for repeatable options (`--role a --role b`). */
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -19,9 +19,9 @@ export function resolveDsn(options: GlobalOptions): string {
   return dsn;
 }
 
-/** --schema, else AUTHLIB_DB_SCHEMA, else authlib. */
+/** --schema, else AUTHLIB_DB_SCHEMA, else the library's default schema. */
 export function resolveSchema(options: GlobalOptions): string {
-  return options.schema ?? process.env.AUTHLIB_DB_SCHEMA ?? 'authlib';
+  return options.schema ?? process.env.AUTHLIB_DB_SCHEMA ?? DEFAULT_DB_SCHEMA;
 }
 
 /**

@@ -2,9 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, AuthenticationError, ForbiddenError, InternalError } from './errors.js';
 import { Store } from './db/store.js';
 import { createRouter } from './http/create-router.js';
-import { silentLogger } from './logger.js';
-import { resolveOptions, type AuthManagerOptions } from './options.js';
-import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
+import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
+import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, type RequireAuthOptions } from './require-auth.js';
 import { createLimiter } from './security/rate-limit.js';
 import { clientIpResolver } from './security/client-ip.js';
@@ -74,9 +73,9 @@ export class AuthManager {
     }
     if (app !== null && typeof app.use !== 'function') throw new TypeError('express-authlib: app must have a use() method (an Express or Connect app), or be null');
     const opts = resolveOptions(options);
-    this.#logger = opts.logger ?? silentLogger;
+    this.#logger = opts.logger;
     this.#ownsHasher = opts.hasher === undefined;
-    this.#hasher = opts.hasher ?? new BcryptHasher(opts.bcryptRounds);
+    this.#hasher = opts.hasher ?? DEFAULT_HASHER(opts.bcryptRounds);
 
     const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
