@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, AuthenticationError, ForbiddenError, InternalError } from './errors.js';
+import { BackgroundTasks } from './background-tasks.js';
 import { Store } from './db/store.js';
 import { createRouter } from './http/create-router.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
@@ -66,6 +67,7 @@ export class AuthManager {
   readonly #sessions: SessionService;
   readonly #authenticator: Authenticator;
   readonly #logger;
+  readonly #background = new BackgroundTasks();
 
   constructor(app: MountTarget | null, options: AuthManagerOptions) {
     if (app !== null && (typeof app !== 'function' && typeof app !== 'object')) {
@@ -83,8 +85,8 @@ export class AuthManager {
     const clientIp = clientIpResolver(opts.trustProxy);
     const audit = new Audit(this.#store, this.#logger, opts.now, opts.onEvent);
     const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#store, opts.now);
-    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#store, clientIp, opts.now, this.#logger);
-    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle };
+    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#store, clientIp, opts.now, this.#logger, this.#background);
+    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
     this.users = users;
@@ -147,6 +149,7 @@ export class AuthManager {
 
   /** Releases the listening connection, the database pool (when the library opened it) and the password workers. */
   async close(): Promise<void> {
+    await this.#background.settled();
     await this.#revocation.close();
     await this.#store.close();
     if (this.#ownsHasher) await this.#hasher.close?.();

@@ -99,8 +99,9 @@ export class ApiTokenService {
     const now = this.ctx.opts.now();
     if (row.expires_at && row.expires_at <= now) return { ok: false, code: 'token_expired' };
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
-      // Bookkeeping only: a failure here must not fail the request.
-      this.ctx.store.run((db) => touchApiToken(db, row.id, now)).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
+      // At most once a minute per token, so it is written before the request goes on (the listing
+      // then always shows the use); bookkeeping only, so a failure does not fail the request.
+      await this.ctx.store.run((db) => touchApiToken(db, row.id, now)).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
     }
     return { ok: true, row };
   }

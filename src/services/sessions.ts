@@ -104,9 +104,11 @@ export class SessionService {
   /** The decoy hash is awaited only for unknown users; a failure must neither go unhandled nor stick. */
   #makeDummyHash(): Promise<string> {
     const pending = this.ctx.hasher.hash(randomBase62(32));
-    pending.catch(() => {
-      if (this.#dummyHash === pending) this.#dummyHash = undefined;
-    });
+    this.ctx.background.track(
+      pending.catch(() => {
+        if (this.#dummyHash === pending) this.#dummyHash = undefined;
+      }),
+    );
     return pending;
   }
 
