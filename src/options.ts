@@ -81,7 +81,7 @@ export interface AuthManagerOptions {
   trustProxy?: boolean | number | string | string[];
   /** Rate limits for login/register/refresh, kept in the database; `false` turns them off. @default on */
   rateLimit?: false | RateLimitOptions;
-  /** Sends OTP/reset/verification mail. @default logs a redacted line */
+  /** A mail sender for account mail; accepted, but this version sends none. @default none */
   mailer?: Mailer;
   /** pino-compatible logger; never receives a password, token or secret. @default silent */
   logger?: Logger;

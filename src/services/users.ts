@@ -4,7 +4,7 @@ import type { Database } from '../db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { isUniqueViolation } from '../db/unavailable.js';
 import { missingRoles } from '../db/roles-repository.js';
-import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles, type UserRecord } from '../db/users-repository.js';
+import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles } from '../db/users-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
 import * as v from '../validation.js';
@@ -130,10 +130,5 @@ export class UserService {
     if (!row) throw new NotFoundError('user not found');
     await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
     return toPublicUser(row);
-  }
-
-  /** Internal: the full record (with hash) for the session service. */
-  record(id: string): Promise<UserRecord | undefined> {
-    return this.ctx.store.run((db) => findUserById(db, id));
   }
 }
