@@ -41,8 +41,21 @@ const inFlight = Promise.all([login(), login(), login(), login()]);
 for (let i = 0; i < 30; i++) busyPing.push(await timed(() => http.get('/ping')));
 await inFlight;
 
+// Failed logins must take the same time whatever is wrong, or the timing tells which accounts exist.
+await auth.users.create({ username: 'nopw', email: 'nopw@example.com' });
+const failed = (username: string, pw: string) => () => http.post('/api/v1/users/login').send({ username, password: pw }).expect(401);
+const unknownMs: number[] = [];
+const wrongMs: number[] = [];
+const passwordlessMs: number[] = [];
+for (let i = 0; i < 9; i++) {
+  unknownMs.push(await timed(failed(`ghost${i}`, password)));
+  wrongMs.push(await timed(failed('bench', `wrong ${i}`)));
+  passwordlessMs.push(await timed(failed('nopw', password)));
+}
+
 console.log(`\nlogin at bcrypt cost ${DEFAULT_BCRYPT_ROUNDS}, database: ${process.env.BENCH_DSN ? 'PostgreSQL' : 'PGlite'}`);
 console.log(`one login (HTTP round trip), median of 15:       ${median(loginMs).toFixed(1)} ms`);
+console.log(`failed login, median of 9: wrong password ${median(wrongMs).toFixed(1)} ms, unknown user ${(median(unknownMs) / median(wrongMs)).toFixed(2)}x, password-less account ${(median(passwordlessMs) / median(wrongMs)).toFixed(2)}x`);
 console.log(`GET /ping median, idle:                          ${median(idlePing).toFixed(2)} ms`);
 console.log(`GET /ping median, 4 logins in flight:            ${median(busyPing).toFixed(2)} ms  (${(median(busyPing) / median(idlePing)).toFixed(1)}x idle)`);
 

@@ -37,10 +37,15 @@ const variants: Array<[string, (t: Target) => Record<string, string>]> = [
   ['requireAuth-api-token', (t) => ({ 'x-api-token': t.apiToken })],
   ['express-jwt', (t) => ({ authorization: `Bearer ${t.token}` })],
   ['jsonwebtoken-string-secret', (t) => ({ authorization: `Bearer ${t.token}` })],
+  // An unguarded host route that awaits 20 promises, without and with the library mounted.
+  ['bare-async', () => ({})],
+  ['mounted-async', () => ({})],
 ];
 
+// BENCH_VARIANTS=bare,bare-async,mounted-async runs a subset (the first listed is the baseline).
+const only = process.env.BENCH_VARIANTS?.split(',');
 const rows: Array<{ variant: string; rps: number; p50: number; p99: number }> = [];
-for (const [variant, headers] of variants) {
+for (const [variant, headers] of only ? only.map((name) => variants.find(([v]) => v === name)!) : variants) {
   // Every guarded variant verifies a token minted by an AuthManager with the same secret in its process.
   const target = await start(variant);
   try {
@@ -56,3 +61,5 @@ console.log('variant                      req/s     p50 ms  p99 ms  ratio to bar
 for (const r of rows) {
   console.log(`${r.variant.padEnd(28)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${(r.rps / bare).toFixed(2)}x`);
 }
+const byName = (name: string) => rows.find((r) => r.variant === name)?.rps ?? NaN;
+console.log(`unguarded host route with the library mounted: ${(byName('mounted-async') / byName('bare-async')).toFixed(2)}x of the same route without it`);

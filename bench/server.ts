@@ -17,8 +17,14 @@ let token = '';
 let apiToken = '';
 let auth: AuthManager | undefined;
 
-if (variant !== 'bare') {
-  auth = new AuthManager(null, { dbDsn: process.env.BENCH_DSN ?? 'pglite://memory', dbSchema: schema, jwtSecret: secret, rateLimit: false, bcryptRounds: 4 });
+// The host app's own work: a route that awaits a few promises, as one that calls a database does.
+// Compared with and without the library mounted (but not guarding it), it shows what the library
+// costs routes it does not guard.
+const asyncHost = variant.endsWith('-async');
+const mounted = variant.startsWith('mounted');
+
+if (!variant.startsWith('bare')) {
+  auth = new AuthManager(mounted ? app : null, { dbDsn: process.env.BENCH_DSN ?? 'pglite://memory', dbSchema: schema, jwtSecret: secret, rateLimit: false, bcryptRounds: 4 });
   await auth.ready;
   const user = await auth.users.create({ username: 'bench', email: 'bench@example.com', password: 'benchmark-password' });
   token = (await auth.issueTokens(user.id)).token;
@@ -27,6 +33,8 @@ if (variant !== 'bare') {
 
 switch (variant) {
   case 'bare':
+  case 'bare-async':
+  case 'mounted-async':
     break;
   case 'requireAuth-jwt':
   case 'requireAuth-api-token':
@@ -51,13 +59,22 @@ switch (variant) {
     throw new Error(`unknown variant ${variant}`);
 }
 
-app.get('/hello', guard, (_req, res) => {
+async function hostWork(): Promise<number> {
+  let sum = 0;
+  for (let i = 0; i < 20; i++) sum += await Promise.resolve(i);
+  return sum;
+}
+
+app.get('/hello', guard, async (_req, res) => {
+  if (asyncHost) await hostWork();
   res.json({ hello: 'world' });
 });
 
-const server = app.listen(0, '127.0.0.1', () => {
+const server = app.listen(0, '127.0.0.1', async () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
+  // One request through the library's own endpoints first, as any running app has served.
+  if (mounted) await fetch(`http://127.0.0.1:${port}/api/v1/users/auth-methods`);
   console.log(JSON.stringify({ port, token, apiToken }));
 });
 

@@ -1,5 +1,5 @@
-import { AuthManager, generateSecret } from '../src/index.js';
-import { dsnProblem, schemaProblem, DEFAULT_DB_SCHEMA } from '../src/options.js';
+import { AuthManager, DEFAULT_DB_SCHEMA, generateSecret } from '../src/index.js';
+import { dsnProblem, schemaProblem } from '../src/options.js';
 
 /** Commander option parser for repeatable options (`--role a --role b`). */
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AuthError } from './errors.js';
+import { AuthError, AuthenticationError, ForbiddenError, InternalError } from './errors.js';
+import { BackgroundTasks } from './background-tasks.js';
 import { Store } from './db/store.js';
 import { createRouter } from './http/create-router.js';
-import { resolveOptions, type AuthManagerOptions } from './options.js';
-import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
+import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
+import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
 import { createLimiter } from './security/rate-limit.js';
 import { clientIpResolver } from './security/client-ip.js';
@@ -79,6 +80,7 @@ export class AuthManager {
   readonly #sessions: SessionService;
   readonly #authenticator: Authenticator;
   readonly #logger;
+  readonly #background = new BackgroundTasks();
 
   constructor(app: MountTarget | null, options: AuthManagerOptions) {
     if (app !== null && (typeof app !== 'function' && typeof app !== 'object')) {
@@ -88,7 +90,7 @@ export class AuthManager {
     const opts = resolveOptions(options);
     this.#logger = opts.logger;
     this.#ownsHasher = opts.hasher === undefined;
-    this.#hasher = opts.hasher ?? new BcryptHasher(opts.bcryptRounds);
+    this.#hasher = opts.hasher ?? DEFAULT_HASHER(opts.bcryptRounds);
 
     const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
@@ -96,8 +98,8 @@ export class AuthManager {
     const clientIp = clientIpResolver(opts.trustProxy, this.#logger);
     const audit = new Audit(this.#store, this.#logger, opts.now, opts.onEvent);
     const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#store, opts.now);
-    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#store, clientIp, opts.now, this.#logger);
-    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle };
+    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#store, clientIp, opts.now, this.#logger, this.#background);
+    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
     this.users = users;
@@ -156,12 +158,12 @@ export class AuthManager {
   /** Like `requireAuth`, as a value: never throws. */
   async guard(token: string | undefined, need: { roles?: string[]; scopes?: string[] } = {}): Promise<GuardResult> {
     try {
-      if (!token) throw new AuthError('unauthorized', 401, 'authentication required');
+      if (!token) throw new AuthenticationError('unauthorized', 'authentication required');
       const auth = await this.verifyToken(token);
       const authorized = isAuthorized(auth, need);
-      return { is_authenticated: true, is_authorized: authorized, auth, error: authorized ? null : new AuthError('forbidden', 403, 'you do not have permission to do this') };
+      return { is_authenticated: true, is_authorized: authorized, auth, error: authorized ? null : new ForbiddenError() };
     } catch (err) {
-      const error = err instanceof AuthError ? err : new AuthError('internal_error', 500, 'internal error', { cause: err });
+      const error = err instanceof AuthError ? err : new InternalError({ cause: err });
       return { is_authenticated: false, is_authorized: false, auth: null, error };
     }
   }
@@ -176,6 +178,7 @@ export class AuthManager {
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.
     await this.#store.settle();
+    await this.#background.settled();
     await this.#revocation.close();
     await this.#store.close();
     if (this.#ownsHasher) await this.#hasher.close?.();

@@ -1,19 +1,58 @@
 /**
  * Runtime and authentication failures. Every error the library reports to a client is an
- * `AuthError` with a stable snake_case `code` (the same string as the HTTP body's `code`) and an
- * HTTP `status`. Programmer misuse is a `TypeError` instead, thrown at construction.
+ * `AuthError` subclass with a stable snake_case `code` (the same string as the HTTP body's `code`)
+ * and the HTTP `status` that code always maps to. Programmer misuse is a `TypeError` instead,
+ * thrown at construction.
  */
-export class AuthError extends Error {
+
+/** Every code, with the HTTP status it always maps to. The README's error table is checked against it. */
+export const AUTH_ERROR_STATUS = {
+  validation_error: 400,
+  unknown_provider: 400,
+  invalid_redirect: 400,
+  invalid_state: 400,
+  oauth_failed: 400,
+  unauthorized: 401,
+  invalid_credentials: 401,
+  invalid_token: 401,
+  token_expired: 401,
+  refresh_token_reused: 401,
+  forbidden: 403,
+  account_disabled: 403,
+  access_denied: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+  provider_unavailable: 502,
+  service_unavailable: 503,
+  database_error: 503,
+  schema_outdated: 503,
+  database_locked: 503,
+} as const satisfies Record<string, number>;
+
+/** A stable error code: the `code` of an AuthError and of every HTTP error body. */
+export type AuthErrorCode = keyof typeof AUTH_ERROR_STATUS;
+
+/** Every code, for iteration (docs, tests, clients). */
+export const AUTH_ERROR_CODES = Object.freeze(Object.keys(AUTH_ERROR_STATUS) as AuthErrorCode[]);
+
+type Options = { cause?: unknown };
+
+/** Base of every error the library reports; construct one of the subclasses below. */
+export abstract class AuthError extends Error {
   /** Stable machine-readable code, e.g. `invalid_token`. */
-  readonly code: string;
+  readonly code: AuthErrorCode;
   /** HTTP status the error maps to. */
   readonly status: number;
 
-  constructor(code: string, status: number, message: string, options?: { cause?: unknown }) {
+  protected constructor(code: AuthErrorCode, message: string, options?: Options) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
-    this.status = status;
+    this.status = AUTH_ERROR_STATUS[code];
   }
 }
 
@@ -21,40 +60,43 @@ export class AuthError extends Error {
 export class ValidationError extends AuthError {
   readonly fields: Record<string, string>;
   constructor(fields: Record<string, string>, message = 'request body is invalid') {
-    super('validation_error', 400, message);
+    super('validation_error', message);
     this.fields = fields;
   }
 }
 
-/** 401: who the caller is could not be established (`unauthorized`, `invalid_credentials`, `invalid_token`, `token_expired`, `refresh_token_reused`). */
-export class AuthenticationError extends AuthError {
-  constructor(
-    code: 'unauthorized' | 'invalid_credentials' | 'invalid_token' | 'token_expired' | 'refresh_token_reused',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(code, 401, message, options);
+/** 413 / 415: the request body cannot be read at all. */
+export class RequestError extends AuthError {
+  constructor(code: 'payload_too_large' | 'unsupported_media_type', message: string) {
+    super(code, message);
   }
 }
 
-/** 403: the caller is known but may not do this (`forbidden`, `account_disabled`). */
+/** 401: who the caller is could not be established. */
+export class AuthenticationError extends AuthError {
+  constructor(code: 'unauthorized' | 'invalid_credentials' | 'invalid_token' | 'token_expired' | 'refresh_token_reused', message: string, options?: Options) {
+    super(code, message, options);
+  }
+}
+
+/** 403: the caller is known but may not do this. */
 export class ForbiddenError extends AuthError {
   constructor(code: 'forbidden' | 'account_disabled' = 'forbidden', message = 'you do not have permission to do this') {
-    super(code, 403, message);
+    super(code, message);
   }
 }
 
 /** 404 `not_found`. */
 export class NotFoundError extends AuthError {
   constructor(message = 'not found') {
-    super('not_found', 404, message);
+    super('not_found', message);
   }
 }
 
-/** 409 `conflict`: a unique value (username, email, role name) is taken. */
+/** 409 `conflict`: a unique value (username, email, role name) is taken, or the change would break an invariant. */
 export class ConflictError extends AuthError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('conflict', 409, message, options);
+  constructor(message: string, options?: Options) {
+    super('conflict', message, options);
   }
 }
 
@@ -79,16 +121,33 @@ export class RateLimitError extends AuthError {
   readonly limit: RateLimitName;
   constructor(retryAfterSeconds: number, limit: RateLimitName, rule?: { limit: number; windowSeconds: number }) {
     const policy = rule ? `: ${rule.limit} per ${rule.windowSeconds} s` : '';
-    super('rate_limited', 429, `${RATE_LIMITED[limit]} (rate limit "${limit}"${policy}); try again in ${retryAfterSeconds} s`);
+    super('rate_limited', `${RATE_LIMITED[limit]} (rate limit "${limit}"${policy}); try again in ${retryAfterSeconds} s`);
     this.retryAfterSeconds = retryAfterSeconds;
     this.limit = limit;
   }
 }
 
-/** 503 `service_unavailable`: the database cannot be reached; nothing was changed. */
+/** An OAuth login failed: at the start (unknown provider, redirect), at the callback (state), or at the provider. */
+export class OAuthError extends AuthError {
+  constructor(code: 'unknown_provider' | 'invalid_redirect' | 'invalid_state' | 'oauth_failed' | 'access_denied' | 'provider_unavailable', message: string, options?: Options) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * 503: the database cannot be reached (`service_unavailable`, nothing was changed), its schema is
+ * behind (`schema_outdated`), or setting it up failed (`database_error`).
+ */
 export class ServiceUnavailableError extends AuthError {
-  constructor(message = 'the authentication service is temporarily unavailable', options?: { cause?: unknown }) {
-    super('service_unavailable', 503, message, options);
+  constructor(message = 'the authentication service is temporarily unavailable', options?: Options & { code?: 'service_unavailable' | 'database_error' | 'schema_outdated' }) {
+    super(options?.code ?? 'service_unavailable', message, options);
+  }
+}
+
+/** 500 `internal_error`: a bug or an unexpected failure; the body says nothing more. */
+export class InternalError extends AuthError {
+  constructor(options?: Options) {
+    super('internal_error', 'internal error', options);
   }
 }
 
@@ -107,10 +166,7 @@ export interface LockHolder {
 export class DatabaseLockedError extends AuthError {
   readonly holder: LockHolder;
   constructor(message: string, holder: LockHolder) {
-    super('database_locked', 503, message);
+    super('database_locked', message);
     this.holder = holder;
   }
 }
-
-/** Request-shape errors raised before a handler runs (`unsupported_media_type`, `payload_too_large`). */
-export class RequestError extends AuthError {}

@@ -16,17 +16,22 @@ export {
   DEFAULT_TOKEN_EXPIRY,
 } from './options.js';
 export {
+  AUTH_ERROR_CODES,
+  AUTH_ERROR_STATUS,
   AuthError,
   AuthenticationError,
   ConflictError,
   DatabaseLockedError,
   ForbiddenError,
+  InternalError,
   NotFoundError,
+  OAuthError,
   RateLimitError,
   RequestError,
   ServiceUnavailableError,
   ValidationError,
 } from './errors.js';
+export type { AuthErrorCode } from './errors.js';
 export type { User } from './public-user.js';
 export type { AuthContext } from './services/authenticator.js';
 export type { CreateUserInput } from './services/users.js';

@@ -1,4 +1,4 @@
-/** Sends account mail (OTP, reset, verification). Only the account-lifecycle endpoints use it. */
+/** A mail sender `{ send(message) }`. Accepted and validated; this version sends no mail. */
 export interface Mailer {
   send(message: { to: string; subject: string; text: string; html?: string }): Promise<void>;
 }

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { silentLogger, stderrLogger, type Logger } from './logger.js';
 import { isAbsoluteHttpUrl } from './oauth/redirects.js';
 import type { Mailer } from './mailer.js';
-import type { PasswordHasher } from './passwords/hasher.js';
+import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
 import type { RateLimitOptions } from './security/rate-limit.js';
 import type { AuthEvent } from './security/audit.js';
 
@@ -84,7 +84,7 @@ export interface AuthManagerOptions {
   trustProxy?: boolean | number | string | string[];
   /** Rate limits for login/register/refresh, kept in the database; `false` turns them off. @default on */
   rateLimit?: false | RateLimitOptions;
-  /** Sends OTP/reset/verification mail. @default logs a redacted line */
+  /** A mail sender for account mail; accepted, but this version sends none. @default none */
   mailer?: Mailer;
   /**
    * pino-compatible logger; never receives a password, token or secret. `false` silences everything.
@@ -115,59 +115,18 @@ export const DEFAULT_ALLOW_REGISTRATION = true;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
 /** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
 export const DEFAULT_TRUST_PROXY = undefined;
-/** Warnings and errors on stderr, one line each. */
+/** Warnings and errors on stderr, one line each; `logger: false` is silentLogger. */
 export const DEFAULT_LOGGER: Logger = stderrLogger;
+export const DEFAULT_NOW = (): Date => new Date();
+/** Without a `hasher`: bcrypt at `bcryptRounds` in a worker pool, which the AuthManager owns and closes. */
+export const DEFAULT_HASHER = (bcryptRounds: number): PasswordHasher => new BcryptHasher(bcryptRounds);
 /** HMAC keys shorter than the hash output weaken HS256; RFC 7518 3.2 asks for >= 256 bits. */
 export const MIN_SECRET_BYTES = 32;
-
-const KNOWN_OPTIONS = new Set<string>([
-  'dbDsn', 'db', 'listenDsn', 'dbSchema', 'autoMigrate', 'jwtSecret', 'issuer', 'audience', 'tokenExpiry',
-  'refreshTokenExpiry', 'refreshGraceSeconds', 'oauthConfig', 'basePath', 'publicUrl',
-  'oauthAutoCreate', 'encryptionKey', 'oauthRedirect', 'allowedRedirects', 'roles', 'defaultRoles',
-  'adminRole', 'allowRegistration', 'bcryptRounds', 'trustProxy', 'rateLimit', 'mailer', 'logger',
-  'hasher', 'onEvent', 'now',
-]);
 
 /** One signing/verifying key, built once: jsonwebtoken re-parses a string secret on every call. */
 export interface SigningKey {
   kid: string;
   key: KeyObject;
-}
-
-/** Options after validation and defaulting; frozen, handed to every module. */
-export interface ResolvedOptions {
-  dbDsn: string | undefined;
-  db: DatabaseHandle | undefined;
-  listenDsn: string | undefined;
-  dbSchema: string;
-  autoMigrate: boolean;
-  /** First key signs; every key verifies. */
-  keys: readonly SigningKey[];
-  issuer: string;
-  audience: string;
-  tokenExpiry: number;
-  refreshTokenExpiry: number;
-  refreshGraceSeconds: number;
-  oauthConfig: Readonly<Record<string, OAuthProviderConfig>>;
-  basePath: string;
-  publicUrl: string | undefined;
-  oauthAutoCreate: boolean;
-  encryptionKey: Buffer;
-  oauthRedirect: string | undefined;
-  allowedRedirects: readonly string[];
-  roles: readonly string[];
-  defaultRoles: readonly string[];
-  adminRole: string;
-  allowRegistration: boolean;
-  bcryptRounds: number;
-  /** undefined: the host Express app's `trust proxy` decides. */
-  trustProxy: boolean | number | string | string[] | undefined;
-  rateLimit: false | RateLimitOptions;
-  mailer: Mailer | undefined;
-  logger: Logger;
-  hasher: PasswordHasher | undefined;
-  onEvent: ((event: AuthEvent) => void | Promise<void>) | undefined;
-  now: () => Date;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -224,9 +183,7 @@ function keyId(bytes: Buffer): string {
  * so both refuse the same URLs with the same words.
  */
 export function dsnProblem(dsn: unknown): string | undefined {
-  if (typeof dsn !== 'string' || !/^(postgres|postgresql|pglite):\/\/./.test(dsn)) {
-    return "must start with 'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')";
-  }
+  if (typeof dsn !== 'string' || !DB_DSN.test(dsn)) return `must start with ${DB_DSN_EXAMPLE}`;
   return undefined;
 }
 
@@ -236,12 +193,8 @@ export function schemaProblem(schema: unknown): string | undefined {
   return undefined;
 }
 
-function checkDsn(dsn: unknown): string | undefined {
-  if (dsn === undefined) return undefined;
-  const problem = dsnProblem(dsn);
-  if (problem) throw misuse('dbDsn', problem);
-  return dsn as string;
-}
+const DB_DSN = /^(postgres|postgresql|pglite):\/\/./;
+const DB_DSN_EXAMPLE = "'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')";
 
 function resolveLogger(value: unknown): Logger {
   if (value === false) return silentLogger;
@@ -253,6 +206,125 @@ function resolveLogger(value: unknown): Logger {
   return value as Logger;
 }
 
+function optionalDsn(value: unknown, option: string, pattern: RegExp, example: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !pattern.test(value)) throw misuse(option, `must start with ${example}`);
+  return value;
+}
+
+function optionalFunction<F>(value: unknown, option: string, shape: string): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw misuse(option, `must be a function ${shape}`);
+  return value as F | undefined;
+}
+
+function absoluteUrl(value: unknown, option: string, example: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !isAbsoluteHttpUrl(value)) throw misuse(option, `must be an absolute http(s) URL${example}`);
+  return value;
+}
+
+function signingKeys(value: unknown): readonly SigningKey[] {
+  if (value === undefined) throw misuse('jwtSecret', 'is required: a string of at least 32 bytes; generate one with `npx authlib secret`');
+  const secrets = Array.isArray(value) ? value : [value];
+  if (secrets.length === 0) throw misuse('jwtSecret', 'must hold at least one secret');
+  return secrets.map((secret, i) => {
+    const bytes = toKeyBytes(secret, secrets.length > 1 ? `jwtSecret[${i}]` : 'jwtSecret');
+    return Object.freeze({ kid: keyId(bytes), key: createSecretKey(bytes) });
+  });
+}
+
+function encryptionKeyOf(raw: unknown, options: AuthManagerOptions): Buffer {
+  if (raw === undefined) {
+    // Domain-separated from the signing use of the same secret.
+    const first = Array.isArray(options.jwtSecret) ? options.jwtSecret[0] : options.jwtSecret;
+    return createHash('sha256').update('express-authlib encryption key\0').update(toKeyBytes(first, 'jwtSecret')).digest();
+  }
+  const key = Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw), /^[0-9a-f]{64}$/i.test(String(raw)) ? 'hex' : 'base64');
+  if (key.length !== 32) throw misuse('encryptionKey', 'must be 32 bytes (a Buffer, 64 hex characters or base64)');
+  return key;
+}
+
+/**
+ * Each option's resolver: validates the given value (TypeError naming the option and the fix) and
+ * applies its default. Keyed by every option of AuthManagerOptions, so the compiler rejects an
+ * option declared without a resolver, or a resolver for an option that is not declared; the
+ * resolved shape and the list of known options are both derived from this one table.
+ */
+const RESOLVERS = {
+  dbDsn: (v) => optionalDsn(v, 'dbDsn', DB_DSN, DB_DSN_EXAMPLE),
+  db: (v) => v,
+  listenDsn: (v) => optionalDsn(v, 'listenDsn', /^postgres(ql)?:\/\/./, "'postgres://' or 'postgresql://'"),
+  dbSchema: (v) => {
+    const schema = str(v, 'dbSchema', DEFAULT_DB_SCHEMA);
+    const problem = schemaProblem(schema);
+    if (problem) throw misuse('dbSchema', problem);
+    return schema;
+  },
+  autoMigrate: (v) => bool(v, 'autoMigrate', DEFAULT_AUTO_MIGRATE),
+  jwtSecret: (v) => Object.freeze(signingKeys(v)),
+  issuer: (v) => str(v, 'issuer', DEFAULT_ISSUER),
+  audience: (v) => str(v, 'audience', DEFAULT_AUDIENCE),
+  tokenExpiry: (v) => positiveInt(v, 'tokenExpiry', DEFAULT_TOKEN_EXPIRY),
+  refreshTokenExpiry: (v) => positiveInt(v, 'refreshTokenExpiry', DEFAULT_REFRESH_TOKEN_EXPIRY),
+  refreshGraceSeconds: (v) => positiveInt(v, 'refreshGraceSeconds', DEFAULT_REFRESH_GRACE_SECONDS, 0),
+  oauthConfig: (v) => {
+    const config = v ?? {};
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw misuse('oauthConfig', 'must be an object keyed by provider name');
+    return Object.freeze({ ...config }) as Readonly<Record<string, OAuthProviderConfig>>;
+  },
+  basePath: (v) => {
+    const path = str(v, 'basePath', DEFAULT_BASE_PATH);
+    if (!path.startsWith('/')) throw misuse('basePath', "must start with '/'");
+    return path.replace(/\/+$/, '') || '/';
+  },
+  publicUrl: (v) => absoluteUrl(v, 'publicUrl', ', e.g. https://app.example.com'),
+  oauthAutoCreate: (v) => bool(v, 'oauthAutoCreate', DEFAULT_OAUTH_AUTO_CREATE),
+  encryptionKey: encryptionKeyOf,
+  oauthRedirect: (v) => absoluteUrl(v, 'oauthRedirect', ' of your front end, e.g. https://app.example.com/auth/done'),
+  allowedRedirects: (v) => {
+    const list = v ?? [];
+    if (!Array.isArray(list) || list.some((u) => !isAbsoluteHttpUrl(u))) {
+      throw misuse('allowedRedirects', 'must be an array of absolute http(s) URLs (an origin, or an origin plus a path prefix)');
+    }
+    return Object.freeze([...list]);
+  },
+  roles: (v) => Object.freeze(roleList(v, 'roles', DEFAULT_ROLES)),
+  defaultRoles: (v) => Object.freeze(roleList(v, 'defaultRoles', DEFAULT_DEFAULT_ROLES)),
+  adminRole: (v) => str(v, 'adminRole', DEFAULT_ADMIN_ROLE),
+  allowRegistration: (v) => bool(v, 'allowRegistration', DEFAULT_ALLOW_REGISTRATION),
+  bcryptRounds: (v) => {
+    const rounds = positiveInt(v, 'bcryptRounds', DEFAULT_BCRYPT_ROUNDS, 4);
+    if (rounds > 31) throw misuse('bcryptRounds', 'must be between 4 and 31');
+    return rounds;
+  },
+  // undefined: the host Express app's `trust proxy` decides, per request (security/client-ip.ts).
+  trustProxy: (v): boolean | number | string | string[] | undefined => {
+    const trust = v ?? DEFAULT_TRUST_PROXY;
+    if (trust !== undefined && !['boolean', 'number', 'string'].includes(typeof trust) && !Array.isArray(trust)) throw misuse('trustProxy', 'must be a boolean, a hop count, or proxy addresses');
+    return trust;
+  },
+  rateLimit: (v) => {
+    const limits = v ?? {};
+    if (limits !== false && (typeof limits !== 'object' || limits === null)) throw misuse('rateLimit', 'must be false or an object of limits');
+    return limits;
+  },
+  mailer: (v) => v,
+  logger: resolveLogger,
+  hasher: (v) => v,
+  onEvent: (v) => optionalFunction<(event: AuthEvent) => void | Promise<void>>(v, 'onEvent', '(event) => void'),
+  now: (v) => optionalFunction<() => Date>(v, 'now', 'returning a Date') ?? DEFAULT_NOW,
+} satisfies { [K in keyof Required<AuthManagerOptions>]: (value: AuthManagerOptions[K], all: AuthManagerOptions) => unknown };
+
+type Resolved = { readonly [K in keyof typeof RESOLVERS]: ReturnType<(typeof RESOLVERS)[K]> };
+
+/**
+ * Options after validation and defaulting; frozen, handed to every module (each takes the `Pick`
+ * it uses). `jwtSecret` becomes `keys`: the first signs, every key verifies.
+ */
+export type ResolvedOptions = Omit<Resolved, 'jwtSecret'> & { readonly keys: Resolved['jwtSecret'] };
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set(Object.keys(RESOLVERS));
+
 /** Validates `options`, applies every default once and freezes the result. Throws TypeError on misuse. */
 export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
@@ -261,116 +333,22 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
   for (const name of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(name)) throw misuse(name, 'is not a known option; check its spelling against the README');
   }
+  const resolved: Record<string, unknown> = {};
+  for (const [name, resolve] of Object.entries(RESOLVERS) as Array<[keyof AuthManagerOptions, (value: unknown, all: AuthManagerOptions) => unknown]>) {
+    resolved[name === 'jwtSecret' ? 'keys' : name] = resolve(options[name], options);
+  }
+  const o = resolved as ResolvedOptions;
 
-  const dbDsn = checkDsn(options.dbDsn);
-  if (dbDsn === undefined && options.db === undefined) {
+  // Rules that span options.
+  if (o.dbDsn === undefined && o.db === undefined) {
     throw misuse('dbDsn', "is required (or pass `db`); e.g. 'pglite://./.authlib' or 'postgresql://user:pass@host/db'");
   }
-  if (dbDsn !== undefined && options.db !== undefined) throw misuse('db', 'cannot be combined with `dbDsn`; pass one of them');
-
-  const dbSchema = str(options.dbSchema, 'dbSchema', DEFAULT_DB_SCHEMA);
-  const badSchema = schemaProblem(dbSchema);
-  if (badSchema) throw misuse('dbSchema', badSchema);
-
-  if (options.jwtSecret === undefined) {
-    throw misuse('jwtSecret', 'is required: a string of at least 32 bytes; generate one with `npx authlib secret`');
+  if (o.dbDsn !== undefined && o.db !== undefined) throw misuse('db', 'cannot be combined with `dbDsn`; pass one of them');
+  for (const r of [...o.defaultRoles, o.adminRole]) {
+    if (!o.roles.includes(r)) throw misuse(r === o.adminRole ? 'adminRole' : 'defaultRoles', `names role '${r}', which is not in \`roles\``);
   }
-  const secrets = Array.isArray(options.jwtSecret) ? options.jwtSecret : [options.jwtSecret];
-  if (secrets.length === 0) throw misuse('jwtSecret', 'must hold at least one secret');
-  const keyBytes = secrets.map((s, i) => toKeyBytes(s, secrets.length > 1 ? `jwtSecret[${i}]` : 'jwtSecret'));
-  const keys = keyBytes.map((bytes) => Object.freeze({ kid: keyId(bytes), key: createSecretKey(bytes) }));
-
-  const roles = roleList(options.roles, 'roles', DEFAULT_ROLES);
-  const defaultRoles = roleList(options.defaultRoles, 'defaultRoles', DEFAULT_DEFAULT_ROLES);
-  const adminRole = str(options.adminRole, 'adminRole', DEFAULT_ADMIN_ROLE);
-  for (const r of [...defaultRoles, adminRole]) {
-    if (!roles.includes(r)) throw misuse(r === adminRole ? 'adminRole' : 'defaultRoles', `names role '${r}', which is not in \`roles\``);
-  }
-
-  let basePath = str(options.basePath, 'basePath', DEFAULT_BASE_PATH);
-  if (!basePath.startsWith('/')) throw misuse('basePath', "must start with '/'");
-  basePath = basePath.replace(/\/+$/, '') || '/';
-
-  const oauthConfig = options.oauthConfig ?? {};
-  if (typeof oauthConfig !== 'object' || Array.isArray(oauthConfig)) throw misuse('oauthConfig', 'must be an object keyed by provider name');
-  const publicUrl = options.publicUrl === undefined ? undefined : str(options.publicUrl, 'publicUrl', '');
-  if (Object.keys(oauthConfig).length > 0 && publicUrl === undefined) {
+  if (Object.keys(o.oauthConfig).length > 0 && o.publicUrl === undefined) {
     throw misuse('publicUrl', 'is required when `oauthConfig` names a provider: the external base URL, e.g. https://app.example.com');
   }
-
-  let encryptionKey: Buffer;
-  if (options.encryptionKey === undefined) {
-    // Domain-separated from the signing use of the same secret.
-    encryptionKey = createHash('sha256').update('express-authlib encryption key\0').update(keyBytes[0]!).digest();
-  } else {
-    const raw = options.encryptionKey;
-    encryptionKey = Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw), /^[0-9a-f]{64}$/i.test(String(raw)) ? 'hex' : 'base64');
-    if (encryptionKey.length !== 32) throw misuse('encryptionKey', 'must be 32 bytes (a Buffer, 64 hex characters or base64)');
-  }
-
-  if (publicUrl !== undefined && !isAbsoluteHttpUrl(publicUrl)) throw misuse('publicUrl', 'must be an absolute http(s) URL, e.g. https://app.example.com');
-  if (options.oauthRedirect !== undefined && !isAbsoluteHttpUrl(options.oauthRedirect)) {
-    throw misuse('oauthRedirect', 'must be an absolute http(s) URL of your front end, e.g. https://app.example.com/auth/done');
-  }
-  const allowedRedirects = options.allowedRedirects ?? [];
-  if (!Array.isArray(allowedRedirects) || allowedRedirects.some((u) => !isAbsoluteHttpUrl(u))) {
-    throw misuse('allowedRedirects', 'must be an array of absolute http(s) URLs (an origin, or an origin plus a path prefix)');
-  }
-
-  const rateLimit = options.rateLimit ?? {};
-  if (rateLimit !== false && (typeof rateLimit !== 'object' || rateLimit === null)) {
-    throw misuse('rateLimit', 'must be false or an object of limits');
-  }
-
-  const trustProxy = options.trustProxy ?? DEFAULT_TRUST_PROXY;
-  if (trustProxy !== undefined && !['boolean', 'number', 'string'].includes(typeof trustProxy) && !Array.isArray(trustProxy)) {
-    throw misuse('trustProxy', 'must be a boolean, a hop count, or proxy addresses');
-  }
-
-  const now = options.now ?? (() => new Date());
-  if (typeof now !== 'function') throw misuse('now', 'must be a function returning a Date');
-
-  return Object.freeze({
-    dbDsn,
-    db: options.db,
-    listenDsn: (() => {
-      const v = options.listenDsn;
-      if (v !== undefined && (typeof v !== 'string' || !/^postgres(ql)?:\/\/./.test(v))) throw misuse('listenDsn', "must be a 'postgres://' or 'postgresql://' URL");
-      return v;
-    })(),
-    dbSchema,
-    autoMigrate: bool(options.autoMigrate, 'autoMigrate', DEFAULT_AUTO_MIGRATE),
-    keys: Object.freeze(keys),
-    issuer: str(options.issuer, 'issuer', DEFAULT_ISSUER),
-    audience: str(options.audience, 'audience', DEFAULT_AUDIENCE),
-    tokenExpiry: positiveInt(options.tokenExpiry, 'tokenExpiry', DEFAULT_TOKEN_EXPIRY),
-    refreshTokenExpiry: positiveInt(options.refreshTokenExpiry, 'refreshTokenExpiry', DEFAULT_REFRESH_TOKEN_EXPIRY),
-    refreshGraceSeconds: positiveInt(options.refreshGraceSeconds, 'refreshGraceSeconds', DEFAULT_REFRESH_GRACE_SECONDS, 0),
-    oauthConfig: Object.freeze({ ...oauthConfig }),
-    basePath,
-    publicUrl,
-    oauthAutoCreate: bool(options.oauthAutoCreate, 'oauthAutoCreate', DEFAULT_OAUTH_AUTO_CREATE),
-    encryptionKey,
-    oauthRedirect: options.oauthRedirect,
-    allowedRedirects: Object.freeze([...allowedRedirects]),
-    roles: Object.freeze(roles),
-    defaultRoles: Object.freeze(defaultRoles),
-    adminRole,
-    allowRegistration: bool(options.allowRegistration, 'allowRegistration', DEFAULT_ALLOW_REGISTRATION),
-    bcryptRounds: (() => {
-      const r = positiveInt(options.bcryptRounds, 'bcryptRounds', DEFAULT_BCRYPT_ROUNDS, 4);
-      if (r > 31) throw misuse('bcryptRounds', 'must be between 4 and 31');
-      return r;
-    })(),
-    trustProxy,
-    rateLimit,
-    mailer: options.mailer,
-    logger: resolveLogger(options.logger),
-    hasher: options.hasher,
-    onEvent: (() => {
-      if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw misuse('onEvent', 'must be a function (event) => void');
-      return options.onEvent;
-    })(),
-    now,
-  });
+  return Object.freeze(o);
 }

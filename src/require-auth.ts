@@ -4,7 +4,6 @@ import { readCredentials } from './http/credentials.js';
 import { sendError } from './http/respond.js';
 import type { Logger } from './logger.js';
 import type { AuthContext, Authenticator } from './services/authenticator.js';
-import { requestContext } from './security/audit.js';
 import type { TokenFailureLimiter } from './security/token-failures.js';
 
 /** What `requireAuth` accepts: nothing, a list of roles, or an options object. */
@@ -96,8 +95,6 @@ export function createRequireAuth(authenticator: Authenticator, logger: Logger, 
         if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
         req.auth = auth;
         req.user = auth.user;
-        const context = requestContext.getStore();
-        if (context) context.actorId = auth.user.id;
         next();
       },
       (err: unknown) => {

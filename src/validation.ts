@@ -1,20 +1,47 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem } from './passwords/policy.js';
+import { isSingleScript } from './single-script.js';
 
 /** Longest accepted `real_name`. */
 export const MAX_REAL_NAME_LENGTH = 200;
 /** Largest accepted `profile`, as JSON. */
 export const MAX_PROFILE_BYTES = 8192;
+/** Deepest accepted nesting of objects and arrays in `profile` (the profile object itself is level 1). */
+export const MAX_PROFILE_DEPTH = 32;
+
+/**
+ * Whether `value` nests objects or arrays more than `max` levels deep. Iterative, with an explicit
+ * stack: untrusted JSON may nest thousands of levels, and anything recursive (JSON.stringify
+ * included) would run out of call stack on it.
+ */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(item)) if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
+  }
+  return false;
+}
 
 const nfkcTrim = (s: string) => s.trim().normalize('NFKC');
 
-/** 3-64 letters, digits, `_`, `.` or `-` after trimming and NFKC; no `@`, so a login name is never mistaken for an email. */
+/**
+ * 3-64 letters, digits, `_`, `.` or `-` after trimming and NFKC, all in one script (no `аdmin`
+ * with a Cyrillic `а` beside `admin`); no `@`, so a login name is never mistaken for an email.
+ */
 export const username = z
   .string()
   .max(256)
   .transform(nfkcTrim)
-  .pipe(z.string().regex(/^[\p{L}\p{N}_.-]{3,64}$/u, 'must be 3-64 letters, digits, _ . or -'));
+  .pipe(
+    z
+      .string()
+      .regex(/^[\p{L}\p{N}_.-]{3,64}$/u, 'must be 3-64 letters, digits, _ . or -')
+      .refine(isSingleScript, 'must be written in one script (letters of several alphabets can imitate another name)'),
+  );
 
 export const email = z.string().max(320).transform(nfkcTrim).pipe(z.email('must be an email address').max(254));
 
@@ -29,9 +56,11 @@ export const password = z
 
 export const realName = z.string().max(MAX_REAL_NAME_LENGTH).transform((s) => s.trim());
 
-export const profile = z
-  .record(z.string(), z.unknown())
-  .refine((p) => JSON.stringify(p).length <= MAX_PROFILE_BYTES, `must be at most ${MAX_PROFILE_BYTES} bytes of JSON`);
+export const profile = z.record(z.string(), z.unknown()).superRefine((p, ctx) => {
+  // Depth first: only a shallow enough value may be handed to JSON.stringify.
+  if (nestsDeeperThan(p, MAX_PROFILE_DEPTH)) ctx.addIssue({ code: 'custom', message: `must nest at most ${MAX_PROFILE_DEPTH} levels deep` });
+  else if (JSON.stringify(p).length > MAX_PROFILE_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PROFILE_BYTES} bytes of JSON` });
+});
 
 export const roleNames = z.array(z.string().min(1).max(64)).max(64);
 

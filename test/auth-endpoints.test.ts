@@ -1,3 +1,4 @@
+import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
 import {
@@ -8,7 +9,6 @@ import {
   expectValidation,
   login,
   loginOk,
-  median,
   meStatus,
   refresh,
   uniqueName,
@@ -361,10 +361,8 @@ describe('POST /token-refresh', () => {
     expectError(await refresh(t, first.refresh_token), 401, 'refresh_token_reused', [first.refresh_token]);
 
     // The newest refresh token of that family is dead too.
-    const newest = await refresh(t, third.refresh_token);
-    expect(newest.status).toBe(401);
-    expect(['invalid_token', 'refresh_token_reused']).toContain(newest.body.code);
-    expectError(newest, 401, newest.body.code);
+    // Revoked with its family, not itself reused: the plain refusal.
+    expectError(await refresh(t, third.refresh_token), 401, 'invalid_token');
     // And so is every access token of the family.
     for (const token of [first.token, second.token, third.token]) {
       expectError(await t.http.get('/me').set(bearer(token)), 401, 'invalid_token', [token]);
@@ -579,9 +577,8 @@ describe('requireAuth on app routes', () => {
     const u = await registerUser(t);
     expect(await meStatus(t, u.token)).toBe(200);
     await t.auth.users.setActive(u.user.id, false);
-    const res = await t.http.get('/me').set(bearer(u.token));
-    expect([401, 403]).toContain(res.status);
-    expect(['invalid_token', 'account_disabled']).toContain(res.body.code);
+    // Disabling bumps the token version, so the token itself is dead (its API tokens get 403 account_disabled).
+    expectError(await t.http.get('/me').set(bearer(u.token)), 401, 'invalid_token');
   });
 });
 
@@ -625,42 +622,50 @@ describe('options: allowRegistration: false and custom roles', () => {
   });
 });
 
-describe('login timing (bcrypt cost 8)', () => {
-  let slow: TestApp;
+describe('login does the same work whatever is wrong', () => {
+  // Timing itself is measured by `npm run bench` (bench/login.ts); here the work is counted: a
+  // hasher that records each call, wrapped around real bcrypt.
+  const calls: string[] = [];
+  let counted: TestApp;
   beforeAll(async () => {
-    slow = await createTestApp({ bcryptRounds: 8 });
+    counted = await createTestApp({
+      hasher: {
+        hash: (password) => {
+          calls.push('hash');
+          return bcrypt.hash(password, 4);
+        },
+        verify: (password, stored) => {
+          calls.push('verify');
+          return bcrypt.compare(password, stored).catch(() => false);
+        },
+      },
+    });
   });
-  afterAll(() => slow?.close());
+  afterAll(() => counted?.close());
 
-  it('unknown user, wrong password and password-less account take similar time', async () => {
-    const u = await registerUser(slow);
+  async function work(username: string, password: string): Promise<string[]> {
+    calls.length = 0;
+    const res = await counted.http.post(`${BASE}/login`).send({ username, password });
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 401, code: 'invalid_credentials' });
+    return [...calls];
+  }
+
+  it('unknown user, wrong password and password-less account: exactly one bcrypt compare each', async () => {
+    const u = await registerUser(counted);
     const nopw = uniqueName('nopw');
-    await slow.auth.users.create({ username: nopw, email: `${nopw}@example.com` });
+    await counted.auth.users.create({ username: nopw, email: `${nopw}@example.com` });
+    await work(uniqueName('ghost'), PASSWORD); // creates the decoy hash once
+    expect(await work(uniqueName('ghost'), PASSWORD)).toEqual(['verify']);
+    expect(await work(u.username, 'wrong password!')).toEqual(['verify']);
+    expect(await work(nopw, PASSWORD)).toEqual(['verify']);
+  });
 
-    const time = async (username: string, password: string) => {
-      const started = performance.now();
-      const res = await slow.http.post(`${BASE}/login`).send({ username, password });
-      const elapsed = performance.now() - started;
-      expect(res.status).toBe(401);
-      return elapsed;
-    };
-    // Warm-up: the first request of each kind pays one-off costs (connections, JIT, a dummy hash).
-    await time(uniqueName('ghost'), PASSWORD);
-    await time(u.username, 'wrong password!');
-
-    const unknown: number[] = [];
-    const wrong: number[] = [];
-    const passwordless: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      unknown.push(await time(uniqueName('ghost'), PASSWORD));
-      wrong.push(await time(u.username, `wrong password ${i}`));
-      passwordless.push(await time(nopw, PASSWORD));
-    }
-    const ratio = median(unknown) / median(wrong);
-    const ratioNoPw = median(passwordless) / median(wrong);
-    expect(ratio, `unknown ${unknown.map(Math.round)} vs wrong ${wrong.map(Math.round)}`).toBeGreaterThan(0.5);
-    expect(ratio).toBeLessThan(2);
-    expect(ratioNoPw, `password-less ${passwordless.map(Math.round)} vs wrong ${wrong.map(Math.round)}`).toBeGreaterThan(0.5);
-    expect(ratioNoPw).toBeLessThan(2);
+  it('a 1025-character password is refused before any hashing: 400 validation_error', async () => {
+    const u = await registerUser(counted, { password: 'q'.repeat(1024) });
+    calls.length = 0;
+    expectValidation(await login(counted, u.username, 'q'.repeat(1025)), 'password');
+    expect(calls).toEqual([]);
+    // Not silently truncated to the 1024 characters that are the real password either.
+    expect((await login(counted, u.username, 'q'.repeat(1024))).status).toBe(200);
   });
 });

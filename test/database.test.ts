@@ -243,9 +243,7 @@ describe('database unreachable', () => {
 
       const programmatic = await rejection(auth.verifyToken(apiToken));
       expect(programmatic.code).toBe('service_unavailable');
-      // Let the login's timing-equaliser hash finish before closing; closing during it is the
-      // subject of the tests below.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // close() waits for the login's timing-equaliser hash, which may still be running.
       await closeNow(auth);
     });
   }
@@ -259,7 +257,9 @@ describe('close() after a login', () => {
     process.on('unhandledRejection', onRejection);
     try {
       await fn();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // A rejection nobody handled is reported on a later turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
     } finally {
       process.off('unhandledRejection', onRejection);
     }

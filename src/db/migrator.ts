@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { DATA_STEPS } from './data-steps.js';
 
 /** Name of the table recording applied migrations (inside `dbSchema`). */
 export const MIGRATION_TABLE = 'authlib_migrations';
@@ -29,11 +30,13 @@ class SqlFileProvider implements MigrationProvider {
     const migrations: Record<string, Migration> = {};
     for (const file of files) {
       const text = await readFile(join(dir, file), 'utf8');
-      migrations[file.replace(/\.sql$/, '')] = {
+      const name = file.replace(/\.sql$/, '');
+      migrations[name] = {
         up: async (db) => {
           // Kysely runs PostgreSQL migrations in a transaction, so SET LOCAL ends with it.
           await sql`set local search_path to ${sql.id(this.schema)}`.execute(db);
           await sql.raw(text).execute(db);
+          await DATA_STEPS[name]?.(db);
         },
       };
     }

@@ -101,8 +101,16 @@ export interface LoginFailuresTable {
 }
 
 /** Every table of the library, as Kysely sees them (inside `dbSchema`). */
+/** One revocation, as instances that poll instead of LISTENing read it. */
+export interface RevocationLogTable {
+  id: Generated<string>;
+  event: unknown;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   auth_events: AuthEventsTable;
+  revocation_log: RevocationLogTable;
   login_failures: LoginFailuresTable;
   oauth_accounts: OAuthAccountsTable;
   oauth_states: OAuthStatesTable;

@@ -83,7 +83,7 @@ export class Store {
       } else {
         const pending = (await migrationStatus(root, this.opts.dbSchema)).filter((m) => !m.appliedAt);
         if (pending.length > 0) {
-          throw new AuthError('schema_outdated', 503, `database schema "${this.opts.dbSchema}" has ${pending.length} pending migration(s); run \`npx authlib db init\` or set autoMigrate: true`);
+          throw new ServiceUnavailableError(`database schema "${this.opts.dbSchema}" has ${pending.length} pending migration(s); run \`npx authlib db init\` or set autoMigrate: true`, { code: 'schema_outdated' });
         }
       }
       // close() was called meanwhile: do not open the LISTEN connection that nothing would close.
@@ -98,7 +98,7 @@ export class Store {
       if (isDatabaseUnavailable(err) || !this.#connection) {
         throw new ServiceUnavailableError(describeConnectionFailure(this.#connection, err), { cause: err });
       }
-      throw new AuthError('database_error', 503, `database setup failed: ${(err as Error).message}`, { cause: err });
+      throw new ServiceUnavailableError(`database setup failed: ${(err as Error).message}`, { cause: err, code: 'database_error' });
     }
   }
 }

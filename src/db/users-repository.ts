@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { identityKey } from '../identity-key.js';
 import type { Database, NewUserRow, UserRow } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -15,10 +16,7 @@ export function isUserId(id: unknown): id is string {
   return typeof id === 'string' && UUID.test(id);
 }
 
-/** Case- and form-insensitive key of a username or email: trimmed, NFKC, lower-cased. */
-export function identityKey(value: string): string {
-  return value.trim().normalize('NFKC').toLowerCase();
-}
+export { identityKey };
 
 function selectUsers(db: Db) {
   return db.selectFrom('users').selectAll('users').select((eb) =>
@@ -65,6 +63,16 @@ export async function bumpTokenVersion(db: Db, userId: string, now: Date, change
     .where('id', '=', userId)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/**
+ * Locks the user's row until the transaction ends and returns it as it is now (roles, version, hash).
+ * Every change that ends logins updates this row first, so a transaction that holds the lock
+ * cannot interleave with one: it sees the revocation, or the revocation sees what it wrote.
+ */
+export function lockUser(db: Transaction<Database>, userId: string): Promise<UserRecord | undefined> {
+  if (!isUserId(userId)) return Promise.resolve(undefined);
+  return selectUsers(db).where('users.id', '=', userId).forUpdate().executeTakeFirst();
 }
 
 export async function touchLastLogin(db: Db, userId: string, now: Date): Promise<void> {

@@ -3,10 +3,12 @@ import type { ApiTokenService } from '../services/api-tokens.js';
 import { MAX_API_TOKEN_DAYS, scopeList } from '../services/api-tokens.js';
 import type { UserService } from '../services/users.js';
 import { parseInput } from '../validation.js';
+import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
-import type { Handler, Routes } from './types.js';
+import type { Handler, Req, Routes } from './types.js';
+import type { EventOrigin } from '../security/audit.js';
 
 const createSchema = z.object({
   name: z.string().trim().min(1).max(100),
@@ -19,25 +21,26 @@ export interface ApiTokenRouteDeps {
   users: UserService;
   adminRole: string;
   authenticate: Handler;
+  origin: (req: Req) => EventOrigin;
 }
 
 /** `/{user}/api-tokens`: the caller's own tokens (`me` or their id), or anyone's for an admin. */
 export function mountApiTokenRoutes(router: Routes, d: ApiTokenRouteDeps): void {
   const targetUser = targetUserResolver(d.users, d.adminRole);
 
-  router.post('/:user/api-tokens', d.authenticate, async (req, res) => {
+  router.post('/:user/api-tokens', d.authenticate, accessTokenOnly, async (req, res) => {
     const userId = await targetUser(req);
     const input = parseInput(createSchema, bodyObject(req));
-    const created = await d.apiTokens.create(userId, { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null });
+    const created = await d.apiTokens.create(userId, { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null }, d.origin(req));
     sendJson(res, 201, created, true);
   });
 
-  router.get('/:user/api-tokens', d.authenticate, async (req, res) => {
+  router.get('/:user/api-tokens', d.authenticate, accessTokenOnly, async (req, res) => {
     sendJson(res, 200, await d.apiTokens.list(await targetUser(req)));
   });
 
-  router.delete('/:user/api-tokens/:tokenId', d.authenticate, async (req, res) => {
-    await d.apiTokens.revoke(await targetUser(req), req.params?.tokenId ?? '');
+  router.delete('/:user/api-tokens/:tokenId', d.authenticate, accessTokenOnly, async (req, res) => {
+    await d.apiTokens.revoke(await targetUser(req), req.params?.tokenId ?? '', d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

@@ -5,11 +5,12 @@ import type { SessionService } from '../services/sessions.js';
 import type { UserService } from '../services/users.js';
 import { listRoles } from '../db/roles-repository.js';
 import type { Store } from '../db/store.js';
-import type { Audit } from '../security/audit.js';
+import type { Audit, EventOrigin } from '../security/audit.js';
 import * as v from '../validation.js';
+import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
-import { caller, type Routes, type Handler } from './types.js';
+import { caller, type Routes, type Handler, type Req } from './types.js';
 
 const loginSchema = z.object({
   // A username or an email; its shape is checked only by the lookup, so any string up to 320 works.
@@ -40,13 +41,16 @@ export interface AuthRouteDeps {
   audit: Audit;
   authenticate: Handler;
   limit: { login: Handler; register: Handler; refresh: Handler };
+  /** Where a request comes from, for the audit trail and the per-account login delays. */
+  origin: (req: Req) => EventOrigin;
 }
 
 /** The authlib core: login, register, refresh, logout, logout-all, change-password, profile, roles. */
 export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
   router.post('/login', d.limit.login, async (req, res) => {
     const { username, password } = v.parseInput(loginSchema, bodyObject(req));
-    const result = await d.sessions.login(username, password);
+    const { ip, userAgent } = d.origin(req);
+    const result = await d.sessions.login({ identifier: username, password, ip, userAgent });
     sendJson(res, 200, result, true);
   });
 
@@ -54,31 +58,30 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     if (!d.allowRegistration) throw new ForbiddenError('forbidden', 'registration is closed');
     const input = v.parseInput(registerSchema, bodyObject(req));
     // Only the fields above: roles, flags and ids are never taken from a public body.
-    const user = await d.users.create(input);
-    await d.audit.record('register', { userId: user.id });
-    const tokens = await d.sessions.issueTokens(user.id);
+    const { user, result: tokens } = await d.users.createWith(input, (trx, userId) => d.sessions.startLogin(trx, userId));
+    await d.audit.record('register', { userId: user.id, origin: d.origin(req) });
     sendJson(res, 201, { user, ...tokens }, true);
   });
 
   router.post('/token-refresh', d.limit.refresh, async (req, res) => {
     const { refresh_token } = v.parseInput(refreshSchema, bodyObject(req));
-    sendJson(res, 200, await d.sessions.refresh(refresh_token), true);
+    sendJson(res, 200, await d.sessions.refresh(refresh_token, d.origin(req)), true);
   });
 
   router.post('/logout', async (req, res) => {
     const { refresh_token } = v.parseInput(refreshSchema, bodyObject(req));
-    await d.sessions.logout(refresh_token);
+    await d.sessions.logout(refresh_token, d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/logout-all', d.authenticate, async (req, res) => {
-    await d.sessions.logoutAll(caller(req).user.id);
+  router.post('/logout-all', d.authenticate, accessTokenOnly, async (req, res) => {
+    await d.sessions.logoutAll(caller(req).user.id, d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/change-password', d.authenticate, d.limit.login, async (req, res) => {
+  router.post('/change-password', d.authenticate, accessTokenOnly, d.limit.login, async (req, res) => {
     const { current_password, password } = v.parseInput(changePasswordSchema, bodyObject(req));
-    const tokens = await d.sessions.changePassword(caller(req).user.id, current_password, password);
+    const tokens = await d.sessions.changePassword(caller(req).user.id, current_password, password, d.origin(req));
     sendJson(res, 200, { success: true, ...tokens }, true);
   });
 

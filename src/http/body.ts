@@ -14,10 +14,10 @@ const parseJson = bodyParser.json({ limit: MAX_BODY_BYTES, strict: false, type: 
 function translate(err: { type?: string; status?: number }): RequestError | ValidationError {
   switch (err.type) {
     case 'entity.too.large':
-      return new RequestError('payload_too_large', 413, `request body must be at most ${MAX_BODY_BYTES} bytes`);
+      return new RequestError('payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`);
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new RequestError('unsupported_media_type', 415, 'request body must be UTF-8 JSON');
+      return new RequestError('unsupported_media_type', 'request body must be UTF-8 JSON');
     default:
       return new ValidationError({ body: 'is not valid JSON' }, 'request body is not valid JSON');
   }
@@ -35,7 +35,7 @@ export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
   }
   // Checked even when the host app parsed the body already: a form post must not reach /login.
   if (!typeis(req, ['application/json', 'application/*+json'])) {
-    return next(new RequestError('unsupported_media_type', 415, 'request body must be application/json'));
+    return next(new RequestError('unsupported_media_type', 'request body must be application/json'));
   }
   // The host app's own JSON parser got there first (Express 4 marks `_body`; a consumed stream says the same).
   if (req._body === true || req.readableEnded) {
@@ -44,7 +44,7 @@ export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-    return next(new RequestError('payload_too_large', 413, `request body must be at most ${MAX_BODY_BYTES} bytes`));
+    return next(new RequestError('payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`));
   }
   parseJson(req, res, (err?: unknown) => {
     if (err) return next(translate(err as { type?: string }));

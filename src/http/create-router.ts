@@ -1,23 +1,21 @@
 import Router from 'router';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { requestContext } from '../security/audit.js';
 import { jsonBody } from './body.js';
 import { mountAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
 import { mountApiTokenRoutes, type ApiTokenRouteDeps } from './api-token-routes.js';
 import { mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
+import { originResolver } from './origin.js';
 import { sendError } from './respond.js';
 import type { Next, Req, Res, Routes } from './types.js';
 
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
-export function createRouter(deps: AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & { logger: Logger; clientIp: (req: Req) => string }): (req: Req, res: Res, next: Next) => void {
+export function createRouter(
+  given: Omit<AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps, 'origin'> & { logger: Logger; clientIp: (req: Req) => string },
+): (req: Req, res: Res, next: Next) => void {
   // The standalone router Express 5 is built on: the same matching and async-error handling whatever the host is.
+  const deps = { ...given, origin: originResolver(given.clientIp) };
   const router = new Router({ caseSensitive: true, strict: false }) as unknown as Routes & ((req: Req, res: Res, next: Next) => void);
-  // Who is asking, for audit events recorded anywhere below.
-  router.use((req: Req, _res: Res, next: Next) => {
-    const userAgent = req.headers['user-agent'];
-    requestContext.run({ ip: deps.clientIp(req), ...(typeof userAgent === 'string' ? { userAgent } : {}) }, next);
-  });
   router.use(jsonBody);
   mountAuthRoutes(router, deps);
   mountApiTokenRoutes(router, deps);

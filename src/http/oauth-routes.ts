@@ -3,10 +3,12 @@ import type { AuthError } from '../errors.js';
 import type { OAuthService } from '../services/oauth.js';
 import type { UserService } from '../services/users.js';
 import { parseInput } from '../validation.js';
+import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendError, sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
-import type { Handler, Res, Routes } from './types.js';
+import type { Handler, Req, Res, Routes } from './types.js';
+import type { EventOrigin } from '../security/audit.js';
 import type { Logger } from '../logger.js';
 
 const beginSchema = z.object({
@@ -20,6 +22,7 @@ export interface OAuthRouteDeps {
   adminRole: string;
   authenticate: Handler;
   logger: Logger;
+  origin: (req: Req) => EventOrigin;
 }
 
 /** Sends the browser back to the app with `fields` in the fragment: never the query, never a Referer. */
@@ -50,7 +53,7 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   });
 
   router.get('/login/oauth2callback', async (req, res) => {
-    const result = await d.oauth.complete(queryOf(req.url));
+    const result = await d.oauth.complete(queryOf(req.url), d.origin(req));
     if (result.ok) {
       const { token, refresh_token, user } = result.login;
       if (result.redirectTo) redirectWith(res, result.redirectTo, { token, refresh_token });
@@ -73,12 +76,12 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
 
   const targetUser = targetUserResolver(d.users, d.adminRole);
 
-  router.get('/:user/identities', d.authenticate, async (req, res) => {
+  router.get('/:user/identities', d.authenticate, accessTokenOnly, async (req, res) => {
     sendJson(res, 200, await d.oauth.identities(await targetUser(req)));
   });
 
-  router.delete('/:user/identities/:provider', d.authenticate, async (req, res) => {
-    await d.oauth.unlink(await targetUser(req), req.params?.provider ?? '');
+  router.delete('/:user/identities/:provider', d.authenticate, accessTokenOnly, async (req, res) => {
+    await d.oauth.unlink(await targetUser(req), req.params?.provider ?? '', d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { AuthError, RateLimitError, ValidationError } from '../errors.js';
+import { AuthError, InternalError, RateLimitError, ValidationError } from '../errors.js';
 import { asServiceUnavailable } from '../db/unavailable.js';
 import type { Logger } from '../logger.js';
 
@@ -33,23 +33,22 @@ function asClientError(err: unknown): unknown {
 
 /** The one error body: `{error, code, status_code}` (+ `fields` for validation errors). Unknown errors become a bare 500. */
 export function sendError(res: ServerResponse, error: unknown, logger: Logger): void {
-  const err = asClientError(asServiceUnavailable(error));
+  const known = asClientError(asServiceUnavailable(error));
   if (res.headersSent) {
     res.end();
     return;
   }
-  if (!(err instanceof AuthError)) {
-    const e = err as { message?: unknown; code?: unknown };
-    logger.error({ err: { message: String(e?.message ?? err), code: e?.code } }, 'express-authlib: unexpected error');
-    sendJson(res, 500, { error: 'internal server error', code: 'internal_error', status_code: 500 });
-    return;
+  if (!(known instanceof AuthError)) {
+    const e = known as { message?: unknown; code?: unknown };
+    logger.error({ err: { message: String(e?.message ?? known), code: e?.code } }, 'express-authlib: unexpected error');
   }
+  const err = known instanceof AuthError ? known : new InternalError({ cause: known });
   if (err.status === 401) {
     const sentToken = err.code === 'invalid_token' || err.code === 'token_expired';
     res.setHeader('WWW-Authenticate', sentToken ? 'Bearer error="invalid_token"' : 'Bearer');
   }
   if (err instanceof RateLimitError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
-  if (err.status >= 500) logger.warn({ code: err.code, err: { message: err.message } }, 'express-authlib: request failed');
+  if (err.status >= 500 && err.code !== 'internal_error') logger.warn({ code: err.code, err: { message: err.message } }, 'express-authlib: request failed');
   const body: Record<string, unknown> = { error: err.message, code: err.code, status_code: err.status };
   if (err instanceof ValidationError) body.fields = err.fields;
   sendJson(res, err.status, body);

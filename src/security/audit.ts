@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Store } from '../db/store.js';
 import type { Logger } from '../logger.js';
 
@@ -32,15 +31,17 @@ export interface AuthEvent {
   created_at: string;
 }
 
-/** What the HTTP layer knows about the request being served; empty for programmatic calls. */
-export interface RequestContext {
+/**
+ * Where a change came from, as the HTTP layer knows it: the client address, its user agent and the
+ * signed-in caller. Passed explicitly to each service call (nothing is read from hidden
+ * per-request state); absent for programmatic calls.
+ */
+export interface EventOrigin {
   ip?: string;
   userAgent?: string;
+  /** The authenticated caller; recorded as `actor_id` when it is not the event's user. */
   actorId?: string;
 }
-
-/** Set by the router and requireAuth for the duration of a request, read where events are recorded. */
-export const requestContext = new AsyncLocalStorage<RequestContext>();
 
 /**
  * Writes audit events after the change they describe has committed, and forwards each to `onEvent`.
@@ -54,8 +55,8 @@ export class Audit {
     private readonly onEvent: ((event: AuthEvent) => void | Promise<void>) | undefined,
   ) {}
 
-  async record(type: AuthEventType, fields: { userId?: string | null; data?: Record<string, unknown> } = {}): Promise<void> {
-    const ctx = requestContext.getStore() ?? {};
+  async record(type: AuthEventType, fields: { userId?: string | null; data?: Record<string, unknown>; origin?: EventOrigin | undefined } = {}): Promise<void> {
+    const ctx = fields.origin ?? {};
     const actor = ctx.actorId && ctx.actorId !== fields.userId ? ctx.actorId : null;
     const event: AuthEvent = {
       type,

@@ -5,6 +5,8 @@ import { findUserById, type UserRecord } from '../db/users-repository.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import { logRevocation, pruneRevocations } from '../db/revocation-log-repository.js';
+import { RevocationPoller } from './revocation-poller.js';
 
 /** How long a cached user (roles, active flag, token version) is trusted before it is re-read. */
 export const USER_CACHE_TTL_MS = 30_000;
@@ -43,6 +45,8 @@ export class Revocation {
   readonly #revokedSessions = new Map<string, number>();
   readonly #channel: string;
   #stopListening: (() => Promise<void>) | undefined;
+  #poller: RevocationPoller | undefined;
+  #loggedPrunedAt = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay = LISTEN_RETRY_MS;
   #prunedAt = 0;
@@ -58,9 +62,20 @@ export class Revocation {
     this.#channel = revocationChannel(schema);
   }
 
-  /** Subscribes to other instances' announcements, then loads the recently revoked logins. */
+  /**
+   * Subscribes to other instances' announcements (LISTEN, or polling the revocation log where
+   * there is no connection to LISTEN on), then loads the recently revoked logins.
+   */
   async start(connection: Connection): Promise<void> {
-    if (!this.#stopListening && !this.#retryTimer) await this.#listen(connection);
+    if (!connection.listen) {
+      if (!this.#poller) {
+        this.logger.info({}, 'express-authlib: no connection to LISTEN on (pass listenDsn); polling the revocation log instead');
+        this.#poller = new RevocationPoller(connection.db, (payload) => this.#onMessage(payload), this.logger);
+      }
+      await this.#poller.start();
+    } else if (!this.#stopListening && !this.#retryTimer) {
+      await this.#listen(connection);
+    }
     await this.#warm(connection.db);
   }
 
@@ -72,7 +87,15 @@ export class Revocation {
   async commit<T>(db: Kysely<Database>, event: RevocationEvent, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
     const result = await db.transaction().execute(async (trx) => {
       const outcome = await work(trx);
-      if (outcome) await sql`select pg_notify(${this.#channel}, ${JSON.stringify(event)})`.execute(trx);
+      if (outcome) {
+        await sql`select pg_notify(${this.#channel}, ${JSON.stringify(event)})`.execute(trx);
+        // For instances that poll instead of LISTENing; old rows go at most once a minute per instance.
+        await logRevocation(trx, event);
+        if (Date.now() - this.#loggedPrunedAt > 60_000) {
+          this.#loggedPrunedAt = Date.now();
+          await pruneRevocations(trx);
+        }
+      }
       return outcome;
     });
     if (result) this.apply(event);
@@ -109,16 +132,14 @@ export class Revocation {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
+    this.#poller?.close();
     const stop = this.#stopListening;
     this.#stopListening = undefined;
     await stop?.().catch(() => undefined);
   }
 
   async #listen(connection: Connection): Promise<void> {
-    if (!connection.listen) {
-      this.logger.warn({}, 'express-authlib: no connection to LISTEN on (pass listenDsn); revocations by other instances reach this one only through the user cache expiry');
-      return;
-    }
+    if (!connection.listen) return;
     try {
       this.#stopListening = await connection.listen(
         this.#channel,
@@ -131,9 +152,10 @@ export class Revocation {
     }
   }
 
-  #onMessage(payload: string): void {
+  /** A NOTIFY payload (a JSON string) or a logged event (already parsed). */
+  #onMessage(payload: unknown): void {
     try {
-      const event = JSON.parse(payload) as Partial<{ user: unknown; session: unknown }>;
+      const event = (typeof payload === 'string' ? JSON.parse(payload) : payload) as Partial<{ user: unknown; session: unknown }>;
       if (typeof event.user === 'string') this.apply({ user: event.user });
       else if (typeof event.session === 'string') this.apply({ session: event.session });
     } catch {

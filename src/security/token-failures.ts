@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Store as ErlStore } from 'express-rate-limit';
 import type { Store } from '../db/store.js';
+import type { BackgroundTasks } from '../background-tasks.js';
 import type { Logger } from '../logger.js';
 import { addressKey, limiterSetup, type LimitRule, type RateLimitOptions } from './rate-limit.js';
 
@@ -24,6 +25,7 @@ export class TokenFailureLimiter {
     private readonly clientIp: (req: IncomingMessage) => string,
     private readonly now: () => Date,
     private readonly logger: Logger,
+    private readonly background: BackgroundTasks,
   ) {
     const { rule, counter } = limiterSetup('token', options, store, now);
     this.rule = rule;
@@ -47,7 +49,7 @@ export class TokenFailureLimiter {
   /** Counts one failed presentation; past the limit the address is refused until the window ends. */
   failed(req: IncomingMessage): void {
     const key = addressKey('token', this.clientIp(req));
-    Promise.resolve(this.#counter.increment(key))
+    const counted = Promise.resolve(this.#counter.increment(key))
       .then(({ totalHits, resetTime }) => {
         if (totalHits < this.rule.limit || !resetTime) return;
         // Addresses that never come back would otherwise stay forever.
@@ -58,5 +60,7 @@ export class TokenFailureLimiter {
         this.#blockedUntil.set(key, resetTime.getTime());
       })
       .catch((err: Error) => this.logger.warn({ err: { message: err.message } }, 'express-authlib: could not count a failed token'));
+    // Counted after the 401 went out, so a slow store never delays the answer; close() waits for it.
+    this.background.track(counted);
   }
 }

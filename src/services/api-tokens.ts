@@ -6,6 +6,7 @@ import { findUserById, isUserId } from '../db/users-repository.js';
 import { generateApiToken, parseApiToken } from '../tokens/api-token.js';
 import { constantTimeEqual, sha256 } from '../tokens/secrets.js';
 import { parseInput } from '../validation.js';
+import type { EventOrigin } from '../security/audit.js';
 import type { ServiceContext } from './context.js';
 
 /** `last_used_at` is written at most this often per token, so busy tokens do not write on every request. */
@@ -55,7 +56,7 @@ export class ApiTokenService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /** Creates a token for `userId`; the returned `token` is never retrievable again. */
-  async create(userId: string, input: { name: string; scopes?: string[]; expiresInDays?: number | null }): Promise<CreatedApiToken> {
+  async create(userId: string, input: { name: string; scopes?: string[]; expiresInDays?: number | null }, origin?: EventOrigin): Promise<CreatedApiToken> {
     const data = parseInput(createSchema, input);
     const now = this.ctx.opts.now();
     const { id, token } = generateApiToken();
@@ -72,7 +73,7 @@ export class ApiTokenService {
       });
     });
     const { last_used_at: _unused, ...info } = toInfo(row);
-    await this.ctx.audit.record('api_token_created', { userId, data: { token_id: id, name: info.name, scopes: info.scopes } });
+    await this.ctx.audit.record('api_token_created', { userId, data: { token_id: id, name: info.name, scopes: info.scopes }, origin });
     return { ...info, token };
   }
 
@@ -83,10 +84,10 @@ export class ApiTokenService {
   }
 
   /** Deletes one of the user's tokens; 404 when it does not exist or belongs to someone else. */
-  async revoke(userId: string, tokenId: string): Promise<void> {
+  async revoke(userId: string, tokenId: string, origin?: EventOrigin): Promise<void> {
     const deleted = isUserId(userId) && typeof tokenId === 'string' && /^[0-9A-Za-z]{8}$/.test(tokenId) && (await this.ctx.store.run((db) => deleteApiToken(db, userId, tokenId)));
     if (!deleted) throw new NotFoundError('API token not found');
-    await this.ctx.audit.record('api_token_deleted', { userId, data: { token_id: tokenId } });
+    await this.ctx.audit.record('api_token_deleted', { userId, data: { token_id: tokenId }, origin });
   }
 
   /** Looks the token up by its public id and compares hashes in constant time. One database read. */
@@ -98,8 +99,9 @@ export class ApiTokenService {
     const now = this.ctx.opts.now();
     if (row.expires_at && row.expires_at <= now) return { ok: false, code: 'token_expired' };
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
-      // Bookkeeping only: a failure here must not fail the request.
-      this.ctx.store.run((db) => touchApiToken(db, row.id, now)).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
+      // At most once a minute per token, so it is written before the request goes on (the listing
+      // then always shows the use); bookkeeping only, so a failure does not fail the request.
+      await this.ctx.store.run((db) => touchApiToken(db, row.id, now)).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
     }
     return { ok: true, row };
   }

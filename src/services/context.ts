@@ -1,3 +1,4 @@
+import type { BackgroundTasks } from '../background-tasks.js';
 import type { Store } from '../db/store.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
@@ -16,4 +17,6 @@ export interface ServiceContext {
   audit: Audit;
   /** Per-account failed-login delays; undefined when rate limiting is off. */
   throttle: LoginThrottle | undefined;
+  /** Work that outlives a request; `close()` waits for it. */
+  background: BackgroundTasks;
 }

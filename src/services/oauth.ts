@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { AuthError, ConflictError, ForbiddenError, NotFoundError, ServiceUnavailableError } from '../errors.js';
+import { AuthError, ConflictError, ForbiddenError, NotFoundError, OAuthError, ServiceUnavailableError } from '../errors.js';
 import type { Database } from '../db/schema.js';
 import {
   consumeOAuthState,
@@ -21,6 +21,7 @@ import type { User } from '../public-user.js';
 import { decrypt, encrypt } from '../tokens/encryption.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
+import type { EventOrigin } from '../security/audit.js';
 import type { SessionService, TokenPair } from './sessions.js';
 
 /** A linked provider account as listed (never its tokens). */
@@ -42,7 +43,7 @@ export interface Integration extends Identity {
 /** How a flow ended, and where to send the browser (if anywhere): the login, or why there is none. */
 export type OAuthResult = { ok: true; login: TokenPair & { user: User }; redirectTo: string | null } | { ok: false; error: AuthError; redirectTo: string | null };
 
-const invalidState = () => new AuthError('invalid_state', 400, 'the OAuth state is missing, unknown, expired or already used');
+const invalidState = () => new OAuthError('invalid_state', 'the OAuth state is missing, unknown, expired or already used');
 const USERNAME_ATTEMPTS = 5;
 
 /** Network-level failures reaching the provider. */
@@ -54,9 +55,9 @@ function providerError(err: unknown): AuthError {
   const code = (inner?.code ?? (err as { code?: unknown })?.code) as string | undefined;
   const status = inner?.statusCode;
   if ((code && UNREACHABLE.has(code)) || (typeof status === 'number' && status >= 500)) {
-    return new AuthError('provider_unavailable', 502, 'the OAuth provider could not be reached', { cause: err });
+    return new OAuthError('provider_unavailable', 'the OAuth provider could not be reached', { cause: err });
   }
-  return new AuthError('oauth_failed', 400, 'the OAuth provider did not accept this login', { cause: err });
+  return new OAuthError('oauth_failed', 'the OAuth provider did not accept this login', { cause: err });
 }
 
 /** A username from the provider's login name: our allowed characters, 3-64 long. */
@@ -86,11 +87,11 @@ export class OAuthService {
   /** Starts a flow: stores a fresh state (+ PKCE verifier) and returns the provider URL to send the browser to. */
   async begin(providerName: string, redirectTo: string | undefined): Promise<string> {
     const provider = this.#providers.get(providerName);
-    if (!provider) throw new AuthError('unknown_provider', 400, `unknown OAuth provider; configured: ${this.providerNames().join(', ') || 'none'}`);
+    if (!provider) throw new OAuthError('unknown_provider', `unknown OAuth provider; configured: ${this.providerNames().join(', ') || 'none'}`);
     let target: string | null = null;
     if (redirectTo !== undefined) {
       target = allowedRedirect(redirectTo, this.ctx.opts.allowedRedirects) ?? null;
-      if (!target) throw new AuthError('invalid_redirect', 400, 'redirect_to is not in allowedRedirects');
+      if (!target) throw new OAuthError('invalid_redirect', 'redirect_to is not in allowedRedirects');
     }
     const req: FlowRequest & { query: object; body: object; headers: object } = { query: {}, body: {}, headers: {}, authlibFlow: { provider: provider.name, redirectTo: target } };
     const outcome = await runStrategy(provider.strategy, req, { scope: provider.scope });
@@ -104,7 +105,7 @@ export class OAuthService {
    * Without a valid state it throws; once the state is known, failures come back as a value with the
    * flow's redirect target, so the browser can be sent back with the error.
    */
-  async complete(query: Record<string, string | undefined>): Promise<OAuthResult> {
+  async complete(query: Record<string, string | undefined>, origin?: EventOrigin): Promise<OAuthResult> {
     const state = query.state;
     if (typeof state !== 'string' || state.length === 0 || state.length > 512) throw invalidState();
     const row = await this.ctx.store.run((db) => consumeOAuthState(db, sha256(state), this.ctx.opts.now()));
@@ -115,10 +116,10 @@ export class OAuthService {
     try {
       if (query.error !== undefined) {
         throw query.error === 'access_denied'
-          ? new AuthError('access_denied', 403, 'the user did not grant access')
-          : new AuthError('oauth_failed', 400, 'the OAuth provider reported an error');
+          ? new OAuthError('access_denied', 'the user did not grant access')
+          : new OAuthError('oauth_failed', 'the OAuth provider reported an error');
       }
-      if (!query.code) throw new AuthError('oauth_failed', 400, 'the OAuth callback carries no code');
+      if (!query.code) throw new OAuthError('oauth_failed', 'the OAuth callback carries no code');
       const req: FlowRequest & { query: object; body: object; headers: object } = {
         query: { code: query.code, state },
         body: {},
@@ -126,13 +127,13 @@ export class OAuthService {
         authlibFlow: { provider: row.provider, redirectTo: row.redirect_to, consumed: row },
       };
       const outcome = await runStrategy(provider.strategy, req, {});
-      if (outcome.kind === 'fail') throw new AuthError('oauth_failed', 400, 'the OAuth provider did not accept this login');
+      if (outcome.kind === 'fail') throw new OAuthError('oauth_failed', 'the OAuth provider did not accept this login');
       if (outcome.kind !== 'success') throw outcome.kind === 'error' && outcome.error instanceof AuthError ? outcome.error : providerError(outcome.kind === 'error' ? outcome.error : undefined);
       const identity = toIdentity(outcome.user, provider.scope);
-      if (!identity) throw new AuthError('oauth_failed', 400, 'the OAuth provider returned no usable profile');
+      if (!identity) throw new OAuthError('oauth_failed', 'the OAuth provider returned no usable profile');
       const userId = await this.#linkOrCreate(provider.name, identity);
       const login = await this.sessions.loginVerified(userId);
-      await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name } });
+      await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name }, origin });
       return { ok: true, login, redirectTo };
     } catch (err) {
       if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) return { ok: false, error: err, redirectTo };
@@ -147,7 +148,7 @@ export class OAuthService {
   }
 
   /** Unlinks a provider; refuses to remove a user's last way to sign in. */
-  async unlink(userId: string, provider: string): Promise<void> {
+  async unlink(userId: string, provider: string, origin?: EventOrigin): Promise<void> {
     await this.ctx.store.run((db) =>
       db.transaction().execute(async (trx) => {
         const user = await findUserById(trx, userId);
@@ -157,7 +158,7 @@ export class OAuthService {
         await deleteOAuthAccount(trx, userId, provider);
       }),
     );
-    await this.ctx.audit.record('identity_unlinked', { userId, data: { provider } });
+    await this.ctx.audit.record('identity_unlinked', { userId, data: { provider }, origin });
   }
 
   /** The linked account with decrypted provider tokens, or undefined. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { AuthenticationError, ForbiddenError, NotFoundError } from '../errors.js';
 import type { Database } from '../db/schema.js';
-import { bumpTokenVersion, findUserById, findUserByIdentifier, touchLastLogin, type UserRecord } from '../db/users-repository.js';
+import { bumpTokenVersion, findUserById, findUserByIdentifier, lockUser, touchLastLogin, type UserRecord } from '../db/users-repository.js';
 import {
   claimRefreshToken,
   findChild,
@@ -12,7 +12,7 @@ import {
   revokeFamily,
 } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
-import { requestContext } from '../security/audit.js';
+import type { EventOrigin } from '../security/audit.js';
 import { signAccessToken } from '../tokens/access-token.js';
 import { signRefreshToken, verifyRefreshToken } from '../tokens/refresh-token.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
@@ -24,6 +24,15 @@ type Db = Kysely<Database> | Transaction<Database>;
 export interface TokenPair {
   token: string;
   refresh_token: string;
+}
+
+/** A password login, with where it comes from (both absent for programmatic calls). */
+export interface LoginInput {
+  /** Username or email. */
+  identifier: string;
+  password: string;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
 }
 
 const invalidCredentials = () => new AuthenticationError('invalid_credentials', 'invalid username or password');
@@ -38,9 +47,10 @@ export class SessionService {
   /**
    * Username-or-email + password. Unknown user, wrong password and password-less account give the
    * same error after the same work: a bcrypt compare always runs, against a dummy hash if need be.
+   * With the client's `ip` (HTTP logins), failures are also delayed per account and address.
    */
-  async login(identifier: string, password: string): Promise<TokenPair & { user: User }> {
-    const ip = requestContext.getStore()?.ip;
+  async login({ identifier, password, ip, userAgent }: LoginInput): Promise<TokenPair & { user: User }> {
+    const origin: EventOrigin = { ip, userAgent };
     const throttle = ip === undefined ? undefined : this.ctx.throttle;
     const dummy = (this.#dummyHash ??= this.#makeDummyHash());
     const user = await this.ctx.store.run((db) => findUserByIdentifier(db, identifier));
@@ -51,12 +61,12 @@ export class SessionService {
       await throttle?.failed(account, ip!);
       // The attempted name is kept only when it is a real account's: an unknown "username" is often a
       // password typed into the wrong field.
-      await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {} });
+      await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {}, origin });
       throw invalidCredentials();
     }
-    const result = await this.#beginLogin(user);
+    const result = await this.#beginLogin(user, user.password_hash);
     await throttle?.succeeded(account, ip!);
-    await this.ctx.audit.record('login_success', { userId: user.id, data: { method: 'password' } });
+    await this.ctx.audit.record('login_success', { userId: user.id, data: { method: 'password' }, origin });
     return result;
   }
 
@@ -67,37 +77,52 @@ export class SessionService {
     return this.#beginLogin(user);
   }
 
-  async #beginLogin(user: UserRecord): Promise<TokenPair & { user: User }> {
-    if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+  /**
+   * Starts a login for a user read earlier. The row is locked and read again first, so a password
+   * change, logout-all, disable or role change that commits meanwhile is either seen here or sees
+   * this login's refresh token and revokes it. `checkedHash` is the password hash that was just
+   * verified: if it is no longer the account's, the password that was checked is no longer valid.
+   */
+  async #beginLogin(stale: UserRecord, checkedHash?: string | null): Promise<TokenPair & { user: User }> {
+    if (!stale.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     const now = this.ctx.opts.now();
     return this.ctx.store
-      .run(async (db) => {
-        const tokens = await db.transaction().execute(async (trx) => {
+      .run((db) =>
+        db.transaction().execute(async (trx) => {
+          const user = await lockUser(trx, stale.id);
+          if (!user) throw new NotFoundError('user not found');
+          if (checkedHash !== undefined && user.password_hash !== checkedHash) throw invalidCredentials();
+          if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
           await touchLastLogin(trx, user.id, now);
-          return this.#startFamily(trx, user);
-        });
-        return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
-      })
-      .finally(() => this.ctx.revocation.apply({ user: user.id })); // the cached copy has the old last_login
+          const tokens = await this.#startFamily(trx, user);
+          return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
+        }),
+      )
+      .finally(() => this.ctx.revocation.apply({ user: stale.id })); // the cached copy has the old last_login
   }
 
   /** The decoy hash is awaited only for unknown users; a failure must neither go unhandled nor stick. */
   #makeDummyHash(): Promise<string> {
     const pending = this.ctx.hasher.hash(randomBase62(32));
-    pending.catch(() => {
-      if (this.#dummyHash === pending) this.#dummyHash = undefined;
-    });
+    this.ctx.background.track(
+      pending.catch(() => {
+        if (this.#dummyHash === pending) this.#dummyHash = undefined;
+      }),
+    );
     return pending;
   }
 
   /** Issues a fresh login (token pair) for a user, as after a successful password check. */
   async issueTokens(userId: string): Promise<TokenPair> {
-    return this.ctx.store.run(async (db) => {
-      const user = await findUserById(db, userId);
-      if (!user) throw new NotFoundError('user not found');
-      if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-      return this.#startFamily(db, user);
-    });
+    return this.ctx.store.run((db) => db.transaction().execute((trx) => this.startLogin(trx, userId)));
+  }
+
+  /** Starts a login inside the caller's transaction (registration: the user and its first login commit together). */
+  async startLogin(trx: Transaction<Database>, userId: string): Promise<TokenPair> {
+    const user = await lockUser(trx, userId);
+    if (!user) throw new NotFoundError('user not found');
+    if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+    return this.#startFamily(trx, user);
   }
 
   /**
@@ -105,7 +130,7 @@ export class SessionService {
    * conditional UPDATE in claimRefreshToken); presenting an already-rotated token again revokes the
    * whole family, unless it is the immediately previous one within `refreshGraceSeconds`.
    */
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  async refresh(refreshToken: string, origin?: EventOrigin): Promise<TokenPair> {
     const verified = verifyRefreshToken(this.ctx.opts, refreshToken);
     if (!verified.ok) {
       throw verified.code === 'token_expired' ? new AuthenticationError('token_expired', 'refresh token has expired') : invalidRefresh();
@@ -116,12 +141,14 @@ export class SessionService {
 
     const rotated = await this.ctx.store.run((db) =>
       db.transaction().execute(async (trx) => {
+        // The same lock every revocation takes first: see lockUser.
+        await lockUser(trx, sub);
         const claimed = await claimRefreshToken(trx, jti, hash, now);
         return claimed && this.#rotate(trx, claimed);
       }),
     );
     if (rotated) {
-      await this.ctx.audit.record('refresh', { userId: sub });
+      await this.ctx.audit.record('refresh', { userId: sub, origin });
       return rotated;
     }
 
@@ -136,20 +163,21 @@ export class SessionService {
         const again =
           child &&
           (await db.transaction().execute(async (trx) => {
+            await lockUser(trx, row.user_id);
             const claimed = await claimRefreshToken(trx, child.id, child.token_hash, now);
             return claimed && this.#rotate(trx, claimed);
           }));
         if (again) return again;
       }
-      await this.#revokeLogin(db, row.family_id, now);
+      await this.#revokeLogin(db, row.user_id, row.family_id, now);
       this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, family_id: row.family_id }, 'express-authlib: refresh token reuse; login revoked');
-      await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { family_id: row.family_id } });
+      await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { family_id: row.family_id }, origin });
       throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
     });
   }
 
   /** Revokes the login (refresh-token family) that `refreshToken` belongs to, and its access tokens. */
-  async logout(refreshToken: string): Promise<void> {
+  async logout(refreshToken: string, origin?: EventOrigin): Promise<void> {
     const verified = verifyRefreshToken(this.ctx.opts, refreshToken);
     // An expired token's login is over anyway; anything else unverifiable is rejected.
     if (!verified.ok) {
@@ -160,13 +188,13 @@ export class SessionService {
     await this.ctx.store.run(async (db) => {
       const row = await findRefreshToken(db, jti, sha256(refreshToken));
       if (!row || row.family_id !== fam) throw invalidRefresh();
-      await this.#revokeLogin(db, row.family_id, this.ctx.opts.now());
-      await this.ctx.audit.record('logout', { userId: row.user_id, data: { family_id: row.family_id } });
+      await this.#revokeLogin(db, row.user_id, row.family_id, this.ctx.opts.now());
+      await this.ctx.audit.record('logout', { userId: row.user_id, data: { family_id: row.family_id }, origin });
     });
   }
 
   /** Ends every login of the user and every access token issued so far. */
-  async logoutAll(userId: string): Promise<void> {
+  async logoutAll(userId: string, origin?: EventOrigin): Promise<void> {
     const now = this.ctx.opts.now();
     const found = await this.ctx.store.run((db) =>
       this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
@@ -176,11 +204,11 @@ export class SessionService {
       }),
     );
     if (!found) throw new NotFoundError('user not found');
-    await this.ctx.audit.record('logout_all', { userId });
+    await this.ctx.audit.record('logout_all', { userId, origin });
   }
 
   /** Checks the current password, stores the new one and ends every other login; returns a fresh login for the caller. */
-  async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<TokenPair> {
+  async changePassword(userId: string, currentPassword: string, newPassword: string, origin?: EventOrigin): Promise<TokenPair> {
     const user = await this.ctx.store.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
     const matches = user.password_hash ? await this.ctx.hasher.verify(currentPassword, user.password_hash) : false;
@@ -195,13 +223,15 @@ export class SessionService {
         return this.#startFamily(trx, fresh!);
       }),
     );
-    await this.ctx.audit.record('password_change', { userId });
+    await this.ctx.audit.record('password_change', { userId, origin });
     return tokens;
   }
 
   /** Revokes one login everywhere: its refresh tokens in the database, its access tokens on every instance. */
-  #revokeLogin(db: Kysely<Database>, familyId: string, now: Date): Promise<boolean> {
+  #revokeLogin(db: Kysely<Database>, userId: string, familyId: string, now: Date): Promise<boolean> {
     return this.ctx.revocation.commit(db, { session: familyId }, async (trx) => {
+      // Taken first, as a refresh does: a successor inserted concurrently is committed before we look.
+      await lockUser(trx, userId);
       await revokeFamily(trx, familyId, now);
       return true;
     });

@@ -1,8 +1,10 @@
+import type { Transaction } from 'kysely';
 import { z } from 'zod';
+import type { Database } from '../db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { isUniqueViolation } from '../db/unavailable.js';
 import { missingRoles } from '../db/roles-repository.js';
-import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles, type UserRecord } from '../db/users-repository.js';
+import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles } from '../db/users-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
 import * as v from '../validation.js';
@@ -45,6 +47,14 @@ export class UserService {
 
   /** Creates a user; 400 on invalid input or unknown role, 409 when username or email is taken. */
   async create(input: CreateUserInput): Promise<User> {
+    return (await this.createWith(input, async () => undefined)).user;
+  }
+
+  /**
+   * Creates a user and runs `then` in the same transaction (registration starts the first login
+   * there), so a failure in either leaves nothing behind and the client's retry does not get 409.
+   */
+  async createWith<T>(input: CreateUserInput, then: (trx: Transaction<Database>, userId: string) => Promise<T>): Promise<{ user: User; result: T }> {
     const data = v.parseInput(createSchema, input);
     const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
     const passwordHash = data.password === undefined ? null : await this.ctx.hasher.hash(data.password);
@@ -52,10 +62,10 @@ export class UserService {
       const unknown = await missingRoles(db, roles);
       if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
       const now = this.ctx.opts.now();
-      let id: string;
+      let created: { id: string; result: T };
       try {
-        id = await db.transaction().execute((trx) =>
-          insertUser(
+        created = await db.transaction().execute(async (trx) => {
+          const id = await insertUser(
             trx,
             {
               username: data.username,
@@ -70,13 +80,14 @@ export class UserService {
               updated_at: now,
             },
             roles,
-          ),
-        );
+          );
+          return { id, result: await then(trx, id) };
+        });
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(conflictMessage(err), { cause: err });
         throw err;
       }
-      return toPublicUser((await findUserById(db, id))!);
+      return { user: toPublicUser((await findUserById(db, created.id))!), result: created.result };
     });
   }
 
@@ -142,8 +153,4 @@ export class UserService {
     await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' } });
   }
 
-  /** Internal: the full record (with hash) for the session service. */
-  record(id: string): Promise<UserRecord | undefined> {
-    return this.ctx.store.run((db) => findUserById(db, id));
-  }
 }

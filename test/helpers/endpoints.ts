@@ -95,10 +95,3 @@ export function refresh(t: TestApp, refreshToken: unknown) {
 export async function meStatus(t: TestApp, token: string): Promise<number> {
   return (await t.http.get('/me').set('Authorization', `Bearer ${token}`)).status;
 }
-
-/** Median of a list of numbers. */
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}

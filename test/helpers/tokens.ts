@@ -80,8 +80,3 @@ export async function extraInstance(schema: string, overrides: Partial<AuthManag
   return { auth, http: request(app), close: () => auth.close() };
 }
 
-/** Asserts-free summary of an error response, for readable expectations. */
-export function errorOf(res: { status: number; body: unknown }): { status: number; code: unknown } {
-  const body = res.body as { code?: unknown } | undefined;
-  return { status: res.status, code: body?.code };
-}

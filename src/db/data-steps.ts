@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely';
+import { identityKey } from '../identity-key.js';
+
+/**
+ * Work a migration needs that SQL cannot do, run right after the SQL file of the same name, in
+ * its transaction (with search_path set to the schema). Each step must be safe to run again.
+ */
+export const DATA_STEPS: Record<string, (db: Kysely<any>) => Promise<void>> = {
+  '0004_identifier_keys': rekeyIdentifiers,
+};
+
+interface KeyedRow {
+  id: string;
+  username: string;
+  email: string | null;
+  username_key: string;
+  email_key: string | null;
+}
+
+/** Recomputes username_key and email_key with the current identityKey; refuses to merge two accounts. */
+async function rekeyIdentifiers(db: Kysely<any>): Promise<void> {
+  const rows: KeyedRow[] = await db.selectFrom('users').select(['id', 'username', 'email', 'username_key', 'email_key']).execute();
+  const rekeyed = rows.map((row) => ({ ...row, newUsername: identityKey(row.username), newEmail: row.email === null ? null : identityKey(row.email) }));
+  refuseCollisions(rekeyed, 'username', (r) => r.newUsername);
+  refuseCollisions(rekeyed, 'email', (r) => r.newEmail);
+  const changed = rekeyed.filter((r) => r.newUsername !== r.username_key || r.newEmail !== r.email_key);
+  // Two passes: a row's new key may be another changed row's old one, and the keys are unique.
+  for (const r of changed) {
+    await db.updateTable('users').set({ username_key: `#rekey#${r.id}`, email_key: r.email_key === null ? null : `#rekey#${r.id}` }).where('id', '=', r.id).execute();
+  }
+  for (const r of changed) {
+    await db.updateTable('users').set({ username_key: r.newUsername, email_key: r.newEmail }).where('id', '=', r.id).execute();
+  }
+}
+
+function refuseCollisions<R extends KeyedRow>(rows: R[], field: 'username' | 'email', key: (r: R) => string | null): void {
+  const seen = new Map<string, R>();
+  for (const row of rows) {
+    const k = key(row);
+    if (k === null) continue;
+    const other = seen.get(k);
+    if (other) {
+      throw new Error(
+        `accounts ${other.id} (${field} "${other[field]}") and ${row.id} (${field} "${row[field]}") now count as the same ${field}; ` +
+          `change one of them (with the previous version of the library), then start again`,
+      );
+    }
+    seen.set(k, row);
+  }
+}
