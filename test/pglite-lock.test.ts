@@ -75,6 +75,15 @@ describe('the embedded database lock', () => {
     await expect(auth.ready).rejects.toThrow(`delete ${lockFile(dir)}`);
   }, 60_000);
 
+  it('an unreadable lock file is reported, not overwritten', async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(lockFile(dir), 'garbage');
+    const auth = manager(dir);
+    await expect(auth.ready).rejects.toThrow(`has a lock file that cannot be read; if no process is using the database, delete ${lockFile(dir)}`);
+    expect(readFileSync(lockFile(dir), 'utf8')).toBe('garbage');
+  }, 60_000);
+
   it('pglite://memory is exempt: each in-memory database is private to its AuthManager', async () => {
     const a = new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'l'.repeat(32), logger: false });
     const b = new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'l'.repeat(32), logger: false });
