@@ -16,6 +16,7 @@ import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
 import { OAuthService, type Integration } from './services/oauth.js';
 import { SessionService, type TokenPair } from './services/sessions.js';
+import { RoleService } from './services/roles.js';
 import { UserService } from './services/users.js';
 
 /** Anything with `use(path, middleware)`: an Express 4/5 app or a Connect app. */
@@ -106,7 +107,7 @@ export class AuthManager {
       sessions: this.#sessions,
       apiTokens,
       oauth,
-      store: this.#store,
+      roles: new RoleService(ctx),
       allowRegistration: opts.allowRegistration,
       audit,
       clientIp,

@@ -1,5 +1,5 @@
 import { createSecretKey, createHash, type KeyObject } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { DatabaseHandle } from './db/database-handle.js';
 import { silentLogger, type Logger } from './logger.js';
 import { isAbsoluteHttpUrl } from './oauth/redirects.js';
 import type { Mailer } from './mailer.js';
@@ -7,8 +7,7 @@ import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
 import type { RateLimitOptions } from './security/rate-limit.js';
 import type { AuthEvent } from './security/audit.js';
 
-/** Something that can be handed over as `db`: a Kysely instance, a node-postgres Pool, or a PGlite instance. */
-export type DatabaseHandle = Kysely<any> | { connect(): Promise<unknown>; query: unknown; end(): Promise<void> } | { exec(sql: string): Promise<unknown>; query: unknown; close(): Promise<void> };
+export type { DatabaseHandle };
 
 /** A JWT signing secret: a string or Buffer of at least 32 bytes. */
 export type JwtSecret = string | Buffer;

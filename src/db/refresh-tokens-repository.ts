@@ -40,6 +40,12 @@ export async function revokeFamily(db: Db, familyId: string, now: Date): Promise
   await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
 }
 
+/** Logins with a refresh token revoked after `since`: their access tokens may still be unexpired. */
+export async function familiesRevokedSince(db: Db, since: Date): Promise<string[]> {
+  const rows = await db.selectFrom('refresh_tokens').select('family_id').distinct().where('revoked_at', '>', since).execute();
+  return rows.map((r) => r.family_id);
+}
+
 /** Revokes every refresh token of a user (logout-all, password change, disable). */
 export async function revokeAllForUser(db: Db, userId: string, now: Date): Promise<void> {
   await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();

@@ -1,12 +1,22 @@
 import type { Kysely } from 'kysely';
 import { AuthError, ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ResolvedOptions } from '../options.js';
+import type { DatabaseHandle } from './database-handle.js';
 import { connect, type Connection } from './connect.js';
 import { migrateToLatest, migrationStatus } from './migrator.js';
 import { ensureRoles } from './roles-repository.js';
 import type { Database } from './schema.js';
 import { asServiceUnavailable, describeConnectionFailure, isDatabaseUnavailable } from './unavailable.js';
+
+/** The options the database's start-up reads (a slice of the resolved options). */
+export interface StoreOptions {
+  dbDsn: string | undefined;
+  db: DatabaseHandle | undefined;
+  listenDsn: string | undefined;
+  dbSchema: string;
+  autoMigrate: boolean;
+  roles: readonly string[];
+}
 
 /** After a failed start, how long requests answer 503 before the next attempt to reach the database. */
 export const RETRY_INTERVAL_MS = 1000;
@@ -23,7 +33,7 @@ export class Store {
   #closed = false;
 
   constructor(
-    private readonly opts: ResolvedOptions,
+    private readonly opts: StoreOptions,
     private readonly logger: Logger,
     private readonly onStarted: (connection: Connection) => Promise<void>,
   ) {

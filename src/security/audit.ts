@@ -1,3 +1,4 @@
+import { insertAuthEvent } from '../db/auth-events-repository.js';
 import type { Store } from '../db/store.js';
 import type { Logger } from '../logger.js';
 
@@ -68,12 +69,7 @@ export class Audit {
       created_at: this.now().toISOString(),
     };
     try {
-      await this.store.run((db) =>
-        db
-          .insertInto('auth_events')
-          .values({ ...event, data: JSON.stringify(event.data), created_at: new Date(event.created_at) })
-          .execute(),
-      );
+      await this.store.run((db) => insertAuthEvent(db, { ...event, created_at: new Date(event.created_at) }));
     } catch (err) {
       this.logger.warn({ event: type, err: { message: (err as Error).message } }, 'express-authlib: could not record audit event');
     }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Connection } from '../db/connect.js';
 import { findUserById, type UserRecord } from '../db/users-repository.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { logRevocation, pruneRevocations } from '../db/revocation-log-repository.js';
+import { familiesRevokedSince } from '../db/refresh-tokens-repository.js';
+import { logRevocation, notifyOnCommit, pruneRevocations } from '../db/revocation-log-repository.js';
 import { RevocationPoller } from './revocation-poller.js';
 
 /** How long a cached user (roles, active flag, token version) is trusted before it is re-read. */
@@ -88,7 +89,7 @@ export class Revocation {
     const result = await db.transaction().execute(async (trx) => {
       const outcome = await work(trx);
       if (outcome) {
-        await sql`select pg_notify(${this.#channel}, ${JSON.stringify(event)})`.execute(trx);
+        await notifyOnCommit(trx, this.#channel, JSON.stringify(event));
         // For instances that poll instead of LISTENing; old rows go at most once a minute per instance.
         await logRevocation(trx, event);
         if (Date.now() - this.#loggedPrunedAt > 60_000) {
@@ -184,8 +185,7 @@ export class Revocation {
   /** Loads the logins revoked recently enough that access tokens of theirs may still be unexpired. */
   async #warm(db: Kysely<Database>): Promise<void> {
     const since = new Date(this.clock().getTime() - this.tokenExpirySeconds * 1000);
-    const rows = await db.selectFrom('refresh_tokens').select('family_id').distinct().where('revoked_at', '>', since).execute();
-    for (const row of rows) this.apply({ session: row.family_id });
+    for (const familyId of await familiesRevokedSince(db, since)) this.apply({ session: familyId });
   }
 
   #load(userId: string): Promise<UserRecord | undefined> {
