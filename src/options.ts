@@ -202,7 +202,8 @@ function encryptionKeyOf(raw: unknown, options: AuthManagerOptions): Buffer {
     const first = Array.isArray(options.jwtSecret) ? options.jwtSecret[0] : options.jwtSecret;
     return createHash('sha256').update('express-authlib encryption key\0').update(toKeyBytes(first, 'jwtSecret')).digest();
   }
-  const key = Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw), /^[0-9a-f]{64}$/i.test(String(raw)) ? 'hex' : 'base64');
+  if (!Buffer.isBuffer(raw) && typeof raw !== 'string') throw misuse('encryptionKey', 'must be a Buffer or a string (64 hex characters or base64)');
+  const key = Buffer.isBuffer(raw) ? raw : Buffer.from(raw, /^[0-9a-f]{64}$/i.test(raw) ? 'hex' : 'base64');
   if (key.length !== 32) throw misuse('encryptionKey', 'must be 32 bytes (a Buffer, 64 hex characters or base64)');
   return key;
 }
@@ -232,7 +233,7 @@ const RESOLVERS = {
   oauthConfig: (v) => {
     const config = v ?? {};
     if (typeof config !== 'object' || config === null || Array.isArray(config)) throw misuse('oauthConfig', 'must be an object keyed by provider name');
-    return Object.freeze({ ...config }) as Readonly<Record<string, OAuthProviderConfig>>;
+    return Object.freeze({ ...config });
   },
   basePath: (v) => {
     const path = str(v, 'basePath', DEFAULT_BASE_PATH);

@@ -54,7 +54,7 @@ async function expectEvent(
   app: TestApp,
   sink: AuthEvent[],
   m: Match,
-  expected: { user_id: string | null; actor_id?: string | null; ip?: 'loopback' | string | null; user_agent?: string | null; data?: Record<string, unknown> },
+  expected: { user_id: string | null; actor_id?: string | null; ip?: string | null; user_agent?: string | null; data?: Record<string, unknown> },
 ): Promise<{ row: AuditRow; event: AuthEvent }> {
   const query = { type: m.type, ...(m.userAgent !== undefined ? { userAgent: m.userAgent } : {}), ...(m.userId !== undefined ? { userId: m.userId } : {}) };
   await expect.poll(async () => (await auditRows(app.schema, query)).length, { timeout: 3000, interval: 50 }).toBeGreaterThan(0);

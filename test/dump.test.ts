@@ -201,9 +201,9 @@ describe('database dump after a full scenario', () => {
   });
 
   it("password hashes are the library's pre-hashed bcrypt ($authlib-hmac-sha256$2...)", () => {
-    const hashes = s.dump.users!.map((u) => u.password_hash).filter((h) => h !== null);
+    const hashes = s.dump.users!.map((u) => u.password_hash).filter((h): h is string => typeof h === 'string');
     expect(hashes.length).toBeGreaterThan(0);
-    for (const hash of hashes) expect(String(hash).startsWith('$authlib-hmac-sha256$2')).toBe(true);
+    for (const hash of hashes) expect(hash.startsWith('$authlib-hmac-sha256$2')).toBe(true);
   });
 
   it('no stored value works as a bearer token or X-API-Token (nor api_<id><stored hash>)', async () => {

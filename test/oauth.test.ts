@@ -141,7 +141,7 @@ function identities(app: TestApp, token: string, user = 'me') {
 function unlink(app: TestApp, token: string, provider: string, user = 'me') {
   return app.http.delete(`${BASE}/${user}/identities/${provider}`).set(bearer(token));
 }
-function profile(app: TestApp, token: string) {
+function _profile(app: TestApp, token: string) {
   return app.http.get(`${BASE}/login/profile`).set(bearer(token));
 }
 
@@ -402,7 +402,7 @@ describe('the state', () => {
     const q = new URLSearchParams(callbackUrl.search);
     mutate(q);
     const count = await userCount(t);
-    expectError(await t.http.get(`${callbackUrl.pathname}?${q}`), 400, 'invalid_state');
+    expectError(await t.http.get(`${callbackUrl.pathname}?${q.toString()}`), 400, 'invalid_state');
     expect(await userCount(t)).toBe(count);
   });
 
@@ -474,7 +474,7 @@ describe('provider failures: a clean 4xx/502, never a 500, never a half-created 
     const q = new URLSearchParams(callbackUrl.search);
     q.set('code', 'forged-code');
     const count = await userCount(t);
-    expectError(await t.http.get(`${callbackUrl.pathname}?${q}`), 400, 'oauth_failed');
+    expectError(await t.http.get(`${callbackUrl.pathname}?${q.toString()}`), 400, 'oauth_failed');
     expect(await userCount(t)).toBe(count);
   });
 
@@ -1009,7 +1009,7 @@ describe('construction', () => {
         autoMigrate: false,
         rateLimit: false,
         ...options,
-      } as AuthManagerOptions);
+      });
       return undefined;
     } catch (err) {
       return err;

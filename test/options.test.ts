@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 async function baseOptions(extra: Partial<AuthManagerOptions> = {}): Promise<AuthManagerOptions> {
-  return { ...(await databaseOptions()), dbSchema: uniqueSchema('opt'), jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false, ...extra } as AuthManagerOptions;
+  return { ...(await databaseOptions()), dbSchema: uniqueSchema('opt'), jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false, ...extra };
 }
 
 /** Constructs a manager that is expected to work; registered for close(). */
@@ -240,7 +240,7 @@ describe('defaults', () => {
 
   it('bcryptRounds defaults to 12', async () => {
     const { bcryptRounds: _unused, ...opts } = await baseOptions();
-    const auth = build(null, opts as AuthManagerOptions);
+    const auth = build(null, opts);
     await auth.ready;
     const user = await auth.users.create({ username: `cost_${randomBytes(3).toString('hex')}`, password: PASSWORD });
     const rows = await rawQuery<{ password_hash: string }>(`SELECT password_hash FROM "${opts.dbSchema}".users WHERE id = $1`, [user.id]);

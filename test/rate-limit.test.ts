@@ -2,7 +2,7 @@ import { MemoryStore } from 'express-rate-limit';
 import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { AuthManager, type AuthManagerOptions } from '../src/index.js';
+import { AuthManager } from '../src/index.js';
 import { closedAfterEach, registerUser } from './helpers/app.js';
 import { databaseOptions, rawQuery } from './helpers/database.js';
 
@@ -144,7 +144,7 @@ describe('shared counters', () => {
       jwtSecret: t.secret,
       bcryptRounds: 4,
       rateLimit,
-    } as AuthManagerOptions);
+    });
     track(() => auth2.close());
     await auth2.ready;
     const http2 = request(app2);

@@ -47,7 +47,7 @@ export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
     return next(new RequestError('payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`));
   }
   parseJson(req, res, (err?: unknown) => {
-    if (err) return next(translate(err as { type?: string }));
+    if (err) return next(translate(err));
     next(containsNul(req.body) ? new ValidationError({ body: 'must not contain NUL characters' }, 'request body must not contain NUL characters') : undefined);
   });
 }

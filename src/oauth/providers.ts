@@ -120,13 +120,13 @@ export function buildProviders(config: Readonly<Record<string, OAuthProviderConf
         { ...credentials(name, c), ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL']), callbackURL, scope, state: true, pkce: true, store } as never,
         verify as never,
       );
-      providers.set(name, { name, strategy: strategy as unknown as PassportStrategy, scope });
+      providers.set(name, { name, strategy: strategy, scope });
     } else if (name === 'github') {
       const strategy = new GitHubStrategy(
         { ...credentials(name, c), ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailURL']), callbackURL, scope, allRawEmails: true, state: true, pkce: true, store } as never,
         verify as never,
       );
-      providers.set(name, { name, strategy: strategy as unknown as PassportStrategy, scope });
+      providers.set(name, { name, strategy: strategy, scope });
     } else {
       throw new TypeError(`express-authlib: option \`oauthConfig.${name}\` is not a built-in provider (google, github); pass { strategy: new SomePassportStrategy(...) }`);
     }

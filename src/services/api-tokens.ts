@@ -29,7 +29,7 @@ export interface CreatedApiToken extends Omit<ApiTokenInfo, 'last_used_at'> {
   token: string;
 }
 
-export const scopeList = z.array(z.string().regex(/^[A-Za-z0-9_.:\/*-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : / * -')).max(50);
+export const scopeList = z.array(z.string().regex(/^[A-Za-z0-9_.:/*-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : / * -')).max(50);
 
 const createSchema = z.object({
   name: z.string().trim().min(1).max(100),

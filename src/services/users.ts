@@ -33,9 +33,10 @@ const createSchema = z.object({
 });
 
 function conflictMessage(err: unknown): string {
-  const constraint = String((err as { constraint?: unknown }).constraint ?? (err as Error).message ?? '');
-  if (constraint.includes('email')) return 'email is already taken';
-  if (constraint.includes('username')) return 'username is already taken';
+  const { constraint, message } = err as { constraint?: unknown; message?: unknown };
+  const named = typeof constraint === 'string' ? constraint : typeof message === 'string' ? message : '';
+  if (named.includes('email')) return 'email is already taken';
+  if (named.includes('username')) return 'username is already taken';
   return 'username or email is already taken';
 }
 
