@@ -76,3 +76,28 @@ export class ServiceUnavailableError extends AuthError {
 
 /** Request-shape errors raised before a handler runs (`unsupported_media_type`, `payload_too_large`). */
 export class RequestError extends AuthError {}
+
+/** Codes of the OAuth family, each with its HTTP status. */
+const OAUTH_STATUS = {
+  unknown_provider: 400,
+  invalid_redirect: 400,
+  invalid_state: 400,
+  oauth_failed: 400,
+  access_denied: 403,
+  account_exists: 409,
+  provider_unavailable: 502,
+} as const;
+
+export type OAuthErrorCode = keyof typeof OAUTH_STATUS;
+
+/**
+ * An OAuth flow failed: `unknown_provider`, `invalid_redirect`, `invalid_state`, `oauth_failed` (400),
+ * `access_denied` (403), `account_exists` (409: sign in to the existing account and link from there),
+ * `provider_unavailable` (502).
+ */
+export class OAuthError extends AuthError {
+  declare readonly code: OAuthErrorCode;
+  constructor(code: OAuthErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, OAUTH_STATUS[code], message, options);
+  }
+}

@@ -5,12 +5,14 @@ import { requestContext } from '../security/audit.js';
 import { jsonBody } from './body.js';
 import { mountAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
 import { mountApiTokenRoutes, type ApiTokenRouteDeps } from './api-token-routes.js';
-import { mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
+import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
 import { sendError } from './respond.js';
 import type { Next, Req, Res, Routes } from './types.js';
 
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
-export function createRouter(deps: AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & { logger: Logger; clientIp: (req: Req) => string }): (req: Req, res: Res, next: Next) => void {
+export function createRouter(
+  deps: AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & { logger: Logger; clientIp: (req: Req) => string; limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] },
+): (req: Req, res: Res, next: Next) => void {
   // The standalone router Express 5 is built on: the same matching and async-error handling whatever the host is.
   const router = new Router({ caseSensitive: true, strict: false }) as unknown as Routes & ((req: Req, res: Res, next: Next) => void);
   // Who is asking, for audit events recorded anywhere below.
@@ -18,6 +20,7 @@ export function createRouter(deps: AuthRouteDeps & ApiTokenRouteDeps & OAuthRout
     const userAgent = req.headers['user-agent'];
     requestContext.run({ ip: deps.clientIp(req), ...(typeof userAgent === 'string' ? { userAgent } : {}) }, next);
   });
+  mountOAuthFormCallback(router, deps);
   router.use(jsonBody);
   mountAuthRoutes(router, deps);
   mountApiTokenRoutes(router, deps);
