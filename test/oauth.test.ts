@@ -9,6 +9,7 @@ import { BASE, expectError, expectIsoUtc, expectUserObject, loginOk, refresh, un
 import { closedPort, startFakeGitHub, type FakeGitHub, type FakeGitHubUser, type TokenFailure } from './helpers/fake-github.js';
 import { startFakeGoogle, type FakeGoogle } from './helpers/fake-google.js';
 import { authorizeAt, followOAuth, rememberBrowser } from './helpers/oauth-browser.js';
+import { accountRows, userCount, userRow } from './helpers/oauth-db.js';
 
 // Everything goes through HTTP: the app under test (supertest), and real provider servers on
 // 127.0.0.1 (a hand-written GitHub, and oauth2-mock-server playing Google). Nothing in the library
@@ -89,25 +90,6 @@ async function signInOk(app: TestApp, provider: string): Promise<LoginBody> {
   const res = await signIn(app, provider);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as LoginBody;
-}
-
-async function userCount(app: TestApp): Promise<number> {
-  const rows = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${app.schema}".users`);
-  return Number(rows[0]!.n);
-}
-
-async function userRow(app: TestApp, id: string) {
-  const rows = await rawQuery<{ id: string; username: string; email: string | null; email_verified: boolean }>(
-    `SELECT id, username, email, email_verified FROM "${app.schema}".users WHERE id = $1`,
-    [id],
-  );
-  return rows[0];
-}
-
-async function accountRows(app: TestApp, userId?: string) {
-  return userId === undefined
-    ? rawQuery<Record<string, unknown>>(`SELECT * FROM "${app.schema}".oauth_accounts`)
-    : rawQuery<Record<string, unknown>>(`SELECT * FROM "${app.schema}".oauth_accounts WHERE user_id = $1`, [userId]);
 }
 
 const s256 = (verifier: string) => createHash('sha256').update(verifier, 'ascii').digest('base64url');

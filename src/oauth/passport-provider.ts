@@ -23,13 +23,14 @@ function captureInto(captured: CapturedTokens): (run: PassportStrategy) => void 
     const internals = run as Internals;
     const oauth2 = internals._oauth2;
     if (oauth2 && typeof oauth2.getOAuthAccessToken === 'function') {
-      const exchange = oauth2.getOAuthAccessToken.bind(oauth2);
+      const exchange = oauth2.getOAuthAccessToken;
       const view = Object.create(oauth2) as OAuth2Client;
-      view.getOAuthAccessToken = (code, params, callback) =>
-        exchange(code, params, (err, accessToken, refreshToken, results) => {
+      view.getOAuthAccessToken = function (this: unknown, code, params, callback) {
+        exchange.call(this, code, params, (err, accessToken, refreshToken, results) => {
           if (!err) Object.assign(captured, { accessToken, refreshToken, params: results });
           callback(err, accessToken, refreshToken, results);
         });
+      };
       internals._oauth2 = view;
     } else if (typeof internals._verify === 'function') {
       const verify = internals._verify;

@@ -34,18 +34,20 @@ function guardProfileFetches(strategy: PassportStrategy): void {
   const holder = strategy as { _oauth2?: { get?: Get } };
   const original = holder._oauth2;
   if (!original || typeof original.get !== 'function') return;
-  const get = original.get.bind(original);
+  const get = original.get;
   // A view of the client with its own `get`, so a strategy instance shared with the app is not modified.
+  // Called on whichever view it is reached through, so settings made there (useAuthorizationHeaderforGET) count.
   const oauth2 = Object.create(original) as { get: Get };
   holder._oauth2 = oauth2;
-  oauth2.get = (url, token, callback) =>
-    get(url, token, (err, body, res) => {
+  oauth2.get = function (this: unknown, url, token, callback) {
+    get.call(this, url, token, (err, body, res) => {
       try {
         callback(err, body, res);
       } catch {
         callback({ statusCode: 502, data: 'unreadable response from the provider' }, undefined, res);
       }
     });
+  };
 }
 
 /**
