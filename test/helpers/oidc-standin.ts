@@ -53,8 +53,8 @@ export async function startOidcStandIn(options: { port?: number } = {}): Promise
       .setIssuedAt(fault === 'expired' ? now - 7200 : now)
       .setExpirationTime(fault === 'expired' ? now - 3600 : now + 300);
     if (fault === 'unsigned') {
-      const [header, payload] = (await jwt.sign(privateKey)).split('.');
-      return `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload ?? header}.`;
+      const payload = (await jwt.sign(privateKey)).split('.')[1];
+      return `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`;
     }
     return jwt.sign(fault === 'other_key' ? (other.privateKey as CryptoKey) : privateKey);
   }
