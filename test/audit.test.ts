@@ -269,7 +269,7 @@ describe('each action writes an auth_events row and reaches onEvent', () => {
     const linked = await t.http.get(callbackPath).set('Cookie', cookie).set('User-Agent', linkUa);
     expect(linked.status, JSON.stringify(linked.body)).toBe(200);
     expect(linked.body.user.id).toBe(u.user.id);
-    await expectEvent(t, events, { type: 'identity_linked', userAgent: linkUa }, { user_id: u.user.id, data: { provider: 'github' } });
+    await expectEvent(t, events, { type: 'identity_linked', userAgent: linkUa }, { user_id: u.user.id, data: { provider: 'github', explicit: true } });
 
     const ua = userAgent('unlink');
     const res = await t.http.delete(`${BASE}/me/identities/github`).set('User-Agent', ua).set(bearer(u.token));

@@ -60,7 +60,7 @@ export class OAuthFlow {
     private readonly callbackURL: string,
   ) {}
 
-  provider(name: string): Provider {
+  #provider(name: string): Provider {
     const provider = this.providers.get(name);
     if (!provider) throw new OAuthError('unknown_provider', `unknown OAuth provider; configured: ${[...this.providers.keys()].join(', ') || 'none'}`);
     return provider;
@@ -68,7 +68,7 @@ export class OAuthFlow {
 
   /** Returns the provider URL to send the browser to. */
   async begin(input: BeginInput): Promise<string> {
-    const provider = this.provider(input.provider);
+    const provider = this.#provider(input.provider);
     let redirectTo: string | null = null;
     if (input.redirectTo !== undefined) {
       redirectTo = allowedRedirect(input.redirectTo, this.opts.allowedRedirects) ?? null;

@@ -8,10 +8,10 @@ import { encrypt } from '../tokens/encryption.js';
 import { randomBase62 } from '../tokens/secrets.js';
 import type { ProviderIdentity } from './identity.js';
 
-/** Who an identity resolved to, and whether this login attached it. */
+/** Who an identity resolved to: its user already, a user it was just linked to, or a new user. */
 export interface Resolution {
   userId: string;
-  linked: boolean;
+  outcome: 'known' | 'linked' | 'created';
 }
 
 /** A username from the provider's login name: our allowed characters, 3-64 long. */
@@ -47,16 +47,16 @@ export async function resolveIdentity(
     email: identity.email ?? null,
     email_verified: identity.emailVerified,
   };
-  const link = async (userId: string): Promise<Resolution> => {
+  const link = async (userId: string, outcome: Resolution['outcome'] = 'linked'): Promise<Resolution> => {
     await insertOAuthAccount(trx, { provider, provider_user_id: identity.providerUserId, user_id: userId, ...details, created_at: now, updated_at: now });
-    return { userId, linked: true };
+    return { userId, outcome };
   };
 
   const linked = await findOAuthAccount(trx, provider, identity.providerUserId);
   if (linked) {
     if (linkUserId !== null && linked.user_id !== linkUserId) throw new ConflictError(`this ${provider} account is already linked to another user`);
     await updateOAuthTokens(trx, provider, identity.providerUserId, { ...details, updated_at: now });
-    return { userId: linked.user_id, linked: false };
+    return { userId: linked.user_id, outcome: 'known' };
   }
 
   if (linkUserId !== null) {
@@ -95,5 +95,5 @@ export async function resolveIdentity(
     },
     opts.defaultRoles,
   );
-  return link(userId);
+  return link(userId, 'created');
 }

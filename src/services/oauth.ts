@@ -58,9 +58,10 @@ export class OAuthService {
     const { redirectTo, linkUserId, provider } = callback;
     try {
       const identity = await this.#flow.finish(callback);
-      const { userId, linked } = await this.#resolve(provider.name, identity, linkUserId);
+      const { userId, outcome } = await this.#resolve(provider.name, identity, linkUserId);
+      // Recorded before the login, which a disabled account fails: the link itself has happened.
+      if (outcome === 'linked') await this.ctx.audit.record('identity_linked', { userId, data: { provider: provider.name, explicit: linkUserId !== null } });
       const login = await this.sessions.loginVerified(userId);
-      if (linked && linkUserId !== null) await this.ctx.audit.record('identity_linked', { userId, data: { provider: provider.name } });
       await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name } });
       return { ok: true, login, redirectTo };
     } catch (err) {
