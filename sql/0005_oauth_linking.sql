@@ -18,6 +18,10 @@ CREATE INDEX oauth_states_client_idx ON oauth_states (client_key, created_at);
 
 -- What the provider said of the email it gave; an unverified provider email stays on the identity.
 ALTER TABLE oauth_accounts ADD COLUMN email_verified boolean NOT NULL DEFAULT false;
+-- Until now only an OAuth sign-up could verify an email, and only when its provider said so.
+UPDATE oauth_accounts a SET email_verified = true
+FROM users u
+WHERE u.id = a.user_id AND u.email_verified AND u.password_hash IS NULL AND a.email = u.email;
 
 -- Earlier releases let an OAuth sign-up take the provider's email into users.email even when the
 -- provider called it unverified, which let a squatter hold someone else's address. Such accounts
