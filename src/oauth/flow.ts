@@ -14,6 +14,11 @@ import { OAUTH_STATE_TTL_SECONDS } from './state-store.js';
 /** Live states kept per client address; beginning more drops the oldest. */
 export const MAX_STATES_PER_CLIENT = 10;
 
+/** An endpoint of the router as the browser sees it: `publicUrl + basePath + path`, never built from a request. */
+export function publicEndpoint(opts: Pick<ResolvedOptions, 'publicUrl' | 'basePath'>, path: string): URL {
+  return new URL(`${(opts.publicUrl ?? 'http://localhost').replace(/\/+$/, '')}${opts.basePath === '/' ? '' : opts.basePath}${path}`);
+}
+
 const invalidState = () => new OAuthError('invalid_state', 'the OAuth state is missing, unknown, expired, already used, or was begun in another browser');
 
 /** What a flow begins with: who asks, from which browser, and where to go afterwards. */
@@ -74,7 +79,8 @@ export class OAuthFlow {
       redirectTo = allowedRedirect(input.redirectTo, this.opts.allowedRedirects) ?? null;
       if (!redirectTo) throw new OAuthError('invalid_redirect', 'redirect_to is not in allowedRedirects');
     }
-    const startUrl = new URL(`${this.opts.publicUrl!.replace(/\/+$/, '')}${this.opts.basePath === '/' ? '' : this.opts.basePath}/login/oauth/${encodeURIComponent(provider.name)}`);
+    // The strategy sees the start as the GET navigation it is equivalent to, whichever route began it.
+    const startUrl = publicEndpoint(this.opts, `/login/oauth/${encodeURIComponent(provider.name)}`);
     const authorization = await provider.start(requestView(startUrl.origin, startUrl.pathname, new URLSearchParams(), input.headers));
     const now = this.opts.now();
     await this.store.run(async (db) => {

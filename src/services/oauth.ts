@@ -1,6 +1,6 @@
 import { AuthError, ServiceUnavailableError } from '../errors.js';
 import { isUniqueViolation } from '../db/unavailable.js';
-import { OAuthFlow, type BeginInput, type CallbackInput } from '../oauth/flow.js';
+import { OAuthFlow, publicEndpoint, type BeginInput, type CallbackInput } from '../oauth/flow.js';
 import { resolveIdentity, type Resolution } from '../oauth/linking.js';
 import type { ProviderIdentity } from '../oauth/identity.js';
 import type { Provider } from '../oauth/provider.js';
@@ -14,11 +14,6 @@ export type OAuthResult = { ok: true; login: TokenPair & { user: User }; redirec
 
 const RESOLVE_ATTEMPTS = 5;
 
-/** The OAuth callback URL: `publicUrl + basePath + '/login/oauth2callback'`, never built from a request. */
-export function callbackUrlOf(publicUrl: string | undefined, basePath: string): string {
-  return `${(publicUrl ?? '').replace(/\/+$/, '')}${basePath === '/' ? '' : basePath}/login/oauth2callback`;
-}
-
 /** OAuth sign-in and explicit linking: begin a flow, finish it, and turn the identity into a login. */
 export class OAuthService {
   readonly #providers: Map<string, Provider>;
@@ -28,7 +23,8 @@ export class OAuthService {
     private readonly ctx: ServiceContext,
     private readonly sessions: SessionService,
   ) {
-    const callbackURL = callbackUrlOf(ctx.opts.publicUrl, ctx.opts.basePath);
+    // The redirect_uri registered with every provider.
+    const callbackURL = publicEndpoint(ctx.opts, '/login/oauth2callback').href;
     this.#providers = buildProviders(ctx.opts.oauthConfig, callbackURL);
     this.#flow = new OAuthFlow(this.#providers, ctx.store, ctx.opts, callbackURL);
   }
