@@ -948,6 +948,8 @@ describe('a custom passport strategy (oauthConfig[name] = { strategy })', () => 
     expect(q.redirect_uri).toBe(CALLBACK);
     expect(q.code_challenge_method).toBe('S256');
     expect(q.state).toMatch(/^[A-Za-z0-9_-]{22,}$/);
+    // The strategy names no scope, so none is sent: never an empty `scope=` forced onto it.
+    expect(new URL(redirectUrl).searchParams.has('scope')).toBe(false);
     const count = await userCount(acme);
     const res = await followOAuth(acme.http, redirectUrl);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
