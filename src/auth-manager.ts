@@ -14,7 +14,9 @@ import { LoginThrottle } from './security/login-throttle.js';
 import { TokenFailureLimiter } from './security/token-failures.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
-import { OAuthService, type Integration } from './services/oauth.js';
+import { browserCookie } from './oauth/browser-cookie.js';
+import { IdentityService, type Integration } from './services/identities.js';
+import { OAuthService } from './services/oauth.js';
 import { SessionService, type TokenPair } from './services/sessions.js';
 import { RoleService } from './services/roles.js';
 import { UserService } from './services/users.js';
@@ -94,26 +96,30 @@ export class AuthManager {
     this.apiTokens = apiTokens;
     this.#sessions = new SessionService(ctx);
     const oauth = new OAuthService(ctx, this.#sessions);
-    this.integrations = { get: (userId, provider) => oauth.integration(userId, provider) };
+    const identities = new IdentityService(ctx);
+    this.integrations = { get: (userId, provider) => identities.integration(userId, provider) };
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
 
-    this.ready = this.#store.ready;
+    // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
+    this.ready = Promise.all([this.#store.ready, oauth.ready()]).then(() => undefined);
     // Marks the promise handled: an app that never awaits `ready` must not crash on a rejection.
     this.ready.catch(() => undefined);
 
-    const limiter = (name: 'login' | 'register' | 'refresh') => createLimiter(name, opts.rateLimit, { store: this.#store, clientIp, now: opts.now });
+    const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback') => createLimiter(name, opts.rateLimit, { store: this.#store, clientIp, now: opts.now });
     const router = createRouter({
       users,
       sessions: this.#sessions,
       apiTokens,
       oauth,
       roles: new RoleService(ctx),
+      identities,
+      cookie: browserCookie(opts.publicUrl ?? 'http://localhost', opts.basePath),
       allowRegistration: opts.allowRegistration,
       audit,
       clientIp,
       adminRole: opts.adminRole,
       authenticate: this.requireAuth(),
-      limit: { login: limiter('login'), register: limiter('register'), refresh: limiter('refresh') },
+      limit: { login: limiter('login'), register: limiter('register'), refresh: limiter('refresh'), oauth: limiter('oauth'), oauthCallback: limiter('oauthCallback') },
       logger: this.#logger,
     });
     this.router = (req, res, next) => router(req, res, next);

@@ -674,12 +674,15 @@ describe('fuzz: OAuth callback', () => {
           });
           expect(begin?.status, begin?.text).toBe(200);
           const state = new URL((begin!.json as { redirect_url: string }).redirect_url).searchParams.get('state')!;
+          // The browser that began the flow, so the fuzzed parameters get past the state check.
+          const setCookie = begin!.headers['set-cookie'];
+          const cookie = (Array.isArray(setCookie) ? setCookie[0]! : String(setCookie)).split(';')[0]!;
           const query = new URLSearchParams(Object.entries<string>(extra));
           if (stateMode === 'state-twice') {
             query.append('state', state);
             query.append('state', state);
           } else query.set('state', stateMode === 'state-suffix' ? `${state}x` : state);
-          await sendChecked({ method: 'GET', path: `${BASE}/login/oauth2callback?${query.toString()}` });
+          await sendChecked({ method: 'GET', path: `${BASE}/login/oauth2callback?${query.toString()}`, headers: { cookie } });
         },
       ),
       params(8, 100),

@@ -18,6 +18,7 @@ export type AuthEventType =
   | 'role_change'
   | 'user_disabled'
   | 'user_enabled'
+  | 'identity_linked'
   | 'identity_unlinked';
 
 /** An audit event as stored and as handed to `onEvent`. Never carries a password, token or secret. */

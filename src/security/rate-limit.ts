@@ -20,6 +20,10 @@ export interface RateLimitOptions {
   refresh?: LimitRule;
   /** Failed token presentations (requireAuth, API tokens) per address. @default 60 per 60 s */
   token?: LimitRule;
+  /** OAuth flows begun (`POST /login/oauth`, `GET /login/oauth/{provider}`, `POST /{user}/identities/{provider}`): each stores a state. @default 30 per 600 s */
+  oauth?: LimitRule;
+  /** Failed OAuth callbacks (bad or foreign state, refused code); successful ones do not count. @default 10 per 900 s */
+  oauthCallback?: LimitRule;
   /**
    * Makes the counter store for one limiter (called once per limiter, with its name): any
    * express-rate-limit store, e.g. rate-limit-redis. @default counters in the library's database, shared by every instance
@@ -27,13 +31,15 @@ export interface RateLimitOptions {
   store?: (limiter: LimitName) => Store;
 }
 
-export type LimitName = 'login' | 'register' | 'refresh' | 'token';
+export type LimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback';
 
 export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
   login: { limit: 10, windowSeconds: 900 },
   register: { limit: 10, windowSeconds: 3600 },
   refresh: { limit: 60, windowSeconds: 60 },
   token: { limit: 60, windowSeconds: 60 },
+  oauth: { limit: 30, windowSeconds: 600 },
+  oauthCallback: { limit: 10, windowSeconds: 900 },
 });
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
@@ -65,7 +71,10 @@ export function createLimiter(
     windowMs: rule.windowSeconds * 1000,
     limit: rule.limit,
     store: counter,
-    skipSuccessfulRequests: name === 'login',
+    // Only failures count where a success is the normal case and must never lock a user out.
+    skipSuccessfulRequests: name === 'login' || name === 'oauthCallback',
+    // An OAuth failure in redirect mode is a 302 carrying `#error=` to the front end: still a failure.
+    requestWasSuccessful: (_req, res) => res.statusCode < 400 && !String(res.getHeader('location') ?? '').includes('#error='),
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     // We resolve the client address ourselves (trustProxy), so express-rate-limit's Express-specific checks do not apply.
