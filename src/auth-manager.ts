@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, AuthenticationError, ForbiddenError, InternalError } from './errors.js';
 import { BackgroundTasks } from './background-tasks.js';
-import { Store } from './db/store.js';
+import { DatabaseGate } from './db/database-gate.js';
 import { createRouter } from './http/create-router.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
@@ -62,7 +62,7 @@ export class AuthManager {
   /** Linked provider accounts, with decrypted provider tokens for calling the provider's API. */
   readonly integrations: Integrations;
 
-  readonly #store: Store;
+  readonly #database: DatabaseGate;
   readonly #revocation: Revocation;
   readonly #tokenFailures: TokenFailureLimiter | undefined;
   readonly #hasher: PasswordHasher;
@@ -82,14 +82,14 @@ export class AuthManager {
     this.#ownsHasher = opts.hasher === undefined;
     this.#hasher = opts.hasher ?? DEFAULT_HASHER(opts.bcryptRounds);
 
-    const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
+    const revocation = new Revocation(() => this.#database.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
-    this.#store = new Store(opts, this.#logger, (connection) => revocation.start(connection));
+    this.#database = new DatabaseGate(opts, this.#logger, (connection) => revocation.start(connection));
     const clientIp = clientIpResolver(opts.trustProxy);
-    const audit = new Audit(this.#store, this.#logger, opts.now, opts.onEvent);
-    const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#store, opts.now);
-    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#store, clientIp, opts.now, this.#logger, this.#background);
-    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background };
+    const audit = new Audit(this.#database, this.#logger, opts.now, opts.onEvent);
+    const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#database, opts.now);
+    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#database, clientIp, opts.now, this.#logger, this.#background);
+    const ctx = { opts, database: this.#database, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
     this.users = users;
@@ -101,11 +101,11 @@ export class AuthManager {
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
-    this.ready = Promise.all([this.#store.ready, oauth.ready()]).then(() => undefined);
+    this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => undefined);
     // Marks the promise handled: an app that never awaits `ready` must not crash on a rejection.
     this.ready.catch(() => undefined);
 
-    const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback') => createLimiter(name, opts.rateLimit, { store: this.#store, clientIp, now: opts.now });
+    const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback') => createLimiter(name, opts.rateLimit, { store: this.#database, clientIp, now: opts.now });
     const router = createRouter({
       users,
       sessions: this.#sessions,
@@ -158,7 +158,7 @@ export class AuthManager {
   async close(): Promise<void> {
     await this.#background.settled();
     await this.#revocation.close();
-    await this.#store.close();
+    await this.#database.close();
     if (this.#ownsHasher) await this.#hasher.close?.();
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { OAuthError } from '../errors.js';
 import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState } from '../db/oauth-repository.js';
-import type { Store } from '../db/store.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import type { ResolvedOptions } from '../options.js';
 import { decrypt, encrypt } from '../tokens/encryption.js';
 import { sha256 } from '../tokens/secrets.js';
@@ -60,7 +60,7 @@ export interface Callback {
 export class OAuthFlow {
   constructor(
     private readonly providers: ReadonlyMap<string, Provider>,
-    private readonly store: Store,
+    private readonly database: DatabaseGate,
     private readonly opts: Pick<ResolvedOptions, 'allowedRedirects' | 'encryptionKey' | 'now' | 'oauthRedirect' | 'publicUrl' | 'basePath'>,
     private readonly callbackURL: string,
   ) {}
@@ -83,7 +83,7 @@ export class OAuthFlow {
     const startUrl = publicEndpoint(this.opts, `/login/oauth/${encodeURIComponent(provider.name)}`);
     const authorization = await provider.start(requestView(startUrl.origin, startUrl.pathname, new URLSearchParams(), input.headers));
     const now = this.opts.now();
-    await this.store.run(async (db) => {
+    await this.database.run(async (db) => {
       await deleteExpiredOAuthStates(db, now);
       await insertOAuthState(
         db,
@@ -108,7 +108,7 @@ export class OAuthFlow {
   async callback(input: CallbackInput): Promise<Callback> {
     const state = input.params.getAll('state');
     if (state.length !== 1 || state[0]!.length === 0 || state[0]!.length > 512 || !input.browser) throw invalidState();
-    const row = await this.store.run((db) => consumeOAuthState(db, sha256(state[0]!), sha256(input.browser!), this.opts.now()));
+    const row = await this.database.run((db) => consumeOAuthState(db, sha256(state[0]!), sha256(input.browser!), this.opts.now()));
     const named = input.params.getAll('provider');
     if (!row || named.length > 1 || (named.length === 1 && named[0] !== row.provider) || !this.providers.has(row.provider)) throw invalidState();
     const provider = this.providers.get(row.provider)!;

@@ -1,5 +1,5 @@
 import { insertAuthEvent } from '../db/auth-events-repository.js';
-import type { Store } from '../db/store.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import type { Logger } from '../logger.js';
 
 /** Every kind of event written to `auth_events`. */
@@ -51,7 +51,7 @@ export interface EventOrigin {
  */
 export class Audit {
   constructor(
-    private readonly store: Store,
+    private readonly database: DatabaseGate,
     private readonly logger: Logger,
     private readonly now: () => Date,
     private readonly onEvent: ((event: AuthEvent) => void | Promise<void>) | undefined,
@@ -70,7 +70,7 @@ export class Audit {
       created_at: this.now().toISOString(),
     };
     try {
-      await this.store.run((db) => insertAuthEvent(db, { ...event, created_at: new Date(event.created_at) }));
+      await this.database.run((db) => insertAuthEvent(db, { ...event, created_at: new Date(event.created_at) }));
     } catch (err) {
       this.logger.warn({ event: type, err: { message: (err as Error).message } }, 'express-authlib: could not record audit event');
     }

@@ -1,6 +1,6 @@
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import { hitRateLimit, resetRateLimit, unhitRateLimit } from '../db/rate-limits-repository.js';
-import type { Store as DbStore } from '../db/store.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 
 /**
  * express-rate-limit store on the library's own database: fixed windows, one row per key, updated
@@ -9,7 +9,7 @@ import type { Store as DbStore } from '../db/store.js';
 export class DatabaseRateLimitStore implements Store {
   #windowMs = 60_000;
   constructor(
-    private readonly store: DbStore,
+    private readonly database: DatabaseGate,
     private readonly now: () => Date,
   ) {}
 
@@ -18,15 +18,15 @@ export class DatabaseRateLimitStore implements Store {
   }
 
   async increment(key: string): Promise<ClientRateLimitInfo> {
-    const row = await this.store.run((db) => hitRateLimit(db, key, this.now(), this.#windowMs));
+    const row = await this.database.run((db) => hitRateLimit(db, key, this.now(), this.#windowMs));
     return { totalHits: row.hits, resetTime: row.reset_at };
   }
 
   async decrement(key: string): Promise<void> {
-    await this.store.run((db) => unhitRateLimit(db, key));
+    await this.database.run((db) => unhitRateLimit(db, key));
   }
 
   async resetKey(key: string): Promise<void> {
-    await this.store.run((db) => resetRateLimit(db, key));
+    await this.database.run((db) => resetRateLimit(db, key));
   }
 }

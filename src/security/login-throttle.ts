@@ -1,5 +1,5 @@
 import { clearLoginFailures, findLoginFailures, recordLoginFailure } from '../db/login-failures-repository.js';
-import type { Store } from '../db/store.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import { identityKey } from '../db/users-repository.js';
 import { RateLimitError } from '../errors.js';
 
@@ -29,7 +29,7 @@ export function delayAfter(failures: number): number {
  */
 export class LoginThrottle {
   constructor(
-    private readonly store: Store,
+    private readonly database: DatabaseGate,
     private readonly now: () => Date,
   ) {}
 
@@ -40,17 +40,17 @@ export class LoginThrottle {
 
   /** Throws 429 while this pair must still wait. */
   async check(account: Account, ip: string): Promise<void> {
-    const row = await this.store.run((db) => findLoginFailures(db, this.#key(account, ip)));
+    const row = await this.database.run((db) => findLoginFailures(db, this.#key(account, ip)));
     if (!row) return;
     const wait = delayAfter(row.failures) * 1000 - (this.now().getTime() - row.last_failure_at.getTime());
     if (wait > 0) throw new RateLimitError(Math.ceil(wait / 1000));
   }
 
   async failed(account: Account, ip: string): Promise<void> {
-    await this.store.run((db) => recordLoginFailure(db, this.#key(account, ip), this.now()));
+    await this.database.run((db) => recordLoginFailure(db, this.#key(account, ip), this.now()));
   }
 
   async succeeded(account: Account, ip: string): Promise<void> {
-    await this.store.run((db) => clearLoginFailures(db, this.#key(account, ip)));
+    await this.database.run((db) => clearLoginFailures(db, this.#key(account, ip)));
   }
 }

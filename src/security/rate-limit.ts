@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { rateLimit, ipKeyGenerator, type Options as ErlOptions, type Store } from 'express-rate-limit';
 import { RateLimitError } from '../errors.js';
-import type { Store as DbStore } from '../db/store.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import { DatabaseRateLimitStore } from './database-rate-limit-store.js';
 
 /** A limit: at most `limit` counted requests per `windowSeconds` per client address. */
@@ -46,7 +46,7 @@ type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unkno
 const pass: Middleware = (_req, _res, next) => next();
 
 /** The rule and the counter store of one limiter: the one place its default and its checks live. */
-export function limiterSetup(name: LimitName, options: RateLimitOptions, db: DbStore, now: () => Date): { rule: LimitRule; counter: Store } {
+export function limiterSetup(name: LimitName, options: RateLimitOptions, db: DatabaseGate, now: () => Date): { rule: LimitRule; counter: Store } {
   const rule = options[name] ?? DEFAULT_RATE_LIMITS[name];
   if (!Number.isInteger(rule.limit) || rule.limit < 1 || !Number.isInteger(rule.windowSeconds) || rule.windowSeconds < 1) {
     throw new TypeError(`express-authlib: option \`rateLimit.${name}\` must be { limit, windowSeconds } with positive integers`);
@@ -63,7 +63,7 @@ export function addressKey(name: LimitName, ip: string): string {
 export function createLimiter(
   name: LimitName,
   options: false | RateLimitOptions,
-  deps: { store: DbStore; clientIp: (req: IncomingMessage) => string; now: () => Date },
+  deps: { store: DatabaseGate; clientIp: (req: IncomingMessage) => string; now: () => Date },
 ): Middleware {
   if (options === false) return pass;
   const { rule, counter } = limiterSetup(name, options, deps.store, deps.now);

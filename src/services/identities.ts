@@ -29,13 +29,13 @@ export class IdentityService {
 
   async list(userId: string): Promise<Identity[]> {
     if (!isUserId(userId)) return [];
-    const rows = await this.ctx.store.run((db) => listOAuthAccounts(db, userId));
+    const rows = await this.ctx.database.run((db) => listOAuthAccounts(db, userId));
     return rows.map((r) => ({ provider: r.provider, provider_user_id: r.provider_user_id, email: r.email, email_verified: r.email_verified, created_at: r.created_at.toISOString() }));
   }
 
   /** Unlinks a provider; refuses to remove a user's last way to sign in. */
   async unlink(userId: string, provider: string, origin?: EventOrigin): Promise<void> {
-    await this.ctx.store.run((db) =>
+    await this.ctx.database.run((db) =>
       db.transaction().execute(async (trx) => {
         const user = await findUserById(trx, userId);
         const accounts = user ? await listOAuthAccounts(trx, userId) : [];
@@ -50,7 +50,7 @@ export class IdentityService {
   /** The linked account with decrypted provider tokens, or undefined. */
   async integration(userId: string, provider: string): Promise<Integration | undefined> {
     if (!isUserId(userId) || typeof provider !== 'string') return undefined;
-    const row = await this.ctx.store.run((db) => findOAuthAccountOfUser(db, userId, provider));
+    const row = await this.ctx.database.run((db) => findOAuthAccountOfUser(db, userId, provider));
     if (!row) return undefined;
     const key = this.ctx.opts.encryptionKey;
     return {

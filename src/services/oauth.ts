@@ -27,7 +27,7 @@ export class OAuthService {
     // The redirect_uri registered with every provider.
     const callbackURL = publicEndpoint(ctx.opts, '/login/oauth2callback').href;
     this.#providers = buildProviders(ctx.opts.oauthConfig, callbackURL);
-    this.#flow = new OAuthFlow(this.#providers, ctx.store, ctx.opts, callbackURL);
+    this.#flow = new OAuthFlow(this.#providers, ctx.database, ctx.opts, callbackURL);
   }
 
   /** Names of the configured providers. */
@@ -70,7 +70,7 @@ export class OAuthService {
   async #resolve(provider: string, identity: ProviderIdentity, linkUserId: string | null): Promise<Resolution> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.ctx.store.run((db) => db.transaction().execute((trx) => resolveIdentity(trx, this.ctx.opts, { provider, identity, linkUserId, attempt })));
+        return await this.ctx.database.run((db) => db.transaction().execute((trx) => resolveIdentity(trx, this.ctx.opts, { provider, identity, linkUserId, attempt })));
       } catch (err) {
         if (!isUniqueViolation(err) || attempt >= RESOLVE_ATTEMPTS) throw err;
       }

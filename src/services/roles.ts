@@ -3,10 +3,10 @@ import type { ServiceContext } from './context.js';
 
 /** The roles that exist. */
 export class RoleService {
-  constructor(private readonly ctx: Pick<ServiceContext, 'store'>) {}
+  constructor(private readonly ctx: Pick<ServiceContext, 'database'>) {}
 
   /** Every role name, sorted. */
   list(): Promise<string[]> {
-    return this.ctx.store.run(listRoles);
+    return this.ctx.database.run(listRoles);
   }
 }

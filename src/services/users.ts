@@ -57,7 +57,7 @@ export class UserService {
     const data = v.parseInput(createSchema, input);
     const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
     const passwordHash = data.password === undefined ? null : await this.ctx.hasher.hash(data.password);
-    return this.ctx.store.run(async (db) => {
+    return this.ctx.database.run(async (db) => {
       const unknown = await missingRoles(db, roles);
       if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
       const now = this.ctx.opts.now();
@@ -91,27 +91,28 @@ export class UserService {
   }
 
   async findById(id: string): Promise<User | undefined> {
-    const row = await this.ctx.store.run((db) => findUserById(db, id));
+    const row = await this.ctx.database.run((db) => findUserById(db, id));
     return row && toPublicUser(row);
   }
 
   /** By username or email, case-insensitively. */
   async findByIdentifier(usernameOrEmail: string): Promise<User | undefined> {
     if (typeof usernameOrEmail !== 'string' || usernameOrEmail.length > 320) return undefined;
-    const row = await this.ctx.store.run((db) => findUserByIdentifier(db, usernameOrEmail));
+    const row = await this.ctx.database.run((db) => findUserByIdentifier(db, usernameOrEmail));
     return row && toPublicUser(row);
   }
 
   /** Replaces the user's roles; the user's existing access tokens stop working (they name the old roles). */
   async setRoles(id: string, roles: string[]): Promise<User> {
     const wanted = [...new Set(v.parseInput(v.roleNames, roles))];
-    const row = await this.ctx.store.run(async (db) => {
+    const row = await this.ctx.database.run(async (db) => {
       const unknown = await missingRoles(db, wanted);
       if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
-      const found = await this.ctx.revocation.commit(db, { user: id }, (trx) => replaceRoles(trx, id, wanted, this.ctx.opts.now()));
-      return found ? findUserById(db, id) : undefined;
+      await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+        if (!(await replaceRoles(trx, id, wanted, this.ctx.opts.now()))) throw new NotFoundError('user not found');
+      });
+      return (await findUserById(db, id))!;
     });
-    if (!row) throw new NotFoundError('user not found');
     await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles } });
     return toPublicUser(row);
   }
@@ -119,16 +120,14 @@ export class UserService {
   /** Enables or disables a user; disabling ends every session and token of theirs at once. */
   async setActive(id: string, active: boolean): Promise<User> {
     if (typeof active !== 'boolean') throw new TypeError('setActive(id, active): active must be a boolean');
-    const row = await this.ctx.store.run(async (db) => {
+    const row = await this.ctx.database.run(async (db) => {
       const now = this.ctx.opts.now();
-      const found = await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
-        const ok = await bumpTokenVersion(trx, id, now, { is_active: active });
-        if (ok && !active) await revokeAllForUser(trx, id, now);
-        return ok;
+      await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+        if (!(await bumpTokenVersion(trx, id, now, { is_active: active }))) throw new NotFoundError('user not found');
+        if (!active) await revokeAllForUser(trx, id, now);
       });
-      return found ? findUserById(db, id) : undefined;
+      return (await findUserById(db, id))!;
     });
-    if (!row) throw new NotFoundError('user not found');
     await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
     return toPublicUser(row);
   }

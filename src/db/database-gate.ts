@@ -9,7 +9,7 @@ import type { Database } from './schema.js';
 import { asServiceUnavailable, describeConnectionFailure, isDatabaseUnavailable } from './unavailable.js';
 
 /** The options the database's start-up reads (a slice of the resolved options). */
-export interface StoreOptions {
+export interface DatabaseGateOptions {
   dbDsn: string | undefined;
   db: DatabaseHandle | undefined;
   listenDsn: string | undefined;
@@ -26,14 +26,14 @@ export const RETRY_INTERVAL_MS = 1000;
  * resolves once that work has succeeded; after a failure it is retried on demand, so a process
  * that started while the database was down recovers without a restart.
  */
-export class Store {
+export class DatabaseGate {
   #connection: Connection | undefined;
   #started: Promise<Kysely<Database>>;
   #failedAt = 0;
   #closed = false;
 
   constructor(
-    private readonly opts: StoreOptions,
+    private readonly opts: DatabaseGateOptions,
     private readonly logger: Logger,
     private readonly onStarted: (connection: Connection) => Promise<void>,
   ) {
