@@ -315,6 +315,15 @@ describe('GitHub, end to end', () => {
     expect((await t.http.get('/me').set(bearer(body.token))).body.username).toBe(body.user.username);
   });
 
+  it('a provider login that imitates another name in a second script (Cyrillic а in admin) never becomes a username', async () => {
+    const suffix = String(Date.now());
+    github.nextUser = gh(`mixed${suffix}@elsewhere.example`, true, { login: `аdmin${suffix}` });
+    const body = await signInOk(t, 'github');
+    expect(body.user.username).toMatch(/^github_user/);
+    // A single-script login is kept as it is.
+    github.nextUser = gh(`cyr${suffix}@elsewhere.example`, true, { login: `админ${suffix}` });
+    expect((await signInOk(t, 'github')).user.username).toBe(`админ${suffix}`);
+  });
 });
 
 describe('who may sign in', () => {
