@@ -17,7 +17,7 @@ interface Target {
 async function start(variant: string): Promise<Target> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts', variant], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${variant} exited with ${code}`)));
   });
   return { ...(JSON.parse(line) as Omit<Target, 'stop'>), stop: () => child.kill('SIGTERM') };

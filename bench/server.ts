@@ -42,7 +42,7 @@ switch (variant) {
     break;
   case 'express-jwt':
     // The common peer: signature + claims only, no revocation check, no user lookup.
-    guard = expressjwt({ secret, algorithms: ['HS256'], issuer: 'express-authlib', audience: 'express-authlib' }) as unknown as RequestHandler;
+    guard = expressjwt({ secret, algorithms: ['HS256'], issuer: 'express-authlib', audience: 'express-authlib' });
     break;
   case 'jsonwebtoken-string-secret':
     // Hand-written glue as often seen: jwt.verify with the secret as a string on every request.

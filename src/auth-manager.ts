@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, AuthenticationError, ForbiddenError, InternalError } from './errors.js';
 import { BackgroundTasks } from './background-tasks.js';
-import { Store } from './db/store.js';
+import { DatabaseGate } from './db/database-gate.js';
 import { createRouter } from './http/create-router.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
@@ -14,8 +14,11 @@ import { LoginThrottle } from './security/login-throttle.js';
 import { TokenFailureLimiter } from './security/token-failures.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
-import { OAuthService, type Integration } from './services/oauth.js';
+import { browserCookie } from './oauth/browser-cookie.js';
+import { IdentityService, type Integration } from './services/identities.js';
+import { OAuthService } from './services/oauth.js';
 import { SessionService, type TokenPair } from './services/sessions.js';
+import { RoleService } from './services/roles.js';
 import { UserService } from './services/users.js';
 
 /** Anything with `use(path, middleware)`: an Express 4/5 app or a Connect app. */
@@ -72,7 +75,7 @@ export class AuthManager {
   /** Guard middleware factory; see {@link RequireAuth}. A bound function, so it can be passed around. */
   readonly requireAuth: RequireAuth;
 
-  readonly #store: Store;
+  readonly #database: DatabaseGate;
   readonly #revocation: Revocation;
   readonly #tokenFailures: TokenFailureLimiter | undefined;
   readonly #hasher: PasswordHasher;
@@ -92,25 +95,27 @@ export class AuthManager {
     this.#ownsHasher = opts.hasher === undefined;
     this.#hasher = opts.hasher ?? DEFAULT_HASHER(opts.bcryptRounds);
 
-    const revocation = new Revocation(() => this.#store.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
+    const revocation = new Revocation(() => this.#database.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
-    this.#store = new Store(opts, this.#logger, (connection) => revocation.start(connection));
+    this.#database = new DatabaseGate(opts, this.#logger, (connection) => revocation.start(connection));
     const clientIp = clientIpResolver(opts.trustProxy, this.#logger);
-    const audit = new Audit(this.#store, this.#logger, opts.now, opts.onEvent);
-    const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#store, opts.now);
-    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#store, clientIp, opts.now, this.#logger, this.#background);
-    const ctx = { opts, store: this.#store, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background };
+    const audit = new Audit(this.#database, this.#logger, opts.now, opts.onEvent);
+    const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#database, opts.now);
+    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#database, clientIp, opts.now, this.#logger, this.#background);
+    const ctx = { opts, database: this.#database, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
     this.users = users;
     this.apiTokens = apiTokens;
     this.#sessions = new SessionService(ctx);
     const oauth = new OAuthService(ctx, this.#sessions);
-    this.integrations = { get: (userId, provider) => oauth.integration(userId, provider) };
+    const identities = new IdentityService(ctx);
+    this.integrations = { get: (userId, provider) => identities.integration(userId, provider) };
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
     this.requireAuth = this.#requireAuthFactory();
 
-    this.ready = this.#store.ready;
+    // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
+    this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => undefined);
     // Handles the rejection (an app that never awaits `ready` must not crash on it) and says it
     // once: with the default logger a failed start is one line on stderr, not a silent 503 later.
     this.ready.catch((err: unknown) => {
@@ -118,19 +123,21 @@ export class AuthManager {
       this.#logger.error({ code: e?.code }, `express-authlib: start-up failed: ${String(e?.message ?? err)}`);
     });
 
-    const limiter = (name: 'login' | 'register' | 'refresh') => createLimiter(name, opts.rateLimit, { store: this.#store, clientIp, now: opts.now });
+    const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback') => createLimiter(name, opts.rateLimit, { store: this.#database, clientIp, now: opts.now });
     const router = createRouter({
       users,
       sessions: this.#sessions,
       apiTokens,
       oauth,
-      store: this.#store,
+      roles: new RoleService(ctx),
+      identities,
+      cookie: browserCookie(opts.publicUrl ?? 'http://localhost', opts.basePath),
       allowRegistration: opts.allowRegistration,
       audit,
       clientIp,
       adminRole: opts.adminRole,
       authenticate: this.requireAuth(),
-      limit: { login: limiter('login'), register: limiter('register'), refresh: limiter('refresh') },
+      limit: { login: limiter('login'), register: limiter('register'), refresh: limiter('refresh'), oauth: limiter('oauth'), oauthCallback: limiter('oauthCallback') },
       logger: this.#logger,
     });
     this.router = (req, res, next) => router(req, res, next);
@@ -177,10 +184,10 @@ export class AuthManager {
   async close(): Promise<void> {
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.
-    await this.#store.settle();
+    await this.#database.settle();
     await this.#background.settled();
     await this.#revocation.close();
-    await this.#store.close();
+    await this.#database.close();
     if (this.#ownsHasher) await this.#hasher.close?.();
   }
 }

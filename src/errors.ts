@@ -22,6 +22,7 @@ export const AUTH_ERROR_STATUS = {
   access_denied: 403,
   not_found: 404,
   conflict: 409,
+  account_exists: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -101,13 +102,15 @@ export class ConflictError extends AuthError {
 }
 
 /** Which limit refused a request: a `rateLimit` limiter, or `account` (the per-account login delay). */
-export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'account';
+export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'account';
 
 const RATE_LIMITED: Record<RateLimitName, string> = {
   login: 'too many failed logins from this address',
   register: 'too many registrations from this address',
   refresh: 'too many token refreshes from this address',
   token: 'too many invalid tokens from this address',
+  oauth: 'too many sign-in flows begun from this address',
+  oauthCallback: 'too many failed sign-in callbacks from this address',
   account: 'too many failed logins of this account from this address',
 };
 
@@ -127,9 +130,17 @@ export class RateLimitError extends AuthError {
   }
 }
 
-/** An OAuth login failed: at the start (unknown provider, redirect), at the callback (state), or at the provider. */
+/** Codes of the OAuth family. */
+export type OAuthErrorCode = 'unknown_provider' | 'invalid_redirect' | 'invalid_state' | 'oauth_failed' | 'access_denied' | 'account_exists' | 'provider_unavailable';
+
+/**
+ * An OAuth flow failed: at the start (unknown provider, redirect), at the callback (state), at the
+ * provider, or because the identity's email belongs to an account not yet verified (`account_exists`:
+ * sign in to that account and link from there).
+ */
 export class OAuthError extends AuthError {
-  constructor(code: 'unknown_provider' | 'invalid_redirect' | 'invalid_state' | 'oauth_failed' | 'access_denied' | 'provider_unavailable', message: string, options?: Options) {
+  declare readonly code: OAuthErrorCode;
+  constructor(code: OAuthErrorCode, message: string, options?: Options) {
     super(code, message, options);
   }
 }

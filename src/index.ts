@@ -2,7 +2,8 @@ import './express-augmentation.js';
 
 export { AuthManager } from './auth-manager.js';
 export type { ApiTokens, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Users } from './auth-manager.js';
-export type { Identity, Integration } from './services/oauth.js';
+export type { Identity, Integration } from './services/identities.js';
+export type { OAuthErrorCode } from './errors.js';
 export type { AuthManagerOptions, DatabaseHandle, JwtSecret, OAuthProviderConfig } from './options.js';
 export {
   DEFAULT_ADMIN_ROLE,

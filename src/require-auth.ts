@@ -30,7 +30,11 @@ const usage = "pass nothing, an array of roles (['admin']) or { roles?: string[]
  */
 function normalise(options: RequireAuthOptions | undefined): { roles: string[]; scopes: string[]; optional: boolean } {
   if (options === undefined) return { roles: [], scopes: [], optional: false };
-  if (typeof options === 'string') throw new TypeError(`express-authlib: requireAuth('${options}'): roles must be an array; write requireAuth(['${options}'])`);
+  if (typeof options === 'string') {
+    const given: unknown = options; // not allowed by the type, but JavaScript callers pass it
+    const role = String(given);
+    throw new TypeError(`express-authlib: requireAuth('${role}'): roles must be an array; write requireAuth(['${role}'])`);
+  }
   const o = Array.isArray(options) ? { roles: options } : options;
   if (o === null || typeof o !== 'object') throw new TypeError(`express-authlib: requireAuth(options): ${usage}`);
   for (const key of Object.keys(o)) {

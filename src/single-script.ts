@@ -44,7 +44,7 @@ const SCRIPTS = SCRIPT_NAMES.flatMap((name) => {
 });
 
 const ANY_SCRIPT = /^[\p{Script=Common}\p{Script=Inherited}]$/u;
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^\p{ASCII}*$/u;
 
 /** The scripts a character may belong to, augmented; undefined when it fits any script. */
 function scriptsOf(char: string): Set<string> | undefined {

@@ -5,7 +5,7 @@ import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app
 import { auditRows, leakedSecrets, LOOPBACK, type AuditRow } from './helpers/audit.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
-import { authorizeAt } from './helpers/oauth-browser.js';
+import { authorizeAt, rememberBrowser } from './helpers/oauth-browser.js';
 
 // Every security-relevant action writes one row to "<schema>".auth_events and hands the same
 // event to `onEvent`, with who it concerns, from where (address, User-Agent), and never a secret.
@@ -54,7 +54,7 @@ async function expectEvent(
   app: TestApp,
   sink: AuthEvent[],
   m: Match,
-  expected: { user_id: string | null; actor_id?: string | null; ip?: 'loopback' | string | null; user_agent?: string | null; data?: Record<string, unknown> },
+  expected: { user_id: string | null; actor_id?: string | null; ip?: string | null; user_agent?: string | null; data?: Record<string, unknown> },
 ): Promise<{ row: AuditRow; event: AuthEvent }> {
   const query = { type: m.type, ...(m.userAgent !== undefined ? { userAgent: m.userAgent } : {}), ...(m.userId !== undefined ? { userId: m.userId } : {}) };
   await expect.poll(async () => (await auditRows(app.schema, query)).length, { timeout: 3000, interval: 50 }).toBeGreaterThan(0);
@@ -234,12 +234,12 @@ describe('each action writes an auth_events row and reaches onEvent', () => {
     github.issueRefreshTokens = true;
     try {
       github.nextUser = github.makeUser();
-      const begin = await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' });
+      const begin = rememberBrowser(await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' }));
       expect(begin.status).toBe(200);
       const state = new URL(begin.body.redirect_url).searchParams.get('state')!;
-      const { callbackPath, callbackUrl } = await authorizeAt(begin.body.redirect_url);
+      const { callbackPath, callbackUrl, cookie } = await authorizeAt(begin.body.redirect_url);
       const ua = userAgent('oauth');
-      const res = await t.http.get(callbackPath).set('User-Agent', ua);
+      const res = await t.http.get(callbackPath).set('User-Agent', ua).set('Cookie', cookie);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       await expectEvent(t, events, { type: 'oauth_login', userAgent: ua }, { user_id: res.body.user.id, data: { provider: 'github' } });
       const issued = github.issued.at(-1)!;
@@ -259,15 +259,17 @@ describe('each action writes an auth_events row and reaches onEvent', () => {
     }
   });
 
-  it('identity_unlinked: a local user who linked GitHub (same verified address) unlinks it', async () => {
+  it('identity_linked and identity_unlinked: a local user links GitHub explicitly, then unlinks it', async () => {
     const u = await registerUser(t);
     github.nextUser = github.makeUser({ email: `${u.username}@example.com`, verified: true });
-    const begin = await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' });
-    expect(begin.status).toBe(200);
-    const { callbackPath } = await authorizeAt(begin.body.redirect_url);
-    const linked = await t.http.get(callbackPath);
+    const linkUa = userAgent('link');
+    const begin = rememberBrowser(await t.http.post(`${BASE}/me/identities/github`).set(bearer(u.token)).send({}));
+    expect(begin.status, JSON.stringify(begin.body)).toBe(200);
+    const { callbackPath, cookie } = await authorizeAt(begin.body.redirect_url);
+    const linked = await t.http.get(callbackPath).set('Cookie', cookie).set('User-Agent', linkUa);
     expect(linked.status, JSON.stringify(linked.body)).toBe(200);
     expect(linked.body.user.id).toBe(u.user.id);
+    await expectEvent(t, events, { type: 'identity_linked', userAgent: linkUa }, { user_id: u.user.id, data: { provider: 'github', explicit: true } });
 
     const ua = userAgent('unlink');
     const res = await t.http.delete(`${BASE}/me/identities/github`).set('User-Agent', ua).set(bearer(u.token));

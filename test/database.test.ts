@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 function manager(app: express.Express | null, options: Partial<AuthManagerOptions>): AuthManager {
-  const auth = new AuthManager(app, { jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false, ...options } as AuthManagerOptions);
+  const auth = new AuthManager(app, { jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false, ...options });
   managers.push(auth);
   return auth;
 }

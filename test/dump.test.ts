@@ -5,7 +5,7 @@ import { leakedSecrets } from './helpers/audit.js';
 import { rawQuery } from './helpers/database.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
-import { authorizeAt } from './helpers/oauth-browser.js';
+import { authorizeAt, rememberBrowser } from './helpers/oauth-browser.js';
 import { extraInstance, type ExtraInstance } from './helpers/tokens.js';
 
 // "A dump of the database lets no one log in" (contract section 9). A full scenario runs through
@@ -67,6 +67,8 @@ interface Scenario {
   oauth: { token: string; refresh_token: string };
   provider: { access_token: string; refresh_token?: string };
   pendingRedirect: string;
+  /** The `Cookie` header of the browser that began the pending flow: probes come from that browser. */
+  pendingCookie: string;
   pendingState: string;
   dump: Record<string, Record<string, unknown>[]>;
   text: string;
@@ -126,15 +128,16 @@ async function runScenario(): Promise<Scenario> {
   keep('post-change access', changed.body.token);
   keep('post-change refresh', changed.body.refresh_token);
 
-  // OAuth sign-in through GitHub (linked by the verified address), with provider refresh tokens.
+  // GitHub linked explicitly by the signed-in user, with provider refresh tokens.
   github.issueRefreshTokens = true;
   github.nextUser = github.makeUser({ email, verified: true });
-  const begin = await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' });
+  const begin = rememberBrowser(await t.http.post(`${BASE}/me/identities/github`).set(bearer(changed.body.token)).send({}));
   expect(begin.status).toBe(200);
   keep('OAuth state', stateOf(begin.body.redirect_url));
-  const { callbackPath, callbackUrl } = await authorizeAt(begin.body.redirect_url);
+  const { callbackPath, callbackUrl, cookie } = await authorizeAt(begin.body.redirect_url);
   keep('authorization code', callbackUrl.searchParams.get('code') ?? undefined);
-  const oauth = await t.http.get(callbackPath);
+  keep('OAuth browser cookie', cookie.split('=')[1]);
+  const oauth = await t.http.get(callbackPath).set('Cookie', cookie);
   expect(oauth.status, JSON.stringify(oauth.body)).toBe(200);
   expect(oauth.body.user.id).toBe(userId);
   keep('OAuth access', oauth.body.token);
@@ -145,9 +148,11 @@ async function runScenario(): Promise<Scenario> {
   keep('provider refresh token', provider.refresh_token);
 
   // A flow that is begun but not finished: its state (and PKCE verifier) wait in oauth_states.
-  const pending = await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' });
+  const pending = rememberBrowser(await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' }));
   expect(pending.status).toBe(200);
   const pendingState = keep('pending OAuth state', stateOf(pending.body.redirect_url));
+  const pendingCookie = (pending.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+  keep('pending OAuth browser cookie', pendingCookie.split('=')[1]);
 
   const dump = await dumpSchema(t.schema);
   return {
@@ -159,6 +164,7 @@ async function runScenario(): Promise<Scenario> {
     oauth: oauth.body,
     provider,
     pendingRedirect: pending.body.redirect_url,
+    pendingCookie,
     pendingState,
     dump,
     text: JSON.stringify(dump),
@@ -201,9 +207,9 @@ describe('database dump after a full scenario', () => {
   });
 
   it("password hashes are the library's pre-hashed bcrypt ($authlib-hmac-sha256$2...)", () => {
-    const hashes = s.dump.users!.map((u) => u.password_hash).filter((h) => h !== null);
+    const hashes = s.dump.users!.map((u) => u.password_hash).filter((h): h is string => typeof h === 'string');
     expect(hashes.length).toBeGreaterThan(0);
-    for (const hash of hashes) expect(String(hash).startsWith('$authlib-hmac-sha256$2')).toBe(true);
+    for (const hash of hashes) expect(hash.startsWith('$authlib-hmac-sha256$2')).toBe(true);
   });
 
   it('no stored value works as a bearer token or X-API-Token (nor api_<id><stored hash>)', async () => {
@@ -227,7 +233,7 @@ describe('database dump after a full scenario', () => {
       expect(refreshed.status, `stored value as refresh_token: ${v}`).toBe(401);
       const loggedIn = await p.http.post(`${BASE}/login`).send({ username: s.username, password: v });
       expect(loggedIn.status, `stored value as password: ${v}`).toBe(401);
-      const callback = await p.http.get(`${BASE}/login/oauth2callback`).query({ state: v, code: 'x' });
+      const callback = await p.http.get(`${BASE}/login/oauth2callback`).query({ state: v, code: 'x' }).set('Cookie', s.pendingCookie);
       expect({ status: callback.status, code: callback.body?.code }, `stored value as OAuth state: ${v}`).toEqual({ status: 400, code: 'invalid_state' });
     }
   });
@@ -241,7 +247,7 @@ describe('database dump after a full scenario', () => {
 
     const finish = await authorizeAt(s.pendingRedirect);
     expect(finish.callbackUrl.searchParams.get('state')).toBe(s.pendingState);
-    const finished = await p.http.get(finish.callbackPath);
+    const finished = await p.http.get(finish.callbackPath).set('Cookie', finish.cookie);
     expect(finished.status, JSON.stringify(finished.body)).toBe(200);
     const verifier = github.lastTokenRequest?.code_verifier;
     expect(verifier).toMatch(/^[A-Za-z0-9._~-]{43,128}$/);

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createOAuthApp } from '../examples/oauth/app.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
-import { followOAuth } from './helpers/oauth-browser.js';
+import { followOAuth, rememberBrowser } from './helpers/oauth-browser.js';
 
 // examples/oauth as a browser would use it, against the local GitHub imitation.
 describe('examples/oauth', () => {
@@ -34,9 +34,12 @@ describe('examples/oauth', () => {
     expect((await http.get('/')).text).toContain('Sign in with GitHub');
     github.nextUser = github.makeUser({ login: 'octo_demo' });
 
-    const begin = await http.post('/api/v1/users/login/oauth').send({ provider: 'github' });
-    expect(begin.status).toBe(200);
-    const back = await followOAuth(http, begin.body.redirect_url);
+    // The page's button is a link to the GET start, which answers 302 to the provider with the cookie.
+    const page = (await http.get('/')).text;
+    const href = /href="([^"]+)">Sign in with GitHub</.exec(page)![1]!;
+    const begin = rememberBrowser(await http.get(href));
+    expect(begin.status).toBe(302);
+    const back = await followOAuth(http, begin.headers.location!);
     expect(back.status).toBe(302);
     const landing = new URL(back.headers.location!);
     expect(landing.origin + landing.pathname).toBe('http://app.test/done');

@@ -9,7 +9,7 @@ import connect from 'connect';
 import type express from 'express';
 // express4 is an npm alias of express@4 without type declarations of its own; Express 5's types
 // describe everything used here.
-// @ts-ignore
+// @ts-expect-error -- no declaration file for the alias
 import express4Untyped from 'express4';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ const SECRET = randomBytes(48).toString('base64url');
 let n = 0;
 
 async function options(schema: string): Promise<AuthManagerOptions> {
-  return { ...(await databaseOptions()), dbSchema: schema, jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false } as AuthManagerOptions;
+  return { ...(await databaseOptions()), dbSchema: schema, jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false };
 }
 
 function newUser() {

@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseFold } from 'unicode-case-folding';
-import { AuthManager, type AuthManagerOptions } from '../src/index.js';
+import { AuthManager } from '../src/index.js';
 import { identityKey } from '../src/identity-key.js';
 import { createTestApp, PASSWORD, type TestApp } from './helpers/app.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from '../src/db/migrator.js';
@@ -125,7 +125,7 @@ describe('migration of existing keys', () => {
         migrationLockTableName: MIGRATION_LOCK_TABLE,
       });
       const { error } = await migrator.migrateToLatest();
-      if (error) throw error;
+      if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
       const ids: string[] = [];
       for (const username of usernames) {
         const rows = await rawQuery<{ id: string }>(
@@ -141,7 +141,7 @@ describe('migration of existing keys', () => {
   }
 
   async function upgrade(schema: string) {
-    const auth = new AuthManager(null, { ...(await databaseOptions()), dbSchema: schema, jwtSecret: randomBytes(48).toString('base64url'), bcryptRounds: 4, rateLimit: false } as AuthManagerOptions);
+    const auth = new AuthManager(null, { ...(await databaseOptions()), dbSchema: schema, jwtSecret: randomBytes(48).toString('base64url'), bcryptRounds: 4, rateLimit: false });
     return auth;
   }
 

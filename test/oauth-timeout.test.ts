@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { rawQuery } from './helpers/database.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
-import { followOAuth } from './helpers/oauth-browser.js';
+import { followOAuth, rememberBrowser } from './helpers/oauth-browser.js';
 
 // A token endpoint that accepts the connection and then says nothing, ever: the callback must
 // still answer (502), not hang, and must create nobody.
@@ -34,7 +34,7 @@ describe('OAuth provider that never answers', () => {
 
   it('answers 502 provider_unavailable after the provider timeout and creates no user', async () => {
     github.nextUser = github.makeUser();
-    const begin = await t.http.post('/api/v1/users/login/oauth').send({ provider: 'github' });
+    const begin = rememberBrowser(await t.http.post('/api/v1/users/login/oauth').send({ provider: 'github' }));
     expect(begin.status).toBe(200);
     const started = Date.now();
     const res = await followOAuth(t.http, begin.body.redirect_url);

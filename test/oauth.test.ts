@@ -8,7 +8,8 @@ import { databaseOptions, rawQuery, uniqueSchema } from './helpers/database.js';
 import { BASE, expectError, expectIsoUtc, expectUserObject, loginOk, refresh, uniqueName } from './helpers/endpoints.js';
 import { closedPort, startFakeGitHub, type FakeGitHub, type FakeGitHubUser, type TokenFailure } from './helpers/fake-github.js';
 import { startFakeGoogle, type FakeGoogle } from './helpers/fake-google.js';
-import { authorizeAt, followOAuth } from './helpers/oauth-browser.js';
+import { authorizeAt, followOAuth, rememberBrowser } from './helpers/oauth-browser.js';
+import { accountRows, userCount, userRow } from './helpers/oauth-db.js';
 
 // Everything goes through HTTP: the app under test (supertest), and real provider servers on
 // 127.0.0.1 (a hand-written GitHub, and oauth2-mock-server playing Google). Nothing in the library
@@ -67,8 +68,8 @@ afterAll(async () => {
 
 type LoginBody = { token: string; refresh_token: string; user: Record<string, unknown> & { id: string; username: string; email: string | null; email_verified: boolean } };
 
-function beginRes(app: TestApp, body: Record<string, unknown>) {
-  return app.http.post(`${BASE}/login/oauth`).send(body);
+async function beginRes(app: TestApp, body: Record<string, unknown>): Promise<Response> {
+  return rememberBrowser(await app.http.post(`${BASE}/login/oauth`).send(body));
 }
 
 /** POST /login/oauth that must answer 200; returns the provider URL to send the browser to. */
@@ -91,25 +92,6 @@ async function signInOk(app: TestApp, provider: string): Promise<LoginBody> {
   return res.body as LoginBody;
 }
 
-async function userCount(app: TestApp): Promise<number> {
-  const rows = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${app.schema}".users`);
-  return Number(rows[0]!.n);
-}
-
-async function userRow(app: TestApp, id: string) {
-  const rows = await rawQuery<{ id: string; username: string; email: string | null; email_verified: boolean }>(
-    `SELECT id, username, email, email_verified FROM "${app.schema}".users WHERE id = $1`,
-    [id],
-  );
-  return rows[0];
-}
-
-async function accountRows(app: TestApp, userId?: string) {
-  return userId === undefined
-    ? rawQuery<Record<string, unknown>>(`SELECT * FROM "${app.schema}".oauth_accounts`)
-    : rawQuery<Record<string, unknown>>(`SELECT * FROM "${app.schema}".oauth_accounts WHERE user_id = $1`, [userId]);
-}
-
 const s256 = (verifier: string) => createHash('sha256').update(verifier, 'ascii').digest('base64url');
 
 /** The query of a provider authorization URL, as an object. */
@@ -130,6 +112,13 @@ async function localUser(app: TestApp, email: string) {
   return registerUser(app, { username, email });
 }
 
+/** A local (password) user whose email is verified locally (as the coming email verification will make it). */
+async function verifiedLocalUser(app: TestApp, email: string) {
+  const username = uniqueName('verified');
+  const user = await app.auth.users.create({ username, email, password: PASSWORD, email_verified: true });
+  return { user, username, token: (await loginOk(app, username)).token };
+}
+
 /** A fresh GitHub account whose only address is `email` (primary; verified as told). */
 function gh(email: string | null, verified = true, fields: Partial<FakeGitHubUser> = {}): FakeGitHubUser {
   return github.makeUser({ email, verified, ...fields });
@@ -141,7 +130,7 @@ function identities(app: TestApp, token: string, user = 'me') {
 function unlink(app: TestApp, token: string, provider: string, user = 'me') {
   return app.http.delete(`${BASE}/${user}/identities/${provider}`).set(bearer(token));
 }
-function profile(app: TestApp, token: string) {
+function _profile(app: TestApp, token: string) {
   return app.http.get(`${BASE}/login/profile`).set(bearer(token));
 }
 
@@ -326,6 +315,15 @@ describe('GitHub, end to end', () => {
     expect((await t.http.get('/me').set(bearer(body.token))).body.username).toBe(body.user.username);
   });
 
+  it('a provider login that imitates another name in a second script (Cyrillic а in admin) never becomes a username', async () => {
+    const suffix = String(Date.now());
+    github.nextUser = gh(`mixed${suffix}@elsewhere.example`, true, { login: `аdmin${suffix}` });
+    const body = await signInOk(t, 'github');
+    expect(body.user.username).toMatch(/^github_user/);
+    // A single-script login is kept as it is.
+    github.nextUser = gh(`cyr${suffix}@elsewhere.example`, true, { login: `админ${suffix}` });
+    expect((await signInOk(t, 'github')).user.username).toBe(`админ${suffix}`);
+  });
 });
 
 describe('who may sign in', () => {
@@ -348,7 +346,7 @@ describe('who may sign in', () => {
 
   it('a disabled local user is not reachable by linking a verified address either: 403 account_disabled', async () => {
     const email = `${uniqueName('dis')}@example.com`;
-    const local = await localUser(t, email);
+    const local = await verifiedLocalUser(t, email);
     await t.auth.users.setActive(local.user.id, false);
     github.nextUser = gh(email, true);
     const count = await userCount(t);
@@ -360,17 +358,17 @@ describe('who may sign in', () => {
 describe('the state', () => {
   it('is single use: replaying the callback URL answers 400 invalid_state and creates nothing', async () => {
     google.nextUser = google.makeUser();
-    const { callbackPath } = await authorizeAt(await begin(t, 'google'));
-    expect((await t.http.get(callbackPath)).status).toBe(200);
+    const { callbackPath, cookie } = await authorizeAt(await begin(t, 'google'));
+    expect((await t.http.get(callbackPath).set('Cookie', cookie)).status).toBe(200);
     const count = await userCount(t);
-    expectError(await t.http.get(callbackPath), 400, 'invalid_state');
+    expectError(await t.http.get(callbackPath).set('Cookie', cookie), 400, 'invalid_state');
     expect(await userCount(t)).toBe(count);
   });
 
   it('is consumed atomically: two concurrent callbacks with one state give one 200 and one 400 invalid_state', async () => {
     google.nextUser = google.makeUser();
-    const { callbackPath } = await authorizeAt(await begin(t, 'google'));
-    const results = await Promise.all([t.http.get(callbackPath), t.http.get(callbackPath)]);
+    const { callbackPath, cookie } = await authorizeAt(await begin(t, 'google'));
+    const results = await Promise.all([t.http.get(callbackPath).set('Cookie', cookie), t.http.get(callbackPath).set('Cookie', cookie)]);
     const statuses = results.map((r) => r.status).sort();
     expect(statuses, JSON.stringify(results.map((r) => r.body))).toEqual([200, 400]);
     expectError(results.find((r) => r.status === 400)!, 400, 'invalid_state');
@@ -378,16 +376,16 @@ describe('the state', () => {
 
   it('is bound to its provider: a Google state presented with provider=github answers 400 invalid_state', async () => {
     google.nextUser = google.makeUser();
-    const { callbackPath } = await authorizeAt(await begin(t, 'google'));
+    const { callbackPath, cookie } = await authorizeAt(await begin(t, 'google'));
     const count = await userCount(t);
-    expectError(await t.http.get(`${callbackPath}&provider=github`), 400, 'invalid_state');
+    expectError(await t.http.get(`${callbackPath}&provider=github`).set('Cookie', cookie), 400, 'invalid_state');
     expect(await userCount(t)).toBe(count);
   });
 
   it('a GitHub state presented with provider=google answers 400 invalid_state', async () => {
     github.nextUser = gh(`${uniqueName('b')}@example.net`);
-    const { callbackPath } = await authorizeAt(await begin(t, 'github'));
-    expectError(await t.http.get(`${callbackPath}&provider=google`), 400, 'invalid_state');
+    const { callbackPath, cookie } = await authorizeAt(await begin(t, 'github'));
+    expectError(await t.http.get(`${callbackPath}&provider=google`).set('Cookie', cookie), 400, 'invalid_state');
   });
 
   it.each([
@@ -398,11 +396,12 @@ describe('the state', () => {
     ['the state twice', (q: URLSearchParams) => q.append('state', q.get('state')!)],
   ])('%s: 400 invalid_state, nothing created', async (_label, mutate) => {
     google.nextUser = google.makeUser();
-    const { callbackUrl } = await authorizeAt(await begin(t, 'google'));
+    const { callbackUrl, cookie } = await authorizeAt(await begin(t, 'google'));
     const q = new URLSearchParams(callbackUrl.search);
     mutate(q);
     const count = await userCount(t);
-    expectError(await t.http.get(`${callbackUrl.pathname}?${q}`), 400, 'invalid_state');
+    // The browser that began the flow, so only the state itself is wrong.
+    expectError(await t.http.get(`${callbackUrl.pathname}?${q.toString()}`).set('Cookie', cookie), 400, 'invalid_state');
     expect(await userCount(t)).toBe(count);
   });
 
@@ -420,10 +419,10 @@ describe('the state', () => {
       const inTime = await authorizeAt(await begin(t, 'google'));
       const count = await userCount(t);
       clockOffset = 11 * MINUTE;
-      expectError(await t.http.get(late.callbackPath), 400, 'invalid_state');
+      expectError(await t.http.get(late.callbackPath).set('Cookie', late.cookie), 400, 'invalid_state');
       expect(await userCount(t)).toBe(count);
       clockOffset = 9 * MINUTE;
-      const ok = await t.http.get(inTime.callbackPath);
+      const ok = await t.http.get(inTime.callbackPath).set('Cookie', inTime.cookie);
       expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     } finally {
       clockOffset = 0;
@@ -470,11 +469,11 @@ describe('provider failures: a clean 4xx/502, never a 500, never a half-created 
 
   it('a forged code with a valid state -> 400 oauth_failed', async () => {
     google.nextUser = google.makeUser();
-    const { callbackUrl } = await authorizeAt(await begin(t, 'google'));
+    const { callbackUrl, cookie } = await authorizeAt(await begin(t, 'google'));
     const q = new URLSearchParams(callbackUrl.search);
     q.set('code', 'forged-code');
     const count = await userCount(t);
-    expectError(await t.http.get(`${callbackUrl.pathname}?${q}`), 400, 'oauth_failed');
+    expectError(await t.http.get(`${callbackUrl.pathname}?${q.toString()}`).set('Cookie', cookie), 400, 'oauth_failed');
     expect(await userCount(t)).toBe(count);
   });
 
@@ -530,10 +529,10 @@ describe('provider failures: a clean 4xx/502, never a 500, never a half-created 
 
     it('github goes down between the authorize redirect and the callback -> 502 provider_unavailable, no user', async () => {
       doomed.nextUser = doomed.makeUser();
-      const { callbackPath } = await authorizeAt(await begin(down, 'github'));
+      const { callbackPath, cookie } = await authorizeAt(await begin(down, 'github'));
       await doomed.stop();
       const count = await userCount(down);
-      expectError(await down.http.get(callbackPath), 502, 'provider_unavailable');
+      expectError(await down.http.get(callbackPath).set('Cookie', cookie), 502, 'provider_unavailable');
       expect(await userCount(down)).toBe(count);
       expect(await accountRows(down)).toHaveLength(0);
     });
@@ -579,17 +578,16 @@ describe('accounts are keyed by identity; email links only when the provider vou
     expect(await accountRows(t, local.user.id)).toHaveLength(0);
   });
 
-  it('google, verified address equal to a local user\'s (other case): linked to that user; email and email_verified unchanged', async () => {
+  it('google, verified address equal to a locally verified user\'s (other case): linked to that user; email unchanged', async () => {
     const email = `${uniqueName('Link')}@Example.com`;
-    const local = await localUser(t, email);
+    const local = await verifiedLocalUser(t, email);
     const count = await userCount(t);
     google.nextUser = google.makeUser({ email: email.toLowerCase(), email_verified: true });
     const body = await signInOk(t, 'google');
     expect(body.user.id).toBe(local.user.id);
     expect(await userCount(t)).toBe(count);
-    expect(await userRow(t, local.user.id)).toMatchObject({ email, email_verified: false });
+    expect(await userRow(t, local.user.id)).toMatchObject({ email, email_verified: true });
     expect(body.user.email).toBe(email);
-    expect(body.user.email_verified).toBe(false);
     const rows = await accountRows(t, local.user.id);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ provider: 'google', provider_user_id: google.nextUser.sub });
@@ -598,13 +596,13 @@ describe('accounts are keyed by identity; email links only when the provider vou
     expect((await signInOk(t, 'google')).user.id).toBe(local.user.id);
   });
 
-  it('github, primary verified address equal to a local user\'s: linked', async () => {
+  it('github, primary verified address equal to a locally verified user\'s: linked', async () => {
     const email = `${uniqueName('lg')}@example.com`;
-    const local = await localUser(t, email);
+    const local = await verifiedLocalUser(t, email);
     github.nextUser = gh(email, true);
     const body = await signInOk(t, 'github');
     expect(body.user.id).toBe(local.user.id);
-    expect(await userRow(t, local.user.id)).toMatchObject({ email, email_verified: false });
+    expect(await userRow(t, local.user.id)).toMatchObject({ email, email_verified: true });
   });
 
   it('a second Google account with the verified address of a user already linked to Google never answers 500 and never steals the link', async () => {
@@ -793,7 +791,7 @@ describe('linked identities', () => {
     return { user: viaGoogle.user, token: viaGithub.token, googleUser: google.nextUser, githubUser: github.nextUser };
   }
 
-  it('GET /me/identities lists {provider, provider_user_id, email, created_at}, and no token', async () => {
+  it('GET /me/identities lists {provider, provider_user_id, email, email_verified, created_at}, and no token', async () => {
     const u = await twoProviderUser();
     const res = await identities(t, u.token);
     expect(res.status).toBe(200);
@@ -801,7 +799,8 @@ describe('linked identities', () => {
     const list = [...(res.body as Array<Record<string, unknown>>)].sort((a, b) => String(a.provider).localeCompare(String(b.provider)));
     expect(list).toHaveLength(2);
     for (const item of list) {
-      expect(Object.keys(item).sort()).toEqual(['created_at', 'email', 'provider', 'provider_user_id']);
+      expect(Object.keys(item).sort()).toEqual(['created_at', 'email', 'email_verified', 'provider', 'provider_user_id']);
+      expect(item.email_verified).toBe(true);
       expectIsoUtc(item.created_at);
     }
     expect(list[0]).toMatchObject({ provider: 'github', provider_user_id: String(u.githubUser.id) });
@@ -856,7 +855,7 @@ describe('linked identities', () => {
 
   it('a user with a password may unlink their only identity', async () => {
     const email = `${uniqueName('pw')}@example.com`;
-    const local = await localUser(t, email);
+    const local = await verifiedLocalUser(t, email);
     github.nextUser = gh(email, true);
     expect((await signInOk(t, 'github')).user.id).toBe(local.user.id);
     const res = await unlink(t, local.token, 'github');
@@ -946,7 +945,7 @@ describe('a custom passport strategy (oauthConfig[name] = { strategy })', () => 
       },
       (_accessToken: string, _refreshToken: string, _profile: unknown, done: OAuth2Strategy.VerifyCallback) =>
         // A passport profile; typed as Express.User only because that is what passport's callback says.
-        done(null, { id: 'a1', username: 'acme_user', displayName: 'Acme User', emails: [{ value: 'x@acme.test', verified: false }] } as never),
+        done(null, { id: 'a1', username: 'acme_user', displayName: 'Acme User', emails: [{ value: 'x@acme.test', verified: false }] }),
     );
     acme = await oauthApp({ oauthConfig: { acme: { strategy } } });
   });
@@ -958,6 +957,8 @@ describe('a custom passport strategy (oauthConfig[name] = { strategy })', () => 
     expect(q.redirect_uri).toBe(CALLBACK);
     expect(q.code_challenge_method).toBe('S256');
     expect(q.state).toMatch(/^[A-Za-z0-9_-]{22,}$/);
+    // The strategy names no scope, so none is sent: never an empty `scope=` forced onto it.
+    expect(new URL(redirectUrl).searchParams.has('scope')).toBe(false);
     const count = await userCount(acme);
     const res = await followOAuth(acme.http, redirectUrl);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -985,11 +986,11 @@ describe('a custom passport strategy (oauthConfig[name] = { strategy })', () => 
   });
 
   it('its state is single use and bound to it', async () => {
-    const { callbackPath } = await authorizeAt(await begin(acme, 'acme'));
-    expectError(await acme.http.get(`${callbackPath}&provider=github`), 400, 'invalid_state');
-    const { callbackPath: fresh } = await authorizeAt(await begin(acme, 'acme'));
-    expect((await acme.http.get(fresh)).status).toBe(200);
-    expectError(await acme.http.get(fresh), 400, 'invalid_state');
+    const { callbackPath, cookie } = await authorizeAt(await begin(acme, 'acme'));
+    expectError(await acme.http.get(`${callbackPath}&provider=github`).set('Cookie', cookie), 400, 'invalid_state');
+    const { callbackPath: fresh, cookie: freshCookie } = await authorizeAt(await begin(acme, 'acme'));
+    expect((await acme.http.get(fresh).set('Cookie', freshCookie)).status).toBe(200);
+    expectError(await acme.http.get(fresh).set('Cookie', freshCookie), 400, 'invalid_state');
   });
 
   it('auth-methods lists it; google and github are unknown in this app', async () => {
@@ -1009,7 +1010,7 @@ describe('construction', () => {
         autoMigrate: false,
         rateLimit: false,
         ...options,
-      } as AuthManagerOptions);
+      });
       return undefined;
     } catch (err) {
       return err;
@@ -1029,7 +1030,7 @@ describe('construction', () => {
   it('a custom strategy without publicUrl throws TypeError', async () => {
     const strategy = new OAuth2Strategy(
       { authorizationURL: 'http://127.0.0.1:1/a', tokenURL: 'http://127.0.0.1:1/t', clientID: 'c', clientSecret: 's', callbackURL: 'x', state: true, pkce: true },
-      (_a: string, _r: string, _p: unknown, done: OAuth2Strategy.VerifyCallback) => done(null, {} as never),
+      (_a: string, _r: string, _p: unknown, done: OAuth2Strategy.VerifyCallback) => done(null, {}),
     );
     expect(await construct({ oauthConfig: { acme: { strategy } } })).toBeInstanceOf(TypeError);
   });

@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 async function baseOptions(extra: Partial<AuthManagerOptions> = {}): Promise<AuthManagerOptions> {
-  return { ...(await databaseOptions()), dbSchema: uniqueSchema('opt'), jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false, ...extra } as AuthManagerOptions;
+  return { ...(await databaseOptions()), dbSchema: uniqueSchema('opt'), jwtSecret: SECRET, bcryptRounds: 4, rateLimit: false, ...extra };
 }
 
 /** Constructs a manager that is expected to work; registered for close(). */
@@ -113,6 +113,22 @@ describe('misuse throws TypeError synchronously at construction, naming the opti
 
   it('oauthConfig with a provider but no publicUrl', async () => {
     expectMisuse(await baseOptions({ oauthConfig: { github: { clientId: 'id', clientSecret: 'secret' } } }), /publicUrl/);
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['an issuer that is not a URL', { corp: { issuer: 'not a url', clientId: 'c', clientSecret: 's' } }, /oauthConfig\.corp\.issuer/],
+    ['a plain-http issuer that is not this machine', { corp: { issuer: 'http://id.example.com', clientId: 'c', clientSecret: 's' } }, /oauthConfig\.corp\.issuer/],
+    ['an issuer with a query', { corp: { issuer: 'https://id.example.com/?tenant=x', clientId: 'c', clientSecret: 's' } }, /oauthConfig\.corp\.issuer/],
+    ['an issuer without clientSecret', { corp: { issuer: 'https://id.example.com', clientId: 'c' } }, /oauthConfig\.corp\.clientSecret/],
+    ['google without clientId', { google: { clientSecret: 's' } }, /oauthConfig\.google\.clientId/],
+    ['an unknown name without issuer or strategy', { gitlab: { clientId: 'c', clientSecret: 's' } }, /oauthConfig\.gitlab/],
+    ['a strategy that is not one', { acme: { strategy: {} } }, /oauthConfig\.acme\.strategy/],
+    ['both issuer and strategy', { acme: { issuer: 'https://id.example.com', strategy: { authenticate() {} } } }, /oauthConfig\.acme/],
+    ['a scope that is a string', { corp: { issuer: 'https://id.example.com', clientId: 'c', clientSecret: 's', scope: 'openid email' } }, /oauthConfig\.corp\.scope/],
+    ['an entry that is not an object', { corp: 'https://id.example.com' }, /oauthConfig\.corp/],
+    ['a provider name with a slash', { 'a/b': { issuer: 'https://id.example.com', clientId: 'c', clientSecret: 's' } }, /oauthConfig\.a\/b/],
+  ])('oauthConfig with %s: TypeError naming the option', async (_label, oauthConfig, option) => {
+    expectMisuse(await baseOptions({ publicUrl: 'https://app.example', oauthConfig: oauthConfig as AuthManagerOptions['oauthConfig'] }), option);
   });
 
   it('options that are not an object', () => {
@@ -240,7 +256,7 @@ describe('defaults', () => {
 
   it('bcryptRounds defaults to 12', async () => {
     const { bcryptRounds: _unused, ...opts } = await baseOptions();
-    const auth = build(null, opts as AuthManagerOptions);
+    const auth = build(null, opts);
     await auth.ready;
     const user = await auth.users.create({ username: `cost_${randomBytes(3).toString('hex')}`, password: PASSWORD });
     const rows = await rawQuery<{ password_hash: string }>(`SELECT password_hash FROM "${opts.dbSchema}".users WHERE id = $1`, [user.id]);

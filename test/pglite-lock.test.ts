@@ -59,7 +59,7 @@ describe('the embedded database lock', () => {
   it('a stale lock left by a process that died is recovered', async () => {
     const dir = freshDir();
     mkdirSync(dir, { recursive: true });
-    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
     writeFileSync(lockFile(dir), JSON.stringify({ pid: dead, host: hostname(), started_at: '2026-01-01T00:00:00.000Z' }));
     const auth = manager(dir);
     await auth.ready;

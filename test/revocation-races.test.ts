@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthManager, type AuthManagerOptions } from '../src/index.js';
+import { AuthManager } from '../src/index.js';
 import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
 import { databaseOptions, rawQuery } from './helpers/database.js';
 
@@ -70,7 +70,7 @@ describe.each(Object.keys(paths))('refresh racing %s', (name) => {
     // A process started later knows only what the database says.
     const express = (await import('express')).default;
     const app = express();
-    const later = new AuthManager(app, { ...(await databaseOptions()), dbSchema: t.schema, jwtSecret: t.secret, bcryptRounds: 4, rateLimit: false } as AuthManagerOptions);
+    const later = new AuthManager(app, { ...(await databaseOptions()), dbSchema: t.schema, jwtSecret: t.secret, bcryptRounds: 4, rateLimit: false });
     try {
       await later.ready;
       app.get('/me', later.requireAuth(), (_req, res) => res.json({ ok: true }));

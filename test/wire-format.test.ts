@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthManager, type AuthManagerOptions } from '../src/index.js';
+import { AuthManager } from '../src/index.js';
 import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 import { BASE, expectError, expectUserObject, expectValidation, loginOk, refresh, uniqueName } from './helpers/endpoints.js';
@@ -318,7 +318,7 @@ describe('a host app that parses bodies itself', () => {
         jwtSecret: randomBytes(48).toString('base64url'),
         bcryptRounds: 4,
         rateLimit: false,
-      } as AuthManagerOptions);
+      });
       await auth.ready;
       app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username }));
       hosts.push({ name, app, auth, schema });

@@ -11,7 +11,7 @@ async function withConnection<T>(options: GlobalOptions, work: (root: Awaited<Re
   try {
     return await work(conn.root, schema);
   } catch (err) {
-    if (isDatabaseUnavailable(err)) throw new Error(describeConnectionFailure(conn, err));
+    if (isDatabaseUnavailable(err)) throw new Error(describeConnectionFailure(conn, err), { cause: err });
     throw err;
   } finally {
     await conn.close();

@@ -79,7 +79,7 @@ export async function migrateToLatest(root: Kysely<any>, schema: string): Promis
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await migratorFor(root, schema).migrateToLatest();
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-    if (attempt >= RETRIES || !isIntrospectionRace(error)) throw error;
+    if (attempt >= RETRIES || !isIntrospectionRace(error)) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
   }
 }
 

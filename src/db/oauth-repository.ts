@@ -3,13 +3,32 @@ import type { Database, OAuthAccountRow, OAuthStateRow } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export async function insertOAuthState(db: Db, row: { state_hash: string; provider: string; verifier_enc: string | null; redirect_to: string | null; created_at: Date; expires_at: Date }): Promise<void> {
+/** A state row as written when a flow begins. */
+export type NewOAuthState = Omit<OAuthStateRow, 'verifier_enc'>;
+
+/**
+ * Stores a state and keeps at most `maxPerClient` live states per address: the oldest beyond that
+ * are dropped, so one address cannot fill the table however many flows it begins.
+ */
+export async function insertOAuthState(db: Db, row: NewOAuthState, maxPerClient: number): Promise<void> {
   await db.insertInto('oauth_states').values(row).execute();
+  const keep = db.selectFrom('oauth_states').select('state_hash').where('client_key', '=', row.client_key).orderBy('created_at', 'desc').orderBy('state_hash').limit(maxPerClient);
+  await db.deleteFrom('oauth_states').where('client_key', '=', row.client_key).where('state_hash', 'not in', keep).execute();
 }
 
-/** Takes a state out of the table: single use, and only while unexpired. The database arbitrates replays. */
-export function consumeOAuthState(db: Db, stateHash: string, now: Date): Promise<OAuthStateRow | undefined> {
-  return db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).where('expires_at', '>', now).returningAll().executeTakeFirst();
+/**
+ * Takes a state out of the table: single use, only while unexpired, and only for the browser that
+ * began it (a request without that browser's cookie leaves the state for the real owner). The
+ * database arbitrates replays.
+ */
+export function consumeOAuthState(db: Db, stateHash: string, browserHash: string, now: Date): Promise<OAuthStateRow | undefined> {
+  return db
+    .deleteFrom('oauth_states')
+    .where('state_hash', '=', stateHash)
+    .where('browser_hash', '=', browserHash)
+    .where('expires_at', '>', now)
+    .returningAll()
+    .executeTakeFirst();
 }
 
 /** Housekeeping: states nobody came back for. */
@@ -31,13 +50,13 @@ export function listOAuthAccounts(db: Db, userId: string): Promise<OAuthAccountR
 
 export async function insertOAuthAccount(
   db: Db,
-  row: { provider: string; provider_user_id: string; user_id: string; email: string | null; access_token_enc: string | null; refresh_token_enc: string | null; scopes: string[]; created_at: Date; updated_at: Date },
+  row: { provider: string; provider_user_id: string; user_id: string; email: string | null; email_verified: boolean; access_token_enc: string | null; refresh_token_enc: string | null; scopes: string[]; created_at: Date; updated_at: Date },
 ): Promise<void> {
   await db.insertInto('oauth_accounts').values({ ...row, scopes: JSON.stringify(row.scopes) }).execute();
 }
 
 /** Stores the tokens of the latest login with this account. */
-export async function updateOAuthTokens(db: Db, provider: string, providerUserId: string, t: { access_token_enc: string | null; refresh_token_enc: string | null; scopes: string[]; email: string | null; updated_at: Date }): Promise<void> {
+export async function updateOAuthTokens(db: Db, provider: string, providerUserId: string, t: { access_token_enc: string | null; refresh_token_enc: string | null; scopes: string[]; email: string | null; email_verified: boolean; updated_at: Date }): Promise<void> {
   await db
     .updateTable('oauth_accounts')
     .set({ ...t, scopes: JSON.stringify(t.scopes) })

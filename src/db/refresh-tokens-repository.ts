@@ -36,8 +36,14 @@ export function findChild(db: Db, parentId: string): Promise<RefreshTokenRow | u
 }
 
 /** Revokes every token of a login. */
-export async function revokeFamily(db: Db, familyId: string, now: Date): Promise<void> {
-  await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+export async function revokeSession(db: Db, sessionId: string, now: Date): Promise<void> {
+  await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('family_id', '=', sessionId).where('revoked_at', 'is', null).execute();
+}
+
+/** Logins with a refresh token revoked after `since`: their access tokens may still be unexpired. */
+export async function sessionsRevokedSince(db: Db, since: Date): Promise<string[]> {
+  const rows = await db.selectFrom('refresh_tokens').select('family_id').distinct().where('revoked_at', '>', since).execute();
+  return rows.map((r) => r.family_id);
 }
 
 /** Revokes every refresh token of a user (logout-all, password change, disable). */

@@ -4,6 +4,11 @@ import type { Database } from './schema.js';
 /** How long a logged revocation is kept: far longer than any poller's overlap. */
 export const REVOCATION_LOG_RETENTION_SECONDS = 600;
 
+/** Announces `payload` on `channel`; PostgreSQL delivers it to every listener when `trx` commits. */
+export async function notifyOnCommit(trx: Transaction<Database>, channel: string, payload: string): Promise<void> {
+  await sql`select pg_notify(${channel}, ${payload})`.execute(trx);
+}
+
 export async function logRevocation(trx: Transaction<Database>, event: object): Promise<void> {
   await trx.insertInto('revocation_log').values({ event: JSON.stringify(event) }).execute();
 }

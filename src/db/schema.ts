@@ -67,6 +67,8 @@ export interface OAuthAccountsTable {
   provider_user_id: string;
   user_id: string;
   email: string | null;
+  /** What the provider said of `email`; an unverified provider email never reaches users.email. */
+  email_verified: Generated<boolean>;
   access_token_enc: string | null;
   refresh_token_enc: string | null;
   scopes: Json<string[]>;
@@ -79,6 +81,14 @@ export interface OAuthStatesTable {
   provider: string;
   verifier_enc: string | null;
   redirect_to: string | null;
+  /** SHA-256 of the cookie of the browser that began the flow. */
+  browser_hash: string;
+  /** The signed-in user who began a linking flow; null for a sign-in. */
+  link_user_id: string | null;
+  /** AES-256-GCM of the JSON the strategy needs back (PKCE verifier, nonce, its session). */
+  flow_enc: string | null;
+  /** Rate-limit key of the address that began the flow. */
+  client_key: string;
   created_at: Timestamp;
   expires_at: Date;
 }

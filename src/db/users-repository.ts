@@ -75,6 +75,11 @@ export function lockUser(db: Transaction<Database>, userId: string): Promise<Use
   return selectUsers(db).where('users.id', '=', userId).forUpdate().executeTakeFirst();
 }
 
+/** The account whose email has this comparison key, with whether that email is verified. */
+export function findEmailOwner(db: Db, emailKey: string): Promise<Pick<UserRow, 'id' | 'email_verified'> | undefined> {
+  return db.selectFrom('users').select(['id', 'email_verified']).where('email_key', '=', emailKey).executeTakeFirst();
+}
+
 export async function touchLastLogin(db: Db, userId: string, now: Date): Promise<void> {
   await db.updateTable('users').set({ last_login: now }).where('id', '=', userId).execute();
 }

@@ -3,8 +3,7 @@ import { ForbiddenError } from '../errors.js';
 import { MAX_PASSWORD_LENGTH } from '../passwords/policy.js';
 import type { SessionService } from '../services/sessions.js';
 import type { UserService } from '../services/users.js';
-import { listRoles } from '../db/roles-repository.js';
-import type { Store } from '../db/store.js';
+import type { RoleService } from '../services/roles.js';
 import type { Audit, EventOrigin } from '../security/audit.js';
 import * as v from '../validation.js';
 import { accessTokenOnly } from './access-token-only.js';
@@ -36,7 +35,7 @@ const changePasswordSchema = z.object({
 export interface AuthRouteDeps {
   users: UserService;
   sessions: SessionService;
-  store: Store;
+  roles: RoleService;
   allowRegistration: boolean;
   audit: Audit;
   authenticate: Handler;
@@ -90,6 +89,6 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
   });
 
   router.get('/roles', async (_req, res) => {
-    sendJson(res, 200, await d.store.run(listRoles));
+    sendJson(res, 200, await d.roles.list());
   });
 }

@@ -10,6 +10,7 @@ type Req = IncomingMessage & { body?: unknown; _body?: boolean };
 type Next = (err?: unknown) => void;
 
 const parseJson = bodyParser.json({ limit: MAX_BODY_BYTES, strict: false, type: () => true });
+const parseForm = bodyParser.urlencoded({ limit: MAX_BODY_BYTES, extended: false, type: () => true, parameterLimit: 100 });
 
 function translate(err: { type?: string; status?: number }): RequestError | ValidationError {
   switch (err.type) {
@@ -47,7 +48,7 @@ export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
     return next(new RequestError('payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`));
   }
   parseJson(req, res, (err?: unknown) => {
-    if (err) return next(translate(err as { type?: string }));
+    if (err) return next(translate(err));
     next(containsNul(req.body) ? new ValidationError({ body: 'must not contain NUL characters' }, 'request body must not contain NUL characters') : undefined);
   });
 }
@@ -79,4 +80,23 @@ export function bodyObject(req: Req): Record<string, unknown> {
     throw new ValidationError({ body: 'must be a JSON object' }, 'request body must be a JSON object');
   }
   return body as Record<string, unknown>;
+}
+
+/**
+ * Parses `application/x-www-form-urlencoded` bodies, for the one route that takes them: the OAuth
+ * callback that a provider answers with a form POST (`response_mode=form_post`). Anything else is 415.
+ */
+export function formBody(req: Req, res: ServerResponse, next: Next): void {
+  if (!typeis.hasBody(req) || req.headers['content-length'] === '0') {
+    req.body ??= {};
+    return next();
+  }
+  if (!typeis(req, ['application/x-www-form-urlencoded'])) {
+    return next(new RequestError('unsupported_media_type', 'the OAuth callback takes application/x-www-form-urlencoded'));
+  }
+  if (req._body === true || req.readableEnded) {
+    req.body ??= {};
+    return next();
+  }
+  parseForm(req, res, (err?: unknown) => (err ? next(translate(err)) : next()));
 }

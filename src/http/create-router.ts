@@ -4,18 +4,24 @@ import type { Logger } from '../logger.js';
 import { jsonBody } from './body.js';
 import { mountAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
 import { mountApiTokenRoutes, type ApiTokenRouteDeps } from './api-token-routes.js';
-import { mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
+import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
 import { originResolver } from './origin.js';
 import { sendError } from './respond.js';
 import type { Next, Req, Res, Routes } from './types.js';
 
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
 export function createRouter(
-  given: Omit<AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps, 'origin'> & { logger: Logger; clientIp: (req: Req) => string },
+  given: Omit<AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps, 'origin' | 'limit'> & {
+    logger: Logger;
+    clientIp: (req: Req) => string;
+    limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'];
+  },
 ): (req: Req, res: Res, next: Next) => void {
   // The standalone router Express 5 is built on: the same matching and async-error handling whatever the host is.
   const deps = { ...given, origin: originResolver(given.clientIp) };
   const router = new Router({ caseSensitive: true, strict: false }) as unknown as Routes & ((req: Req, res: Res, next: Next) => void);
+  // Before the JSON parser: the one route that takes a form body (a provider's form_post callback).
+  mountOAuthFormCallback(router, deps);
   router.use(jsonBody);
   mountAuthRoutes(router, deps);
   mountApiTokenRoutes(router, deps);

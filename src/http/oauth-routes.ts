@@ -1,26 +1,34 @@
 import { z } from 'zod';
-import type { AuthError } from '../errors.js';
+import { ForbiddenError, type AuthError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { BrowserCookie } from '../oauth/browser-cookie.js';
+import { addressKey } from '../security/rate-limit.js';
+import type { IdentityService } from '../services/identities.js';
 import type { OAuthService } from '../services/oauth.js';
 import type { UserService } from '../services/users.js';
 import { parseInput } from '../validation.js';
+import type { EventOrigin } from '../security/audit.js';
 import { accessTokenOnly } from './access-token-only.js';
-import { bodyObject } from './body.js';
+import { bodyObject, formBody } from './body.js';
 import { sendError, sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
-import type { Handler, Req, Res, Routes } from './types.js';
-import type { EventOrigin } from '../security/audit.js';
-import type { Logger } from '../logger.js';
+import { caller, type Handler, type Req, type Res, type Routes } from './types.js';
 
 const beginSchema = z.object({
   provider: z.string().min(1).max(64),
   redirect_to: z.string().max(4096).optional(),
 });
+const linkSchema = beginSchema.omit({ provider: true });
 
 export interface OAuthRouteDeps {
   oauth: OAuthService;
+  identities: IdentityService;
   users: UserService;
   adminRole: string;
   authenticate: Handler;
+  cookie: BrowserCookie;
+  clientIp: (req: Req) => string;
+  limit: { oauth: Handler; oauthCallback: Handler };
   logger: Logger;
   origin: (req: Req) => EventOrigin;
 }
@@ -34,26 +42,37 @@ function redirectWith(res: Res, target: string, fields: Record<string, string>):
   res.end();
 }
 
-/** The query of a request as single strings (repeated parameters are refused, not merged). */
-function queryOf(url: string | undefined): Record<string, string | undefined> {
-  const params = new URL(url ?? '/', 'http://localhost').searchParams;
-  const out: Record<string, string | undefined> = {};
-  for (const key of new Set(params.keys())) {
-    const values = params.getAll(key);
-    out[key] = values.length === 1 ? values[0] : undefined;
-  }
-  return out;
+/** The query of a request, every value kept (the flow refuses repeated `state` or `provider`). */
+function queryOf(req: Req): URLSearchParams {
+  return new URL(req.url ?? '/', 'http://localhost').searchParams;
 }
 
-/** OAuth login, the auth-methods listing, and linked identities. */
-export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
-  router.post('/login/oauth', async (req, res) => {
-    const { provider, redirect_to } = parseInput(beginSchema, bodyObject(req));
-    sendJson(res, 200, { redirect_url: await d.oauth.begin(provider, redirect_to) }, true);
-  });
+/** A form body as parameters; only string values count (a host app's extended parser may nest). */
+function formOf(req: Req): URLSearchParams {
+  const params = new URLSearchParams();
+  const body = req.body;
+  if (body !== null && typeof body === 'object') {
+    for (const [key, value] of Object.entries(body)) {
+      for (const item of Array.isArray(value) ? value : [value]) if (typeof item === 'string') params.append(key, item);
+    }
+  }
+  return params;
+}
 
-  router.get('/login/oauth2callback', async (req, res) => {
-    const result = await d.oauth.complete(queryOf(req.url), d.origin(req));
+/** Begins a flow for this browser (reusing its binding cookie if it has one) and sets the cookie. */
+async function beginFor(d: OAuthRouteDeps, req: Req, res: Res, input: { provider: string; redirectTo: string | undefined; linkUserId?: string }): Promise<string> {
+  const browser = d.cookie.read(req.headers.cookie) ?? d.cookie.fresh();
+  const url = await d.oauth.begin({ ...input, browser, clientKey: addressKey('oauth', d.clientIp(req)), headers: req.headers });
+  res.setHeader('Set-Cookie', d.cookie.set(browser));
+  return url;
+}
+
+/** The callback, by GET (the usual redirect) or by form POST; both answer alike. */
+function callbackHandler(d: OAuthRouteDeps, paramsOf: (req: Req) => URLSearchParams): Handler {
+  return async (req, res) => {
+    const result = await d.oauth.complete({ params: paramsOf(req), browser: d.cookie.read(req.headers.cookie), headers: req.headers, origin: d.origin(req) });
+    // The state is used up: this browser's binding has done its work.
+    res.setHeader('Set-Cookie', d.cookie.clear());
     if (result.ok) {
       const { token, refresh_token, user } = result.login;
       if (result.redirectTo) redirectWith(res, result.redirectTo, { token, refresh_token });
@@ -63,7 +82,38 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
     const error: AuthError = result.error;
     if (result.redirectTo) redirectWith(res, result.redirectTo, { error: error.code, error_description: error.message });
     else sendError(res, error, d.logger);
+  };
+}
+
+/**
+ * The form-POST callback (`response_mode=form_post`): mounted before the router's JSON body parser,
+ * since it is the one route whose body is a form.
+ */
+export function mountOAuthFormCallback(router: Routes, d: OAuthRouteDeps): void {
+  router.post('/login/oauth2callback', d.limit.oauthCallback, formBody, callbackHandler(d, formOf));
+}
+
+/** OAuth login, explicit linking, the auth-methods listing, and linked identities. */
+export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
+  router.post('/login/oauth', d.limit.oauth, async (req, res) => {
+    const { provider, redirect_to } = parseInput(beginSchema, bodyObject(req));
+    sendJson(res, 200, { redirect_url: await beginFor(d, req, res, { provider, redirectTo: redirect_to }) }, true);
   });
+
+  // The same as a top-level navigation: `<a href=".../login/oauth/google?redirect_to=...">`.
+  router.get('/login/oauth/:provider', d.limit.oauth, async (req, res) => {
+    const query = queryOf(req);
+    const redirectTo = query.getAll('redirect_to');
+    const input = parseInput(beginSchema, { provider: req.params?.provider, ...(redirectTo.length > 0 ? { redirect_to: redirectTo.length === 1 ? redirectTo[0] : redirectTo } : {}) });
+    const url = await beginFor(d, req, res, { provider: input.provider, redirectTo: input.redirect_to });
+    res.statusCode = 302;
+    res.setHeader('Location', url);
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cache-Control', 'no-store');
+    res.end();
+  });
+
+  router.get('/login/oauth2callback', d.limit.oauthCallback, callbackHandler(d, queryOf));
 
   router.get('/auth-methods', (_req, res) => {
     sendJson(res, 200, {
@@ -77,11 +127,19 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   const targetUser = targetUserResolver(d.users, d.adminRole);
 
   router.get('/:user/identities', d.authenticate, accessTokenOnly, async (req, res) => {
-    sendJson(res, 200, await d.oauth.identities(await targetUser(req)));
+    sendJson(res, 200, await d.identities.list(await targetUser(req)));
+  });
+
+  // Linking is done by the account's owner, in their own browser: an admin cannot sign in at a provider for someone else.
+  router.post('/:user/identities/:provider', d.authenticate, accessTokenOnly, d.limit.oauth, async (req, res) => {
+    const userId = await targetUser(req);
+    if (userId !== caller(req).user.id) throw new ForbiddenError('forbidden', 'only the signed-in user can link a provider to their account');
+    const { redirect_to } = parseInput(linkSchema, bodyObject(req));
+    sendJson(res, 200, { redirect_url: await beginFor(d, req, res, { provider: req.params?.provider ?? '', redirectTo: redirect_to, linkUserId: userId }) }, true);
   });
 
   router.delete('/:user/identities/:provider', d.authenticate, accessTokenOnly, async (req, res) => {
-    await d.oauth.unlink(await targetUser(req), req.params?.provider ?? '', d.origin(req));
+    await d.identities.unlink(await targetUser(req), req.params?.provider ?? '', d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

@@ -1,4 +1,3 @@
-import type { ProviderLogin } from './providers.js';
 
 /** What we take from a provider login, whatever the provider. */
 export interface ProviderIdentity {
@@ -40,26 +39,33 @@ function grantedScopes(params: Record<string, unknown> | undefined, requested: s
   return requested;
 }
 
+/** The provider's tokens as the token endpoint gave them, captured during one run. */
+export interface CapturedTokens {
+  accessToken?: unknown;
+  refreshToken?: unknown;
+  params?: Record<string, unknown>;
+}
+
 /**
- * Normalises what a strategy's verify callback produced: our built-in strategies give
- * `{ profile, accessToken, refreshToken, params }`; a custom strategy may give a bare passport profile.
+ * Normalises what a strategy's verify callback produced: a passport profile (`id`, `username`,
+ * `displayName`, `emails: [{value, verified}]`), or OpenID Connect claims (`sub`, `email`,
+ * `email_verified`, `preferred_username`, `name`), as openid-client's `tokens.claims()` gives.
  */
-export function toIdentity(user: unknown, requestedScopes: string[]): ProviderIdentity | undefined {
+export function toIdentity(user: unknown, tokens: CapturedTokens, requestedScopes: string[]): ProviderIdentity | undefined {
   if (user === null || typeof user !== 'object') return undefined;
-  const login = ('profile' in user ? user : { profile: user }) as ProviderLogin;
-  const profile = login.profile ?? {};
-  const id = profile.id;
+  const profile = user as Record<string, unknown>;
+  const id = profile.id ?? profile.sub;
   const providerUserId = typeof id === 'number' ? String(id) : str(id);
   if (!providerUserId) return undefined;
-  const { email, verified } = pickEmail(profile.emails);
+  const { email, verified } = profile.emails !== undefined ? pickEmail(profile.emails) : { email: str(profile.email), verified: profile.email_verified === true };
   return {
     providerUserId,
-    login: str(profile.username) ?? email?.split('@')[0],
+    login: str(profile.username) ?? str(profile.preferred_username) ?? email?.split('@')[0],
     email,
-    emailVerified: verified,
-    realName: str(profile.displayName),
-    accessToken: str(login.accessToken),
-    refreshToken: str(login.refreshToken),
-    scopes: grantedScopes(login.params, requestedScopes),
+    emailVerified: Boolean(email) && verified,
+    realName: str(profile.displayName) ?? str(profile.name),
+    accessToken: str(tokens.accessToken),
+    refreshToken: str(tokens.refreshToken),
+    scopes: grantedScopes(tokens.params, requestedScopes),
   };
 }

@@ -1,6 +1,11 @@
 /** Longest redirect target accepted. */
 export const MAX_REDIRECT_LENGTH = 2048;
 
+/** Whether `url` names this machine: plain http is acceptable only there (development, tests). */
+export function isLoopbackUrl(url: URL): boolean {
+  return ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
+
 /** Whether `value` is an absolute http(s) URL without credentials: the shape of a configured redirect. */
 export function isAbsoluteHttpUrl(value: unknown): value is string {
   if (typeof value !== 'string') return false;

@@ -27,9 +27,10 @@ export type StrategyOutcome =
  * Runs a passport strategy on a request-like object and reports how it ended, instead of letting
  * passport write to the response: the start of a flow must answer JSON `{redirect_url}`, and the
  * callback needs the profile to link or create the user. This is what passport.authenticate() does
- * internally, without sessions.
+ * internally. `prepare` may give the run its own views of the strategy's internals (one per run, so
+ * concurrent flows never share them).
  */
-export function runStrategy(strategy: PassportStrategy, req: object, options: object, timeoutMs = PROVIDER_TIMEOUT_MS): Promise<StrategyOutcome> {
+export function runStrategy(strategy: PassportStrategy, req: object, options: object, prepare?: (run: PassportStrategy) => void, timeoutMs = PROVIDER_TIMEOUT_MS): Promise<StrategyOutcome> {
   let timer: NodeJS.Timeout | undefined;
   const outcome = new Promise<StrategyOutcome>((resolve) => {
     // passport-oauth2's HTTP client has no timeout: a provider that accepts the connection and never
@@ -43,6 +44,7 @@ export function runStrategy(strategy: PassportStrategy, req: object, options: ob
     run.error = (error) => resolve({ kind: 'error', error });
     run.pass = () => resolve({ kind: 'fail', challenge: 'pass' });
     try {
+      prepare?.(run);
       run.authenticate(req, options);
     } catch (error) {
       resolve({ kind: 'error', error });

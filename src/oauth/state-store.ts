@@ -1,69 +1,65 @@
 import { randomBytes } from 'node:crypto';
-import { insertOAuthState, deleteExpiredOAuthStates } from '../db/oauth-repository.js';
-import type { Store } from '../db/store.js';
-import type { OAuthStateRow } from '../db/schema.js';
-import { decrypt, encrypt } from '../tokens/encryption.js';
-import { sha256 } from '../tokens/secrets.js';
+import type { FlowData } from './provider.js';
 
 /** How long a user has to come back from the provider. */
 export const OAUTH_STATE_TTL_SECONDS = 600;
 
-/** What the OAuth service hands a strategy run through the request object. */
-export interface FlowContext {
-  provider: string;
-  redirectTo: string | null;
-  /** At the callback: the state row the service already took out of the table. */
-  consumed?: OAuthStateRow;
+/** A fresh state: 256 random bits. */
+export function newState(): string {
+  return randomBytes(32).toString('base64url');
 }
 
-export type FlowRequest = { authlibFlow: FlowContext };
+/** What one run of a strategy shares with the state store through the request view. */
+export interface FlowScratch {
+  /** At the start: the state the store handed out. At the callback: the state the browser came back with. */
+  state?: string;
+  data: FlowData;
+  /** At the callback: the row was found for this browser, so `state` is known good. */
+  verified?: boolean;
+}
+
+export type FlowRequest = { authlibFlow: FlowScratch };
 
 type Callback = (err: unknown, result?: unknown, info?: unknown) => void;
 
+const lastFunction = (args: unknown[]) => args.reverse().find((a): a is Callback => typeof a === 'function');
+
+/** Dates do not survive JSON; passport-openidconnect compares `ctx.issued` as one. */
+function reviveContext(ctx: Record<string, unknown>): Record<string, unknown> {
+  return typeof ctx.issued === 'string' ? { ...ctx, issued: new Date(ctx.issued) } : ctx;
+}
+
 /**
- * passport-oauth2 state store kept in the database, so any instance can finish a flow another began
- * and no session is needed. A state is 256 random bits; only its SHA-256 is stored, with the PKCE
- * verifier encrypted. The callback consumes the row (single use) before the strategy runs, to learn
- * the provider; `verify` then checks the presented state against that row.
+ * The state store set on passport strategies that take one. It accepts both signatures in use:
+ * passport-oauth2's `store(req, verifier, state, meta, cb)` (and its shorter forms) with
+ * `verify(req, state, cb)` answering the PKCE verifier, and passport-openidconnect's
+ * `store(req, ctx, appState, meta, cb)` with `verify(req, handle, cb)` answering `(ctx, appState)`.
+ * It keeps nothing itself: what it is given goes into the flow's data, which the flow stores
+ * (encrypted, with the state) once the strategy has built its URL.
  */
-export class DatabaseStateStore {
-  readonly #db: Store;
-
-  constructor(
-    db: Store,
-    private readonly encryptionKey: Buffer,
-    private readonly now: () => Date,
-  ) {
-    this.#db = db;
-  }
-
-  // passport-oauth2 picks the PKCE form of the interface by arity: (req, verifier, state, meta, cb).
-  store(req: FlowRequest, verifier: string | undefined, _state: unknown, _meta: unknown, callback: Callback): void {
-    const state = randomBytes(32).toString('base64url');
-    const now = this.now();
+export class PassportStateStore {
+  // Declared with five parameters: passport-oauth2 picks the form it calls by this arity.
+  store(req: FlowRequest, second?: unknown, third?: unknown, fourth?: unknown, fifth?: unknown): void {
+    const callback = lastFunction([second, third, fourth, fifth]);
+    if (!callback) return;
     const flow = req.authlibFlow;
-    this.#db
-      .run(async (db) => {
-        await deleteExpiredOAuthStates(db, now);
-        await insertOAuthState(db, {
-          state_hash: sha256(state),
-          provider: flow.provider,
-          verifier_enc: verifier ? encrypt(this.encryptionKey, verifier) : null,
-          redirect_to: flow.redirectTo,
-          created_at: now,
-          expires_at: new Date(now.getTime() + OAUTH_STATE_TTL_SECONDS * 1000),
-        });
-      })
-      .then(() => callback(null, state), callback);
+    if (second !== null && typeof second === 'object') {
+      flow.data.ctx = second as Record<string, unknown>;
+      if (third !== undefined && typeof third !== 'function') flow.data.appState = third;
+    } else if (typeof second === 'string') {
+      flow.data.verifier = second;
+    }
+    flow.state = newState();
+    callback(null, flow.state);
   }
 
   verify(req: FlowRequest, providedState: unknown, callback: Callback): void {
-    const row = req.authlibFlow.consumed;
-    if (!row || typeof providedState !== 'string' || sha256(providedState) !== row.state_hash) {
+    const flow = req.authlibFlow;
+    if (!flow.verified || typeof providedState !== 'string' || providedState !== flow.state) {
       callback(null, false, { message: 'invalid state' });
       return;
     }
-    const verifier = row.verifier_enc ? decrypt(this.encryptionKey, row.verifier_enc) : undefined;
-    callback(null, verifier ?? true);
+    if (flow.data.ctx) callback(null, reviveContext(flow.data.ctx), flow.data.appState);
+    else callback(null, flow.data.verifier ?? true);
   }
 }

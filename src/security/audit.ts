@@ -1,4 +1,5 @@
-import type { Store } from '../db/store.js';
+import { insertAuthEvent } from '../db/auth-events-repository.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import type { Logger } from '../logger.js';
 
 /** Every kind of event written to `auth_events`. */
@@ -17,6 +18,7 @@ export type AuthEventType =
   | 'role_change'
   | 'user_disabled'
   | 'user_enabled'
+  | 'identity_linked'
   | 'identity_unlinked';
 
 /** An audit event as stored and as handed to `onEvent`. Never carries a password, token or secret. */
@@ -49,7 +51,7 @@ export interface EventOrigin {
  */
 export class Audit {
   constructor(
-    private readonly store: Store,
+    private readonly database: DatabaseGate,
     private readonly logger: Logger,
     private readonly now: () => Date,
     private readonly onEvent: ((event: AuthEvent) => void | Promise<void>) | undefined,
@@ -68,12 +70,7 @@ export class Audit {
       created_at: this.now().toISOString(),
     };
     try {
-      await this.store.run((db) =>
-        db
-          .insertInto('auth_events')
-          .values({ ...event, data: JSON.stringify(event.data), created_at: new Date(event.created_at) })
-          .execute(),
-      );
+      await this.database.run((db) => insertAuthEvent(db, { ...event, created_at: new Date(event.created_at) }));
     } catch (err) {
       this.logger.warn({ event: type, err: { message: (err as Error).message } }, 'express-authlib: could not record audit event');
     }

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Store } from '../db/store.js';
+import { clearLoginFailures, findLoginFailures, recordLoginFailure } from '../db/login-failures-repository.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import { identityKey } from '../db/users-repository.js';
 import { RateLimitError } from '../errors.js';
 
@@ -29,7 +29,7 @@ export function delayAfter(failures: number): number {
  */
 export class LoginThrottle {
   constructor(
-    private readonly store: Store,
+    private readonly database: DatabaseGate,
     private readonly now: () => Date,
   ) {}
 
@@ -40,24 +40,17 @@ export class LoginThrottle {
 
   /** Throws 429 while this pair must still wait. */
   async check(account: Account, ip: string): Promise<void> {
-    const row = await this.store.run((db) => db.selectFrom('login_failures').selectAll().where('key', '=', this.#key(account, ip)).executeTakeFirst());
+    const row = await this.database.run((db) => findLoginFailures(db, this.#key(account, ip)));
     if (!row) return;
     const wait = delayAfter(row.failures) * 1000 - (this.now().getTime() - row.last_failure_at.getTime());
     if (wait > 0) throw new RateLimitError(Math.ceil(wait / 1000), 'account');
   }
 
   async failed(account: Account, ip: string): Promise<void> {
-    const now = this.now();
-    await this.store.run((db) =>
-      db
-        .insertInto('login_failures')
-        .values({ key: this.#key(account, ip), failures: 1, last_failure_at: now })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ failures: sql<number>`login_failures.failures + 1`, last_failure_at: now }))
-        .execute(),
-    );
+    await this.database.run((db) => recordLoginFailure(db, this.#key(account, ip), this.now()));
   }
 
   async succeeded(account: Account, ip: string): Promise<void> {
-    await this.store.run((db) => db.deleteFrom('login_failures').where('key', '=', this.#key(account, ip)).execute());
+    await this.database.run((db) => clearLoginFailures(db, this.#key(account, ip)));
   }
 }

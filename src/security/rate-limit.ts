@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { rateLimit, ipKeyGenerator, type Options as ErlOptions, type Store } from 'express-rate-limit';
 import { RateLimitError } from '../errors.js';
-import type { Store as DbStore } from '../db/store.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import { DatabaseRateLimitStore } from './database-rate-limit-store.js';
 
 /** A limit: at most `limit` counted requests per `windowSeconds` per client address. */
@@ -20,6 +20,10 @@ export interface RateLimitOptions {
   refresh?: LimitRule;
   /** Failed token presentations (requireAuth, API tokens) per address. @default 60 per 60 s */
   token?: LimitRule;
+  /** OAuth flows begun (`POST /login/oauth`, `GET /login/oauth/{provider}`, `POST /{user}/identities/{provider}`): each stores a state. @default 30 per 600 s */
+  oauth?: LimitRule;
+  /** Failed OAuth callbacks (bad or foreign state, refused code); successful ones do not count. @default 10 per 900 s */
+  oauthCallback?: LimitRule;
   /**
    * Makes the counter store for one limiter (called once per limiter, with its name): any
    * express-rate-limit store, e.g. rate-limit-redis. @default counters in the library's database, shared by every instance
@@ -27,20 +31,22 @@ export interface RateLimitOptions {
   store?: (limiter: LimitName) => Store;
 }
 
-export type LimitName = 'login' | 'register' | 'refresh' | 'token';
+export type LimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback';
 
 export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
   login: { limit: 10, windowSeconds: 900 },
   register: { limit: 10, windowSeconds: 3600 },
   refresh: { limit: 60, windowSeconds: 60 },
   token: { limit: 60, windowSeconds: 60 },
+  oauth: { limit: 30, windowSeconds: 600 },
+  oauthCallback: { limit: 10, windowSeconds: 900 },
 });
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 const pass: Middleware = (_req, _res, next) => next();
 
 /** The rule and the counter store of one limiter: the one place its default and its checks live. */
-export function limiterSetup(name: LimitName, options: RateLimitOptions, db: DbStore, now: () => Date): { rule: LimitRule; counter: Store } {
+export function limiterSetup(name: LimitName, options: RateLimitOptions, db: DatabaseGate, now: () => Date): { rule: LimitRule; counter: Store } {
   const rule = options[name] ?? DEFAULT_RATE_LIMITS[name];
   if (!Number.isInteger(rule.limit) || rule.limit < 1 || !Number.isInteger(rule.windowSeconds) || rule.windowSeconds < 1) {
     throw new TypeError(`express-authlib: option \`rateLimit.${name}\` must be { limit, windowSeconds } with positive integers`);
@@ -57,7 +63,7 @@ export function addressKey(name: LimitName, ip: string): string {
 export function createLimiter(
   name: LimitName,
   options: false | RateLimitOptions,
-  deps: { store: DbStore; clientIp: (req: IncomingMessage) => string; now: () => Date },
+  deps: { store: DatabaseGate; clientIp: (req: IncomingMessage) => string; now: () => Date },
 ): Middleware {
   if (options === false) return pass;
   const { rule, counter } = limiterSetup(name, options, deps.store, deps.now);
@@ -65,7 +71,10 @@ export function createLimiter(
     windowMs: rule.windowSeconds * 1000,
     limit: rule.limit,
     store: counter,
-    skipSuccessfulRequests: name === 'login',
+    // Only failures count where a success is the normal case and must never lock a user out.
+    skipSuccessfulRequests: name === 'login' || name === 'oauthCallback',
+    // An OAuth failure in redirect mode is a 302 carrying `#error=` to the front end: still a failure.
+    requestWasSuccessful: (_req, res) => res.statusCode < 400 && !String(res.getHeader('location') ?? '').includes('#error='),
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     // We resolve the client address ourselves (trustProxy), so express-rate-limit's Express-specific checks do not apply.

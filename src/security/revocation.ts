@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Connection } from '../db/connect.js';
 import { findUserById, type UserRecord } from '../db/users-repository.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { logRevocation, pruneRevocations } from '../db/revocation-log-repository.js';
+import { sessionsRevokedSince } from '../db/refresh-tokens-repository.js';
+import { logRevocation, notifyOnCommit, pruneRevocations } from '../db/revocation-log-repository.js';
 import { RevocationPoller } from './revocation-poller.js';
 
 /** How long a cached user (roles, active flag, token version) is trusted before it is re-read. */
@@ -34,14 +35,14 @@ export function revocationChannel(schema: string): string {
  * The one place that decides whether an access token has been revoked. Everything it needs is
  * kept in memory so that `requireAuth` reads no database row per request:
  * - per user: the current token version, roles and active flag (a token with an older `ver` is dead);
- * - per login: the set of revoked refresh-token families (a token whose `sid` is there is dead).
+ * - per session: the set of revoked sessions (a token whose `sid` is there is dead).
  * A change goes through `commit`: announced inside the transaction that makes it (NOTIFY is
  * delivered on commit) and applied here at once; every instance LISTENs and applies the others'.
  */
 export class Revocation {
   readonly #users = new Map<string, Entry>();
   readonly #loading = new Map<string, Promise<UserRecord | undefined>>();
-  /** family id -> ms after which no access token of it can still be valid anyway. */
+  /** session id -> ms after which no access token of it can still be valid anyway. */
   readonly #revokedSessions = new Map<string, number>();
   readonly #channel: string;
   #stopListening: (() => Promise<void>) | undefined;
@@ -80,25 +81,23 @@ export class Revocation {
   }
 
   /**
-   * Runs `work` in one transaction. If it yields something (a truthy result: the user existed, the
-   * tokens were issued), `event` is announced in that same transaction, so every instance hears of
-   * it exactly when it commits, and applied here right after the commit.
+   * Runs `work` in one transaction and announces `event` in that same transaction, so every
+   * instance hears of it exactly when it commits; applies it here right after the commit. To
+   * announce nothing (the user does not exist), `work` throws: the transaction rolls back.
    */
   async commit<T>(db: Kysely<Database>, event: RevocationEvent, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
     const result = await db.transaction().execute(async (trx) => {
       const outcome = await work(trx);
-      if (outcome) {
-        await sql`select pg_notify(${this.#channel}, ${JSON.stringify(event)})`.execute(trx);
-        // For instances that poll instead of LISTENing; old rows go at most once a minute per instance.
-        await logRevocation(trx, event);
-        if (Date.now() - this.#loggedPrunedAt > 60_000) {
-          this.#loggedPrunedAt = Date.now();
-          await pruneRevocations(trx);
-        }
+      await notifyOnCommit(trx, this.#channel, JSON.stringify(event));
+      // For instances that poll instead of LISTENing; old rows go at most once a minute per instance.
+      await logRevocation(trx, event);
+      if (Date.now() - this.#loggedPrunedAt > 60_000) {
+        this.#loggedPrunedAt = Date.now();
+        await pruneRevocations(trx);
       }
       return outcome;
     });
-    if (result) this.apply(event);
+    this.apply(event);
     return result;
   }
 
@@ -114,7 +113,7 @@ export class Revocation {
   }
 
   /** The user as the cache knows it (loading it once when cold). A stale entry is served while the database is down. */
-  async user(userId: string): Promise<UserRecord | undefined> {
+  async cachedUser(userId: string): Promise<UserRecord | undefined> {
     const entry = this.#users.get(userId);
     if (entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS) return entry.user;
     try {
@@ -125,8 +124,8 @@ export class Revocation {
     }
   }
 
-  isSessionRevoked(familyId: string): boolean {
-    return this.#revokedSessions.has(familyId);
+  isSessionRevoked(sessionId: string): boolean {
+    return this.#revokedSessions.has(sessionId);
   }
 
   async close(): Promise<void> {
@@ -184,8 +183,7 @@ export class Revocation {
   /** Loads the logins revoked recently enough that access tokens of theirs may still be unexpired. */
   async #warm(db: Kysely<Database>): Promise<void> {
     const since = new Date(this.clock().getTime() - this.tokenExpirySeconds * 1000);
-    const rows = await db.selectFrom('refresh_tokens').select('family_id').distinct().where('revoked_at', '>', since).execute();
-    for (const row of rows) this.apply({ session: row.family_id });
+    for (const sessionId of await sessionsRevokedSince(db, since)) this.apply({ session: sessionId });
   }
 
   #load(userId: string): Promise<UserRecord | undefined> {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Store as ErlStore } from 'express-rate-limit';
-import type { Store } from '../db/store.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import type { BackgroundTasks } from '../background-tasks.js';
 import type { Logger } from '../logger.js';
 import { addressKey, limiterSetup, type LimitRule, type RateLimitOptions } from './rate-limit.js';
@@ -21,13 +21,13 @@ export class TokenFailureLimiter {
 
   constructor(
     options: RateLimitOptions,
-    store: Store,
+    database: DatabaseGate,
     private readonly clientIp: (req: IncomingMessage) => string,
     private readonly now: () => Date,
     private readonly logger: Logger,
     private readonly background: BackgroundTasks,
   ) {
-    const { rule, counter } = limiterSetup('token', options, store, now);
+    const { rule, counter } = limiterSetup('token', options, database, now);
     this.rule = rule;
     this.#counter = counter;
     void counter.init?.({ windowMs: rule.windowSeconds * 1000 } as never);

@@ -29,7 +29,7 @@ export interface CreatedApiToken extends Omit<ApiTokenInfo, 'last_used_at'> {
   token: string;
 }
 
-export const scopeList = z.array(z.string().regex(/^[A-Za-z0-9_.:\/*-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : / * -')).max(50);
+export const scopeList = z.array(z.string().regex(/^[A-Za-z0-9_.:/*-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : / * -')).max(50);
 
 const createSchema = z.object({
   name: z.string().trim().min(1).max(100),
@@ -60,7 +60,7 @@ export class ApiTokenService {
     const data = parseInput(createSchema, input);
     const now = this.ctx.opts.now();
     const { id, token } = generateApiToken();
-    const row = await this.ctx.store.run(async (db) => {
+    const row = await this.ctx.database.run(async (db) => {
       if (!(await findUserById(db, userId))) throw new NotFoundError('user not found');
       return insertApiToken(db, {
         id,
@@ -79,13 +79,13 @@ export class ApiTokenService {
 
   async list(userId: string): Promise<ApiTokenInfo[]> {
     if (!isUserId(userId)) return [];
-    const rows = await this.ctx.store.run((db) => listApiTokens(db, userId));
+    const rows = await this.ctx.database.run((db) => listApiTokens(db, userId));
     return rows.map(toInfo);
   }
 
   /** Deletes one of the user's tokens; 404 when it does not exist or belongs to someone else. */
   async revoke(userId: string, tokenId: string, origin?: EventOrigin): Promise<void> {
-    const deleted = isUserId(userId) && typeof tokenId === 'string' && /^[0-9A-Za-z]{8}$/.test(tokenId) && (await this.ctx.store.run((db) => deleteApiToken(db, userId, tokenId)));
+    const deleted = isUserId(userId) && typeof tokenId === 'string' && /^[0-9A-Za-z]{8}$/.test(tokenId) && (await this.ctx.database.run((db) => deleteApiToken(db, userId, tokenId)));
     if (!deleted) throw new NotFoundError('API token not found');
     await this.ctx.audit.record('api_token_deleted', { userId, data: { token_id: tokenId }, origin });
   }
@@ -94,14 +94,14 @@ export class ApiTokenService {
   async check(token: string): Promise<ApiTokenCheck> {
     const parsed = parseApiToken(token);
     if (!parsed) return { ok: false, code: 'invalid_token' };
-    const row = await this.ctx.store.run((db) => findApiToken(db, parsed.id));
+    const row = await this.ctx.database.run((db) => findApiToken(db, parsed.id));
     if (!row || !constantTimeEqual(sha256(token), row.token_hash)) return { ok: false, code: 'invalid_token' };
     const now = this.ctx.opts.now();
     if (row.expires_at && row.expires_at <= now) return { ok: false, code: 'token_expired' };
     if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
       // At most once a minute per token, so it is written before the request goes on (the listing
       // then always shows the use); bookkeeping only, so a failure does not fail the request.
-      await this.ctx.store.run((db) => touchApiToken(db, row.id, now)).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
+      await this.ctx.database.run((db) => touchApiToken(db, row.id, now)).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
     }
     return { ok: true, row };
   }

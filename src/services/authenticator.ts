@@ -40,7 +40,7 @@ export class Authenticator {
     if (!result.ok) throw result.code === 'token_expired' ? new AuthenticationError('token_expired', 'token has expired') : invalid();
     const claims = result.claims;
     if (claims.sid !== undefined && this.revocation.isSessionRevoked(claims.sid)) throw invalid();
-    const user = await this.revocation.user(claims.sub);
+    const user = await this.revocation.cachedUser(claims.sub);
     if (!user || user.token_version !== claims.ver) throw invalid();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     return {
@@ -55,7 +55,7 @@ export class Authenticator {
   async #apiToken(token: string): Promise<AuthContext> {
     const result = await this.apiTokens.check(token);
     if (!result.ok) throw result.code === 'token_expired' ? new AuthenticationError('token_expired', 'API token has expired') : invalid();
-    const user = await this.revocation.user(result.row.user_id);
+    const user = await this.revocation.cachedUser(result.row.user_id);
     if (!user) throw invalid();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     return { user: toPublicUser(user), roles: user.roles, method: 'api_token', scopes: result.row.scopes, token_id: result.row.id };

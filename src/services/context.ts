@@ -1,5 +1,5 @@
 import type { BackgroundTasks } from '../background-tasks.js';
-import type { Store } from '../db/store.js';
+import type { DatabaseGate } from '../db/database-gate.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedOptions } from '../options.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
@@ -10,7 +10,7 @@ import type { Revocation } from '../security/revocation.js';
 /** What every service is built from: resolved once by AuthManager. */
 export interface ServiceContext {
   opts: ResolvedOptions;
-  store: Store;
+  database: DatabaseGate;
   hasher: PasswordHasher;
   revocation: Revocation;
   logger: Logger;

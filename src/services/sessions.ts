@@ -9,7 +9,7 @@ import {
   findRefreshToken,
   insertRefreshToken,
   revokeAllForUser,
-  revokeFamily,
+  revokeSession,
 } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
@@ -38,7 +38,11 @@ export interface LoginInput {
 const invalidCredentials = () => new AuthenticationError('invalid_credentials', 'invalid username or password');
 const invalidRefresh = () => new AuthenticationError('invalid_token', 'refresh token is invalid or has been revoked');
 
-/** Logins and their refresh-token families: login, refresh rotation, logout, password change. */
+/**
+ * Sessions: one per login, the chain of refresh tokens that renews it (stored as a refresh-token
+ * `family_id`, carried as `sid` in access tokens and `fam` in refresh tokens). Login, refresh
+ * rotation, logout, password change.
+ */
 export class SessionService {
   #dummyHash: Promise<string> | undefined;
 
@@ -53,7 +57,7 @@ export class SessionService {
     const origin: EventOrigin = { ip, userAgent };
     const throttle = ip === undefined ? undefined : this.ctx.throttle;
     const dummy = (this.#dummyHash ??= this.#makeDummyHash());
-    const user = await this.ctx.store.run((db) => findUserByIdentifier(db, identifier));
+    const user = await this.ctx.database.run((db) => findUserByIdentifier(db, identifier));
     const account = { userId: user?.id, identifier };
     await throttle?.check(account, ip!);
     const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
@@ -72,7 +76,7 @@ export class SessionService {
 
   /** A login established by other means (OAuth): checks the account is active, records it, starts a login. */
   async loginVerified(userId: string): Promise<TokenPair & { user: User }> {
-    const user = await this.ctx.store.run((db) => findUserById(db, userId));
+    const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
     return this.#beginLogin(user);
   }
@@ -86,7 +90,7 @@ export class SessionService {
   async #beginLogin(stale: UserRecord, checkedHash?: string | null): Promise<TokenPair & { user: User }> {
     if (!stale.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     const now = this.ctx.opts.now();
-    return this.ctx.store
+    return this.ctx.database
       .run((db) =>
         db.transaction().execute(async (trx) => {
           const user = await lockUser(trx, stale.id);
@@ -94,7 +98,7 @@ export class SessionService {
           if (checkedHash !== undefined && user.password_hash !== checkedHash) throw invalidCredentials();
           if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
           await touchLastLogin(trx, user.id, now);
-          const tokens = await this.#startFamily(trx, user);
+          const tokens = await this.#startSession(trx, user);
           return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
         }),
       )
@@ -114,7 +118,7 @@ export class SessionService {
 
   /** Issues a fresh login (token pair) for a user, as after a successful password check. */
   async issueTokens(userId: string): Promise<TokenPair> {
-    return this.ctx.store.run((db) => db.transaction().execute((trx) => this.startLogin(trx, userId)));
+    return this.ctx.database.run((db) => db.transaction().execute((trx) => this.startLogin(trx, userId)));
   }
 
   /** Starts a login inside the caller's transaction (registration: the user and its first login commit together). */
@@ -122,13 +126,13 @@ export class SessionService {
     const user = await lockUser(trx, userId);
     if (!user) throw new NotFoundError('user not found');
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-    return this.#startFamily(trx, user);
+    return this.#startSession(trx, user);
   }
 
   /**
    * Rotates a refresh token. Exactly one of any number of concurrent presentations wins (the
    * conditional UPDATE in claimRefreshToken); presenting an already-rotated token again revokes the
-   * whole family, unless it is the immediately previous one within `refreshGraceSeconds`.
+   * whole session, unless it is the immediately previous one within `refreshGraceSeconds`.
    */
   async refresh(refreshToken: string, origin?: EventOrigin): Promise<TokenPair> {
     const verified = verifyRefreshToken(this.ctx.opts, refreshToken);
@@ -139,7 +143,7 @@ export class SessionService {
     const hash = sha256(refreshToken);
     const now = this.ctx.opts.now();
 
-    const rotated = await this.ctx.store.run((db) =>
+    const rotated = await this.ctx.database.run((db) =>
       db.transaction().execute(async (trx) => {
         // The same lock every revocation takes first: see lockUser.
         await lockUser(trx, sub);
@@ -152,7 +156,7 @@ export class SessionService {
       return rotated;
     }
 
-    return this.ctx.store.run(async (db) => {
+    return this.ctx.database.run(async (db) => {
       const row = await findRefreshToken(db, jti, hash);
       if (!row || row.user_id !== sub || row.revoked_at) throw invalidRefresh();
       if (row.expires_at <= now) throw new AuthenticationError('token_expired', 'refresh token has expired');
@@ -169,14 +173,14 @@ export class SessionService {
           }));
         if (again) return again;
       }
-      await this.#revokeLogin(db, row.user_id, row.family_id, now);
-      this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, family_id: row.family_id }, 'express-authlib: refresh token reuse; login revoked');
-      await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { family_id: row.family_id }, origin });
+      await this.#revokeSession(db, row.user_id, row.family_id, now);
+      this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, session_id: row.family_id }, 'express-authlib: refresh token reuse; session revoked');
+      await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { session_id: row.family_id }, origin });
       throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
     });
   }
 
-  /** Revokes the login (refresh-token family) that `refreshToken` belongs to, and its access tokens. */
+  /** Revokes the session that `refreshToken` belongs to, and its access tokens. */
   async logout(refreshToken: string, origin?: EventOrigin): Promise<void> {
     const verified = verifyRefreshToken(this.ctx.opts, refreshToken);
     // An expired token's login is over anyway; anything else unverifiable is rejected.
@@ -185,42 +189,40 @@ export class SessionService {
       throw invalidRefresh();
     }
     const { jti, fam } = verified.claims;
-    await this.ctx.store.run(async (db) => {
+    await this.ctx.database.run(async (db) => {
       const row = await findRefreshToken(db, jti, sha256(refreshToken));
       if (!row || row.family_id !== fam) throw invalidRefresh();
-      await this.#revokeLogin(db, row.user_id, row.family_id, this.ctx.opts.now());
-      await this.ctx.audit.record('logout', { userId: row.user_id, data: { family_id: row.family_id }, origin });
+      await this.#revokeSession(db, row.user_id, row.family_id, this.ctx.opts.now());
+      await this.ctx.audit.record('logout', { userId: row.user_id, data: { session_id: row.family_id }, origin });
     });
   }
 
   /** Ends every login of the user and every access token issued so far. */
   async logoutAll(userId: string, origin?: EventOrigin): Promise<void> {
     const now = this.ctx.opts.now();
-    const found = await this.ctx.store.run((db) =>
+    await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
-        const ok = await bumpTokenVersion(trx, userId, now);
-        if (ok) await revokeAllForUser(trx, userId, now);
-        return ok;
+        if (!(await bumpTokenVersion(trx, userId, now))) throw new NotFoundError('user not found');
+        await revokeAllForUser(trx, userId, now);
       }),
     );
-    if (!found) throw new NotFoundError('user not found');
     await this.ctx.audit.record('logout_all', { userId, origin });
   }
 
   /** Checks the current password, stores the new one and ends every other login; returns a fresh login for the caller. */
   async changePassword(userId: string, currentPassword: string, newPassword: string, origin?: EventOrigin): Promise<TokenPair> {
-    const user = await this.ctx.store.run((db) => findUserById(db, userId));
+    const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
     const matches = user.password_hash ? await this.ctx.hasher.verify(currentPassword, user.password_hash) : false;
     if (!matches) throw new AuthenticationError('invalid_credentials', 'current password is wrong');
     const hash = await this.ctx.hasher.hash(newPassword);
     const now = this.ctx.opts.now();
-    const tokens = await this.ctx.store.run((db) =>
+    const tokens = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
         await bumpTokenVersion(trx, userId, now, { password_hash: hash });
         await revokeAllForUser(trx, userId, now);
         const fresh = await findUserById(trx, userId);
-        return this.#startFamily(trx, fresh!);
+        return this.#startSession(trx, fresh!);
       }),
     );
     await this.ctx.audit.record('password_change', { userId, origin });
@@ -228,37 +230,36 @@ export class SessionService {
   }
 
   /** Revokes one login everywhere: its refresh tokens in the database, its access tokens on every instance. */
-  #revokeLogin(db: Kysely<Database>, userId: string, familyId: string, now: Date): Promise<boolean> {
-    return this.ctx.revocation.commit(db, { session: familyId }, async (trx) => {
+  #revokeSession(db: Kysely<Database>, userId: string, sessionId: string, now: Date): Promise<void> {
+    return this.ctx.revocation.commit(db, { session: sessionId }, async (trx) => {
       // Taken first, as a refresh does: a successor inserted concurrently is committed before we look.
       await lockUser(trx, userId);
-      await revokeFamily(trx, familyId, now);
-      return true;
+      await revokeSession(trx, sessionId, now);
     });
   }
 
-  async #startFamily(db: Db, user: UserRecord): Promise<TokenPair> {
+  async #startSession(db: Db, user: UserRecord): Promise<TokenPair> {
     const now = this.ctx.opts.now();
-    const familyId = randomUUID();
+    const sessionId = randomUUID();
     const expiresAt = new Date(now.getTime() + this.ctx.opts.refreshTokenExpiry * 1000);
-    const refresh = await this.#insertRefresh(db, { userId: user.id, familyId, parentId: null, expiresAt });
-    return { token: this.#access(user, familyId), refresh_token: refresh };
+    const refresh = await this.#insertRefresh(db, { userId: user.id, sessionId, parentId: null, expiresAt });
+    return { token: this.#access(user, sessionId), refresh_token: refresh };
   }
 
   async #rotate(trx: Transaction<Database>, parent: { id: string; user_id: string; family_id: string; expires_at: Date }): Promise<TokenPair> {
     const user = await findUserById(trx, parent.user_id);
     if (!user) throw invalidRefresh();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-    const refresh = await this.#insertRefresh(trx, { userId: user.id, familyId: parent.family_id, parentId: parent.id, expiresAt: parent.expires_at });
+    const refresh = await this.#insertRefresh(trx, { userId: user.id, sessionId: parent.family_id, parentId: parent.id, expiresAt: parent.expires_at });
     return { token: this.#access(user, parent.family_id), refresh_token: refresh };
   }
 
-  async #insertRefresh(db: Db, t: { userId: string; familyId: string; parentId: string | null; expiresAt: Date }): Promise<string> {
+  async #insertRefresh(db: Db, t: { userId: string; sessionId: string; parentId: string | null; expiresAt: Date }): Promise<string> {
     const id = randomUUID();
-    const token = signRefreshToken(this.ctx.opts, { userId: t.userId, id, familyId: t.familyId, expiresAt: t.expiresAt });
+    const token = signRefreshToken(this.ctx.opts, { userId: t.userId, id, sessionId: t.sessionId, expiresAt: t.expiresAt });
     await insertRefreshToken(db, {
       id,
-      family_id: t.familyId,
+      family_id: t.sessionId,
       user_id: t.userId,
       token_hash: sha256(token),
       parent_id: t.parentId,
@@ -268,7 +269,7 @@ export class SessionService {
     return token;
   }
 
-  #access(user: UserRecord, familyId: string): string {
-    return signAccessToken(this.ctx.opts, { userId: user.id, roles: user.roles, version: user.token_version, sessionId: familyId });
+  #access(user: UserRecord, sessionId: string): string {
+    return signAccessToken(this.ctx.opts, { userId: user.id, roles: user.roles, version: user.token_version, sessionId });
   }
 }

@@ -35,9 +35,10 @@ const createSchema = z.object({
 const setPasswordSchema = z.object({ password: v.password });
 
 function conflictMessage(err: unknown): string {
-  const constraint = String((err as { constraint?: unknown }).constraint ?? (err as Error).message ?? '');
-  if (constraint.includes('email')) return 'email is already taken';
-  if (constraint.includes('username')) return 'username is already taken';
+  const { constraint, message } = err as { constraint?: unknown; message?: unknown };
+  const named = typeof constraint === 'string' ? constraint : typeof message === 'string' ? message : '';
+  if (named.includes('email')) return 'email is already taken';
+  if (named.includes('username')) return 'username is already taken';
   return 'username or email is already taken';
 }
 
@@ -58,7 +59,7 @@ export class UserService {
     const data = v.parseInput(createSchema, input);
     const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
     const passwordHash = data.password === undefined ? null : await this.ctx.hasher.hash(data.password);
-    return this.ctx.store.run(async (db) => {
+    return this.ctx.database.run(async (db) => {
       const unknown = await missingRoles(db, roles);
       if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
       const now = this.ctx.opts.now();
@@ -92,27 +93,28 @@ export class UserService {
   }
 
   async findById(id: string): Promise<User | undefined> {
-    const row = await this.ctx.store.run((db) => findUserById(db, id));
+    const row = await this.ctx.database.run((db) => findUserById(db, id));
     return row && toPublicUser(row);
   }
 
   /** By username or email, case-insensitively. */
   async findByIdentifier(usernameOrEmail: string): Promise<User | undefined> {
     if (typeof usernameOrEmail !== 'string' || usernameOrEmail.length > 320) return undefined;
-    const row = await this.ctx.store.run((db) => findUserByIdentifier(db, usernameOrEmail));
+    const row = await this.ctx.database.run((db) => findUserByIdentifier(db, usernameOrEmail));
     return row && toPublicUser(row);
   }
 
   /** Replaces the user's roles; the user's existing access tokens stop working (they name the old roles). */
   async setRoles(id: string, roles: string[]): Promise<User> {
     const wanted = [...new Set(v.parseInput(v.roleNames, roles))];
-    const row = await this.ctx.store.run(async (db) => {
+    const row = await this.ctx.database.run(async (db) => {
       const unknown = await missingRoles(db, wanted);
       if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
-      const found = await this.ctx.revocation.commit(db, { user: id }, (trx) => replaceRoles(trx, id, wanted, this.ctx.opts.now()));
-      return found ? findUserById(db, id) : undefined;
+      await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+        if (!(await replaceRoles(trx, id, wanted, this.ctx.opts.now()))) throw new NotFoundError('user not found');
+      });
+      return (await findUserById(db, id))!;
     });
-    if (!row) throw new NotFoundError('user not found');
     await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles } });
     return toPublicUser(row);
   }
@@ -120,16 +122,14 @@ export class UserService {
   /** Enables or disables a user; disabling ends every session and token of theirs at once. */
   async setActive(id: string, active: boolean): Promise<User> {
     if (typeof active !== 'boolean') throw new TypeError('setActive(id, active): active must be a boolean');
-    const row = await this.ctx.store.run(async (db) => {
+    const row = await this.ctx.database.run(async (db) => {
       const now = this.ctx.opts.now();
-      const found = await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
-        const ok = await bumpTokenVersion(trx, id, now, { is_active: active });
-        if (ok && !active) await revokeAllForUser(trx, id, now);
-        return ok;
+      await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+        if (!(await bumpTokenVersion(trx, id, now, { is_active: active }))) throw new NotFoundError('user not found');
+        if (!active) await revokeAllForUser(trx, id, now);
       });
-      return found ? findUserById(db, id) : undefined;
+      return (await findUserById(db, id))!;
     });
-    if (!row) throw new NotFoundError('user not found');
     await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
     return toPublicUser(row);
   }
@@ -141,16 +141,15 @@ export class UserService {
   async setPassword(id: string, password: string): Promise<void> {
     const data = v.parseInput(setPasswordSchema, { password });
     const hash = await this.ctx.hasher.hash(data.password);
-    const found = await this.ctx.store.run((db) => {
+    await this.ctx.database.run((db) => {
       const now = this.ctx.opts.now();
       return this.ctx.revocation.commit(db, { user: id }, async (trx) => {
-        const ok = await bumpTokenVersion(trx, id, now, { password_hash: hash });
-        if (ok) await revokeAllForUser(trx, id, now);
-        return ok;
+        if (!(await bumpTokenVersion(trx, id, now, { password_hash: hash }))) throw new NotFoundError('user not found');
+        await revokeAllForUser(trx, id, now);
       });
     });
-    if (!found) throw new NotFoundError('user not found');
     await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' } });
   }
+
 
 }

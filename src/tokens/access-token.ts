@@ -7,7 +7,7 @@ export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
 /**
  * What an access token asserts. `ver` is the user's token version when it was issued; `sid` is the
- * login (refresh-token family) it belongs to, so logging that login out kills it too.
+ * session (one login) it belongs to, so logging that session out kills it too.
  */
 export interface AccessClaims {
   sub: string;

@@ -6,7 +6,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** `typ` header of refresh tokens: never accepted where an access token is expected, and the reverse. */
 export const REFRESH_TOKEN_TYPE = 'rt+jwt';
 
-/** What a refresh token asserts: its own id (`jti`) and its login's family (`fam`). */
+/** What a refresh token asserts: its own id (`jti`) and its session (`fam`). */
 export interface RefreshClaims {
   sub: string;
   jti: string;
@@ -17,12 +17,12 @@ export interface RefreshClaims {
 
 type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now' | 'refreshTokenExpiry'>;
 
-/** Signs a refresh token expiring with its family (the lifetime is absolute per login). */
-export function signRefreshToken(opts: Options, t: { userId: string; id: string; familyId: string; expiresAt: Date }): string {
+/** Signs a refresh token expiring with its session (the lifetime is absolute per login). */
+export function signRefreshToken(opts: Options, t: { userId: string; id: string; sessionId: string; expiresAt: Date }): string {
   return signJwt(opts, REFRESH_TOKEN_TYPE, {
     sub: t.userId,
     jti: t.id,
-    fam: t.familyId,
+    fam: t.sessionId,
     iat: Math.floor(opts.now().getTime() / 1000),
     exp: Math.floor(t.expiresAt.getTime() / 1000),
   });

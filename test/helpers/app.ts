@@ -33,7 +33,7 @@ export async function createTestApp(overrides: Partial<AuthManagerOptions> = {})
     rateLimit: false,
     logger: false,
     ...overrides,
-  } as AuthManagerOptions);
+  });
   await auth.ready;
   app.get('/public', (_req, res) => res.json({ ok: true }));
   app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username, method: req.auth!.method }));
@@ -62,10 +62,10 @@ export function closedAfterEach() {
     for (const fn of cleanup.splice(0).reverse()) await fn();
   });
   return {
-    track(close: () => Promise<void>): void {
+    track: (close: () => Promise<void>): void => {
       cleanup.push(close);
     },
-    async app(overrides: Partial<AuthManagerOptions> = {}): Promise<TestApp> {
+    app: async (overrides: Partial<AuthManagerOptions> = {}): Promise<TestApp> => {
       const t = await createTestApp(overrides);
       cleanup.push(() => t.close());
       return t;

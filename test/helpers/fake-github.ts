@@ -146,14 +146,14 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     clientId,
     clientSecret,
     deny: false,
-    failNextToken: false as TokenFailure,
-    failNextProfile: false as ProfileFailure,
-    failNextEmails: false as EmailsFailure,
+    failNextToken: false,
+    failNextProfile: false,
+    failNextEmails: false,
     issueRefreshTokens: false,
     lastAuthorize: undefined as Record<string, string> | undefined,
     lastTokenRequest: undefined as Record<string, string> | undefined,
     issued: [] as FakeGitHub['issued'],
-    hits: {} as Record<string, number>,
+    hits: {},
     makeUser(fields: Partial<FakeGitHubUser> & { email?: string | null; verified?: boolean } = {}): FakeGitHubUser {
       ids += 1;
       const login = fields.login ?? `octo${ids}_${randomBytes(2).toString('hex')}`;

@@ -96,7 +96,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     clientSecret,
     urls: { authorizationURL: `${issuer}/authorize`, tokenURL: `${issuer}/token`, userProfileURL: `${issuer}/userinfo` },
     deny: false,
-    failNextToken: false as GoogleTokenFailure,
+    failNextToken: false,
     lastAuthorize: undefined as Record<string, string> | undefined,
     lastTokenRequest: undefined as Record<string, string> | undefined,
     issued: [] as FakeGoogle['issued'],
@@ -172,7 +172,7 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     out.scope = grant.scope;
     const accessToken = String(out.access_token);
     tokens.set(accessToken, grant.user);
-    fake.issued.push({ access_token: accessToken, ...(out.refresh_token ? { refresh_token: String(out.refresh_token) } : {}), scope: grant.scope, sub: grant.user.sub });
+    fake.issued.push({ access_token: accessToken, ...(typeof out.refresh_token === 'string' ? { refresh_token: out.refresh_token } : {}), scope: grant.scope, sub: grant.user.sub });
   });
 
   // GET /userinfo: only for a token this server issued; the claims of the account that approved.

@@ -55,6 +55,7 @@ export function utf8AsLatin1(value: string): string {
 export function bytesAsHeader(bytes: Uint8Array): string {
   return Buffer.from(bytes)
     .toString('latin1')
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
     .replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, '');
 }
 
@@ -134,7 +135,7 @@ export class RawClient {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          reject(new Error(`response stream failed (${(err as Error).message}): ${sent}`));
+          reject(new Error(`response stream failed (${(err).message}): ${sent}`));
         });
         res.on('end', () => {
           if (settled) return;
@@ -199,7 +200,7 @@ export function expectSane(res: RawResponse, opts: { head?: boolean } = {}): voi
   expect(typeof body!.code, `error body without a string code: ${where}`).toBe('string');
   expect(body!.code as string, `error code is not snake_case: ${where}`).toMatch(/^[a-z][a-z0-9_]*$/);
   expect(body!.status_code, `status_code differs from the HTTP status: ${where}`).toBe(res.status);
-  expect(typeof body!.error === 'string' && (body!.error as string).length > 0, `error message missing: ${where}`).toBe(true);
+  expect(typeof body!.error === 'string' && (body!.error).length > 0, `error message missing: ${where}`).toBe(true);
   const keys = Object.keys(body!).sort();
   if (body!.code === 'validation_error') {
     expect(keys, `validation error body keys: ${where}`).toEqual(['code', 'error', 'fields', 'status_code']);

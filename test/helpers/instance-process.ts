@@ -51,9 +51,9 @@ export function startInstance(name: string, config: InstanceConfig, timeoutMs = 
       resolve();
     });
   });
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => (err += d));
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => (err += d));
 
   const instance = {
     name,
@@ -77,7 +77,7 @@ export function startInstance(name: string, config: InstanceConfig, timeoutMs = 
       child.kill('SIGKILL');
       reject(new Error(`instance ${name} not ready within ${timeoutMs} ms\n${instance.output()}`));
     }, timeoutMs);
-    child.stdout!.on('data', (d: string) => {
+    child.stdout.on('data', (d: string) => {
       out += d;
       if (done) return;
       for (const line of out.split('\n')) {

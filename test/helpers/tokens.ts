@@ -73,7 +73,7 @@ export async function extraInstance(schema: string, overrides: Partial<AuthManag
     bcryptRounds: 4,
     rateLimit: false,
     ...overrides,
-  } as AuthManagerOptions);
+  });
   await auth.ready;
   app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username, method: req.auth!.method }));
   app.get('/admin', auth.requireAuth({ roles: ['admin'] }), (_req, res) => res.json({ admin: true }));

@@ -1,12 +1,22 @@
 import type { Kysely } from 'kysely';
 import { AuthError, ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ResolvedOptions } from '../options.js';
+import type { DatabaseHandle } from './database-handle.js';
 import { connect, type Connection } from './connect.js';
 import { migrateToLatest, migrationStatus } from './migrator.js';
 import { ensureRoles } from './roles-repository.js';
 import type { Database } from './schema.js';
 import { asServiceUnavailable, describeConnectionFailure, isDatabaseUnavailable } from './unavailable.js';
+
+/** The options the database's start-up reads (a slice of the resolved options). */
+export interface DatabaseGateOptions {
+  dbDsn: string | undefined;
+  db: DatabaseHandle | undefined;
+  listenDsn: string | undefined;
+  dbSchema: string;
+  autoMigrate: boolean;
+  roles: readonly string[];
+}
 
 /** After a failed start, how long requests answer 503 before the next attempt to reach the database. */
 export const RETRY_INTERVAL_MS = 1000;
@@ -16,14 +26,14 @@ export const RETRY_INTERVAL_MS = 1000;
  * resolves once that work has succeeded; after a failure it is retried on demand, so a process
  * that started while the database was down recovers without a restart.
  */
-export class Store {
+export class DatabaseGate {
   #connection: Connection | undefined;
   #started: Promise<Kysely<Database>>;
   #failedAt = 0;
   #closed = false;
 
   constructor(
-    private readonly opts: ResolvedOptions,
+    private readonly opts: DatabaseGateOptions,
     private readonly logger: Logger,
     private readonly onStarted: (connection: Connection) => Promise<void>,
   ) {

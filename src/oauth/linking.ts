@@ -1,0 +1,106 @@
+import type { Transaction } from 'kysely';
+import { ConflictError, ForbiddenError, NotFoundError, OAuthError } from '../errors.js';
+import type { Database } from '../db/schema.js';
+import { findOAuthAccount, findOAuthAccountOfUser, insertOAuthAccount, updateOAuthTokens } from '../db/oauth-repository.js';
+import { findEmailOwner, findUserById, identityKey, insertUser } from '../db/users-repository.js';
+import type { ResolvedOptions } from '../options.js';
+import { encrypt } from '../tokens/encryption.js';
+import { randomBase62 } from '../tokens/secrets.js';
+import { isSingleScript } from '../single-script.js';
+import { MAX_REAL_NAME_LENGTH } from '../validation.js';
+import type { ProviderIdentity } from './identity.js';
+
+/** Who an identity resolved to: its user already, a user it was just linked to, or a new user. */
+export interface Resolution {
+  userId: string;
+  outcome: 'known' | 'linked' | 'created';
+}
+
+/**
+ * A username from the provider's login name: our allowed characters, 3-64 long, in one script. A
+ * provider's name is not checked by anyone we trust, so a look-alike (`аdmin` with a Cyrillic `а`)
+ * is replaced by a neutral `<provider>_user` rather than kept.
+ */
+function usernameBase(identity: ProviderIdentity, provider: string): string {
+  const cleaned = (identity.login ?? '').normalize('NFKC').replace(/[^\p{L}\p{N}_.-]/gu, '').slice(0, 48);
+  if (cleaned.length >= 3 && isSingleScript(cleaned)) return cleaned;
+  return `${provider}_${cleaned.length > 0 && isSingleScript(cleaned) ? cleaned : 'user'}`.slice(0, 48);
+}
+
+/**
+ * The linking policy, in one transaction. An identity is (provider, provider user id), never an email.
+ * 1. A linked identity is its user (for a linking flow, only if that is the signed-in user).
+ * 2. A linking flow attaches the identity to the signed-in user who began it.
+ * 3. A provider-verified email equal to a local account's links to it only if that account's email is
+ *    verified too; otherwise 409 `account_exists`: whoever registered the address may not be its owner,
+ *    so the owner must sign in to that account and link explicitly (or reset its password first).
+ * 4. Otherwise a new user. An email the provider does not vouch for stays on the identity and never
+ *    takes users.email, so it can neither hold an address nor be linked into later.
+ * A race with another login of the same identity, or a taken username, surfaces as a unique
+ * violation; the caller retries with `attempt` + 1 (which adds a random username suffix).
+ */
+export async function resolveIdentity(
+  trx: Transaction<Database>,
+  opts: Pick<ResolvedOptions, 'encryptionKey' | 'oauthAutoCreate' | 'defaultRoles' | 'now'>,
+  flow: { provider: string; identity: ProviderIdentity; linkUserId: string | null; attempt: number },
+): Promise<Resolution> {
+  const { provider, identity, linkUserId } = flow;
+  const now = opts.now();
+  const key = opts.encryptionKey;
+  const details = {
+    access_token_enc: identity.accessToken ? encrypt(key, identity.accessToken) : null,
+    refresh_token_enc: identity.refreshToken ? encrypt(key, identity.refreshToken) : null,
+    scopes: identity.scopes,
+    email: identity.email ?? null,
+    email_verified: identity.emailVerified,
+  };
+  const link = async (userId: string, outcome: Resolution['outcome'] = 'linked'): Promise<Resolution> => {
+    await insertOAuthAccount(trx, { provider, provider_user_id: identity.providerUserId, user_id: userId, ...details, created_at: now, updated_at: now });
+    return { userId, outcome };
+  };
+
+  const linked = await findOAuthAccount(trx, provider, identity.providerUserId);
+  if (linked) {
+    if (linkUserId !== null && linked.user_id !== linkUserId) throw new ConflictError(`this ${provider} account is already linked to another user`);
+    await updateOAuthTokens(trx, provider, identity.providerUserId, { ...details, updated_at: now });
+    return { userId: linked.user_id, outcome: 'known' };
+  }
+
+  if (linkUserId !== null) {
+    if (!(await findUserById(trx, linkUserId))) throw new NotFoundError('user not found');
+    if (await findOAuthAccountOfUser(trx, linkUserId, provider)) throw new ConflictError(`this user is already linked to another ${provider} account; unlink it first`);
+    return link(linkUserId);
+  }
+
+  const verifiedKey = identity.email && identity.emailVerified ? identityKey(identity.email) : undefined;
+  const owner = verifiedKey ? await findEmailOwner(trx, verifiedKey) : undefined;
+  if (owner) {
+    if (!owner.email_verified) {
+      throw new OAuthError('account_exists', `an account with this email already exists; sign in to it and link ${provider} from there`);
+    }
+    if (await findOAuthAccountOfUser(trx, owner.id, provider)) throw new ConflictError(`this email's account is already linked to another ${provider} account`);
+    return link(owner.id);
+  }
+  if (!opts.oauthAutoCreate) throw new ForbiddenError('forbidden', 'sign-up through OAuth is disabled; ask an administrator for an account');
+
+  // A taken username shows up as a unique violation; the next attempt adds a random suffix.
+  const base = usernameBase(identity, provider);
+  const username = flow.attempt === 1 ? base : `${base}_${randomBase62(4).toLowerCase()}`;
+  const userId = await insertUser(
+    trx,
+    {
+      username,
+      username_key: identityKey(username),
+      email: verifiedKey ? identity.email! : null,
+      email_key: verifiedKey ?? null,
+      email_verified: verifiedKey !== undefined,
+      password_hash: null,
+      real_name: identity.realName?.slice(0, MAX_REAL_NAME_LENGTH) ?? null,
+      profile: JSON.stringify({}),
+      created_at: now,
+      updated_at: now,
+    },
+    opts.defaultRoles,
+  );
+  return link(userId, 'created');
+}
