@@ -20,7 +20,7 @@ async function perCall(guard: Guard, headers: Record<string, string>, n = N): Pr
       let left = n;
       const req = { headers, method: 'GET', url: '/' } as unknown as IncomingMessage;
       const next = (err?: unknown) => {
-        if (err) return reject(err);
+        if (err) return reject(err instanceof Error ? err : new Error('guard failed'));
         if (--left === 0) return resolve();
         // A fresh turn each time, as separate requests would get.
         setImmediate(() => guard(req, res, next));
