@@ -94,18 +94,25 @@ export function createRequireAuth(authenticator: Authenticator, logger: Logger, 
     }
     const wait = failures?.retryAfter(req) ?? 0;
     if (wait > 0) return sendError(res, new RateLimitError(wait, 'token', failures?.rule), logger);
-    authenticator.authenticate(token).then(
-      (auth) => {
-        if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
-        req.auth = auth;
-        req.user = auth.user;
-        next();
-      },
-      (err: unknown) => {
-        if (!(err instanceof AuthError)) return next(err);
-        if (err.status === 401) failures?.failed(req);
-        sendError(res, err, logger);
-      },
-    );
+    const admit = (auth: AuthContext): void => {
+      if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
+      req.auth = auth;
+      req.user = auth.user;
+      next();
+    };
+    const refuse = (err: unknown): void => {
+      if (!(err instanceof AuthError)) return next(err);
+      if (err.status === 401) failures?.failed(req);
+      sendError(res, err, logger);
+    };
+    // Everything in memory (a known user's access JWT): decided now, without a promise.
+    let known: AuthContext | undefined;
+    try {
+      known = authenticator.authenticateNow(token);
+    } catch (err) {
+      return refuse(err);
+    }
+    if (known) return admit(known);
+    authenticator.authenticate(token).then(admit, refuse);
   };
 }

@@ -102,7 +102,7 @@ describe.skipIf(!TEST_DSN)('database outage (through a TCP proxy)', () => {
   let http: ReturnType<typeof request>;
   let crash: ReturnType<typeof crashWatch>;
   /** Registered before any outage. */
-  const u = { username: uniqueName('before'), id: '', token: '', apiToken: '', refreshA: '', refreshB: '' };
+  const u = { username: uniqueName('before'), id: '', token: '', apiToken: '', coldApiToken: '', refreshA: '', refreshB: '' };
 
   beforeAll(async () => {
     proxy = await startTcpProxy();
@@ -120,6 +120,10 @@ describe.skipIf(!TEST_DSN)('database outage (through a TCP proxy)', () => {
     expect(api.status).toBe(201);
     u.apiToken = api.body.token;
     expect((await http.get('/me').set('X-API-Token', u.apiToken)).status).toBe(200);
+    // Never presented before the outage, so no instance has it in memory: checking it needs the database.
+    const cold = await http.post(`${BASE}/me/api-tokens`).set(bearer(u.token)).send({ name: 'outage-cold' });
+    expect(cold.status).toBe(201);
+    u.coldApiToken = cold.body.token;
     // Let the bookkeeping write of that request (API token last_used_at, fire-and-forget) finish:
     // tests (a)-(e) cut idle connections; test (f) is the one about queries in flight.
     await sleep(300);
@@ -152,15 +156,15 @@ describe.skipIf(!TEST_DSN)('database outage (through a TCP proxy)', () => {
       ['POST /logout', () => http.post(`${BASE}/logout`).send({ refresh_token: u.refreshB })],
       ['GET /roles', () => http.get(`${BASE}/roles`)],
       ['GET /me/api-tokens', () => http.get(`${BASE}/me/api-tokens`).set(bearer(u.token))],
-      ['requireAuth Bearer api_', () => http.get('/me').set(bearer(u.apiToken))],
-      ['requireAuth X-API-Token', () => http.get('/me').set('X-API-Token', u.apiToken)],
+      ['requireAuth Bearer api_ (not yet in memory)', () => http.get('/me').set(bearer(u.coldApiToken))],
+      ['requireAuth X-API-Token (not yet in memory)', () => http.get('/me').set('X-API-Token', u.coldApiToken)],
     ];
   };
 
-  /** The access JWT is accepted (user now in the instance's memory) before the outage starts. */
+  /** The access JWT and the first API token are accepted (now in the instance's memory) before the outage starts. */
   async function warm() {
-    const res = await http.get('/me').set(bearer(u.token));
-    expect(res.status).toBe(200);
+    expect((await http.get('/me').set(bearer(u.token))).status).toBe(200);
+    expect((await http.get('/me').set('X-API-Token', u.apiToken)).status).toBe(200);
   }
 
   it("(a) 'refuse' (server down): every endpoint and API-token check answers 503 at once; an access JWT keeps working", async () => {
@@ -173,7 +177,7 @@ describe.skipIf(!TEST_DSN)('database outage (through a TCP proxy)', () => {
     console.log(`outage: refuse: slowest 503 ${worst.ms} ms (${worst.name}); ${summary(rows)}`);
     for (const row of rows) {
       expect({ name: row.name, status: row.status, code: row.code }).toEqual({ name: row.name, status: 503, code: UNAVAILABLE });
-      expectError(row.res, 503, UNAVAILABLE, [u.apiToken, u.token, u.refreshA, u.refreshB]);
+      expectError(row.res, 503, UNAVAILABLE, [u.apiToken, u.coldApiToken, u.token, u.refreshA, u.refreshB]);
       expect(row.ms, row.name).toBeLessThan(REFUSE_MAX_MS);
     }
 
@@ -182,9 +186,14 @@ describe.skipIf(!TEST_DSN)('database outage (through a TCP proxy)', () => {
       const jwt = await timed('requireAuth JWT', () => http.get('/me').set(bearer(u.token)));
       expect({ status: jwt.status, body: jwt.res.body }).toEqual({ status: 200, body: { username: u.username, method: 'jwt' } });
     }
+    // So is an API token checked within the last 30 s, for the same reason.
+    const api = await http.get('/me').set('X-API-Token', u.apiToken);
+    expect({ status: api.status, body: api.body }).toEqual({ status: 200, body: { username: u.username, method: 'api_token' } });
     // Anything not provably valid is still refused, not let through.
     const forged = await http.get('/me').set(bearer(`${u.token.slice(0, -2)}xx`));
     expect(forged.status).toBe(401);
+    const forgedApi = await http.get('/me').set('X-API-Token', `${u.apiToken.slice(0, -2)}xx`);
+    expect(forgedApi.status).toBe(401);
   });
 
   it("(b) 'blackhole' (network partition): the same requests answer 503 within the connect timeout; an access JWT keeps working", async () => {

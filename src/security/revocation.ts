@@ -3,8 +3,10 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Connection } from '../db/connect.js';
 import { findUserById, type UserRecord } from '../db/users-repository.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import type { Database } from '../db/schema.js';
+import type { ApiTokenRow, Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
+import { deepFreeze } from '../deep-freeze.js';
+import { toPublicUser, type User } from '../public-user.js';
 import { sessionsRevokedSince } from '../db/refresh-tokens-repository.js';
 import { logRevocation, notifyOnCommit, pruneRevocations } from '../db/revocation-log-repository.js';
 import { RevocationPoller } from './revocation-poller.js';
@@ -18,11 +20,13 @@ export const LISTEN_RETRY_MS = 500;
 export const LISTEN_RETRY_MAX_MS = 10_000;
 
 /** What one instance tells the others: a user's tokens changed, or one login was revoked. */
-export type RevocationEvent = { user: string } | { session: string };
+export type RevocationEvent = { user: string } | { session: string } | { apiToken: string };
 
-interface Entry {
-  user: UserRecord | undefined;
-  loadedAt: number;
+/** A cached user: the row (undefined when the user does not exist) and, once asked for, its frozen wire form. */
+export interface CachedUser {
+  readonly user: UserRecord | undefined;
+  readonly loadedAt: number;
+  publicUser?: User;
 }
 
 /** The notification channel of a schema (lower-case: PGlite sends LISTEN unquoted). */
@@ -40,7 +44,11 @@ export function revocationChannel(schema: string): string {
  * delivered on commit) and applied here at once; every instance LISTENs and applies the others'.
  */
 export class Revocation {
-  readonly #users = new Map<string, Entry>();
+  readonly #users = new Map<string, CachedUser>();
+  /** API tokens by id, as last read; evicted when one is deleted anywhere (see `apiToken` events). */
+  readonly #apiTokens = new Map<string, { row: ApiTokenRow; loadedAt: number }>();
+  /** Bumped by every API-token event, so a read that raced a deletion is not cached. */
+  #apiTokenEpoch = 0;
   readonly #loading = new Map<string, Promise<UserRecord | undefined>>();
   /** session id -> ms after which no access token of it can still be valid anyway. */
   readonly #revokedSessions = new Map<string, number>();
@@ -106,6 +114,9 @@ export class Revocation {
     if ('user' in event) {
       this.#users.delete(event.user);
       this.#loading.delete(event.user);
+    } else if ('apiToken' in event) {
+      this.#apiTokenEpoch += 1;
+      this.#apiTokens.delete(event.apiToken);
     } else {
       this.#pruneSessions();
       this.#revokedSessions.set(event.session, Date.now() + this.tokenExpirySeconds * 1000);
@@ -122,6 +133,41 @@ export class Revocation {
       if (entry && isDatabaseUnavailable(err)) return entry.user;
       throw err;
     }
+  }
+
+  /**
+   * The cached entry of a user if it is fresh, without waiting (the request path's fast lane);
+   * undefined when the user must be loaded through `cachedUser`.
+   */
+  peekUser(userId: string): CachedUser | undefined {
+    const entry = this.#users.get(userId);
+    return entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS ? entry : undefined;
+  }
+
+  /**
+   * The wire form of a cached user, built once per entry and deeply frozen: every request of that
+   * user shares it, so no route can change what the next request sees.
+   */
+  publicUser(entry: CachedUser & { user: UserRecord }): User {
+    return (entry.publicUser ??= deepFreeze(toPublicUser(entry.user)));
+  }
+
+  /** A fresh cached API-token row, without waiting; undefined when it must be read. */
+  peekApiToken(id: string): ApiTokenRow | undefined {
+    const entry = this.#apiTokens.get(id);
+    return entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS ? entry.row : undefined;
+  }
+
+  /** The epoch to pass to `rememberApiToken` for a read starting now. */
+  apiTokenEpoch(): number {
+    return this.#apiTokenEpoch;
+  }
+
+  /** Caches a row read when the epoch was `epoch`, unless a token was deleted since. */
+  rememberApiToken(row: ApiTokenRow, epoch: number): void {
+    if (epoch !== this.#apiTokenEpoch) return;
+    if (this.#apiTokens.size >= USER_CACHE_MAX) this.#apiTokens.delete(this.#apiTokens.keys().next().value!);
+    this.#apiTokens.set(row.id, { row: deepFreeze(row), loadedAt: Date.now() });
   }
 
   isSessionRevoked(sessionId: string): boolean {
@@ -154,9 +200,10 @@ export class Revocation {
   /** A NOTIFY payload (a JSON string) or a logged event (already parsed). */
   #onMessage(payload: unknown): void {
     try {
-      const event = (typeof payload === 'string' ? JSON.parse(payload) : payload) as Partial<{ user: unknown; session: unknown }>;
+      const event = (typeof payload === 'string' ? JSON.parse(payload) : payload) as Partial<{ user: unknown; session: unknown; apiToken: unknown }>;
       if (typeof event.user === 'string') this.apply({ user: event.user });
       else if (typeof event.session === 'string') this.apply({ session: event.session });
+      else if (typeof event.apiToken === 'string') this.apply({ apiToken: event.apiToken });
     } catch {
       // Not ours: someone else's payload on this channel.
     }
@@ -175,6 +222,8 @@ export class Revocation {
       if (!this.#stopListening) return;
       this.#users.clear();
       this.#loading.clear();
+      this.#apiTokens.clear();
+      this.#apiTokenEpoch += 1;
       await this.#warm(connection.db).catch((e: Error) => this.logger.warn({ err: { message: e.message } }, 'express-authlib: reloading revoked logins failed'));
     }, this.#retryDelay);
     this.#retryTimer.unref();
@@ -195,7 +244,8 @@ export class Revocation {
           // Only keep the result if nobody invalidated the user while it was being read.
           if (this.#loading.get(userId) === pending) {
             if (this.#users.size >= USER_CACHE_MAX) this.#users.delete(this.#users.keys().next().value!);
-            this.#users.set(userId, { user, loadedAt: Date.now() });
+            // Frozen: the roles array is handed to every request of this user.
+            this.#users.set(userId, { user: user && deepFreeze(user), loadedAt: Date.now() });
           }
           return user;
         })

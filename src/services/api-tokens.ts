@@ -85,24 +85,64 @@ export class ApiTokenService {
 
   /** Deletes one of the user's tokens; 404 when it does not exist or belongs to someone else. */
   async revoke(userId: string, tokenId: string, origin?: EventOrigin): Promise<void> {
-    const deleted = isUserId(userId) && typeof tokenId === 'string' && /^[0-9A-Za-z]{8}$/.test(tokenId) && (await this.ctx.database.run((db) => deleteApiToken(db, userId, tokenId)));
-    if (!deleted) throw new NotFoundError('API token not found');
+    if (!isUserId(userId) || typeof tokenId !== 'string' || !/^[0-9A-Za-z]{8}$/.test(tokenId)) throw new NotFoundError('API token not found');
+    // Announced like every revocation: each instance drops the token from its cache at once.
+    await this.ctx.database.run((db) =>
+      this.ctx.revocation.commit(db, { apiToken: tokenId }, async (trx) => {
+        if (!(await deleteApiToken(trx, userId, tokenId))) throw new NotFoundError('API token not found');
+      }),
+    );
     await this.ctx.audit.record('api_token_deleted', { userId, data: { token_id: tokenId }, origin });
   }
 
-  /** Looks the token up by its public id and compares hashes in constant time. One database read. */
+  /**
+   * Looks the token up by its public id (in memory when it was read in the last 30 s; a deletion
+   * anywhere evicts it at once) and compares hashes in constant time.
+   */
   async check(token: string): Promise<ApiTokenCheck> {
+    const known = this.checkNow(token);
+    if (known) return known;
+    const parsed = parseApiToken(token)!;
+    const epoch = this.ctx.revocation.apiTokenEpoch();
+    const row = await this.ctx.database.run((db) => findApiToken(db, parsed.id));
+    if (row) this.ctx.revocation.rememberApiToken(row, epoch);
+    const result = this.#judge(token, row);
+    // On a miss the use is written before the request goes on, so a listing right after shows it.
+    if (result.ok && this.#useDue(result.row)) await this.#recordUse(result.row.id);
+    return result;
+  }
+
+  /** The check without waiting, when the row is cached; undefined when it must be read. */
+  checkNow(token: string): ApiTokenCheck | undefined {
     const parsed = parseApiToken(token);
     if (!parsed) return { ok: false, code: 'invalid_token' };
-    const row = await this.ctx.database.run((db) => findApiToken(db, parsed.id));
+    const row = this.ctx.revocation.peekApiToken(parsed.id);
+    if (!row) return undefined;
+    const result = this.#judge(token, row);
+    if (result.ok && this.#useDue(row)) this.ctx.background.track(this.#recordUse(row.id));
+    return result;
+  }
+
+  #judge(token: string, row: ApiTokenRow | undefined): ApiTokenCheck {
     if (!row || !constantTimeEqual(sha256(token), row.token_hash)) return { ok: false, code: 'invalid_token' };
-    const now = this.ctx.opts.now();
-    if (row.expires_at && row.expires_at <= now) return { ok: false, code: 'token_expired' };
-    if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
-      // At most once a minute per token, so it is written before the request goes on (the listing
-      // then always shows the use); bookkeeping only, so a failure does not fail the request.
-      await this.ctx.database.run((db) => touchApiToken(db, row.id, now)).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
-    }
+    if (row.expires_at && row.expires_at <= this.ctx.opts.now()) return { ok: false, code: 'token_expired' };
     return { ok: true, row };
+  }
+
+  /** `last_used_at` is written at most once a minute per token and instance. */
+  readonly #usedAt = new Map<string, number>();
+
+  #useDue(row: ApiTokenRow): boolean {
+    const now = this.ctx.opts.now().getTime();
+    const last = Math.max(this.#usedAt.get(row.id) ?? 0, row.last_used_at?.getTime() ?? 0);
+    if (now - last <= LAST_USED_RESOLUTION_MS) return false;
+    if (this.#usedAt.size >= 10_000) this.#usedAt.clear();
+    this.#usedAt.set(row.id, now);
+    return true;
+  }
+
+  /** Bookkeeping only: a failure is logged, never fails the request. */
+  #recordUse(id: string): Promise<void> {
+    return this.ctx.database.run((db) => touchApiToken(db, id, this.ctx.opts.now())).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
   }
 }

@@ -1,10 +1,12 @@
 import { AuthenticationError, ForbiddenError } from '../errors.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { Revocation } from '../security/revocation.js';
-import { verifyAccessToken } from '../tokens/access-token.js';
+import type { UserRecord } from '../db/users-repository.js';
+import { verifyAccessToken, type AccessClaims } from '../tokens/access-token.js';
 import { API_TOKEN_PREFIX } from '../tokens/api-token.js';
 import type { ResolvedOptions } from '../options.js';
-import type { ApiTokenService } from './api-tokens.js';
+import type { ApiTokenRow } from '../db/schema.js';
+import type { ApiTokenCheck, ApiTokenService } from './api-tokens.js';
 
 /** Who is calling, as attached to `req.auth`. */
 export interface AuthContext {
@@ -22,8 +24,21 @@ export const MAX_TOKEN_LENGTH = 4096;
 
 const invalid = (message = 'token is invalid or has been revoked') => new AuthenticationError('invalid_token', message);
 
+/** Verified access tokens kept (the oldest goes first); each is re-checked for expiry and revocation on every use. */
+export const VERIFIED_TOKEN_CACHE_MAX = 10_000;
+
+const expired = () => new AuthenticationError('token_expired', 'token has expired');
+
 /** Turns a bearer value (access JWT or API token) into an AuthContext, or throws an AuthError. */
 export class Authenticator {
+  /**
+   * Access tokens whose signature and claims were verified, by the token itself: verifying costs
+   * an HMAC and two JSON parses, looking up costs nothing. Only what cannot change is cached (the
+   * claims); expiry, the session's revocation and the user's version and flag are checked on every
+   * use, all in memory.
+   */
+  readonly #verified = new Map<string, AccessClaims>();
+
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly revocation: Revocation,
@@ -31,33 +46,93 @@ export class Authenticator {
   ) {}
 
   async authenticate(token: string): Promise<AuthContext> {
+    return this.authenticateNow(token) ?? (token.startsWith(API_TOKEN_PREFIX) ? this.#apiToken(token) : this.#jwt(token));
+  }
+
+  /**
+   * The same decision without waiting, when everything it needs is in memory (the usual case for
+   * an access JWT of a user seen in the last 30 s): the AuthContext, or undefined when the database
+   * must be asked. Throws the AuthError of a token it can already refuse.
+   */
+  authenticateNow(token: string): AuthContext | undefined {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
-    return token.startsWith(API_TOKEN_PREFIX) ? this.#apiToken(token) : this.#jwt(token);
+    if (token.startsWith(API_TOKEN_PREFIX)) {
+      const checked = this.apiTokens.checkNow(token);
+      if (!checked) return undefined;
+      const row = this.#apiTokenRow(checked);
+      const entry = this.revocation.peekUser(row.user_id);
+      if (!entry) return undefined;
+      const user = this.#activeOwner(entry.user);
+      return this.#apiTokenContext(row, user, this.revocation.publicUser({ ...entry, user }));
+    }
+    const claims = this.#claims(token);
+    const entry = this.revocation.peekUser(claims.sub);
+    if (!entry) return undefined;
+    const user = this.#usable(claims, entry.user);
+    return this.#jwtContext(claims, user, this.revocation.publicUser({ ...entry, user }));
   }
 
   async #jwt(token: string): Promise<AuthContext> {
-    const result = verifyAccessToken(this.opts, token);
-    if (!result.ok) throw result.code === 'token_expired' ? new AuthenticationError('token_expired', 'token has expired') : invalid();
-    const claims = result.claims;
+    const claims = this.#claims(token);
+    const user = this.#usable(claims, await this.revocation.cachedUser(claims.sub));
+    const entry = this.revocation.peekUser(claims.sub);
+    return this.#jwtContext(claims, user, entry?.user === user ? this.revocation.publicUser({ ...entry, user }) : toPublicUser(user));
+  }
+
+  /** Verified claims of an access token (from the cache, or verified now and cached), its session not revoked. */
+  #claims(token: string): AccessClaims {
+    let claims = this.#verified.get(token);
+    if (claims) {
+      // jsonwebtoken's rule: expired once the clock reaches `exp`.
+      if (Math.floor(this.opts.now().getTime() / 1000) >= claims.exp) {
+        this.#verified.delete(token);
+        throw expired();
+      }
+    } else {
+      const result = verifyAccessToken(this.opts, token);
+      if (!result.ok) throw result.code === 'token_expired' ? expired() : invalid();
+      claims = result.claims;
+      if (this.#verified.size >= VERIFIED_TOKEN_CACHE_MAX) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(token, claims);
+    }
     if (claims.sid !== undefined && this.revocation.isSessionRevoked(claims.sid)) throw invalid();
-    const user = await this.revocation.cachedUser(claims.sub);
+    return claims;
+  }
+
+  /** The token's user, if its version is current and the account active. */
+  #usable(claims: AccessClaims, user: UserRecord | undefined): UserRecord {
     if (!user || user.token_version !== claims.ver) throw invalid();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-    return {
-      user: toPublicUser(user),
-      roles: user.roles,
-      method: 'jwt',
-      scopes: ['*'],
-      ...(claims.imp ? { impersonator_id: claims.imp } : {}),
-    };
+    return user;
+  }
+
+  /**
+   * `req.auth` for an access JWT. The user object is a shallow copy for this request (apps add
+   * properties to `req.user`); what it shares with other requests (roles, profile) is frozen, so a
+   * route that writes to it fails loudly instead of changing another request's rights.
+   */
+  #jwtContext(claims: AccessClaims, user: UserRecord, publicUser: User): AuthContext {
+    return { user: { ...publicUser }, roles: user.roles, method: 'jwt', scopes: ['*'], ...(claims.imp ? { impersonator_id: claims.imp } : {}) };
   }
 
   async #apiToken(token: string): Promise<AuthContext> {
-    const result = await this.apiTokens.check(token);
+    const row = this.#apiTokenRow(await this.apiTokens.check(token));
+    const user = this.#activeOwner(await this.revocation.cachedUser(row.user_id));
+    return this.#apiTokenContext(row, user, toPublicUser(user));
+  }
+
+  #apiTokenRow(result: ApiTokenCheck): ApiTokenRow {
     if (!result.ok) throw result.code === 'token_expired' ? new AuthenticationError('token_expired', 'API token has expired') : invalid();
-    const user = await this.revocation.cachedUser(result.row.user_id);
+    return result.row;
+  }
+
+  #activeOwner(user: UserRecord | undefined): UserRecord {
     if (!user) throw invalid();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-    return { user: toPublicUser(user), roles: user.roles, method: 'api_token', scopes: result.row.scopes, token_id: result.row.id };
+    return user;
+  }
+
+  #apiTokenContext(row: ApiTokenRow, user: UserRecord, publicUser: User): AuthContext {
+    return { user: { ...publicUser }, roles: user.roles, method: 'api_token', scopes: [...row.scopes], token_id: row.id };
   }
 }
