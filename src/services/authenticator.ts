@@ -43,6 +43,11 @@ export class Authenticator {
     const user = await this.revocation.cachedUser(claims.sub);
     if (!user || user.token_version !== claims.ver) throw invalid();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+    // An impersonation ends when its admin is disabled, deleted or loses the admin role.
+    if (claims.imp !== undefined) {
+      const admin = await this.revocation.cachedUser(claims.imp);
+      if (!admin || !admin.is_active || !admin.roles.includes(this.opts.adminRole)) throw invalid();
+    }
     return {
       user: toPublicUser(user),
       roles: user.roles,
