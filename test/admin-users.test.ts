@@ -46,6 +46,16 @@ describe('who may call the admin endpoints', () => {
     expect(event!.actor_id).toBe(admin.user.id);
   });
 
+  it('401 invalid_token for a forged or tampered token, 413 for a body over 16 KiB, 415 for a form body', async () => {
+    expectError(await adminApi(t, `${admin.token}x`).listUsers(), 401, 'invalid_token');
+    expectError(await adminApi(t, 'api_nosuchtokenAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA').listUsers(), 401, 'invalid_token');
+    const big = await api.createUser({ username: uniqueName(), email: `${uniqueName()}@example.com`, profile: { blob: 'x'.repeat(17 * 1024) } });
+    expectError(big, 413, 'payload_too_large');
+    const form = await t.http.post(`${BASE}/admin/roles`).set(bearer(admin.token)).type('form').send('name=editor');
+    expectError(form, 415, 'unsupported_media_type');
+    expectValidation(await t.http.post(`${BASE}/admin/users`).set(bearer(admin.token)).set('Content-Type', 'application/json').send('[1]'), 'body');
+  });
+
   it('an admin token stops working there once the role is taken away', async () => {
     const other = await registerAdmin(t);
     await t.auth.users.setRoles(other.user.id, ['user']);
@@ -89,6 +99,10 @@ describe('GET /admin/users', () => {
     expect(byEmail.body.users.map((u: UserBody) => u.username)).toEqual([`${tag}_2`]);
     const middle = await api.listUsers(`?search=${tag.slice(2)}_1`);
     expect(middle.body.users.map((u: UserBody) => u.username)).toEqual([`${tag}_1`]);
+    // Case-folded like logins: STRASSE finds straße.
+    const folded = await t.auth.users.create({ username: `straße${tag}` });
+    const strasse = await api.listUsers(`?search=${encodeURIComponent(`STRASSE${tag.toUpperCase()}`)}`);
+    expect(strasse.body.users.map((u: UserBody) => u.id)).toEqual([folded.id]);
   });
 
   it('search takes % _ and \\ literally', async () => {
