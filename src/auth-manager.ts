@@ -115,6 +115,7 @@ export class AuthManager {
     const impersonation = new ImpersonationService(ctx);
     const roles = new RoleService(ctx);
     const events = new EventService(ctx);
+    // Methods bound one by one: `auth.users` is the user service and the admin operations as one surface.
     this.users = {
       create: (input) => users.create(input),
       findById: (id) => users.findById(id),

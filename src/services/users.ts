@@ -7,7 +7,6 @@ import { missingRoles } from '../db/roles-repository.js';
 import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles } from '../db/users-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
-import type { EventOrigin } from '../security/audit.js';
 import * as v from '../validation.js';
 import type { ServiceContext } from './context.js';
 import { lockUserKeepingAnAdmin } from './last-admin.js';
@@ -126,7 +125,7 @@ export class UserService {
    * Replaces the user's roles; the user's existing access tokens stop working (they name the old
    * roles). The last active holder of `adminRole` cannot lose it (409).
    */
-  async setRoles(id: string, roles: string[], origin?: EventOrigin): Promise<User> {
+  async setRoles(id: string, roles: string[]): Promise<User> {
     const wanted = [...new Set(v.parseInput(v.roleNames, roles))];
     const row = await this.ctx.database.run(async (db) => {
       await requireRoles(db, wanted);
@@ -140,7 +139,7 @@ export class UserService {
         });
       return (await findUserById(db, id))!;
     });
-    await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles }, origin });
+    await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles } });
     return toPublicUser(row);
   }
 
@@ -148,7 +147,7 @@ export class UserService {
    * Enables or disables a user; disabling ends every session and token of theirs at once. The last
    * active holder of `adminRole` cannot be disabled (409).
    */
-  async setActive(id: string, active: boolean, origin?: EventOrigin): Promise<User> {
+  async setActive(id: string, active: boolean): Promise<User> {
     if (typeof active !== 'boolean') throw new TypeError('setActive(id, active): active must be a boolean');
     const row = await this.ctx.database.run(async (db) => {
       const now = this.ctx.opts.now();
@@ -159,7 +158,7 @@ export class UserService {
       });
       return (await findUserById(db, id))!;
     });
-    await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id, origin });
+    await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
     return toPublicUser(row);
   }
 }
