@@ -293,3 +293,38 @@ describe('DELETE /admin/users/{id} and POST /admin/users/{id}/logout-all', () =>
     expect(event!.actor_id).toBe(admin.user.id);
   });
 });
+
+describe('type confusion on admin bodies and queries never reaches a 5xx', () => {
+  const BAD: unknown[] = [[], ['a', 'b'], {}, { toString: 'x' }, 12345678, 0, null, true, false, 'x'.repeat(400), '\u202e', '%_\\'];
+  const FIELDS = ['username', 'email', 'password', 'roles', 'email_verified', 'is_active', 'real_name', 'profile'];
+
+  it('POST /admin/users and PATCH /admin/users/{id}: each field as each odd value is accepted or 400 naming it', async () => {
+    const u = await registerUser(t);
+    for (const field of FIELDS) {
+      for (const value of BAD) {
+        const name = uniqueName('tc');
+        const created = await api.createUser({ username: name, email: `${name}@example.com`, [field]: value });
+        if (created.status !== 201) expectValidation(created, field);
+        const patched = await api.patchUser(u.user.id, { [field]: value });
+        if (patched.status !== 200) expectValidation(patched, field);
+      }
+    }
+    for (const value of BAD) {
+      const role = await api.createRole(value);
+      if (role.status !== 201) expect([400, 409]).toContain(role.status);
+      const imp = await api.impersonate(u.user.id, { duration: value });
+      if (imp.status !== 200) expectValidation(imp, 'duration');
+    }
+  });
+
+  it('odd query values are 200 or 400, never more', async () => {
+    for (const q of ['search=%00', 'search=%ff', `search=${'a'.repeat(400)}`, 'role=', 'offset=99999999999', 'limit=%20', 'search=%5C%5C%25']) {
+      const res = await api.listUsers(`?${q}`);
+      expect([200, 400], q).toContain(res.status);
+    }
+    for (const q of ['before=%00', 'type=%ff', 'user_id=%00', `type=${'t'.repeat(100)}`, 'before=2026-01-01T00:00:00.000+02:00']) {
+      const res = await api.events(`?${q}`);
+      expect([200, 400], q).toContain(res.status);
+    }
+  });
+});
