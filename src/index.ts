@@ -1,7 +1,7 @@
 import './express-augmentation.js';
 
 export { AuthManager } from './auth-manager.js';
-export type { ApiTokens, Events, GuardResult, Integrations, Middleware, MountTarget, Roles, Users } from './auth-manager.js';
+export type { ApiTokens, Events, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Roles, Users } from './auth-manager.js';
 export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './services/user-admin.js';
 export type { RoleInfo } from './services/roles.js';
 export type { AuditEvent, ListEventsInput } from './services/events.js';
@@ -26,6 +26,7 @@ export {
   AuthError,
   AuthenticationError,
   ConflictError,
+  DatabaseLockedError,
   ForbiddenError,
   InternalError,
   NotFoundError,
@@ -43,6 +44,7 @@ export type { ApiTokenInfo, CreatedApiToken } from './services/api-tokens.js';
 export type { TokenPair } from './services/sessions.js';
 export type { RequireAuthOptions } from './require-auth.js';
 export type { RateLimitOptions, LimitRule } from './security/rate-limit.js';
+export type { LockHolder, RateLimitName } from './errors.js';
 export { DEFAULT_RATE_LIMITS } from './security/rate-limit.js';
 export type { PasswordHasher } from './passwords/hasher.js';
 export type { Logger } from './logger.js';

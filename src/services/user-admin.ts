@@ -137,7 +137,7 @@ export class UserAdminService {
     await this.ctx.audit.record('user_updated', { userId: id, data: { fields: Object.keys(data).sort() }, origin });
     if (roles) await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles }, origin });
     if (row.is_active !== before.is_active) await this.ctx.audit.record(row.is_active ? 'user_enabled' : 'user_disabled', { userId: id, origin });
-    if (hash !== undefined) await this.ctx.audit.record('password_change', { userId: id, origin });
+    if (hash !== undefined) await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' }, origin });
     return toPublicUser(row);
   }
 
