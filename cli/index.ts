@@ -3,10 +3,13 @@ import { AuthError, generateSecret, ValidationError } from '../src/index.js';
 import { dbCommand } from './commands/db.js';
 import { tokenCommand } from './commands/token.js';
 import { userCommand } from './commands/user.js';
+import { addUserAdminCommands } from './commands/user-admin.js';
+import { roleCommand } from './commands/role.js';
+import { eventsCommand } from './commands/events.js';
 import type { GlobalOptions } from './context.js';
 
 const program = new Command('authlib')
-  .description('express-authlib: database set-up, users and API tokens')
+  .description('express-authlib: database set-up, users, roles, API tokens and the audit trail')
   .option('--dsn <url>', 'database: postgres://..., pglite://<dir> or pglite://memory (default: $AUTHLIB_DB_DSN, then $DATABASE_URL)')
   .option('--schema <name>', 'schema holding the tables (default: $AUTHLIB_DB_SCHEMA, then authlib)')
   .enablePositionalOptions(false)
@@ -15,8 +18,12 @@ const program = new Command('authlib')
 const global = (): GlobalOptions => program.opts<GlobalOptions>();
 
 program.addCommand(dbCommand(global));
-program.addCommand(userCommand(global));
+const user = userCommand(global);
+addUserAdminCommands(user, global);
+program.addCommand(user);
 program.addCommand(tokenCommand(global));
+program.addCommand(roleCommand(global));
+program.addCommand(eventsCommand(global));
 program
   .command('secret')
   .description('print a fresh random jwtSecret')

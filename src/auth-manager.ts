@@ -20,6 +20,9 @@ import { OAuthService } from './services/oauth.js';
 import { SessionService, type TokenPair } from './services/sessions.js';
 import { RoleService } from './services/roles.js';
 import { UserService } from './services/users.js';
+import { UserAdminService } from './services/user-admin.js';
+import { EventService } from './services/events.js';
+import { ImpersonationService, type Impersonation } from './services/impersonation.js';
 
 /** Anything with `use(path, middleware)`: an Express 4/5 app or a Connect app. */
 export interface MountTarget {
@@ -48,8 +51,19 @@ export interface GuardResult {
   error: AuthError | null;
 }
 
-/** `auth.users`: user management with the same rules as the HTTP endpoints. */
-export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive' | 'setPassword'>;
+/**
+ * `auth.users`: user management with the same rules as the HTTP endpoints (the last active admin
+ * keeps the admin role, stays active and is not deleted).
+ */
+export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive' | 'setPassword'> &
+  Pick<UserAdminService, 'list' | 'update' | 'delete'> & {
+    /** An access token for `userId` with `imp: adminId`, no refresh token; `duration` seconds, default 900, at most 3600. */
+    impersonate(adminId: string, userId: string, options?: { duration?: number }): Promise<Impersonation>;
+  };
+/** `auth.roles`: list with holder counts, create, delete (409 while held, or for the admin and default roles). */
+export type Roles = Pick<RoleService, 'list' | 'create' | 'delete'>;
+/** `auth.events`: the audit trail, newest first. */
+export type Events = Pick<EventService, 'list'>;
 /** `auth.apiTokens`: per-user API tokens. */
 export type ApiTokens = Pick<ApiTokenService, 'create' | 'list' | 'revoke'>;
 /** `auth.integrations`: a user's linked provider account with its decrypted tokens, or undefined. */
@@ -68,6 +82,10 @@ export class AuthManager {
   readonly ready: Promise<void>;
   /** User management. */
   readonly users: Users;
+  /** Roles and how many users hold each. */
+  readonly roles: Roles;
+  /** The audit trail. */
+  readonly events: Events;
   /** Per-user API tokens. */
   readonly apiTokens: ApiTokens;
   /** Linked provider accounts, with decrypted provider tokens for calling the provider's API. */
@@ -105,11 +123,29 @@ export class AuthManager {
     const ctx = { opts, database: this.#database, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
-    this.users = users;
+    const identities = new IdentityService(ctx);
+    const userAdmin = new UserAdminService(ctx, users, identities);
+    const impersonation = new ImpersonationService(ctx);
+    const roles = new RoleService(ctx);
+    const events = new EventService(ctx);
+    // Methods bound one by one: `auth.users` is the user service and the admin operations as one surface.
+    this.users = {
+      create: (input) => users.create(input),
+      findById: (id) => users.findById(id),
+      findByIdentifier: (identifier) => users.findByIdentifier(identifier),
+      setRoles: (id, list) => users.setRoles(id, list),
+      setActive: (id, active) => users.setActive(id, active),
+      setPassword: (id, password) => users.setPassword(id, password),
+      list: (input) => userAdmin.list(input),
+      update: (id, patch) => userAdmin.update(id, patch),
+      delete: (id) => userAdmin.delete(id),
+      impersonate: (adminId, userId, options) => impersonation.impersonate(adminId, userId, options),
+    };
+    this.roles = { list: () => roles.list(), create: (name) => roles.create(name), delete: (name) => roles.delete(name) };
+    this.events = { list: (input) => events.list(input) };
     this.apiTokens = apiTokens;
     this.#sessions = new SessionService(ctx);
     const oauth = new OAuthService(ctx, this.#sessions);
-    const identities = new IdentityService(ctx);
     this.integrations = { get: (userId, provider) => identities.integration(userId, provider) };
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
     this.requireAuth = this.#requireAuthFactory();
@@ -129,8 +165,11 @@ export class AuthManager {
       sessions: this.#sessions,
       apiTokens,
       oauth,
-      roles: new RoleService(ctx),
+      roles,
       identities,
+      userAdmin,
+      events,
+      impersonation,
       cookie: browserCookie(opts.publicUrl ?? 'http://localhost', opts.basePath),
       allowRegistration: opts.allowRegistration,
       audit,

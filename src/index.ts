@@ -1,7 +1,11 @@
 import './express-augmentation.js';
 
 export { AuthManager } from './auth-manager.js';
-export type { ApiTokens, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Users } from './auth-manager.js';
+export type { ApiTokens, Events, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Roles, Users } from './auth-manager.js';
+export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './services/user-admin.js';
+export type { RoleInfo } from './services/roles.js';
+export type { AuditEvent, ListEventsInput } from './services/events.js';
+export type { Impersonation } from './services/impersonation.js';
 export type { Identity, Integration } from './services/identities.js';
 export type { OAuthErrorCode } from './errors.js';
 export type { AuthManagerOptions, DatabaseHandle, JwtSecret, OAuthProviderConfig } from './options.js';

@@ -566,7 +566,8 @@ describe('requireAuth on app routes', () => {
     expect(admin.status).toBe(200);
     expect(admin.body).toEqual({ admin: true });
 
-    // And back: demotion kills the admin token as well.
+    // And back: demotion kills the admin token as well (another admin stays: the last one is kept).
+    await t.auth.users.create({ username: `keeper_${u.username}`, roles: ['admin'] });
     await t.auth.users.setRoles(u.user.id, ['user']);
     expectError(await t.http.get('/admin').set(bearer(fresh.token)), 401, 'invalid_token');
     const demoted = await loginOk(t, u.username);

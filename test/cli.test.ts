@@ -61,6 +61,8 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
     expect(created.stdout).toMatch(/created user Root .* roles: admin/);
     expect(created.stdout + created.stderr).not.toContain('s3cret-passphrase');
 
+    // A second admin first: the last active admin cannot lose the role.
+    expect(authlib(['user', 'create', '--username', 'root2', '--email', 'root2@example.com', '--role', 'admin', '--no-password', ...db]).code).toBe(0);
     const roles = authlib(['user', 'roles', 'root', '--add', 'user', '--remove', 'admin', ...db]);
     expect(roles.code, roles.stderr).toBe(0);
     expect(roles.stdout.trim()).toBe('user');

@@ -125,7 +125,10 @@ async function openPGlite(location: string): Promise<{ pglite: PGliteLike; relea
   try {
     // Loaded on demand: a PostgreSQL deployment never pays for the WebAssembly build.
     const { PGlite } = await import('@electric-sql/pglite');
-    const instance = location === 'memory' ? new PGlite() : new PGlite(location);
+    // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
+    const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+    const options = { extensions: { pg_trgm } };
+    const instance = location === 'memory' ? new PGlite(options) : new PGlite(location, options);
     await instance.waitReady;
     return { pglite: instance, release };
   } catch (err) {

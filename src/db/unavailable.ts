@@ -25,6 +25,11 @@ export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === '23505';
 }
 
+/** A row names a parent that is gone: e.g. a role deleted while it was being granted. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === '23503';
+}
+
 /** One line saying which database could not be reached and why, never its password. */
 export function describeConnectionFailure(conn: { kind: 'postgres' | 'pglite'; target: string } | undefined, err: unknown): string {
   const what = conn?.kind === 'pglite' ? 'PGlite' : 'PostgreSQL';

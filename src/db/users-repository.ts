@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { identityKey } from '../identity-key.js';
 import type { Database, NewUserRow, UserRow } from './schema.js';
 
@@ -82,4 +82,72 @@ export function findEmailOwner(db: Db, emailKey: string): Promise<Pick<UserRow, 
 
 export async function touchLastLogin(db: Db, userId: string, now: Date): Promise<void> {
   await db.updateTable('users').set({ last_login: now }).where('id', '=', userId).execute();
+}
+
+/** `term` as a LIKE pattern matching it anywhere, with `%`, `_` and `\` (the default escape) taken literally. */
+export function containsPattern(term: string): string {
+  return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** What `listUsers` filters on: `search` is a substring of the username or email, compared through `identityKey`. */
+export interface UserFilter {
+  search?: string | undefined;
+  role?: string | undefined;
+}
+
+function filteredUsers<O>(query: SelectQueryBuilder<Database, 'users', O>, filter: UserFilter): SelectQueryBuilder<Database, 'users', O> {
+  let q = query;
+  if (filter.search) {
+    // Two LIKEs on the folded keys, each served by its trigram index (sql/0008_admin.sql).
+    const pattern = containsPattern(identityKey(filter.search));
+    q = q.where((eb) => eb.or([eb('users.username_key', 'like', pattern), eb('users.email_key', 'like', pattern)]));
+  }
+  if (filter.role) {
+    const role = filter.role;
+    q = q.where((eb) => eb.exists(eb.selectFrom('user_roles').select('user_roles.user_id').whereRef('user_roles.user_id', '=', 'users.id').where('user_roles.role', '=', role)));
+  }
+  return q;
+}
+
+/** One page of users, newest first, and how many match in all. */
+export async function listUsers(db: Db, filter: UserFilter, page: { limit: number; offset: number }): Promise<{ rows: UserRecord[]; total: number }> {
+  const rows = await filteredUsers(selectUsers(db), filter).orderBy('users.created_at', 'desc').orderBy('users.id', 'desc').limit(page.limit).offset(page.offset).execute();
+  const counted = await filteredUsers(db.selectFrom('users'), filter)
+    .select((eb) => eb.fn.countAll<string | number | bigint>().as('n'))
+    .executeTakeFirstOrThrow();
+  return { rows, total: Number(counted.n) };
+}
+
+/** The columns an admin may change directly (roles, active flag and password go through their own paths). */
+export type UserFields = Partial<Pick<UserRow, 'username' | 'username_key' | 'email' | 'email_key' | 'email_verified' | 'real_name'>> & { profile?: string };
+
+/** Updates plain columns of a user. Returns whether the user exists; a taken username or email fails with 23505. */
+export async function updateUserFields(db: Db, userId: string, fields: UserFields, now: Date): Promise<boolean> {
+  if (!isUserId(userId)) return false;
+  const result = await db
+    .updateTable('users')
+    .set({ ...fields, updated_at: now })
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Deletes a user; its roles, logins, API tokens and identities go with it (ON DELETE CASCADE), its audit events stay. */
+export async function deleteUser(db: Db, userId: string): Promise<boolean> {
+  if (!isUserId(userId)) return false;
+  const result = await db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+/** How many active users hold `role`, leaving out `exceptUserId`. */
+export async function countActiveHolders(db: Db, role: string, exceptUserId: string): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .innerJoin('user_roles', 'user_roles.user_id', 'users.id')
+    .where('user_roles.role', '=', role)
+    .where('users.is_active', '=', true)
+    .where('users.id', '!=', exceptUserId)
+    .select((eb) => eb.fn.countAll<string | number | bigint>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }

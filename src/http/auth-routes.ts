@@ -89,6 +89,6 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
   });
 
   router.get('/roles', async (_req, res) => {
-    sendJson(res, 200, await d.roles.list());
+    sendJson(res, 200, await d.roles.names());
   });
 }

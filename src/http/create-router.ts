@@ -1,9 +1,10 @@
 import Router from 'router';
-import { NotFoundError } from '../errors.js';
+import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonBody } from './body.js';
 import { mountAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
 import { mountApiTokenRoutes, type ApiTokenRouteDeps } from './api-token-routes.js';
+import { mountAdminRoutes, type AdminRouteDeps } from './admin-routes.js';
 import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
 import { originResolver } from './origin.js';
 import { sendError } from './respond.js';
@@ -11,7 +12,7 @@ import type { Next, Req, Res, Routes } from './types.js';
 
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
 export function createRouter(
-  given: Omit<AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps, 'origin' | 'limit'> & {
+  given: Omit<AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & AdminRouteDeps, 'origin' | 'limit'> & {
     logger: Logger;
     clientIp: (req: Req) => string;
     limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'];
@@ -26,7 +27,16 @@ export function createRouter(
   mountAuthRoutes(router, deps);
   mountApiTokenRoutes(router, deps);
   mountOAuthRoutes(router, deps);
+  mountAdminRoutes(router, deps);
   router.use((_req: Req, _res: Res, next: Next) => next(new NotFoundError('no such endpoint')));
-  router.use((err: unknown, _req: Req, res: Res, _next: Next) => sendError(res, err, deps.logger));
+  router.use((err: unknown, req: Req, res: Res, _next: Next) => {
+    // Each refused use of an impersonation token is audited, with the admin behind it as actor.
+    const auth = req.auth;
+    if (!(err instanceof ForbiddenError && err.code === 'forbidden' && auth?.impersonator_id !== undefined)) return sendError(res, err, deps.logger);
+    const path = (req.url ?? '').split('?')[0];
+    void deps.audit
+      .record('impersonation_refused', { userId: auth.user.id, data: { method: req.method, path }, origin: deps.origin(req) })
+      .finally(() => sendError(res, err, deps.logger));
+  });
   return router;
 }

@@ -17,6 +17,7 @@ export function caller(req: Req): AuthContext {
 export interface Routes {
   get(path: string, ...handlers: Handler[]): unknown;
   post(path: string, ...handlers: Handler[]): unknown;
+  patch(path: string, ...handlers: Handler[]): unknown;
   delete(path: string, ...handlers: Handler[]): unknown;
   use(handler: Handler | ((err: unknown, req: Req, res: Res, next: Next) => void)): unknown;
 }

@@ -19,7 +19,14 @@ export type AuthEventType =
   | 'user_disabled'
   | 'user_enabled'
   | 'identity_linked'
-  | 'identity_unlinked';
+  | 'identity_unlinked'
+  | 'user_created'
+  | 'user_updated'
+  | 'user_deleted'
+  | 'role_created'
+  | 'role_deleted'
+  | 'impersonation_start'
+  | 'impersonation_refused';
 
 /** An audit event as stored and as handed to `onEvent`. Never carries a password, token or secret. */
 export interface AuthEvent {

@@ -69,12 +69,18 @@ export class Authenticator {
     const entry = this.revocation.peekUser(claims.sub);
     if (!entry) return undefined;
     const user = this.#usable(claims, entry.user);
+    if (claims.imp !== undefined) {
+      const admin = this.revocation.peekUser(claims.imp);
+      if (!admin) return undefined;
+      this.#checkImpersonator(admin.user);
+    }
     return this.#jwtContext(claims, user, this.revocation.publicUser({ ...entry, user }));
   }
 
   async #jwt(token: string): Promise<AuthContext> {
     const claims = this.#claims(token);
     const user = this.#usable(claims, await this.revocation.cachedUser(claims.sub));
+    if (claims.imp !== undefined) this.#checkImpersonator(await this.revocation.cachedUser(claims.imp));
     const entry = this.revocation.peekUser(claims.sub);
     return this.#jwtContext(claims, user, entry?.user === user ? this.revocation.publicUser({ ...entry, user }) : toPublicUser(user));
   }
@@ -104,6 +110,11 @@ export class Authenticator {
     if (!user || user.token_version !== claims.ver) throw invalid();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     return user;
+  }
+
+  /** An impersonation ends when its admin is disabled, deleted or loses the admin role. */
+  #checkImpersonator(admin: UserRecord | undefined): void {
+    if (!admin || !admin.is_active || !admin.roles.includes(this.opts.adminRole)) throw invalid();
   }
 
   /**

@@ -2,13 +2,14 @@ import type { Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { isUniqueViolation } from '../db/unavailable.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../db/unavailable.js';
 import { missingRoles } from '../db/roles-repository.js';
 import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles } from '../db/users-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
 import * as v from '../validation.js';
 import type { ServiceContext } from './context.js';
+import { lockUserKeepingAnAdmin } from './last-admin.js';
 
 /** Input of `auth.users.create`. */
 export interface CreateUserInput {
@@ -20,6 +21,8 @@ export interface CreateUserInput {
   real_name?: string;
   profile?: Record<string, unknown>;
   email_verified?: boolean;
+  /** Default true; false creates a disabled account. */
+  is_active?: boolean;
 }
 
 const createSchema = z.object({
@@ -30,9 +33,26 @@ const createSchema = z.object({
   real_name: v.realName.optional(),
   profile: v.profile.optional(),
   email_verified: z.boolean().optional(),
+  is_active: z.boolean().optional(),
 });
 
 const setPasswordSchema = z.object({ password: v.password });
+
+/** A conflict on a unique key named by its constraint; anything else as it is. */
+export function asConflict(err: unknown): unknown {
+  return isUniqueViolation(err) ? new ConflictError(conflictMessage(err), { cause: err }) : err;
+}
+
+/** Roles that are not there: refused before the write, or found gone by the write (deleted meanwhile). */
+export async function requireRoles(db: Parameters<typeof missingRoles>[0], roles: readonly string[]): Promise<void> {
+  const unknown = await missingRoles(db, roles);
+  if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
+}
+
+/** A grant whose role was deleted between the check and the write. */
+export function asUnknownRole(err: unknown): unknown {
+  return isForeignKeyViolation(err) ? new ValidationError({ roles: 'names a role that no longer exists' }) : err;
+}
 
 function conflictMessage(err: unknown): string {
   const { constraint, message } = err as { constraint?: unknown; message?: unknown };
@@ -60,8 +80,7 @@ export class UserService {
     const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
     const passwordHash = data.password === undefined ? null : await this.ctx.hasher.hash(data.password);
     return this.ctx.database.run(async (db) => {
-      const unknown = await missingRoles(db, roles);
-      if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
+      await requireRoles(db, roles);
       const now = this.ctx.opts.now();
       let created: { id: string; result: T };
       try {
@@ -77,6 +96,7 @@ export class UserService {
               real_name: data.real_name ?? null,
               profile: JSON.stringify(data.profile ?? {}),
               email_verified: data.email_verified ?? false,
+              is_active: data.is_active ?? true,
               created_at: now,
               updated_at: now,
             },
@@ -85,8 +105,7 @@ export class UserService {
           return { id, result: await then(trx, id) };
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError(conflictMessage(err), { cause: err });
-        throw err;
+        throw asUnknownRole(asConflict(err));
       }
       return { user: toPublicUser((await findUserById(db, created.id))!), result: created.result };
     });
@@ -104,28 +123,39 @@ export class UserService {
     return row && toPublicUser(row);
   }
 
-  /** Replaces the user's roles; the user's existing access tokens stop working (they name the old roles). */
+  /**
+   * Replaces the user's roles; the user's existing access tokens stop working (they name the old
+   * roles). The last active holder of `adminRole` cannot lose it (409).
+   */
   async setRoles(id: string, roles: string[]): Promise<User> {
     const wanted = [...new Set(v.parseInput(v.roleNames, roles))];
     const row = await this.ctx.database.run(async (db) => {
-      const unknown = await missingRoles(db, wanted);
-      if (unknown.length > 0) throw new ValidationError({ roles: `unknown role(s): ${unknown.join(', ')}` });
-      await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
-        if (!(await replaceRoles(trx, id, wanted, this.ctx.opts.now()))) throw new NotFoundError('user not found');
-      });
+      await requireRoles(db, wanted);
+      await this.ctx.revocation
+        .commit(db, { user: id }, async (trx) => {
+          if (!(await lockUserKeepingAnAdmin(trx, this.ctx.opts.adminRole, id, { roles: wanted }))) throw new NotFoundError('user not found');
+          await replaceRoles(trx, id, wanted, this.ctx.opts.now());
+        })
+        .catch((err: unknown) => {
+          throw asUnknownRole(err);
+        });
       return (await findUserById(db, id))!;
     });
     await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles } });
     return toPublicUser(row);
   }
 
-  /** Enables or disables a user; disabling ends every session and token of theirs at once. */
+  /**
+   * Enables or disables a user; disabling ends every session and token of theirs at once. The last
+   * active holder of `adminRole` cannot be disabled (409).
+   */
   async setActive(id: string, active: boolean): Promise<User> {
     if (typeof active !== 'boolean') throw new TypeError('setActive(id, active): active must be a boolean');
     const row = await this.ctx.database.run(async (db) => {
       const now = this.ctx.opts.now();
       await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
-        if (!(await bumpTokenVersion(trx, id, now, { is_active: active }))) throw new NotFoundError('user not found');
+        if (!(await lockUserKeepingAnAdmin(trx, this.ctx.opts.adminRole, id, { active }))) throw new NotFoundError('user not found');
+        await bumpTokenVersion(trx, id, now, { is_active: active });
         if (!active) await revokeAllForUser(trx, id, now);
       });
       return (await findUserById(db, id))!;
@@ -150,6 +180,4 @@ export class UserService {
     });
     await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' } });
   }
-
-
 }

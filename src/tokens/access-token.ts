@@ -5,6 +5,9 @@ import { signJwt, verifyJwt, type JwtResult } from './jwt.js';
 /** `typ` header of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
+/** Longest life of an impersonation token (one with `imp`), whatever `tokenExpiry` is. */
+export const MAX_IMPERSONATION_SECONDS = 3600;
+
 /**
  * What an access token asserts. `ver` is the user's token version when it was issued; `sid` is the
  * session (one login) it belongs to, so logging that session out kills it too.
@@ -43,9 +46,11 @@ export function signAccessToken(
 
 /** Verifies signature, type and claims of an access token. Revocation is checked elsewhere. */
 export function verifyAccessToken(opts: Options, token: string): JwtResult<AccessClaims> {
-  const result = verifyJwt(opts, token, ACCESS_TOKEN_TYPE, opts.tokenExpiry);
+  const result = verifyJwt(opts, token, ACCESS_TOKEN_TYPE, Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS));
   if (!result.ok) return result;
-  const { roles, ver, imp, sid } = result.claims;
+  const { roles, ver, imp, sid, exp, iat } = result.claims;
+  // Only an impersonation token may outlive `tokenExpiry`.
+  if (imp === undefined && exp - iat > opts.tokenExpiry) return { ok: false, code: 'invalid_token' };
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string') || !Number.isInteger(ver)) {
     return { ok: false, code: 'invalid_token' };
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import pg from 'pg';
 
 /** PostgreSQL DSN to test against; without it the suite runs on embedded PGlite. */
@@ -11,7 +12,8 @@ let shared: Promise<PGlite> | undefined;
 /** One in-memory PGlite per test worker, shared by every file the worker runs (each in its own schema). */
 export function sharedPGlite(): Promise<PGlite> {
   shared ??= (async () => {
-    const instance = new PGlite();
+    // As the library opens embedded databases: with pg_trgm, which backs the admin user search.
+    const instance = new PGlite({ extensions: { pg_trgm } });
     await instance.waitReady;
     return instance;
   })();

@@ -1,0 +1,68 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import type { AuthManager } from '../../src/index.js';
+import { findUser, withAuth, type GlobalOptions } from '../context.js';
+import { printJson, printTable } from './table.js';
+
+/** Whether a command-line value is shaped like a user id. */
+export const isId = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+
+/** A whole number for `--limit` / `--offset` (ranges are the library's to check). */
+export const wholeNumber = (value: string): number => {
+  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('must be a whole number');
+  return Number(value);
+};
+
+/** A user by id, username or email, or a one-line failure. */
+export async function findUserByAny(auth: AuthManager, value: string) {
+  if (isId(value)) {
+    const byId = await auth.users.findById(value);
+    if (byId) return byId;
+  }
+  return findUser(auth, value);
+}
+
+/** Adds `user list`, `user disable`, `user enable` and `user delete` to the `user` command. */
+export function addUserAdminCommands(user: Command, global: () => GlobalOptions): void {
+  user
+    .command('list')
+    .description('list users, newest first')
+    .option('--search <text>', 'part of the username or email (case-insensitive)')
+    .option('--role <role>', 'only holders of this role')
+    .option('--limit <n>', 'how many (1-100, default 20)', wholeNumber)
+    .option('--offset <n>', 'how many to skip', wholeNumber)
+    .option('--json', 'print {users, total, limit, offset} as JSON')
+    .action(async (o: { search?: string; role?: string; limit?: number; offset?: number; json?: boolean }) => {
+      const page = await withAuth(global(), (auth) => auth.users.list({ search: o.search, role: o.role, limit: o.limit, offset: o.offset }));
+      if (o.json) return printJson(page);
+      printTable(
+        ['id', 'username', 'email', 'roles', 'active', 'created'],
+        page.users.map((u) => [u.id, u.username, u.email ?? '', u.roles.join(','), u.is_active ? 'yes' : 'no', u.created_at]),
+        'no users',
+      );
+      if (page.users.length > 0) console.log(`${page.offset + 1}-${page.offset + page.users.length} of ${page.total}`);
+    });
+
+  for (const [name, active] of [['disable', false], ['enable', true]] as const) {
+    user
+      .command(name)
+      .description(active ? 'let a user sign in again' : "stop a user signing in and end every one of their logins and tokens")
+      .argument('<user>', 'username, email or id')
+      .action(async (identifier: string) => {
+        const changed = await withAuth(global(), async (auth) => auth.users.setActive((await findUserByAny(auth, identifier)).id, active));
+        console.log(`${name}d user ${changed.username} (${changed.id})`);
+      });
+  }
+
+  user
+    .command('delete')
+    .description('delete a user and their logins, tokens and identities (their audit events stay)')
+    .argument('<user>', 'username, email or id')
+    .action(async (identifier: string) => {
+      const gone = await withAuth(global(), async (auth) => {
+        const found = await findUserByAny(auth, identifier);
+        await auth.users.delete(found.id);
+        return found;
+      });
+      console.log(`deleted user ${gone.username} (${gone.id})`);
+    });
+}

@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import { NotFoundError } from '../errors.js';
+import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
+import { bumpTokenVersion, deleteUser, findUserById, identityKey, listUsers, replaceRoles, updateUserFields, type UserFields } from '../db/users-repository.js';
+import { toPublicUser, type User } from '../public-user.js';
+import type { EventOrigin } from '../security/audit.js';
+import * as v from '../validation.js';
+import type { ServiceContext } from './context.js';
+import type { Identity, IdentityService } from './identities.js';
+import { lockUserKeepingAnAdmin } from './last-admin.js';
+import { asConflict, asUnknownRole, requireRoles, type CreateUserInput, type UserService } from './users.js';
+
+/** Largest page of `auth.users.list` and `GET /admin/users`. */
+export const MAX_USER_PAGE = 100;
+/** Page size when none is asked for. */
+export const DEFAULT_USER_PAGE = 20;
+
+/** Input of `auth.users.list`. */
+export interface ListUsersInput {
+  /** Substring of the username or email, case-insensitive; `%`, `_` and `\` are literal. */
+  search?: string | undefined;
+  /** Only holders of this role. */
+  role?: string | undefined;
+  /** 1-100, default 20. */
+  limit?: number | undefined;
+  /** Default 0. */
+  offset?: number | undefined;
+}
+
+/** One page of users, newest first. */
+export interface UserPage {
+  users: User[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** Input of `auth.users.update`: every field optional; roles, `is_active: false` and password end the user's tokens. */
+export interface UpdateUserInput {
+  username?: string;
+  email?: string | null;
+  roles?: string[];
+  is_active?: boolean;
+  email_verified?: boolean;
+  real_name?: string | null;
+  profile?: Record<string, unknown>;
+  password?: string;
+}
+
+/** What an admin sees of one user. */
+export interface UserDetail {
+  user: User;
+  identities: Identity[];
+  mfa: { totp: boolean };
+}
+
+const listSchema = z.object({
+  search: z.string().max(320).optional(),
+  role: z.string().min(1).max(64).optional(),
+  limit: z.number().int().min(1).max(MAX_USER_PAGE).default(DEFAULT_USER_PAGE),
+  offset: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+});
+
+const updateSchema = z.object({
+  username: v.username.optional(),
+  email: v.email.nullable().optional(),
+  roles: v.roleNames.optional(),
+  is_active: z.boolean().optional(),
+  email_verified: z.boolean().optional(),
+  real_name: v.realName.nullable().optional(),
+  profile: v.profile.optional(),
+  password: v.password.optional(),
+});
+
+/** Managing other users: `auth.users.list/update/delete` and `/admin/users`. Every change is audited with the caller as actor. */
+export class UserAdminService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly users: UserService,
+    private readonly identities: IdentityService,
+  ) {}
+
+  /** Creates a user as an admin (any roles, flags); audited as `user_created`. */
+  async create(input: CreateUserInput, origin?: EventOrigin): Promise<User> {
+    const user = await this.users.create(input);
+    await this.ctx.audit.record('user_created', { userId: user.id, data: { roles: user.roles }, origin });
+    return user;
+  }
+
+  /** Users newest first, filtered by a search term and/or a role, with the total that match. */
+  async list(input: ListUsersInput = {}): Promise<UserPage> {
+    const { search, role, limit, offset } = v.parseInput(listSchema, input);
+    const term = search?.trim();
+    const { rows, total } = await this.ctx.database.run((db) => listUsers(db, { search: term || undefined, role }, { limit, offset }));
+    return { users: rows.map(toPublicUser), total, limit, offset };
+  }
+
+  /** A user with their linked identities and second factors; 404 when there is none. */
+  async detail(id: string): Promise<UserDetail> {
+    const row = await this.ctx.database.run((db) => findUserById(db, id));
+    if (!row) throw new NotFoundError('user not found');
+    // No second factor exists yet: TOTP is never on.
+    return { user: toPublicUser(row), identities: await this.identities.list(id), mfa: { totp: false } };
+  }
+
+  /**
+   * Changes any of a user's fields in one transaction. Roles, disabling and a new password end the
+   * user's access tokens on every instance (and, for the last two, every login); the last active
+   * admin cannot lose the role or be disabled (409). A new email is unverified unless
+   * `email_verified` says otherwise.
+   */
+  async update(id: string, patch: UpdateUserInput, origin?: EventOrigin): Promise<User> {
+    const data = v.parseInput(updateSchema, patch);
+    const roles = data.roles && [...new Set(data.roles)];
+    const hash = data.password === undefined ? undefined : await this.ctx.hasher.hash(data.password);
+    const { row, before } = await this.ctx.database.run(async (db) => {
+      if (roles) await requireRoles(db, roles);
+      const now = this.ctx.opts.now();
+      const previous = await this.ctx.revocation
+        .commit(db, { user: id }, async (trx) => {
+          const user = await lockUserKeepingAnAdmin(trx, this.ctx.opts.adminRole, id, { roles, active: data.is_active });
+          if (!user) throw new NotFoundError('user not found');
+          await updateUserFields(trx, id, this.#fields(data, user.email_key), now);
+          if (roles) await replaceRoles(trx, id, roles, now);
+          const activeChanges = data.is_active !== undefined && data.is_active !== user.is_active;
+          if (activeChanges || hash !== undefined) {
+            await bumpTokenVersion(trx, id, now, { ...(activeChanges ? { is_active: data.is_active } : {}), ...(hash !== undefined ? { password_hash: hash } : {}) });
+          }
+          if ((activeChanges && data.is_active === false) || hash !== undefined) await revokeAllForUser(trx, id, now);
+          return user;
+        })
+        .catch((err: unknown) => {
+          throw asUnknownRole(asConflict(err));
+        });
+      return { row: (await findUserById(db, id))!, before: previous };
+    });
+    await this.ctx.audit.record('user_updated', { userId: id, data: { fields: Object.keys(data).sort() }, origin });
+    if (roles) await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles }, origin });
+    if (row.is_active !== before.is_active) await this.ctx.audit.record(row.is_active ? 'user_enabled' : 'user_disabled', { userId: id, origin });
+    if (hash !== undefined) await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' }, origin });
+    return toPublicUser(row);
+  }
+
+  /**
+   * Deletes a user and everything of theirs (roles, logins, API tokens, identities); their tokens
+   * stop working on every instance at once. Audit events about them stay. The last active admin
+   * cannot be deleted (409).
+   */
+  async delete(id: string, origin?: EventOrigin): Promise<void> {
+    const gone = await this.ctx.database.run((db) =>
+      this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+        const user = await lockUserKeepingAnAdmin(trx, this.ctx.opts.adminRole, id, 'deleted');
+        if (!user) throw new NotFoundError('user not found');
+        await deleteUser(trx, id);
+        return user;
+      }),
+    );
+    await this.ctx.audit.record('user_deleted', { userId: id, data: { username: gone.username, email: gone.email }, origin });
+  }
+
+  #fields(data: z.output<typeof updateSchema>, currentEmailKey: string | null): UserFields {
+    const fields: UserFields = {};
+    if (data.username !== undefined) Object.assign(fields, { username: data.username, username_key: identityKey(data.username) });
+    if (data.email !== undefined) {
+      const key = data.email === null ? null : identityKey(data.email);
+      Object.assign(fields, { email: data.email, email_key: key });
+      if (key !== currentEmailKey) fields.email_verified = false;
+    }
+    if (data.email_verified !== undefined) fields.email_verified = data.email_verified;
+    if (data.real_name !== undefined) fields.real_name = data.real_name;
+    if (data.profile !== undefined) fields.profile = JSON.stringify(data.profile);
+    return fields;
+  }
+}
