@@ -46,7 +46,7 @@ export function isAuthorized(auth: AuthContext, need: { roles?: readonly string[
  * Builds the guard middleware. Rejections are written as the JSON error body directly, so they
  * reach the client even in an app without an error handler; only unexpected errors go to next(err).
  */
-export function createRequireAuth(authenticator: Authenticator, logger: Logger, failures: TokenFailureLimiter | undefined, options?: RequireAuthOptions) {
+export function createRequireAuth(authenticator: Authenticator, logger: Logger, failures: TokenFailureLimiter | undefined, options?: RequireAuthOptions, allowMfaSetup = false) {
   const need = normalise(options);
 
   return function requireAuth(req: Req, res: ServerResponse, next: Next): void {
@@ -57,7 +57,7 @@ export function createRequireAuth(authenticator: Authenticator, logger: Logger, 
     }
     const wait = failures?.retryAfter(req) ?? 0;
     if (wait > 0) return sendError(res, new RateLimitError(wait), logger);
-    authenticator.authenticate(token).then(
+    authenticator.authenticate(token, allowMfaSetup).then(
       (auth) => {
         if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
         req.auth = auth;

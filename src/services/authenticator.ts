@@ -1,4 +1,5 @@
 import { AuthenticationError, ForbiddenError } from '../errors.js';
+import type { UserRecord } from '../db/users-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { Revocation } from '../security/revocation.js';
 import { verifyAccessToken } from '../tokens/access-token.js';
@@ -30,12 +31,20 @@ export class Authenticator {
     private readonly apiTokens: ApiTokenService,
   ) {}
 
-  async authenticate(token: string): Promise<AuthContext> {
+  /**
+   * `allowMfaSetup`: let through a user whom `mfa.required` demands a second factor of and who has
+   * none yet; everywhere else (the default) such a user gets 403 `mfa_setup_required`.
+   */
+  async authenticate(token: string, allowMfaSetup = false): Promise<AuthContext> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
-    return token.startsWith(API_TOKEN_PREFIX) ? this.#apiToken(token) : this.#jwt(token);
+    const { auth, record } = token.startsWith(API_TOKEN_PREFIX) ? await this.#apiToken(token) : await this.#jwt(token);
+    if (!allowMfaSetup && !record.mfa_enabled && this.opts.mfa.required?.(auth.user) === true) {
+      throw new ForbiddenError('mfa_setup_required', 'set up a second factor (POST /mfa/totp/setup) before doing anything else');
+    }
+    return auth;
   }
 
-  async #jwt(token: string): Promise<AuthContext> {
+  async #jwt(token: string): Promise<{ auth: AuthContext; record: UserRecord }> {
     const result = verifyAccessToken(this.opts, token);
     if (!result.ok) throw result.code === 'token_expired' ? new AuthenticationError('token_expired', 'token has expired') : invalid();
     const claims = result.claims;
@@ -43,21 +52,22 @@ export class Authenticator {
     const user = await this.revocation.cachedUser(claims.sub);
     if (!user || user.token_version !== claims.ver) throw invalid();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-    return {
+    const auth: AuthContext = {
       user: toPublicUser(user),
       roles: user.roles,
       method: 'jwt',
       scopes: ['*'],
       ...(claims.imp ? { impersonator_id: claims.imp } : {}),
     };
+    return { auth, record: user };
   }
 
-  async #apiToken(token: string): Promise<AuthContext> {
+  async #apiToken(token: string): Promise<{ auth: AuthContext; record: UserRecord }> {
     const result = await this.apiTokens.check(token);
     if (!result.ok) throw result.code === 'token_expired' ? new AuthenticationError('token_expired', 'API token has expired') : invalid();
     const user = await this.revocation.cachedUser(result.row.user_id);
     if (!user) throw invalid();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-    return { user: toPublicUser(user), roles: user.roles, method: 'api_token', scopes: result.row.scopes, token_id: result.row.id };
+    return { auth: { user: toPublicUser(user), roles: user.roles, method: 'api_token', scopes: result.row.scopes, token_id: result.row.id }, record: user };
   }
 }

@@ -7,6 +7,7 @@ import { missingRoles } from '../db/roles-repository.js';
 import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles } from '../db/users-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
+import { checkPassword } from '../passwords/policy.js';
 import * as v from '../validation.js';
 import type { ServiceContext } from './context.js';
 
@@ -55,6 +56,7 @@ export class UserService {
    */
   async createWith<T>(input: CreateUserInput, then: (trx: Transaction<Database>, userId: string) => Promise<T>): Promise<{ user: User; result: T }> {
     const data = v.parseInput(createSchema, input);
+    if (data.password !== undefined) checkPassword(data.password, this.ctx.opts.passwordPolicy, data);
     const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
     const passwordHash = data.password === undefined ? null : await this.ctx.hasher.hash(data.password);
     return this.ctx.database.run(async (db) => {
