@@ -109,7 +109,7 @@ export class AuthManager {
     const challenges = new MfaChallenges(ctx, oneTimeTokens);
     this.#sessions = new SessionService(ctx, challenges);
     const lifecycle = new AccountLifecycleService(ctx, oneTimeTokens);
-    const otp = new OtpService(ctx, lifecycle, this.#sessions);
+    const otp = new OtpService(ctx, lifecycle, this.#sessions, oneTimeTokens);
     const mfa = new MfaService(ctx, challenges, this.#sessions);
     const oauth = new OAuthService(ctx, this.#sessions);
     const identities = new IdentityService(ctx);

@@ -4,7 +4,7 @@ import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import type { OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
 import { bumpTokenVersion, findUserByEmail, findUserById, identityKey, markEmailVerified, type UserRecord } from '../db/users-repository.js';
-import type { MailDispatcher, MailKind } from '../mail/mailer.js';
+import type { MailDispatcher } from '../mail/mailer.js';
 import { checkPassword } from '../passwords/policy.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
@@ -13,6 +13,8 @@ import type { OneTimeTokens } from './one-time-tokens.js';
 
 /** Every link purpose: a password reset or an email change ends the live links of all of them. */
 const LINK_PURPOSES: readonly OneTimePurpose[] = ['password_reset', 'verification', 'email_change'];
+
+const REQUESTED = { password_reset: 'password_reset_requested', verification: 'verification_requested', email_change: 'email_change_requested' } as const;
 
 const invalidLink = () => new AuthenticationError('invalid_token', 'the link is invalid, used, expired or replaced by a newer one');
 
@@ -37,7 +39,7 @@ export class AccountLifecycleService {
   async requestPasswordReset(email: string, origin?: EventOrigin): Promise<void> {
     this.requireMailer();
     const user = await this.ctx.database.run((db) => findUserByEmail(db, email));
-    if (user?.is_active && user.email) this.#mailLink(user, 'password_reset', user.email, this.ctx.opts.resetTokenExpiry, origin);
+    this.#mailLink(user?.is_active && user.email ? user : undefined, 'password_reset', user?.email ?? email, this.ctx.opts.resetTokenExpiry, origin);
   }
 
   /** Sets the new password, verifies the email the link went to, and ends every login and link of the user. */
@@ -63,7 +65,7 @@ export class AccountLifecycleService {
   async requestVerification(email: string, origin?: EventOrigin): Promise<void> {
     this.requireMailer();
     const user = await this.ctx.database.run((db) => findUserByEmail(db, email));
-    if (user?.is_active && user.email && !user.email_verified) this.#mailLink(user, 'verification', user.email, this.ctx.opts.verificationTokenExpiry, origin);
+    this.#mailLink(user?.is_active && user.email && !user.email_verified ? user : undefined, 'verification', user?.email ?? email, this.ctx.opts.verificationTokenExpiry, origin);
   }
 
   /** Registration with `requireEmailVerification`: the first verification mail, when a mailer exists. */
@@ -144,18 +146,26 @@ export class AccountLifecycleService {
     });
   }
 
-  /** Issues the link and mails it, both after the response (tracked): the answer cannot tell whether it happened. */
-  #mailLink(user: UserRecord, kind: MailKind & OneTimePurpose, to: string, ttlSeconds: number, origin?: EventOrigin): void {
+  /**
+   * Issues the link and mails it, both after the response (tracked), so the answer cannot tell
+   * whether it happened. Without a `user` (unknown address) the same work is done on nothing, and
+   * the request is audited without a user.
+   */
+  #mailLink(user: UserRecord | undefined, kind: keyof typeof REQUESTED, to: string, ttlSeconds: number, origin?: EventOrigin): void {
     const mailer = this.requireMailer();
     const work = async () => {
       try {
-        const issued = await this.ctx.database.run((db) => this.tokens.issue(db, { userId: user.id, purpose: kind, email: to, ttlSeconds }));
-        mailer.dispatch({ kind, to, user, token: issued.token, expiresAt: issued.expiresAt, origin });
-        await this.ctx.audit.record(`${kind === 'password_reset' ? 'password_reset' : kind === 'verification' ? 'verification' : 'email_change'}_requested`, { userId: user.id, origin });
+        if (user) {
+          const issued = await this.ctx.database.run((db) => this.tokens.issue(db, { userId: user.id, purpose: kind, email: to, ttlSeconds }));
+          mailer.dispatch({ kind, to, user, token: issued.token, expiresAt: issued.expiresAt, origin });
+        } else {
+          await this.ctx.database.run((db) => this.tokens.decoy(db, kind));
+        }
+        await this.ctx.audit.record(REQUESTED[kind], { userId: user?.id ?? null, origin });
       } catch (err) {
-        this.ctx.logger.warn({ kind, user_id: user.id, err: { message: (err as Error)?.message } }, 'express-authlib: could not issue a mailed link');
+        this.ctx.logger.warn({ kind, user_id: user?.id, err: { message: (err as Error)?.message } }, 'express-authlib: could not issue a mailed link');
       }
     };
-    this.ctx.background.track(work());
+    this.ctx.background.defer(work);
   }
 }

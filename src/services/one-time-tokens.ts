@@ -42,6 +42,18 @@ export class OneTimeTokens {
     return { token, expiresAt };
   }
 
+  /**
+   * The database work of `issue` for an address that has no account, so that the background work a
+   * request leaves behind (which on embedded PGlite shares the thread with the next request) does
+   * not tell known and unknown addresses apart: the same transaction, matching nothing.
+   */
+  async decoy(db: Kysely<Database>, purpose: OneTimePurpose): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      await retireOneTimeTokens(trx, randomUUID(), [purpose], this.now());
+      await findLiveOneTimeToken(trx, purpose, sha256(randomBase62(LINK_TOKEN_LENGTH)), this.now());
+    });
+  }
+
   /** The live token, without using it up (to check what it is for before the work that uses it). */
   peek(db: Db, purpose: OneTimePurpose, token: string): Promise<OneTimeTokenRow | undefined> {
     if (!LINK_TOKEN.test(token)) return Promise.resolve(undefined);

@@ -7,6 +7,7 @@ import type { EventOrigin } from '../security/audit.js';
 import { constantTimeEqual, keyedHash, randomDigits } from '../tokens/secrets.js';
 import type { AccountLifecycleService } from './account-lifecycle.js';
 import type { ServiceContext } from './context.js';
+import type { OneTimeTokens } from './one-time-tokens.js';
 import type { SessionService, TokenPair } from './sessions.js';
 
 /**
@@ -19,6 +20,7 @@ export class OtpService {
     private readonly ctx: ServiceContext,
     private readonly lifecycle: AccountLifecycleService,
     private readonly sessions: SessionService,
+    private readonly tokens: OneTimeTokens,
   ) {}
 
   /** Whether email codes can be used (a mailer exists). */
@@ -30,7 +32,17 @@ export class OtpService {
     const mailer = this.lifecycle.requireMailer();
     const otpId = randomUUID();
     const user = await this.ctx.database.run((db) => findUserByEmail(db, email));
-    if (user?.is_active && user.email) {
+    if (!user?.is_active || !user.email) {
+      // The same background work on nothing: what a request leaves behind must not tell the addresses apart.
+      this.ctx.background.defer(async () => {
+        try {
+          await this.ctx.database.run((db) => this.tokens.decoy(db, 'otp'));
+          await this.ctx.audit.record('otp_requested', { userId: null, origin });
+        } catch (err) {
+          this.ctx.logger.warn({ err: { message: (err as Error)?.message } }, 'express-authlib: could not record an email code request');
+        }
+      });
+    } else {
       const to = user.email;
       const work = async () => {
         try {
@@ -49,7 +61,7 @@ export class OtpService {
           this.ctx.logger.warn({ user_id: user.id, err: { message: (err as Error)?.message } }, 'express-authlib: could not issue an email code');
         }
       };
-      this.ctx.background.track(work());
+      this.ctx.background.defer(work);
     }
     return { otp_id: otpId };
   }
