@@ -1,8 +1,10 @@
 import { AuthenticationError, ConflictError, NotConfiguredError, ValidationError } from '../errors.js';
 import { isUniqueViolation } from '../db/unavailable.js';
+import { deleteAllApiTokens } from '../db/api-tokens-repository.js';
 import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
-import type { OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
+import type { Transaction } from 'kysely';
+import type { Database, OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
 import { bumpTokenVersion, findUserByEmail, findUserById, identityKey, markEmailVerified, type UserRecord } from '../db/users-repository.js';
 import type { MailDispatcher } from '../mail/mailer.js';
 import { checkPassword } from '../passwords/policy.js';
@@ -54,8 +56,7 @@ export class AccountLifecycleService {
         // Whoever read the mail controls that address, so it counts as verified (if it is still the account's).
         const verified = row.email !== null && identityKey(row.email) === user.email_key;
         await bumpTokenVersion(trx, user.id, now, { password_hash: hash, ...(verified ? { email_verified: true } : {}) });
-        await revokeAllForUser(trx, user.id, now);
-        await retireOneTimeTokens(trx, user.id, LINK_PURPOSES, now);
+        await this.#endEverything(trx, user.id, now);
       }),
     );
     await this.ctx.audit.record('password_reset', { userId: user.id, origin });
@@ -122,8 +123,7 @@ export class AccountLifecycleService {
         this.ctx.revocation.commit(db, { user: user.id }, async (trx) => {
           if (!(await this.tokens.claim(trx, 'email_change', token))) throw invalidLink();
           await bumpTokenVersion(trx, user.id, now, { email: newEmail, email_key: identityKey(newEmail), email_verified: true });
-          await revokeAllForUser(trx, user.id, now);
-          await retireOneTimeTokens(trx, user.id, LINK_PURPOSES, now);
+          await this.#endEverything(trx, user.id, now);
           return (await findUserById(trx, user.id))!;
         }),
       );
@@ -134,6 +134,16 @@ export class AccountLifecycleService {
     await this.ctx.audit.record('email_changed', { userId: user.id, origin });
     if (user.email) this.ctx.mailer?.dispatch({ kind: 'email_changed', to: user.email, user, newEmail, origin });
     return toPublicUser(changed);
+  }
+
+  /**
+   * Account recovery ends everything that let anyone in: every login (refresh tokens; access tokens
+   * through the version bump the caller made), every API token, every outstanding link.
+   */
+  async #endEverything(trx: Transaction<Database>, userId: string, now: Date): Promise<void> {
+    await revokeAllForUser(trx, userId, now);
+    await deleteAllApiTokens(trx, userId);
+    await retireOneTimeTokens(trx, userId, LINK_PURPOSES, now);
   }
 
   /** The live link and its user, without using the link up (nothing is spent on a request that fails a check). */
