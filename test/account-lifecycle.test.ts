@@ -182,6 +182,19 @@ describe('email verification', () => {
     expect((await s.http.post(`${BASE}/login`).send({ username: u.username, password: PASSWORD })).status).toBe(200);
   });
 
+  it('expires after verificationTokenExpiry (86400 s)', async () => {
+    const u = await registerUser(t);
+    const email = `${u.username}@example.com`;
+    await t.http.post(`${BASE}/request-verification`).send({ email });
+    const mail = await box.next('verification', email);
+    clockOffset = 86_401_000;
+    try {
+      expectError(await t.http.post(`${BASE}/confirm-verification`).send({ token: mail.token }), 401, 'invalid_token');
+    } finally {
+      clockOffset = 0;
+    }
+  });
+
   it('emailLinks builds the url; mailTemplates replaces the text', async () => {
     const b = mailbox();
     const s = await opened.app({
@@ -217,6 +230,23 @@ describe('email change', () => {
     expect((await t.http.post(`${BASE}/token-refresh`).send({ refresh_token: u.refresh_token })).status).toBe(401);
     expect((await t.http.post(`${BASE}/login`).send({ username: target, password: PASSWORD })).status).toBe(200);
     expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: mail.token, password: PASSWORD }), 401, 'invalid_token');
+  });
+
+  it('expires after emailChangeTokenExpiry (3600 s); a newer request replaces the older link', async () => {
+    const u = await registerUser(t);
+    const first = `first_${u.username}@example.com`;
+    const second = `second_${u.username}@example.com`;
+    await t.http.post(`${BASE}/request-email-change`).set(bearer(u.token)).send({ new_email: first });
+    const firstMail = await box.next('email_change', first);
+    await t.http.post(`${BASE}/request-email-change`).set(bearer(u.token)).send({ new_email: second });
+    const secondMail = await box.next('email_change', second);
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: firstMail.token, password: PASSWORD }), 401, 'invalid_token');
+    clockOffset = 3_601_000;
+    try {
+      expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: secondMail.token, password: PASSWORD }), 401, 'invalid_token');
+    } finally {
+      clockOffset = 0;
+    }
   });
 
   it('409 conflict when the new address is taken; 400 when it is already the account email', async () => {

@@ -63,7 +63,15 @@ describe('impersonation tokens', () => {
   });
 });
 
-describe('a reset ends the sessions on every instance', () => {
+describe('a reset or an email change ends the sessions on every instance', () => {
+  /** The status `token` gets on `other` once it stops working, or after 1 s. */
+  async function diesOn(other: Awaited<ReturnType<typeof extraInstance>>, token: string): Promise<number> {
+    const deadline = Date.now() + 1000;
+    let status = 200;
+    while (status === 200 && Date.now() < deadline) status = (await other.http.get('/me').set(bearer(token))).status;
+    return status;
+  }
+
   it('the access token dies on another instance as soon as the reset commits', async () => {
     const box = mailbox();
     const t = await opened.app({ mailer: box.mailer });
@@ -74,10 +82,21 @@ describe('a reset ends the sessions on every instance', () => {
     await t.http.post(`${BASE}/request-password-reset`).send({ email: `${u.username}@example.com` });
     const mail = await box.next('password_reset', `${u.username}@example.com`);
     expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: 'a fresh passphrase' })).status).toBe(200);
-    const deadline = Date.now() + 1000;
-    let status = 200;
-    while (status === 200 && Date.now() < deadline) status = (await other.http.get('/me').set(bearer(u.token))).status;
-    expect(status).toBe(401);
+    expect(await diesOn(other, u.token)).toBe(401);
+  });
+
+  it('the same after an email change', async () => {
+    const box = mailbox();
+    const t = await opened.app({ mailer: box.mailer });
+    const other = await extraInstance(t.schema, { jwtSecret: t.secret });
+    opened.track(() => other.close());
+    const u = await registerUser(t);
+    expect((await other.http.get('/me').set(bearer(u.token))).status).toBe(200);
+    const target = `moved_${u.username}@example.com`;
+    await t.http.post(`${BASE}/request-email-change`).set(bearer(u.token)).send({ new_email: target });
+    const mail = await box.next('email_change', target);
+    expect((await t.http.post(`${BASE}/confirm-email-change`).send({ token: mail.token, password: PASSWORD })).status).toBe(200);
+    expect(await diesOn(other, u.token)).toBe(401);
   });
 });
 

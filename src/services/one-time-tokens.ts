@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { claimOneTimeToken, findLiveOneTimeToken, insertOneTimeToken, retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
+import { claimOneTimeToken, findLiveOneTimeToken, insertOneTimeToken, pruneOneTimeTokens, retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
 import type { Database, OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
 
@@ -21,6 +21,8 @@ export interface IssuedToken {
  * reset, email verification and email change, and pending second factors (`mfa_id`).
  */
 export class OneTimeTokens {
+  #prunedAt = 0;
+
   constructor(private readonly now: () => Date) {}
 
   /** Issues a token for `purpose`; a newer one replaces every live one of the user for that purpose. */
@@ -29,6 +31,11 @@ export class OneTimeTokens {
     const token = randomBase62(LINK_TOKEN_LENGTH);
     const expiresAt = new Date(now.getTime() + input.ttlSeconds * 1000);
     if (input.purpose !== 'mfa') await retireOneTimeTokens(db, input.userId, [input.purpose], now);
+    // Rows a day past their expiry go, at most once a minute per instance.
+    if (Date.now() - this.#prunedAt > 60_000) {
+      this.#prunedAt = Date.now();
+      await pruneOneTimeTokens(db, new Date(now.getTime() - 86_400_000));
+    }
     await insertOneTimeToken(db, {
       id: randomUUID(),
       user_id: input.userId,
