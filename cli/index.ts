@@ -3,15 +3,14 @@ import { AuthError, generateSecret, ValidationError } from '../src/index.js';
 import { dbCommand } from './commands/db.js';
 import { tokenCommand } from './commands/token.js';
 import { userCommand } from './commands/user.js';
-import { UsageError, type GlobalOptions } from './context.js';
+import type { GlobalOptions } from './context.js';
 
 const program = new Command('authlib')
   .description('express-authlib: database set-up, users and API tokens')
   .option('--dsn <url>', 'database: postgres://..., pglite://<dir> or pglite://memory (default: $AUTHLIB_DB_DSN, then $DATABASE_URL)')
   .option('--schema <name>', 'schema holding the tables (default: $AUTHLIB_DB_SCHEMA, then authlib)')
   .enablePositionalOptions(false)
-  .exitOverride()
-  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'authlib: ')) });
+  .exitOverride();
 
 const global = (): GlobalOptions => program.opts<GlobalOptions>();
 
@@ -23,10 +22,13 @@ program
   .description('print a fresh random jwtSecret')
   .action(() => console.log(generateSecret()));
 
+// Commander's own messages (unknown option, missing argument) start like ours, from every level.
+const output = { outputError: (text: string, write: (s: string) => void) => write(text.replace(/^error: /, 'authlib: ')) };
+program.configureOutput(output);
 // Global options may also follow the subcommand (`authlib db init --dsn ...`).
 for (const command of program.commands) {
   for (const sub of [command, ...command.commands]) {
-    sub.option('--dsn <url>', 'database URL').option('--schema <name>', 'schema name').exitOverride();
+    sub.option('--dsn <url>', 'database URL').option('--schema <name>', 'schema name').exitOverride().configureOutput(output);
     sub.hook('preAction', (_this, action) => {
       const o = action.opts<GlobalOptions>();
       if (o.dsn !== undefined) program.setOptionValue('dsn', o.dsn);
@@ -35,13 +37,33 @@ for (const command of program.commands) {
   }
 }
 
+/** The flag a library field came from, so a message speaks of what the user typed. */
+const FLAGS: Record<string, string> = {
+  username: '--username',
+  email: '--email',
+  password: 'the password',
+  roles: '--role',
+  name: '--name',
+  scopes: '--scope',
+  expiresInDays: '--expires-in-days',
+};
+
 function message(err: unknown): string {
-  if (err instanceof ValidationError) return `${err.message}${Object.keys(err.fields).length > 1 ? ` (${Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`).join('; ')})` : ''}`;
+  if (err instanceof ValidationError) {
+    // Every field's reason, each under the flag it came from.
+    return Object.entries(err.fields)
+      .map(([field, reason]) => {
+        const flag = FLAGS[field.split('.')[0]!] ?? field;
+        return /^(must|is) /.test(reason) ? `${flag} ${reason}` : `${flag}: ${reason}`;
+      })
+      .join('; ');
+  }
   if (err instanceof AuthError || err instanceof Error) return err.message.replace(/^express-authlib: /, '');
   return String(err);
 }
 
-// The only place in the CLI that ends the process: 0 ok, 1 failure, 2 usage error; one line, no stack.
+// The only place in the CLI that ends the process. Exit codes: 0 ok, 1 failure, 2 usage error,
+// 3 migrations pending (`db status`); one line on stderr, no stack.
 try {
   await program.parseAsync(process.argv);
   process.exit(0);
@@ -51,5 +73,6 @@ try {
     process.exit(done ? 0 : 2);
   }
   process.stderr.write(`authlib: ${message(err)}\n`);
-  process.exit(err instanceof UsageError ? 2 : 1);
+  const code = (err as { exitCode?: unknown }).exitCode;
+  process.exit(typeof code === 'number' ? code : 1);
 }

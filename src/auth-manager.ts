@@ -5,7 +5,7 @@ import { DatabaseGate } from './db/database-gate.js';
 import { createRouter } from './http/create-router.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
-import { createRequireAuth, isAuthorized, type RequireAuthOptions } from './require-auth.js';
+import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
 import { createLimiter } from './security/rate-limit.js';
 import { clientIpResolver } from './security/client-ip.js';
 import { Revocation } from './security/revocation.js';
@@ -37,6 +37,17 @@ export interface MountTarget {
 /** A plain (req, res, next) middleware. */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
+/**
+ * `auth.requireAuth`: called, it builds a guard; passed uncalled as middleware
+ * (`app.get('/x', auth.requireAuth, handler)`), it acts as `requireAuth()`.
+ */
+export interface RequireAuth {
+  /** Guard middleware: any authenticated caller, or one with any of `roles` / every API-token scope in `scopes`. */
+  (options?: RequireAuthOptions): Middleware;
+  /** The guard itself, for `app.use(auth.requireAuth)`: the same as `requireAuth()`. */
+  (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
+}
+
 /** The result of `auth.guard`: never throws. */
 export interface GuardResult {
   is_authenticated: boolean;
@@ -46,7 +57,7 @@ export interface GuardResult {
 }
 
 /** `auth.users`: user management with the same rules as the HTTP endpoints. */
-export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive'>;
+export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive' | 'setPassword'>;
 /** `auth.apiTokens`: per-user API tokens. */
 export type ApiTokens = Pick<ApiTokenService, 'create' | 'list' | 'revoke'>;
 /** `auth.integrations`: a user's linked provider account with its decrypted tokens, or undefined. */
@@ -69,6 +80,8 @@ export class AuthManager {
   readonly apiTokens: ApiTokens;
   /** Linked provider accounts, with decrypted provider tokens for calling the provider's API. */
   readonly integrations: Integrations;
+  /** Guard middleware factory; see {@link RequireAuth}. A bound function, so it can be passed around. */
+  readonly requireAuth: RequireAuth;
 
   readonly #database: DatabaseGate;
   readonly #revocation: Revocation;
@@ -93,7 +106,7 @@ export class AuthManager {
     const revocation = new Revocation(() => this.#database.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
     this.#database = new DatabaseGate(opts, this.#logger, (connection) => revocation.start(connection));
-    const clientIp = clientIpResolver(opts.trustProxy);
+    const clientIp = clientIpResolver(opts.trustProxy, this.#logger);
     const audit = new Audit(this.#database, this.#logger, opts.now, opts.onEvent);
     const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#database, opts.now);
     this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#database, clientIp, opts.now, this.#logger, this.#background);
@@ -115,11 +128,16 @@ export class AuthManager {
     const identities = new IdentityService(ctx);
     this.integrations = { get: (userId, provider) => identities.integration(userId, provider) };
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
+    this.requireAuth = this.#requireAuthFactory();
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
     this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => undefined);
-    // Marks the promise handled: an app that never awaits `ready` must not crash on a rejection.
-    this.ready.catch(() => undefined);
+    // Handles the rejection (an app that never awaits `ready` must not crash on it) and says it
+    // once: with the default logger a failed start is one line on stderr, not a silent 503 later.
+    this.ready.catch((err: unknown) => {
+      const e = err as { code?: unknown; message?: unknown };
+      this.#logger.error({ code: e?.code }, `express-authlib: start-up failed: ${String(e?.message ?? err)}`);
+    });
 
     const limiterDeps = { store: this.#database, clientIp, now: opts.now };
     const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback' | 'mail' | 'code') => createLimiter(name, opts.rateLimit, limiterDeps);
@@ -164,9 +182,17 @@ export class AuthManager {
     if (app) app.use(opts.basePath, this.router);
   }
 
-  /** Guard middleware: any authenticated caller, or one with any of `roles` / every API-token scope in `scopes`. */
-  requireAuth(options?: RequireAuthOptions): Middleware {
-    return createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, options);
+  #requireAuthFactory(): RequireAuth {
+    const build = (options?: RequireAuthOptions) => createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, options);
+    let anyCaller: Middleware | undefined;
+    return ((...args: unknown[]) => {
+      if (isMiddlewareCall(args)) {
+        anyCaller ??= build();
+        return anyCaller(...(args as Parameters<Middleware>));
+      }
+      if (args.length > 1) throw new TypeError("express-authlib: requireAuth takes one argument: requireAuth(['admin', 'editor']) or requireAuth({ roles: [...] })");
+      return build(args[0] as RequireAuthOptions | undefined);
+    }) as RequireAuth;
   }
 
   /** Verifies an access JWT or API token exactly as `requireAuth` does; throws an AuthError. */
@@ -194,6 +220,9 @@ export class AuthManager {
 
   /** Releases the listening connection, the database pool (when the library opened it) and the password workers. */
   async close(): Promise<void> {
+    // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
+    // would otherwise open afterwards), then everything it opened is released.
+    await this.#database.settle();
     await this.#background.settled();
     await this.#revocation.close();
     await this.#database.close();

@@ -36,6 +36,7 @@ export const AUTH_ERROR_STATUS = {
   service_unavailable: 503,
   database_error: 503,
   schema_outdated: 503,
+  database_locked: 503,
 } as const satisfies Record<string, number>;
 
 /** A stable error code: the `code` of an AuthError and of every HTTP error body. */
@@ -136,12 +137,35 @@ export class ConflictError extends AuthError {
   }
 }
 
-/** 429 `rate_limited`; `retryAfterSeconds` becomes the `Retry-After` header. */
+/** Which limit refused a request: a `rateLimit` limiter, or `account` (the per-account login delay). */
+export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'account';
+
+const RATE_LIMITED: Record<RateLimitName, string> = {
+  login: 'too many failed logins from this address',
+  register: 'too many registrations from this address',
+  refresh: 'too many token refreshes from this address',
+  token: 'too many invalid tokens from this address',
+  oauth: 'too many sign-in flows begun from this address',
+  oauthCallback: 'too many failed sign-in callbacks from this address',
+  mail: 'too many mail requests from this address',
+  mailTarget: 'too many mail requests for this email address',
+  code: 'too many wrong codes from this address',
+  account: 'too many failed logins of this account from this address',
+};
+
+/**
+ * 429 `rate_limited`; `retryAfterSeconds` becomes the `Retry-After` header. The message names the
+ * limit and its rule, so whoever hits it (often a developer or a host app's test suite) knows which
+ * `rateLimit` option to relax; `limit` says the same to code.
+ */
 export class RateLimitError extends AuthError {
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super('rate_limited', 'too many requests, try again later');
+  readonly limit: RateLimitName;
+  constructor(retryAfterSeconds: number, limit: RateLimitName, rule?: { limit: number; windowSeconds: number }) {
+    const policy = rule ? `: ${rule.limit} per ${rule.windowSeconds} s` : '';
+    super('rate_limited', `${RATE_LIMITED[limit]} (rate limit "${limit}"${policy}); try again in ${retryAfterSeconds} s`);
     this.retryAfterSeconds = retryAfterSeconds;
+    this.limit = limit;
   }
 }
 
@@ -174,5 +198,25 @@ export class ServiceUnavailableError extends AuthError {
 export class InternalError extends AuthError {
   constructor(options?: Options) {
     super('internal_error', 'internal error', options);
+  }
+}
+
+/** Who holds an embedded database's lock: written into the lock file by the process that opened it. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** When the holding process started (ISO-8601). */
+  started_at: string;
+}
+
+/**
+ * 503 `database_locked`: an on-disk PGlite database is already open in another process (or another
+ * AuthManager of this one). PGlite has one writer; a second would silently lose writes.
+ */
+export class DatabaseLockedError extends AuthError {
+  readonly holder: LockHolder;
+  constructor(message: string, holder: LockHolder) {
+    super('database_locked', message);
+    this.holder = holder;
   }
 }

@@ -1,17 +1,22 @@
-import type { User as AuthUser } from './public-user.js';
 import type { AuthContext } from './services/authenticator.js';
 
 // Types `req.auth` and `req.user` for Express apps. It lives in a .ts file imported by index.ts
 // (not a stand-alone .d.ts) so that the augmentation is carried into the published declarations.
-// `user` is typed through Express.User, the same slot passport uses, so both can coexist.
+//
+// `req.user` is typed as Express.User, the slot passport uses too, and the library adds nothing to
+// Express.User: an app with a user type of its own (a passport session user) keeps it. An app that
+// wants `req.user.username` typed says so with `interface User extends AuthUser {}` (README). Inside
+// this block no imported name may share a name with Express's own (User, Request): the declaration
+// bundler flattens import aliases, so `AuthUser` here would become Express.User itself (TS2310).
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-    interface User extends AuthUser {}
+    interface User {}
     interface Request {
-      /** Set by `requireAuth` and the library's router when the caller is authenticated. */
+      /** Set by `requireAuth` and the library's router when the caller is authenticated; `req.auth.user` is the library's user. */
       auth?: AuthContext;
+      /** `req.auth.user`, typed as your app's Express.User (see the README to type it as the library's `User`). */
       user?: User;
     }
   }

@@ -1,7 +1,7 @@
 import './express-augmentation.js';
 
 export { AuthManager } from './auth-manager.js';
-export type { ApiTokens, GuardResult, Integrations, Middleware, MountTarget, Users } from './auth-manager.js';
+export type { ApiTokens, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Users } from './auth-manager.js';
 export type { Identity, Integration } from './services/identities.js';
 export type { OAuthErrorCode } from './errors.js';
 export type { AuthManagerOptions, DatabaseHandle, JwtSecret, OAuthProviderConfig } from './options.js';
@@ -22,6 +22,7 @@ export {
   AuthError,
   AuthenticationError,
   ConflictError,
+  DatabaseLockedError,
   ForbiddenError,
   InternalError,
   NotFoundError,
@@ -42,6 +43,7 @@ export type { ApiTokenInfo, CreatedApiToken } from './services/api-tokens.js';
 export type { TokenPair } from './services/sessions.js';
 export type { RequireAuthOptions } from './require-auth.js';
 export type { RateLimitOptions, LimitRule } from './security/rate-limit.js';
+export type { LockHolder, RateLimitName } from './errors.js';
 export { DEFAULT_RATE_LIMITS } from './security/rate-limit.js';
 export type { PasswordHasher } from './passwords/hasher.js';
 export type { Logger } from './logger.js';

@@ -6,10 +6,31 @@ export interface Logger {
   debug(obj: object, msg?: string): void;
 }
 
-/** The default: says nothing. */
+/** `logger: false`: says nothing. */
 export const silentLogger: Logger = {
   info() {},
   warn() {},
   error() {},
   debug() {},
+};
+
+/** One line: the message, then the fields (never secrets: callers pass codes and messages only). */
+function line(obj: object, msg: string | undefined): string {
+  const fields = Object.keys(obj).length > 0 ? ` ${JSON.stringify(obj)}` : '';
+  return `${msg ?? 'express-authlib'}${fields}`.replace(/[\r\n]+/g, ' ') + '\n';
+}
+
+/**
+ * The default: warnings and errors, one line each, on stderr; info and debug say nothing. A
+ * start-up failure or a misread proxy set-up must be visible without configuring anything.
+ */
+export const stderrLogger: Logger = {
+  info() {},
+  debug() {},
+  warn(obj, msg) {
+    process.stderr.write(line(obj, msg));
+  },
+  error(obj, msg) {
+    process.stderr.write(line(obj, msg));
+  },
 };

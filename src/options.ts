@@ -1,6 +1,6 @@
 import { createSecretKey, createHash, type KeyObject } from 'node:crypto';
 import type { DatabaseHandle } from './db/database-handle.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, stderrLogger, type Logger } from './logger.js';
 import { isAbsoluteHttpUrl, isLoopbackUrl } from './oauth/redirects.js';
 import type { EmailLinks, Mailer } from './mail/mailer.js';
 import { smtpMailer } from './mail/smtp.js';
@@ -114,7 +114,10 @@ export interface AuthManagerOptions {
   allowRegistration?: boolean;
   /** bcrypt cost. @default 12 */
   bcryptRounds?: number;
-  /** Whether `X-Forwarded-For` is believed: false, true, a hop count, or proxy addresses/subnets. @default false */
+  /**
+   * Whether `X-Forwarded-For` is believed: false, true, a hop count, or proxy addresses/subnets.
+   * @default the host Express app's `trust proxy` setting, read per request; `false` outside Express
+   */
   trustProxy?: boolean | number | string | string[];
   /** Rate limits for login/register/refresh, kept in the database; `false` turns them off. @default on */
   rateLimit?: false | RateLimitOptions;
@@ -141,8 +144,11 @@ export interface AuthManagerOptions {
   mfa?: MfaOptions;
   /** Password rules for register, change and reset. @default { minLength: 8, maxLength: 1024, rejectCommon: true } */
   passwordPolicy?: PasswordPolicyOptions;
-  /** pino-compatible logger; never receives a password, token or secret. @default silent */
-  logger?: Logger;
+  /**
+   * pino-compatible logger; never receives a password, token or secret. `false` silences everything.
+   * @default warnings and errors (a failed start-up, a lost database) as one line each on stderr
+   */
+  logger?: Logger | false;
   /** Password hasher. @default bcrypt in a worker pool */
   hasher?: PasswordHasher;
   /** Called with every audit event after it is recorded (events never carry secrets). @default none */
@@ -165,8 +171,10 @@ export const DEFAULT_DEFAULT_ROLES = ['user'] as const;
 export const DEFAULT_ADMIN_ROLE = 'admin';
 export const DEFAULT_ALLOW_REGISTRATION = true;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
-export const DEFAULT_TRUST_PROXY = false;
-export const DEFAULT_LOGGER: Logger = silentLogger;
+/** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
+export const DEFAULT_TRUST_PROXY = undefined;
+/** Warnings and errors on stderr, one line each; `logger: false` is silentLogger. */
+export const DEFAULT_LOGGER: Logger = stderrLogger;
 export const DEFAULT_EMAIL_LINKS: Readonly<EmailLinks> = Object.freeze({});
 export const DEFAULT_MAIL_TEMPLATES_OPTION: Readonly<MailTemplates> = Object.freeze({});
 export const DEFAULT_REQUIRE_EMAIL_VERIFICATION = false;
@@ -234,6 +242,34 @@ function roleList(value: unknown, option: string, fallback: readonly string[]): 
 /** kid: a short fingerprint of the key, so rotation needs no configuration beyond the key list. */
 function keyId(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('base64url').slice(0, 12);
+}
+
+/**
+ * What is wrong with a database URL, or undefined when it is usable. Shared with the CLI (`--dsn`),
+ * so both refuse the same URLs with the same words.
+ */
+export function dsnProblem(dsn: unknown): string | undefined {
+  if (typeof dsn !== 'string' || !DB_DSN.test(dsn)) return `must start with ${DB_DSN_EXAMPLE}`;
+  return undefined;
+}
+
+/** What is wrong with a schema name, or undefined when it is usable (shared with the CLI's `--schema`). */
+export function schemaProblem(schema: unknown): string | undefined {
+  if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) return 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63)';
+  return undefined;
+}
+
+const DB_DSN = /^(postgres|postgresql|pglite):\/\/./;
+const DB_DSN_EXAMPLE = "'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')";
+
+function resolveLogger(value: unknown): Logger {
+  if (value === false) return silentLogger;
+  if (value === undefined) return DEFAULT_LOGGER;
+  const methods = ['info', 'warn', 'error', 'debug'] as const;
+  if (value === null || typeof value !== 'object' || methods.some((m) => typeof (value as Record<string, unknown>)[m] !== 'function')) {
+    throw misuse('logger', 'must be a pino-compatible { info, warn, error, debug } logger, or false to silence it');
+  }
+  return value as Logger;
 }
 
 function optionalDsn(value: unknown, option: string, pattern: RegExp, example: string): string | undefined {
@@ -394,12 +430,13 @@ function checkOAuthConfig(value: unknown): Readonly<Record<string, OAuthProvider
  * resolved shape and the list of known options are both derived from this one table.
  */
 const RESOLVERS = {
-  dbDsn: (v) => optionalDsn(v, 'dbDsn', /^(postgres|postgresql|pglite):\/\/./, "'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')"),
+  dbDsn: (v) => optionalDsn(v, 'dbDsn', DB_DSN, DB_DSN_EXAMPLE),
   db: (v) => v,
   listenDsn: (v) => optionalDsn(v, 'listenDsn', /^postgres(ql)?:\/\/./, "'postgres://' or 'postgresql://'"),
   dbSchema: (v) => {
     const schema = str(v, 'dbSchema', DEFAULT_DB_SCHEMA);
-    if (!IDENTIFIER.test(schema)) throw misuse('dbSchema', 'must be a plain SQL identifier (letters, digits, underscore)');
+    const problem = schemaProblem(schema);
+    if (problem) throw misuse('dbSchema', problem);
     return schema;
   },
   autoMigrate: (v) => bool(v, 'autoMigrate', DEFAULT_AUTO_MIGRATE),
@@ -435,9 +472,10 @@ const RESOLVERS = {
     if (rounds > 31) throw misuse('bcryptRounds', 'must be between 4 and 31');
     return rounds;
   },
-  trustProxy: (v) => {
+  // undefined: the host Express app's `trust proxy` decides, per request (security/client-ip.ts).
+  trustProxy: (v): boolean | number | string | string[] | undefined => {
     const trust = v ?? DEFAULT_TRUST_PROXY;
-    if (!['boolean', 'number', 'string'].includes(typeof trust) && !Array.isArray(trust)) throw misuse('trustProxy', 'must be a boolean, a hop count, or proxy addresses');
+    if (trust !== undefined && !['boolean', 'number', 'string'].includes(typeof trust) && !Array.isArray(trust)) throw misuse('trustProxy', 'must be a boolean, a hop count, or proxy addresses');
     return trust;
   },
   rateLimit: (v) => {
@@ -455,7 +493,7 @@ const RESOLVERS = {
   otp: otpOf,
   mfa: mfaOf,
   passwordPolicy: passwordPolicyOf,
-  logger: (v) => v ?? DEFAULT_LOGGER,
+  logger: resolveLogger,
   hasher: (v) => v,
   onEvent: (v) => optionalFunction<(event: AuthEvent) => void | Promise<void>>(v, 'onEvent', '(event) => void'),
   now: (v) => optionalFunction<() => Date>(v, 'now', 'returning a Date') ?? DEFAULT_NOW,

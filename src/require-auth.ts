@@ -21,16 +21,53 @@ export type RequireAuthOptions =
 type Req = IncomingMessage & { auth?: AuthContext; user?: unknown };
 type Next = (err?: unknown) => void;
 
+const KNOWN_KEYS = new Set(['roles', 'scopes', 'optional']);
+const usage = "pass nothing, an array of roles (['admin']) or { roles?: string[], scopes?: string[], optional?: boolean }";
+
+/**
+ * Fails closed at setup: a guard that silently ignored a typo (`role`) or a bare string would let
+ * every signed-in caller through the route it was meant to protect.
+ */
 function normalise(options: RequireAuthOptions | undefined): { roles: string[]; scopes: string[]; optional: boolean } {
   if (options === undefined) return { roles: [], scopes: [], optional: false };
+  if (typeof options === 'string') {
+    const given: unknown = options; // not allowed by the type, but JavaScript callers pass it
+    const role = String(given);
+    throw new TypeError(`express-authlib: requireAuth('${role}'): roles must be an array; write requireAuth(['${role}'])`);
+  }
   const o = Array.isArray(options) ? { roles: options } : options;
-  if (o === null || typeof o !== 'object') throw new TypeError('requireAuth(options): options must be an array of roles or { roles?, scopes?, optional? }');
+  if (o === null || typeof o !== 'object') throw new TypeError(`express-authlib: requireAuth(options): ${usage}`);
+  for (const key of Object.keys(o)) {
+    if (KNOWN_KEYS.has(key)) continue;
+    const hint = key === 'role' ? "; did you mean `roles: ['...']`?" : key === 'scope' ? "; did you mean `scopes: ['...']`?" : '';
+    throw new TypeError(`express-authlib: requireAuth(options): unknown option \`${key}\`${hint} (${usage})`);
+  }
   const list = (value: unknown, name: string): string[] => {
     if (value === undefined) return [];
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new TypeError(`requireAuth(options): ${name} must be an array of strings`);
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0)) {
+      const example = typeof value === 'string' ? `['${value}']` : "['...']";
+      throw new TypeError(`express-authlib: requireAuth(options): \`${name}\` must be an array of strings, e.g. { ${name}: ${example} }`);
+    }
     return [...value];
   };
+  if (o.optional !== undefined && typeof o.optional !== 'boolean') throw new TypeError('express-authlib: requireAuth(options): `optional` must be true or false');
   return { roles: list(o.roles, 'roles'), scopes: list(o.scopes, 'scopes'), optional: o.optional === true };
+}
+
+/**
+ * Whether requireAuth was handed (req, res, next) instead of options: `app.get('/x', auth.requireAuth, h)`,
+ * the guard passed without being called. A request is told apart from options by its headers and method.
+ */
+export function isMiddlewareCall(args: unknown[]): boolean {
+  const [req, , next] = args;
+  return (
+    args.length === 3 &&
+    typeof next === 'function' &&
+    typeof req === 'object' &&
+    req !== null &&
+    typeof (req as IncomingMessage).method === 'string' &&
+    typeof (req as IncomingMessage).headers === 'object'
+  );
 }
 
 /** Whether an authenticated caller may pass the given role and scope requirements. */
@@ -56,7 +93,7 @@ export function createRequireAuth(authenticator: Authenticator, logger: Logger, 
       return sendError(res, new AuthenticationError('unauthorized', 'authentication required'), logger);
     }
     const wait = failures?.retryAfter(req) ?? 0;
-    if (wait > 0) return sendError(res, new RateLimitError(wait), logger);
+    if (wait > 0) return sendError(res, new RateLimitError(wait, 'token', failures?.rule), logger);
     authenticator.authenticate(token, allowMfaSetup).then(
       (auth) => {
         if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);

@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import express from 'express';
+import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AuthManager } from '../src/index.js';
 import { TEST_DSN, dropSchema, uniqueSchema } from './helpers/database.js';
 
 // The CLI as a user runs it: the built bin, a real database, exit codes and output.
@@ -23,12 +26,16 @@ function authlib(args: string[], input?: string, env: Record<string, string> = {
 
 const db = ['--dsn', dsn, '--schema', schema];
 
+const freshSchemas: string[] = [];
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
 afterAll(async () => {
-  if (TEST_DSN) await dropSchema(schema);
+  if (TEST_DSN) for (const s of [schema, ...freshSchemas]) await dropSchema(s);
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('authlib CLI', () => {
+// Each test runs several CLI processes, each opening the database: generous on a busy 2-core machine.
+describe('authlib CLI', { timeout: 120_000 }, () => {
   it('db init is idempotent and db status then shows nothing pending', () => {
     const first = authlib(['db', 'init', ...db]);
     expect(first.code, first.stderr).toBe(0);
@@ -61,6 +68,94 @@ describe('authlib CLI', () => {
     const token = authlib(['token', 'create', 'ROOT@example.com', '--name', 'ci', '--scope', 'reports:read', '--expires-in-days', '7', ...db]);
     expect(token.code, token.stderr).toBe(0);
     expect(token.stdout.trim()).toMatch(/^api_[0-9A-Za-z]{8}[0-9A-Za-z]{32,}$/);
+  });
+
+  it('db status exits 3 while migrations are pending, naming the fix', () => {
+    const fresh = uniqueSchema('clipend');
+    freshSchemas.push(fresh);
+    const status = authlib(['db', 'status', '--dsn', dsn, '--schema', fresh]);
+    expect(status.code).toBe(3);
+    expect(status.stdout).toMatch(/^pending\s+0001_init/m);
+    expect(status.stderr.trim()).toMatch(/^authlib: \d+ migration\(s\) pending; run `authlib db init`$/);
+  });
+
+  it("checks --dsn and --schema with the library's own rules before connecting", () => {
+    const mysql = authlib(['db', 'init', '--dsn', 'mysql://root@127.0.0.1/app']);
+    expect(mysql.code).toBe(2);
+    expect(mysql.stderr.trim()).toBe("authlib: --dsn must start with 'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')");
+    const fromEnv = authlib(['db', 'status'], undefined, { DATABASE_URL: 'mysql://root@127.0.0.1/app' });
+    expect(fromEnv.stderr).toMatch(/^authlib: --dsn \(from \$DATABASE_URL\) must start with/);
+    const schemaName = authlib(['db', 'init', '--dsn', dsn, '--schema', 'bad-schema']);
+    expect(schemaName.code).toBe(2);
+    expect(schemaName.stderr).toMatch(/^authlib: --schema must be a plain SQL identifier/);
+  });
+
+  it('names the flag and shows every field reason, in its own words', () => {
+    const unknownRole = authlib(['user', 'create', '--username', 'xyz2', '--email', 'xyz2@example.com', '--role', 'superuser', '--password-stdin', ...db], 'a-good-passphrase\n');
+    expect(unknownRole.code).toBe(1);
+    expect(unknownRole.stderr.trim()).toBe('authlib: --role: unknown role(s): superuser');
+
+    const several = authlib(['user', 'create', '--username', 'x', '--email', 'nope', '--password-stdin', ...db], 'short\n');
+    expect(several.code).toBe(1);
+    expect(several.stderr.trim()).toBe('authlib: --username must be 3-64 letters, digits, _ . or -; --email must be an email address; the password must be at least 8 characters');
+
+    for (const bad of ['0', '-1', '1.5', 'ten']) {
+      const days = authlib(['token', 'create', 'root', '--name', 'ci', '--expires-in-days', bad, ...db]);
+      expect(days.code, bad).toBe(2);
+      expect(days.stderr.trim()).toBe('authlib: --expires-in-days must be a whole number >= 1 (at most 3650)');
+    }
+    const missing = authlib(['token', 'create', 'root', ...db]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe("authlib: required option '--name <name>' not specified");
+    for (const args of [['frobnicate'], ['user', 'frobnicate'], ['db', 'init', '--bogus']]) {
+      const usage = authlib(args);
+      expect(usage.code, args.join(' ')).toBe(2);
+      expect(usage.stderr, args.join(' ')).toMatch(/^authlib: /);
+      expect(usage.stderr, args.join(' ')).not.toMatch(/^error:/m);
+    }
+  });
+
+  it('token list shows a user\'s tokens without secrets, token revoke deletes one', () => {
+    const created = authlib(['token', 'create', 'root', '--name', 'to-revoke', '--scope', 'a:b', ...db]);
+    expect(created.code, created.stderr).toBe(0);
+    const secret = created.stdout.trim();
+    const id = secret.slice(4, 12);
+    const listed = authlib(['token', 'list', 'root', ...db]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^${id}  "to-revoke"  scopes: a:b  created: \\S+  expires: never  last used: never$`, 'm'));
+    expect(listed.stdout).not.toContain(secret);
+    const revoked = authlib(['token', 'revoke', 'root', id, ...db]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(authlib(['token', 'list', 'root', ...db]).stdout).not.toContain(id);
+    const again = authlib(['token', 'revoke', 'root', id, ...db]);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe('authlib: API token not found');
+  });
+
+  it('user passwd sets a new password: the old one stops working, the new one logs in', async () => {
+    const set = authlib(['user', 'passwd', 'root', '--password-stdin', ...db], 'a brand new passphrase\n');
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout + set.stderr).not.toContain('a brand new passphrase');
+    const auth = new AuthManager(null, { dbDsn: dsn, dbSchema: schema, jwtSecret: 'c'.repeat(32), bcryptRounds: 4, rateLimit: false, logger: false });
+    try {
+      const http = request(express().use('/api/v1/users', auth.router));
+      expect((await http.post('/api/v1/users/login').send({ username: 'root', password: 's3cret-passphrase' })).status).toBe(401);
+      expect((await http.post('/api/v1/users/login').send({ username: 'root', password: 'a brand new passphrase' })).status).toBe(200);
+    } finally {
+      await auth.close();
+    }
+    const empty = authlib(['user', 'passwd', 'root', '--password-stdin', ...db], '');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr.trim()).toBe('authlib: --password-stdin: standard input is empty; pipe the password in');
+  });
+
+  it.skipIf(!hasScript)('Ctrl-D at the password prompt ends with one clear line, not a silent exit 13', () => {
+    // `script` gives the CLI a terminal, so it prompts; the input is a lone Ctrl-D.
+    const command = [process.execPath, BIN, 'user', 'passwd', 'root', ...db].map((a) => `'${a}'`).join(' ');
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], { input: '\x04', encoding: 'utf8', timeout: 60_000 });
+    expect(result.status, result.stdout).toBe(1);
+    expect(result.stdout).toContain('Password: ');
+    expect(result.stdout).toContain('authlib: no password given (end of input at the prompt); nothing was changed');
   });
 
   it('fails with one line and exit 1 for a runtime error, exit 2 for a usage error', () => {

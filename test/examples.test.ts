@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { createApp } from '../examples/basic/app.js';
+import { createApp, DEMO_ADMIN, seedAdmin } from '../examples/basic/app.js';
 import { consoleMailer } from '../examples/basic/console-mailer.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 
@@ -39,6 +39,18 @@ describe('examples/basic', () => {
     expect(viaApi.body.via).toBe('api_token');
 
     expect((await http.get('/admin').set(auth)).body.code).toBe('forbidden');
+  });
+
+  it('seeds its first admin once, with a password to print, and the admin reaches /admin', async () => {
+    const http = request(demo.app);
+    const password = await seedAdmin(demo.auth);
+    expect(password).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(await seedAdmin(demo.auth)).toBeUndefined(); // never a second admin, nor a new password
+    const login = await http.post('/api/v1/users/login').send({ username: DEMO_ADMIN, password });
+    expect(login.status).toBe(200);
+    const admin = await http.get('/admin').set({ Authorization: `Bearer ${login.body.token}` });
+    expect(admin.status).toBe(200);
+    expect(admin.body).toEqual({ admin: true, hello: DEMO_ADMIN });
   });
 
   /** The value of `field: ...` in the last printed mail of `kind` to `to`, waiting for it (sent after the answer). */

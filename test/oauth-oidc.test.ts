@@ -169,7 +169,7 @@ describe('any passport strategy, written as its own README shows', () => {
     // openid-client's README: discovery, then `new Strategy({ config, scope, callbackURL }, verify)`.
     const config = await client.discovery(new URL(oidc.issuer), oidc.clientId, oidc.clientSecret, undefined, { execute: [client.allowInsecureRequests] });
     const openidClient = new OpenIdClientStrategy({ config, scope: 'openid email profile', callbackURL: CALLBACK }, (tokens, verified) => {
-      verified(null, tokens.claims() as never); // claims, not an app user: the library makes the user
+      verified(null, tokens.claims()); // claims, not an app user: the library makes the user
     });
 
     // passport-openidconnect's README: issuer and endpoints, then verify(issuer, profile, cb).
@@ -184,7 +184,7 @@ describe('any passport strategy, written as its own README shows', () => {
         callbackURL: CALLBACK,
         scope: ['profile', 'email'],
       },
-      (_issuer: string, profile: OpenIDConnectStrategy.Profile, cb: OpenIDConnectStrategy.VerifyCallback) => cb(null, profile as never),
+      (_issuer: string, profile: OpenIDConnectStrategy.Profile, cb: OpenIDConnectStrategy.VerifyCallback) => cb(null, profile),
     );
 
     // passport-oauth2's README: the endpoints and a verify callback; the profile comes from the

@@ -315,6 +315,15 @@ describe('GitHub, end to end', () => {
     expect((await t.http.get('/me').set(bearer(body.token))).body.username).toBe(body.user.username);
   });
 
+  it('a provider login that imitates another name in a second script (Cyrillic а in admin) never becomes a username', async () => {
+    const suffix = String(Date.now());
+    github.nextUser = gh(`mixed${suffix}@elsewhere.example`, true, { login: `аdmin${suffix}` });
+    const body = await signInOk(t, 'github');
+    expect(body.user.username).toMatch(/^github_user/);
+    // A single-script login is kept as it is.
+    github.nextUser = gh(`cyr${suffix}@elsewhere.example`, true, { login: `админ${suffix}` });
+    expect((await signInOk(t, 'github')).user.username).toBe(`админ${suffix}`);
+  });
 });
 
 describe('who may sign in', () => {
@@ -936,7 +945,7 @@ describe('a custom passport strategy (oauthConfig[name] = { strategy })', () => 
       },
       (_accessToken: string, _refreshToken: string, _profile: unknown, done: OAuth2Strategy.VerifyCallback) =>
         // A passport profile; typed as Express.User only because that is what passport's callback says.
-        done(null, { id: 'a1', username: 'acme_user', displayName: 'Acme User', emails: [{ value: 'x@acme.test', verified: false }] } as never),
+        done(null, { id: 'a1', username: 'acme_user', displayName: 'Acme User', emails: [{ value: 'x@acme.test', verified: false }] }),
     );
     acme = await oauthApp({ oauthConfig: { acme: { strategy } } });
   });
@@ -1021,7 +1030,7 @@ describe('construction', () => {
   it('a custom strategy without publicUrl throws TypeError', async () => {
     const strategy = new OAuth2Strategy(
       { authorizationURL: 'http://127.0.0.1:1/a', tokenURL: 'http://127.0.0.1:1/t', clientID: 'c', clientSecret: 's', callbackURL: 'x', state: true, pkce: true },
-      (_a: string, _r: string, _p: unknown, done: OAuth2Strategy.VerifyCallback) => done(null, {} as never),
+      (_a: string, _r: string, _p: unknown, done: OAuth2Strategy.VerifyCallback) => done(null, {}),
     );
     expect(await construct({ oauthConfig: { acme: { strategy } } })).toBeInstanceOf(TypeError);
   });

@@ -1,11 +1,15 @@
 import { MemoryStore } from 'express-rate-limit';
 import express from 'express';
+// express4 (an npm alias of express@4) has no type declarations of its own; its API is Express 5's here.
+// @ts-expect-error -- no declaration file for the alias
+import express4Untyped from 'express4';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AuthManager } from '../src/index.js';
 import { closedAfterEach, registerUser } from './helpers/app.js';
-import { databaseOptions, rawQuery } from './helpers/database.js';
+import { databaseOptions, rawQuery, uniqueSchema } from './helpers/database.js';
 
+const express4 = express4Untyped as unknown as typeof express;
 const LOGIN = '/api/v1/users/login';
 const REGISTER = '/api/v1/users/register';
 const WRONG = 'definitely the wrong password';
@@ -13,9 +17,11 @@ const WRONG = 'definitely the wrong password';
 /** Everything a test opened, closed after it even when it failed. */
 const { app, track } = closedAfterEach();
 
-function expectRateLimited(res: request.Response, windowSeconds: number): void {
+function expectRateLimited(res: request.Response, windowSeconds: number, limit?: string): void {
   expect(res.status).toBe(429);
   expect(res.body).toEqual({ error: expect.any(String), code: 'rate_limited', status_code: 429 });
+  // The message names the limit that refused, so a developer knows which `rateLimit` option to relax.
+  if (limit) expect(res.body.error).toContain(`rate limit "${limit}"`);
   const retryAfter = res.headers['retry-after'];
   expect(retryAfter).toMatch(/^\d+$/);
   expect(Number(retryAfter)).toBeGreaterThan(0);
@@ -40,7 +46,8 @@ describe('login limit', () => {
       expect(res.status, `attempt ${i + 1}`).toBe(401);
       expect(res.body.code).toBe('invalid_credentials');
     }
-    expectRateLimited(await failLogin(t.http, u.username), 60);
+    expectRateLimited(await failLogin(t.http, u.username), 60, 'login');
+    expect((await failLogin(t.http, u.username)).body.error).toMatch(/^too many failed logins from this address \(rate limit "login": 3 per 60 s\); try again in \d+ s$/);
     // While limited, even the right password is refused: the limit is on the client, not the outcome.
     expectRateLimited(await t.http.post(LOGIN).send({ username: u.username, password: u.password }), 60);
   });
@@ -95,7 +102,7 @@ describe('register limit', () => {
     }
     const name = uniqueName('reg');
     const third = await t.http.post(REGISTER).send({ username: name, password: 'correct horse battery staple', email: `${name}@example.com` });
-    expectRateLimited(third, 60);
+    expectRateLimited(third, 60, 'register');
     // Nothing was created by the refused request.
     const rows = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${t.schema}".users WHERE username = $1`, [name]);
     expect(rows[0]!.n).toBe(0);
@@ -129,6 +136,61 @@ describe('client address', () => {
     expect((await failLogin(t.http, 'victim', '198.51.100.8')).status).toBe(401);
     // With every hop trusted, the client is the left-most address of the chain.
     expectRateLimited(await failLogin(t.http, 'victim', '198.51.100.7, 10.0.0.1'), 60);
+  });
+});
+
+describe('the per-account delay and the token limit name themselves too', () => {
+  it('a 6th failed login of one account from one address is refused by the "account" delay', async () => {
+    const t = await app({ rateLimit: { login: { limit: 100, windowSeconds: 60 } } });
+    const u = await registerUser(t);
+    for (let i = 0; i < 5; i++) expect((await failLogin(t.http, u.username)).status, `attempt ${i + 1}`).toBe(401);
+    expectRateLimited(await failLogin(t.http, u.username), 900, 'account');
+  });
+
+  it('an address that sent too many invalid tokens is refused by the "token" limit', async () => {
+    const t = await app({ rateLimit: { token: { limit: 2, windowSeconds: 60 } } });
+    for (let i = 0; i < 2; i++) expect((await t.http.get('/me').set('Authorization', 'Bearer nope')).status).toBe(401);
+    await expect.poll(async () => (await t.http.get('/me').set('Authorization', 'Bearer nope')).status).toBe(429);
+    expectRateLimited(await t.http.get('/me').set('Authorization', 'Bearer nope'), 60, 'token');
+  });
+});
+
+describe('Express trust proxy', () => {
+  it.each([
+    ['Express 5', express],
+    ['Express 4', express4],
+  ])("without trustProxy, the %s app's own `trust proxy` decides, even when set after construction", async (_name, makeApp) => {
+    const host = makeApp();
+    const logger = { info() {}, debug() {}, error() {}, warn: vi.fn() };
+    const auth = new AuthManager(host, { ...(await databaseOptions()), dbSchema: uniqueSchema(), jwtSecret: 'p'.repeat(32), bcryptRounds: 4, logger, rateLimit: { login: { limit: 2, windowSeconds: 60 } } });
+    track(async () => {
+      await auth.close();
+    });
+    await auth.ready;
+    host.set('trust proxy', 1); // after new AuthManager, as apps often do
+    const http = request(host);
+    for (let i = 0; i < 2; i++) expect((await failLogin(http, 'victim', '198.51.100.20')).status).toBe(401);
+    expectRateLimited(await failLogin(http, 'victim', '198.51.100.20'), 60, 'login');
+    // Another client behind the same load balancer is not locked out with the first.
+    expect((await failLogin(http, 'victim', '198.51.100.21')).status).toBe(401);
+    expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  it('an explicit trustProxy overrides the Express setting', async () => {
+    const t = await app({ trustProxy: false, rateLimit: { login: { limit: 2, windowSeconds: 60 } } });
+    t.app.set('trust proxy', true);
+    for (let i = 0; i < 2; i++) expect((await failLogin(t.http, 'victim', `198.51.100.${30 + i}`)).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, 'victim', '198.51.100.40'), 60, 'login');
+  });
+
+  it('warns once through the logger when X-Forwarded-For arrives and nothing is trusted', async () => {
+    const warnings: string[] = [];
+    const logger = { info() {}, debug() {}, error() {}, warn: (_o: object, msg?: string) => warnings.push(msg ?? '') };
+    const t = await app({ logger, rateLimit: { login: { limit: 50, windowSeconds: 60 } } });
+    await failLogin(t.http, 'victim');
+    expect(warnings).toEqual([]);
+    for (let i = 0; i < 3; i++) await failLogin(t.http, 'victim', '198.51.100.50');
+    expect(warnings).toEqual([expect.stringMatching(/X-Forwarded-For but no proxy is trusted.*trust proxy/)]);
   });
 });
 

@@ -2,11 +2,12 @@ import { Command } from 'commander';
 import { connect } from '../../src/db/connect.js';
 import { migrateToLatest, migrationStatus } from '../../src/db/migrator.js';
 import { describeConnectionFailure, isDatabaseUnavailable } from '../../src/db/unavailable.js';
-import { resolveDsn, resolveSchema, type GlobalOptions } from '../context.js';
+import { PendingMigrationsError, resolveDsn, resolveSchema, type GlobalOptions } from '../context.js';
 
 async function withConnection<T>(options: GlobalOptions, work: (root: Awaited<ReturnType<typeof connect>>['root'], schema: string) => Promise<T>): Promise<T> {
+  const dsn = resolveDsn(options);
   const schema = resolveSchema(options);
-  const conn = await connect({ dbDsn: resolveDsn(options) }, schema);
+  const conn = await connect({ dbDsn: dsn }, schema);
   try {
     return await work(conn.root, schema);
   } catch (err) {
@@ -30,12 +31,13 @@ export function dbCommand(global: () => GlobalOptions): Command {
     });
 
   db.command('status')
-    .description('list applied and pending migrations')
+    .description('list applied and pending migrations; exit 3 when some are pending')
     .action(async () => {
       const migrations = await withConnection(global(), (root, schema) => migrationStatus(root, schema));
       for (const m of migrations) console.log(`${m.appliedAt ? 'applied' : 'pending'}  ${m.name}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}`);
       const pending = migrations.filter((m) => !m.appliedAt).length;
-      console.log(pending === 0 ? 'nothing pending' : `${pending} pending; run \`authlib db init\``);
+      if (pending > 0) throw new PendingMigrationsError(`${pending} migration(s) pending; run \`authlib db init\``);
+      console.log('nothing pending');
     });
 
   return db;

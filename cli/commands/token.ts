@@ -1,12 +1,14 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { collect, findUser, withAuth, type GlobalOptions } from '../context.js';
+import { Command } from 'commander';
+import { MAX_API_TOKEN_DAYS } from '../../src/services/api-tokens.js';
+import { collect, findUser, UsageError, withAuth, type GlobalOptions } from '../context.js';
 
 const days = (value: string) => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number of days');
-  return Number(value);
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_API_TOKEN_DAYS) throw new UsageError(`--expires-in-days must be a whole number >= 1 (at most ${MAX_API_TOKEN_DAYS})`);
+  return n;
 };
 
-/** `authlib token create`. */
+/** `authlib token create`, `authlib token list` and `authlib token revoke`. */
 export function tokenCommand(global: () => GlobalOptions): Command {
   const token = new Command('token').description('manage API tokens');
 
@@ -18,6 +20,7 @@ export function tokenCommand(global: () => GlobalOptions): Command {
     .option('--scope <scope>', 'scope to grant (repeatable)', collect, [])
     .option('--expires-in-days <days>', 'lifetime in days (default: no expiry)', days)
     .action(async (identifier: string, o: { name: string; scope: string[]; expiresInDays?: number }) => {
+      if (o.name.trim() === '') throw new UsageError('--name must not be empty');
       const created = await withAuth(global(), async (auth) => {
         const user = await findUser(auth, identifier);
         return auth.apiTokens.create(user.id, { name: o.name, scopes: o.scope, ...(o.expiresInDays !== undefined ? { expiresInDays: o.expiresInDays } : {}) });
@@ -25,6 +28,28 @@ export function tokenCommand(global: () => GlobalOptions): Command {
       // The token alone on stdout (easy to capture); what it is on stderr.
       console.error(`API token ${created.id} "${created.name}" for ${identifier}; scopes: ${created.scopes.join(' ') || '(none)'}; expires: ${created.expires_at ?? 'never'}`);
       console.log(created.token);
+    });
+
+  token
+    .command('list')
+    .description("list a user's API tokens (never their secrets)")
+    .argument('<user>', 'username or email')
+    .action(async (identifier: string) => {
+      const tokens = await withAuth(global(), async (auth) => auth.apiTokens.list((await findUser(auth, identifier)).id));
+      if (tokens.length === 0) console.log('(no API tokens)');
+      for (const t of tokens) {
+        console.log(`${t.id}  "${t.name}"  scopes: ${t.scopes.join(' ') || '(none)'}  created: ${t.created_at}  expires: ${t.expires_at ?? 'never'}  last used: ${t.last_used_at ?? 'never'}`);
+      }
+    });
+
+  token
+    .command('revoke')
+    .description("delete one of a user's API tokens; it stops working at once")
+    .argument('<user>', 'username or email')
+    .argument('<token-id>', 'the 8-character id shown by `token list` (the part after api_)')
+    .action(async (identifier: string, tokenId: string) => {
+      await withAuth(global(), async (auth) => auth.apiTokens.revoke((await findUser(auth, identifier)).id, tokenId));
+      console.log(`revoked API token ${tokenId} of ${identifier}`);
     });
 
   return token;

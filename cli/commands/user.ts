@@ -2,8 +2,7 @@ import { Command } from 'commander';
 import { collect, findUser, withAuth, UsageError, type GlobalOptions } from '../context.js';
 import { readPassword } from '../read-password.js';
 
-
-/** `authlib user create` and `authlib user roles`. */
+/** `authlib user create`, `authlib user roles` and `authlib user passwd`. */
 export function userCommand(global: () => GlobalOptions): Command {
   const user = new Command('user').description('manage users');
 
@@ -39,6 +38,21 @@ export function userCommand(global: () => GlobalOptions): Command {
         return (await auth.users.setRoles(found.id, next)).roles;
       });
       console.log(roles.join(', ') || '(no roles)');
+    });
+
+  user
+    .command('passwd')
+    .description("set a user's password (from --password-stdin or a prompt); every login and token of theirs ends")
+    .argument('<user>', 'username or email')
+    .option('--password-stdin', 'read the password from the first line of standard input')
+    .action(async (identifier: string, o: { passwordStdin?: boolean }) => {
+      const password = await readPassword(Boolean(o.passwordStdin));
+      const found = await withAuth(global(), async (auth) => {
+        const target = await findUser(auth, identifier);
+        await auth.users.setPassword(target.id, password);
+        return target;
+      });
+      console.log(`password of ${found.username} changed; their sessions and tokens have ended`);
     });
 
   return user;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { AuthManager, type AuthManagerOptions } from 'express-authlib';
 
@@ -32,4 +33,18 @@ export function createApp(options: AuthManagerOptions) {
   });
 
   return { app, auth };
+}
+
+/** The demo's administrator account. */
+export const DEMO_ADMIN = 'admin';
+
+/**
+ * Creates the demo's admin account on first start and returns its password, to be printed once;
+ * undefined when it exists already. The embedded database admits one process, so the CLI cannot
+ * grant a role while the demo runs: this is the demo's way to its first admin.
+ */
+export async function seedAdmin(auth: AuthManager, password = randomBytes(12).toString('base64url')): Promise<string | undefined> {
+  if (await auth.users.findByIdentifier(DEMO_ADMIN)) return undefined;
+  await auth.users.create({ username: DEMO_ADMIN, email: 'admin@example.com', password, roles: ['admin', 'user'] });
+  return password;
 }

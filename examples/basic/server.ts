@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSecret } from 'express-authlib';
-import { createApp } from './app.js';
+import { createApp, DEMO_ADMIN, seedAdmin } from './app.js';
 import { consoleMailer } from './console-mailer.js';
 
 // The examples, unlike the library, read the environment.
@@ -26,14 +26,18 @@ const { app, auth } = createApp({
 
 try {
   await auth.ready;
-} catch (err) {
-  console.error(`demo: ${(err as Error).message}`);
-  process.exit(1);
+} catch {
+  process.exit(1); // the library's default logger has said why on stderr
 }
 
-if (process.env.DEMO_ADMIN_PASSWORD && !(await auth.users.findByIdentifier('admin'))) {
-  await auth.users.create({ username: 'admin', email: 'admin@example.com', password: process.env.DEMO_ADMIN_PASSWORD, roles: ['admin', 'user'] });
-}
+// The first admin: created on the first start, its password shown this once (or DEMO_ADMIN_PASSWORD).
+const adminPassword = await seedAdmin(auth, process.env.DEMO_ADMIN_PASSWORD || undefined);
+// In this repository the CLI runs from source (`npm run cli --`); an installed package has `npx authlib`.
+const cli = `npm run cli -- --dsn pglite://${join(dataDir, 'db')}`;
+const adminNote = adminPassword
+  ? `Admin account created (shown only now): username ${DEMO_ADMIN}, password ${adminPassword}`
+  : `Admin account: ${DEMO_ADMIN} (its password was printed at the first start; to reset it, stop the demo and run
+  ${cli} user passwd ${DEMO_ADMIN})`;
 
 const server = app.listen(port, '127.0.0.1', () => {
   const base = `http://127.0.0.1:${port}`;
@@ -48,14 +52,22 @@ Try it:
   API=$(curl -s -X POST ${base}/api/v1/users/me/api-tokens -H "Authorization: Bearer $TOKEN" \\
        -H 'Content-Type: application/json' -d '{"name":"cli","scopes":["reports:read"]}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')
   curl -s ${base}/protected -H "X-API-Token: $API"
-  curl -s ${base}/admin -H "Authorization: Bearer $TOKEN"     # 403 unless alice is an admin
+  curl -s ${base}/admin -H "Authorization: Bearer $TOKEN"     # 403: alice is not an admin
+
+${adminNote}
+  ADMIN=$(curl -s -X POST ${base}/api/v1/users/login -H 'Content-Type: application/json' \\
+       -d '{"username":"${DEMO_ADMIN}","password":"${adminPassword ?? '<admin password>'}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).token')
+  curl -s ${base}/admin -H "Authorization: Bearer $ADMIN"     # 200
+
+To make alice an admin: stop the demo (the embedded database admits one process), then
+  ${cli} user roles alice --add admin
 
 Password reset and email sign-in (the development mailer prints the mail below; set SMTP_URL to send it):
   curl -s -X POST ${base}/api/v1/users/request-password-reset -H 'Content-Type: application/json' -d '{"email":"alice@example.com"}'
-  curl -s -X POST ${base}/api/v1/users/confirm-password-reset -H 'Content-Type: application/json' \
+  curl -s -X POST ${base}/api/v1/users/confirm-password-reset -H 'Content-Type: application/json' \\
        -d '{"token":"<token from the mail>","password":"a new long passphrase"}'
   curl -s -X POST ${base}/api/v1/users/request-otp -H 'Content-Type: application/json' -d '{"email":"alice@example.com"}'
-  curl -s -X POST ${base}/api/v1/users/login/otp -H 'Content-Type: application/json' \
+  curl -s -X POST ${base}/api/v1/users/login/otp -H 'Content-Type: application/json' \\
        -d '{"otp_id":"<otp_id from the answer>","code":"<code from the mail>"}'
 `);
 });

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
 import type { Logger } from '../logger.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
+import { lockPGliteDirectory } from './pglite-lock.js';
 import type { Database } from './schema.js';
 
 /** An open database: `db` is scoped to the library's schema; `close` releases what we opened. */
@@ -118,12 +119,19 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
   return root.withSchema(schema) as Kysely<Database>;
 }
 
-async function openPGlite(location: string): Promise<PGliteLike> {
-  // Loaded on demand: a PostgreSQL deployment never pays for the WebAssembly build.
-  const { PGlite } = await import('@electric-sql/pglite');
-  const instance = location === 'memory' ? new PGlite() : new PGlite(location);
-  await instance.waitReady;
-  return instance;
+/** Opens an embedded database; on disk, under the directory's one-writer lock (`release` gives it up). */
+async function openPGlite(location: string): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
+  const release = location === 'memory' ? async () => {} : await lockPGliteDirectory(location);
+  try {
+    // Loaded on demand: a PostgreSQL deployment never pays for the WebAssembly build.
+    const { PGlite } = await import('@electric-sql/pglite');
+    const instance = location === 'memory' ? new PGlite() : new PGlite(location);
+    await instance.waitReady;
+    return { pglite: instance, release };
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }
 
 /** Opens (or wraps) the database described by `dbDsn` or `db`. */
@@ -154,7 +162,7 @@ export async function connect(
   const dsn = dbDsn!;
   if (dsn.startsWith('pglite://')) {
     const location = dsn.slice('pglite://'.length);
-    const pglite = await openPGlite(location);
+    const { pglite, release } = await openPGlite(location);
     const root = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
     return {
       db: scoped(root, schema),
@@ -164,6 +172,7 @@ export async function connect(
       close: async () => {
         await root.destroy();
         await pglite.close();
+        await release();
       },
       listen: listenWithPGlite(pglite),
     };

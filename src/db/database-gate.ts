@@ -70,9 +70,14 @@ export class DatabaseGate {
     }
   }
 
-  async close(): Promise<void> {
+  /** Starts nothing new and waits for a start under way to finish (it skips its last steps once closing). */
+  async settle(): Promise<void> {
     this.#closed = true;
     await this.#started.catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.settle();
     await this.#connection?.close();
     this.#connection = undefined;
   }
@@ -81,6 +86,7 @@ export class DatabaseGate {
     try {
       this.#connection ??= await connect(this.opts, this.opts.dbSchema, this.logger);
       const { root, db } = this.#connection;
+      if (this.#closed) return db;
       if (this.opts.autoMigrate) {
         const applied = await migrateToLatest(root, this.opts.dbSchema);
         if (applied.length > 0) this.logger.info({ migrations: applied }, 'express-authlib: applied migrations');
@@ -90,7 +96,10 @@ export class DatabaseGate {
           throw new ServiceUnavailableError(`database schema "${this.opts.dbSchema}" has ${pending.length} pending migration(s); run \`npx authlib db init\` or set autoMigrate: true`, { code: 'schema_outdated' });
         }
       }
+      // close() was called meanwhile: do not open the LISTEN connection that nothing would close.
+      if (this.#closed) return db;
       await ensureRoles(db, this.opts.roles);
+      if (this.#closed) return db;
       await this.onStarted(this.#connection);
       return db;
     } catch (err) {

@@ -6,6 +6,8 @@ import { findEmailOwner, findUserById, identityKey, insertUser } from '../db/use
 import type { ResolvedOptions } from '../options.js';
 import { encrypt } from '../tokens/encryption.js';
 import { randomBase62 } from '../tokens/secrets.js';
+import { isSingleScript } from '../single-script.js';
+import { MAX_REAL_NAME_LENGTH } from '../validation.js';
 import type { ProviderIdentity } from './identity.js';
 
 /** Who an identity resolved to: its user already, a user it was just linked to, or a new user. */
@@ -14,10 +16,15 @@ export interface Resolution {
   outcome: 'known' | 'linked' | 'created';
 }
 
-/** A username from the provider's login name: our allowed characters, 3-64 long. */
+/**
+ * A username from the provider's login name: our allowed characters, 3-64 long, in one script. A
+ * provider's name is not checked by anyone we trust, so a look-alike (`аdmin` with a Cyrillic `а`)
+ * is replaced by a neutral `<provider>_user` rather than kept.
+ */
 function usernameBase(identity: ProviderIdentity, provider: string): string {
   const cleaned = (identity.login ?? '').normalize('NFKC').replace(/[^\p{L}\p{N}_.-]/gu, '').slice(0, 48);
-  return cleaned.length >= 3 ? cleaned : `${provider}_${cleaned || 'user'}`.slice(0, 48);
+  if (cleaned.length >= 3 && isSingleScript(cleaned)) return cleaned;
+  return `${provider}_${cleaned.length > 0 && isSingleScript(cleaned) ? cleaned : 'user'}`.slice(0, 48);
 }
 
 /**
@@ -88,7 +95,7 @@ export async function resolveIdentity(
       email_key: verifiedKey ?? null,
       email_verified: verifiedKey !== undefined,
       password_hash: null,
-      real_name: identity.realName?.slice(0, 200) ?? null,
+      real_name: identity.realName?.slice(0, MAX_REAL_NAME_LENGTH) ?? null,
       profile: JSON.stringify({}),
       created_at: now,
       updated_at: now,

@@ -1,22 +1,57 @@
 import type { IncomingMessage } from 'node:http';
 import proxyaddr from 'proxy-addr';
+import type { Logger } from '../logger.js';
+
+type Trust = (addr: string, hop: number) => boolean;
+/** What Express puts on its requests: `req.app.get('trust proxy fn')` is its compiled `trust proxy` setting. */
+type ExpressRequest = IncomingMessage & { app?: { get?: (setting: string) => unknown } };
+
+function compile(trustProxy: boolean | number | string | string[]): Trust {
+  if (trustProxy === true) return () => true;
+  if (typeof trustProxy === 'number') return (_addr, hop) => hop < trustProxy;
+  return proxyaddr.compile(trustProxy as string | string[]);
+}
 
 /**
- * Builds the function that names the client address. `trustProxy` alone decides whether
- * X-Forwarded-For counts (false: never; true: every hop; a number: that many hops; addresses or
- * subnets: those proxies), exactly as Express's "trust proxy" setting does.
+ * The host Express app's `trust proxy` (compiled, and as set), read per request so that a setting
+ * made after `new AuthManager` counts. Undefined outside Express (Connect, plain node:http).
  */
-export function clientIpResolver(trustProxy: boolean | number | string | string[]): (req: IncomingMessage) => string {
+function expressSetting(req: ExpressRequest): { trust: Trust; setting: unknown } | undefined {
+  const get = req.app?.get;
+  if (typeof get !== 'function') return undefined;
+  const trust = get.call(req.app, 'trust proxy fn');
+  return typeof trust === 'function' ? { trust: trust as Trust, setting: get.call(req.app, 'trust proxy') } : undefined;
+}
+
+const UNTRUSTED_WARNING =
+  "express-authlib: requests carry X-Forwarded-For but no proxy is trusted, so every client counts as the proxy's address for rate limits and audit; " +
+  "if the app is behind a proxy, set app.set('trust proxy', ...) or the trustProxy option (trustProxy: false silences this)";
+
+/**
+ * Builds the function that names the client address. With the `trustProxy` option, it alone
+ * decides whether X-Forwarded-For counts (false: never; true: every hop; a number: that many hops;
+ * addresses or subnets: those proxies), exactly as Express's `trust proxy` does. Without it, an
+ * Express host app's own `trust proxy` decides; elsewhere (Connect) nothing is trusted, and the
+ * first request with X-Forwarded-For gets one warning: behind a proxy, every client would share
+ * the proxy's address, and so its rate limits.
+ */
+export function clientIpResolver(trustProxy: boolean | number | string | string[] | undefined, logger: Logger): (req: IncomingMessage) => string {
   if (trustProxy === false) return (req) => req.socket.remoteAddress ?? 'unknown';
-  const trust =
-    trustProxy === true
-      ? () => true
-      : typeof trustProxy === 'number'
-        ? (_addr: string, i: number) => i < trustProxy
-        : proxyaddr.compile(trustProxy);
+  const configured = trustProxy === undefined ? undefined : compile(trustProxy);
+  let warned = false;
   return (req) => {
+    let trust = configured;
+    if (trust === undefined) {
+      const host = expressSetting(req);
+      trust = host?.trust;
+      if (!warned && (host === undefined || host.setting === false) && req.headers['x-forwarded-for'] !== undefined) {
+        warned = true;
+        logger.warn({}, UNTRUSTED_WARNING);
+      }
+      if (host === undefined) return req.socket.remoteAddress ?? 'unknown';
+    }
     try {
-      return proxyaddr(req, trust);
+      return proxyaddr(req, trust!);
     } catch {
       return req.socket.remoteAddress ?? 'unknown';
     }

@@ -43,7 +43,7 @@ export class LoginThrottle {
     const row = await this.database.run((db) => findLoginFailures(db, this.#key(account, ip)));
     if (!row) return;
     const wait = delayAfter(row.failures) * 1000 - (this.now().getTime() - row.last_failure_at.getTime());
-    if (wait > 0) throw new RateLimitError(Math.ceil(wait / 1000));
+    if (wait > 0) throw new RateLimitError(Math.ceil(wait / 1000), 'account');
   }
 
   async failed(account: Account, ip: string): Promise<void> {

@@ -98,7 +98,7 @@ export function createLimiter(
     handler: (req, _res, next) => {
       const resetTime = (req as unknown as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - deps.now().getTime()) / 1000)) : rule.windowSeconds;
-      next(new RateLimitError(seconds));
+      next(new RateLimitError(seconds, name, rule));
     },
   };
   return rateLimit(config) as unknown as Middleware;

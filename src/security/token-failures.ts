@@ -3,7 +3,7 @@ import type { Store as ErlStore } from 'express-rate-limit';
 import type { DatabaseGate } from '../db/database-gate.js';
 import type { BackgroundTasks } from '../background-tasks.js';
 import type { Logger } from '../logger.js';
-import { addressKey, limiterSetup, type RateLimitOptions } from './rate-limit.js';
+import { addressKey, limiterSetup, type LimitRule, type RateLimitOptions } from './rate-limit.js';
 
 /** Size of the refused-address map at which expired entries are swept out. */
 const PRUNE_AT = 1000;
@@ -16,7 +16,8 @@ const PRUNE_AT = 1000;
 export class TokenFailureLimiter {
   readonly #blockedUntil = new Map<string, number>();
   readonly #counter: ErlStore;
-  readonly #limit: number;
+  /** The `token` rule in force (for the 429 message). */
+  readonly rule: LimitRule;
 
   constructor(
     options: RateLimitOptions,
@@ -27,7 +28,7 @@ export class TokenFailureLimiter {
     private readonly background: BackgroundTasks,
   ) {
     const { rule, counter } = limiterSetup('token', options, database, now);
-    this.#limit = rule.limit;
+    this.rule = rule;
     this.#counter = counter;
     void counter.init?.({ windowMs: rule.windowSeconds * 1000 } as never);
   }
@@ -50,7 +51,7 @@ export class TokenFailureLimiter {
     const key = addressKey('token', this.clientIp(req));
     const counted = Promise.resolve(this.#counter.increment(key))
       .then(({ totalHits, resetTime }) => {
-        if (totalHits < this.#limit || !resetTime) return;
+        if (totalHits < this.rule.limit || !resetTime) return;
         // Addresses that never come back would otherwise stay forever.
         if (this.#blockedUntil.size >= PRUNE_AT) {
           const now = this.now().getTime();

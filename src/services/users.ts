@@ -33,6 +33,8 @@ const createSchema = z.object({
   email_verified: z.boolean().optional(),
 });
 
+const setPasswordSchema = z.object({ password: v.password });
+
 function conflictMessage(err: unknown): string {
   const { constraint, message } = err as { constraint?: unknown; message?: unknown };
   const named = typeof constraint === 'string' ? constraint : typeof message === 'string' ? message : '';
@@ -133,4 +135,23 @@ export class UserService {
     await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
     return toPublicUser(row);
   }
+
+  /**
+   * Sets a new password without asking for the current one (an administrator's or the CLI's
+   * `user passwd`); every login and token of the user ends, as after a password change.
+   */
+  async setPassword(id: string, password: string): Promise<void> {
+    const data = v.parseInput(setPasswordSchema, { password });
+    const hash = await this.ctx.hasher.hash(data.password);
+    await this.ctx.database.run((db) => {
+      const now = this.ctx.opts.now();
+      return this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+        if (!(await bumpTokenVersion(trx, id, now, { password_hash: hash }))) throw new NotFoundError('user not found');
+        await revokeAllForUser(trx, id, now);
+      });
+    });
+    await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' } });
+  }
+
+
 }

@@ -31,6 +31,7 @@ export async function createTestApp(overrides: Partial<AuthManagerOptions> = {})
     jwtSecret: secret,
     bcryptRounds: 4,
     rateLimit: false,
+    logger: false,
     ...overrides,
   });
   await auth.ready;

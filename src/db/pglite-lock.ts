@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DatabaseLockedError, type LockHolder } from '../errors.js';
+
+/** The lock file, inside the PGlite data directory (PostgreSQL ignores files it does not know). */
+export const LOCK_FILE = 'express-authlib.lock';
+
+const PROCESS_STARTED_AT = new Date(Date.now() - process.uptime() * 1000).toISOString();
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readHolder(file: string): Promise<LockHolder | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<LockHolder>;
+    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') return parsed as LockHolder;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  }
+  return { pid: 0, host: 'unknown', started_at: 'unknown' }; // unreadable: treated as held, the message says how to clear it
+}
+
+/** Written whole under a temporary name, then linked into place: link fails if the lock exists, so nobody reads half a file. */
+async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(temp, JSON.stringify(holder));
+  try {
+    await link(temp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+function lockedError(dir: string, file: string, holder: LockHolder): DatabaseLockedError {
+  if (holder.pid === 0) {
+    return new DatabaseLockedError(`the embedded database ${dir} has a lock file that cannot be read; if no process is using the database, delete ${file}`, holder);
+  }
+  const who = holder.pid === process.pid && holder.host === hostname() && holder.started_at === PROCESS_STARTED_AT ? 'this process (another AuthManager, not yet closed)' : `process ${holder.pid} on ${holder.host}`;
+  return new DatabaseLockedError(
+    `the embedded database ${dir} is in use by ${who}, since ${holder.started_at}; PGlite allows one process at a time: ` +
+      `stop it first (or use PostgreSQL for several processes). If that process is gone, delete ${file}`,
+    holder,
+  );
+}
+
+/**
+ * Takes the one-writer lock of an on-disk PGlite directory; resolves with its release. The lock
+ * names its holder (pid, host, start time). A lock left by a crashed process on this host (its pid
+ * no longer runs) is recovered; one from another host cannot be checked, so it is reported.
+ */
+export async function lockPGliteDirectory(dir: string): Promise<() => Promise<void>> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, LOCK_FILE);
+  const mine: LockHolder = { pid: process.pid, host: hostname(), started_at: PROCESS_STARTED_AT };
+  for (let attempt = 0; ; attempt++) {
+    if (await tryCreate(file, mine)) break;
+    const holder = await readHolder(file);
+    if (holder === undefined) continue; // released between our attempt and the read
+    // Our own pid with another start time is a previous process that had the same pid (pid 1 in a container).
+    const ours = holder.pid === process.pid;
+    const stale = holder.host === mine.host && (ours ? holder.started_at !== mine.started_at : holder.pid > 0 && !isAlive(holder.pid));
+    if (!stale || attempt >= 2) throw lockedError(dir, file, holder);
+    // Removed only if it is still the dead holder's, so two processes recovering at once cannot remove each other's.
+    const again = await readHolder(file);
+    if (again?.pid === holder.pid && again.started_at === holder.started_at) await unlink(file).catch(() => undefined);
+  }
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    const holder = await readHolder(file);
+    if (holder?.pid === mine.pid && holder.started_at === mine.started_at) await unlink(file).catch(() => undefined);
+  };
+}

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_DSN } from './helpers/database.js';
+
+// The package as a user meets it: packed, installed from the tarball into a fresh project, and its
+// published declarations type-checked by consumer code (ESM and CommonJS, strict, skipLibCheck off).
+// The rest of the suite reaches the sources through a path alias, so only this test sees dist/.
+// No database is involved, so the PostgreSQL run of the suite skips it.
+const run = promisify(execFile);
+const ROOT = process.cwd();
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'consumer');
+const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
+const version = (name: string) => (createRequire(join(ROOT, 'package.json'))(`${name}/package.json`) as { version: string }).version;
+
+const dir = mkdtempSync(join(tmpdir(), 'authlib-consumer-'));
+let tarball = '';
+let packedFiles: string[] = [];
+let installLog = '';
+
+beforeAll(async () => {
+  if (TEST_DSN) return;
+  if (!existsSync(join(ROOT, 'dist', 'index.d.ts'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  // --ignore-scripts: npm test has just built dist/, and a rebuild here would race the CLI tests that run it.
+  const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT });
+  const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  tarball = join(dir, info!.filename);
+  packedFiles = info!.files.map((f) => f.path);
+
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  // The versions this repository tests with, so npm's cache (filled by `npm ci`) can serve them.
+  const deps = [`express@${version('express')}`, `@types/express@${version('@types/express')}`, `@types/node@${version('@types/node')}`];
+  const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...deps], { cwd: dir, timeout: 240_000 });
+  installLog = installed.stdout + installed.stderr;
+  for (const file of ['app.mts', 'app.cts']) {
+    copyFileSync(join(FIXTURES, file), join(dir, file));
+    const base = JSON.parse(readFileSync(join(FIXTURES, 'tsconfig.json'), 'utf8')) as object;
+    writeFileSync(join(dir, `tsconfig.${file}.json`), JSON.stringify({ ...base, files: [file] }));
+  }
+}, 300_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function typecheck(file: string): Promise<string> {
+  try {
+    await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', `tsconfig.${file}.json`], { cwd: dir, timeout: 120_000 });
+    return '';
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    return `${e.stdout ?? ''}${e.stderr ?? ''}` || e.message;
+  }
+}
+
+describe.skipIf(TEST_DSN)('the packed package', () => {
+  it('ships the build, the migrations, the CLI and the licence, and nothing of the sources', () => {
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/authlib.js', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'sql/0001_init.sql']) {
+      expect(packedFiles).toContain(f);
+    }
+    expect(packedFiles.filter((f) => /^(src|test|cli)\//.test(f))).toEqual([]);
+  });
+
+  it('installs into a fresh project without install-script warnings', () => {
+    expect(installLog).not.toMatch(/install-scripts|prepare|postinstall/i);
+  });
+
+  it('type-checks ESM and CommonJS consumer code (strict, skipLibCheck: false), with or without an Express.User of their own', async () => {
+    const [esm, cjs] = await Promise.all([typecheck('app.mts'), typecheck('app.cts')]);
+    expect(esm, 'ESM consumer').toBe('');
+    expect(cjs, 'CommonJS consumer').toBe('');
+  }, 240_000);
+
+  it('is clean for @arethetypeswrong/cli and publint', async () => {
+    const attw = await run(bin('attw'), [tarball, '--format', 'ascii'], { cwd: dir }).catch((err: { stdout: string }) => ({ stdout: `FAILED\n${err.stdout}` }));
+    expect(attw.stdout).toMatch(/No problems found/);
+    const publint = await run(bin('publint'), ['run', tarball, '--strict', '--level', 'suggestion'], { cwd: dir });
+    expect(publint.stdout).toMatch(/All good/);
+  }, 120_000);
+});

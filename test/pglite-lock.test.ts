@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AuthManager, DatabaseLockedError } from '../src/index.js';
+import { closedAfterEach } from './helpers/app.js';
+
+// One writer per embedded database: PGlite in two processes (or two AuthManagers) on one directory
+// would both report ready and lose each other's writes, so the second opener is refused.
+const BIN = join(process.cwd(), 'bin', 'authlib.js');
+const root = mkdtempSync(join(tmpdir(), 'authlib-lock-'));
+const { track } = closedAfterEach();
+let n = 0;
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function manager(dir: string): AuthManager {
+  const auth = new AuthManager(null, { dbDsn: `pglite://${dir}`, jwtSecret: 'l'.repeat(32), bcryptRounds: 4, logger: false });
+  track(() => auth.close());
+  return auth;
+}
+
+const freshDir = () => join(root, `db${(n += 1)}`);
+const lockFile = (dir: string) => join(dir, 'express-authlib.lock');
+
+describe('the embedded database lock', () => {
+  it('a second AuthManager on the same directory is refused, naming the holder; after close() it opens', async () => {
+    const dir = freshDir();
+    const first = manager(dir);
+    await first.ready;
+    const holder = JSON.parse(readFileSync(lockFile(dir), 'utf8'));
+    expect(holder).toMatchObject({ pid: process.pid, host: hostname() });
+    expect(typeof holder.started_at).toBe('string');
+
+    const second = manager(dir);
+    const err = await second.ready.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DatabaseLockedError);
+    expect((err as DatabaseLockedError).code).toBe('database_locked');
+    expect((err as Error).message).toMatch(/in use by this process/);
+    await second.close();
+
+    await first.close();
+    expect(existsSync(lockFile(dir))).toBe(false);
+    const third = manager(dir);
+    await third.ready;
+  }, 60_000);
+
+  it('the CLI is refused while an app holds the database, with one line naming the process', async () => {
+    const dir = freshDir();
+    const app = manager(dir);
+    await app.ready;
+    const result = spawnSync(process.execPath, [BIN, 'db', 'status', '--dsn', `pglite://${dir}`], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(`authlib: the embedded database ${dir} is in use by process ${process.pid} on ${hostname()}`);
+  }, 60_000);
+
+  it('a stale lock left by a process that died is recovered', async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    writeFileSync(lockFile(dir), JSON.stringify({ pid: dead, host: hostname(), started_at: '2026-01-01T00:00:00.000Z' }));
+    const auth = manager(dir);
+    await auth.ready;
+    expect(JSON.parse(readFileSync(lockFile(dir), 'utf8')).pid).toBe(process.pid);
+  }, 60_000);
+
+  it("a lock held from another host is not second-guessed: refused, with how to clear it", async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(lockFile(dir), JSON.stringify({ pid: 4242, host: 'build-box-7', started_at: '2026-01-01T00:00:00.000Z' }));
+    const auth = manager(dir);
+    await expect(auth.ready).rejects.toThrow(`in use by process 4242 on build-box-7, since 2026-01-01T00:00:00.000Z`);
+    await expect(auth.ready).rejects.toThrow(`delete ${lockFile(dir)}`);
+  }, 60_000);
+
+  it('an unreadable lock file is reported, not overwritten', async () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(lockFile(dir), 'garbage');
+    const auth = manager(dir);
+    await expect(auth.ready).rejects.toThrow(`has a lock file that cannot be read; if no process is using the database, delete ${lockFile(dir)}`);
+    expect(readFileSync(lockFile(dir), 'utf8')).toBe('garbage');
+  }, 60_000);
+
+  it('pglite://memory is exempt: each in-memory database is private to its AuthManager', async () => {
+    const a = new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'l'.repeat(32), logger: false });
+    const b = new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'l'.repeat(32), logger: false });
+    track(() => a.close());
+    track(() => b.close());
+    await Promise.all([a.ready, b.ready]);
+  }, 60_000);
+});
