@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
-import { MAX_PASSWORD_LENGTH } from './passwords/policy.js';
+import { MAX_PASSWORD_LENGTH, passwordProblem, type PasswordRules } from './passwords/policy.js';
 import { isSingleScript } from './single-script.js';
 
 /** Longest accepted `real_name`. */
@@ -50,6 +50,14 @@ export const email = z.string().max(320).transform(nfkcTrim).pipe(z.email('must 
  * common passwords, not the username or email) is checked by the service that sets it.
  */
 export const password = z.string().min(1, 'is required').max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`);
+
+/** `password` with the length and common-password rules of `passwordPolicy`, so they are reported with the other fields. */
+export function policyPassword(rules: PasswordRules) {
+  return password.superRefine((value, ctx) => {
+    const problem = passwordProblem(value, rules);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
 
 export const realName = z.string().max(MAX_REAL_NAME_LENGTH).transform((s) => s.trim());
 

@@ -72,13 +72,19 @@ describe('a reset or an email change ends the sessions on every instance', () =>
     return status;
   }
 
-  it('the access token dies on another instance as soon as the reset commits', async () => {
+  /** Two instances of one deployment, and a user whose token works on the second. */
+  async function twoInstances() {
     const box = mailbox();
     const t = await opened.app({ mailer: box.mailer });
     const other = await extraInstance(t.schema, { jwtSecret: t.secret });
     opened.track(() => other.close());
     const u = await registerUser(t);
     expect((await other.http.get('/me').set(bearer(u.token))).status).toBe(200);
+    return { box, t, other, u };
+  }
+
+  it('the access token dies on another instance as soon as the reset commits', async () => {
+    const { box, t, other, u } = await twoInstances();
     await t.http.post(`${BASE}/request-password-reset`).send({ email: `${u.username}@example.com` });
     const mail = await box.next('password_reset', `${u.username}@example.com`);
     expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: 'a fresh passphrase' })).status).toBe(200);
@@ -86,12 +92,7 @@ describe('a reset or an email change ends the sessions on every instance', () =>
   });
 
   it('the same after an email change', async () => {
-    const box = mailbox();
-    const t = await opened.app({ mailer: box.mailer });
-    const other = await extraInstance(t.schema, { jwtSecret: t.secret });
-    opened.track(() => other.close());
-    const u = await registerUser(t);
-    expect((await other.http.get('/me').set(bearer(u.token))).status).toBe(200);
+    const { box, t, other, u } = await twoInstances();
     const target = `moved_${u.username}@example.com`;
     await t.http.post(`${BASE}/request-email-change`).set(bearer(u.token)).send({ new_email: target });
     const mail = await box.next('email_change', target);

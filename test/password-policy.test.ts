@@ -50,6 +50,13 @@ describe('password policy', () => {
     expect((await t.http.get('/me').set(bearer(u.token))).status).toBe(200);
   });
 
+  it('and to auth.users.setPassword (the CLI\'s user passwd)', async () => {
+    const u = await registerUser(t);
+    await expect(t.auth.users.setPassword(u.user.id, 'qwerty123')).rejects.toMatchObject({ code: 'validation_error', fields: { password: expect.any(String) } });
+    await expect(t.auth.users.setPassword(u.user.id, u.username)).rejects.toMatchObject({ code: 'validation_error' });
+    await t.auth.users.setPassword(u.user.id, 'an acceptable passphrase');
+  });
+
   it('and to auth.users.create', async () => {
     await expect(t.auth.users.create({ username: uniqueName('api'), email: `${uniqueName('e')}@example.com`, password: 'password1' })).rejects.toMatchObject({ code: 'validation_error', fields: { password: expect.any(String) } });
   });

@@ -33,8 +33,6 @@ const createSchema = z.object({
   email_verified: z.boolean().optional(),
 });
 
-const setPasswordSchema = z.object({ password: v.password });
-
 function conflictMessage(err: unknown): string {
   const { constraint, message } = err as { constraint?: unknown; message?: unknown };
   const named = typeof constraint === 'string' ? constraint : typeof message === 'string' ? message : '';
@@ -45,7 +43,11 @@ function conflictMessage(err: unknown): string {
 
 /** User management: `auth.users`. Same rules as the HTTP endpoints. */
 export class UserService {
-  constructor(private readonly ctx: ServiceContext) {}
+  readonly #schema;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.#schema = createSchema.extend({ password: v.policyPassword(ctx.opts.passwordPolicy).optional() });
+  }
 
   /** Creates a user; 400 on invalid input or unknown role, 409 when username or email is taken. */
   async create(input: CreateUserInput): Promise<User> {
@@ -57,7 +59,8 @@ export class UserService {
    * there), so a failure in either leaves nothing behind and the client's retry does not get 409.
    */
   async createWith<T>(input: CreateUserInput, then: (trx: Transaction<Database>, userId: string) => Promise<T>): Promise<{ user: User; result: T }> {
-    const data = v.parseInput(createSchema, input);
+    const data = v.parseInput(this.#schema, input);
+    // Not the username or email (the other rules were checked with the fields).
     if (data.password !== undefined) checkPassword(data.password, this.ctx.opts.passwordPolicy, data);
     const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
     const passwordHash = data.password === undefined ? null : await this.ctx.hasher.hash(data.password);
@@ -141,7 +144,9 @@ export class UserService {
    * `user passwd`); every login and token of the user ends, as after a password change.
    */
   async setPassword(id: string, password: string): Promise<void> {
-    const data = v.parseInput(setPasswordSchema, { password });
+    const data = v.parseInput(z.object({ password: v.policyPassword(this.ctx.opts.passwordPolicy) }), { password });
+    const user = await this.ctx.database.run((db) => findUserById(db, id));
+    if (user) checkPassword(data.password, this.ctx.opts.passwordPolicy, user);
     const hash = await this.ctx.hasher.hash(data.password);
     await this.ctx.database.run((db) => {
       const now = this.ctx.opts.now();
