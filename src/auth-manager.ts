@@ -222,6 +222,8 @@ export class AuthManager {
   async close(): Promise<void> {
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.
+    // Work that outlives its request (mail, its audit events) may still need the database: it goes first.
+    await this.#background.settled();
     await this.#database.settle();
     await this.#background.settled();
     await this.#revocation.close();
