@@ -23,6 +23,14 @@ import { UserService } from './services/users.js';
 import { UserAdminService } from './services/user-admin.js';
 import { EventService } from './services/events.js';
 import { ImpersonationService, type Impersonation } from './services/impersonation.js';
+import { AccountLifecycleService } from './services/account-lifecycle.js';
+import { MfaChallenges } from './services/mfa-challenges.js';
+import { MfaService } from './services/mfa.js';
+import { OneTimeTokens } from './services/one-time-tokens.js';
+import { OtpService } from './services/otp.js';
+import { MailDispatcher } from './mail/mailer.js';
+import { identityKey } from './identity-key.js';
+import { sha256 } from './tokens/secrets.js';
 
 /** Anything with `use(path, middleware)`: an Express 4/5 app or a Connect app. */
 export interface MountTarget {
@@ -120,7 +128,10 @@ export class AuthManager {
     const audit = new Audit(this.#database, this.#logger, opts.now, opts.onEvent);
     const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#database, opts.now);
     this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#database, clientIp, opts.now, this.#logger, this.#background);
-    const ctx = { opts, database: this.#database, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background };
+    const mailer =
+      opts.mailer &&
+      new MailDispatcher(opts.mailer, { emailLinks: opts.emailLinks, mailTemplates: opts.mailTemplates, issuer: opts.issuer, now: opts.now }, { logger: this.#logger, audit, background: this.#background });
+    const ctx = { opts, database: this.#database, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background, mailer };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
     const identities = new IdentityService(ctx);
@@ -144,7 +155,12 @@ export class AuthManager {
     this.roles = { list: () => roles.list(), create: (name) => roles.create(name), delete: (name) => roles.delete(name) };
     this.events = { list: (input) => events.list(input) };
     this.apiTokens = apiTokens;
-    this.#sessions = new SessionService(ctx);
+    const oneTimeTokens = new OneTimeTokens(opts.now);
+    const challenges = new MfaChallenges(ctx, oneTimeTokens);
+    this.#sessions = new SessionService(ctx, challenges);
+    const lifecycle = new AccountLifecycleService(ctx, oneTimeTokens);
+    const otp = new OtpService(ctx, lifecycle, this.#sessions, oneTimeTokens);
+    const mfa = new MfaService(ctx, challenges, this.#sessions);
     const oauth = new OAuthService(ctx, this.#sessions);
     this.integrations = { get: (userId, provider) => identities.integration(userId, provider) };
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
@@ -159,7 +175,14 @@ export class AuthManager {
       this.#logger.error({ code: e?.code }, `express-authlib: start-up failed: ${String(e?.message ?? err)}`);
     });
 
-    const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback') => createLimiter(name, opts.rateLimit, { store: this.#database, clientIp, now: opts.now });
+    const limiterDeps = { store: this.#database, clientIp, now: opts.now };
+    const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback' | 'mail' | 'code') => createLimiter(name, opts.rateLimit, limiterDeps);
+    // Per target address, whoever asks; keyed by a hash so the counters hold no addresses.
+    const mailTarget = createLimiter('mailTarget', opts.rateLimit, limiterDeps, (req) => {
+      const body = (req as { body?: { email?: unknown; new_email?: unknown } }).body;
+      const email = body?.email ?? body?.new_email;
+      return typeof email === 'string' && email.length <= 320 ? sha256(identityKey(email)) : undefined;
+    });
     const router = createRouter({
       users,
       sessions: this.#sessions,
@@ -176,7 +199,22 @@ export class AuthManager {
       clientIp,
       adminRole: opts.adminRole,
       authenticate: this.requireAuth(),
-      limit: { login: limiter('login'), register: limiter('register'), refresh: limiter('refresh'), oauth: limiter('oauth'), oauthCallback: limiter('oauthCallback') },
+      authenticateForSetup: createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, undefined, true),
+      afterRegister: (userId, origin) => (opts.requireEmailVerification ? lifecycle.sendVerificationAfterRegister(userId, origin) : Promise.resolve()),
+      lifecycle,
+      otp,
+      otpEnabled: otp.enabled,
+      mfa,
+      limit: {
+        login: limiter('login'),
+        register: limiter('register'),
+        refresh: limiter('refresh'),
+        oauth: limiter('oauth'),
+        oauthCallback: limiter('oauthCallback'),
+        mail: limiter('mail'),
+        mailTarget,
+        code: limiter('code'),
+      },
       logger: this.#logger,
     });
     this.router = (req, res, next) => router(req, res, next);
@@ -223,6 +261,8 @@ export class AuthManager {
   async close(): Promise<void> {
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.
+    // Work that outlives its request (mail, its audit events) may still need the database: it goes first.
+    await this.#background.settled();
     await this.#database.settle();
     await this.#background.settled();
     await this.#revocation.close();

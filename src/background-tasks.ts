@@ -13,6 +13,14 @@ export class BackgroundTasks {
     this.#pending.add(tracked);
   }
 
+  /**
+   * Starts `work` on a later turn of the event loop, so the answer of the request that asked for
+   * it is written first (on embedded PGlite the database shares this thread), and tracks it.
+   */
+  defer(work: () => Promise<unknown>): void {
+    this.track(new Promise<void>((resolve) => setImmediate(resolve)).then(work));
+  }
+
   /** Resolves once every tracked task (including ones started meanwhile) has settled. */
   async settled(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);

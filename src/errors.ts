@@ -12,14 +12,18 @@ export const AUTH_ERROR_STATUS = {
   invalid_redirect: 400,
   invalid_state: 400,
   oauth_failed: 400,
+  invalid_code: 400,
   unauthorized: 401,
   invalid_credentials: 401,
   invalid_token: 401,
   token_expired: 401,
   refresh_token_reused: 401,
+  mfa_required: 401,
   forbidden: 403,
   account_disabled: 403,
   access_denied: 403,
+  email_not_verified: 403,
+  mfa_setup_required: 403,
   not_found: 404,
   conflict: 409,
   account_exists: 409,
@@ -27,6 +31,7 @@ export const AUTH_ERROR_STATUS = {
   unsupported_media_type: 415,
   rate_limited: 429,
   internal_error: 500,
+  not_configured: 501,
   provider_unavailable: 502,
   service_unavailable: 503,
   database_error: 503,
@@ -80,10 +85,41 @@ export class AuthenticationError extends AuthError {
   }
 }
 
-/** 403: the caller is known but may not do this. */
+/**
+ * 403: the caller is known but may not do this: lacks a role or scope, is disabled, has not
+ * verified the email (`requireEmailVerification`), or must set up a second factor first.
+ */
 export class ForbiddenError extends AuthError {
-  constructor(code: 'forbidden' | 'account_disabled' = 'forbidden', message = 'you do not have permission to do this') {
+  constructor(code: 'forbidden' | 'account_disabled' | 'email_not_verified' | 'mfa_setup_required' = 'forbidden', message = 'you do not have permission to do this') {
     super(code, message);
+  }
+}
+
+/**
+ * 401 `mfa_required`: the first factor was right, a second is needed. The body adds `mfa_id` (send
+ * it with the second factor) and `methods` (the second factors this user can use).
+ */
+export class MfaRequiredError extends AuthError {
+  readonly mfaId: string;
+  readonly methods: string[];
+  constructor(mfaId: string, methods: string[]) {
+    super('mfa_required', 'a second factor is required to sign in');
+    this.mfaId = mfaId;
+    this.methods = methods;
+  }
+}
+
+/** 400 `invalid_code`: a wrong, expired or used one-time code (email OTP, TOTP, backup code), or a dead `otp_id` / `mfa_id`. */
+export class InvalidCodeError extends AuthError {
+  constructor(message = 'the code is invalid or has expired') {
+    super('invalid_code', message);
+  }
+}
+
+/** 501 `not_configured`: the endpoint needs something the app did not configure (a `mailer`). */
+export class NotConfiguredError extends AuthError {
+  constructor(message: string) {
+    super('not_configured', message);
   }
 }
 
@@ -102,7 +138,7 @@ export class ConflictError extends AuthError {
 }
 
 /** Which limit refused a request: a `rateLimit` limiter, or `account` (the per-account login delay). */
-export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'account';
+export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'account';
 
 const RATE_LIMITED: Record<RateLimitName, string> = {
   login: 'too many failed logins from this address',
@@ -111,6 +147,9 @@ const RATE_LIMITED: Record<RateLimitName, string> = {
   token: 'too many invalid tokens from this address',
   oauth: 'too many sign-in flows begun from this address',
   oauthCallback: 'too many failed sign-in callbacks from this address',
+  mail: 'too many mail requests from this address',
+  mailTarget: 'too many mail requests for this email address',
+  code: 'too many wrong codes from this address',
   account: 'too many failed logins of this account from this address',
 };
 

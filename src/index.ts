@@ -30,6 +30,9 @@ export {
   ForbiddenError,
   InternalError,
   NotFoundError,
+  InvalidCodeError,
+  MfaRequiredError,
+  NotConfiguredError,
   OAuthError,
   RateLimitError,
   RequestError,
@@ -49,5 +52,8 @@ export { DEFAULT_RATE_LIMITS } from './security/rate-limit.js';
 export type { PasswordHasher } from './passwords/hasher.js';
 export type { Logger } from './logger.js';
 export type { AuthEvent, AuthEventType } from './security/audit.js';
-export type { Mailer } from './mailer.js';
+export type { EmailLinks, Mailer, MailKind, MailMessage } from './mail/mailer.js';
+export type { MailContent, MailTemplateData, MailTemplates } from './mail/templates.js';
+export { DEFAULT_MAIL_TEMPLATES } from './mail/templates.js';
+export type { MfaOptions, OtpOptions, PasswordPolicyOptions } from './options.js';
 export { generateSecret } from './tokens/secrets.js';

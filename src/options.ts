@@ -2,7 +2,11 @@ import { createSecretKey, createHash, type KeyObject } from 'node:crypto';
 import type { DatabaseHandle } from './db/database-handle.js';
 import { silentLogger, stderrLogger, type Logger } from './logger.js';
 import { isAbsoluteHttpUrl, isLoopbackUrl } from './oauth/redirects.js';
-import type { Mailer } from './mailer.js';
+import type { EmailLinks, Mailer } from './mail/mailer.js';
+import { smtpMailer } from './mail/smtp.js';
+import type { MailTemplates } from './mail/templates.js';
+import type { User } from './public-user.js';
+import { MAX_PASSWORD_LENGTH } from './passwords/policy.js';
 import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
 import type { RateLimitOptions } from './security/rate-limit.js';
 import type { AuthEvent } from './security/audit.js';
@@ -29,6 +33,34 @@ export interface OAuthProviderConfig {
   userEmailURL?: string;
   /** Any passport strategy instance (passport-oauth2, passport-openidconnect, openid-client/passport ...). */
   strategy?: unknown;
+}
+
+/** The `otp` option: email one-time codes. */
+export interface OtpOptions {
+  /** Digits of a code. @default 6 */
+  length?: number;
+  /** Seconds a code stays valid. @default 300 */
+  expiresIn?: number;
+  /** Wrong tries after which the `otp_id` is dead, even for the right code. @default 5 */
+  maxAttempts?: number;
+}
+
+/** The `mfa` option. */
+export interface MfaOptions {
+  /** The issuer shown by authenticator apps. @default the JWT `issuer` */
+  issuer?: string;
+  /** Users for whom a second factor is mandatory (e.g. every admin). @default nobody */
+  required?: (user: User) => boolean;
+}
+
+/** The `passwordPolicy` option (NIST SP 800-63B: length and a blocklist, no composition rules). */
+export interface PasswordPolicyOptions {
+  /** Fewest characters (code points after NFKC). @default 8 */
+  minLength?: number;
+  /** Most characters; at most 1024. @default 1024 */
+  maxLength?: number;
+  /** Refuse the ~49,000 most common passwords (zxcvbn-ts's list). @default true */
+  rejectCommon?: boolean;
 }
 
 /** Options of `new AuthManager(app, options)`. Every field documents its default. */
@@ -89,8 +121,29 @@ export interface AuthManagerOptions {
   trustProxy?: boolean | number | string | string[];
   /** Rate limits for login/register/refresh, kept in the database; `false` turns them off. @default on */
   rateLimit?: false | RateLimitOptions;
-  /** A mail sender for account mail; accepted, but this version sends none. @default none */
-  mailer?: Mailer;
+  /**
+   * Account mail (reset, verification, email change, OTP): `{ send(message) }`, or an `smtp://` /
+   * `smtps://` URL (`?from=` sets the sender). Without one the `/request-*` endpoints answer 501. @default none
+   */
+  mailer?: Mailer | string;
+  /** URL templates containing `{token}` that turn mailed tokens into links. @default {} (the mail carries the token) */
+  emailLinks?: EmailLinks;
+  /** Per mail kind, `(data) => ({subject, text, html})` replacing the plain default. @default {} */
+  mailTemplates?: MailTemplates;
+  /** `/login` refuses an account whose email is not verified (403 `email_not_verified`). @default false */
+  requireEmailVerification?: boolean;
+  /** Lifetime of a password-reset link, seconds. @default 1800 */
+  resetTokenExpiry?: number;
+  /** Lifetime of an email-verification link, seconds. @default 86400 */
+  verificationTokenExpiry?: number;
+  /** Lifetime of an email-change link, seconds. @default 3600 */
+  emailChangeTokenExpiry?: number;
+  /** Email one-time codes. @default { length: 6, expiresIn: 300, maxAttempts: 5 } */
+  otp?: OtpOptions;
+  /** TOTP label and who must use a second factor. @default { issuer: <issuer>, required: undefined } */
+  mfa?: MfaOptions;
+  /** Password rules for register, change and reset. @default { minLength: 8, maxLength: 1024, rejectCommon: true } */
+  passwordPolicy?: PasswordPolicyOptions;
   /**
    * pino-compatible logger; never receives a password, token or secret. `false` silences everything.
    * @default warnings and errors (a failed start-up, a lost database) as one line each on stderr
@@ -122,6 +175,14 @@ export const DEFAULT_BCRYPT_ROUNDS = 12;
 export const DEFAULT_TRUST_PROXY = undefined;
 /** Warnings and errors on stderr, one line each; `logger: false` is silentLogger. */
 export const DEFAULT_LOGGER: Logger = stderrLogger;
+export const DEFAULT_EMAIL_LINKS: Readonly<EmailLinks> = Object.freeze({});
+export const DEFAULT_MAIL_TEMPLATES_OPTION: Readonly<MailTemplates> = Object.freeze({});
+export const DEFAULT_REQUIRE_EMAIL_VERIFICATION = false;
+export const DEFAULT_RESET_TOKEN_EXPIRY = 1800;
+export const DEFAULT_VERIFICATION_TOKEN_EXPIRY = 86_400;
+export const DEFAULT_EMAIL_CHANGE_TOKEN_EXPIRY = 3600;
+export const DEFAULT_OTP: Readonly<Required<OtpOptions>> = Object.freeze({ length: 6, expiresIn: 300, maxAttempts: 5 });
+export const DEFAULT_PASSWORD_POLICY: Readonly<Required<PasswordPolicyOptions>> = Object.freeze({ minLength: 8, maxLength: MAX_PASSWORD_LENGTH, rejectCommon: true });
 export const DEFAULT_NOW = (): Date => new Date();
 /** Without a `hasher`: bcrypt at `bcryptRounds` in a worker pool, which the AuthManager owns and closes. */
 export const DEFAULT_HASHER = (bcryptRounds: number): PasswordHasher => new BcryptHasher(bcryptRounds);
@@ -226,6 +287,73 @@ function absoluteUrl(value: unknown, option: string, example: string): string | 
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !isAbsoluteHttpUrl(value)) throw misuse(option, `must be an absolute http(s) URL${example}`);
   return value;
+}
+
+function plainObject(value: unknown, option: string, shape: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw misuse(option, `must be an object ${shape}`);
+  return value as Record<string, unknown>;
+}
+
+function mailerOf(value: unknown): Mailer | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    if (!/^smtps?:\/\/./.test(value)) throw misuse('mailer', "as a string must be an 'smtp://' or 'smtps://' URL, e.g. 'smtp://user:pass@mail.example.com:587?from=no-reply@example.com'");
+    return smtpMailer(value);
+  }
+  if (typeof (value as Mailer | null)?.send !== 'function') throw misuse('mailer', "must be { send(message) } or an 'smtp://' / 'smtps://' URL");
+  return value as Mailer;
+}
+
+function emailLinksOf(value: unknown): Readonly<EmailLinks> {
+  if (value === undefined) return DEFAULT_EMAIL_LINKS;
+  const links = plainObject(value, 'emailLinks', '{ passwordReset?, verification?, emailChange? }');
+  const out: EmailLinks = {};
+  for (const [key, template] of Object.entries(links)) {
+    if (key !== 'passwordReset' && key !== 'verification' && key !== 'emailChange') throw misuse(`emailLinks.${key}`, 'is not known: use passwordReset, verification or emailChange');
+    if (template === undefined) continue;
+    if (typeof template !== 'string' || !template.includes('{token}') || !isAbsoluteHttpUrl(template.replaceAll('{token}', 'x'))) {
+      throw misuse(`emailLinks.${key}`, "must be an absolute http(s) URL containing {token}, e.g. 'https://app.example/reset#token={token}'");
+    }
+    out[key] = template;
+  }
+  return Object.freeze(out);
+}
+
+function mailTemplatesOf(value: unknown): Readonly<MailTemplates> {
+  if (value === undefined) return DEFAULT_MAIL_TEMPLATES_OPTION;
+  const templates = plainObject(value, 'mailTemplates', 'keyed by mail kind');
+  for (const [kind, fn] of Object.entries(templates)) {
+    if (!['password_reset', 'verification', 'email_change', 'email_changed', 'otp'].includes(kind)) {
+      throw misuse(`mailTemplates.${kind}`, 'is not a mail kind: password_reset, verification, email_change, email_changed or otp');
+    }
+    if (fn !== undefined && typeof fn !== 'function') throw misuse(`mailTemplates.${kind}`, 'must be a function (data) => ({ subject, text, html })');
+  }
+  return Object.freeze({ ...templates });
+}
+
+function otpOf(value: unknown): Readonly<Required<OtpOptions>> {
+  if (value === undefined) return DEFAULT_OTP;
+  const o = plainObject(value, 'otp', '{ length?, expiresIn?, maxAttempts? }');
+  const length = positiveInt(o.length, 'otp.length', DEFAULT_OTP.length, 4);
+  if (length > 10) throw misuse('otp.length', 'must be between 4 and 10');
+  return Object.freeze({ length, expiresIn: positiveInt(o.expiresIn, 'otp.expiresIn', DEFAULT_OTP.expiresIn), maxAttempts: positiveInt(o.maxAttempts, 'otp.maxAttempts', DEFAULT_OTP.maxAttempts) });
+}
+
+function mfaOf(value: unknown, all: AuthManagerOptions): Readonly<{ issuer: string; required: ((user: User) => boolean) | undefined }> {
+  const o = value === undefined ? {} : plainObject(value, 'mfa', '{ issuer?, required? }');
+  return Object.freeze({
+    issuer: str(o.issuer, 'mfa.issuer', typeof all.issuer === 'string' && all.issuer !== '' ? all.issuer : DEFAULT_ISSUER),
+    required: optionalFunction<(user: User) => boolean>(o.required, 'mfa.required', '(user) => boolean'),
+  });
+}
+
+function passwordPolicyOf(value: unknown): Readonly<Required<PasswordPolicyOptions>> {
+  if (value === undefined) return DEFAULT_PASSWORD_POLICY;
+  const o = plainObject(value, 'passwordPolicy', '{ minLength?, maxLength?, rejectCommon? }');
+  const minLength = positiveInt(o.minLength, 'passwordPolicy.minLength', DEFAULT_PASSWORD_POLICY.minLength);
+  const maxLength = positiveInt(o.maxLength, 'passwordPolicy.maxLength', DEFAULT_PASSWORD_POLICY.maxLength);
+  if (maxLength > MAX_PASSWORD_LENGTH || maxLength < minLength) throw misuse('passwordPolicy.maxLength', `must be between minLength and ${MAX_PASSWORD_LENGTH}`);
+  return Object.freeze({ minLength, maxLength, rejectCommon: bool(o.rejectCommon, 'passwordPolicy.rejectCommon', DEFAULT_PASSWORD_POLICY.rejectCommon) });
 }
 
 function signingKeys(value: unknown): readonly SigningKey[] {
@@ -355,7 +483,16 @@ const RESOLVERS = {
     if (limits !== false && (typeof limits !== 'object' || limits === null)) throw misuse('rateLimit', 'must be false or an object of limits');
     return limits;
   },
-  mailer: (v) => v,
+  mailer: mailerOf,
+  emailLinks: emailLinksOf,
+  mailTemplates: mailTemplatesOf,
+  requireEmailVerification: (v) => bool(v, 'requireEmailVerification', DEFAULT_REQUIRE_EMAIL_VERIFICATION),
+  resetTokenExpiry: (v) => positiveInt(v, 'resetTokenExpiry', DEFAULT_RESET_TOKEN_EXPIRY),
+  verificationTokenExpiry: (v) => positiveInt(v, 'verificationTokenExpiry', DEFAULT_VERIFICATION_TOKEN_EXPIRY),
+  emailChangeTokenExpiry: (v) => positiveInt(v, 'emailChangeTokenExpiry', DEFAULT_EMAIL_CHANGE_TOKEN_EXPIRY),
+  otp: otpOf,
+  mfa: mfaOf,
+  passwordPolicy: passwordPolicyOf,
   logger: resolveLogger,
   hasher: (v) => v,
   onEvent: (v) => optionalFunction<(event: AuthEvent) => void | Promise<void>>(v, 'onEvent', '(event) => void'),

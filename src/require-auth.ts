@@ -83,7 +83,7 @@ export function isAuthorized(auth: AuthContext, need: { roles?: readonly string[
  * Builds the guard middleware. Rejections are written as the JSON error body directly, so they
  * reach the client even in an app without an error handler; only unexpected errors go to next(err).
  */
-export function createRequireAuth(authenticator: Authenticator, logger: Logger, failures: TokenFailureLimiter | undefined, options?: RequireAuthOptions) {
+export function createRequireAuth(authenticator: Authenticator, logger: Logger, failures: TokenFailureLimiter | undefined, options?: RequireAuthOptions, allowMfaSetup = false) {
   const need = normalise(options);
 
   return function requireAuth(req: Req, res: ServerResponse, next: Next): void {
@@ -108,11 +108,11 @@ export function createRequireAuth(authenticator: Authenticator, logger: Logger, 
     // Everything in memory (a known user's access JWT): decided now, without a promise.
     let known: AuthContext | undefined;
     try {
-      known = authenticator.authenticateNow(token);
+      known = authenticator.authenticateNow(token, allowMfaSetup);
     } catch (err) {
       return refuse(err);
     }
     if (known) return admit(known);
-    authenticator.authenticate(token).then(admit, refuse);
+    authenticator.authenticate(token, allowMfaSetup).then(admit, refuse);
   };
 }

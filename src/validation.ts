@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
-import { MAX_PASSWORD_LENGTH, passwordProblem } from './passwords/policy.js';
+import { MAX_PASSWORD_LENGTH, passwordProblem, type PasswordRules } from './passwords/policy.js';
 import { isSingleScript } from './single-script.js';
 
 /** Longest accepted `real_name`. */
@@ -45,14 +45,19 @@ export const username = z
 
 export const email = z.string().max(320).transform(nfkcTrim).pipe(z.email('must be an email address').max(254));
 
-export const password = z
-  .string()
-  // Checked before anything else so an oversized password never reaches the hasher.
-  .max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`)
-  .superRefine((value, ctx) => {
-    const problem = passwordProblem(value);
+/**
+ * A new password's shape; an oversized one never reaches the hasher. The `passwordPolicy` (length,
+ * common passwords, not the username or email) is checked by the service that sets it.
+ */
+export const password = z.string().min(1, 'is required').max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`);
+
+/** `password` with the length and common-password rules of `passwordPolicy`, so they are reported with the other fields. */
+export function policyPassword(rules: PasswordRules) {
+  return password.superRefine((value, ctx) => {
+    const problem = passwordProblem(value, rules);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+}
 
 export const realName = z.string().max(MAX_REAL_NAME_LENGTH).transform((s) => s.trim());
 

@@ -7,6 +7,8 @@ import { BASE, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
 import { authorizeAt, rememberBrowser } from './helpers/oauth-browser.js';
 import { extraInstance, type ExtraInstance } from './helpers/tokens.js';
+import * as OTPAuth from 'otpauth';
+import { mailbox, type Mailbox } from './helpers/mailbox.js';
 
 // "A dump of the database lets no one log in" (contract section 9). A full scenario runs through
 // every kind of secret the library handles; then every column of every table of the schema is
@@ -17,16 +19,19 @@ const CALLBACK = `${PUBLIC_URL}${BASE}/login/oauth2callback`;
 const HIGH = { limit: 100_000, windowSeconds: 60 };
 
 let github: FakeGitHub;
+let box: Mailbox;
 let t: TestApp;
 let probe: ExtraInstance | undefined;
 
 beforeAll(async () => {
   github = await startFakeGitHub({ callbackURL: CALLBACK });
+  box = mailbox();
   // Rate limiting on (so its tables fill up too), with limits the scenario never reaches.
   t = await createTestApp({
+    mailer: box.mailer,
     publicUrl: PUBLIC_URL,
     oauthConfig: { github: { clientId: github.clientId, clientSecret: github.clientSecret, ...github.urls } },
-    rateLimit: { login: HIGH, register: HIGH, refresh: HIGH, token: HIGH },
+    rateLimit: { login: HIGH, register: HIGH, refresh: HIGH, token: HIGH, mail: HIGH, mailTarget: HIGH, code: HIGH },
   });
 });
 
@@ -70,6 +75,8 @@ interface Scenario {
   /** The `Cookie` header of the browser that began the pending flow: probes come from that browser. */
   pendingCookie: string;
   pendingState: string;
+  /** Live secrets of the account lifecycle, left unused until the last test. */
+  lifecycle: { username: string; resetToken: string; otpId: string; otpCode: string; mfaId: string; totpSecret: string; backupCode: string };
   dump: Record<string, Record<string, unknown>[]>;
   text: string;
 }
@@ -154,8 +161,33 @@ async function runScenario(): Promise<Scenario> {
   const pendingCookie = (pending.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
   keep('pending OAuth browser cookie', pendingCookie.split('=')[1]);
 
+  // The account lifecycle, on a second user: a live reset link, verification and email-change links,
+  // an email code, TOTP with backup codes, and a pending second factor (mfa_id).
+  const other = await registerUser(t, { password: newPassword });
+  const otherEmail = `${other.username}@example.com`;
+  await t.http.post(`${BASE}/request-verification`).send({ email: otherEmail });
+  keep('verification token', (await box.next('verification', otherEmail)).token);
+  const changeTo = `changed_${other.username}@example.com`;
+  await t.http.post(`${BASE}/request-email-change`).set(bearer(other.token)).send({ new_email: changeTo });
+  keep('email-change token', (await box.next('email_change', changeTo)).token);
+  const setup = await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(other.token)).send({ password: newPassword });
+  const totpSecret = keep('TOTP secret', setup.body.secret);
+  const totp = (at: number) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(totpSecret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
+  const confirmed = await t.http.post(`${BASE}/mfa/totp/confirm`).set(bearer(other.token)).send({ code: totp(Date.now() - 30_000) });
+  expect(confirmed.status).toBe(200);
+  const backupCodes = confirmed.body.backup_codes as string[];
+  for (const code of backupCodes) keep('backup code', code);
+  const first = await t.http.post(`${BASE}/login`).send({ username: other.username, password: newPassword });
+  expect(first.body.code).toBe('mfa_required');
+  const mfaId = keep('mfa_id', first.body.mfa_id);
+  await t.http.post(`${BASE}/request-password-reset`).send({ email: otherEmail });
+  const resetToken = keep('reset token', (await box.next('password_reset', otherEmail)).token);
+  const otpId = (await t.http.post(`${BASE}/request-otp`).send({ email: otherEmail })).body.otp_id as string;
+  const otpCode = keep('OTP code', (await box.next('otp', otherEmail)).code);
+
   const dump = await dumpSchema(t.schema);
   return {
+    lifecycle: { username: other.username, resetToken, otpId, otpCode, mfaId, totpSecret, backupCode: backupCodes[0]! },
     secrets,
     username,
     userId,
@@ -187,7 +219,7 @@ describe('database dump after a full scenario', () => {
   });
 
   it('the dump covers every table, and the scenario left data in them (the secrets were handled and kept somewhere)', async () => {
-    for (const table of ['users', 'roles', 'user_roles', 'refresh_tokens', 'api_tokens', 'oauth_accounts', 'oauth_states', 'auth_events']) {
+    for (const table of ['users', 'roles', 'user_roles', 'refresh_tokens', 'api_tokens', 'oauth_accounts', 'oauth_states', 'auth_events', 'one_time_tokens', 'mfa_totp', 'mfa_backup_codes']) {
       expect(Object.keys(s.dump), `table ${table}`).toContain(table);
     }
     expect(s.dump.oauth_states!.length).toBeGreaterThan(0);
@@ -195,10 +227,26 @@ describe('database dump after a full scenario', () => {
     expect(s.dump.api_tokens!.length).toBe(2);
     expect(s.dump.refresh_tokens!.length).toBeGreaterThanOrEqual(6);
     expect(s.dump.auth_events!.length).toBeGreaterThan(5);
+    expect(s.dump.one_time_tokens!.length).toBeGreaterThanOrEqual(5);
+    expect(s.dump.mfa_totp!.length).toBe(1);
+    expect(s.dump.mfa_backup_codes!.length).toBe(10);
     // The provider tokens are kept (to call GitHub later), so they are in the database in some form.
     const integration = await t.auth.integrations.get(s.userId, 'github');
     expect(integration?.access_token).toBe(s.provider.access_token);
     expect(integration?.refresh_token).toBe(s.provider.refresh_token);
+  });
+
+  it('no stored value works as a reset, verification or email-change link, an email code, an mfa_id or a backup code', async () => {
+    const p = await prober();
+    const values = [...storedStrings(s.dump)].filter((v) => v.length >= 1 && v.length <= 256);
+    for (const v of values) {
+      for (const path of ['/confirm-password-reset', '/confirm-verification', '/confirm-email-change']) {
+        const res = await p.http.post(BASE + path).send({ token: v, password: 'a stored value probe' });
+        expect(res.status, `stored value as ${path} token: ${v}`).not.toBe(200);
+      }
+      expect((await p.http.post(`${BASE}/login/mfa`).send({ mfa_id: v, method: 'backup_code', code: 'zzzzz-zzzzz' })).status, `stored value as mfa_id: ${v}`).toBe(400);
+      expect((await p.http.post(`${BASE}/login/mfa`).send({ mfa_id: s.lifecycle.mfaId, method: 'backup_code', code: v.slice(0, 32) })).status).not.toBe(200);
+    }
   });
 
   it('no column of any table contains a password, token, OAuth state, PKCE verifier, provider token or key (nor its hex/base64)', () => {
@@ -252,5 +300,15 @@ describe('database dump after a full scenario', () => {
     const verifier = github.lastTokenRequest?.code_verifier;
     expect(verifier).toMatch(/^[A-Za-z0-9._~-]{43,128}$/);
     expect(leakedSecrets(s.text, { pendingVerifier: verifier })).toEqual([]);
+  });
+
+  it('the live lifecycle secrets do work: the backup code finishes the mfa_id, the code signs in, the reset link resets', async () => {
+    const p = await prober();
+    // The probes above spent the mfa_id's five tries on wrong codes, so a fresh one is needed.
+    const first = await p.http.post(`${BASE}/login`).send({ username: s.lifecycle.username, password: s.newPassword });
+    expect((await p.http.post(`${BASE}/login/mfa`).send({ mfa_id: first.body.mfa_id, method: 'backup_code', code: s.lifecycle.backupCode })).status).toBe(200);
+    const otp = await p.http.post(`${BASE}/login/otp`).send({ otp_id: s.lifecycle.otpId, code: s.lifecycle.otpCode });
+    expect(otp.body.code).toBe('mfa_required');
+    expect((await p.http.post(`${BASE}/confirm-password-reset`).send({ token: s.lifecycle.resetToken, password: 'reset after the dump' })).status).toBe(200);
   });
 });

@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { createApp, DEMO_ADMIN, seedAdmin } from '../examples/basic/app.js';
+import { consoleMailer } from '../examples/basic/console-mailer.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 
 // The demo app from examples/basic, driven the way its start-up banner tells a person to.
 describe('examples/basic', () => {
   const schema = uniqueSchema('ex');
   let demo: ReturnType<typeof createApp>;
+  const printed: string[] = [];
 
   beforeAll(async () => {
-    demo = createApp({ ...(await databaseOptions()), dbSchema: schema, jwtSecret: 'x'.repeat(40), bcryptRounds: 4, rateLimit: false });
+    demo = createApp({ ...(await databaseOptions()), dbSchema: schema, jwtSecret: 'x'.repeat(40), bcryptRounds: 4, rateLimit: false, mailer: consoleMailer((line) => printed.push(line)) });
     await demo.auth.ready;
   });
   afterAll(async () => {
@@ -49,5 +51,36 @@ describe('examples/basic', () => {
     const admin = await http.get('/admin').set({ Authorization: `Bearer ${login.body.token}` });
     expect(admin.status).toBe(200);
     expect(admin.body).toEqual({ admin: true, hello: DEMO_ADMIN });
+  });
+
+  /** The value of `field: ...` in the last printed mail of `kind` to `to`, waiting for it (sent after the answer). */
+  async function printedField(kind: string, to: string, field: string): Promise<string> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const mail = printed.findLast((m) => m.includes(`to: ${to}`) && m.includes(`kind: ${kind}`));
+      const value = mail && new RegExp(`^${field}: (.+)$`, 'm').exec(mail)?.[1];
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`no ${kind} mail printed for ${to}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it('the development mailer shows a password reset and an email sign-in end to end, as the banner tells', async () => {
+    const http = request(demo.app);
+    const email = 'bob@example.com';
+    expect((await http.post('/api/v1/users/register').send({ username: 'bob', password: 'correct horse battery', email })).status).toBe(201);
+
+    expect((await http.post('/api/v1/users/request-password-reset').send({ email })).status).toBe(202);
+    const token = await printedField('password_reset', email, 'token');
+    expect(printed.at(-1)).toContain('development mailer');
+    expect((await http.post('/api/v1/users/confirm-password-reset').send({ token, password: 'a new long passphrase' })).status).toBe(200);
+    expect((await http.post('/api/v1/users/login').send({ username: 'bob', password: 'a new long passphrase' })).status).toBe(200);
+
+    const requested = await http.post('/api/v1/users/request-otp').send({ email });
+    expect(requested.status).toBe(202);
+    const code = await printedField('otp', email, 'code');
+    const login = await http.post('/api/v1/users/login/otp').send({ otp_id: requested.body.otp_id, code });
+    expect(login.status).toBe(200);
+    expect((await http.get('/protected').set({ Authorization: `Bearer ${login.body.token}` })).body).toMatchObject({ hello: 'bob' });
   });
 });

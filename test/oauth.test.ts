@@ -766,7 +766,7 @@ describe('sending the browser back to a front end', () => {
 });
 
 describe('GET /auth-methods', () => {
-  it('lists password and both configured providers; otp and mfa off', async () => {
+  it('lists password and both configured providers; otp off without a mailer, mfa (TOTP) always on', async () => {
     const res = await t.http.get(`${BASE}/auth-methods`);
     expect(res.status).toBe(200);
     const body = res.body as { oauth2: { providers: string[] } };
@@ -774,7 +774,7 @@ describe('GET /auth-methods', () => {
       password: { enabled: true },
       oauth2: { providers: ['github', 'google'] },
       otp: { enabled: false },
-      mfa: { enabled: false },
+      mfa: { enabled: true },
     });
   });
 });

@@ -11,7 +11,17 @@ export function createApp(options: AuthManagerOptions) {
   const auth = new AuthManager(app, options);
 
   app.get('/', (_req, res) => {
-    res.json({ hello: 'world', try: ['POST /api/v1/users/register', 'POST /api/v1/users/login', 'GET /protected', 'GET /admin'] });
+    res.json({
+      hello: 'world',
+      try: [
+        'POST /api/v1/users/register',
+        'POST /api/v1/users/login',
+        'POST /api/v1/users/request-password-reset',
+        'POST /api/v1/users/request-otp',
+        'GET /protected',
+        'GET /admin',
+      ],
+    });
   });
 
   app.get('/protected', auth.requireAuth(), (req, res) => {

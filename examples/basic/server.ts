@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSecret } from 'express-authlib';
 import { createApp, DEMO_ADMIN, seedAdmin } from './app.js';
+import { consoleMailer } from './console-mailer.js';
 
 // The examples, unlike the library, read the environment.
 const port = Number(process.env.PORT ?? 3000);
@@ -19,6 +20,8 @@ function demoSecret(): string {
 const { app, auth } = createApp({
   dbDsn: `pglite://${join(dataDir, 'db')}`,
   jwtSecret: demoSecret(),
+  // DEVELOPMENT ONLY: prints reset links and sign-in codes here instead of mailing them.
+  mailer: process.env.SMTP_URL ?? consoleMailer(),
 });
 
 try {
@@ -58,6 +61,14 @@ ${adminNote}
 
 To make alice an admin: stop the demo (the embedded database admits one process), then
   ${cli} user roles alice --add admin
+
+Password reset and email sign-in (the development mailer prints the mail below; set SMTP_URL to send it):
+  curl -s -X POST ${base}/api/v1/users/request-password-reset -H 'Content-Type: application/json' -d '{"email":"alice@example.com"}'
+  curl -s -X POST ${base}/api/v1/users/confirm-password-reset -H 'Content-Type: application/json' \\
+       -d '{"token":"<token from the mail>","password":"a new long passphrase"}'
+  curl -s -X POST ${base}/api/v1/users/request-otp -H 'Content-Type: application/json' -d '{"email":"alice@example.com"}'
+  curl -s -X POST ${base}/api/v1/users/login/otp -H 'Content-Type: application/json' \\
+       -d '{"otp_id":"<otp_id from the answer>","code":"<code from the mail>"}'
 `);
 });
 

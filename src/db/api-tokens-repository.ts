@@ -31,3 +31,8 @@ export async function deleteApiToken(db: Db, userId: string, id: string): Promis
 export async function touchApiToken(db: Db, id: string, now: Date): Promise<void> {
   await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
 }
+
+/** Deletes every API token of the user (account recovery: a reset or an email change ends them all). */
+export async function deleteAllApiTokens(db: Db, userId: string): Promise<void> {
+  await db.deleteFrom('api_tokens').where('user_id', '=', userId).execute();
+}

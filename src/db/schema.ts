@@ -110,7 +110,41 @@ export interface LoginFailuresTable {
   last_failure_at: Date;
 }
 
-/** Every table of the library, as Kysely sees them (inside `dbSchema`). */
+/** What a one-time token is for. */
+export type OneTimePurpose = 'password_reset' | 'verification' | 'email_change' | 'otp' | 'mfa';
+
+/** Link tokens, email codes and pending second factors: single use, expiring, hashed. */
+export interface OneTimeTokensTable {
+  id: string;
+  user_id: string;
+  purpose: OneTimePurpose;
+  token_hash: string;
+  email: string | null;
+  data: Json<Record<string, unknown>>;
+  attempts: Generated<number>;
+  created_at: Timestamp;
+  expires_at: Date;
+  used_at: NullableTimestamp;
+}
+
+export interface MfaTotpTable {
+  user_id: string;
+  /** AES-256-GCM of the base32 secret. */
+  secret_enc: string;
+  confirmed_at: NullableTimestamp;
+  /** Time step of the last accepted code (replay protection); bigint comes back as a string. */
+  last_step: ColumnType<string | null, number | null | undefined, number | null>;
+  created_at: Timestamp;
+}
+
+export interface MfaBackupCodesTable {
+  id: Generated<string>;
+  user_id: string;
+  code_hash: string;
+  used_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
 /** One revocation, as instances that poll instead of LISTENing read it. */
 export interface RevocationLogTable {
   id: Generated<string>;
@@ -118,7 +152,11 @@ export interface RevocationLogTable {
   created_at: Generated<Date>;
 }
 
+/** Every table of the library, as Kysely sees them (inside `dbSchema`). */
 export interface Database {
+  one_time_tokens: OneTimeTokensTable;
+  mfa_totp: MfaTotpTable;
+  mfa_backup_codes: MfaBackupCodesTable;
   auth_events: AuthEventsTable;
   revocation_log: RevocationLogTable;
   login_failures: LoginFailuresTable;
@@ -138,3 +176,4 @@ export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type OAuthAccountRow = Selectable<OAuthAccountsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
+export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;

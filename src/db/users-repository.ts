@@ -4,9 +4,10 @@ import type { Database, NewUserRow, UserRow } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** A user row with its role names (sorted). */
+/** A user row with its role names (sorted) and whether TOTP is confirmed (MFA on). */
 export interface UserRecord extends UserRow {
   roles: string[];
+  mfa_enabled: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -19,9 +20,13 @@ export function isUserId(id: unknown): id is string {
 export { identityKey };
 
 function selectUsers(db: Db) {
-  return db.selectFrom('users').selectAll('users').select((eb) =>
-    sql<string[]>`array(${eb.selectFrom('user_roles').select('user_roles.role').whereRef('user_roles.user_id', '=', 'users.id').orderBy('user_roles.role')})`.as('roles'),
-  );
+  return db
+    .selectFrom('users')
+    .selectAll('users')
+    .select((eb) => [
+      sql<string[]>`array(${eb.selectFrom('user_roles').select('user_roles.role').whereRef('user_roles.user_id', '=', 'users.id').orderBy('user_roles.role')})`.as('roles'),
+      sql<boolean>`exists(${eb.selectFrom('mfa_totp').select('mfa_totp.user_id').whereRef('mfa_totp.user_id', '=', 'users.id').where('mfa_totp.confirmed_at', 'is not', null)})`.as('mfa_enabled'),
+    ]);
 }
 
 export function findUserById(db: Db, id: string): Promise<UserRecord | undefined> {
@@ -55,7 +60,12 @@ export async function replaceRoles(db: Db, userId: string, roles: readonly strin
 }
 
 /** Invalidates every access token issued to the user so far. Returns whether the user exists. */
-export async function bumpTokenVersion(db: Db, userId: string, now: Date, changes: Partial<Pick<UserRow, 'is_active' | 'password_hash'>> = {}): Promise<boolean> {
+export async function bumpTokenVersion(
+  db: Db,
+  userId: string,
+  now: Date,
+  changes: Partial<Pick<UserRow, 'is_active' | 'password_hash' | 'email' | 'email_key' | 'email_verified'>> = {},
+): Promise<boolean> {
   if (!isUserId(userId)) return false;
   const result = await db
     .updateTable('users')
@@ -78,6 +88,17 @@ export function lockUser(db: Transaction<Database>, userId: string): Promise<Use
 /** The account whose email has this comparison key, with whether that email is verified. */
 export function findEmailOwner(db: Db, emailKey: string): Promise<Pick<UserRow, 'id' | 'email_verified'> | undefined> {
   return db.selectFrom('users').select(['id', 'email_verified']).where('email_key', '=', emailKey).executeTakeFirst();
+}
+
+/** By email only (not username), compared through `identityKey`. */
+export function findUserByEmail(db: Db, email: string): Promise<UserRecord | undefined> {
+  return selectUsers(db).where('users.email_key', '=', identityKey(email)).executeTakeFirst();
+}
+
+/** Marks the email verified if it is still `emailKey` (it may have changed since the link was sent). */
+export async function markEmailVerified(db: Db, userId: string, emailKey: string, now: Date): Promise<boolean> {
+  const result = await db.updateTable('users').set({ email_verified: true, updated_at: now }).where('id', '=', userId).where('email_key', '=', emailKey).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 export async function touchLastLogin(db: Db, userId: string, now: Date): Promise<void> {

@@ -15,6 +15,8 @@ const loginSchema = z.object({
   // A username or an email; its shape is checked only by the lookup, so any string up to 320 works.
   username: z.string().min(1).max(320),
   password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+  // The password as the second factor of a sign-in begun with another method.
+  mfa_id: z.string().min(1).max(128).optional(),
 });
 
 const registerSchema = z.object({
@@ -39,6 +41,10 @@ export interface AuthRouteDeps {
   allowRegistration: boolean;
   audit: Audit;
   authenticate: Handler;
+  /** `authenticate`, but letting through a user who still has to set up MFA (`/login/profile`, `/logout-all`). */
+  authenticateForSetup: Handler;
+  /** With `requireEmailVerification`, registration mails the first verification link. */
+  afterRegister: (userId: string, origin: EventOrigin) => Promise<void>;
   limit: { login: Handler; register: Handler; refresh: Handler };
   /** Where a request comes from, for the audit trail and the per-account login delays. */
   origin: (req: Req) => EventOrigin;
@@ -47,9 +53,9 @@ export interface AuthRouteDeps {
 /** The authlib core: login, register, refresh, logout, logout-all, change-password, profile, roles. */
 export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
   router.post('/login', d.limit.login, async (req, res) => {
-    const { username, password } = v.parseInput(loginSchema, bodyObject(req));
+    const { username, password, mfa_id } = v.parseInput(loginSchema, bodyObject(req));
     const { ip, userAgent } = d.origin(req);
-    const result = await d.sessions.login({ identifier: username, password, ip, userAgent });
+    const result = await d.sessions.login({ identifier: username, password, ip, userAgent, mfaId: mfa_id });
     sendJson(res, 200, result, true);
   });
 
@@ -59,6 +65,7 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     // Only the fields above: roles, flags and ids are never taken from a public body.
     const { user, result: tokens } = await d.users.createWith(input, (trx, userId) => d.sessions.startLogin(trx, userId));
     await d.audit.record('register', { userId: user.id, origin: d.origin(req) });
+    await d.afterRegister(user.id, d.origin(req));
     sendJson(res, 201, { user, ...tokens }, true);
   });
 
@@ -73,7 +80,7 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/logout-all', d.authenticate, accessTokenOnly, async (req, res) => {
+  router.post('/logout-all', d.authenticateForSetup, accessTokenOnly, async (req, res) => {
     await d.sessions.logoutAll(caller(req).user.id, d.origin(req));
     sendJson(res, 200, { success: true });
   });
@@ -84,7 +91,7 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     sendJson(res, 200, { success: true, ...tokens }, true);
   });
 
-  router.get('/login/profile', d.authenticate, (req, res) => {
+  router.get('/login/profile', d.authenticateForSetup, (req, res) => {
     sendJson(res, 200, { user: caller(req).user });
   });
 

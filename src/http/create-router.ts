@@ -4,7 +4,9 @@ import type { Logger } from '../logger.js';
 import { jsonBody } from './body.js';
 import { mountAuthRoutes, type AuthRouteDeps } from './auth-routes.js';
 import { mountApiTokenRoutes, type ApiTokenRouteDeps } from './api-token-routes.js';
+import { mountAccountRoutes, type AccountRouteDeps } from './account-routes.js';
 import { mountAdminRoutes, type AdminRouteDeps } from './admin-routes.js';
+import { mountMfaRoutes, type MfaRouteDeps } from './mfa-routes.js';
 import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
 import { originResolver } from './origin.js';
 import { sendError } from './respond.js';
@@ -12,10 +14,10 @@ import type { Next, Req, Res, Routes } from './types.js';
 
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
 export function createRouter(
-  given: Omit<AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & AdminRouteDeps, 'origin' | 'limit'> & {
+  given: Omit<AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & AdminRouteDeps & AccountRouteDeps & MfaRouteDeps, 'origin' | 'limit'> & {
     logger: Logger;
     clientIp: (req: Req) => string;
-    limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'];
+    limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] & AccountRouteDeps['limit'];
   },
 ): (req: Req, res: Res, next: Next) => void {
   // The standalone router Express 5 is built on: the same matching and async-error handling whatever the host is.
@@ -28,6 +30,8 @@ export function createRouter(
   mountApiTokenRoutes(router, deps);
   mountOAuthRoutes(router, deps);
   mountAdminRoutes(router, deps);
+  mountAccountRoutes(router, deps);
+  mountMfaRoutes(router, deps);
   router.use((_req: Req, _res: Res, next: Next) => next(new NotFoundError('no such endpoint')));
   router.use((err: unknown, req: Req, res: Res, _next: Next) => {
     // Each refused use of an impersonation token is audited, with the admin behind it as actor.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ForbiddenError, type AuthError } from '../errors.js';
+import { ForbiddenError, MfaRequiredError, type AuthError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { BrowserCookie } from '../oauth/browser-cookie.js';
 import { addressKey } from '../security/rate-limit.js';
@@ -30,6 +30,8 @@ export interface OAuthRouteDeps {
   clientIp: (req: Req) => string;
   limit: { oauth: Handler; oauthCallback: Handler };
   logger: Logger;
+  /** Whether email one-time codes work (a mailer exists), for `/auth-methods`. */
+  otpEnabled: boolean;
   origin: (req: Req) => EventOrigin;
 }
 
@@ -80,7 +82,9 @@ function callbackHandler(d: OAuthRouteDeps, paramsOf: (req: Req) => URLSearchPar
       return;
     }
     const error: AuthError = result.error;
-    if (result.redirectTo) redirectWith(res, result.redirectTo, { error: error.code, error_description: error.message });
+    // A second factor is due: the front end finishes with the mfa_id (POST /login/mfa).
+    const mfa: Record<string, string> = error instanceof MfaRequiredError ? { mfa_id: error.mfaId, methods: error.methods.join(' ') } : {};
+    if (result.redirectTo) redirectWith(res, result.redirectTo, { error: error.code, ...mfa, error_description: error.message });
     else sendError(res, error, d.logger);
   };
 }
@@ -119,8 +123,9 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
     sendJson(res, 200, {
       password: { enabled: true },
       oauth2: { providers: d.oauth.providerNames() },
-      otp: { enabled: false },
-      mfa: { enabled: false },
+      otp: { enabled: d.otpEnabled },
+      // TOTP needs no configuration: any user can turn it on.
+      mfa: { enabled: true },
     });
   });
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { AuthError, InternalError, RateLimitError, ValidationError } from '../errors.js';
+import { AuthError, InternalError, MfaRequiredError, RateLimitError, ValidationError } from '../errors.js';
 import { asServiceUnavailable } from '../db/unavailable.js';
 import type { Logger } from '../logger.js';
 
@@ -51,5 +51,11 @@ export function sendError(res: ServerResponse, error: unknown, logger: Logger): 
   if (err.status >= 500 && err.code !== 'internal_error') logger.warn({ code: err.code, err: { message: err.message } }, 'express-authlib: request failed');
   const body: Record<string, unknown> = { error: err.message, code: err.code, status_code: err.status };
   if (err instanceof ValidationError) body.fields = err.fields;
+  // The one error whose body carries more: what the client needs to finish the sign-in.
+  if (err instanceof MfaRequiredError) {
+    body.mfa_id = err.mfaId;
+    body.methods = err.methods;
+    res.setHeader('Cache-Control', 'no-store');
+  }
   sendJson(res, err.status, body);
 }

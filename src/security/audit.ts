@@ -26,7 +26,23 @@ export type AuthEventType =
   | 'role_created'
   | 'role_deleted'
   | 'impersonation_start'
-  | 'impersonation_refused';
+  | 'impersonation_refused'
+  | 'password_reset_requested'
+  | 'password_reset'
+  | 'password_reset_failed'
+  | 'verification_requested'
+  | 'email_verified'
+  | 'email_change_requested'
+  | 'email_changed'
+  | 'otp_requested'
+  | 'otp_failed'
+  | 'mfa_required'
+  | 'mfa_failed'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'backup_code_used'
+  | 'backup_codes_regenerated'
+  | 'mail_failed';
 
 /** An audit event as stored and as handed to `onEvent`. Never carries a password, token or secret. */
 export interface AuthEvent {

@@ -24,6 +24,12 @@ export interface RateLimitOptions {
   oauth?: LimitRule;
   /** Failed OAuth callbacks (bad or foreign state, refused code); successful ones do not count. @default 10 per 900 s */
   oauthCallback?: LimitRule;
+  /** Mail requested (`/request-password-reset`, `/request-verification`, `/request-email-change`, `/request-otp`) per address. @default 10 per 3600 s */
+  mail?: LimitRule;
+  /** The same requests per target email address, whoever asks (nobody can flood one inbox). @default 5 per 3600 s */
+  mailTarget?: LimitRule;
+  /** Failed one-time codes (`/login/otp`, `/login/mfa`, `/mfa/*` codes) per address; successes do not count. @default 10 per 900 s */
+  code?: LimitRule;
   /**
    * Makes the counter store for one limiter (called once per limiter, with its name): any
    * express-rate-limit store, e.g. rate-limit-redis. @default counters in the library's database, shared by every instance
@@ -31,7 +37,7 @@ export interface RateLimitOptions {
   store?: (limiter: LimitName) => Store;
 }
 
-export type LimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback';
+export type LimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code';
 
 export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
   login: { limit: 10, windowSeconds: 900 },
@@ -40,7 +46,13 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Objec
   token: { limit: 60, windowSeconds: 60 },
   oauth: { limit: 30, windowSeconds: 600 },
   oauthCallback: { limit: 10, windowSeconds: 900 },
+  mail: { limit: 10, windowSeconds: 3600 },
+  mailTarget: { limit: 5, windowSeconds: 3600 },
+  code: { limit: 10, windowSeconds: 900 },
 });
+
+/** Limiters that count only failures: a success is the normal case and must never lock a user out. */
+const FAILURES_ONLY: ReadonlySet<LimitName> = new Set(['login', 'oauthCallback', 'code']);
 
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 const pass: Middleware = (_req, _res, next) => next();
@@ -64,6 +76,8 @@ export function createLimiter(
   name: LimitName,
   options: false | RateLimitOptions,
   deps: { store: DatabaseGate; clientIp: (req: IncomingMessage) => string; now: () => Date },
+  /** Counts by this key instead of the client address (undefined: the request is not counted). */
+  keyOf?: (req: IncomingMessage) => string | undefined,
 ): Middleware {
   if (options === false) return pass;
   const { rule, counter } = limiterSetup(name, options, deps.store, deps.now);
@@ -72,14 +86,15 @@ export function createLimiter(
     limit: rule.limit,
     store: counter,
     // Only failures count where a success is the normal case and must never lock a user out.
-    skipSuccessfulRequests: name === 'login' || name === 'oauthCallback',
+    skipSuccessfulRequests: FAILURES_ONLY.has(name),
+    ...(keyOf ? { skip: (req: IncomingMessage) => keyOf(req) === undefined } : {}),
     // An OAuth failure in redirect mode is a 302 carrying `#error=` to the front end: still a failure.
     requestWasSuccessful: (_req, res) => res.statusCode < 400 && !String(res.getHeader('location') ?? '').includes('#error='),
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     // We resolve the client address ourselves (trustProxy), so express-rate-limit's Express-specific checks do not apply.
     validate: false,
-    keyGenerator: (req) => addressKey(name, deps.clientIp(req)),
+    keyGenerator: (req) => (keyOf ? `${name}:${keyOf(req)}` : addressKey(name, deps.clientIp(req))),
     handler: (req, _res, next) => {
       const resetTime = (req as unknown as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - deps.now().getTime()) / 1000)) : rule.windowSeconds;

@@ -27,6 +27,12 @@ const invalid = (message = 'token is invalid or has been revoked') => new Authen
 /** Verified access tokens kept (the oldest goes first); each is re-checked for expiry and revocation on every use. */
 export const VERIFIED_TOKEN_CACHE_MAX = 10_000;
 
+/** A caller that passed, with the user row the MFA requirement is judged on. */
+interface Checked {
+  auth: AuthContext;
+  record: UserRecord;
+}
+
 const expired = () => new AuthenticationError('token_expired', 'token has expired');
 
 /** Turns a bearer value (access JWT or API token) into an AuthContext, or throws an AuthError. */
@@ -45,8 +51,13 @@ export class Authenticator {
     private readonly apiTokens: ApiTokenService,
   ) {}
 
-  async authenticate(token: string): Promise<AuthContext> {
-    return this.authenticateNow(token) ?? (token.startsWith(API_TOKEN_PREFIX) ? this.#apiToken(token) : this.#jwt(token));
+  /**
+   * `allowMfaSetup`: let through a user whom `mfa.required` demands a second factor of and who has
+   * none yet; everywhere else (the default) such a user gets 403 `mfa_setup_required`.
+   */
+  async authenticate(token: string, allowMfaSetup = false): Promise<AuthContext> {
+    const known = this.#now(token) ?? (token.startsWith(API_TOKEN_PREFIX) ? await this.#apiToken(token) : await this.#jwt(token));
+    return this.#mfaGate(known, allowMfaSetup);
   }
 
   /**
@@ -54,7 +65,19 @@ export class Authenticator {
    * an access JWT of a user seen in the last 30 s): the AuthContext, or undefined when the database
    * must be asked. Throws the AuthError of a token it can already refuse.
    */
-  authenticateNow(token: string): AuthContext | undefined {
+  authenticateNow(token: string, allowMfaSetup = false): AuthContext | undefined {
+    const known = this.#now(token);
+    return known && this.#mfaGate(known, allowMfaSetup);
+  }
+
+  #mfaGate({ auth, record }: Checked, allowMfaSetup: boolean): AuthContext {
+    if (!allowMfaSetup && !record.mfa_enabled && this.opts.mfa.required?.(auth.user) === true) {
+      throw new ForbiddenError('mfa_setup_required', 'set up a second factor (POST /mfa/totp/setup) before doing anything else');
+    }
+    return auth;
+  }
+
+  #now(token: string): Checked | undefined {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
     if (token.startsWith(API_TOKEN_PREFIX)) {
       const checked = this.apiTokens.checkNow(token);
@@ -63,7 +86,7 @@ export class Authenticator {
       const entry = this.revocation.peekUser(row.user_id);
       if (!entry) return undefined;
       const user = this.#activeOwner(entry.user);
-      return this.#apiTokenContext(row, user, this.revocation.publicUser({ ...entry, user }));
+      return { auth: this.#apiTokenContext(row, user, this.revocation.publicUser({ ...entry, user })), record: user };
     }
     const claims = this.#claims(token);
     const entry = this.revocation.peekUser(claims.sub);
@@ -74,15 +97,15 @@ export class Authenticator {
       if (!admin) return undefined;
       this.#checkImpersonator(admin.user);
     }
-    return this.#jwtContext(claims, user, this.revocation.publicUser({ ...entry, user }));
+    return { auth: this.#jwtContext(claims, user, this.revocation.publicUser({ ...entry, user })), record: user };
   }
 
-  async #jwt(token: string): Promise<AuthContext> {
+  async #jwt(token: string): Promise<Checked> {
     const claims = this.#claims(token);
     const user = this.#usable(claims, await this.revocation.cachedUser(claims.sub));
     if (claims.imp !== undefined) this.#checkImpersonator(await this.revocation.cachedUser(claims.imp));
     const entry = this.revocation.peekUser(claims.sub);
-    return this.#jwtContext(claims, user, entry?.user === user ? this.revocation.publicUser({ ...entry, user }) : toPublicUser(user));
+    return { auth: this.#jwtContext(claims, user, entry?.user === user ? this.revocation.publicUser({ ...entry, user }) : toPublicUser(user)), record: user };
   }
 
   /** Verified claims of an access token (from the cache, or verified now and cached), its session not revoked. */
@@ -126,10 +149,10 @@ export class Authenticator {
     return { user: { ...publicUser }, roles: user.roles, method: 'jwt', scopes: ['*'], ...(claims.imp ? { impersonator_id: claims.imp } : {}) };
   }
 
-  async #apiToken(token: string): Promise<AuthContext> {
+  async #apiToken(token: string): Promise<Checked> {
     const row = this.#apiTokenRow(await this.apiTokens.check(token));
     const user = this.#activeOwner(await this.revocation.cachedUser(row.user_id));
-    return this.#apiTokenContext(row, user, toPublicUser(user));
+    return { auth: this.#apiTokenContext(row, user, toPublicUser(user)), record: user };
   }
 
   #apiTokenRow(result: ApiTokenCheck): ApiTokenRow {

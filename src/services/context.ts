@@ -1,6 +1,7 @@
 import type { BackgroundTasks } from '../background-tasks.js';
 import type { DatabaseGate } from '../db/database-gate.js';
 import type { Logger } from '../logger.js';
+import type { MailDispatcher } from '../mail/mailer.js';
 import type { ResolvedOptions } from '../options.js';
 import type { PasswordHasher } from '../passwords/hasher.js';
 import type { Audit } from '../security/audit.js';
@@ -19,4 +20,6 @@ export interface ServiceContext {
   throttle: LoginThrottle | undefined;
   /** Work that outlives a request; `close()` waits for it. */
   background: BackgroundTasks;
+  /** Account mail; undefined without a `mailer` (the mail endpoints then answer 501). */
+  mailer: MailDispatcher | undefined;
 }

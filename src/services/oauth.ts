@@ -58,7 +58,7 @@ export class OAuthService {
       const { userId, outcome } = await this.#resolve(provider.name, identity, linkUserId);
       // Recorded before the login, which a disabled account fails: the link itself has happened.
       if (outcome === 'linked') await this.ctx.audit.record('identity_linked', { userId, data: { provider: provider.name, explicit: linkUserId !== null }, origin: input.origin });
-      const login = await this.sessions.loginVerified(userId);
+      const login = await this.sessions.loginVerified(userId, 'oauth', { origin: input.origin });
       await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name }, origin: input.origin });
       return { ok: true, login, redirectTo };
     } catch (err) {

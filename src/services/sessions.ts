@@ -17,6 +17,8 @@ import { signAccessToken } from '../tokens/access-token.js';
 import { signRefreshToken, verifyRefreshToken } from '../tokens/refresh-token.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
+import type { MfaChallenges, SignInMethod } from './mfa-challenges.js';
+import { checkPassword } from '../passwords/policy.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -33,6 +35,8 @@ export interface LoginInput {
   password: string;
   ip?: string | undefined;
   userAgent?: string | undefined;
+  /** The `mfa_id` of a sign-in whose first factor was another method: the password is its second. */
+  mfaId?: string | undefined;
 }
 
 const invalidCredentials = () => new AuthenticationError('invalid_credentials', 'invalid username or password');
@@ -46,15 +50,18 @@ const invalidRefresh = () => new AuthenticationError('invalid_token', 'refresh t
 export class SessionService {
   #dummyHash: Promise<string> | undefined;
 
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly challenges: MfaChallenges,
+  ) {}
 
   /**
    * Username-or-email + password. Unknown user, wrong password and password-less account give the
    * same error after the same work: a bcrypt compare always runs, against a dummy hash if need be.
    * With the client's `ip` (HTTP logins), failures are also delayed per account and address.
    */
-  async login({ identifier, password, ip, userAgent }: LoginInput): Promise<TokenPair & { user: User }> {
-    const origin: EventOrigin = { ip, userAgent };
+  async login({ identifier, password, ip, userAgent, mfaId }: LoginInput): Promise<TokenPair & { user: User }> {
+    const origin: EventOrigin = { ...(ip !== undefined ? { ip } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
     const throttle = ip === undefined ? undefined : this.ctx.throttle;
     const dummy = (this.#dummyHash ??= this.#makeDummyHash());
     const user = await this.ctx.database.run((db) => findUserByIdentifier(db, identifier));
@@ -68,17 +75,44 @@ export class SessionService {
       await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {}, origin });
       throw invalidCredentials();
     }
-    const result = await this.#beginLogin(user, user.password_hash);
+    // The password was right: whatever follows (a second factor, an unverified email) is no guess.
     await throttle?.succeeded(account, ip!);
-    await this.ctx.audit.record('login_success', { userId: user.id, data: { method: 'password' }, origin });
+    if (this.ctx.opts.requireEmailVerification && !user.email_verified) {
+      await this.ctx.audit.record('login_failure', { userId: user.id, data: { identifier: user.username, reason: 'email_not_verified' }, origin });
+      throw new ForbiddenError('email_not_verified', 'verify your email address before signing in');
+    }
+    const result = await this.#afterFirstFactor(user, 'password', { mfaId, origin, checkedHash: user.password_hash });
+    await this.ctx.audit.record('login_success', { userId: user.id, data: { method: mfaId === undefined ? 'password' : 'password+mfa' }, origin });
     return result;
   }
 
-  /** A login established by other means (OAuth): checks the account is active, records it, starts a login. */
-  async loginVerified(userId: string): Promise<TokenPair & { user: User }> {
+  /**
+   * A login whose factor was checked elsewhere (OAuth, email OTP): checks the account is active,
+   * asks for a second factor when MFA is on (or, with `mfaId`, takes this one as the second),
+   * and starts a login.
+   */
+  async loginVerified(userId: string, method: SignInMethod = 'oauth', options: { mfaId?: string | undefined; origin?: EventOrigin | undefined } = {}): Promise<TokenPair & { user: User }> {
+    const user = await this.ctx.database.run((db) => findUserById(db, userId));
+    if (!user) throw new NotFoundError('user not found');
+    return this.#afterFirstFactor(user, method, options);
+  }
+
+  /** The login after `/login/mfa` consumed the challenge: both factors are done. */
+  async loginAfterSecondFactor(userId: string): Promise<TokenPair & { user: User }> {
     const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
     return this.#beginLogin(user);
+  }
+
+  /** A first factor is done: finish an `mfa_id` with it, or start one when MFA is on, else log in. */
+  async #afterFirstFactor(user: UserRecord, method: SignInMethod, options: { mfaId?: string | undefined; origin?: EventOrigin | undefined; checkedHash?: string | null }): Promise<TokenPair & { user: User }> {
+    if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+    if (options.mfaId !== undefined) {
+      await this.challenges.consume(options.mfaId, method, { userId: user.id, origin: options.origin });
+    } else if (user.mfa_enabled) {
+      throw await this.challenges.begin(user, method, options.origin);
+    }
+    return this.#beginLogin(user, options.checkedHash);
   }
 
   /**
@@ -215,6 +249,7 @@ export class SessionService {
     if (!user) throw new NotFoundError('user not found');
     const matches = user.password_hash ? await this.ctx.hasher.verify(currentPassword, user.password_hash) : false;
     if (!matches) throw new AuthenticationError('invalid_credentials', 'current password is wrong');
+    checkPassword(newPassword, this.ctx.opts.passwordPolicy, user);
     const hash = await this.ctx.hasher.hash(newPassword);
     const now = this.ctx.opts.now();
     const tokens = await this.ctx.database.run((db) =>

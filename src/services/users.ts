@@ -7,6 +7,7 @@ import { missingRoles } from '../db/roles-repository.js';
 import { bumpTokenVersion, findUserById, findUserByIdentifier, identityKey, insertUser, replaceRoles } from '../db/users-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
+import { checkPassword } from '../passwords/policy.js';
 import * as v from '../validation.js';
 import type { ServiceContext } from './context.js';
 import { lockUserKeepingAnAdmin } from './last-admin.js';
@@ -36,7 +37,6 @@ const createSchema = z.object({
   is_active: z.boolean().optional(),
 });
 
-const setPasswordSchema = z.object({ password: v.password });
 
 /** A conflict on a unique key named by its constraint; anything else as it is. */
 export function asConflict(err: unknown): unknown {
@@ -64,7 +64,11 @@ function conflictMessage(err: unknown): string {
 
 /** User management: `auth.users`. Same rules as the HTTP endpoints. */
 export class UserService {
-  constructor(private readonly ctx: ServiceContext) {}
+  readonly #schema;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.#schema = createSchema.extend({ password: v.policyPassword(ctx.opts.passwordPolicy).optional() });
+  }
 
   /** Creates a user; 400 on invalid input or unknown role, 409 when username or email is taken. */
   async create(input: CreateUserInput): Promise<User> {
@@ -76,7 +80,9 @@ export class UserService {
    * there), so a failure in either leaves nothing behind and the client's retry does not get 409.
    */
   async createWith<T>(input: CreateUserInput, then: (trx: Transaction<Database>, userId: string) => Promise<T>): Promise<{ user: User; result: T }> {
-    const data = v.parseInput(createSchema, input);
+    const data = v.parseInput(this.#schema, input);
+    // Not the username or email (the other rules were checked with the fields).
+    if (data.password !== undefined) checkPassword(data.password, this.ctx.opts.passwordPolicy, data);
     const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
     const passwordHash = data.password === undefined ? null : await this.ctx.hasher.hash(data.password);
     return this.ctx.database.run(async (db) => {
@@ -169,7 +175,9 @@ export class UserService {
    * `user passwd`); every login and token of the user ends, as after a password change.
    */
   async setPassword(id: string, password: string): Promise<void> {
-    const data = v.parseInput(setPasswordSchema, { password });
+    const data = v.parseInput(z.object({ password: v.policyPassword(this.ctx.opts.passwordPolicy) }), { password });
+    const user = await this.ctx.database.run((db) => findUserById(db, id));
+    if (user) checkPassword(data.password, this.ctx.opts.passwordPolicy, user);
     const hash = await this.ctx.hasher.hash(data.password);
     await this.ctx.database.run((db) => {
       const now = this.ctx.opts.now();

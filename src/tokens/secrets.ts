@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -12,6 +12,22 @@ export function randomBase62(length: number): string {
 /** Hex SHA-256: how bearer tokens are kept at rest (they carry >= 190 bits, so no salt or stretching is needed). */
 export function sha256(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+/**
+ * Hex HMAC-SHA-256 under a server key: how short codes (email OTP, backup codes) are kept at rest.
+ * A plain hash of a 6-digit code is reversed by trying a million values; without the key nothing
+ * can be tried offline, and online guessing is what the attempt limits stop.
+ */
+export function keyedHash(key: Buffer, value: string): string {
+  return createHmac('sha256', key).update(value, 'utf8').digest('hex');
+}
+
+/** `length` random decimal digits. */
+export function randomDigits(length: number): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += String(randomInt(10));
+  return out;
 }
 
 /** Equality that takes the same time wherever the strings differ. */

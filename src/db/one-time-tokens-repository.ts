@@ -1,0 +1,71 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, OneTimePurpose, OneTimeTokenRow } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export async function insertOneTimeToken(
+  db: Db,
+  row: { id: string; user_id: string; purpose: OneTimePurpose; token_hash: string; email: string | null; data?: Record<string, unknown>; created_at: Date; expires_at: Date },
+): Promise<void> {
+  await db
+    .insertInto('one_time_tokens')
+    .values({ ...row, data: JSON.stringify(row.data ?? {}) })
+    .execute();
+}
+
+/** Ends every live token of the user for these purposes (a newer request replaces them; a reset ends them all). */
+export async function retireOneTimeTokens(db: Db, userId: string, purposes: readonly OneTimePurpose[], now: Date): Promise<void> {
+  await db.updateTable('one_time_tokens').set({ used_at: now }).where('user_id', '=', userId).where('purpose', 'in', purposes).where('used_at', 'is', null).execute();
+}
+
+/**
+ * Uses a live token up, if and only if it is live: the conditional UPDATE lets exactly one of any
+ * number of concurrent presentations have it.
+ */
+export function claimOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: string, now: Date): Promise<OneTimeTokenRow | undefined> {
+  return db
+    .updateTable('one_time_tokens')
+    .set({ used_at: now })
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** A live token by its hash, without using it up. */
+export function findLiveOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: string, now: Date): Promise<OneTimeTokenRow | undefined> {
+  return db.selectFrom('one_time_tokens').selectAll().where('token_hash', '=', tokenHash).where('purpose', '=', purpose).where('used_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
+}
+
+/** A live token by id (OTP, mfa_id), locked for the caller's transaction so attempts are counted one at a time. */
+export function lockLiveOneTimeToken(db: Transaction<Database>, purpose: OneTimePurpose, by: { id: string } | { tokenHash: string }, now: Date): Promise<OneTimeTokenRow | undefined> {
+  return db
+    .selectFrom('one_time_tokens')
+    .selectAll()
+    .where((eb) => ('id' in by ? eb('id', '=', by.id) : eb('token_hash', '=', by.tokenHash)))
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+/** Counts a wrong try; at `maxAttempts` the token is dead. */
+export async function countFailedAttempt(db: Db, id: string, maxAttempts: number, now: Date): Promise<void> {
+  await db
+    .updateTable('one_time_tokens')
+    .set({ attempts: sql<number>`attempts + 1`, used_at: sql<Date | null>`case when attempts + 1 >= ${maxAttempts} then ${now}::timestamptz else null end` })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function markOneTimeTokenUsed(db: Db, id: string, now: Date): Promise<void> {
+  await db.updateTable('one_time_tokens').set({ used_at: now }).where('id', '=', id).execute();
+}
+
+/** Drops tokens that expired more than a day ago (kept a while for the audit trail's sake). */
+export async function pruneOneTimeTokens(db: Db, before: Date): Promise<void> {
+  await db.deleteFrom('one_time_tokens').where('expires_at', '<', before).execute();
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { ForbiddenError } from '../errors.js';
+import type { EventOrigin } from '../security/audit.js';
+import type { AccountLifecycleService } from '../services/account-lifecycle.js';
+import type { OtpService } from '../services/otp.js';
+import * as v from '../validation.js';
+import { accessTokenOnly } from './access-token-only.js';
+import { bodyObject } from './body.js';
+import { sendJson } from './respond.js';
+import { caller, type Handler, type Req, type Routes } from './types.js';
+
+const emailSchema = z.object({ email: v.email });
+const linkToken = z.string().min(1).max(256);
+const resetSchema = z.object({ token: linkToken, password: v.password });
+const tokenSchema = z.object({ token: linkToken });
+const emailChangeSchema = z.object({ new_email: v.email });
+const confirmEmailChangeSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
+const otpLoginSchema = z.object({ otp_id: z.string().min(1).max(64), code: z.string().min(1).max(32), mfa_id: z.string().min(1).max(128).optional() });
+
+export interface AccountRouteDeps {
+  lifecycle: AccountLifecycleService;
+  otp: OtpService;
+  authenticate: Handler;
+  origin: (req: Req) => EventOrigin;
+  /** `mail` per address, `mailTarget` per target email, `code` failed codes, `login` failed passwords. */
+  limit: { mail: Handler; mailTarget: Handler; code: Handler; login: Handler };
+}
+
+/** The account lifecycle by mail (contract 5.3): reset, verification, email change, email OTP login. */
+export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
+  const mailLimits = [d.limit.mail, d.limit.mailTarget];
+
+  // 202 whether or not the address is known: the mail (if any) is sent after the answer.
+  router.post('/request-password-reset', ...mailLimits, async (req, res) => {
+    const { email } = v.parseInput(emailSchema, bodyObject(req));
+    await d.lifecycle.requestPasswordReset(email, d.origin(req));
+    sendJson(res, 202, { success: true });
+  });
+
+  router.post('/confirm-password-reset', d.limit.code, async (req, res) => {
+    const { token, password } = v.parseInput(resetSchema, bodyObject(req));
+    await d.lifecycle.confirmPasswordReset(token, password, d.origin(req));
+    sendJson(res, 200, { success: true });
+  });
+
+  router.post('/request-verification', ...mailLimits, async (req, res) => {
+    const { email } = v.parseInput(emailSchema, bodyObject(req));
+    await d.lifecycle.requestVerification(email, d.origin(req));
+    sendJson(res, 202, { success: true });
+  });
+
+  router.post('/confirm-verification', d.limit.code, async (req, res) => {
+    const { token } = v.parseInput(tokenSchema, bodyObject(req));
+    sendJson(res, 200, { success: true, user: await d.lifecycle.confirmVerification(token, d.origin(req)) });
+  });
+
+  router.post('/request-email-change', d.authenticate, accessTokenOnly, ...mailLimits, async (req, res) => {
+    const auth = caller(req);
+    if (auth.impersonator_id) throw new ForbiddenError('forbidden', 'an impersonation token cannot change the email');
+    const { new_email } = v.parseInput(emailChangeSchema, bodyObject(req));
+    await d.lifecycle.requestEmailChange(auth.user.id, new_email, d.origin(req));
+    sendJson(res, 202, { success: true });
+  });
+
+  // A wrong password here is a password guess: the login limiter counts it.
+  router.post('/confirm-email-change', d.limit.login, async (req, res) => {
+    const { token, password } = v.parseInput(confirmEmailChangeSchema, bodyObject(req));
+    sendJson(res, 200, { success: true, user: await d.lifecycle.confirmEmailChange(token, password, d.origin(req)) });
+  });
+
+  router.post('/request-otp', ...mailLimits, async (req, res) => {
+    const { email } = v.parseInput(emailSchema, bodyObject(req));
+    sendJson(res, 202, await d.otp.request(email, d.origin(req)));
+  });
+
+  router.post('/login/otp', d.limit.code, async (req, res) => {
+    const { otp_id, code, mfa_id } = v.parseInput(otpLoginSchema, bodyObject(req));
+    sendJson(res, 200, await d.otp.login(otp_id, code, mfa_id, d.origin(req)), true);
+  });
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { ForbiddenError } from '../errors.js';
+import type { EventOrigin } from '../security/audit.js';
+import type { MfaService } from '../services/mfa.js';
+import { parseInput } from '../validation.js';
+import { accessTokenOnly } from './access-token-only.js';
+import { bodyObject } from './body.js';
+import { sendJson } from './respond.js';
+import { caller, type Handler, type Next, type Req, type Res, type Routes } from './types.js';
+
+const password = z.string().min(1).max(1024);
+const code = z.string().trim().min(1).max(32);
+const setupSchema = z.object({ password: password.optional() });
+const confirmSchema = z.object({ code });
+const proofSchema = z.object({ password: password.optional(), code });
+const loginSchema = z.object({ mfa_id: z.string().min(1).max(128), method: z.enum(['totp', 'backup_code']), code });
+
+export interface MfaRouteDeps {
+  mfa: MfaService;
+  /** Lets a user whom `mfa.required` holds back (mfa_setup_required) through: these routes are how they set it up. */
+  authenticateForSetup: Handler;
+  origin: (req: Req) => EventOrigin;
+  limit: { code: Handler; login: Handler };
+}
+
+/** An impersonation token must not manage the impersonated user's second factor. */
+function notImpersonating(req: Req, _res: Res, next: Next): void {
+  if (caller(req).impersonator_id) return next(new ForbiddenError('forbidden', 'an impersonation token cannot manage MFA'));
+  next();
+}
+
+/** Multi-factor authentication (contract 5.4): TOTP, backup codes, and the second step of a sign-in. */
+export function mountMfaRoutes(router: Routes, d: MfaRouteDeps): void {
+  const signedIn = [d.authenticateForSetup, accessTokenOnly, notImpersonating];
+
+  router.post('/login/mfa', d.limit.code, async (req, res) => {
+    const input = parseInput(loginSchema, bodyObject(req));
+    sendJson(res, 200, await d.mfa.loginSecondFactor(input.mfa_id, input.method, input.code, d.origin(req)), true);
+  });
+
+  router.get('/mfa', ...signedIn, async (req, res) => {
+    sendJson(res, 200, await d.mfa.status(caller(req).user.id));
+  });
+
+  // A wrong password here is a password guess: the login limiter counts it.
+  router.post('/mfa/totp/setup', ...signedIn, d.limit.login, async (req, res) => {
+    const input = parseInput(setupSchema, bodyObject(req));
+    sendJson(res, 200, await d.mfa.setup(caller(req).user.id, input.password), true);
+  });
+
+  router.post('/mfa/totp/confirm', ...signedIn, d.limit.code, async (req, res) => {
+    const input = parseInput(confirmSchema, bodyObject(req));
+    sendJson(res, 200, await d.mfa.confirm(caller(req).user.id, input.code, d.origin(req)), true);
+  });
+
+  router.post('/mfa/totp/disable', ...signedIn, d.limit.login, d.limit.code, async (req, res) => {
+    const input = parseInput(proofSchema, bodyObject(req));
+    await d.mfa.disable(caller(req).user.id, input.password, input.code, d.origin(req));
+    sendJson(res, 200, { success: true });
+  });
+
+  router.post('/mfa/backup-codes', ...signedIn, d.limit.login, d.limit.code, async (req, res) => {
+    const input = parseInput(proofSchema, bodyObject(req));
+    sendJson(res, 200, await d.mfa.regenerateBackupCodes(caller(req).user.id, input.password, input.code, d.origin(req)), true);
+  });
+}

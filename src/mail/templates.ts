@@ -1,0 +1,73 @@
+/** What a mail is for. `email_changed` is the notice to the old address after an email change. */
+export type MailKind = 'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp';
+
+/** What a template gets to write a mail from. */
+export interface MailTemplateData {
+  kind: MailKind;
+  user: { id: string; username: string };
+  /** The recipient. */
+  to: string;
+  /** `issuer`, as the name of the app. */
+  appName: string;
+  requestedAt: Date;
+  /** When the link or code stops working. */
+  expiresAt?: Date;
+  /** Who asked: the client address and user agent of the request. */
+  ip?: string;
+  userAgent?: string;
+  token?: string;
+  code?: string;
+  url?: string;
+  /** `email_changed`: the address the account moved to. */
+  newEmail?: string;
+}
+
+/** A rendered mail. */
+export interface MailContent {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** The `mailTemplates` option: per kind, a function from the data to `{subject, text, html}`. */
+export type MailTemplates = Partial<Record<MailKind, (data: MailTemplateData) => MailContent>>;
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function minutesLeft(d: MailTemplateData): string {
+  if (!d.expiresAt) return '';
+  const minutes = Math.max(1, Math.round((d.expiresAt.getTime() - d.requestedAt.getTime()) / 60_000));
+  return `It works once, for ${minutes} minute${minutes === 1 ? '' : 's'} (until ${d.expiresAt.toISOString()}).`;
+}
+
+function whoAsked(d: MailTemplateData): string {
+  const from = d.ip ? ` from the address ${d.ip}${d.userAgent ? ` (${d.userAgent})` : ''}` : '';
+  return `This was requested for the account "${d.user.username}" at ${d.requestedAt.toISOString()}${from}.`;
+}
+
+/** Plain mail: what happened, who asked from where, the link or code, when it expires, what to do if it was not you. */
+function plain(subject: string, intro: string, d: MailTemplateData, secretLine: string | undefined, outro: string): MailContent {
+  const lines = [intro, '', ...(secretLine ? [secretLine, minutesLeft(d), ''] : []), whoAsked(d), outro];
+  const text = lines.join('\n');
+  const html = lines.map((line) => (line === '' ? '' : `<p>${escape(line)}</p>`)).join('\n');
+  return { subject, text, html };
+}
+
+const ignore = 'If you did not ask for this, ignore this mail; nothing changes.';
+/** The link if `emailLinks` builds one, else the token to paste. */
+const linkOrToken = (d: MailTemplateData) => (d.url ? `Open this link: ${d.url}` : `Your token: ${d.token ?? ''}`);
+
+/** The default templates: plain, and each says who asked and when the link or code expires. */
+export const DEFAULT_MAIL_TEMPLATES: Readonly<Record<MailKind, (data: MailTemplateData) => MailContent>> = Object.freeze({
+  password_reset: (d) => plain(`${d.appName}: reset your password`, 'Someone asked to reset the password of your account.', d, linkOrToken(d), ignore),
+  verification: (d) => plain(`${d.appName}: verify your email address`, `Confirm that ${d.to} is your address.`, d, linkOrToken(d), ignore),
+  email_change: (d) => plain(`${d.appName}: confirm your new email address`, `Someone asked to change the email of your account to ${d.to}.`, d, linkOrToken(d), ignore),
+  email_changed: (d) =>
+    plain(`${d.appName}: your email address was changed`, `The email of your account was changed to ${d.newEmail ?? 'another address'}; mail no longer comes here.`, d, undefined, 'If this was not you, reset your password and contact the app at once.'),
+  otp: (d) => plain(`${d.appName}: your sign-in code`, 'Someone asked for a code to sign in to your account.', d, `Your code: ${d.code ?? ''}`, 'If you did not ask for this, ignore this mail; nobody can sign in without the code.'),
+});
+
+/** Renders one mail with the app's template for its kind, else the default. */
+export function renderMail(templates: MailTemplates, data: MailTemplateData): MailContent {
+  return (templates[data.kind] ?? DEFAULT_MAIL_TEMPLATES[data.kind])(data);
+}

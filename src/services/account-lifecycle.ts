@@ -1,0 +1,181 @@
+import { AuthenticationError, ConflictError, NotConfiguredError, ValidationError } from '../errors.js';
+import { isUniqueViolation } from '../db/unavailable.js';
+import { deleteAllApiTokens } from '../db/api-tokens-repository.js';
+import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
+import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
+import type { Transaction } from 'kysely';
+import type { Database, OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
+import { bumpTokenVersion, findUserByEmail, findUserById, identityKey, markEmailVerified, type UserRecord } from '../db/users-repository.js';
+import type { MailDispatcher } from '../mail/mailer.js';
+import { checkPassword } from '../passwords/policy.js';
+import { toPublicUser, type User } from '../public-user.js';
+import type { EventOrigin } from '../security/audit.js';
+import type { ServiceContext } from './context.js';
+import type { OneTimeTokens } from './one-time-tokens.js';
+
+/** Every link purpose: a password reset or an email change ends the live links of all of them. */
+const LINK_PURPOSES: readonly OneTimePurpose[] = ['password_reset', 'verification', 'email_change'];
+
+const REQUESTED = { password_reset: 'password_reset_requested', verification: 'verification_requested', email_change: 'email_change_requested' } as const;
+
+const invalidLink = () => new AuthenticationError('invalid_token', 'the link is invalid, used, expired or replaced by a newer one');
+
+/**
+ * The account lifecycle by mail: password reset, email verification and email change. Links are
+ * single use, expiring, stored hashed (OneTimeTokens); mail goes out after the change commits, in
+ * the background, so answers are the same, and as fast, for known and unknown addresses.
+ */
+export class AccountLifecycleService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly tokens: OneTimeTokens,
+  ) {}
+
+  /** The mailer, or 501 `not_configured`. */
+  requireMailer(): MailDispatcher {
+    if (!this.ctx.mailer) throw new NotConfiguredError('this server sends no mail: the app has no `mailer` configured');
+    return this.ctx.mailer;
+  }
+
+  /** Mails a reset link if the address belongs to an active account; answers alike either way. */
+  async requestPasswordReset(email: string, origin?: EventOrigin): Promise<void> {
+    this.requireMailer();
+    const user = await this.ctx.database.run((db) => findUserByEmail(db, email));
+    this.#mailLink(user?.is_active && user.email ? user : undefined, 'password_reset', user?.email ?? email, this.ctx.opts.resetTokenExpiry, origin);
+  }
+
+  /** Sets the new password, verifies the email the link went to, and ends every login and link of the user. */
+  async confirmPasswordReset(token: string, password: string, origin?: EventOrigin): Promise<void> {
+    const { row, user } = await this.#peek('password_reset', token);
+    checkPassword(password, this.ctx.opts.passwordPolicy, user);
+    const hash = await this.ctx.hasher.hash(password);
+    const now = this.ctx.opts.now();
+    await this.ctx.database.run((db) =>
+      this.ctx.revocation.commit(db, { user: user.id }, async (trx) => {
+        if (!(await this.tokens.claim(trx, 'password_reset', token))) throw invalidLink();
+        // Whoever read the mail controls that address, so it counts as verified (if it is still the account's).
+        const verified = row.email !== null && identityKey(row.email) === user.email_key;
+        await bumpTokenVersion(trx, user.id, now, { password_hash: hash, ...(verified ? { email_verified: true } : {}) });
+        await this.#endEverything(trx, user.id, now);
+      }),
+    );
+    await this.ctx.audit.record('password_reset', { userId: user.id, origin });
+  }
+
+  /** Mails a verification link to an existing, unverified address; answers alike otherwise. */
+  async requestVerification(email: string, origin?: EventOrigin): Promise<void> {
+    this.requireMailer();
+    const user = await this.ctx.database.run((db) => findUserByEmail(db, email));
+    this.#mailLink(user?.is_active && user.email && !user.email_verified ? user : undefined, 'verification', user?.email ?? email, this.ctx.opts.verificationTokenExpiry, origin);
+  }
+
+  /** Registration with `requireEmailVerification`: the first verification mail, when a mailer exists. */
+  async sendVerificationAfterRegister(userId: string, origin?: EventOrigin): Promise<void> {
+    if (!this.ctx.mailer) return;
+    const user = await this.ctx.database.run((db) => findUserById(db, userId));
+    if (user?.email && !user.email_verified) this.#mailLink(user, 'verification', user.email, this.ctx.opts.verificationTokenExpiry, origin);
+  }
+
+  async confirmVerification(token: string, origin?: EventOrigin): Promise<User> {
+    const now = this.ctx.opts.now();
+    const user = await this.ctx.database.run(async (db) => {
+      const row = await this.tokens.peek(db, 'verification', token);
+      if (!row?.email) throw invalidLink();
+      return this.ctx.revocation.commit(db, { user: row.user_id }, async (trx) => {
+        if (!(await this.tokens.claim(trx, 'verification', token))) throw invalidLink();
+        if (!(await markEmailVerified(trx, row.user_id, identityKey(row.email!), now))) throw invalidLink();
+        return (await findUserById(trx, row.user_id))!;
+      });
+    });
+    await this.ctx.audit.record('email_verified', { userId: user.id, origin });
+    return toPublicUser(user);
+  }
+
+  /** Mails a confirmation link to `newEmail`; 409 when another account has it. */
+  async requestEmailChange(userId: string, newEmail: string, origin?: EventOrigin): Promise<void> {
+    this.requireMailer();
+    const user = await this.ctx.database.run(async (db) => {
+      const me = await findUserById(db, userId);
+      const owner = await findUserByEmail(db, newEmail);
+      if (owner && owner.id !== userId) throw new ConflictError('email is already taken');
+      if (owner) throw new ValidationError({ new_email: 'is already the email of this account' });
+      return me!;
+    });
+    this.#mailLink(user, 'email_change', newEmail, this.ctx.opts.emailChangeTokenExpiry, origin);
+  }
+
+  /**
+   * Moves the account to the link's address (verified, since the link was read there), ends every
+   * login and link of the user, and sends a notice to the old address. An account with a password
+   * must give it (401 `invalid_credentials` when wrong; the link stays usable).
+   */
+  async confirmEmailChange(token: string, password: string | undefined, origin?: EventOrigin): Promise<User> {
+    const { row, user } = await this.#peek('email_change', token);
+    if (user.password_hash) {
+      const matches = password !== undefined && (await this.ctx.hasher.verify(password, user.password_hash));
+      if (!matches) throw new AuthenticationError('invalid_credentials', 'the password is wrong');
+    }
+    const newEmail = row.email!;
+    const now = this.ctx.opts.now();
+    let changed: UserRecord;
+    try {
+      changed = await this.ctx.database.run((db) =>
+        this.ctx.revocation.commit(db, { user: user.id }, async (trx) => {
+          if (!(await this.tokens.claim(trx, 'email_change', token))) throw invalidLink();
+          await bumpTokenVersion(trx, user.id, now, { email: newEmail, email_key: identityKey(newEmail), email_verified: true });
+          await this.#endEverything(trx, user.id, now);
+          return (await findUserById(trx, user.id))!;
+        }),
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError('email is already taken', { cause: err });
+      throw err;
+    }
+    await this.ctx.audit.record('email_changed', { userId: user.id, origin });
+    if (user.email) this.ctx.mailer?.dispatch({ kind: 'email_changed', to: user.email, user, newEmail, origin });
+    return toPublicUser(changed);
+  }
+
+  /**
+   * Account recovery ends everything that let anyone in: every login (refresh tokens; access tokens
+   * through the version bump the caller made), every API token, every outstanding link.
+   */
+  async #endEverything(trx: Transaction<Database>, userId: string, now: Date): Promise<void> {
+    await revokeAllForUser(trx, userId, now);
+    await deleteAllApiTokens(trx, userId);
+    await retireOneTimeTokens(trx, userId, LINK_PURPOSES, now);
+  }
+
+  /** The live link and its user, without using the link up (nothing is spent on a request that fails a check). */
+  async #peek(purpose: OneTimePurpose, token: string): Promise<{ row: OneTimeTokenRow; user: UserRecord }> {
+    return this.ctx.database.run(async (db) => {
+      const row = await this.tokens.peek(db, purpose, token);
+      const user = row && (await findUserById(db, row.user_id));
+      if (!row || !user?.is_active) throw invalidLink();
+      return { row, user };
+    });
+  }
+
+  /**
+   * Issues the link and mails it, both after the response (tracked), so the answer cannot tell
+   * whether it happened. Without a `user` (unknown address) the same work is done on nothing, and
+   * the request is audited without a user.
+   */
+  #mailLink(user: UserRecord | undefined, kind: keyof typeof REQUESTED, to: string, ttlSeconds: number, origin?: EventOrigin): void {
+    const mailer = this.requireMailer();
+    const work = async () => {
+      try {
+        if (user) {
+          const issued = await this.ctx.database.run((db) => this.tokens.issue(db, { userId: user.id, purpose: kind, email: to, ttlSeconds }));
+          mailer.dispatch({ kind, to, user, token: issued.token, expiresAt: issued.expiresAt, origin });
+        } else {
+          await this.ctx.database.run((db) => this.tokens.decoy(db, kind));
+        }
+        await this.ctx.audit.record(REQUESTED[kind], { userId: user?.id ?? null, origin });
+      } catch (err) {
+        this.ctx.logger.warn({ kind, user_id: user?.id, err: { message: (err as Error)?.message } }, 'express-authlib: could not issue a mailed link');
+      }
+    };
+    this.ctx.background.defer(work);
+  }
+}

@@ -1,0 +1,77 @@
+import type { Transaction } from 'kysely';
+import { InvalidCodeError, MfaRequiredError } from '../errors.js';
+import { countFailedAttempt, lockLiveOneTimeToken, markOneTimeTokenUsed } from '../db/one-time-tokens-repository.js';
+import type { Database } from '../db/schema.js';
+import type { UserRecord } from '../db/users-repository.js';
+import type { EventOrigin } from '../security/audit.js';
+import { sha256 } from '../tokens/secrets.js';
+import type { ServiceContext } from './context.js';
+import type { OneTimeTokens } from './one-time-tokens.js';
+
+/** A way to sign in; MFA takes two different ones (a backup code counts as TOTP). */
+export type SignInMethod = 'password' | 'otp' | 'oauth' | 'totp';
+
+/** How long an `mfa_id` lives, and how many wrong second factors it survives. */
+export const MFA_CHALLENGE_SECONDS = 300;
+export const MFA_CHALLENGE_ATTEMPTS = 5;
+
+const MFA_ID = /^[0-9A-Za-z]{43}$/;
+
+/**
+ * The step between the first factor and the tokens for a user with MFA on: `begin` answers the
+ * first factor with an `mfa_id` (single use, 300 s, bound to the user and the first method);
+ * `consume` lets exactly one different second factor of that user finish it, and counts wrong ones.
+ */
+export class MfaChallenges {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly tokens: OneTimeTokens,
+  ) {}
+
+  /** The second factors `user` can finish with after `first`. */
+  methodsFor(user: Pick<UserRecord, 'password_hash' | 'email'>, first: SignInMethod): string[] {
+    const methods = ['totp', 'backup_code'];
+    if (user.password_hash) methods.push('password');
+    if (this.ctx.mailer && user.email) methods.push('otp');
+    return first === 'totp' ? methods.filter((m) => m !== 'totp' && m !== 'backup_code') : methods.filter((m) => m !== first);
+  }
+
+  /** Starts the second step: the error to answer the first factor with. */
+  async begin(user: UserRecord, first: SignInMethod, origin?: EventOrigin): Promise<MfaRequiredError> {
+    const { token } = await this.ctx.database.run((db) => this.tokens.issue(db, { userId: user.id, purpose: 'mfa', email: null, ttlSeconds: MFA_CHALLENGE_SECONDS, data: { method: first } }));
+    await this.ctx.audit.record('mfa_required', { userId: user.id, data: { method: first }, origin });
+    return new MfaRequiredError(token, this.methodsFor(user, first));
+  }
+
+  /**
+   * Finishes the challenge with a second factor: `second` must differ from the first method, the
+   * challenge must belong to `userId` (when the second factor named a user, as a password does),
+   * and `verify` (run inside the transaction, with the challenge's user) must accept the code. A
+   * failure counts against the challenge; the fifth ends it. Returns the user id.
+   */
+  async consume(mfaId: string, second: SignInMethod, options: { userId?: string; verify?: (trx: Transaction<Database>, userId: string) => Promise<boolean>; origin?: EventOrigin | undefined } = {}): Promise<string> {
+    const dead = () => new InvalidCodeError('the mfa_id is invalid, used or expired: sign in again');
+    if (typeof mfaId !== 'string' || !MFA_ID.test(mfaId)) throw dead();
+    const now = this.ctx.opts.now();
+    const outcome = await this.ctx.database.run((db) =>
+      db.transaction().execute(async (trx) => {
+        const row = await lockLiveOneTimeToken(trx, 'mfa', { tokenHash: sha256(mfaId) }, now);
+        if (!row) return { ok: false as const, userId: null };
+        const first = row.data.method;
+        const sameMethod = first === second;
+        const otherUser = options.userId !== undefined && options.userId !== row.user_id;
+        if (sameMethod || otherUser || (options.verify && !(await options.verify(trx, row.user_id)))) {
+          await countFailedAttempt(trx, row.id, MFA_CHALLENGE_ATTEMPTS, now);
+          return { ok: false as const, userId: row.user_id };
+        }
+        await markOneTimeTokenUsed(trx, row.id, now);
+        return { ok: true as const, userId: row.user_id };
+      }),
+    );
+    if (!outcome.ok) {
+      await this.ctx.audit.record('mfa_failed', { userId: outcome.userId, data: { method: second }, origin: options.origin });
+      throw outcome.userId === null ? dead() : new InvalidCodeError();
+    }
+    return outcome.userId;
+  }
+}

@@ -1,0 +1,157 @@
+import { randomInt } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import * as OTPAuth from 'otpauth';
+import { AuthenticationError, ConflictError, InvalidCodeError, NotFoundError } from '../errors.js';
+import { acceptTotpStep, countBackupCodes, deleteMfa, findTotp, replaceBackupCodes, savePendingTotp, useBackupCode } from '../db/mfa-repository.js';
+import type { Database } from '../db/schema.js';
+import { findUserById, type UserRecord } from '../db/users-repository.js';
+import type { User } from '../public-user.js';
+import type { EventOrigin } from '../security/audit.js';
+import { decrypt, encrypt } from '../tokens/encryption.js';
+import { keyedHash } from '../tokens/secrets.js';
+import type { ServiceContext } from './context.js';
+import type { MfaChallenges } from './mfa-challenges.js';
+import type { SessionService, TokenPair } from './sessions.js';
+
+/** RFC 6238 as the contract fixes it: SHA-1, 6 digits, 30 s steps, one step of skew either way. */
+const TOTP_PERIOD = 30;
+const TOTP_DIGITS = 6;
+const TOTP_WINDOW = 1;
+export const BACKUP_CODE_COUNT = 10;
+/** Backup codes: 10 characters of a 32-letter alphabet without look-alikes (50 bits), shown as xxxxx-xxxxx. */
+const BACKUP_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+
+const wrongPassword = () => new AuthenticationError('invalid_credentials', 'the password is wrong');
+
+/** TOTP (setup, confirm, disable), backup codes, and the `/login/mfa` second step. */
+export class MfaService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly challenges: MfaChallenges,
+    private readonly sessions: SessionService,
+  ) {}
+
+  async status(userId: string): Promise<{ totp: { enabled: boolean }; backup_codes: { remaining: number } }> {
+    return this.ctx.database.run(async (db) => {
+      const totp = await findTotp(db, userId);
+      return { totp: { enabled: totp?.confirmed ?? false }, backup_codes: { remaining: totp?.confirmed ? await countBackupCodes(db, userId) : 0 } };
+    });
+  }
+
+  /** A new pending secret (replacing an unconfirmed one); 409 when TOTP is already on. */
+  async setup(userId: string, password: string | undefined): Promise<{ secret: string; otpauth_url: string }> {
+    const user = await this.#userWithPassword(userId, password);
+    const secret = new OTPAuth.Secret({ size: 20 });
+    const saved = await this.ctx.database.run((db) => savePendingTotp(db, userId, encrypt(this.ctx.opts.encryptionKey, secret.base32), this.ctx.opts.now()));
+    if (!saved) throw new ConflictError('TOTP is already on; disable it first');
+    return { secret: secret.base32, otpauth_url: this.#totp(secret.base32, user.username).toString() };
+  }
+
+  /** Turns the pending secret on with a first code from it; answers 10 fresh backup codes, shown once. */
+  async confirm(userId: string, code: string, origin?: EventOrigin): Promise<{ backup_codes: string[] }> {
+    const codes = Array.from({ length: BACKUP_CODE_COUNT }, backupCode);
+    const now = this.ctx.opts.now();
+    const ok = await this.ctx.database.run(async (db) => {
+      const totp = await findTotp(db, userId);
+      if (totp?.confirmed) throw new ConflictError('TOTP is already on');
+      if (!totp) throw new InvalidCodeError('start with POST /mfa/totp/setup');
+      // Announced: requireAuth on every instance sees MFA on (mfa_setup_required lifts).
+      return this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
+        if (!(await this.#acceptTotp(trx, userId, totp.secret_enc, code, true))) return false;
+        await replaceBackupCodes(trx, userId, codes.map((c) => this.#backupHash(c)), now);
+        return true;
+      });
+    });
+    if (!ok) throw new InvalidCodeError();
+    await this.ctx.audit.record('mfa_enabled', { userId, data: { method: 'totp' }, origin });
+    return { backup_codes: codes };
+  }
+
+  /** Turns TOTP off (and drops the backup codes): the password (if the account has one) and a TOTP or backup code. */
+  async disable(userId: string, password: string | undefined, code: string, origin?: EventOrigin): Promise<void> {
+    await this.#userWithPassword(userId, password);
+    await this.#withSecondCode(userId, code, origin, (trx) => deleteMfa(trx, userId));
+    await this.ctx.audit.record('mfa_disabled', { userId, origin });
+  }
+
+  /** A fresh set of backup codes; the old ones die. Same proof as `disable`. */
+  async regenerateBackupCodes(userId: string, password: string | undefined, code: string, origin?: EventOrigin): Promise<{ backup_codes: string[] }> {
+    await this.#userWithPassword(userId, password);
+    const codes = Array.from({ length: BACKUP_CODE_COUNT }, backupCode);
+    await this.#withSecondCode(userId, code, origin, (trx) => replaceBackupCodes(trx, userId, codes.map((c) => this.#backupHash(c)), this.ctx.opts.now()));
+    await this.ctx.audit.record('backup_codes_regenerated', { userId, origin });
+    return { backup_codes: codes };
+  }
+
+  /** `/login/mfa`: finishes an `mfa_id` with a TOTP or backup code. */
+  async loginSecondFactor(mfaId: string, method: 'totp' | 'backup_code', code: string, origin?: EventOrigin): Promise<TokenPair & { user: User }> {
+    const userId = await this.challenges.consume(mfaId, 'totp', { origin, verify: (trx, id) => this.#checkCode(trx, id, code, method) });
+    if (method === 'backup_code') await this.#backupCodeUsed(userId, origin);
+    const login = await this.sessions.loginAfterSecondFactor(userId);
+    await this.ctx.audit.record('login_success', { userId, data: { method: `mfa:${method}` }, origin });
+    return login;
+  }
+
+  /** The user, after checking `password` when the account has one (a password-less account gives none). */
+  async #userWithPassword(userId: string, password: string | undefined): Promise<UserRecord> {
+    const user = await this.ctx.database.run((db) => findUserById(db, userId));
+    if (!user) throw new NotFoundError('user not found');
+    if (user.password_hash && (password === undefined || !(await this.ctx.hasher.verify(password, user.password_hash)))) throw wrongPassword();
+    return user;
+  }
+
+  /** Runs `work` in the transaction that accepts `code` (TOTP or backup code) of the user's confirmed TOTP; 400 when wrong. */
+  async #withSecondCode(userId: string, code: string, origin: EventOrigin | undefined, work: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
+    const method = /^\d+$/.test(code) ? 'totp' : 'backup_code';
+    const ok = await this.ctx.database.run((db) =>
+      this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
+        if (!(await this.#checkCode(trx, userId, code, method))) return false;
+        await work(trx);
+        return true;
+      }),
+    );
+    if (!ok) {
+      await this.ctx.audit.record('mfa_failed', { userId, data: { method }, origin });
+      throw new InvalidCodeError();
+    }
+    if (method === 'backup_code') await this.#backupCodeUsed(userId, origin);
+  }
+
+  /** Audited after the transaction that used it: the audit writes on a connection of its own. */
+  async #backupCodeUsed(userId: string, origin: EventOrigin | undefined): Promise<void> {
+    const remaining = await this.ctx.database.run((db) => countBackupCodes(db, userId));
+    await this.ctx.audit.record('backup_code_used', { userId, data: { remaining }, origin });
+  }
+
+  /** Whether `code` is a current TOTP code (never accepted twice) or an unused backup code of the user. */
+  async #checkCode(trx: Transaction<Database>, userId: string, code: string, method: 'totp' | 'backup_code'): Promise<boolean> {
+    const totp = await findTotp(trx, userId);
+    if (!totp?.confirmed) return false;
+    if (method === 'totp') return this.#acceptTotp(trx, userId, totp.secret_enc, code, false);
+    return useBackupCode(trx, userId, this.#backupHash(code), this.ctx.opts.now());
+  }
+
+  async #acceptTotp(trx: Transaction<Database>, userId: string, secretEnc: string, code: string, confirm: boolean): Promise<boolean> {
+    const secret = decrypt(this.ctx.opts.encryptionKey, secretEnc);
+    if (!secret || !/^\d{6}$/.test(code)) return false;
+    const now = this.ctx.opts.now().getTime();
+    const delta = this.#totp(secret, '').validate({ token: code, timestamp: now, window: TOTP_WINDOW });
+    if (delta === null) return false;
+    const step = Math.floor(now / 1000 / TOTP_PERIOD) + delta;
+    return acceptTotpStep(trx, userId, step, this.ctx.opts.now(), confirm);
+  }
+
+  #totp(secretBase32: string, username: string): OTPAuth.TOTP {
+    return new OTPAuth.TOTP({ issuer: this.ctx.opts.mfa.issuer, label: username, algorithm: 'SHA1', digits: TOTP_DIGITS, period: TOTP_PERIOD, secret: OTPAuth.Secret.fromBase32(secretBase32) });
+  }
+
+  #backupHash(code: string): string {
+    return keyedHash(this.ctx.opts.encryptionKey, `backup\0${code.toLowerCase().replace(/[\s-]/g, '')}`);
+  }
+}
+
+function backupCode(): string {
+  let out = '';
+  for (let i = 0; i < 10; i++) out += BACKUP_ALPHABET[randomInt(BACKUP_ALPHABET.length)];
+  return `${out.slice(0, 5)}-${out.slice(5)}`;
+}
