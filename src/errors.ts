@@ -47,6 +47,17 @@ export const AUTH_ERROR_CODES = Object.freeze(Object.keys(AUTH_ERROR_STATUS) as 
 
 type Options = { cause?: unknown };
 
+/**
+ * The two codes the contract also answers with another status, each in one situation only: a link
+ * token (password reset, verification, email change) that is unknown, used or expired is 400
+ * `invalid_token` (it was never a credential, so no Bearer challenge); an `mfa_id` that is dead
+ * is 401 `invalid_code` (the sign-in must start over). Every other code has exactly one status.
+ */
+export const AUTH_ERROR_ALSO_STATUS: Readonly<Partial<Record<AuthErrorCode, readonly number[]>>> = Object.freeze({
+  invalid_token: [400],
+  invalid_code: [401],
+});
+
 /** Base of every error the library reports; construct one of the subclasses below. */
 export abstract class AuthError extends Error {
   /** Stable machine-readable code, e.g. `invalid_token`. */
@@ -54,11 +65,13 @@ export abstract class AuthError extends Error {
   /** HTTP status the error maps to. */
   readonly status: number;
 
-  protected constructor(code: AuthErrorCode, message: string, options?: Options) {
+  protected constructor(code: AuthErrorCode, message: string, options?: Options & { status?: number }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
-    this.status = AUTH_ERROR_STATUS[code];
+    const status = options?.status ?? AUTH_ERROR_STATUS[code];
+    if (status !== AUTH_ERROR_STATUS[code] && !AUTH_ERROR_ALSO_STATUS[code]?.includes(status)) throw new TypeError(`express-authlib: ${code} is never answered with ${status}`);
+    this.status = status;
   }
 }
 
@@ -109,10 +122,20 @@ export class MfaRequiredError extends AuthError {
   }
 }
 
-/** 400 `invalid_code`: a wrong, expired or used one-time code (email OTP, TOTP, backup code), or a dead `otp_id` / `mfa_id`. */
+/**
+ * 400 `invalid_code`: a wrong, expired or used one-time code (email OTP, TOTP, backup code), or a
+ * dead `otp_id`; 401 for a dead `mfa_id` (`{ signInOver: true }`), after which the sign-in starts over.
+ */
 export class InvalidCodeError extends AuthError {
-  constructor(message = 'the code is invalid or has expired') {
-    super('invalid_code', message);
+  constructor(message = 'the code is invalid or has expired', options?: { signInOver?: boolean }) {
+    super('invalid_code', message, options?.signInOver ? { status: 401 } : undefined);
+  }
+}
+
+/** 400 `invalid_token` for a link token (reset, verification, email change) that is unknown, used, expired or replaced. */
+export class InvalidLinkError extends AuthError {
+  constructor() {
+    super('invalid_token', 'the link is invalid, used, expired or replaced by a newer one', { status: 400 });
   }
 }
 

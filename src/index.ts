@@ -22,6 +22,7 @@ export {
 } from './options.js';
 export {
   AUTH_ERROR_CODES,
+  AUTH_ERROR_ALSO_STATUS,
   AUTH_ERROR_STATUS,
   AuthError,
   AuthenticationError,
@@ -31,6 +32,7 @@ export {
   InternalError,
   NotFoundError,
   InvalidCodeError,
+  InvalidLinkError,
   MfaRequiredError,
   NotConfiguredError,
   OAuthError,

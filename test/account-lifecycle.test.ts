@@ -56,14 +56,14 @@ describe('password reset', () => {
     const u = await registerUser(t);
     const mail = await requestReset(`${u.username}@example.com`);
     expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: NEW_PASSWORD })).status).toBe(200);
-    expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: 'yet another passphrase' }), 401, 'invalid_token', [mail.token!]);
+    expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: 'yet another passphrase' }), 400, 'invalid_token', [mail.token!]);
   });
 
   it('concurrent confirmations: exactly one wins', async () => {
     const u = await registerUser(t);
     const mail = await requestReset(`${u.username}@example.com`);
     const results = await Promise.all(['first passphrase x', 'second passphrase y', 'third passphrase z'].map((password) => t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password })));
-    expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 400, 400]);
   });
 
   it('expires after resetTokenExpiry (1800 s)', async () => {
@@ -71,7 +71,7 @@ describe('password reset', () => {
     const mail = await requestReset(`${u.username}@example.com`);
     clockOffset = 1801 * 1000;
     try {
-      expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: NEW_PASSWORD }), 401, 'invalid_token');
+      expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: NEW_PASSWORD }), 400, 'invalid_token');
     } finally {
       clockOffset = 0;
     }
@@ -88,7 +88,7 @@ describe('password reset', () => {
     const u = await registerUser(t);
     const first = await requestReset(`${u.username}@example.com`);
     const second = await requestReset(`${u.username}@example.com`);
-    expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token: first.token, password: NEW_PASSWORD }), 401, 'invalid_token');
+    expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token: first.token, password: NEW_PASSWORD }), 400, 'invalid_token');
     expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: second.token, password: NEW_PASSWORD })).status).toBe(200);
   });
 
@@ -99,7 +99,7 @@ describe('password reset', () => {
     const change = await box.next('email_change', target);
     const mail = await requestReset(`${u.username}@example.com`);
     expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: NEW_PASSWORD })).status).toBe(200);
-    expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: change.token, password: NEW_PASSWORD }), 401, 'invalid_token');
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: change.token, password: NEW_PASSWORD }), 400, 'invalid_token');
   });
 
   it('an unknown email gets the same answer and no mail; so does a malformed token at confirm', async () => {
@@ -113,7 +113,7 @@ describe('password reset', () => {
     await s.close(); // waits for the mail sent after the answers
     expect(b.messages.map((m) => m.to)).toEqual([`${known.username}@example.com`]);
     for (const token of ['x', 'A'.repeat(43), 'not a token at all!']) {
-      expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token, password: NEW_PASSWORD }), 401, 'invalid_token');
+      expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token, password: NEW_PASSWORD }), 400, 'invalid_token');
     }
   });
 
@@ -152,7 +152,7 @@ describe('email verification', () => {
     const ok = await t.http.post(`${BASE}/confirm-verification`).send({ token: mail.token });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ success: true, user: { id: u.user.id, email_verified: true } });
-    expectError(await t.http.post(`${BASE}/confirm-verification`).send({ token: mail.token }), 401, 'invalid_token');
+    expectError(await t.http.post(`${BASE}/confirm-verification`).send({ token: mail.token }), 400, 'invalid_token');
     expect((await t.http.get(`${BASE}/login/profile`).set(bearer(u.token))).body.user.email_verified).toBe(true);
   });
 
@@ -189,7 +189,7 @@ describe('email verification', () => {
     const mail = await box.next('verification', email);
     clockOffset = 86_401_000;
     try {
-      expectError(await t.http.post(`${BASE}/confirm-verification`).send({ token: mail.token }), 401, 'invalid_token');
+      expectError(await t.http.post(`${BASE}/confirm-verification`).send({ token: mail.token }), 400, 'invalid_token');
     } finally {
       clockOffset = 0;
     }
@@ -229,7 +229,7 @@ describe('email change', () => {
     expect((await t.http.get('/me').set(bearer(u.token))).status).toBe(401);
     expect((await t.http.post(`${BASE}/token-refresh`).send({ refresh_token: u.refresh_token })).status).toBe(401);
     expect((await t.http.post(`${BASE}/login`).send({ username: target, password: PASSWORD })).status).toBe(200);
-    expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: mail.token, password: PASSWORD }), 401, 'invalid_token');
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: mail.token, password: PASSWORD }), 400, 'invalid_token');
   });
 
   it('expires after emailChangeTokenExpiry (3600 s); a newer request replaces the older link', async () => {
@@ -240,10 +240,10 @@ describe('email change', () => {
     const firstMail = await box.next('email_change', first);
     await t.http.post(`${BASE}/request-email-change`).set(bearer(u.token)).send({ new_email: second });
     const secondMail = await box.next('email_change', second);
-    expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: firstMail.token, password: PASSWORD }), 401, 'invalid_token');
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: firstMail.token, password: PASSWORD }), 400, 'invalid_token');
     clockOffset = 3_601_000;
     try {
-      expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: secondMail.token, password: PASSWORD }), 401, 'invalid_token');
+      expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: secondMail.token, password: PASSWORD }), 400, 'invalid_token');
     } finally {
       clockOffset = 0;
     }

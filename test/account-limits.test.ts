@@ -3,7 +3,7 @@ import { AuthManager } from '../src/index.js';
 import { bearer, closedAfterEach, PASSWORD, registerUser } from './helpers/app.js';
 import { BASE, expectError } from './helpers/endpoints.js';
 import { mailbox } from './helpers/mailbox.js';
-import { decodeJwt, extraInstance, forge } from './helpers/tokens.js';
+import { extraInstance } from './helpers/tokens.js';
 
 // Around the account lifecycle: rate limits per address and per target email, impersonation
 // tokens kept out of MFA and email change, sessions ended on another instance, option misuse.
@@ -54,8 +54,8 @@ describe('impersonation tokens', () => {
     const t = await opened.app({ mailer: box.mailer });
     const admin = await registerUser(t);
     const u = await registerUser(t);
-    const { header, payload } = decodeJwt(u.token);
-    const impersonating = forge(header, { ...payload, imp: admin.user.id }, { key: t.secret });
+    await t.auth.users.setRoles(admin.user.id, ['admin', 'user']);
+    const { token: impersonating } = await t.auth.users.impersonate(admin.user.id, u.user.id);
     expect((await t.http.get('/me').set(bearer(impersonating))).status).toBe(200);
     expectError(await t.http.get(`${BASE}/mfa`).set(bearer(impersonating)), 403, 'forbidden');
     expectError(await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(impersonating)).send({ password: PASSWORD }), 403, 'forbidden');

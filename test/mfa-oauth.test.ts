@@ -82,6 +82,6 @@ describe('OAuth sign-in with MFA on', () => {
     const callback = await followOAuth(t.http, await begin({ provider: 'github' }));
     expect(callback.status).toBe(200);
     expect(typeof callback.body.token).toBe('string');
-    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: 'A'.repeat(43), method: 'totp', code: '123456' }), 400, 'invalid_code');
+    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: 'A'.repeat(43), method: 'totp', code: '123456' }), 401, 'invalid_code');
   });
 });

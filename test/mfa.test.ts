@@ -115,9 +115,9 @@ describe('two-step sign-in', () => {
     const second = await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: first.body.mfa_id, method: 'totp', code: totp(u.secret) });
     expect(second.status).toBe(200);
     expect((await t.http.get('/me').set(bearer(second.body.token))).status).toBe(200);
-    // Single use.
+    // Single use: a used mfa_id is dead, and the sign-in starts over.
     nextStep();
-    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: first.body.mfa_id, method: 'totp', code: totp(u.secret) }), 400, 'invalid_code');
+    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: first.body.mfa_id, method: 'totp', code: totp(u.secret) }), 401, 'invalid_code');
   });
 
   it('a TOTP code accepted once is refused again (replay), within its window', async () => {
@@ -142,14 +142,15 @@ describe('two-step sign-in', () => {
     const right = totp(u.secret);
     const bad = right === '000000' ? '111111' : '000000';
     for (let i = 0; i < 5; i++) expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: a.mfa_id, method: 'totp', code: bad }), 400, 'invalid_code');
-    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: a.mfa_id, method: 'totp', code: right }), 400, 'invalid_code');
+    // Dead now, even for the right code (contract 5.4: 401 invalid_code, and the flow restarts).
+    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: a.mfa_id, method: 'totp', code: right }), 401, 'invalid_code');
   });
 
   it('the mfa_id expires after 300 s', async () => {
     const u = await withTotp();
     const a = await passwordFirst(t, u.username);
     clockOffset += 301_000;
-    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: a.mfa_id, method: 'totp', code: totp(u.secret) }), 400, 'invalid_code');
+    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: a.mfa_id, method: 'totp', code: totp(u.secret) }), 401, 'invalid_code');
   });
 
   it('a backup code works once as the second factor', async () => {

@@ -1,4 +1,4 @@
-import { AuthenticationError, ConflictError, NotConfiguredError, ValidationError } from '../errors.js';
+import { AuthenticationError, ConflictError, InvalidLinkError, NotConfiguredError, ValidationError } from '../errors.js';
 import { isUniqueViolation } from '../db/unavailable.js';
 import { deleteAllApiTokens } from '../db/api-tokens-repository.js';
 import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
@@ -18,7 +18,7 @@ const LINK_PURPOSES: readonly OneTimePurpose[] = ['password_reset', 'verificatio
 
 const REQUESTED = { password_reset: 'password_reset_requested', verification: 'verification_requested', email_change: 'email_change_requested' } as const;
 
-const invalidLink = () => new AuthenticationError('invalid_token', 'the link is invalid, used, expired or replaced by a newer one');
+const invalidLink = () => new InvalidLinkError();
 
 /**
  * The account lifecycle by mail: password reset, email verification and email change. Links are

@@ -50,7 +50,7 @@ export class MfaChallenges {
    * failure counts against the challenge; the fifth ends it. Returns the user id.
    */
   async consume(mfaId: string, second: SignInMethod, options: { userId?: string; verify?: (trx: Transaction<Database>, userId: string) => Promise<boolean>; origin?: EventOrigin | undefined } = {}): Promise<string> {
-    const dead = () => new InvalidCodeError('the mfa_id is invalid, used or expired: sign in again');
+    const dead = () => new InvalidCodeError('the mfa_id is invalid, used or expired: sign in again', { signInOver: true });
     if (typeof mfaId !== 'string' || !MFA_ID.test(mfaId)) throw dead();
     const now = this.ctx.opts.now();
     const outcome = await this.ctx.database.run((db) =>
