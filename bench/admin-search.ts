@@ -72,16 +72,24 @@ const bearer = `Bearer ${(login.body as { token: string }).token}`;
 
 /** `n` requests to GET /admin/users?<query(i)>, after one warm-up; prints median and p99. */
 async function run(label: string, n: number, queryOf: (i: number) => string): Promise<void> {
-  await http.get(`/api/v1/users/admin/users?${queryOf(n)}`).set('Authorization', bearer).expect(200);
+  await http
+    .get(`/api/v1/users/admin/users?${queryOf(n)}`)
+    .set('Authorization', bearer)
+    .expect(200);
   const times: number[] = [];
   let matches = 0;
   for (let i = 0; i < n; i++) {
     const start = performance.now();
-    const res = await http.get(`/api/v1/users/admin/users?${queryOf(i)}`).set('Authorization', bearer).expect(200);
+    const res = await http
+      .get(`/api/v1/users/admin/users?${queryOf(i)}`)
+      .set('Authorization', bearer)
+      .expect(200);
     times.push(since(start));
     matches += (res.body as { total: number }).total;
   }
-  console.log(`${label.padEnd(52)} median ${pct(times, 50).toFixed(1).padStart(7)} ms   p99 ${pct(times, 99).toFixed(1).padStart(7)} ms   (${n} requests, ${(matches / n).toFixed(1)} matches each)`);
+  console.log(
+    `${label.padEnd(52)} median ${pct(times, 50).toFixed(1).padStart(7)} ms   p99 ${pct(times, 99).toFixed(1).padStart(7)} ms   (${n} requests, ${(matches / n).toFixed(1)} matches each)`,
+  );
 }
 
 // What an operator types: part of a name they saw (six of the eight hex characters of one user).

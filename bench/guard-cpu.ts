@@ -5,7 +5,13 @@ import { AuthManager } from 'express-authlib';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const N = 50_000;
-const auth = new AuthManager(null, { dbDsn: process.env.BENCH_DSN ?? 'pglite://memory', jwtSecret: randomBytes(48), rateLimit: false, bcryptRounds: 4, logger: false });
+const auth = new AuthManager(null, {
+  dbDsn: process.env.BENCH_DSN ?? 'pglite://memory',
+  jwtSecret: randomBytes(48),
+  rateLimit: false,
+  bcryptRounds: 4,
+  logger: false,
+});
 await auth.ready;
 const user = await auth.users.create({ username: 'guard', email: 'guard@example.com', password: 'benchmark-password' });
 const { token } = await auth.issueTokens(user.id);
@@ -14,7 +20,13 @@ const apiToken = (await auth.apiTokens.create(user.id, { name: 'bench' })).token
 type Guard = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 async function perCall(guard: Guard, headers: Record<string, string>, n = N): Promise<number> {
-  const res = { statusCode: 200, setHeader() {}, end() { throw new Error('rejected'); } } as unknown as ServerResponse;
+  const res = {
+    statusCode: 200,
+    setHeader() {},
+    end() {
+      throw new Error('rejected');
+    },
+  } as unknown as ServerResponse;
   const run = (n: number) =>
     new Promise<void>((resolve, reject) => {
       let left = n;

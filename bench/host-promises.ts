@@ -43,7 +43,8 @@ if (process.argv[2] === 'child') {
     console.log(await measure());
   }
 } else {
-  const run = (mode: string) => Number(execFileSync(process.execPath, ['--import', 'tsx', 'bench/host-promises.ts', 'child', mode], { encoding: 'utf8' }).trim().split('\n').pop());
+  const run = (mode: string) =>
+    Number(execFileSync(process.execPath, ['--import', 'tsx', 'bench/host-promises.ts', 'child', mode], { encoding: 'utf8' }).trim().split('\n').pop());
   const bare = run('bare');
   const mounted = run('mounted');
   console.log(`\nhost async function (20 awaits), CPU µs per call, median of ${ROUNDS} x ${N.toLocaleString()} calls, Node ${process.version}`);

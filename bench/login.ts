@@ -55,7 +55,9 @@ for (let i = 0; i < 9; i++) {
 
 console.log(`\nlogin at bcrypt cost ${DEFAULT_BCRYPT_ROUNDS}, database: ${process.env.BENCH_DSN ? 'PostgreSQL' : 'PGlite'}`);
 console.log(`one login (HTTP round trip), median of 15:       ${median(loginMs).toFixed(1)} ms`);
-console.log(`failed login, median of 9: wrong password ${median(wrongMs).toFixed(1)} ms, unknown user ${(median(unknownMs) / median(wrongMs)).toFixed(2)}x, password-less account ${(median(passwordlessMs) / median(wrongMs)).toFixed(2)}x`);
+console.log(
+  `failed login, median of 9: wrong password ${median(wrongMs).toFixed(1)} ms, unknown user ${(median(unknownMs) / median(wrongMs)).toFixed(2)}x, password-less account ${(median(passwordlessMs) / median(wrongMs)).toFixed(2)}x`,
+);
 console.log(`GET /ping median, idle:                          ${median(idlePing).toFixed(2)} ms`);
 console.log(`GET /ping median, 4 logins in flight:            ${median(busyPing).toFixed(2)} ms  (${(median(busyPing) / median(idlePing)).toFixed(1)}x idle)`);
 

@@ -45,7 +45,11 @@ if (process.argv[2] === 'serve') {
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const { port } = JSON.parse(String((await lines.next()).value)) as { port: number };
   const ask = async (email: string) => {
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/users/request-password-reset`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) });
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/users/request-password-reset`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email }),
+    });
     if (res.status !== 202) throw new Error(`unexpected ${res.status}`);
     await res.arrayBuffer();
   };
@@ -78,7 +82,10 @@ if (process.argv[2] === 'serve') {
   const { sent } = JSON.parse(String((await lines.next()).value)) as { sent: number };
 
   console.log(`\nPOST /request-password-reset, database: ${database}, median of 50 each, from another process (the mailer takes 50 ms, after the answer)`);
-  for (const [label, r] of [['each request alone', alone], ['back to back (known, unknown, known ...)', backToBack]] as const) {
+  for (const [label, r] of [
+    ['each request alone', alone],
+    ['back to back (known, unknown, known ...)', backToBack],
+  ] as const) {
     console.log(`${label}: known email ${r.known.toFixed(2)} ms, unknown email ${r.unknown.toFixed(2)} ms (${(r.unknown / r.known).toFixed(2)}x known)`);
   }
   console.log(`mails sent: ${sent} (one per known-email request: 110)`);

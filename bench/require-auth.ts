@@ -56,10 +56,14 @@ for (const [variant, headers] of only ? only.map((name) => variants.find(([v]) =
 }
 
 const bare = rows[0]!.rps;
-console.log(`\nGET /hello, ${CONNECTIONS} connections, ${DURATION} s each, Node ${process.version}, database: ${process.env.BENCH_DSN ? 'PostgreSQL' : 'PGlite'}`);
+console.log(
+  `\nGET /hello, ${CONNECTIONS} connections, ${DURATION} s each, Node ${process.version}, database: ${process.env.BENCH_DSN ? 'PostgreSQL' : 'PGlite'}`,
+);
 console.log('variant                      req/s     p50 ms  p99 ms  ratio to bare');
 for (const r of rows) {
-  console.log(`${r.variant.padEnd(28)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${(r.rps / bare).toFixed(2)}x`);
+  console.log(
+    `${r.variant.padEnd(28)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${(r.rps / bare).toFixed(2)}x`,
+  );
 }
 const byName = (name: string) => rows.find((r) => r.variant === name)?.rps ?? NaN;
 console.log(`unguarded host route with the library mounted: ${(byName('mounted-async') / byName('bare-async')).toFixed(2)}x of the same route without it`);

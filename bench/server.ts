@@ -24,7 +24,13 @@ const asyncHost = variant.endsWith('-async');
 const mounted = variant.startsWith('mounted');
 
 if (!variant.startsWith('bare')) {
-  auth = new AuthManager(mounted ? app : null, { dbDsn: process.env.BENCH_DSN ?? 'pglite://memory', dbSchema: schema, jwtSecret: secret, rateLimit: false, bcryptRounds: 4 });
+  auth = new AuthManager(mounted ? app : null, {
+    dbDsn: process.env.BENCH_DSN ?? 'pglite://memory',
+    dbSchema: schema,
+    jwtSecret: secret,
+    rateLimit: false,
+    bcryptRounds: 4,
+  });
   await auth.ready;
   const user = await auth.users.create({ username: 'bench', email: 'bench@example.com', password: 'benchmark-password' });
   token = (await auth.issueTokens(user.id)).token;

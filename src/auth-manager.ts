@@ -112,10 +112,11 @@ export class AuthManager {
   readonly #background = new BackgroundTasks();
 
   constructor(app: MountTarget | null, options: AuthManagerOptions) {
-    if (app !== null && (typeof app !== 'function' && typeof app !== 'object')) {
+    if (app !== null && typeof app !== 'function' && typeof app !== 'object') {
       throw new TypeError('express-authlib: new AuthManager(app, options): app must be an Express/Connect app or null');
     }
-    if (app !== null && typeof app.use !== 'function') throw new TypeError('express-authlib: app must have a use() method (an Express or Connect app), or be null');
+    if (app !== null && typeof app.use !== 'function')
+      throw new TypeError('express-authlib: app must have a use() method (an Express or Connect app), or be null');
     const opts = resolveOptions(options);
     this.#logger = opts.logger;
     this.#ownsHasher = opts.hasher === undefined;
@@ -127,11 +128,26 @@ export class AuthManager {
     const clientIp = clientIpResolver(opts.trustProxy, this.#logger);
     const audit = new Audit(this.#database, this.#logger, opts.now, opts.onEvent);
     const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#database, opts.now);
-    this.#tokenFailures = opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#database, clientIp, opts.now, this.#logger, this.#background);
+    this.#tokenFailures =
+      opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#database, clientIp, opts.now, this.#logger, this.#background);
     const mailer =
       opts.mailer &&
-      new MailDispatcher(opts.mailer, { emailLinks: opts.emailLinks, mailTemplates: opts.mailTemplates, issuer: opts.issuer, now: opts.now }, { logger: this.#logger, audit, background: this.#background });
-    const ctx = { opts, database: this.#database, hasher: this.#hasher, revocation, logger: this.#logger, audit, throttle, background: this.#background, mailer };
+      new MailDispatcher(
+        opts.mailer,
+        { emailLinks: opts.emailLinks, mailTemplates: opts.mailTemplates, issuer: opts.issuer, now: opts.now },
+        { logger: this.#logger, audit, background: this.#background },
+      );
+    const ctx = {
+      opts,
+      database: this.#database,
+      hasher: this.#hasher,
+      revocation,
+      logger: this.#logger,
+      audit,
+      throttle,
+      background: this.#background,
+      mailer,
+    };
     const users = new UserService(ctx);
     const apiTokens = new ApiTokenService(ctx);
     const identities = new IdentityService(ctx);
@@ -229,7 +245,8 @@ export class AuthManager {
         anyCaller ??= build();
         return anyCaller(...(args as Parameters<Middleware>));
       }
-      if (args.length > 1) throw new TypeError("express-authlib: requireAuth takes one argument: requireAuth(['admin', 'editor']) or requireAuth({ roles: [...] })");
+      if (args.length > 1)
+        throw new TypeError("express-authlib: requireAuth takes one argument: requireAuth(['admin', 'editor']) or requireAuth({ roles: [...] })");
       return build(args[0] as RequireAuthOptions | undefined);
     }) as RequireAuth;
   }

@@ -70,7 +70,8 @@ export abstract class AuthError extends Error {
     this.name = new.target.name;
     this.code = code;
     const status = options?.status ?? AUTH_ERROR_STATUS[code];
-    if (status !== AUTH_ERROR_STATUS[code] && !AUTH_ERROR_ALSO_STATUS[code]?.includes(status)) throw new TypeError(`express-authlib: ${code} is never answered with ${status}`);
+    if (status !== AUTH_ERROR_STATUS[code] && !AUTH_ERROR_ALSO_STATUS[code]?.includes(status))
+      throw new TypeError(`express-authlib: ${code} is never answered with ${status}`);
     this.status = status;
   }
 }
@@ -103,7 +104,10 @@ export class AuthenticationError extends AuthError {
  * verified the email (`requireEmailVerification`), or must set up a second factor first.
  */
 export class ForbiddenError extends AuthError {
-  constructor(code: 'forbidden' | 'account_disabled' | 'email_not_verified' | 'mfa_setup_required' = 'forbidden', message = 'you do not have permission to do this') {
+  constructor(
+    code: 'forbidden' | 'account_disabled' | 'email_not_verified' | 'mfa_setup_required' = 'forbidden',
+    message = 'you do not have permission to do this',
+  ) {
     super(code, message);
   }
 }
@@ -193,7 +197,8 @@ export class RateLimitError extends AuthError {
 }
 
 /** Codes of the OAuth family. */
-export type OAuthErrorCode = 'unknown_provider' | 'invalid_redirect' | 'invalid_state' | 'oauth_failed' | 'access_denied' | 'account_exists' | 'provider_unavailable';
+export type OAuthErrorCode =
+  'unknown_provider' | 'invalid_redirect' | 'invalid_state' | 'oauth_failed' | 'access_denied' | 'account_exists' | 'provider_unavailable';
 
 /**
  * An OAuth flow failed: at the start (unknown provider, redirect), at the callback (state), at the
@@ -212,7 +217,10 @@ export class OAuthError extends AuthError {
  * behind (`schema_outdated`), or setting it up failed (`database_error`).
  */
 export class ServiceUnavailableError extends AuthError {
-  constructor(message = 'the authentication service is temporarily unavailable', options?: Options & { code?: 'service_unavailable' | 'database_error' | 'schema_outdated' }) {
+  constructor(
+    message = 'the authentication service is temporarily unavailable',
+    options?: Options & { code?: 'service_unavailable' | 'database_error' | 'schema_outdated' },
+  ) {
     super(options?.code ?? 'service_unavailable', message, options);
   }
 }

@@ -182,7 +182,11 @@ export const DEFAULT_RESET_TOKEN_EXPIRY = 1800;
 export const DEFAULT_VERIFICATION_TOKEN_EXPIRY = 86_400;
 export const DEFAULT_EMAIL_CHANGE_TOKEN_EXPIRY = 3600;
 export const DEFAULT_OTP: Readonly<Required<OtpOptions>> = Object.freeze({ length: 6, expiresIn: 300, maxAttempts: 5 });
-export const DEFAULT_PASSWORD_POLICY: Readonly<Required<PasswordPolicyOptions>> = Object.freeze({ minLength: 8, maxLength: MAX_PASSWORD_LENGTH, rejectCommon: true });
+export const DEFAULT_PASSWORD_POLICY: Readonly<Required<PasswordPolicyOptions>> = Object.freeze({
+  minLength: 8,
+  maxLength: MAX_PASSWORD_LENGTH,
+  rejectCommon: true,
+});
 export const DEFAULT_NOW = (): Date => new Date();
 /** Without a `hasher`: bcrypt at `bcryptRounds` in a worker pool, which the AuthManager owns and closes. */
 export const DEFAULT_HASHER = (bcryptRounds: number): PasswordHasher => new BcryptHasher(bcryptRounds);
@@ -255,7 +259,8 @@ export function dsnProblem(dsn: unknown): string | undefined {
 
 /** What is wrong with a schema name, or undefined when it is usable (shared with the CLI's `--schema`). */
 export function schemaProblem(schema: unknown): string | undefined {
-  if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) return 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63)';
+  if (typeof schema !== 'string' || !IDENTIFIER.test(schema))
+    return 'must be a plain SQL identifier (letters, digits, underscore; not starting with a digit; at most 63)';
   return undefined;
 }
 
@@ -297,7 +302,8 @@ function plainObject(value: unknown, option: string, shape: string): Record<stri
 function mailerOf(value: unknown): Mailer | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') {
-    if (!/^smtps?:\/\/./.test(value)) throw misuse('mailer', "as a string must be an 'smtp://' or 'smtps://' URL, e.g. 'smtp://user:pass@mail.example.com:587?from=no-reply@example.com'");
+    if (!/^smtps?:\/\/./.test(value))
+      throw misuse('mailer', "as a string must be an 'smtp://' or 'smtps://' URL, e.g. 'smtp://user:pass@mail.example.com:587?from=no-reply@example.com'");
     return smtpMailer(value);
   }
   if (typeof (value as Mailer | null)?.send !== 'function') throw misuse('mailer', "must be { send(message) } or an 'smtp://' / 'smtps://' URL");
@@ -309,7 +315,8 @@ function emailLinksOf(value: unknown): Readonly<EmailLinks> {
   const links = plainObject(value, 'emailLinks', '{ passwordReset?, verification?, emailChange? }');
   const out: EmailLinks = {};
   for (const [key, template] of Object.entries(links)) {
-    if (key !== 'passwordReset' && key !== 'verification' && key !== 'emailChange') throw misuse(`emailLinks.${key}`, 'is not known: use passwordReset, verification or emailChange');
+    if (key !== 'passwordReset' && key !== 'verification' && key !== 'emailChange')
+      throw misuse(`emailLinks.${key}`, 'is not known: use passwordReset, verification or emailChange');
     if (template === undefined) continue;
     if (typeof template !== 'string' || !template.includes('{token}') || !isAbsoluteHttpUrl(template.replaceAll('{token}', 'x'))) {
       throw misuse(`emailLinks.${key}`, "must be an absolute http(s) URL containing {token}, e.g. 'https://app.example/reset#token={token}'");
@@ -336,7 +343,11 @@ function otpOf(value: unknown): Readonly<Required<OtpOptions>> {
   const o = plainObject(value, 'otp', '{ length?, expiresIn?, maxAttempts? }');
   const length = positiveInt(o.length, 'otp.length', DEFAULT_OTP.length, 4);
   if (length > 10) throw misuse('otp.length', 'must be between 4 and 10');
-  return Object.freeze({ length, expiresIn: positiveInt(o.expiresIn, 'otp.expiresIn', DEFAULT_OTP.expiresIn), maxAttempts: positiveInt(o.maxAttempts, 'otp.maxAttempts', DEFAULT_OTP.maxAttempts) });
+  return Object.freeze({
+    length,
+    expiresIn: positiveInt(o.expiresIn, 'otp.expiresIn', DEFAULT_OTP.expiresIn),
+    maxAttempts: positiveInt(o.maxAttempts, 'otp.maxAttempts', DEFAULT_OTP.maxAttempts),
+  });
 }
 
 function mfaOf(value: unknown, all: AuthManagerOptions): Readonly<{ issuer: string; required: ((user: User) => boolean) | undefined }> {
@@ -352,7 +363,8 @@ function passwordPolicyOf(value: unknown): Readonly<Required<PasswordPolicyOptio
   const o = plainObject(value, 'passwordPolicy', '{ minLength?, maxLength?, rejectCommon? }');
   const minLength = positiveInt(o.minLength, 'passwordPolicy.minLength', DEFAULT_PASSWORD_POLICY.minLength);
   const maxLength = positiveInt(o.maxLength, 'passwordPolicy.maxLength', DEFAULT_PASSWORD_POLICY.maxLength);
-  if (maxLength > MAX_PASSWORD_LENGTH || maxLength < minLength) throw misuse('passwordPolicy.maxLength', `must be between minLength and ${MAX_PASSWORD_LENGTH}`);
+  if (maxLength > MAX_PASSWORD_LENGTH || maxLength < minLength)
+    throw misuse('passwordPolicy.maxLength', `must be between minLength and ${MAX_PASSWORD_LENGTH}`);
   return Object.freeze({ minLength, maxLength, rejectCommon: bool(o.rejectCommon, 'passwordPolicy.rejectCommon', DEFAULT_PASSWORD_POLICY.rejectCommon) });
 }
 
@@ -393,13 +405,17 @@ function checkOAuthConfig(value: unknown): Readonly<Record<string, OAuthProvider
       throw misuse(`${option}.scope`, "must be an array of scope names, e.g. ['openid', 'email']");
     }
     if (c.strategy !== undefined) {
-      if (typeof (c.strategy as { authenticate?: unknown })?.authenticate !== 'function') throw misuse(`${option}.strategy`, 'must be a passport strategy instance');
+      if (typeof (c.strategy as { authenticate?: unknown })?.authenticate !== 'function')
+        throw misuse(`${option}.strategy`, 'must be a passport strategy instance');
       if (c.issuer !== undefined) throw misuse(option, 'takes either `issuer` (OpenID Connect) or `strategy` (passport), not both');
       out[name] = Object.freeze({ ...c });
       continue;
     }
     if (c.issuer === undefined && name !== 'google' && name !== 'github') {
-      throw misuse(option, "is not a built-in provider (google, github): give { issuer, clientId, clientSecret } for an OpenID Connect provider, or { strategy: new SomePassportStrategy(...) }");
+      throw misuse(
+        option,
+        'is not a built-in provider (google, github): give { issuer, clientId, clientSecret } for an OpenID Connect provider, or { strategy: new SomePassportStrategy(...) }',
+      );
     }
     for (const key of ['clientId', 'clientSecret'] as const) {
       if (typeof c[key] !== 'string' || c[key] === '') throw misuse(`${option}.${key}`, "must be a non-empty string from the provider's developer console");
@@ -411,8 +427,18 @@ function checkOAuthConfig(value: unknown): Readonly<Record<string, OAuthProvider
       } catch {
         issuer = undefined;
       }
-      if (!issuer || !(issuer.protocol === 'https:' || (issuer.protocol === 'http:' && isLoopbackUrl(issuer))) || issuer.username || issuer.password || issuer.search || issuer.hash) {
-        throw misuse(`${option}.issuer`, "must be the provider's https issuer URL, e.g. 'https://accounts.example.com' (plain http only on 127.0.0.1 / localhost)");
+      if (
+        !issuer ||
+        !(issuer.protocol === 'https:' || (issuer.protocol === 'http:' && isLoopbackUrl(issuer))) ||
+        issuer.username ||
+        issuer.password ||
+        issuer.search ||
+        issuer.hash
+      ) {
+        throw misuse(
+          `${option}.issuer`,
+          "must be the provider's https issuer URL, e.g. 'https://accounts.example.com' (plain http only on 127.0.0.1 / localhost)",
+        );
       }
     }
     for (const key of ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailURL'] as const) {
@@ -475,7 +501,8 @@ const RESOLVERS = {
   // undefined: the host Express app's `trust proxy` decides, per request (security/client-ip.ts).
   trustProxy: (v): boolean | number | string | string[] | undefined => {
     const trust = v ?? DEFAULT_TRUST_PROXY;
-    if (trust !== undefined && !['boolean', 'number', 'string'].includes(typeof trust) && !Array.isArray(trust)) throw misuse('trustProxy', 'must be a boolean, a hop count, or proxy addresses');
+    if (trust !== undefined && !['boolean', 'number', 'string'].includes(typeof trust) && !Array.isArray(trust))
+      throw misuse('trustProxy', 'must be a boolean, a hop count, or proxy addresses');
     return trust;
   },
   rateLimit: (v) => {

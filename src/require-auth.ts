@@ -50,7 +50,8 @@ function normalise(options: RequireAuthOptions | undefined): { roles: string[]; 
     }
     return [...value];
   };
-  if (o.optional !== undefined && typeof o.optional !== 'boolean') throw new TypeError('express-authlib: requireAuth(options): `optional` must be true or false');
+  if (o.optional !== undefined && typeof o.optional !== 'boolean')
+    throw new TypeError('express-authlib: requireAuth(options): `optional` must be true or false');
   return { roles: list(o.roles, 'roles'), scopes: list(o.scopes, 'scopes'), optional: o.optional === true };
 }
 
@@ -83,7 +84,13 @@ export function isAuthorized(auth: AuthContext, need: { roles?: readonly string[
  * Builds the guard middleware. Rejections are written as the JSON error body directly, so they
  * reach the client even in an app without an error handler; only unexpected errors go to next(err).
  */
-export function createRequireAuth(authenticator: Authenticator, logger: Logger, failures: TokenFailureLimiter | undefined, options?: RequireAuthOptions, allowMfaSetup = false) {
+export function createRequireAuth(
+  authenticator: Authenticator,
+  logger: Logger,
+  failures: TokenFailureLimiter | undefined,
+  options?: RequireAuthOptions,
+  allowMfaSetup = false,
+) {
   const need = normalise(options);
 
   return function requireAuth(req: Req, res: ServerResponse, next: Next): void {

@@ -59,7 +59,10 @@ export function policyPassword(rules: PasswordRules) {
   });
 }
 
-export const realName = z.string().max(MAX_REAL_NAME_LENGTH).transform((s) => s.trim());
+export const realName = z
+  .string()
+  .max(MAX_REAL_NAME_LENGTH)
+  .transform((s) => s.trim());
 
 export const profile = z.record(z.string(), z.unknown()).superRefine((p, ctx) => {
   // Depth first: only a shallow enough value may be handed to JSON.stringify.

@@ -100,7 +100,7 @@ describe('per-(account, address) login delays', () => {
     expect(rest).toBeLessThanOrEqual(full - 599);
   });
 
-  it('the real user, from another address, signs in while the attacker\'s pair is delayed (no lock-out from elsewhere)', async () => {
+  it("the real user, from another address, signs in while the attacker's pair is delayed (no lock-out from elsewhere)", async () => {
     const c = clock();
     const t = await app({ rateLimit: LOGIN_LIMIT, trustProxy: true, now: c.now });
     const a = await registerUser(t);
@@ -117,7 +117,7 @@ describe('per-(account, address) login delays', () => {
     expect((await login(t, a.username, a.password, ELSEWHERE)).status).toBe(200);
   });
 
-  it('another account is not delayed by A\'s failures from the same address', async () => {
+  it("another account is not delayed by A's failures from the same address", async () => {
     const c = clock();
     const t = await app({ rateLimit: LOGIN_LIMIT, now: c.now });
     const a = await registerUser(t);

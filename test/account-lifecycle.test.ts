@@ -56,13 +56,19 @@ describe('password reset', () => {
     const u = await registerUser(t);
     const mail = await requestReset(`${u.username}@example.com`);
     expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: NEW_PASSWORD })).status).toBe(200);
-    expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: 'yet another passphrase' }), 400, 'invalid_token', [mail.token!]);
+    expectError(await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: 'yet another passphrase' }), 400, 'invalid_token', [
+      mail.token!,
+    ]);
   });
 
   it('concurrent confirmations: exactly one wins', async () => {
     const u = await registerUser(t);
     const mail = await requestReset(`${u.username}@example.com`);
-    const results = await Promise.all(['first passphrase x', 'second passphrase y', 'third passphrase z'].map((password) => t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password })));
+    const results = await Promise.all(
+      ['first passphrase x', 'second passphrase y', 'third passphrase z'].map((password) =>
+        t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password }),
+      ),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([200, 400, 400]);
   });
 
@@ -108,7 +114,12 @@ describe('password reset', () => {
     const known = await registerUser(s);
     const unknownAnswer = await s.http.post(`${BASE}/request-password-reset`).send({ email: 'nobody-here@example.com' });
     const knownAnswer = await s.http.post(`${BASE}/request-password-reset`).send({ email: `${known.username}@example.com` });
-    const shape = (r: typeof knownAnswer) => ({ status: r.status, body: r.body as unknown, type: r.headers['content-type'], length: r.headers['content-length'] });
+    const shape = (r: typeof knownAnswer) => ({
+      status: r.status,
+      body: r.body as unknown,
+      type: r.headers['content-type'],
+      length: r.headers['content-length'],
+    });
     expect(shape(unknownAnswer)).toEqual(shape(knownAnswer));
     await s.close(); // waits for the mail sent after the answers
     expect(b.messages.map((m) => m.to)).toEqual([`${known.username}@example.com`]);
@@ -160,7 +171,9 @@ describe('email verification', () => {
     const b = mailbox();
     const s = await createTestApp({ mailer: b.mailer });
     const verified = await s.auth.users.create({ username: `ver_${Date.now()}`, email: `ver${Date.now()}@example.com`, email_verified: true });
-    const answers = await Promise.all([verified.email!, 'unknown-person@example.com'].map((email) => s.http.post(`${BASE}/request-verification`).send({ email })));
+    const answers = await Promise.all(
+      [verified.email!, 'unknown-person@example.com'].map((email) => s.http.post(`${BASE}/request-verification`).send({ email })),
+    );
     expect(answers.map((r) => [r.status, r.body])).toEqual([
       [202, { success: true }],
       [202, { success: true }],
@@ -252,8 +265,22 @@ describe('email change', () => {
   it('409 conflict when the new address is taken; 400 when it is already the account email', async () => {
     const u = await registerUser(t);
     const other = await registerUser(t);
-    expectError(await t.http.post(`${BASE}/request-email-change`).set(bearer(u.token)).send({ new_email: `${other.username.toUpperCase()}@example.com` }), 409, 'conflict');
-    expectError(await t.http.post(`${BASE}/request-email-change`).set(bearer(u.token)).send({ new_email: `${u.username}@example.com` }), 400, 'validation_error');
+    expectError(
+      await t.http
+        .post(`${BASE}/request-email-change`)
+        .set(bearer(u.token))
+        .send({ new_email: `${other.username.toUpperCase()}@example.com` }),
+      409,
+      'conflict',
+    );
+    expectError(
+      await t.http
+        .post(`${BASE}/request-email-change`)
+        .set(bearer(u.token))
+        .send({ new_email: `${u.username}@example.com` }),
+      400,
+      'validation_error',
+    );
   });
 
   it('the address taken between request and confirm: 409 conflict, nothing changes', async () => {
@@ -268,7 +295,10 @@ describe('email change', () => {
 
   it('needs an access token: an API token gets 403, no token 401', async () => {
     const u = await registerUser(t);
-    const api = await t.http.post(`${BASE}/me/api-tokens`).set(bearer(u.token)).send({ name: 'x', scopes: ['*'] });
+    const api = await t.http
+      .post(`${BASE}/me/api-tokens`)
+      .set(bearer(u.token))
+      .send({ name: 'x', scopes: ['*'] });
     expectError(await t.http.post(`${BASE}/request-email-change`).set('X-API-Token', api.body.token).send({ new_email: 'z@example.com' }), 403, 'forbidden');
     expectError(await t.http.post(`${BASE}/request-email-change`).send({ new_email: 'z@example.com' }), 401, 'unauthorized');
   });

@@ -39,7 +39,10 @@ describe('an API token cannot reach account and session operations', () => {
 
   it('POST /change-password with an API token is 403 even with the right password, and the password stays', async () => {
     const u = await userWithApiToken();
-    const res = await t.http.post(`${BASE}/change-password`).set('X-API-Token', u.apiToken).send({ current_password: PASSWORD, password: 'a whole new password' });
+    const res = await t.http
+      .post(`${BASE}/change-password`)
+      .set('X-API-Token', u.apiToken)
+      .send({ current_password: PASSWORD, password: 'a whole new password' });
     expect(outcome(res)).toEqual({ status: 403, code: 'forbidden' });
     expect((await t.http.post(`${BASE}/login`).send({ username: u.username, password: PASSWORD })).status).toBe(200);
     expect((await t.http.get('/me').set(bearer(u.token))).status).toBe(200);
@@ -87,19 +90,30 @@ describe('deeply nested profile', () => {
 
   it('the same through the programmatic API: a ValidationError, no RangeError', async () => {
     const profile = JSON.parse(nested(5000)) as Record<string, unknown>;
-    await expect(t.auth.users.create({ username: `deep_api_${Date.now()}`, email: `deepapi${Date.now()}@example.com`, profile })).rejects.toMatchObject({ code: 'validation_error' });
+    await expect(t.auth.users.create({ username: `deep_api_${Date.now()}`, email: `deepapi${Date.now()}@example.com`, profile })).rejects.toMatchObject({
+      code: 'validation_error',
+    });
   });
 
   it('32 levels are accepted and come back as sent; 33 are refused', async () => {
-    const ok = await t.http.post(`${BASE}/register`).set('Content-Type', 'application/json').send(`{"username":"depth32_${Date.now()}","password":"${PASSWORD}","email":"d32_${Date.now()}@example.com","profile":${nested(31)}}`);
+    const ok = await t.http
+      .post(`${BASE}/register`)
+      .set('Content-Type', 'application/json')
+      .send(`{"username":"depth32_${Date.now()}","password":"${PASSWORD}","email":"d32_${Date.now()}@example.com","profile":${nested(31)}}`);
     expect(ok.status).toBe(201);
     expect(JSON.stringify(ok.body.user.profile)).toBe(nested(31));
-    const tooDeep = await t.http.post(`${BASE}/register`).set('Content-Type', 'application/json').send(`{"username":"depth33_${Date.now()}","password":"${PASSWORD}","email":"d33_${Date.now()}@example.com","profile":${nested(32)}}`);
+    const tooDeep = await t.http
+      .post(`${BASE}/register`)
+      .set('Content-Type', 'application/json')
+      .send(`{"username":"depth33_${Date.now()}","password":"${PASSWORD}","email":"d33_${Date.now()}@example.com","profile":${nested(32)}}`);
     expect(outcome(tooDeep)).toEqual({ status: 400, code: 'validation_error' });
   });
 
   it('deep objects count too (2,500 levels)', async () => {
-    const res = await t.http.post(`${BASE}/register`).set('Content-Type', 'application/json').send(`{"username":"deepobj_${Date.now()}","password":"${PASSWORD}","email":"do${Date.now()}@example.com","profile":${nested(2500)}}`);
+    const res = await t.http
+      .post(`${BASE}/register`)
+      .set('Content-Type', 'application/json')
+      .send(`{"username":"deepobj_${Date.now()}","password":"${PASSWORD}","email":"do${Date.now()}@example.com","profile":${nested(2500)}}`);
     expect(outcome(res)).toEqual({ status: 400, code: 'validation_error' });
   });
 });
@@ -112,7 +126,7 @@ describe('registration is one transaction', () => {
     const fields = { username: `half_${Date.now()}`, password: PASSWORD, email: `half${Date.now()}@example.com` };
     try {
       const failed = await t.http.post(`${BASE}/register`).send(fields);
-      expect(outcome(failed)).toEqual({ status: 500, code: "internal_error" });
+      expect(outcome(failed)).toEqual({ status: 500, code: 'internal_error' });
       const rows = await rawQuery<{ n: number }>(`select count(*)::int as n from "${t.schema}".users where username = $1`, [fields.username]);
       expect(rows[0]!.n).toBe(0);
     } finally {

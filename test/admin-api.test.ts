@@ -13,7 +13,11 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: { code?: string }) => e.code,
+  );
 
 describe('auth.users', () => {
   it('list → {users, total, limit, offset}, with search, role and paging', async () => {

@@ -45,7 +45,14 @@ describe.skipIf(!TEST_DSN)('admin endpoints during a database outage', () => {
     const asAdmin = bearer(token);
     const calls: Array<[string, () => request.Test]> = [
       ['GET /admin/users', () => http.get(`${BASE}/admin/users?search=usr`).set(asAdmin)],
-      ['POST /admin/users', () => http.post(`${BASE}/admin/users`).set(asAdmin).send({ username: uniqueName('new'), email: `${uniqueName()}@example.com` })],
+      [
+        'POST /admin/users',
+        () =>
+          http
+            .post(`${BASE}/admin/users`)
+            .set(asAdmin)
+            .send({ username: uniqueName('new'), email: `${uniqueName()}@example.com` }),
+      ],
       ['GET /admin/users/{id}', () => http.get(`${BASE}/admin/users/${userId}`).set(asAdmin)],
       ['PATCH /admin/users/{id}', () => http.patch(`${BASE}/admin/users/${userId}`).set(asAdmin).send({ real_name: 'x' })],
       ['DELETE /admin/users/{id}', () => http.delete(`${BASE}/admin/users/${randomUUID()}`).set(asAdmin)],

@@ -12,7 +12,9 @@ import { rawQuery, TEST_DSN } from './helpers/database.js';
 const { track } = closedAfterEach();
 
 const trigramIndexes = (schema: string) =>
-  rawQuery<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%trgm%' ORDER BY indexname`, [schema]).then((rows) => rows.map((r) => r.indexname));
+  rawQuery<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE '%trgm%' ORDER BY indexname`, [schema]).then(
+    (rows) => rows.map((r) => r.indexname),
+  );
 
 /** Creates three users and searches for the one with `50%` in its email, as the admin API does. */
 async function searchWorks(auth: AuthManager): Promise<void> {
@@ -107,4 +109,3 @@ function databaseUrl(database: string, user: string): string {
   url.password = '';
   return url.toString();
 }
-

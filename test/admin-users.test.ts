@@ -17,14 +17,35 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-type UserBody = { id: string; username: string; email: string | null; roles: string[]; is_active: boolean; email_verified: boolean; real_name: string | null; profile: Record<string, unknown> };
+type UserBody = {
+  id: string;
+  username: string;
+  email: string | null;
+  roles: string[];
+  is_active: boolean;
+  email_verified: boolean;
+  real_name: string | null;
+  profile: Record<string, unknown>;
+};
 
 describe('who may call the admin endpoints', () => {
   it('401 without credentials, 403 for a signed-in user who is not an admin', async () => {
     expectError(await t.http.get(`${BASE}/admin/users`), 401, 'unauthorized');
     const plain = await registerUser(t);
     const as = adminApi(t, plain.token);
-    for (const res of [await as.listUsers(), await as.createUser({ username: uniqueName(), email: `${uniqueName()}@example.com` }), await as.getUser(admin.user.id), await as.patchUser(admin.user.id, { real_name: 'x' }), await as.deleteUser(admin.user.id), await as.logoutAll(admin.user.id), await as.listRoles(), await as.createRole('x'), await as.deleteRole('user'), await as.events(), await as.impersonate(plain.user.id)]) {
+    for (const res of [
+      await as.listUsers(),
+      await as.createUser({ username: uniqueName(), email: `${uniqueName()}@example.com` }),
+      await as.getUser(admin.user.id),
+      await as.patchUser(admin.user.id, { real_name: 'x' }),
+      await as.deleteUser(admin.user.id),
+      await as.logoutAll(admin.user.id),
+      await as.listRoles(),
+      await as.createRole('x'),
+      await as.deleteRole('user'),
+      await as.events(),
+      await as.impersonate(plain.user.id),
+    ]) {
       expectError(res, 403, 'forbidden');
     }
   });
@@ -40,7 +61,10 @@ describe('who may call the admin endpoints', () => {
     const plainScoped = await t.auth.apiTokens.create(plain.user.id, { name: 'fake', scopes: ['admin'] });
     expectError(await adminApi(t, plainScoped.token).listUsers(), 403, 'forbidden');
     // Through X-API-Token too, and audited with the admin as actor.
-    const created = await t.http.post(`${BASE}/admin/users`).set('X-API-Token', scoped.token).send({ username: uniqueName('viakey'), email: `${uniqueName()}@example.com` });
+    const created = await t.http
+      .post(`${BASE}/admin/users`)
+      .set('X-API-Token', scoped.token)
+      .send({ username: uniqueName('viakey'), email: `${uniqueName()}@example.com` });
     expect(created.status).toBe(201);
     const [event] = await auditRows(t.schema, { type: 'user_created', userId: created.body.user.id });
     expect(event!.actor_id).toBe(admin.user.id);
@@ -112,7 +136,11 @@ describe('GET /admin/users', () => {
     await t.auth.users.create({ username: `${tag}xa`, email: `${tag}xa@example.com` });
     // Validation keeps % and \ out of new names and emails; rows written before it (or by the host
     // app) may hold them, and a search must match them literally.
-    for (const [name, email] of [[`${tag}pct`, `50%off${tag}@example.com`], [`${tag}bsl`, `back\\slash${tag}@example.com`], [`${tag}plain`, `50xoff${tag}@example.com`]]) {
+    for (const [name, email] of [
+      [`${tag}pct`, `50%off${tag}@example.com`],
+      [`${tag}bsl`, `back\\slash${tag}@example.com`],
+      [`${tag}plain`, `50xoff${tag}@example.com`],
+    ]) {
       await rawQuery(`INSERT INTO "${t.schema}".users (username, username_key, email, email_key) VALUES ($1, $1, $2, $2)`, [name, email]);
     }
     expect(names(await api.listUsers(`?search=${encodeURIComponent(`${tag}_`)}`))).toEqual([`${tag}_a`]);
@@ -146,11 +174,28 @@ describe('GET /admin/users', () => {
 describe('POST /admin/users', () => {
   it('creates a user with roles and flags, 201 {user}, audited with the admin as actor; the user can sign in', async () => {
     const username = uniqueName('made');
-    const res = await api.createUser({ username, email: `${username}@example.com`, password: PASSWORD, roles: ['admin', 'user'], email_verified: true, real_name: 'Made', profile: { team: 'ops' }, id: randomUUID(), token_version: 9 });
+    const res = await api.createUser({
+      username,
+      email: `${username}@example.com`,
+      password: PASSWORD,
+      roles: ['admin', 'user'],
+      email_verified: true,
+      real_name: 'Made',
+      profile: { team: 'ops' },
+      id: randomUUID(),
+      token_version: 9,
+    });
     expect(res.status).toBe(201);
     expect(Object.keys(res.body)).toEqual(['user']);
     expectUserObject(res.body.user);
-    expect(res.body.user).toMatchObject({ username, roles: ['admin', 'user'], email_verified: true, is_active: true, real_name: 'Made', profile: { team: 'ops' } });
+    expect(res.body.user).toMatchObject({
+      username,
+      roles: ['admin', 'user'],
+      email_verified: true,
+      is_active: true,
+      real_name: 'Made',
+      profile: { team: 'ops' },
+    });
     await loginOk(t, username);
     const [event] = await auditRows(t.schema, { type: 'user_created', userId: res.body.user.id });
     expect(event).toMatchObject({ actor_id: admin.user.id, data: { roles: ['admin', 'user'] } });
@@ -194,13 +239,20 @@ describe('GET /admin/users/{id}', () => {
 });
 
 describe('PATCH /admin/users/{id}', () => {
-  it('changes plain fields without ending the user\'s tokens; a new email is unverified', async () => {
+  it("changes plain fields without ending the user's tokens; a new email is unverified", async () => {
     const u = await registerUser(t);
     const username = uniqueName('renamed');
     const res = await api.patchUser(u.user.id, { username, email: `${username}@example.com`, real_name: 'New Name', profile: { a: 1 }, is_active: true });
     expect(res.status).toBe(200);
     expectUserObject(res.body.user);
-    expect(res.body.user).toMatchObject({ username, email: `${username}@example.com`, real_name: 'New Name', profile: { a: 1 }, email_verified: false, is_active: true });
+    expect(res.body.user).toMatchObject({
+      username,
+      email: `${username}@example.com`,
+      real_name: 'New Name',
+      profile: { a: 1 },
+      email_verified: false,
+      is_active: true,
+    });
     expect(await meStatus(t, u.token)).toBe(200);
     const verified = await api.patchUser(u.user.id, { email_verified: true });
     expect(verified.body.user.email_verified).toBe(true);

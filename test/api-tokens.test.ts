@@ -241,7 +241,7 @@ describe('ownership', () => {
     expect((await t.http.get('/me').set('X-API-Token', aliceTok.token)).status).toBe(200);
   });
 
-  it("creating a token for another user answers 404 and creates nothing", async () => {
+  it('creating a token for another user answers 404 and creates nothing', async () => {
     const before = ((await list(alice.token)).body as unknown as unknown[]).length;
     const res = await create(bob.token, { name: 'sneaky' }, alice.user.id);
     expect(outcome(res)).toEqual({ status: 404, code: 'not_found' });

@@ -198,13 +198,22 @@ describe('each action writes an auth_events row and reaches onEvent', () => {
     const res = await post('/change-password', ua).set(bearer(u.token)).send({ current_password: oldPassword, password: newPassword });
     expect(res.status).toBe(200);
     await expectEvent(t, events, { type: 'password_change', userAgent: ua }, { user_id: u.user.id, actor_id: null });
-    await expectNoSecrets(t, events, { oldPassword, newPassword, access: u.token, refresh: u.refresh_token, newAccess: res.body.token, newRefresh: res.body.refresh_token });
+    await expectNoSecrets(t, events, {
+      oldPassword,
+      newPassword,
+      access: u.token,
+      refresh: u.refresh_token,
+      newAccess: res.body.token,
+      newRefresh: res.body.refresh_token,
+    });
   });
 
   it('api_token_created / api_token_deleted: the owner and which token; never the token itself', async () => {
     const u = await registerUser(t);
     const uaCreate = userAgent('token-create');
-    const created = await post('/me/api-tokens', uaCreate).set(bearer(u.token)).send({ name: 'ci', scopes: ['reports:read'] });
+    const created = await post('/me/api-tokens', uaCreate)
+      .set(bearer(u.token))
+      .send({ name: 'ci', scopes: ['reports:read'] });
     expect(created.status).toBe(201);
     const { id, token } = created.body as { id: string; token: string };
     await expectEvent(t, events, { type: 'api_token_created', userAgent: uaCreate }, { user_id: u.user.id, data: { token_id: id } });
@@ -283,7 +292,9 @@ describe('the recorded address', () => {
   it('with trustProxy false (the default), X-Forwarded-For is not what is recorded', async () => {
     const ua = userAgent('xff-ignored');
     const username = uniqueName('xff');
-    const res = await post('/register', ua).set('X-Forwarded-For', '203.0.113.66').send({ username, password: 'xff password 1', email: `${username}@example.com` });
+    const res = await post('/register', ua)
+      .set('X-Forwarded-For', '203.0.113.66')
+      .send({ username, password: 'xff password 1', email: `${username}@example.com` });
     expect(res.status).toBe(201);
     await expectEvent(t, events, { type: 'register', userAgent: ua }, { user_id: res.body.user.id, ip: 'loopback' });
   });

@@ -1,18 +1,7 @@
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
-import {
-  BASE,
-  expectError,
-  expectIsoUtc,
-  expectUserObject,
-  expectValidation,
-  login,
-  loginOk,
-  meStatus,
-  refresh,
-  uniqueName,
-} from './helpers/endpoints.js';
+import { BASE, expectError, expectIsoUtc, expectUserObject, expectValidation, login, loginOk, meStatus, refresh, uniqueName } from './helpers/endpoints.js';
 
 // One app (fresh schema, bcrypt cost 4, no rate limits) for everything that runs on the defaults.
 let t: TestApp;

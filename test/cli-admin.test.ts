@@ -40,7 +40,8 @@ describe.skipIf(!TEST_DSN)('authlib user list|disable|enable|delete, role, event
   beforeAll(() => {
     ok(['db', 'init']);
     ok(['user', 'create', '--username', 'boss', '--email', 'boss@example.com', '--role', 'admin', '--password-stdin'], 'boss passphrase 1\n');
-    for (const name of ['alice_x', 'alixe', 'bob']) ok(['user', 'create', '--username', name, '--email', `${name}@example.com`, '--password-stdin'], 'some passphrase 1\n');
+    for (const name of ['alice_x', 'alixe', 'bob'])
+      ok(['user', 'create', '--username', name, '--email', `${name}@example.com`, '--password-stdin'], 'some passphrase 1\n');
   });
   afterAll(() => dropSchema(schema));
 

@@ -56,7 +56,10 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
   });
 
   it('creates a user from --password-stdin, changes roles and creates an API token', () => {
-    const created = authlib(['user', 'create', '--username', 'Root', '--email', 'root@example.com', '--role', 'admin', '--password-stdin', ...db], 's3cret-passphrase\n');
+    const created = authlib(
+      ['user', 'create', '--username', 'Root', '--email', 'root@example.com', '--role', 'admin', '--password-stdin', ...db],
+      's3cret-passphrase\n',
+    );
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/created user Root .* roles: admin/);
     expect(created.stdout + created.stderr).not.toContain('s3cret-passphrase');
@@ -84,7 +87,9 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
   it("checks --dsn and --schema with the library's own rules before connecting", () => {
     const mysql = authlib(['db', 'init', '--dsn', 'mysql://root@127.0.0.1/app']);
     expect(mysql.code).toBe(2);
-    expect(mysql.stderr.trim()).toBe("authlib: --dsn must start with 'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')");
+    expect(mysql.stderr.trim()).toBe(
+      "authlib: --dsn must start with 'postgres://', 'postgresql://' or 'pglite://' (e.g. 'pglite://memory' or 'pglite://./.authlib')",
+    );
     const fromEnv = authlib(['db', 'status'], undefined, { DATABASE_URL: 'mysql://root@127.0.0.1/app' });
     expect(fromEnv.stderr).toMatch(/^authlib: --dsn \(from \$DATABASE_URL\) must start with/);
     const schemaName = authlib(['db', 'init', '--dsn', dsn, '--schema', 'bad-schema']);
@@ -93,13 +98,18 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
   });
 
   it('names the flag and shows every field reason, in its own words', () => {
-    const unknownRole = authlib(['user', 'create', '--username', 'xyz2', '--email', 'xyz2@example.com', '--role', 'superuser', '--password-stdin', ...db], 'a-good-passphrase\n');
+    const unknownRole = authlib(
+      ['user', 'create', '--username', 'xyz2', '--email', 'xyz2@example.com', '--role', 'superuser', '--password-stdin', ...db],
+      'a-good-passphrase\n',
+    );
     expect(unknownRole.code).toBe(1);
     expect(unknownRole.stderr.trim()).toBe('authlib: --role: unknown role(s): superuser');
 
     const several = authlib(['user', 'create', '--username', 'x', '--email', 'nope', '--password-stdin', ...db], 'short\n');
     expect(several.code).toBe(1);
-    expect(several.stderr.trim()).toBe('authlib: --username must be 3-64 letters, digits, _ . or -; --email must be an email address; the password must be at least 8 characters');
+    expect(several.stderr.trim()).toBe(
+      'authlib: --username must be 3-64 letters, digits, _ . or -; --email must be an email address; the password must be at least 8 characters',
+    );
 
     for (const bad of ['0', '-1', '1.5', 'ten']) {
       const days = authlib(['token', 'create', 'root', '--name', 'ci', '--expires-in-days', bad, ...db]);
@@ -117,7 +127,7 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
     }
   });
 
-  it('token list shows a user\'s tokens without secrets, token revoke deletes one', () => {
+  it("token list shows a user's tokens without secrets, token revoke deletes one", () => {
     const created = authlib(['token', 'create', 'root', '--name', 'to-revoke', '--scope', 'a:b', ...db]);
     expect(created.code, created.stderr).toBe(0);
     const secret = created.stdout.trim();

@@ -49,10 +49,7 @@ async function rejection(promise: Promise<unknown>): Promise<AuthError> {
 }
 
 async function tablesIn(schema: string): Promise<string[]> {
-  const rows = await rawQuery<{ table_name: string }>(
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
-    [schema],
-  );
+  const rows = await rawQuery<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema]);
   return rows.map((r) => r.table_name);
 }
 
@@ -101,7 +98,9 @@ describe('schema placement', () => {
         await rawQuery(`CREATE TABLE public.users (host_id serial PRIMARY KEY, nickname text NOT NULL)`);
       }
       try {
-        const columnsBefore = await rawQuery(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' ORDER BY column_name`);
+        const columnsBefore = await rawQuery(
+          `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' ORDER BY column_name`,
+        );
         if (!existed) await rawQuery(`INSERT INTO public.users (nickname) VALUES ('host-row')`);
         const rowsBefore = await rawQuery(`SELECT * FROM public.users ORDER BY 1`);
         const publicBefore = await tablesIn('public');
@@ -116,7 +115,11 @@ describe('schema placement', () => {
 
         expect(await tablesIn(schema)).toEqual(expect.arrayContaining(CORE_TABLES));
         expect(await tablesIn('public')).toEqual(publicBefore);
-        expect(await rawQuery(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' ORDER BY column_name`)).toEqual(columnsBefore);
+        expect(
+          await rawQuery(
+            `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' ORDER BY column_name`,
+          ),
+        ).toEqual(columnsBefore);
         expect(await rawQuery(`SELECT * FROM public.users ORDER BY 1`)).toEqual(rowsBefore);
         const mine = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".users WHERE username = 'host_check'`);
         expect(mine[0]!.n).toBe(1);
@@ -186,7 +189,11 @@ describe('migrations', () => {
     const opts = { ...(await databaseOptions()), dbSchema: schema };
     const trio = [manager(null, opts), manager(null, opts), manager(null, opts)];
     const outcomes = await Promise.allSettled(trio.map((a) => a.ready));
-    expect(outcomes.map((o) => (o.status === 'rejected' ? `${(o.reason as AuthError).code}: ${(o.reason as Error).message}` : 'ok'))).toEqual(['ok', 'ok', 'ok']);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? `${(o.reason as AuthError).code}: ${(o.reason as Error).message}` : 'ok'))).toEqual([
+      'ok',
+      'ok',
+      'ok',
+    ]);
 
     const rows = await rawQuery<{ name: string; n: number }>(`SELECT name, count(*)::int AS n FROM "${schema}".authlib_migrations GROUP BY name ORDER BY name`);
     expect(rows.length).toBeGreaterThan(0);

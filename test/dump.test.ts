@@ -124,7 +124,10 @@ async function runScenario(): Promise<Scenario> {
 
   const apiTokens: string[] = [];
   for (const name of ['ci', 'reports']) {
-    const res = await t.http.post(`${BASE}/me/api-tokens`).set(bearer(accessToken)).send({ name, scopes: ['reports:read'], expires_in_days: 30 });
+    const res = await t.http
+      .post(`${BASE}/me/api-tokens`)
+      .set(bearer(accessToken))
+      .send({ name, scopes: ['reports:read'], expires_in_days: 30 });
     expect(res.status).toBe(201);
     apiTokens.push(keep('API token', res.body.token));
     keep('API token secret part', (res.body.token as string).slice('api_'.length + 8));
@@ -172,8 +175,12 @@ async function runScenario(): Promise<Scenario> {
   keep('email-change token', (await box.next('email_change', changeTo)).token);
   const setup = await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(other.token)).send({ password: newPassword });
   const totpSecret = keep('TOTP secret', setup.body.secret);
-  const totp = (at: number) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(totpSecret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
-  const confirmed = await t.http.post(`${BASE}/mfa/totp/confirm`).set(bearer(other.token)).send({ code: totp(Date.now() - 30_000) });
+  const totp = (at: number) =>
+    new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(totpSecret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
+  const confirmed = await t.http
+    .post(`${BASE}/mfa/totp/confirm`)
+    .set(bearer(other.token))
+    .send({ code: totp(Date.now() - 30_000) });
   expect(confirmed.status).toBe(200);
   const backupCodes = confirmed.body.backup_codes as string[];
   for (const code of backupCodes) keep('backup code', code);
@@ -219,7 +226,19 @@ describe('database dump after a full scenario', () => {
   });
 
   it('the dump covers every table, and the scenario left data in them (the secrets were handled and kept somewhere)', async () => {
-    for (const table of ['users', 'roles', 'user_roles', 'refresh_tokens', 'api_tokens', 'oauth_accounts', 'oauth_states', 'auth_events', 'one_time_tokens', 'mfa_totp', 'mfa_backup_codes']) {
+    for (const table of [
+      'users',
+      'roles',
+      'user_roles',
+      'refresh_tokens',
+      'api_tokens',
+      'oauth_accounts',
+      'oauth_states',
+      'auth_events',
+      'one_time_tokens',
+      'mfa_totp',
+      'mfa_backup_codes',
+    ]) {
       expect(Object.keys(s.dump), `table ${table}`).toContain(table);
     }
     expect(s.dump.oauth_states!.length).toBeGreaterThan(0);
@@ -244,7 +263,10 @@ describe('database dump after a full scenario', () => {
         const res = await p.http.post(BASE + path).send({ token: v, password: 'a stored value probe' });
         expect(res.status, `stored value as ${path} token: ${v}`).not.toBe(200);
       }
-      expect((await p.http.post(`${BASE}/login/mfa`).send({ mfa_id: v, method: 'backup_code', code: 'zzzzz-zzzzz' })).status, `stored value as mfa_id: ${v}`).toBe(400);
+      expect(
+        (await p.http.post(`${BASE}/login/mfa`).send({ mfa_id: v, method: 'backup_code', code: 'zzzzz-zzzzz' })).status,
+        `stored value as mfa_id: ${v}`,
+      ).toBe(400);
       expect((await p.http.post(`${BASE}/login/mfa`).send({ mfa_id: s.lifecycle.mfaId, method: 'backup_code', code: v.slice(0, 32) })).status).not.toBe(200);
     }
   });

@@ -14,7 +14,9 @@ function readmeErrorTable(): string[] {
 
 describe('error codes', () => {
   it('the README table lists every AuthErrorCode with each status it can have, and nothing else', () => {
-    const expected = AUTH_ERROR_CODES.flatMap((code) => [AUTH_ERROR_STATUS[code], ...(AUTH_ERROR_ALSO_STATUS[code] ?? [])].map((status) => `${status} ${code}`));
+    const expected = AUTH_ERROR_CODES.flatMap((code) =>
+      [AUTH_ERROR_STATUS[code], ...(AUTH_ERROR_ALSO_STATUS[code] ?? [])].map((status) => `${status} ${code}`),
+    );
     expect(readmeErrorTable()).toEqual(expected.sort());
   });
 

@@ -72,7 +72,7 @@ describe.skipIf(!hasChromium)('examples/oauth in Chromium against a real OIDC pr
     }
   }, 60_000);
 
-  it('login CSRF: the attacker\'s callback URL opened in the victim\'s browser signs nobody in', async () => {
+  it("login CSRF: the attacker's callback URL opened in the victim's browser signs nobody in", async () => {
     oidc.nextAccount = oidc.makeAccount();
     // The attacker, with his own HTTP client, begins a flow and passes the provider, but keeps the callback URL.
     const start = await fetch(`${publicUrl}/api/v1/users/login/oauth/corp`, { redirect: 'manual' });

@@ -11,7 +11,14 @@ describe('examples/basic', () => {
   const printed: string[] = [];
 
   beforeAll(async () => {
-    demo = createApp({ ...(await databaseOptions()), dbSchema: schema, jwtSecret: 'x'.repeat(40), bcryptRounds: 4, rateLimit: false, mailer: consoleMailer((line) => printed.push(line)) });
+    demo = createApp({
+      ...(await databaseOptions()),
+      dbSchema: schema,
+      jwtSecret: 'x'.repeat(40),
+      bcryptRounds: 4,
+      rateLimit: false,
+      mailer: consoleMailer((line) => printed.push(line)),
+    });
     await demo.auth.ready;
   });
   afterAll(async () => {
@@ -33,7 +40,10 @@ describe('examples/basic', () => {
     const viaJwt = await http.get('/protected').set(auth);
     expect(viaJwt.body).toEqual({ hello: 'alice', roles: ['user'], via: 'jwt' });
 
-    const created = await http.post('/api/v1/users/me/api-tokens').set(auth).send({ name: 'cli', scopes: ['reports:read'] });
+    const created = await http
+      .post('/api/v1/users/me/api-tokens')
+      .set(auth)
+      .send({ name: 'cli', scopes: ['reports:read'] });
     expect(created.status).toBe(201);
     const viaApi = await http.get('/protected').set('X-API-Token', created.body.token);
     expect(viaApi.body.via).toBe('api_token');

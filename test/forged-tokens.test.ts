@@ -103,7 +103,12 @@ describe('tokens the library issued and tokens signed by hand correctly', () => 
   });
 
   it('verifies with any JWT library given the secret (HS256, key = secret bytes)', () => {
-    const decoded = jwt.verify(user.token, t.secret, { algorithms: ['HS256'], issuer: 'express-authlib', audience: 'express-authlib', clockTimestamp: nowSec() });
+    const decoded = jwt.verify(user.token, t.secret, {
+      algorithms: ['HS256'],
+      issuer: 'express-authlib',
+      audience: 'express-authlib',
+      clockTimestamp: nowSec(),
+    });
     expect(decoded).toMatchObject({ sub: user.user.id });
   });
 });
@@ -439,7 +444,7 @@ describe('Authorization and X-API-Token header oddities', () => {
     }
   });
 
-  it("lowercase/uppercase scheme and several spaces are accepted with a valid token", async () => {
+  it('lowercase/uppercase scheme and several spaces are accepted with a valid token', async () => {
     for (const value of [`bearer ${user.token}`, `BEARER ${user.token}`, `Bearer   ${user.token}`, `Bearer ${user.token}  `]) {
       const res = await probe({ Authorization: value });
       expect(res.status).toBe(200);

@@ -77,7 +77,8 @@ function fill(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(fill);
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, fillString(k), { value: fill(v), enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of Object.entries(value))
+      Object.defineProperty(out, fillString(k), { value: fill(v), enumerable: true, writable: true, configurable: true });
     return out;
   }
   return value;
@@ -97,7 +98,10 @@ async function sendChecked(req: RawRequest, opts: { head?: boolean } = {}): Prom
       expectSane(res, opts);
     } catch (err) {
       const first = String((err as Error).message).split('\n')[0]!;
-      const key = `${res.status} ${req.method} ${req.path.split('?')[0]!.replace(/[0-9a-f-]{36}/g, '<uuid>').slice(0, 80)}`;
+      const key = `${res.status} ${req.method} ${req.path
+        .split('?')[0]!
+        .replace(/[0-9a-f-]{36}/g, '<uuid>')
+        .slice(0, 80)}`;
       if (!collected.has(key)) collected.set(key, first.slice(0, 600));
     }
   } else expectSane(res, opts);
@@ -106,7 +110,12 @@ async function sendChecked(req: RawRequest, opts: { head?: boolean } = {}): Prom
 }
 
 async function login(): Promise<void> {
-  const res = await send({ method: 'POST', path: `${BASE}/login`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: S.username, password: S.password }) });
+  const res = await send({
+    method: 'POST',
+    path: `${BASE}/login`,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: S.username, password: S.password }),
+  });
   if (!res || res.status !== 200) throw new Error(`re-login of the fuzz user failed: ${res?.status} ${res?.text}`);
   const body = res.json as { token: string; refresh_token: string };
   S.token = body.token;
@@ -136,7 +145,8 @@ async function settle(req: RawRequest, res: RawResponse): Promise<void> {
     const sent = JSON.parse(req.body) as { password: string };
     S.password = sent.password;
   }
-  const sessionTouched = req.method === 'POST' && SESSION_PATHS.some((p) => path === `${BASE}${p}`) && (res.status === 200 || json?.code === 'refresh_token_reused');
+  const sessionTouched =
+    req.method === 'POST' && SESSION_PATHS.some((p) => path === `${BASE}${p}`) && (res.status === 200 || json?.code === 'refresh_token_reused');
   if (sessionTouched) await login();
   if (req.method === 'DELETE' && path.includes('/api-tokens/') && res.status === 200) await newApiToken();
   if (sessionTouched) {
@@ -166,7 +176,9 @@ beforeAll(async () => {
 afterAll(async () => {
   if (COLLECT) {
     for (const [key, message] of collected) console.log(`fuzz failure: ${key}\n    ${message}`);
-    console.log(`fuzz statuses: ${JSON.stringify(Object.fromEntries([...stats.byStatus].sort((a, b) => a[0] - b[0])))}, ${stats.skipped} skipped by the client`);
+    console.log(
+      `fuzz statuses: ${JSON.stringify(Object.fromEntries([...stats.byStatus].sort((a, b) => a[0] - b[0])))}, ${stats.skipped} skipped by the client`,
+    );
   }
   console.log(`fuzz: ${stats.requests} requests, ${stats.serverErrors} responses >= 500`);
   await client?.close();
@@ -178,10 +190,33 @@ afterAll(async () => {
 // generators
 
 /** Fields the endpoints read. */
-const FIELDS = ['username', 'password', 'email', 'refresh_token', 'current_password', 'name', 'scopes', 'expires_in_days', 'provider', 'redirect_to', 'real_name', 'profile'] as const;
+const FIELDS = [
+  'username',
+  'password',
+  'email',
+  'refresh_token',
+  'current_password',
+  'name',
+  'scopes',
+  'expires_in_days',
+  'provider',
+  'redirect_to',
+  'real_name',
+  'profile',
+] as const;
 
 /** POST endpoints (under BASE) and whether they need a caller. */
-const POST_PATHS = ['/register', '/login', '/token-refresh', '/logout', '/logout-all', '/change-password', '/login/oauth', '/me/api-tokens', '/$USER_ID/api-tokens'] as const;
+const POST_PATHS = [
+  '/register',
+  '/login',
+  '/token-refresh',
+  '/logout',
+  '/logout-all',
+  '/change-password',
+  '/login/oauth',
+  '/me/api-tokens',
+  '/$USER_ID/api-tokens',
+] as const;
 
 type AuthMode = 'none' | 'bearer' | 'api-header' | 'api-bearer' | 'refresh-as-bearer' | 'garbage';
 const authMode: fc.Arbitrary<AuthMode> = fc.constantFrom('none', 'bearer', 'bearer', 'api-header', 'api-bearer', 'refresh-as-bearer', 'garbage');
@@ -271,7 +306,9 @@ const fieldValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Records with the endpoints' real field names, any subset, any types. */
-const fieldRecord = fc.record(Object.fromEntries(FIELDS.map((f) => [f, fieldValue])) as Record<(typeof FIELDS)[number], fc.Arbitrary<unknown>>, { requiredKeys: [] });
+const fieldRecord = fc.record(Object.fromEntries(FIELDS.map((f) => [f, fieldValue])) as Record<(typeof FIELDS)[number], fc.Arbitrary<unknown>>, {
+  requiredKeys: [],
+});
 
 /** Records that are valid except for one or two fields (reach the services, not just zod). */
 const nearlyValid = fc
@@ -311,12 +348,26 @@ function serialise(value: unknown): string | undefined {
 }
 
 const anythingSerialised = fc
-  .anything({ withBoxedValues: true, withMap: true, withSet: true, withNullPrototype: true, withDate: true, withTypedArray: true, withSparseArray: true, withObjectString: true, maxDepth: 3 })
+  .anything({
+    withBoxedValues: true,
+    withMap: true,
+    withSet: true,
+    withNullPrototype: true,
+    withDate: true,
+    withTypedArray: true,
+    withSparseArray: true,
+    withObjectString: true,
+    maxDepth: 3,
+  })
   .map(serialise)
   .filter((s): s is string => s !== undefined);
 
 const objectSerialised = fc
-  .object({ key: fc.oneof(fc.string(), fc.constantFrom(...FIELDS, '__proto__', 'constructor', 'prototype', 'roles', 'is_active', 'id', 'user_id', 'email_verified')), maxDepth: 3, values: [fieldValue] })
+  .object({
+    key: fc.oneof(fc.string(), fc.constantFrom(...FIELDS, '__proto__', 'constructor', 'prototype', 'roles', 'is_active', 'id', 'user_id', 'email_verified')),
+    maxDepth: 3,
+    values: [fieldValue],
+  })
   .map(serialise)
   .filter((s): s is string => s !== undefined);
 
@@ -401,7 +452,10 @@ const signedSpec: fc.Arbitrary<SignedSpec> = fc.record({
   kind: fc.constant('signed' as const),
   typ: fc.oneof(fc.constantFrom('at+jwt', 'rt+jwt'), fc.string()),
   claims: fc.dictionary(fc.constantFrom(...CLAIMS), claimValue, { maxKeys: 4 }),
-  header: fc.oneof(fc.constant({}), fc.dictionary(fc.constantFrom('kid', 'alg', 'crit', 'b64', 'jku', 'x5u'), fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant(DELETE)), { maxKeys: 2 })),
+  header: fc.oneof(
+    fc.constant({}),
+    fc.dictionary(fc.constantFrom('kid', 'alg', 'crit', 'b64', 'jku', 'x5u'), fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constant(DELETE)), { maxKeys: 2 }),
+  ),
 });
 
 function renderSigned(spec: SignedSpec): string {
@@ -472,7 +526,12 @@ const credValue: fc.Arbitrary<CredSpec> = fc.oneof(
   { arbitrary: signedSpec, weight: 3 },
   { arbitrary: mutatedSpec, weight: 2 },
   { arbitrary: fc.stringMatching(/^api_[0-9A-Za-z_-]{0,60}$/), weight: 1 },
-  { arbitrary: fc.tuple(fc.constantFrom('', ' ', 'x', '.', '\t'), fc.constantFrom('$TOKEN', '$API_TOKEN', '$REFRESH'), fc.constantFrom('', ' ', 'x', '.', '\t', ' junk')).map(([a, p, b]) => `${a}${p}${b}`), weight: 2 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom('', ' ', 'x', '.', '\t'), fc.constantFrom('$TOKEN', '$API_TOKEN', '$REFRESH'), fc.constantFrom('', ' ', 'x', '.', '\t', ' junk'))
+      .map(([a, p, b]) => `${a}${p}${b}`),
+    weight: 2,
+  },
   { arbitrary: longCred, weight: 1 },
   { arbitrary: interesting, weight: 1 },
 );
@@ -503,21 +562,82 @@ function renderHeaders(h: CredHeaders): Record<string, string> {
 const segment = fc.oneof(
   { arbitrary: fc.uuid(), weight: 2 },
   {
-    arbitrary: fc.constantFrom('me', '$USER_ID', '$API_TOKEN_ID', '', '%', '%00', '%zz', '%e0%a4%a', '..', '.', '%2e%2e', '%2F', '%252F', '%ff', '%c0%ae', '%C0%80', 'me%00', '%u0000', 'null', 'undefined', '0', '-1', '__proto__', 'constructor', ';', ':user', '*', '(.*)', '\\'),
+    arbitrary: fc.constantFrom(
+      'me',
+      '$USER_ID',
+      '$API_TOKEN_ID',
+      '',
+      '%',
+      '%00',
+      '%zz',
+      '%e0%a4%a',
+      '..',
+      '.',
+      '%2e%2e',
+      '%2F',
+      '%252F',
+      '%ff',
+      '%c0%ae',
+      '%C0%80',
+      'me%00',
+      '%u0000',
+      'null',
+      'undefined',
+      '0',
+      '-1',
+      '__proto__',
+      'constructor',
+      ';',
+      ':user',
+      '*',
+      '(.*)',
+      '\\',
+    ),
     weight: 4,
   },
   { arbitrary: fc.string({ unit: 'binary' }).map(encodeURIComponent), weight: 2 },
   { arbitrary: fc.string({ unit: 'binary' }).map((s) => rawPathPart(s)), weight: 2 },
   { arbitrary: fc.string().map((s) => s.replace(/[/?#\s]/g, '')), weight: 2 },
   { arbitrary: fc.stringMatching(/^[0-9A-Za-z]{8}$/), weight: 1 },
-  { arbitrary: fc.integer({ min: 10, max: 7000 }).chain((n) => fc.constantFrom('a', '%41', '%00', '.', '..%2F').map((p) => p.repeat(Math.ceil(n / p.length)).slice(0, n))), weight: 1 },
+  {
+    arbitrary: fc
+      .integer({ min: 10, max: 7000 })
+      .chain((n) => fc.constantFrom('a', '%41', '%00', '.', '..%2F').map((p) => p.repeat(Math.ceil(n / p.length)).slice(0, n))),
+    weight: 1,
+  },
 );
 
-const queryKey = fc.oneof(fc.constantFrom('code', 'state', 'provider', 'error', 'error_description', 'redirect_to', '__proto__', 'code[]', 'state[0]'), fc.string());
+const queryKey = fc.oneof(
+  fc.constantFrom('code', 'state', 'provider', 'error', 'error_description', 'redirect_to', '__proto__', 'code[]', 'state[0]'),
+  fc.string(),
+);
 const queryString = fc.oneof(
-  fc.array(fc.tuple(queryKey, fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('github', 'google', 'access_denied', ''), longCred)), { maxLength: 6 }).map((pairs) => new URLSearchParams(pairs).toString()),
-  fc.array(fc.tuple(queryKey, fc.string()), { maxLength: 6 }).map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join('&').replace(/[\s#]/g, '')),
-  fc.constantFrom('', '&&&', '=', 'state', 'state=', 'state=%', 'state=%zz&code=%00', 'state=a&state=b', 'code=x', 'provider=github&state=abc&code=def', 'error=access_denied&state=x', '%00=%00', `state=${'A'.repeat(600)}`),
+  fc
+    .array(fc.tuple(queryKey, fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('github', 'google', 'access_denied', ''), longCred)), {
+      maxLength: 6,
+    })
+    .map((pairs) => new URLSearchParams(pairs).toString()),
+  fc.array(fc.tuple(queryKey, fc.string()), { maxLength: 6 }).map((pairs) =>
+    pairs
+      .map(([k, v]) => `${k}=${v}`)
+      .join('&')
+      .replace(/[\s#]/g, ''),
+  ),
+  fc.constantFrom(
+    '',
+    '&&&',
+    '=',
+    'state',
+    'state=',
+    'state=%',
+    'state=%zz&code=%00',
+    'state=a&state=b',
+    'code=x',
+    'provider=github&state=abc&code=def',
+    'error=access_denied&state=x',
+    '%00=%00',
+    `state=${'A'.repeat(600)}`,
+  ),
 );
 
 const getTarget: fc.Arbitrary<{ method: string; path: string }> = fc.oneof(
@@ -577,7 +697,20 @@ describe('fuzz: U+0000 inside string fields', () => {
   const withNul = fc.tuple(fc.string({ unit: 'binary', maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 12 })).map(([a, b]) => `${a}\u0000${b}`);
   const nulBody = fc.record({
     endpoint: fc.constantFrom('/register', '/login', '/token-refresh', '/logout', '/change-password', '/login/oauth', '/me/api-tokens'),
-    field: fc.constantFrom('username', 'password', 'email', 'refresh_token', 'current_password', 'name', 'scopes', 'provider', 'redirect_to', 'real_name', 'profile-value', 'profile-key'),
+    field: fc.constantFrom(
+      'username',
+      'password',
+      'email',
+      'refresh_token',
+      'current_password',
+      'name',
+      'scopes',
+      'provider',
+      'redirect_to',
+      'real_name',
+      'profile-value',
+      'profile-key',
+    ),
     nul: withNul,
   });
 
@@ -622,20 +755,16 @@ describe('fuzz: credentials', () => {
 
   it('tokens signed with the real key but with random claims, as bearer and as refresh_token', { timeout: TIMEOUT }, async () => {
     await fc.assert(
-      fc.asyncProperty(
-        signedSpec,
-        fc.constantFrom('bearer-profile', 'bearer-me', 'bearer-tokens', 'x-api-token', 'refresh', 'logout'),
-        async (spec, where) => {
-          const token = renderSigned(spec);
-          if (where === 'refresh' || where === 'logout') {
-            await postJson(where === 'refresh' ? '/token-refresh' : '/logout', 'none', JSON.stringify({ refresh_token: token }));
-            return;
-          }
-          const path = where === 'bearer-profile' ? `${BASE}/login/profile` : where === 'bearer-me' ? '/me' : `${BASE}/me/api-tokens`;
-          const headers: Record<string, string> = where === 'x-api-token' ? { 'x-api-token': token } : { authorization: `Bearer ${token}` };
-          await sendChecked({ method: 'GET', path, headers });
-        },
-      ),
+      fc.asyncProperty(signedSpec, fc.constantFrom('bearer-profile', 'bearer-me', 'bearer-tokens', 'x-api-token', 'refresh', 'logout'), async (spec, where) => {
+        const token = renderSigned(spec);
+        if (where === 'refresh' || where === 'logout') {
+          await postJson(where === 'refresh' ? '/token-refresh' : '/logout', 'none', JSON.stringify({ refresh_token: token }));
+          return;
+        }
+        const path = where === 'bearer-profile' ? `${BASE}/login/profile` : where === 'bearer-me' ? '/me' : `${BASE}/me/api-tokens`;
+        const headers: Record<string, string> = where === 'x-api-token' ? { 'x-api-token': token } : { authorization: `Bearer ${token}` };
+        await sendChecked({ method: 'GET', path, headers });
+      }),
       params(6, 300),
     );
   });
@@ -724,7 +853,9 @@ describe('fuzz: raw bodies, content types and encodings', () => {
   );
   const rawBody: fc.Arbitrary<{ kind: string; bytes: Buffer }> = fc.oneof(
     fc.uint8Array({ maxLength: 2000 }).map((b) => ({ kind: 'bytes', bytes: Buffer.from(b) })),
-    fc.tuple(validJson, fc.double({ min: 0, max: 1, noNaN: true })).map(([s, f]) => ({ kind: 'truncated-json', bytes: Buffer.from(truncateAt(fillString(s), f)) })),
+    fc
+      .tuple(validJson, fc.double({ min: 0, max: 1, noNaN: true }))
+      .map(([s, f]) => ({ kind: 'truncated-json', bytes: Buffer.from(truncateAt(fillString(s), f)) })),
     fc.tuple(validJson, fc.uint8Array({ minLength: 1, maxLength: 20 }), fc.nat()).map(([s, junk, at]) => {
       const buf = Buffer.from(fillString(s));
       const pos = at % (buf.length + 1);
@@ -735,7 +866,9 @@ describe('fuzz: raw bodies, content types and encodings', () => {
     validJson.map((s) => ({ kind: 'utf16-json', bytes: Buffer.from(fillString(s), 'utf16le') })),
     validJson.map((s) => ({ kind: 'bom-json', bytes: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(fillString(s))]) })),
     fc.dictionary(fc.constantFrom(...FIELDS), fc.string()).map((d) => ({ kind: 'form', bytes: Buffer.from(new URLSearchParams(d).toString()) })),
-    fc.string({ unit: 'binary' }).map((s) => ({ kind: 'multipart', bytes: Buffer.from(`--fuzz\r\nContent-Disposition: form-data; name="username"\r\n\r\n${s}\r\n--fuzz--\r\n`) })),
+    fc
+      .string({ unit: 'binary' })
+      .map((s) => ({ kind: 'multipart', bytes: Buffer.from(`--fuzz\r\nContent-Disposition: form-data; name="username"\r\n\r\n${s}\r\n--fuzz--\r\n`) })),
     fc.integer({ min: 16_000, max: 40_000 }).map((n) => ({ kind: 'big', bytes: Buffer.from(`{"name":"${'x'.repeat(n)}"}`) })),
     fc.constant({ kind: 'empty', bytes: Buffer.alloc(0) }),
   );
@@ -755,10 +888,30 @@ describe('fuzz: raw bodies, content types and encodings', () => {
 
 describe('fuzz: URL paths under the router', () => {
   const method = fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD');
-  const suffix = fc.oneof(fc.constant(''), queryString.map((q) => `?${q}`), fc.constantFrom('#frag', '?', '??', '?%', ';x=1'));
+  const suffix = fc.oneof(
+    fc.constant(''),
+    queryString.map((q) => `?${q}`),
+    fc.constantFrom('#frag', '?', '??', '?%', ';x=1'),
+  );
   const path = fc.oneof(
     fc.array(segment, { minLength: 1, maxLength: 5 }).map((segs) => segs.join('/')),
-    fc.tuple(fc.constantFrom('login', 'login/oauth2callback', 'me', '$USER_ID', 'register', 'roles', 'auth-methods', 'login/profile', 'me/api-tokens', 'me/identities'), fc.constantFrom('', '/', '//', '/..', '/%2e%2e/', '%00', '/%00', '.json', '/../../me', '//me')).map(([a, b]) => `${a}${b}`),
+    fc
+      .tuple(
+        fc.constantFrom(
+          'login',
+          'login/oauth2callback',
+          'me',
+          '$USER_ID',
+          'register',
+          'roles',
+          'auth-methods',
+          'login/profile',
+          'me/api-tokens',
+          'me/identities',
+        ),
+        fc.constantFrom('', '/', '//', '/..', '/%2e%2e/', '%00', '/%00', '.json', '/../../me', '//me'),
+      )
+      .map(([a, b]) => `${a}${b}`),
     fc.constantFrom('', '/', '//', '///', '..', '../..', '%2F%2F', '%', '%%', '%00', '%C0%AF', '..%2F..%2Fetc%2Fpasswd', '....//', '%2e%2e%2f'),
     fc.string({ unit: 'binary' }).map((s) => rawPathPart(s, '?#')),
   );

@@ -247,13 +247,19 @@ beforeAll(() => {
   // Without a build the tests below fail on their own existsSync check; the others still run.
   if (!existsSync(cjsFile) || !existsSync(esmFile)) return;
   cjs = runNode(
-    ['-e', `const { AuthManager } = require(${JSON.stringify(cjsFile)});\n(async () => { ${body} })().catch((err) => { console.error(err); process.exit(1); });`],
+    [
+      '-e',
+      `const { AuthManager } = require(${JSON.stringify(cjsFile)});\n(async () => { ${body} })().catch((err) => { console.error(err); process.exit(1); });`,
+    ],
     SPAWN_TIMEOUT_MS,
   );
   // An ordinary ES module file importing the ESM build.
   tmp = mkdtempSync(join(tmpdir(), 'authlib-esm-'));
   const script = join(tmp, 'main.mjs');
-  writeFileSync(script, `import { AuthManager } from ${JSON.stringify(pathToFileURL(esmFile).href)};\ntry { ${body} } catch (err) { console.error(err); process.exit(1); }\n`);
+  writeFileSync(
+    script,
+    `import { AuthManager } from ${JSON.stringify(pathToFileURL(esmFile).href)};\ntry { ${body} } catch (err) { console.error(err); process.exit(1); }\n`,
+  );
   // One in-memory PGlite child at a time: each needs hundreds of MB and seconds of CPU.
   esm = cjs.then(() => runNode([script], SPAWN_TIMEOUT_MS));
   // ESM given with --input-type=module -e. No PGlite here: the database is unreachable, so
@@ -294,33 +300,46 @@ describe('the built package', () => {
     expect(r.exitAfterCloseMs!).toBeLessThan(EXIT_AFTER_CLOSE_MS);
   }
 
-  const built = () => expect(existsSync(join(distDir, 'index.cjs')) && existsSync(join(distDir, 'index.js')), `${distDir} is missing: run \`npm run build\` first`).toBe(true);
+  const built = () =>
+    expect(existsSync(join(distDir, 'index.cjs')) && existsSync(join(distDir, 'index.js')), `${distDir} is missing: run \`npm run build\` first`).toBe(true);
 
-  it('CommonJS build: require(dist/index.cjs) works and the process exits by itself after close()', async () => {
-    built();
-    const r = await cjs;
-    const out = result(r);
-    expect(out.username).toBe('built_user');
-    expect(out.roles).toEqual(['user']);
-    expect(out.id).toMatch(/^[0-9a-f-]{36}$/);
-    exitedByItself(r);
-  }, SPAWN_TIMEOUT_MS * 2);
+  it(
+    'CommonJS build: require(dist/index.cjs) works and the process exits by itself after close()',
+    async () => {
+      built();
+      const r = await cjs;
+      const out = result(r);
+      expect(out.username).toBe('built_user');
+      expect(out.roles).toEqual(['user']);
+      expect(out.id).toMatch(/^[0-9a-f-]{36}$/);
+      exitedByItself(r);
+    },
+    SPAWN_TIMEOUT_MS * 2,
+  );
 
-  it('ESM build: import of dist/index.js works and the process exits by itself after close()', async () => {
-    built();
-    const r = await esm;
-    const out = result(r);
-    expect(out.username).toBe('built_user');
-    expect(out.roles).toEqual(['user']);
-    exitedByItself(r);
-  }, SPAWN_TIMEOUT_MS * 2);
+  it(
+    'ESM build: import of dist/index.js works and the process exits by itself after close()',
+    async () => {
+      built();
+      const r = await esm;
+      const out = result(r);
+      expect(out.username).toBe('built_user');
+      expect(out.roles).toEqual(['user']);
+      exitedByItself(r);
+    },
+    SPAWN_TIMEOUT_MS * 2,
+  );
 
-  it('ESM build under `node --input-type=module -e`: password hashing works (the bcrypt worker starts)', async () => {
-    built();
-    const r = await esmEval;
-    const out = result(r);
-    // Hashing succeeded, then the unreachable database answered: a 503 AuthError, not a worker crash.
-    expect(out).toMatchObject({ code: 'service_unavailable' });
-    exitedByItself(r);
-  }, SPAWN_TIMEOUT_MS * 2);
+  it(
+    'ESM build under `node --input-type=module -e`: password hashing works (the bcrypt worker starts)',
+    async () => {
+      built();
+      const r = await esmEval;
+      const out = result(r);
+      // Hashing succeeded, then the unreachable database answered: a 503 AuthError, not a worker crash.
+      expect(out).toMatchObject({ code: 'service_unavailable' });
+      exitedByItself(r);
+    },
+    SPAWN_TIMEOUT_MS * 2,
+  );
 });

@@ -25,7 +25,8 @@ afterAll(() => t?.close());
 
 /** A unique suffix of digits only: digits fit any script, so it never makes a name mixed-script. */
 const tag = () => String(randomBytes(4).readUInt32BE());
-const register = (username: string, email = `${tag()}_${Date.now()}@example.com`) => t.http.post(`${BASE}/register`).send({ username, password: PASSWORD, email });
+const register = (username: string, email = `${tag()}_${Date.now()}@example.com`) =>
+  t.http.post(`${BASE}/register`).send({ username, password: PASSWORD, email });
 const outcome = (r: { status: number; body: { code?: unknown } }) => ({ status: r.status, code: r.body?.code });
 
 describe('names that fold together are one account', () => {
@@ -101,11 +102,15 @@ describe('migration of existing keys', () => {
    */
   async function previousRelease(usernames: string[]) {
     const schema = uniqueSchema('old');
-    const db = TEST_DSN ? new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: TEST_DSN, max: 1 }) }) }) : new Kysely<any>({ dialect: new PGliteDialect(await sharedPGlite()) });
+    const db = TEST_DSN
+      ? new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: TEST_DSN, max: 1 }) }) })
+      : new Kysely<any>({ dialect: new PGliteDialect(await sharedPGlite()) });
     try {
       await sql`create schema ${sql.id(schema)}`.execute(db);
       const dir = fileURLToPath(new URL('../sql/', import.meta.url));
-      const files = readdirSync(dir).filter((f) => f < '0004').sort();
+      const files = readdirSync(dir)
+        .filter((f) => f < '0004')
+        .sort();
       const migrations = Object.fromEntries(
         files.map((f) => [
           f.replace(/\.sql$/, ''),
@@ -141,7 +146,13 @@ describe('migration of existing keys', () => {
   }
 
   async function upgrade(schema: string) {
-    const auth = new AuthManager(null, { ...(await databaseOptions()), dbSchema: schema, jwtSecret: randomBytes(48).toString('base64url'), bcryptRounds: 4, rateLimit: false });
+    const auth = new AuthManager(null, {
+      ...(await databaseOptions()),
+      dbSchema: schema,
+      jwtSecret: randomBytes(48).toString('base64url'),
+      bcryptRounds: 4,
+      rateLimit: false,
+    });
     return auth;
   }
 

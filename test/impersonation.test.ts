@@ -62,7 +62,16 @@ describe('POST /{user}/impersonate', () => {
     const u = await registerUser(t);
     const now = Math.floor(Date.now() / 1000);
     const version = decodeJwt((await impersonated(u.user.id)).token).payload.ver;
-    const claims = { sub: u.user.id, roles: ['user'], ver: version, jti: randomUUID(), iat: now, exp: now + 3600, iss: 'express-authlib', aud: 'express-authlib' };
+    const claims = {
+      sub: u.user.id,
+      roles: ['user'],
+      ver: version,
+      jti: randomUUID(),
+      iat: now,
+      exp: now + 3600,
+      iss: 'express-authlib',
+      aud: 'express-authlib',
+    };
     const kid = decodeJwt(admin.token).header.kid;
     expect(await meStatus(t, forge({ alg: 'HS256', typ: 'at+jwt', kid }, claims, { key: t.secret }))).toBe(401);
     expect(await meStatus(t, forge({ alg: 'HS256', typ: 'at+jwt', kid }, { ...claims, imp: admin.user.id }, { key: t.secret }))).toBe(200);
@@ -111,7 +120,9 @@ describe('what an impersonation token may not do (403 forbidden, each refusal au
     const events = await auditRows(t.schema, { type: 'impersonation_refused', userId: u.user.id });
     expect(events).toHaveLength(refusals.length);
     for (const e of events) expect(e.actor_id).toBe(admin.user.id);
-    expect(events.map((e) => `${e.data.method as string} ${e.data.path as string}`)).toEqual(expect.arrayContaining(['POST /change-password', 'POST /me/api-tokens', 'GET /admin/users']));
+    expect(events.map((e) => `${e.data.method as string} ${e.data.path as string}`)).toEqual(
+      expect.arrayContaining(['POST /change-password', 'POST /me/api-tokens', 'GET /admin/users']),
+    );
     // Nothing happened: the password, the tokens and the logins are as they were.
     expect(await meStatus(t, u.token)).toBe(200);
     expect(await meStatus(t, apiToken.token)).toBe(200);
@@ -163,7 +174,11 @@ describe('auth.users.impersonate', () => {
     const { payload } = decodeJwt(result.token);
     expect(payload).toMatchObject({ sub: u.user.id, imp: admin.user.id });
     expect((payload.exp as number) - (payload.iat as number)).toBe(60);
-    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: { code?: string }) => e.code,
+      );
     expect(await code(t.auth.users.impersonate(u.user.id, admin.user.id))).toBe('forbidden');
     const plain = await registerUser(t);
     expect(await code(t.auth.users.impersonate(plain.user.id, u.user.id))).toBe('forbidden');

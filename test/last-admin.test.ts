@@ -43,7 +43,12 @@ describe('the last active admin', () => {
   it('the rule holds for auth.users.setRoles, setActive, update and delete', async () => {
     const a = await registerAdmin(t);
     await onlyAdmin(a);
-    for (const attempt of [() => t.auth.users.setRoles(a.user.id, ['user']), () => t.auth.users.setActive(a.user.id, false), () => t.auth.users.update(a.user.id, { is_active: false }), () => t.auth.users.delete(a.user.id)]) {
+    for (const attempt of [
+      () => t.auth.users.setRoles(a.user.id, ['user']),
+      () => t.auth.users.setActive(a.user.id, false),
+      () => t.auth.users.update(a.user.id, { is_active: false }),
+      () => t.auth.users.delete(a.user.id),
+    ]) {
       const err = await attempt().catch((e: unknown) => e);
       expect(code(err)).toBe('conflict');
       expect((err as { status?: number }).status).toBe(409);
@@ -65,7 +70,11 @@ describe('the last active admin', () => {
   });
 
   it('two concurrent demotions of the last two admins (auth.users.setRoles): exactly one wins, every time', async () => {
-    await raceLastTwo(8, (a) => t.auth.users.setRoles(a, ['user']), (b) => t.auth.users.setRoles(b, ['user']));
+    await raceLastTwo(
+      8,
+      (a) => t.auth.users.setRoles(a, ['user']),
+      (b) => t.auth.users.setRoles(b, ['user']),
+    );
   });
 
   it('over HTTP, each admin demoting the other at once: exactly one wins, one admin remains', async () => {
@@ -73,7 +82,10 @@ describe('the last active admin', () => {
       const a = await registerAdmin(t);
       const b = await registerAdmin(t);
       await onlyAdminsAre([a.user.id, b.user.id]);
-      const [byA, byB] = await Promise.all([adminApi(t, a.token).patchUser(b.user.id, { roles: ['user'] }), adminApi(t, b.token).patchUser(a.user.id, { roles: ['user'] })]);
+      const [byA, byB] = await Promise.all([
+        adminApi(t, a.token).patchUser(b.user.id, { roles: ['user'] }),
+        adminApi(t, b.token).patchUser(a.user.id, { roles: ['user'] }),
+      ]);
       const statuses = [byA.status, byB.status].sort();
       // The loser is refused by the rule (409) or, when its own demotion landed before its request
       // was authenticated, by its dead token (401).
@@ -84,7 +96,11 @@ describe('the last active admin', () => {
   });
 
   it('concurrent disable and delete of the last two admins: exactly one wins', async () => {
-    await raceLastTwo(6, (a) => t.auth.users.setActive(a, false), (b) => t.auth.users.delete(b));
+    await raceLastTwo(
+      6,
+      (a) => t.auth.users.setActive(a, false),
+      (b) => t.auth.users.delete(b),
+    );
   });
 });
 

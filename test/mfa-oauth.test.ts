@@ -27,7 +27,8 @@ afterAll(async () => {
   await github?.stop();
 });
 
-const code = (secret: string, at = Date.now()) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
+const code = (secret: string, at = Date.now()) =>
+  new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
 
 /** A verified local user with TOTP on, and a GitHub account with the same verified address (so the sign-in links to it). */
 async function userWithTotpAndGitHub() {
@@ -37,7 +38,14 @@ async function userWithTotpAndGitHub() {
   const { token } = await loginOk(t, username);
   const setup = await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(token)).send({ password: PASSWORD });
   // The code of the previous step: the one accepted here must not be the one the sign-in uses next.
-  expect((await t.http.post(`${BASE}/mfa/totp/confirm`).set(bearer(token)).send({ code: code(setup.body.secret, Date.now() - 30_000) })).status).toBe(200);
+  expect(
+    (
+      await t.http
+        .post(`${BASE}/mfa/totp/confirm`)
+        .set(bearer(token))
+        .send({ code: code(setup.body.secret, Date.now() - 30_000) })
+    ).status,
+  ).toBe(200);
   github.nextUser = github.makeUser({ email, verified: true });
   return { user, secret: setup.body.secret as string };
 }

@@ -36,7 +36,10 @@ async function withTotp(s: TestApp = t) {
   const setup = await s.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({ password: PASSWORD });
   expect(setup.status).toBe(200);
   const secret = setup.body.secret as string;
-  const confirm = await s.http.post(`${BASE}/mfa/totp/confirm`).set(bearer(u.token)).send({ code: totp(secret) });
+  const confirm = await s.http
+    .post(`${BASE}/mfa/totp/confirm`)
+    .set(bearer(u.token))
+    .send({ code: totp(secret) });
   expect(confirm.status).toBe(200);
   nextStep();
   return { ...u, secret, backupCodes: confirm.body.backup_codes as string[] };
@@ -63,8 +66,18 @@ describe('TOTP setup', () => {
     expect(url.searchParams.get('issuer')).toBe('express-authlib');
     expect((await t.http.get(`${BASE}/mfa`).set(bearer(u.token))).body).toEqual({ totp: { enabled: false }, backup_codes: { remaining: 0 } });
 
-    expectError(await t.http.post(`${BASE}/mfa/totp/confirm`).set(bearer(u.token)).send({ code: '000000' === totp(setup.body.secret) ? '111111' : '000000' }), 400, 'invalid_code');
-    const confirm = await t.http.post(`${BASE}/mfa/totp/confirm`).set(bearer(u.token)).send({ code: totp(setup.body.secret) });
+    expectError(
+      await t.http
+        .post(`${BASE}/mfa/totp/confirm`)
+        .set(bearer(u.token))
+        .send({ code: '000000' === totp(setup.body.secret) ? '111111' : '000000' }),
+      400,
+      'invalid_code',
+    );
+    const confirm = await t.http
+      .post(`${BASE}/mfa/totp/confirm`)
+      .set(bearer(u.token))
+      .send({ code: totp(setup.body.secret) });
     expect(confirm.status).toBe(200);
     expect(confirm.body.backup_codes).toHaveLength(10);
     expect(new Set(confirm.body.backup_codes).size).toBe(10);
@@ -76,7 +89,10 @@ describe('TOTP setup', () => {
     const u = await registerUser(t);
     expectError(await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({ password: 'not my password' }), 401, 'invalid_credentials');
     expectError(await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({}), 401, 'invalid_credentials');
-    const api = await t.http.post(`${BASE}/me/api-tokens`).set(bearer(u.token)).send({ name: 'x', scopes: ['*'] });
+    const api = await t.http
+      .post(`${BASE}/me/api-tokens`)
+      .set(bearer(u.token))
+      .send({ name: 'x', scopes: ['*'] });
     for (const [method, path] of [
       ['get', '/mfa'],
       ['post', '/mfa/totp/setup'],
@@ -84,7 +100,13 @@ describe('TOTP setup', () => {
       ['post', '/mfa/totp/disable'],
       ['post', '/mfa/backup-codes'],
     ] as const) {
-      expectError(await t.http[method](BASE + path).set('X-API-Token', api.body.token).send({ password: PASSWORD, code: '123456' }), 403, 'forbidden');
+      expectError(
+        await t.http[method](BASE + path)
+          .set('X-API-Token', api.body.token)
+          .send({ password: PASSWORD, code: '123456' }),
+        403,
+        'forbidden',
+      );
     }
   });
 
@@ -161,7 +183,9 @@ describe('two-step sign-in', () => {
     expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: b.mfa_id, method: 'backup_code', code: u.backupCodes[0] }), 400, 'invalid_code');
     expect((await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: b.mfa_id, method: 'backup_code', code: u.backupCodes[1]!.toUpperCase() })).status).toBe(200);
     const login = await t.http.post(`${BASE}/login`).send({ username: u.username, password: PASSWORD });
-    const status = await t.http.get(`${BASE}/mfa`).set(bearer((await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: login.body.mfa_id, method: 'totp', code: totp(u.secret) })).body.token));
+    const status = await t.http
+      .get(`${BASE}/mfa`)
+      .set(bearer((await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: login.body.mfa_id, method: 'totp', code: totp(u.secret) })).body.token));
     expect(status.body.backup_codes.remaining).toBe(8);
     const events = await rawQuery<{ type: string }>(`select type from "${t.schema}".auth_events where user_id = $1 and type = 'backup_code_used'`, [u.user.id]);
     expect(events).toHaveLength(2);
@@ -212,9 +236,23 @@ describe('disable and backup codes', () => {
     const a = await passwordFirst(t, u.username);
     const token = (await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: a.mfa_id, method: 'totp', code: totp(u.secret) })).body.token as string;
     nextStep();
-    expectError(await t.http.post(`${BASE}/mfa/totp/disable`).set(bearer(token)).send({ password: 'wrong password', code: totp(u.secret) }), 401, 'invalid_credentials');
+    expectError(
+      await t.http
+        .post(`${BASE}/mfa/totp/disable`)
+        .set(bearer(token))
+        .send({ password: 'wrong password', code: totp(u.secret) }),
+      401,
+      'invalid_credentials',
+    );
     expectError(await t.http.post(`${BASE}/mfa/totp/disable`).set(bearer(token)).send({ password: PASSWORD, code: 'zzzzz-zzzzz' }), 400, 'invalid_code');
-    expect((await t.http.post(`${BASE}/mfa/totp/disable`).set(bearer(token)).send({ password: PASSWORD, code: totp(u.secret) })).body).toEqual({ success: true });
+    expect(
+      (
+        await t.http
+          .post(`${BASE}/mfa/totp/disable`)
+          .set(bearer(token))
+          .send({ password: PASSWORD, code: totp(u.secret) })
+      ).body,
+    ).toEqual({ success: true });
     expect((await t.http.post(`${BASE}/login`).send({ username: u.username, password: PASSWORD })).status).toBe(200);
     expect((await t.http.get(`${BASE}/mfa`).set(bearer(token))).body).toEqual({ totp: { enabled: false }, backup_codes: { remaining: 0 } });
   });
@@ -244,7 +282,14 @@ describe('mfa.required', () => {
     expect((await s.http.get(`${BASE}/login/profile`).set(auth)).status).toBe(200);
     expect((await s.http.get(`${BASE}/mfa`).set(auth)).status).toBe(200);
     const setup = await s.http.post(`${BASE}/mfa/totp/setup`).set(auth).send({ password: PASSWORD });
-    expect((await s.http.post(`${BASE}/mfa/totp/confirm`).set(auth).send({ code: totp(setup.body.secret, Date.now()) })).status).toBe(200);
+    expect(
+      (
+        await s.http
+          .post(`${BASE}/mfa/totp/confirm`)
+          .set(auth)
+          .send({ code: totp(setup.body.secret, Date.now()) })
+      ).status,
+    ).toBe(200);
     expect((await s.http.get('/me').set(auth)).status).toBe(200);
     // Others are unaffected.
     const other = await registerUser(s);

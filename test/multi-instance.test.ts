@@ -174,7 +174,6 @@ describe.skipIf(!TEST_DSN)('three AuthManager processes on one PostgreSQL schema
     const denied = await call(B, 'POST', `${BASE}/login`, { body: { username: u.username, password: PASSWORD } });
     expect(outcome(denied)).toEqual({ status: 403, code: 'account_disabled' });
   });
-
 });
 
 describe.skipIf(!TEST_DSN)('three AuthManager processes on one PostgreSQL schema: shared rate limit', () => {
@@ -197,7 +196,9 @@ describe.skipIf(!TEST_DSN)('three AuthManager processes on one PostgreSQL schema
     for (let i = 0; i < LOGIN_LIMIT + 1; i += 1) {
       const inst = order[i % 3]!;
       // A distinct unknown account each time, so the per-account throttle never applies: only the limiter.
-      const res = await call(inst, 'POST', `${BASE}/login`, { body: { username: `nobody_${i}_${randomBytes(3).toString('hex')}`, password: 'wrong password' } });
+      const res = await call(inst, 'POST', `${BASE}/login`, {
+        body: { username: `nobody_${i}_${randomBytes(3).toString('hex')}`, password: 'wrong password' },
+      });
       results.push({ instance: inst.name, ...outcome(res) });
       if (i === LOGIN_LIMIT) expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
     }

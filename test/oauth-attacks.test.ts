@@ -42,7 +42,9 @@ afterAll(async () => {
 
 /** A browser: begins a flow (sign-in, or linking with `token`), passes the provider, and is sent back. */
 async function toCallback(app: TestApp, provider: string, opts: { token?: string; cookie?: string } = {}) {
-  const req = opts.token ? app.http.post(`${BASE}/me/identities/${provider}`).set(bearer(opts.token)).send({}) : app.http.post(`${BASE}/login/oauth`).send({ provider });
+  const req = opts.token
+    ? app.http.post(`${BASE}/me/identities/${provider}`).set(bearer(opts.token)).send({})
+    : app.http.post(`${BASE}/login/oauth`).send({ provider });
   const begin = rememberBrowser(await (opts.cookie ? req.set('Cookie', opts.cookie) : req));
   expect(begin.status, JSON.stringify(begin.body)).toBe(200);
   return authorizeAt(begin.body.redirect_url);
@@ -53,8 +55,8 @@ async function signIn(app: TestApp, provider: string) {
   return app.http.get(callbackPath).set('Cookie', cookie);
 }
 
-describe('pre-account takeover: a squatter registers the victim\'s address with his own password', () => {
-  it('the victim\'s provider-verified sign-in is refused with 409 account_exists: no tokens, the squatter\'s account gains no identity', async () => {
+describe("pre-account takeover: a squatter registers the victim's address with his own password", () => {
+  it("the victim's provider-verified sign-in is refused with 409 account_exists: no tokens, the squatter's account gains no identity", async () => {
     const email = `${uniqueName('victim')}@gmail.example`;
     const squatter = await registerUser(t, { email });
     google.nextUser = google.makeUser({ email, email_verified: true });
@@ -95,7 +97,7 @@ describe('pre-account takeover: a squatter registers the victim\'s address with 
 });
 
 describe('takeover through an unverified provider email', () => {
-  it('the squatter\'s OAuth sign-up never takes the address: the real owner registers it, and the squatter\'s identity is never linked into the owner\'s account', async () => {
+  it("the squatter's OAuth sign-up never takes the address: the real owner registers it, and the squatter's identity is never linked into the owner's account", async () => {
     const email = `${uniqueName('owner')}@example.com`;
     github.nextUser = github.makeUser({ email, verified: false });
     const squatter = (await signIn(t, 'github')).body as { user: { id: string; email: string | null } };
@@ -112,7 +114,7 @@ describe('takeover through an unverified provider email', () => {
     expect(await accountRows(t, owner.user.id)).toHaveLength(0);
   });
 
-  it('the owner\'s later provider-verified sign-up gets the address; the squatter keeps nothing of it', async () => {
+  it("the owner's later provider-verified sign-up gets the address; the squatter keeps nothing of it", async () => {
     const email = `${uniqueName('owner')}@example.com`;
     google.nextUser = google.makeUser({ email, email_verified: false });
     const squatter = await signIn(t, 'google');
@@ -126,7 +128,7 @@ describe('takeover through an unverified provider email', () => {
 });
 
 describe('login CSRF: the attacker hands the victim his own callback URL', () => {
-  it('opened in the victim\'s browser (no cookie, or the victim\'s own cookie) it answers 400 invalid_state and signs nobody in', async () => {
+  it("opened in the victim's browser (no cookie, or the victim's own cookie) it answers 400 invalid_state and signs nobody in", async () => {
     github.nextUser = github.makeUser();
     const attacker = await toCallback(t, 'github');
     // The victim's browser has a binding cookie of its own, from a flow it began itself.
@@ -185,7 +187,14 @@ describe('the binding cookie', () => {
 
   it('any instance finishes a flow another began (the state is in the database)', async () => {
     const app = express();
-    const other = new AuthManager(app, { ...(await databaseOptions()), dbSchema: t.schema, jwtSecret: t.secret, rateLimit: false, publicUrl: PUBLIC_URL, oauthConfig: providers() });
+    const other = new AuthManager(app, {
+      ...(await databaseOptions()),
+      dbSchema: t.schema,
+      jwtSecret: t.secret,
+      rateLimit: false,
+      publicUrl: PUBLIC_URL,
+      oauthConfig: providers(),
+    });
     opened.track(() => other.close());
     await other.ready;
     github.nextUser = github.makeUser();
@@ -211,7 +220,11 @@ describe('GET /login/oauth/{provider} and the form-POST callback', () => {
     github.nextUser = github.makeUser();
     const { callbackUrl, cookie } = await toCallback(t, 'github');
     expectError(await t.http.post(`${BASE}/login/oauth2callback`).set('Cookie', cookie).send({ code: 'x', state: 'y' }), 415, 'unsupported_media_type');
-    expectError(await t.http.post(`${BASE}/login/oauth2callback`).set('Cookie', cookie).set('Content-Type', 'text/plain').send('code=x'), 415, 'unsupported_media_type');
+    expectError(
+      await t.http.post(`${BASE}/login/oauth2callback`).set('Cookie', cookie).set('Content-Type', 'text/plain').send('code=x'),
+      415,
+      'unsupported_media_type',
+    );
     const res = await t.http.post(`${BASE}/login/oauth2callback`).set('Cookie', cookie).type('form').send(callbackUrl.searchParams.toString());
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expectError(await t.http.post(`${BASE}/login`).type('form').send(`username=a&password=${PASSWORD}`), 415, 'unsupported_media_type');
@@ -233,7 +246,7 @@ describe('explicit linking: POST /{user}/identities/{provider}', () => {
     expect((await signIn(t, 'github')).body.user.id).toBe(local.user.id);
   });
 
-  it('link CSRF: the attacker\'s linking URL finished in the victim\'s browser answers 400 invalid_state and links nothing', async () => {
+  it("link CSRF: the attacker's linking URL finished in the victim's browser answers 400 invalid_state and links nothing", async () => {
     const attacker = await registerUser(t);
     github.nextUser = github.makeUser();
     const { callbackPath } = await toCallback(t, 'github', { token: attacker.token });
@@ -256,7 +269,7 @@ describe('explicit linking: POST /{user}/identities/{provider}', () => {
     expect(await accountRows(t, first.user.id)).toHaveLength(1);
   });
 
-  it('needs an access token: none 401, an API token 403 forbidden, another user\'s id 404 (403 for an admin), unknown provider 400', async () => {
+  it("needs an access token: none 401, an API token 403 forbidden, another user's id 404 (403 for an admin), unknown provider 400", async () => {
     const u = await registerUser(t);
     expectError(await t.http.post(`${BASE}/me/identities/github`).send({}), 401, 'unauthorized');
     const api = await t.http.post(`${BASE}/me/api-tokens`).set(bearer(u.token)).send({ name: 'x' });

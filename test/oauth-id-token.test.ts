@@ -22,7 +22,10 @@ let t: TestApp;
 
 beforeAll(async () => {
   standIn = await startOidcStandIn();
-  t = await createTestApp({ publicUrl: PUBLIC_URL, oauthConfig: { corp: { issuer: standIn.issuer, clientId: standIn.clientId, clientSecret: standIn.clientSecret } } });
+  t = await createTestApp({
+    publicUrl: PUBLIC_URL,
+    oauthConfig: { corp: { issuer: standIn.issuer, clientId: standIn.clientId, clientSecret: standIn.clientSecret } },
+  });
 });
 afterAll(async () => {
   await t?.close();

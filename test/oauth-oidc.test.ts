@@ -136,7 +136,7 @@ describe('oauthConfig.<name> = { issuer, clientId, clientSecret }: any OIDC prov
     expect(rows[0]).toMatchObject({ email: oidc.nextAccount.email, email_verified: false });
   });
 
-  it('claims only at the userinfo endpoint (oidc-provider\'s default): the email is read from there', async () => {
+  it("claims only at the userinfo endpoint (oidc-provider's default): the email is read from there", async () => {
     conform.nextAccount = conform.makeAccount();
     const body = await signInOk(t, 'strict');
     expect(body.user).toMatchObject({ email: conform.nextAccount.email, email_verified: true });
@@ -149,7 +149,7 @@ describe('oauthConfig.<name> = { issuer, clientId, clientSecret }: any OIDC prov
     expect(await userCount(t)).toBe(before);
   });
 
-  it('the callback opened without the starting browser\'s cookie gets no tokens (400 invalid_state); the real browser still finishes', async () => {
+  it("the callback opened without the starting browser's cookie gets no tokens (400 invalid_state); the real browser still finishes", async () => {
     oidc.nextAccount = oidc.makeAccount();
     const { url, cookie } = await begin(t, 'corp');
     const back = await passProvider(url);
@@ -207,7 +207,12 @@ describe('any passport strategy, written as its own README shows', () => {
       this._oauth2.get(`${oidc.issuer}/me`, accessToken, (err, body) => {
         if (err) return done(err);
         const claims = JSON.parse(String(body)) as { sub: string; email: string; email_verified: boolean; preferred_username: string };
-        done(null, { provider: 'corp', id: claims.sub, username: claims.preferred_username, emails: [{ value: claims.email, verified: claims.email_verified }] });
+        done(null, {
+          provider: 'corp',
+          id: claims.sub,
+          username: claims.preferred_username,
+          emails: [{ value: claims.email, verified: claims.email_verified }],
+        });
       });
     };
 
@@ -248,7 +253,7 @@ describe('any passport strategy, written as its own README shows', () => {
     expect((await accountRows(t, body.user.id))[0]).toMatchObject({ email: oidc.nextAccount.email, email_verified: false });
   });
 
-  it.each(['oidclient', 'oidconnect', 'plain'])('%s: the callback without the starting browser\'s cookie gets no tokens', async (provider) => {
+  it.each(['oidclient', 'oidconnect', 'plain'])("%s: the callback without the starting browser's cookie gets no tokens", async (provider) => {
     oidc.nextAccount = oidc.makeAccount();
     const { url } = await begin(t, provider);
     const back = await passProvider(url);

@@ -66,7 +66,11 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-type LoginBody = { token: string; refresh_token: string; user: Record<string, unknown> & { id: string; username: string; email: string | null; email_verified: boolean } };
+type LoginBody = {
+  token: string;
+  refresh_token: string;
+  user: Record<string, unknown> & { id: string; username: string; email: string | null; email_verified: boolean };
+};
 
 async function beginRes(app: TestApp, body: Record<string, unknown>): Promise<Response> {
   return rememberBrowser(await app.http.post(`${BASE}/login/oauth`).send(body));
@@ -137,27 +141,30 @@ function _profile(app: TestApp, token: string) {
 // ---------------------------------------------------------------------------------------------
 
 describe('POST /login/oauth: the authorization request', () => {
-  it.each(['google', 'github'] as const)('%s: 200 {redirect_url} to the provider with client_id, redirect_uri, a >= 128-bit state and PKCE S256', async (provider) => {
-    const res = await beginRes(t, { provider });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(Object.keys(res.body)).toEqual(['redirect_url']);
-    const url = new URL(res.body.redirect_url);
-    const fake = provider === 'google' ? google : github;
-    expect(`${url.origin}${url.pathname}`).toBe(fake.urls.authorizationURL);
-    const q = paramsOf(res.body.redirect_url);
-    expect(q.client_id).toBe(fake.clientId);
-    expect(q.response_type).toBe('code');
-    expect(q.redirect_uri).toBe(CALLBACK);
-    expect(q.state).toMatch(/^[A-Za-z0-9_-]{22,}$/);
-    expect(Buffer.from(q.state!, 'base64url').length).toBeGreaterThanOrEqual(16);
-    expect(q.code_challenge_method).toBe('S256');
-    expect(q.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    // Never the client secret in a URL the browser sees.
-    expect(res.body.redirect_url).not.toContain(fake.clientSecret);
-    // The scopes that let the library see a (verified) email address.
-    const scopes = (q.scope ?? '').split(/[\s,]+/);
-    expect(scopes).toContain(provider === 'google' ? 'email' : 'user:email');
-  });
+  it.each(['google', 'github'] as const)(
+    '%s: 200 {redirect_url} to the provider with client_id, redirect_uri, a >= 128-bit state and PKCE S256',
+    async (provider) => {
+      const res = await beginRes(t, { provider });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(Object.keys(res.body)).toEqual(['redirect_url']);
+      const url = new URL(res.body.redirect_url);
+      const fake = provider === 'google' ? google : github;
+      expect(`${url.origin}${url.pathname}`).toBe(fake.urls.authorizationURL);
+      const q = paramsOf(res.body.redirect_url);
+      expect(q.client_id).toBe(fake.clientId);
+      expect(q.response_type).toBe('code');
+      expect(q.redirect_uri).toBe(CALLBACK);
+      expect(q.state).toMatch(/^[A-Za-z0-9_-]{22,}$/);
+      expect(Buffer.from(q.state!, 'base64url').length).toBeGreaterThanOrEqual(16);
+      expect(q.code_challenge_method).toBe('S256');
+      expect(q.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      // Never the client secret in a URL the browser sees.
+      expect(res.body.redirect_url).not.toContain(fake.clientSecret);
+      // The scopes that let the library see a (verified) email address.
+      const scopes = (q.scope ?? '').split(/[\s,]+/);
+      expect(scopes).toContain(provider === 'google' ? 'email' : 'user:email');
+    },
+  );
 
   it('every request gets its own state and its own code_challenge', async () => {
     const a = paramsOf(await begin(t, 'google'));
@@ -196,7 +203,10 @@ describe('POST /login/oauth: the authorization request', () => {
     ['a number', { provider: 7 }],
     ['an object', { provider: { name: 'google' } }],
   ])('provider %s: 400 (validation_error or unknown_provider)', async (_label, body) => {
-    expectErrorOneOf(await beginRes(t, body), [[400, 'validation_error'], [400, 'unknown_provider']]);
+    expectErrorOneOf(await beginRes(t, body), [
+      [400, 'validation_error'],
+      [400, 'unknown_provider'],
+    ]);
   });
 });
 
@@ -371,7 +381,11 @@ describe('the state', () => {
     const results = await Promise.all([t.http.get(callbackPath).set('Cookie', cookie), t.http.get(callbackPath).set('Cookie', cookie)]);
     const statuses = results.map((r) => r.status).sort();
     expect(statuses, JSON.stringify(results.map((r) => r.body))).toEqual([200, 400]);
-    expectError(results.find((r) => r.status === 400)!, 400, 'invalid_state');
+    expectError(
+      results.find((r) => r.status === 400)!,
+      400,
+      'invalid_state',
+    );
   });
 
   it('is bound to its provider: a Google state presented with provider=github answers 400 invalid_state', async () => {
@@ -392,7 +406,10 @@ describe('the state', () => {
     ['no state at all', (q: URLSearchParams) => q.delete('state')],
     ['an empty state', (q: URLSearchParams) => q.set('state', '')],
     ['a random state', (q: URLSearchParams) => q.set('state', randomBytes(32).toString('base64url'))],
-    ['the state with one character changed', (q: URLSearchParams) => q.set('state', `${q.get('state')!.slice(0, -1)}${q.get('state')!.endsWith('A') ? 'B' : 'A'}`)],
+    [
+      'the state with one character changed',
+      (q: URLSearchParams) => q.set('state', `${q.get('state')!.slice(0, -1)}${q.get('state')!.endsWith('A') ? 'B' : 'A'}`),
+    ],
     ['the state twice', (q: URLSearchParams) => q.append('state', q.get('state')!)],
   ])('%s: 400 invalid_state, nothing created', async (_label, mutate) => {
     google.nextUser = google.makeUser();
@@ -481,7 +498,10 @@ describe('provider failures: a clean 4xx/502, never a 500, never a half-created 
     github.nextUser = gh(`${uniqueName('t5')}@example.net`);
     const count = await userCount(t);
     github.failNextToken = 'server_error';
-    expectErrorOneOf(await signIn(t, 'github'), [[400, 'oauth_failed'], [502, 'provider_unavailable']]);
+    expectErrorOneOf(await signIn(t, 'github'), [
+      [400, 'oauth_failed'],
+      [502, 'provider_unavailable'],
+    ]);
     expect(await userCount(t)).toBe(count);
   });
 
@@ -497,19 +517,28 @@ describe('provider failures: a clean 4xx/502, never a 500, never a half-created 
     github.nextUser = gh(`${uniqueName('pf')}@example.net`);
     const count = await userCount(t);
     github.failNextProfile = failure;
-    expectErrorOneOf(await signIn(t, 'github'), [[400, 'oauth_failed'], [502, 'provider_unavailable']]);
+    expectErrorOneOf(await signIn(t, 'github'), [
+      [400, 'oauth_failed'],
+      [502, 'provider_unavailable'],
+    ]);
     expect(await userCount(t)).toBe(count);
   });
 
-  it.each(['garbage', 'empty', 'not_found'] as const)('github GET /user/emails answers %s -> 400 oauth_failed or 502 provider_unavailable (and the process survives)', async (failure) => {
-    github.nextUser = gh(`${uniqueName('ef')}@example.net`);
-    const count = await userCount(t);
-    github.failNextEmails = failure;
-    expectErrorOneOf(await signIn(t, 'github'), [[400, 'oauth_failed'], [502, 'provider_unavailable']]);
-    expect(await userCount(t)).toBe(count);
-    // Still serving.
-    expect((await signIn(t, 'github')).status).toBe(200);
-  });
+  it.each(['garbage', 'empty', 'not_found'] as const)(
+    'github GET /user/emails answers %s -> 400 oauth_failed or 502 provider_unavailable (and the process survives)',
+    async (failure) => {
+      github.nextUser = gh(`${uniqueName('ef')}@example.net`);
+      const count = await userCount(t);
+      github.failNextEmails = failure;
+      expectErrorOneOf(await signIn(t, 'github'), [
+        [400, 'oauth_failed'],
+        [502, 'provider_unavailable'],
+      ]);
+      expect(await userCount(t)).toBe(count);
+      // Still serving.
+      expect((await signIn(t, 'github')).status).toBe(200);
+    },
+  );
 
   describe('provider unreachable', () => {
     let down: TestApp;
@@ -547,7 +576,7 @@ describe('provider failures: a clean 4xx/502, never a 500, never a half-created 
 });
 
 describe('accounts are keyed by identity; email links only when the provider vouches for it', () => {
-  it('google, unverified address equal to a local user\'s: a separate new user; the local user is untouched', async () => {
+  it("google, unverified address equal to a local user's: a separate new user; the local user is untouched", async () => {
     const email = `${uniqueName('uv')}@example.com`;
     const local = await localUser(t, email);
     google.nextUser = google.makeUser({ email, email_verified: false });
@@ -559,7 +588,7 @@ describe('accounts are keyed by identity; email links only when the provider vou
     expect((await loginOk(t, local.username)).user.id).toBe(local.user.id);
   });
 
-  it('github, primary address unverified and equal to a local user\'s: a separate new user', async () => {
+  it("github, primary address unverified and equal to a local user's: a separate new user", async () => {
     const email = `${uniqueName('uvg')}@example.com`;
     const local = await localUser(t, email);
     github.nextUser = gh(email, false);
@@ -569,7 +598,7 @@ describe('accounts are keyed by identity; email links only when the provider vou
     expect(await userRow(t, local.user.id)).toMatchObject({ email, email_verified: false });
   });
 
-  it('github, the local user\'s address only as the public profile email (not in the verified primary): not linked', async () => {
+  it("github, the local user's address only as the public profile email (not in the verified primary): not linked", async () => {
     const email = `${uniqueName('pub')}@example.com`;
     const local = await localUser(t, email);
     github.nextUser = { ...gh(`${uniqueName('other')}@example.net`, true), email };
@@ -578,7 +607,7 @@ describe('accounts are keyed by identity; email links only when the provider vou
     expect(await accountRows(t, local.user.id)).toHaveLength(0);
   });
 
-  it('google, verified address equal to a locally verified user\'s (other case): linked to that user; email unchanged', async () => {
+  it("google, verified address equal to a locally verified user's (other case): linked to that user; email unchanged", async () => {
     const email = `${uniqueName('Link')}@Example.com`;
     const local = await verifiedLocalUser(t, email);
     const count = await userCount(t);
@@ -596,7 +625,7 @@ describe('accounts are keyed by identity; email links only when the provider vou
     expect((await signInOk(t, 'google')).user.id).toBe(local.user.id);
   });
 
-  it('github, primary verified address equal to a locally verified user\'s: linked', async () => {
+  it("github, primary verified address equal to a locally verified user's: linked", async () => {
     const email = `${uniqueName('lg')}@example.com`;
     const local = await verifiedLocalUser(t, email);
     github.nextUser = gh(email, true);
@@ -817,8 +846,14 @@ describe('linked identities', () => {
     const u = await twoProviderUser();
     expectError(await t.http.get(`${BASE}/me/identities`), 401, 'unauthorized');
     const other = await registerUser(t);
-    expectErrorOneOf(await identities(t, other.token, u.user.id), [[404, 'not_found'], [403, 'forbidden']]);
-    expectErrorOneOf(await unlink(t, other.token, 'github', u.user.id), [[404, 'not_found'], [403, 'forbidden']]);
+    expectErrorOneOf(await identities(t, other.token, u.user.id), [
+      [404, 'not_found'],
+      [403, 'forbidden'],
+    ]);
+    expectErrorOneOf(await unlink(t, other.token, 'github', u.user.id), [
+      [404, 'not_found'],
+      [403, 'forbidden'],
+    ]);
     const admin = await registerUser(t);
     await t.auth.users.setRoles(admin.user.id, ['admin', 'user']);
     const adminToken = (await loginOk(t, admin.username)).token;
@@ -1029,7 +1064,15 @@ describe('construction', () => {
 
   it('a custom strategy without publicUrl throws TypeError', async () => {
     const strategy = new OAuth2Strategy(
-      { authorizationURL: 'http://127.0.0.1:1/a', tokenURL: 'http://127.0.0.1:1/t', clientID: 'c', clientSecret: 's', callbackURL: 'x', state: true, pkce: true },
+      {
+        authorizationURL: 'http://127.0.0.1:1/a',
+        tokenURL: 'http://127.0.0.1:1/t',
+        clientID: 'c',
+        clientSecret: 's',
+        callbackURL: 'x',
+        state: true,
+        pkce: true,
+      },
       (_a: string, _r: string, _p: unknown, done: OAuth2Strategy.VerifyCallback) => done(null, {}),
     );
     expect(await construct({ oauthConfig: { acme: { strategy } } })).toBeInstanceOf(TypeError);

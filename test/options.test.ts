@@ -117,14 +117,22 @@ describe('misuse throws TypeError synchronously at construction, naming the opti
 
   it.each<[string, Record<string, unknown>, RegExp]>([
     ['an issuer that is not a URL', { corp: { issuer: 'not a url', clientId: 'c', clientSecret: 's' } }, /oauthConfig\.corp\.issuer/],
-    ['a plain-http issuer that is not this machine', { corp: { issuer: 'http://id.example.com', clientId: 'c', clientSecret: 's' } }, /oauthConfig\.corp\.issuer/],
+    [
+      'a plain-http issuer that is not this machine',
+      { corp: { issuer: 'http://id.example.com', clientId: 'c', clientSecret: 's' } },
+      /oauthConfig\.corp\.issuer/,
+    ],
     ['an issuer with a query', { corp: { issuer: 'https://id.example.com/?tenant=x', clientId: 'c', clientSecret: 's' } }, /oauthConfig\.corp\.issuer/],
     ['an issuer without clientSecret', { corp: { issuer: 'https://id.example.com', clientId: 'c' } }, /oauthConfig\.corp\.clientSecret/],
     ['google without clientId', { google: { clientSecret: 's' } }, /oauthConfig\.google\.clientId/],
     ['an unknown name without issuer or strategy', { gitlab: { clientId: 'c', clientSecret: 's' } }, /oauthConfig\.gitlab/],
     ['a strategy that is not one', { acme: { strategy: {} } }, /oauthConfig\.acme\.strategy/],
     ['both issuer and strategy', { acme: { issuer: 'https://id.example.com', strategy: { authenticate() {} } } }, /oauthConfig\.acme/],
-    ['a scope that is a string', { corp: { issuer: 'https://id.example.com', clientId: 'c', clientSecret: 's', scope: 'openid email' } }, /oauthConfig\.corp\.scope/],
+    [
+      'a scope that is a string',
+      { corp: { issuer: 'https://id.example.com', clientId: 'c', clientSecret: 's', scope: 'openid email' } },
+      /oauthConfig\.corp\.scope/,
+    ],
     ['an entry that is not an object', { corp: 'https://id.example.com' }, /oauthConfig\.corp/],
     ['a provider name with a slash', { 'a/b': { issuer: 'https://id.example.com', clientId: 'c', clientSecret: 's' } }, /oauthConfig\.a\/b/],
   ])('oauthConfig with %s: TypeError naming the option', async (_label, oauthConfig, option) => {

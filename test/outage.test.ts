@@ -279,25 +279,43 @@ describe.skipIf(!TEST_DSN)('database outage (through a TCP proxy)', () => {
     }
 
     it('the network drops it (connection reset): the request answers 503 and the process does not crash', async () => {
-      const row = await inFlight('GET /me/api-tokens', () => http.get(`${BASE}/me/api-tokens`).set(bearer(u.token)), () => proxy.cut('refuse'));
+      const row = await inFlight(
+        'GET /me/api-tokens',
+        () => http.get(`${BASE}/me/api-tokens`).set(bearer(u.token)),
+        () => proxy.cut('refuse'),
+      );
       console.log(`outage: reset mid-query: ${row.status}/${row.ms}ms; uncaught errors: ${crash.errors.length}`);
-      expect.soft(crash.errors.map((e) => e.split('\n')[0]), 'uncaught error (in a plain node process: a crash)').toEqual([]);
+      expect
+        .soft(
+          crash.errors.map((e) => e.split('\n')[0]),
+          'uncaught error (in a plain node process: a crash)',
+        )
+        .toEqual([]);
       expect({ status: row.status, code: row.code }).toEqual({ status: 503, code: UNAVAILABLE });
       await proxy.restore();
       expect((await http.get(`${BASE}/me/api-tokens`).set(bearer(u.token))).status).toBe(200);
     });
 
     it('the server ends the session (pg_terminate_backend, as in a restart or failover): no crash, and the next request succeeds', async () => {
-      const row = await inFlight('GET /me/api-tokens', () => http.get(`${BASE}/me/api-tokens`).set(bearer(u.token)), async () => {
-        // Only this instance's pooled sessions through this proxy; nothing else on the server.
-        const killed = await rawQuery<{ ok: boolean }>(
-          `select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'express-authlib' and client_port = any($1::int[])`,
-          [proxy.upstreamPorts()],
-        );
-        expect(killed.length).toBeGreaterThan(0);
-      });
+      const row = await inFlight(
+        'GET /me/api-tokens',
+        () => http.get(`${BASE}/me/api-tokens`).set(bearer(u.token)),
+        async () => {
+          // Only this instance's pooled sessions through this proxy; nothing else on the server.
+          const killed = await rawQuery<{ ok: boolean }>(
+            `select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'express-authlib' and client_port = any($1::int[])`,
+            [proxy.upstreamPorts()],
+          );
+          expect(killed.length).toBeGreaterThan(0);
+        },
+      );
       console.log(`outage: backend terminated mid-query: ${row.status}/${row.ms}ms; uncaught errors: ${crash.errors.length}`);
-      expect.soft(crash.errors.map((e) => e.split('\n')[0]), 'uncaught error (in a plain node process: a crash)').toEqual([]);
+      expect
+        .soft(
+          crash.errors.map((e) => e.split('\n')[0]),
+          'uncaught error (in a plain node process: a crash)',
+        )
+        .toEqual([]);
       // Either answer is acceptable (the server is up again): a 503, or a transparent retry.
       expect([200, 503]).toContain(row.status);
       if (row.status === 503) expect(row.code).toBe(UNAVAILABLE);
@@ -419,10 +437,14 @@ describe.skipIf(!TEST_DSN)('an AuthManager started while the database is unreach
       await proxy.restore();
       const restoredAt = Date.now();
       let reg: Timed | undefined;
-      const recoveredIn = await waitFor(async () => {
-        reg = await timed('POST /register', () => http.post(`${BASE}/register`).send({ username: name, password: PASSWORD, email: `${name}@example.com` }));
-        return reg.status !== 503;
-      }, 15_000, 100);
+      const recoveredIn = await waitFor(
+        async () => {
+          reg = await timed('POST /register', () => http.post(`${BASE}/register`).send({ username: name, password: PASSWORD, email: `${name}@example.com` }));
+          return reg.status !== 503;
+        },
+        15_000,
+        100,
+      );
       console.log(`outage: started while cut (${mode}): first success ${recoveredIn ?? 'never'} ms after restore() (register ${reg?.status})`);
       expect(reg?.status, `${JSON.stringify(reg?.res.body)}\n${logs.join('\n')}`).toBe(201);
       const login = await http.post(`${BASE}/login`).send({ username: name, password: PASSWORD });

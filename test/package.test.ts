@@ -57,7 +57,18 @@ async function typecheck(file: string): Promise<string> {
 
 describe.skipIf(TEST_DSN)('the packed package', () => {
   it('ships the build, the migrations, the CLI and the licence, and nothing of the sources', () => {
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/authlib.js', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'sql/0001_init.sql']) {
+    for (const f of [
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'bin/authlib.js',
+      'dist/index.js',
+      'dist/index.cjs',
+      'dist/index.d.ts',
+      'dist/index.d.cts',
+      'dist/cli.js',
+      'sql/0001_init.sql',
+    ]) {
       expect(packedFiles).toContain(f);
     }
     expect(packedFiles.filter((f) => /^(src|test|cli)\//.test(f))).toEqual([]);

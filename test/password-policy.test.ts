@@ -14,18 +14,22 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 const opened = closedAfterEach();
 
-const register = (s: TestApp, password: string, username = uniqueName('pp')) => s.http.post(`${BASE}/register`).send({ username, password, email: `${username}@example.com` });
+const register = (s: TestApp, password: string, username = uniqueName('pp')) =>
+  s.http.post(`${BASE}/register`).send({ username, password, email: `${username}@example.com` });
 
 describe('password policy', () => {
   it('the common-password list holds at least 10,000 entries', () => {
     expect(commonPasswordCount()).toBeGreaterThanOrEqual(10_000);
   });
 
-  it.each(['password', 'PASSWORD1', 'iloveyou', 'qwertyuiop', '12345678', 'Passw0rd'])('refuses the common password %s on register: 400 fields.password', async (password) => {
-    const res = await register(t, password);
-    expectError(res, 400, 'validation_error');
-    expect(Object.keys(res.body.fields)).toEqual(['password']);
-  });
+  it.each(['password', 'PASSWORD1', 'iloveyou', 'qwertyuiop', '12345678', 'Passw0rd'])(
+    'refuses the common password %s on register: 400 fields.password',
+    async (password) => {
+      const res = await register(t, password);
+      expectError(res, 400, 'validation_error');
+      expect(Object.keys(res.body.fields)).toEqual(['password']);
+    },
+  );
 
   it('refuses the username and the email as the password, in any case', async () => {
     const username = uniqueName('Same');
@@ -50,15 +54,21 @@ describe('password policy', () => {
     expect((await t.http.get('/me').set(bearer(u.token))).status).toBe(200);
   });
 
-  it('and to auth.users.setPassword (the CLI\'s user passwd)', async () => {
+  it("and to auth.users.setPassword (the CLI's user passwd)", async () => {
     const u = await registerUser(t);
-    await expect(t.auth.users.setPassword(u.user.id, 'qwerty123')).rejects.toMatchObject({ code: 'validation_error', fields: { password: expect.any(String) } });
+    await expect(t.auth.users.setPassword(u.user.id, 'qwerty123')).rejects.toMatchObject({
+      code: 'validation_error',
+      fields: { password: expect.any(String) },
+    });
     await expect(t.auth.users.setPassword(u.user.id, u.username)).rejects.toMatchObject({ code: 'validation_error' });
     await t.auth.users.setPassword(u.user.id, 'an acceptable passphrase');
   });
 
   it('and to auth.users.create', async () => {
-    await expect(t.auth.users.create({ username: uniqueName('api'), email: `${uniqueName('e')}@example.com`, password: 'password1' })).rejects.toMatchObject({ code: 'validation_error', fields: { password: expect.any(String) } });
+    await expect(t.auth.users.create({ username: uniqueName('api'), email: `${uniqueName('e')}@example.com`, password: 'password1' })).rejects.toMatchObject({
+      code: 'validation_error',
+      fields: { password: expect.any(String) },
+    });
   });
 
   it('options: minLength, maxLength, rejectCommon: false', async () => {

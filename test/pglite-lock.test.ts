@@ -34,7 +34,10 @@ describe('the embedded database lock', () => {
     expect(typeof holder.started_at).toBe('string');
 
     const second = manager(dir);
-    const err = await second.ready.then(() => undefined, (e: unknown) => e);
+    const err = await second.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DatabaseLockedError);
     expect((err as DatabaseLockedError).code).toBe('database_locked');
     expect((err as Error).message).toMatch(/in use by this process/);
@@ -66,7 +69,7 @@ describe('the embedded database lock', () => {
     expect(JSON.parse(readFileSync(lockFile(dir), 'utf8')).pid).toBe(process.pid);
   }, 60_000);
 
-  it("a lock held from another host is not second-guessed: refused, with how to clear it", async () => {
+  it('a lock held from another host is not second-guessed: refused, with how to clear it', async () => {
     const dir = freshDir();
     mkdirSync(dir, { recursive: true });
     writeFileSync(lockFile(dir), JSON.stringify({ pid: 4242, host: 'build-box-7', started_at: '2026-01-01T00:00:00.000Z' }));

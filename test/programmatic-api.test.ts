@@ -104,7 +104,7 @@ describe('auth.users', () => {
     expect(malformed.code).toBe('not_found');
   });
 
-  it('setRoles stops the user\'s older access tokens from working', async () => {
+  it("setRoles stops the user's older access tokens from working", async () => {
     const user = await t.auth.users.create(fresh());
     const { token } = await t.auth.issueTokens(user.id);
     expect((await t.auth.verifyToken(token)).roles).toEqual(['user']);
@@ -220,7 +220,7 @@ describe('auth.apiTokens', () => {
     expect(err.code).toBe('not_found');
   });
 
-  it('revoke removes the token and it stops working; revoking again or another user\'s token is not_found', async () => {
+  it("revoke removes the token and it stops working; revoking again or another user's token is not_found", async () => {
     const owner = await t.auth.users.create(fresh());
     const other = await t.auth.users.create(fresh());
     const created = await t.auth.apiTokens.create(owner.id, { name: 'temp', scopes: ['reports:read'] });

@@ -45,7 +45,10 @@ describe.skipIf(TEST_DSN)('README quick start', () => {
     mkdirSync(DIR, { recursive: true });
     writeFileSync(join(DIR, 'server.ts'), local(server));
     // Installing is what this repository already did; everything else runs as written.
-    const setup = local(shell[0]!).split('\n').filter((line) => !line.startsWith('npm ')).join('\n');
+    const setup = local(shell[0]!)
+      .split('\n')
+      .filter((line) => !line.startsWith('npm '))
+      .join('\n');
     const waitForServer = `for i in $(seq 1 120); do curl -s -o /dev/null localhost:${port}/ && break; sleep 0.25; done`;
     // The trap stops the server however the script ends.
     const script = ['set -e', "trap 'kill $(jobs -p) 2>/dev/null' EXIT", setup, waitForServer, local(shell[1]!)].join('\n');

@@ -48,7 +48,9 @@ describe('concurrent registration', () => {
     const base = `Case_${rand()}`;
     const variants = (i: number) => (i % 3 === 0 ? base : i % 3 === 1 ? base.toLowerCase() : base.toUpperCase());
     const responses = await Promise.all(
-      Array.from({ length: N }, (_, i) => t.http.post('/api/v1/users/register').send({ username: variants(i), password: PASSWORD, email: `${base}_${i}@example.com` })),
+      Array.from({ length: N }, (_, i) =>
+        t.http.post('/api/v1/users/register').send({ username: variants(i), password: PASSWORD, email: `${base}_${i}@example.com` }),
+      ),
     );
     expect(tally(responses)).toEqual({ byStatus: { 201: 1, 409: N - 1 }, byCode: { conflict: N - 1 } });
     const rows = await rawQuery<{ n: number }>(`select count(*)::int as n from "${t.schema}".users where username_key = $1`, [base.toLowerCase()]);
@@ -69,9 +71,7 @@ describe('concurrent registration', () => {
 describe('concurrent refresh of one refresh token (refreshGraceSeconds: 0)', () => {
   async function raceOnce() {
     const u = await registerUser(t);
-    const responses = await Promise.all(
-      Array.from({ length: N }, () => t.http.post('/api/v1/users/token-refresh').send({ refresh_token: u.refresh_token })),
-    );
+    const responses = await Promise.all(Array.from({ length: N }, () => t.http.post('/api/v1/users/token-refresh').send({ refresh_token: u.refresh_token })));
     const { byStatus, byCode } = tally(responses);
     expect(byStatus).toEqual({ 200: 1, 401: N - 1 });
     for (const code of Object.keys(byCode)) expect(['refresh_token_reused', 'invalid_token']).toContain(code);
@@ -87,7 +87,9 @@ describe('concurrent refresh of one refresh token (refreshGraceSeconds: 0)', () 
     const me = await t.http.get('/me').set(bearer(winner.body.token));
     expect({ status: me.status, code: me.body.code }).toEqual({ status: 401, code: 'invalid_token' });
     // Every refresh token of that login is revoked in the database.
-    const live = await rawQuery<{ n: number }>(`select count(*)::int as n from "${t.schema}".refresh_tokens where user_id = $1 and revoked_at is null`, [u.user.id]);
+    const live = await rawQuery<{ n: number }>(`select count(*)::int as n from "${t.schema}".refresh_tokens where user_id = $1 and revoked_at is null`, [
+      u.user.id,
+    ]);
     expect(live[0]!.n).toBe(0);
   }
 
@@ -187,9 +189,7 @@ describe('concurrent deletion of one API token', () => {
     const u = await registerUser(t);
     const created = await t.http.post('/api/v1/users/me/api-tokens').set(bearer(u.token)).send({ name: 'race' });
     expect(created.status).toBe(201);
-    const responses = await Promise.all(
-      Array.from({ length: N }, () => t.http.delete(`/api/v1/users/me/api-tokens/${created.body.id}`).set(bearer(u.token))),
-    );
+    const responses = await Promise.all(Array.from({ length: N }, () => t.http.delete(`/api/v1/users/me/api-tokens/${created.body.id}`).set(bearer(u.token))));
     expect(tally(responses)).toEqual({ byStatus: { 200: 1, 404: N - 1 }, byCode: { not_found: N - 1 } });
     expect(responses.find((r) => r.status === 200)!.body).toEqual({ success: true });
     const use = await t.http.get('/me').set('X-API-Token', created.body.token);
@@ -204,7 +204,9 @@ describe('concurrent logins of one user', () => {
       Array.from({ length: N }, () => t.http.post('/api/v1/users/login').send({ username: u.username, password: u.password })),
     );
     expect(tally(responses).byStatus).toEqual({ 200: N });
-    const families = await rawQuery<{ n: number }>(`select count(distinct family_id)::int as n from "${t.schema}".refresh_tokens where user_id = $1`, [u.user.id]);
+    const families = await rawQuery<{ n: number }>(`select count(distinct family_id)::int as n from "${t.schema}".refresh_tokens where user_id = $1`, [
+      u.user.id,
+    ]);
     expect(families[0]!.n).toBe(N + 1);
   });
 });

@@ -47,7 +47,9 @@ describe('login limit', () => {
       expect(res.body.code).toBe('invalid_credentials');
     }
     expectRateLimited(await failLogin(t.http, u.username), 60, 'login');
-    expect((await failLogin(t.http, u.username)).body.error).toMatch(/^too many failed logins from this address \(rate limit "login": 3 per 60 s\); try again in \d+ s$/);
+    expect((await failLogin(t.http, u.username)).body.error).toMatch(
+      /^too many failed logins from this address \(rate limit "login": 3 per 60 s\); try again in \d+ s$/,
+    );
     // While limited, even the right password is refused: the limit is on the client, not the outcome.
     expectRateLimited(await t.http.post(LOGIN).send({ username: u.username, password: u.password }), 60);
   });
@@ -162,7 +164,14 @@ describe('Express trust proxy', () => {
   ])("without trustProxy, the %s app's own `trust proxy` decides, even when set after construction", async (_name, makeApp) => {
     const host = makeApp();
     const logger = { info() {}, debug() {}, error() {}, warn: vi.fn() };
-    const auth = new AuthManager(host, { ...(await databaseOptions()), dbSchema: uniqueSchema(), jwtSecret: 'p'.repeat(32), bcryptRounds: 4, logger, rateLimit: { login: { limit: 2, windowSeconds: 60 } } });
+    const auth = new AuthManager(host, {
+      ...(await databaseOptions()),
+      dbSchema: uniqueSchema(),
+      jwtSecret: 'p'.repeat(32),
+      bcryptRounds: 4,
+      logger,
+      rateLimit: { login: { limit: 2, windowSeconds: 60 } },
+    });
     track(async () => {
       await auth.close();
     });

@@ -73,7 +73,10 @@ async function logoutReaches(handle: Handle, how: 'logout-all' | 'logout') {
   const reg = await a.post('/api/v1/users/register').send({ username, password: PASSWORD, email: `${username}@example.com` });
   expect(reg.status).toBe(201);
   expect((await b.get('/me').set(bearer(reg.body.token))).status).toBe(200);
-  const done = how === 'logout-all' ? await a.post('/api/v1/users/logout-all').set(bearer(reg.body.token)) : await a.post('/api/v1/users/logout').send({ refresh_token: reg.body.refresh_token });
+  const done =
+    how === 'logout-all'
+      ? await a.post('/api/v1/users/logout-all').set(bearer(reg.body.token))
+      : await a.post('/api/v1/users/logout').send({ refresh_token: reg.body.refresh_token });
   expect(done.status).toBe(200);
   const ms = await timeUntil(async () => (await b.get('/me').set(bearer(reg.body.token))).status === 401);
   // The other instance's refresh endpoint agrees at once: the database says so.
@@ -90,23 +93,23 @@ describe('db: a Kysely instance, no listenDsn (polling the revocation log)', () 
 });
 
 describe('API tokens are cached, and a deletion reaches every instance', () => {
-  it.each([
-    ['a Kysely handle (polling)', kyselyHandle],
-    ...(TEST_DSN ? [['a pg.Pool (LISTEN)', poolHandle] as const] : []),
-  ] as Array<[string, Handle]>)(`with %s: a token deleted on one instance is refused on the other within ${MAX_MS} ms`, async (_name, handle) => {
-    const { a, b } = await pair(handle);
-    const username = `k${randomBytes(4).toString('hex')}`;
-    const reg = await a.post('/api/v1/users/register').send({ username, password: PASSWORD, email: `${username}@example.com` });
-    const created = await a.post('/api/v1/users/me/api-tokens').set(bearer(reg.body.token)).send({ name: 'cached' });
-    expect(created.status).toBe(201);
-    // Used on both, so both hold it in memory.
-    for (const http of [a, b]) expect((await http.get('/me').set('X-API-Token', created.body.token)).status).toBe(200);
-    expect((await a.delete(`/api/v1/users/me/api-tokens/${created.body.id}`).set(bearer(reg.body.token))).status).toBe(200);
-    expect((await a.get('/me').set('X-API-Token', created.body.token)).status).toBe(401);
-    const ms = await timeUntil(async () => (await b.get('/me').set('X-API-Token', created.body.token)).status === 401);
-    console.log(`API token deletion reached the other instance in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(MAX_MS);
-  });
+  it.each([['a Kysely handle (polling)', kyselyHandle], ...(TEST_DSN ? [['a pg.Pool (LISTEN)', poolHandle] as const] : [])] as Array<[string, Handle]>)(
+    `with %s: a token deleted on one instance is refused on the other within ${MAX_MS} ms`,
+    async (_name, handle) => {
+      const { a, b } = await pair(handle);
+      const username = `k${randomBytes(4).toString('hex')}`;
+      const reg = await a.post('/api/v1/users/register').send({ username, password: PASSWORD, email: `${username}@example.com` });
+      const created = await a.post('/api/v1/users/me/api-tokens').set(bearer(reg.body.token)).send({ name: 'cached' });
+      expect(created.status).toBe(201);
+      // Used on both, so both hold it in memory.
+      for (const http of [a, b]) expect((await http.get('/me').set('X-API-Token', created.body.token)).status).toBe(200);
+      expect((await a.delete(`/api/v1/users/me/api-tokens/${created.body.id}`).set(bearer(reg.body.token))).status).toBe(200);
+      expect((await a.get('/me').set('X-API-Token', created.body.token)).status).toBe(401);
+      const ms = await timeUntil(async () => (await b.get('/me').set('X-API-Token', created.body.token)).status === 401);
+      console.log(`API token deletion reached the other instance in ${ms.toFixed(0)} ms`);
+      expect(ms).toBeLessThan(MAX_MS);
+    },
+  );
 });
 
 describe.runIf(TEST_DSN)('db: a pg.Pool, no listenDsn (LISTEN on a pool connection)', () => {

@@ -23,7 +23,11 @@ type Revoke = (u: Awaited<ReturnType<typeof registerUser>>) => Promise<{ status:
 
 const paths: Record<string, Revoke> = {
   'logout-all': (u) => t.http.post('/api/v1/users/logout-all').set(bearer(u.token)),
-  'change-password': (u) => t.http.post('/api/v1/users/change-password').set(bearer(u.token)).send({ current_password: PASSWORD, password: `${PASSWORD} 2` }),
+  'change-password': (u) =>
+    t.http
+      .post('/api/v1/users/change-password')
+      .set(bearer(u.token))
+      .send({ current_password: PASSWORD, password: `${PASSWORD} 2` }),
   logout: (u) => t.http.post('/api/v1/users/logout').send({ refresh_token: u.refresh_token }),
   disable: (u) => t.auth.users.setActive(u.user.id, false).then(() => ({ status: 200 })),
 };
@@ -59,7 +63,7 @@ describe.each(Object.keys(paths))('refresh racing %s', (name) => {
   it(`${TRIALS} simultaneous trials: zero survivors, here and on an instance started afterwards`, async () => {
     const successors: Successor[] = [];
     for (let done = 0; done < TRIALS; done += BATCH) {
-      const batch = await Promise.all(Array.from({ length: BATCH }, (_, i) => trial(paths[name]!, i - BATCH / 2 + (done / BATCH) % 3)));
+      const batch = await Promise.all(Array.from({ length: BATCH }, (_, i) => trial(paths[name]!, i - BATCH / 2 + ((done / BATCH) % 3))));
       for (const s of batch) if (s) successors.push(s);
     }
     // Checked after every trial ran, so a successor refreshing now does not disturb the races.
@@ -98,7 +102,10 @@ describe('a login racing change-password with the old password', () => {
           const [login, change] = await Promise.all([
             t.http.post('/api/v1/users/login').send({ username: u.username, password: PASSWORD }),
             sleep(i % 4).then(() =>
-              t.http.post('/api/v1/users/change-password').set(bearer(u.token)).send({ current_password: PASSWORD, password: `${PASSWORD} 3` }),
+              t.http
+                .post('/api/v1/users/change-password')
+                .set(bearer(u.token))
+                .send({ current_password: PASSWORD, password: `${PASSWORD} 3` }),
             ),
           ]);
           expect(change.status).toBe(200);

@@ -123,7 +123,10 @@ describe('POST /change-password', () => {
 
   it('a wrong current password changes nothing and revokes nothing', async () => {
     const u = await registerUser(t);
-    const res = await t.http.post('/api/v1/users/change-password').set(bearer(u.token)).send({ current_password: 'not the password', password: 'another new passphrase' });
+    const res = await t.http
+      .post('/api/v1/users/change-password')
+      .set(bearer(u.token))
+      .send({ current_password: 'not the password', password: 'another new passphrase' });
     expect(res.status).toBe(401);
     expect((await me(u.token)).status).toBe(200);
   });

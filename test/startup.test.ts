@@ -96,9 +96,13 @@ describe('close() before or during ready', () => {
     });
   }
 
-  it.each([0, 150, 600])('the process exits by itself when close() comes %i ms after construction', async (delayMs) => {
-    const result = await closeEarly(delayMs);
-    expect(result.output).toContain('closed');
-    expect(result.code, result.output).toBe(0);
-  }, 60_000);
+  it.each([0, 150, 600])(
+    'the process exits by itself when close() comes %i ms after construction',
+    async (delayMs) => {
+      const result = await closeEarly(delayMs);
+      expect(result.output).toContain('closed');
+      expect(result.code, result.output).toBe(0);
+    },
+    60_000,
+  );
 });

@@ -47,17 +47,34 @@ describe('the error body', () => {
     const cases: Array<[string, () => Promise<request.Response>, number, string, string[]?]> = [
       ['validation', () => t.http.post(`${BASE}/register`).send({ username: 'x' }), 400, 'validation_error'],
       ['malformed JSON', () => raw(`${BASE}/login`, '{"username": "a", '), 400, 'validation_error'],
-      ['bad credentials', () => t.http.post(`${BASE}/login`).send({ username: user.username, password: 'wrong password' }), 401, 'invalid_credentials', ['wrong password']],
+      [
+        'bad credentials',
+        () => t.http.post(`${BASE}/login`).send({ username: user.username, password: 'wrong password' }),
+        401,
+        'invalid_credentials',
+        ['wrong password'],
+      ],
       ['no credentials', () => t.http.get(`${BASE}/login/profile`), 401, 'unauthorized'],
       ['Basic credentials', () => t.http.get('/me').set('Authorization', 'Basic dXNlcjpwYXNz'), 401, 'unauthorized', ['dXNlcjpwYXNz']],
       ['garbage token', () => t.http.get('/me').set(bearer('garbage-token-value')), 401, 'invalid_token', ['garbage-token-value']],
-      ['garbage API token', () => t.http.get('/me').set('X-API-Token', 'api_abcdefgh0123456789012345678901234567890'), 401, 'invalid_token', ['api_abcdefgh0123456789012345678901234567890']],
+      [
+        'garbage API token',
+        () => t.http.get('/me').set('X-API-Token', 'api_abcdefgh0123456789012345678901234567890'),
+        401,
+        'invalid_token',
+        ['api_abcdefgh0123456789012345678901234567890'],
+      ],
       ['garbage refresh token', () => refresh(t, 'garbage-refresh-value'), 401, 'invalid_token', ['garbage-refresh-value']],
       ['reused refresh token', () => refresh(t, rotated.refresh_token), 401, 'refresh_token_reused', [rotated.refresh_token]],
       ['lacking role', () => t.http.get('/admin').set(bearer(user.token)), 403, 'forbidden', [user.token]],
       ['disabled account', () => t.http.post(`${BASE}/login`).send({ username: disabled.username, password: disabled.password }), 403, 'account_disabled'],
       ['unknown endpoint', () => t.http.get(`${BASE}/no-such-endpoint/at/all`), 404, 'not_found'],
-      ['duplicate', () => t.http.post(`${BASE}/register`).send({ username: user.username, email: `${uniqueName()}@example.com`, password: PASSWORD }), 409, 'conflict'],
+      [
+        'duplicate',
+        () => t.http.post(`${BASE}/register`).send({ username: user.username, email: `${uniqueName()}@example.com`, password: PASSWORD }),
+        409,
+        'conflict',
+      ],
       ['too large', () => t.http.post(`${BASE}/login`).send({ username: 'x', password: 'y'.repeat(20_000) }), 413, 'payload_too_large'],
       ['not JSON', () => raw(`${BASE}/login`, 'username=a&password=b', 'text/plain'), 415, 'unsupported_media_type'],
     ];
@@ -83,12 +100,17 @@ describe('the error body', () => {
 describe('success bodies', () => {
   it('are JSON with snake_case keys; token-bearing ones have Cache-Control: no-store', async () => {
     const name = uniqueName('snake');
-    const reg = await t.http.post(`${BASE}/register`).send({ username: name, email: `${name}@example.com`, password: PASSWORD, real_name: 'Snake Case', profile: { someKey: 1 } });
+    const reg = await t.http
+      .post(`${BASE}/register`)
+      .send({ username: name, email: `${name}@example.com`, password: PASSWORD, real_name: 'Snake Case', profile: { someKey: 1 } });
     const login = await t.http.post(`${BASE}/login`).send({ username: name, password: PASSWORD });
     const ref = await refresh(t, login.body.refresh_token);
     const prof = await t.http.get(`${BASE}/login/profile`).set(bearer(ref.body.token));
     const roles = await t.http.get(`${BASE}/roles`);
-    const change = await t.http.post(`${BASE}/change-password`).set(bearer(ref.body.token)).send({ current_password: PASSWORD, password: 'another long password' });
+    const change = await t.http
+      .post(`${BASE}/change-password`)
+      .set(bearer(ref.body.token))
+      .send({ current_password: PASSWORD, password: 'another long password' });
     const out = await t.http.post(`${BASE}/logout`).send({ refresh_token: change.body.refresh_token });
 
     for (const res of [reg, login, ref, prof, roles, change, out]) {
@@ -127,7 +149,9 @@ describe('request bodies', () => {
     ['multipart', 'multipart/form-data; boundary=xyz'],
     ['XML', 'application/xml'],
   ])('415 unsupported_media_type for %s', async (_label, type) => {
-    const body = type.startsWith('application/x-www-form-urlencoded') ? `username=${user.username}&password=${encodeURIComponent(PASSWORD)}` : JSON.stringify({ username: user.username, password: PASSWORD });
+    const body = type.startsWith('application/x-www-form-urlencoded')
+      ? `username=${user.username}&password=${encodeURIComponent(PASSWORD)}`
+      : JSON.stringify({ username: user.username, password: PASSWORD });
     const res = await raw(`${BASE}/login`, body, type);
     expectError(res, 415, 'unsupported_media_type');
     expect(res.body).not.toHaveProperty('token');
@@ -136,7 +160,14 @@ describe('request bodies', () => {
   it('415 for a form posted by supertest’s own form encoder, at /login and /register', async () => {
     expectError(await t.http.post(`${BASE}/login`).type('form').send({ username: user.username, password: PASSWORD }), 415, 'unsupported_media_type');
     const name = uniqueName('form');
-    expectError(await t.http.post(`${BASE}/register`).type('form').send({ username: name, email: `${name}@example.com`, password: PASSWORD }), 415, 'unsupported_media_type');
+    expectError(
+      await t.http
+        .post(`${BASE}/register`)
+        .type('form')
+        .send({ username: name, email: `${name}@example.com`, password: PASSWORD }),
+      415,
+      'unsupported_media_type',
+    );
     expect(await t.auth.users.findByIdentifier(name)).toBeUndefined();
   });
 
@@ -169,12 +200,15 @@ describe('request bodies', () => {
     try {
       const { port } = server.address() as AddressInfo;
       const result = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: `${BASE}/login`, headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
+        const req = http.request(
+          { host: '127.0.0.1', port, method: 'POST', path: `${BASE}/login`, headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
         req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
         req.write('{"username":"someone","password":"');
         for (let i = 0; i < 40; i++) req.write('p'.repeat(1024));
@@ -227,7 +261,12 @@ describe('type confusion never reaches a 5xx', () => {
     },
     { path: '/token-refresh', fields: ['refresh_token'], valid: () => ({ refresh_token: 'x.y.z' }) },
     { path: '/logout', fields: ['refresh_token'], valid: () => ({ refresh_token: 'x.y.z' }) },
-    { path: '/change-password', fields: ['current_password', 'password'], valid: () => ({ current_password: PASSWORD, password: 'a new long password' }), auth: true },
+    {
+      path: '/change-password',
+      fields: ['current_password', 'password'],
+      valid: () => ({ current_password: PASSWORD, password: 'a new long password' }),
+      auth: true,
+    },
   ];
 
   const post = (e: Endpoint) => {
@@ -346,7 +385,10 @@ describe('a host app that parses bodies itself', () => {
     const ref = await http.post(`${BASE}/token-refresh`).send({ refresh_token: login.body.refresh_token });
     expect(ref.status).toBe(200);
 
-    const change = await http.post(`${BASE}/change-password`).set(bearer(ref.body.token)).send({ current_password: PASSWORD, password: 'host parsed password' });
+    const change = await http
+      .post(`${BASE}/change-password`)
+      .set(bearer(ref.body.token))
+      .send({ current_password: PASSWORD, password: 'host parsed password' });
     expect(change.status).toBe(200);
 
     const out = await http.post(`${BASE}/logout`).send({ refresh_token: change.body.refresh_token });
@@ -360,7 +402,10 @@ describe('a host app that parses bodies itself', () => {
 
   it.each([['Express 5'], ['Express 4']])('%s: a body the host did not parse as JSON is still 415', async (name) => {
     const h = hosts.find((x) => x.name === name)!;
-    const res = await request(h.app).post(`${BASE}/login`).set('Content-Type', 'text/plain').send(JSON.stringify({ username: 'a', password: PASSWORD }));
+    const res = await request(h.app)
+      .post(`${BASE}/login`)
+      .set('Content-Type', 'text/plain')
+      .send(JSON.stringify({ username: 'a', password: PASSWORD }));
     expectError(res, 415, 'unsupported_media_type');
   });
 

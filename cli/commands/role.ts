@@ -13,7 +13,11 @@ export function roleCommand(global: () => GlobalOptions): Command {
     .action(async (o: { json?: boolean }) => {
       const roles = await withAuth(global(), (auth) => auth.roles.list());
       if (o.json) return printJson(roles);
-      printTable(['role', 'users'], roles.map((r) => [r.name, String(r.users)]), 'no roles');
+      printTable(
+        ['role', 'users'],
+        roles.map((r) => [r.name, String(r.users)]),
+        'no roles',
+      );
     });
 
   role

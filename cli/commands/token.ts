@@ -4,7 +4,8 @@ import { collect, findUser, UsageError, withAuth, type GlobalOptions } from '../
 
 const days = (value: string) => {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > MAX_API_TOKEN_DAYS) throw new UsageError(`--expires-in-days must be a whole number >= 1 (at most ${MAX_API_TOKEN_DAYS})`);
+  if (!/^\d+$/.test(value) || n < 1 || n > MAX_API_TOKEN_DAYS)
+    throw new UsageError(`--expires-in-days must be a whole number >= 1 (at most ${MAX_API_TOKEN_DAYS})`);
   return n;
 };
 
@@ -26,7 +27,9 @@ export function tokenCommand(global: () => GlobalOptions): Command {
         return auth.apiTokens.create(user.id, { name: o.name, scopes: o.scope, ...(o.expiresInDays !== undefined ? { expiresInDays: o.expiresInDays } : {}) });
       });
       // The token alone on stdout (easy to capture); what it is on stderr.
-      console.error(`API token ${created.id} "${created.name}" for ${identifier}; scopes: ${created.scopes.join(' ') || '(none)'}; expires: ${created.expires_at ?? 'never'}`);
+      console.error(
+        `API token ${created.id} "${created.name}" for ${identifier}; scopes: ${created.scopes.join(' ') || '(none)'}; expires: ${created.expires_at ?? 'never'}`,
+      );
       console.log(created.token);
     });
 
@@ -38,7 +41,9 @@ export function tokenCommand(global: () => GlobalOptions): Command {
       const tokens = await withAuth(global(), async (auth) => auth.apiTokens.list((await findUser(auth, identifier)).id));
       if (tokens.length === 0) console.log('(no API tokens)');
       for (const t of tokens) {
-        console.log(`${t.id}  "${t.name}"  scopes: ${t.scopes.join(' ') || '(none)'}  created: ${t.created_at}  expires: ${t.expires_at ?? 'never'}  last used: ${t.last_used_at ?? 'never'}`);
+        console.log(
+          `${t.id}  "${t.name}"  scopes: ${t.scopes.join(' ') || '(none)'}  created: ${t.created_at}  expires: ${t.expires_at ?? 'never'}  last used: ${t.last_used_at ?? 'never'}`,
+        );
       }
     });
 

@@ -42,10 +42,13 @@ export function addUserAdminCommands(user: Command, global: () => GlobalOptions)
       if (page.users.length > 0) console.log(`${page.offset + 1}-${page.offset + page.users.length} of ${page.total}`);
     });
 
-  for (const [name, active] of [['disable', false], ['enable', true]] as const) {
+  for (const [name, active] of [
+    ['disable', false],
+    ['enable', true],
+  ] as const) {
     user
       .command(name)
-      .description(active ? 'let a user sign in again' : "stop a user signing in and end every one of their logins and tokens")
+      .description(active ? 'let a user sign in again' : 'stop a user signing in and end every one of their logins and tokens')
       .argument('<user>', 'username, email or id')
       .action(async (identifier: string) => {
         const changed = await withAuth(global(), async (auth) => auth.users.setActive((await findUserByAny(auth, identifier)).id, active));

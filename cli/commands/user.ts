@@ -17,7 +17,12 @@ export function userCommand(global: () => GlobalOptions): Command {
     .action(async (o: { username: string; email: string; role: string[]; passwordStdin?: boolean; password: boolean }) => {
       const password = o.password === false ? undefined : await readPassword(Boolean(o.passwordStdin));
       const created = await withAuth(global(), (auth) =>
-        auth.users.create({ username: o.username, email: o.email, ...(password !== undefined ? { password } : {}), ...(o.role.length > 0 ? { roles: o.role } : {}) }),
+        auth.users.create({
+          username: o.username,
+          email: o.email,
+          ...(password !== undefined ? { password } : {}),
+          ...(o.role.length > 0 ? { roles: o.role } : {}),
+        }),
       );
       console.log(`created user ${created.username} (${created.id}) with roles: ${created.roles.join(', ') || '(none)'}`);
     });

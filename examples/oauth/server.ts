@@ -10,7 +10,8 @@ const publicUrl = env.PUBLIC_URL ?? 'http://localhost:3000';
 const oauthConfig: Record<string, OAuthProviderConfig> = {};
 if (env.GOOGLE_CLIENT_ID && env.GOOGLE_CLIENT_SECRET) oauthConfig.google = { clientId: env.GOOGLE_CLIENT_ID, clientSecret: env.GOOGLE_CLIENT_SECRET };
 if (env.GITHUB_CLIENT_ID && env.GITHUB_CLIENT_SECRET) oauthConfig.github = { clientId: env.GITHUB_CLIENT_ID, clientSecret: env.GITHUB_CLIENT_SECRET };
-if (env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET) oauthConfig.oidc = { issuer: env.OIDC_ISSUER, clientId: env.OIDC_CLIENT_ID, clientSecret: env.OIDC_CLIENT_SECRET };
+if (env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET)
+  oauthConfig.oidc = { issuer: env.OIDC_ISSUER, clientId: env.OIDC_CLIENT_ID, clientSecret: env.OIDC_CLIENT_SECRET };
 if (!env.JWT_SECRET || Object.keys(oauthConfig).length === 0) {
   console.error('set JWT_SECRET and the credentials of at least one provider (Google, GitHub, or OIDC_ISSUER/OIDC_CLIENT_ID/OIDC_CLIENT_SECRET)');
   process.exit(1);

@@ -4,7 +4,15 @@ import { isUserId } from './users-repository.js';
 
 export async function insertAuthEvent(
   db: Kysely<Database>,
-  event: { type: string; user_id: string | null; actor_id: string | null; ip: string | null; user_agent: string | null; data: Record<string, unknown>; created_at: Date },
+  event: {
+    type: string;
+    user_id: string | null;
+    actor_id: string | null;
+    ip: string | null;
+    user_agent: string | null;
+    data: Record<string, unknown>;
+    created_at: Date;
+  },
 ): Promise<void> {
   await db
     .insertInto('auth_events')

@@ -28,7 +28,13 @@ export interface Connection {
 export type Listen = (channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void) => Promise<() => Promise<void>>;
 
 /** LISTEN on a pg client we hold; `release` gives the client back (or ends it). */
-async function listenOn(client: pg.ClientBase, release: (err?: Error) => void | Promise<void>, channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void) {
+async function listenOn(
+  client: pg.ClientBase,
+  release: (err?: Error) => void | Promise<void>,
+  channel: string,
+  onMessage: (payload: string) => void,
+  onLost: (err: unknown) => void,
+) {
   let stopped = false;
   const lost = (err: unknown) => {
     if (stopped) return;
@@ -157,7 +163,14 @@ export async function connect(
       guardPool(db, logger);
       const root = new Kysely<any>({ dialect: new PostgresDialect({ pool: db }) });
       // Not root.destroy(): that would end a pool the application owns.
-      return { db: scoped(root, schema), root, kind: 'postgres', target: 'the provided pg.Pool', close: async () => {}, listen: dedicated ?? listenWithPool(db) };
+      return {
+        db: scoped(root, schema),
+        root,
+        kind: 'postgres',
+        target: 'the provided pg.Pool',
+        close: async () => {},
+        listen: dedicated ?? listenWithPool(db),
+      };
     }
     throw new TypeError('express-authlib: option `db` must be a Kysely instance, a pg.Pool or a PGlite instance');
   }

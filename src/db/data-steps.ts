@@ -26,7 +26,11 @@ async function rekeyIdentifiers(db: Kysely<any>): Promise<void> {
   const changed = rekeyed.filter((r) => r.newUsername !== r.username_key || r.newEmail !== r.email_key);
   // Two passes: a row's new key may be another changed row's old one, and the keys are unique.
   for (const r of changed) {
-    await db.updateTable('users').set({ username_key: `#rekey#${r.id}`, email_key: r.email_key === null ? null : `#rekey#${r.id}` }).where('id', '=', r.id).execute();
+    await db
+      .updateTable('users')
+      .set({ username_key: `#rekey#${r.id}`, email_key: r.email_key === null ? null : `#rekey#${r.id}` })
+      .where('id', '=', r.id)
+      .execute();
   }
   for (const r of changed) {
     await db.updateTable('users').set({ username_key: r.newUsername, email_key: r.newEmail }).where('id', '=', r.id).execute();

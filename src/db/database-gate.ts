@@ -93,7 +93,10 @@ export class DatabaseGate {
       } else {
         const pending = (await migrationStatus(root, this.opts.dbSchema)).filter((m) => !m.appliedAt);
         if (pending.length > 0) {
-          throw new ServiceUnavailableError(`database schema "${this.opts.dbSchema}" has ${pending.length} pending migration(s); run \`npx authlib db init\` or set autoMigrate: true`, { code: 'schema_outdated' });
+          throw new ServiceUnavailableError(
+            `database schema "${this.opts.dbSchema}" has ${pending.length} pending migration(s); run \`npx authlib db init\` or set autoMigrate: true`,
+            { code: 'schema_outdated' },
+          );
         }
       }
       // close() was called meanwhile: do not open the LISTEN connection that nothing would close.

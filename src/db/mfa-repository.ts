@@ -19,7 +19,9 @@ export async function savePendingTotp(db: Db, userId: string, secretEnc: string,
   const result = await db
     .insertInto('mfa_totp')
     .values({ user_id: userId, secret_enc: secretEnc, created_at: now })
-    .onConflict((oc) => oc.column('user_id').doUpdateSet({ secret_enc: secretEnc, created_at: now, last_step: null }).where('mfa_totp.confirmed_at', 'is', null))
+    .onConflict((oc) =>
+      oc.column('user_id').doUpdateSet({ secret_enc: secretEnc, created_at: now, last_step: null }).where('mfa_totp.confirmed_at', 'is', null),
+    )
     .executeTakeFirst();
   return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
 }
@@ -67,6 +69,11 @@ export async function useBackupCode(db: Db, userId: string, codeHash: string, no
 }
 
 export async function countBackupCodes(db: Db, userId: string): Promise<number> {
-  const row = await db.selectFrom('mfa_backup_codes').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst();
+  const row = await db
+    .selectFrom('mfa_backup_codes')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .executeTakeFirst();
   return Number(row?.n ?? 0);
 }

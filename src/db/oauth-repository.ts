@@ -12,7 +12,13 @@ export type NewOAuthState = Omit<OAuthStateRow, 'verifier_enc'>;
  */
 export async function insertOAuthState(db: Db, row: NewOAuthState, maxPerClient: number): Promise<void> {
   await db.insertInto('oauth_states').values(row).execute();
-  const keep = db.selectFrom('oauth_states').select('state_hash').where('client_key', '=', row.client_key).orderBy('created_at', 'desc').orderBy('state_hash').limit(maxPerClient);
+  const keep = db
+    .selectFrom('oauth_states')
+    .select('state_hash')
+    .where('client_key', '=', row.client_key)
+    .orderBy('created_at', 'desc')
+    .orderBy('state_hash')
+    .limit(maxPerClient);
   await db.deleteFrom('oauth_states').where('client_key', '=', row.client_key).where('state_hash', 'not in', keep).execute();
 }
 
@@ -50,13 +56,32 @@ export function listOAuthAccounts(db: Db, userId: string): Promise<OAuthAccountR
 
 export async function insertOAuthAccount(
   db: Db,
-  row: { provider: string; provider_user_id: string; user_id: string; email: string | null; email_verified: boolean; access_token_enc: string | null; refresh_token_enc: string | null; scopes: string[]; created_at: Date; updated_at: Date },
+  row: {
+    provider: string;
+    provider_user_id: string;
+    user_id: string;
+    email: string | null;
+    email_verified: boolean;
+    access_token_enc: string | null;
+    refresh_token_enc: string | null;
+    scopes: string[];
+    created_at: Date;
+    updated_at: Date;
+  },
 ): Promise<void> {
-  await db.insertInto('oauth_accounts').values({ ...row, scopes: JSON.stringify(row.scopes) }).execute();
+  await db
+    .insertInto('oauth_accounts')
+    .values({ ...row, scopes: JSON.stringify(row.scopes) })
+    .execute();
 }
 
 /** Stores the tokens of the latest login with this account. */
-export async function updateOAuthTokens(db: Db, provider: string, providerUserId: string, t: { access_token_enc: string | null; refresh_token_enc: string | null; scopes: string[]; email: string | null; email_verified: boolean; updated_at: Date }): Promise<void> {
+export async function updateOAuthTokens(
+  db: Db,
+  provider: string,
+  providerUserId: string,
+  t: { access_token_enc: string | null; refresh_token_enc: string | null; scopes: string[]; email: string | null; email_verified: boolean; updated_at: Date },
+): Promise<void> {
   await db
     .updateTable('oauth_accounts')
     .set({ ...t, scopes: JSON.stringify(t.scopes) })

@@ -5,7 +5,16 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 export async function insertOneTimeToken(
   db: Db,
-  row: { id: string; user_id: string; purpose: OneTimePurpose; token_hash: string; email: string | null; data?: Record<string, unknown>; created_at: Date; expires_at: Date },
+  row: {
+    id: string;
+    user_id: string;
+    purpose: OneTimePurpose;
+    token_hash: string;
+    email: string | null;
+    data?: Record<string, unknown>;
+    created_at: Date;
+    expires_at: Date;
+  },
 ): Promise<void> {
   await db
     .insertInto('one_time_tokens')
@@ -15,7 +24,13 @@ export async function insertOneTimeToken(
 
 /** Ends every live token of the user for these purposes (a newer request replaces them; a reset ends them all). */
 export async function retireOneTimeTokens(db: Db, userId: string, purposes: readonly OneTimePurpose[], now: Date): Promise<void> {
-  await db.updateTable('one_time_tokens').set({ used_at: now }).where('user_id', '=', userId).where('purpose', 'in', purposes).where('used_at', 'is', null).execute();
+  await db
+    .updateTable('one_time_tokens')
+    .set({ used_at: now })
+    .where('user_id', '=', userId)
+    .where('purpose', 'in', purposes)
+    .where('used_at', 'is', null)
+    .execute();
 }
 
 /**
@@ -36,11 +51,23 @@ export function claimOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: st
 
 /** A live token by its hash, without using it up. */
 export function findLiveOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: string, now: Date): Promise<OneTimeTokenRow | undefined> {
-  return db.selectFrom('one_time_tokens').selectAll().where('token_hash', '=', tokenHash).where('purpose', '=', purpose).where('used_at', 'is', null).where('expires_at', '>', now).executeTakeFirst();
+  return db
+    .selectFrom('one_time_tokens')
+    .selectAll()
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
 }
 
 /** A live token by id (OTP, mfa_id), locked for the caller's transaction so attempts are counted one at a time. */
-export function lockLiveOneTimeToken(db: Transaction<Database>, purpose: OneTimePurpose, by: { id: string } | { tokenHash: string }, now: Date): Promise<OneTimeTokenRow | undefined> {
+export function lockLiveOneTimeToken(
+  db: Transaction<Database>,
+  purpose: OneTimePurpose,
+  by: { id: string } | { tokenHash: string },
+  now: Date,
+): Promise<OneTimeTokenRow | undefined> {
   return db
     .selectFrom('one_time_tokens')
     .selectAll()

@@ -46,9 +46,15 @@ async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
 
 function lockedError(dir: string, file: string, holder: LockHolder): DatabaseLockedError {
   if (holder.pid === 0) {
-    return new DatabaseLockedError(`the embedded database ${dir} has a lock file that cannot be read; if no process is using the database, delete ${file}`, holder);
+    return new DatabaseLockedError(
+      `the embedded database ${dir} has a lock file that cannot be read; if no process is using the database, delete ${file}`,
+      holder,
+    );
   }
-  const who = holder.pid === process.pid && holder.host === hostname() && holder.started_at === PROCESS_STARTED_AT ? 'this process (another AuthManager, not yet closed)' : `process ${holder.pid} on ${holder.host}`;
+  const who =
+    holder.pid === process.pid && holder.host === hostname() && holder.started_at === PROCESS_STARTED_AT
+      ? 'this process (another AuthManager, not yet closed)'
+      : `process ${holder.pid} on ${holder.host}`;
   return new DatabaseLockedError(
     `the embedded database ${dir} is in use by ${who}, since ${holder.started_at}; PGlite allows one process at a time: ` +
       `stop it first (or use PostgreSQL for several processes). If that process is gone, delete ${file}`,

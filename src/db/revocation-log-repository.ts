@@ -10,7 +10,10 @@ export async function notifyOnCommit(trx: Transaction<Database>, channel: string
 }
 
 export async function logRevocation(trx: Transaction<Database>, event: object): Promise<void> {
-  await trx.insertInto('revocation_log').values({ event: JSON.stringify(event) }).execute();
+  await trx
+    .insertInto('revocation_log')
+    .values({ event: JSON.stringify(event) })
+    .execute();
 }
 
 /** The database's clock, so that every instance measures the log with one clock. */

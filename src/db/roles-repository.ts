@@ -21,7 +21,11 @@ export async function ensureRoles(db: Db, roles: readonly string[]): Promise<voi
 /** Which of `roles` do not exist. */
 export async function missingRoles(db: Db, roles: readonly string[]): Promise<string[]> {
   if (roles.length === 0) return [];
-  const found = await db.selectFrom('roles').select('name').where('name', 'in', [...roles]).execute();
+  const found = await db
+    .selectFrom('roles')
+    .select('name')
+    .where('name', 'in', [...roles])
+    .execute();
   const have = new Set(found.map((r) => r.name));
   return roles.filter((r) => !have.has(r));
 }

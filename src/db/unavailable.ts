@@ -4,7 +4,8 @@ import { ServiceUnavailableError } from '../errors.js';
 // 08 connection exception, 57P01-57P03 shutdown / cannot connect now, 53300 too many connections.
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN']);
 const SQLSTATE = /^(08|57P0[123]|53300)/;
-const MESSAGES = /Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|connect ECONNREFUSED|PGlite is closed/i;
+const MESSAGES =
+  /Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|connect ECONNREFUSED|PGlite is closed/i;
 
 /** Whether `err` means the database cannot be reached (as opposed to a bad query or a constraint). */
 export function isDatabaseUnavailable(err: unknown): boolean {
@@ -37,6 +38,12 @@ export function describeConnectionFailure(conn: { kind: 'postgres' | 'pglite'; t
   const first = err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err;
   const code = (first as { code?: unknown } | undefined)?.code;
   const reason =
-    code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : code === 'ETIMEDOUT' ? 'connection timed out' : ((first as Error | undefined)?.message ?? String(first));
+    code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : code === 'ENOTFOUND'
+        ? 'host not found'
+        : code === 'ETIMEDOUT'
+          ? 'connection timed out'
+          : ((first as Error | undefined)?.message ?? String(first));
   return `cannot connect to ${what} at ${where}: ${reason}`;
 }

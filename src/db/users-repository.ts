@@ -24,8 +24,12 @@ function selectUsers(db: Db) {
     .selectFrom('users')
     .selectAll('users')
     .select((eb) => [
-      sql<string[]>`array(${eb.selectFrom('user_roles').select('user_roles.role').whereRef('user_roles.user_id', '=', 'users.id').orderBy('user_roles.role')})`.as('roles'),
-      sql<boolean>`exists(${eb.selectFrom('mfa_totp').select('mfa_totp.user_id').whereRef('mfa_totp.user_id', '=', 'users.id').where('mfa_totp.confirmed_at', 'is not', null)})`.as('mfa_enabled'),
+      sql<
+        string[]
+      >`array(${eb.selectFrom('user_roles').select('user_roles.role').whereRef('user_roles.user_id', '=', 'users.id').orderBy('user_roles.role')})`.as('roles'),
+      sql<boolean>`exists(${eb.selectFrom('mfa_totp').select('mfa_totp.user_id').whereRef('mfa_totp.user_id', '=', 'users.id').where('mfa_totp.confirmed_at', 'is not', null)})`.as(
+        'mfa_enabled',
+      ),
     ]);
 }
 
@@ -46,7 +50,11 @@ export function findUserByIdentifier(db: Db, identifier: string): Promise<UserRe
 /** Inserts a user and its roles; the unique keys make a duplicate fail with 23505. */
 export async function insertUser(db: Db, row: NewUserRow, roles: readonly string[]): Promise<string> {
   const { id } = await db.insertInto('users').values(row).returning('id').executeTakeFirstOrThrow();
-  if (roles.length > 0) await db.insertInto('user_roles').values(roles.map((role) => ({ user_id: id, role }))).execute();
+  if (roles.length > 0)
+    await db
+      .insertInto('user_roles')
+      .values(roles.map((role) => ({ user_id: id, role })))
+      .execute();
   return id;
 }
 
@@ -55,7 +63,11 @@ export async function replaceRoles(db: Db, userId: string, roles: readonly strin
   const bumped = await bumpTokenVersion(db, userId, now);
   if (!bumped) return false;
   await db.deleteFrom('user_roles').where('user_id', '=', userId).execute();
-  if (roles.length > 0) await db.insertInto('user_roles').values(roles.map((role) => ({ user_id: userId, role }))).execute();
+  if (roles.length > 0)
+    await db
+      .insertInto('user_roles')
+      .values(roles.map((role) => ({ user_id: userId, role })))
+      .execute();
   return true;
 }
 
@@ -97,7 +109,12 @@ export function findUserByEmail(db: Db, email: string): Promise<UserRecord | und
 
 /** Marks the email verified if it is still `emailKey` (it may have changed since the link was sent). */
 export async function markEmailVerified(db: Db, userId: string, emailKey: string, now: Date): Promise<boolean> {
-  const result = await db.updateTable('users').set({ email_verified: true, updated_at: now }).where('id', '=', userId).where('email_key', '=', emailKey).executeTakeFirst();
+  const result = await db
+    .updateTable('users')
+    .set({ email_verified: true, updated_at: now })
+    .where('id', '=', userId)
+    .where('email_key', '=', emailKey)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
@@ -125,14 +142,21 @@ function filteredUsers<O>(query: SelectQueryBuilder<Database, 'users', O>, filte
   }
   if (filter.role) {
     const role = filter.role;
-    q = q.where((eb) => eb.exists(eb.selectFrom('user_roles').select('user_roles.user_id').whereRef('user_roles.user_id', '=', 'users.id').where('user_roles.role', '=', role)));
+    q = q.where((eb) =>
+      eb.exists(eb.selectFrom('user_roles').select('user_roles.user_id').whereRef('user_roles.user_id', '=', 'users.id').where('user_roles.role', '=', role)),
+    );
   }
   return q;
 }
 
 /** One page of users, newest first, and how many match in all. */
 export async function listUsers(db: Db, filter: UserFilter, page: { limit: number; offset: number }): Promise<{ rows: UserRecord[]; total: number }> {
-  const rows = await filteredUsers(selectUsers(db), filter).orderBy('users.created_at', 'desc').orderBy('users.id', 'desc').limit(page.limit).offset(page.offset).execute();
+  const rows = await filteredUsers(selectUsers(db), filter)
+    .orderBy('users.created_at', 'desc')
+    .orderBy('users.id', 'desc')
+    .limit(page.limit)
+    .offset(page.offset)
+    .execute();
   const counted = await filteredUsers(db.selectFrom('users'), filter)
     .select((eb) => eb.fn.countAll<string | number | bigint>().as('n'))
     .executeTakeFirstOrThrow();

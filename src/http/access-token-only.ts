@@ -34,7 +34,8 @@ export function adminOnly(adminRole: string): (req: Req, res: Res, next: Next) =
     const auth = caller(req);
     if (auth.impersonator_id !== undefined) return next(impersonationRefused());
     if (!auth.roles.includes(adminRole)) return next(new ForbiddenError());
-    if (auth.method !== 'jwt' && !auth.scopes.includes(ADMIN_SCOPE)) return next(new ForbiddenError('forbidden', `an API token needs the scope '${ADMIN_SCOPE}' for this`));
+    if (auth.method !== 'jwt' && !auth.scopes.includes(ADMIN_SCOPE))
+      return next(new ForbiddenError('forbidden', `an API token needs the scope '${ADMIN_SCOPE}' for this`));
     next();
   };
 }

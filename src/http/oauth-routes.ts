@@ -62,7 +62,12 @@ function formOf(req: Req): URLSearchParams {
 }
 
 /** Begins a flow for this browser (reusing its binding cookie if it has one) and sets the cookie. */
-async function beginFor(d: OAuthRouteDeps, req: Req, res: Res, input: { provider: string; redirectTo: string | undefined; linkUserId?: string }): Promise<string> {
+async function beginFor(
+  d: OAuthRouteDeps,
+  req: Req,
+  res: Res,
+  input: { provider: string; redirectTo: string | undefined; linkUserId?: string },
+): Promise<string> {
   const browser = d.cookie.read(req.headers.cookie) ?? d.cookie.fresh();
   const url = await d.oauth.begin({ ...input, browser, clientKey: addressKey('oauth', d.clientIp(req)), headers: req.headers });
   res.setHeader('Set-Cookie', d.cookie.set(browser));
@@ -108,7 +113,10 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   router.get('/login/oauth/:provider', d.limit.oauth, async (req, res) => {
     const query = queryOf(req);
     const redirectTo = query.getAll('redirect_to');
-    const input = parseInput(beginSchema, { provider: req.params?.provider, ...(redirectTo.length > 0 ? { redirect_to: redirectTo.length === 1 ? redirectTo[0] : redirectTo } : {}) });
+    const input = parseInput(beginSchema, {
+      provider: req.params?.provider,
+      ...(redirectTo.length > 0 ? { redirect_to: redirectTo.length === 1 ? redirectTo[0] : redirectTo } : {}),
+    });
     const url = await beginFor(d, req, res, { provider: input.provider, redirectTo: input.redirect_to });
     res.statusCode = 302;
     res.setHeader('Location', url);
@@ -140,7 +148,12 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
     const userId = await targetUser(req);
     if (userId !== caller(req).user.id) throw new ForbiddenError('forbidden', 'only the signed-in user can link a provider to their account');
     const { redirect_to } = parseInput(linkSchema, bodyObject(req));
-    sendJson(res, 200, { redirect_url: await beginFor(d, req, res, { provider: req.params?.provider ?? '', redirectTo: redirect_to, linkUserId: userId }) }, true);
+    sendJson(
+      res,
+      200,
+      { redirect_url: await beginFor(d, req, res, { provider: req.params?.provider ?? '', redirectTo: redirect_to, linkUserId: userId }) },
+      true,
+    );
   });
 
   router.delete('/:user/identities/:provider', d.authenticate, accessTokenOnly, async (req, res) => {

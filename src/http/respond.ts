@@ -27,7 +27,8 @@ function asClientError(err: unknown): unknown {
   if (err instanceof AuthError) return err;
   const e = err as { status?: unknown; code?: unknown };
   if (e?.status === 400) return new ValidationError({ path: 'is not valid' }, 'request path is not valid');
-  if (typeof e?.code === 'string' && e.code.startsWith('22')) return new ValidationError({ body: 'holds a value the database cannot store' }, 'request holds an invalid value');
+  if (typeof e?.code === 'string' && e.code.startsWith('22'))
+    return new ValidationError({ body: 'holds a value the database cannot store' }, 'request holds an invalid value');
   return err;
 }
 

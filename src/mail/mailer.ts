@@ -94,7 +94,10 @@ export class MailDispatcher {
       await this.mailer.send(message);
     } catch (err) {
       // Never the message: it holds the token or code.
-      this.deps.logger.warn({ kind: request.kind, user_id: request.user.id, err: { message: (err as Error)?.message } }, 'express-authlib: sending mail failed');
+      this.deps.logger.warn(
+        { kind: request.kind, user_id: request.user.id, err: { message: (err as Error)?.message } },
+        'express-authlib: sending mail failed',
+      );
       await this.deps.audit.record('mail_failed', { userId: request.user.id, data: { kind: request.kind }, origin: request.origin });
     }
   }

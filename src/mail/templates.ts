@@ -61,10 +61,24 @@ const linkOrToken = (d: MailTemplateData) => (d.url ? `Open this link: ${d.url}`
 export const DEFAULT_MAIL_TEMPLATES: Readonly<Record<MailKind, (data: MailTemplateData) => MailContent>> = Object.freeze({
   password_reset: (d) => plain(`${d.appName}: reset your password`, 'Someone asked to reset the password of your account.', d, linkOrToken(d), ignore),
   verification: (d) => plain(`${d.appName}: verify your email address`, `Confirm that ${d.to} is your address.`, d, linkOrToken(d), ignore),
-  email_change: (d) => plain(`${d.appName}: confirm your new email address`, `Someone asked to change the email of your account to ${d.to}.`, d, linkOrToken(d), ignore),
+  email_change: (d) =>
+    plain(`${d.appName}: confirm your new email address`, `Someone asked to change the email of your account to ${d.to}.`, d, linkOrToken(d), ignore),
   email_changed: (d) =>
-    plain(`${d.appName}: your email address was changed`, `The email of your account was changed to ${d.newEmail ?? 'another address'}; mail no longer comes here.`, d, undefined, 'If this was not you, reset your password and contact the app at once.'),
-  otp: (d) => plain(`${d.appName}: your sign-in code`, 'Someone asked for a code to sign in to your account.', d, `Your code: ${d.code ?? ''}`, 'If you did not ask for this, ignore this mail; nobody can sign in without the code.'),
+    plain(
+      `${d.appName}: your email address was changed`,
+      `The email of your account was changed to ${d.newEmail ?? 'another address'}; mail no longer comes here.`,
+      d,
+      undefined,
+      'If this was not you, reset your password and contact the app at once.',
+    ),
+  otp: (d) =>
+    plain(
+      `${d.appName}: your sign-in code`,
+      'Someone asked for a code to sign in to your account.',
+      d,
+      `Your code: ${d.code ?? ''}`,
+      'If you did not ask for this, ignore this mail; nobody can sign in without the code.',
+    ),
 });
 
 /** Renders one mail with the app's template for its kind, else the default. */

@@ -115,14 +115,24 @@ export class OAuthFlow {
     const data = JSON.parse((row.flow_enc && decrypt(this.opts.encryptionKey, row.flow_enc)) || '{}') as FlowData;
     const callbackUrl = new URL(this.callbackURL);
     const view = requestView(callbackUrl.origin, callbackUrl.pathname, input.params, input.headers, data.session ?? {});
-    return { provider, linkUserId: row.link_user_id, redirectTo: row.redirect_to ?? this.opts.oauthRedirect ?? null, view, state: state[0]!, data, params: input.params };
+    return {
+      provider,
+      linkUserId: row.link_user_id,
+      redirectTo: row.redirect_to ?? this.opts.oauthRedirect ?? null,
+      view,
+      state: state[0]!,
+      data,
+      params: input.params,
+    };
   }
 
   /** The provider's verdict on a callback whose state was good: the identity, or why there is none. */
   async finish({ provider, view, state, data, params }: Callback): Promise<ProviderIdentity> {
     const error = params.get('error');
     if (error !== null) {
-      throw error === 'access_denied' ? new OAuthError('access_denied', 'the user did not grant access') : new OAuthError('oauth_failed', 'the OAuth provider reported an error');
+      throw error === 'access_denied'
+        ? new OAuthError('access_denied', 'the user did not grant access')
+        : new OAuthError('oauth_failed', 'the OAuth provider reported an error');
     }
     if (!params.get('code')) throw new OAuthError('oauth_failed', 'the OAuth callback carries no code');
     return provider.finish(view, state, data);

@@ -1,4 +1,3 @@
-
 /** What we take from a provider login, whatever the provider. */
 export interface ProviderIdentity {
   providerUserId: string;
@@ -57,7 +56,8 @@ export function toIdentity(user: unknown, tokens: CapturedTokens, requestedScope
   const id = profile.id ?? profile.sub;
   const providerUserId = typeof id === 'number' ? String(id) : str(id);
   if (!providerUserId) return undefined;
-  const { email, verified } = profile.emails !== undefined ? pickEmail(profile.emails) : { email: str(profile.email), verified: profile.email_verified === true };
+  const { email, verified } =
+    profile.emails !== undefined ? pickEmail(profile.emails) : { email: str(profile.email), verified: profile.email_verified === true };
   return {
     providerUserId,
     login: str(profile.username) ?? str(profile.preferred_username) ?? email?.split('@')[0],

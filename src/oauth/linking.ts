@@ -22,7 +22,10 @@ export interface Resolution {
  * is replaced by a neutral `<provider>_user` rather than kept.
  */
 function usernameBase(identity: ProviderIdentity, provider: string): string {
-  const cleaned = (identity.login ?? '').normalize('NFKC').replace(/[^\p{L}\p{N}_.-]/gu, '').slice(0, 48);
+  const cleaned = (identity.login ?? '')
+    .normalize('NFKC')
+    .replace(/[^\p{L}\p{N}_.-]/gu, '')
+    .slice(0, 48);
   if (cleaned.length >= 3 && isSingleScript(cleaned)) return cleaned;
   return `${provider}_${cleaned.length > 0 && isSingleScript(cleaned) ? cleaned : 'user'}`.slice(0, 48);
 }
@@ -68,7 +71,8 @@ export async function resolveIdentity(
 
   if (linkUserId !== null) {
     if (!(await findUserById(trx, linkUserId))) throw new NotFoundError('user not found');
-    if (await findOAuthAccountOfUser(trx, linkUserId, provider)) throw new ConflictError(`this user is already linked to another ${provider} account; unlink it first`);
+    if (await findOAuthAccountOfUser(trx, linkUserId, provider))
+      throw new ConflictError(`this user is already linked to another ${provider} account; unlink it first`);
     return link(linkUserId);
   }
 

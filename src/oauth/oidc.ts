@@ -57,7 +57,11 @@ export class OidcProvider implements Provider {
         return config;
       } catch (err) {
         this.#failedAt = Date.now();
-        throw new OAuthError('provider_unavailable', `OpenID Connect discovery of provider \`${this.name}\` at ${issuer.origin}${issuer.pathname} failed: ${(err as Error).message}`, { cause: err });
+        throw new OAuthError(
+          'provider_unavailable',
+          `OpenID Connect discovery of provider \`${this.name}\` at ${issuer.origin}${issuer.pathname} failed: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     })();
     return this.#config;
@@ -101,7 +105,11 @@ export class OidcProvider implements Provider {
         const info = await client.fetchUserInfo(config, tokens.access_token, String(claims.sub));
         claims = { ...info, ...claims, email: info.email, email_verified: info.email_verified };
       }
-      const identity = toIdentity(claims, { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, params: { scope: tokens.scope } }, this.#scope.split(' '));
+      const identity = toIdentity(
+        claims,
+        { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, params: { scope: tokens.scope } },
+        this.#scope.split(' '),
+      );
       if (!identity) throw new OAuthError('oauth_failed', 'the OAuth provider returned no usable profile');
       return identity;
     } catch (err) {

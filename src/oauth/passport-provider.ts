@@ -36,7 +36,9 @@ function captureInto(captured: CapturedTokens): (run: PassportStrategy) => void 
       const verify = internals._verify;
       // openid-client's Strategy does not look at its verify callback's arity, so a plain wrapper is safe.
       internals._verify = function (this: unknown, ...args: unknown[]) {
-        const tokens = args.find((a): a is { access_token: string; refresh_token?: string; scope?: string } => typeof (a as { access_token?: unknown })?.access_token === 'string');
+        const tokens = args.find(
+          (a): a is { access_token: string; refresh_token?: string; scope?: string } => typeof (a as { access_token?: unknown })?.access_token === 'string',
+        );
         if (tokens) Object.assign(captured, { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, params: { scope: tokens.scope } });
         return verify.apply(this, args);
       };

@@ -31,7 +31,13 @@ const HIDDEN_HEADERS = new Set(['authorization', 'cookie', 'x-api-token']);
  * navigation, and a callback that arrived as a form POST (`response_mode=form_post`) carries the
  * same parameters a GET would, which is what every strategy reads.
  */
-export function requestView(publicUrl: string, path: string, params: URLSearchParams, headers: IncomingHttpHeaders, session: Record<string, unknown> = {}): RequestView {
+export function requestView(
+  publicUrl: string,
+  path: string,
+  params: URLSearchParams,
+  headers: IncomingHttpHeaders,
+  session: Record<string, unknown> = {},
+): RequestView {
   const base = new URL(publicUrl);
   const search = params.toString();
   const url = search ? `${path}?${search}` : path;

@@ -18,10 +18,7 @@ interface StrategyActions {
 
 /** How one run of a strategy ended. */
 export type StrategyOutcome =
-  | { kind: 'redirect'; url: string }
-  | { kind: 'success'; user: unknown }
-  | { kind: 'fail'; challenge: unknown }
-  | { kind: 'error'; error: unknown };
+  { kind: 'redirect'; url: string } | { kind: 'success'; user: unknown } | { kind: 'fail'; challenge: unknown } | { kind: 'error'; error: unknown };
 
 /**
  * Runs a passport strategy on a request-like object and reports how it ended, instead of letting
@@ -30,12 +27,21 @@ export type StrategyOutcome =
  * internally. `prepare` may give the run its own views of the strategy's internals (one per run, so
  * concurrent flows never share them).
  */
-export function runStrategy(strategy: PassportStrategy, req: object, options: object, prepare?: (run: PassportStrategy) => void, timeoutMs = PROVIDER_TIMEOUT_MS): Promise<StrategyOutcome> {
+export function runStrategy(
+  strategy: PassportStrategy,
+  req: object,
+  options: object,
+  prepare?: (run: PassportStrategy) => void,
+  timeoutMs = PROVIDER_TIMEOUT_MS,
+): Promise<StrategyOutcome> {
   let timer: NodeJS.Timeout | undefined;
   const outcome = new Promise<StrategyOutcome>((resolve) => {
     // passport-oauth2's HTTP client has no timeout: a provider that accepts the connection and never
     // answers would hold the request forever. The late answer, if any, is ignored.
-    timer = setTimeout(() => resolve({ kind: 'error', error: Object.assign(new Error('the OAuth provider did not answer in time'), { code: 'ETIMEDOUT' }) }), timeoutMs);
+    timer = setTimeout(
+      () => resolve({ kind: 'error', error: Object.assign(new Error('the OAuth provider did not answer in time'), { code: 'ETIMEDOUT' }) }),
+      timeoutMs,
+    );
     timer.unref();
     const run = Object.create(strategy) as PassportStrategy & StrategyActions;
     run.redirect = (url) => resolve({ kind: 'redirect', url });

@@ -72,12 +72,20 @@ export function buildProviders(config: Readonly<Record<string, OAuthProviderConf
     } else {
       const scope = c.scope ?? (name === 'google' ? DEFAULT_GOOGLE_SCOPE : DEFAULT_GITHUB_SCOPE);
       const common = { clientID: c.clientId!, clientSecret: c.clientSecret!, callbackURL, scope, state: true, pkce: true, store };
-      strategy = name === 'google'
+      strategy =
+        name === 'google'
           ? new GoogleStrategy({ ...common, ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL']) } as never, verify as never)
-          : new GitHubStrategy({ ...common, ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailURL']), allRawEmails: true } as never, verify as never);
+          : new GitHubStrategy(
+              { ...common, ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailURL']), allRawEmails: true } as never,
+              verify as never,
+            );
     }
     guardProfileFetches(strategy);
-    const scope = Array.isArray(strategy._scope) ? (strategy._scope as string[]) : typeof strategy._scope === 'string' ? strategy._scope.split(/[\s,]+/) : (c.scope ?? []);
+    const scope = Array.isArray(strategy._scope)
+      ? (strategy._scope as string[])
+      : typeof strategy._scope === 'string'
+        ? strategy._scope.split(/[\s,]+/)
+        : (c.scope ?? []);
     providers.set(name, new PassportProvider(name, strategy, callbackURL, scope));
   }
   return providers;

@@ -45,7 +45,8 @@ export function passwordProblem(password: string, rules: PasswordRules, account:
   if (length > rules.maxLength) return `must be at most ${rules.maxLength} characters`;
   if (rules.rejectCommon && commonPasswords().has(normalised.toLowerCase())) return 'is one of the most common passwords; choose another';
   const key = identityKey(password);
-  if ((account.username && key === identityKey(account.username)) || (account.email && key === identityKey(account.email))) return 'must not be the username or email';
+  if ((account.username && key === identityKey(account.username)) || (account.email && key === identityKey(account.email)))
+    return 'must not be the username or email';
   return undefined;
 }
 

@@ -224,7 +224,9 @@ export class Revocation {
       this.#loading.clear();
       this.#apiTokens.clear();
       this.#apiTokenEpoch += 1;
-      await this.#warm(connection.db).catch((e: Error) => this.logger.warn({ err: { message: e.message } }, 'express-authlib: reloading revoked logins failed'));
+      await this.#warm(connection.db).catch((e: Error) =>
+        this.logger.warn({ err: { message: e.message } }, 'express-authlib: reloading revoked logins failed'),
+      );
     }, this.#retryDelay);
     this.#retryTimer.unref();
   }

@@ -66,7 +66,13 @@ export class AccountLifecycleService {
   async requestVerification(email: string, origin?: EventOrigin): Promise<void> {
     this.requireMailer();
     const user = await this.ctx.database.run((db) => findUserByEmail(db, email));
-    this.#mailLink(user?.is_active && user.email && !user.email_verified ? user : undefined, 'verification', user?.email ?? email, this.ctx.opts.verificationTokenExpiry, origin);
+    this.#mailLink(
+      user?.is_active && user.email && !user.email_verified ? user : undefined,
+      'verification',
+      user?.email ?? email,
+      this.ctx.opts.verificationTokenExpiry,
+      origin,
+    );
   }
 
   /** Registration with `requireEmailVerification`: the first verification mail, when a mailer exists. */

@@ -143,6 +143,8 @@ export class ApiTokenService {
 
   /** Bookkeeping only: a failure is logged, never fails the request. */
   #recordUse(id: string): Promise<void> {
-    return this.ctx.database.run((db) => touchApiToken(db, id, this.ctx.opts.now())).catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
+    return this.ctx.database
+      .run((db) => touchApiToken(db, id, this.ctx.opts.now()))
+      .catch((err: Error) => this.ctx.logger.warn({ err: { message: err.message } }, 'express-authlib: could not record API token use'));
   }
 }

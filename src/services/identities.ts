@@ -30,7 +30,13 @@ export class IdentityService {
   async list(userId: string): Promise<Identity[]> {
     if (!isUserId(userId)) return [];
     const rows = await this.ctx.database.run((db) => listOAuthAccounts(db, userId));
-    return rows.map((r) => ({ provider: r.provider, provider_user_id: r.provider_user_id, email: r.email, email_verified: r.email_verified, created_at: r.created_at.toISOString() }));
+    return rows.map((r) => ({
+      provider: r.provider,
+      provider_user_id: r.provider_user_id,
+      email: r.email,
+      email_verified: r.email_verified,
+      created_at: r.created_at.toISOString(),
+    }));
   }
 
   /** Unlinks a provider; refuses to remove a user's last way to sign in. */
@@ -40,7 +46,8 @@ export class IdentityService {
         const user = await findUserById(trx, userId);
         const accounts = user ? await listOAuthAccounts(trx, userId) : [];
         if (!accounts.some((a) => a.provider === provider)) throw new NotFoundError('identity not found');
-        if (!user!.password_hash && accounts.length === 1) throw new ConflictError('this is the only way this user can sign in; set a password or link another provider first');
+        if (!user!.password_hash && accounts.length === 1)
+          throw new ConflictError('this is the only way this user can sign in; set a password or link another provider first');
         await deleteOAuthAccount(trx, userId, provider);
       }),
     );

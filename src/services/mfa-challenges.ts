@@ -38,7 +38,9 @@ export class MfaChallenges {
 
   /** Starts the second step: the error to answer the first factor with. */
   async begin(user: UserRecord, first: SignInMethod, origin?: EventOrigin): Promise<MfaRequiredError> {
-    const { token } = await this.ctx.database.run((db) => this.tokens.issue(db, { userId: user.id, purpose: 'mfa', email: null, ttlSeconds: MFA_CHALLENGE_SECONDS, data: { method: first } }));
+    const { token } = await this.ctx.database.run((db) =>
+      this.tokens.issue(db, { userId: user.id, purpose: 'mfa', email: null, ttlSeconds: MFA_CHALLENGE_SECONDS, data: { method: first } }),
+    );
     await this.ctx.audit.record('mfa_required', { userId: user.id, data: { method: first }, origin });
     return new MfaRequiredError(token, this.methodsFor(user, first));
   }
@@ -49,7 +51,11 @@ export class MfaChallenges {
    * and `verify` (run inside the transaction, with the challenge's user) must accept the code. A
    * failure counts against the challenge; the fifth ends it. Returns the user id.
    */
-  async consume(mfaId: string, second: SignInMethod, options: { userId?: string; verify?: (trx: Transaction<Database>, userId: string) => Promise<boolean>; origin?: EventOrigin | undefined } = {}): Promise<string> {
+  async consume(
+    mfaId: string,
+    second: SignInMethod,
+    options: { userId?: string; verify?: (trx: Transaction<Database>, userId: string) => Promise<boolean>; origin?: EventOrigin | undefined } = {},
+  ): Promise<string> {
     const dead = () => new InvalidCodeError('the mfa_id is invalid, used or expired: sign in again', { signInOver: true });
     if (typeof mfaId !== 'string' || !MFA_ID.test(mfaId)) throw dead();
     const now = this.ctx.opts.now();

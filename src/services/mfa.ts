@@ -58,7 +58,12 @@ export class MfaService {
       // Announced: requireAuth on every instance sees MFA on (mfa_setup_required lifts).
       return this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
         if (!(await this.#acceptTotp(trx, userId, totp.secret_enc, code, true))) return false;
-        await replaceBackupCodes(trx, userId, codes.map((c) => this.#backupHash(c)), now);
+        await replaceBackupCodes(
+          trx,
+          userId,
+          codes.map((c) => this.#backupHash(c)),
+          now,
+        );
         return true;
       });
     });
@@ -78,7 +83,14 @@ export class MfaService {
   async regenerateBackupCodes(userId: string, password: string | undefined, code: string, origin?: EventOrigin): Promise<{ backup_codes: string[] }> {
     await this.#userWithPassword(userId, password);
     const codes = Array.from({ length: BACKUP_CODE_COUNT }, backupCode);
-    await this.#withSecondCode(userId, code, origin, (trx) => replaceBackupCodes(trx, userId, codes.map((c) => this.#backupHash(c)), this.ctx.opts.now()));
+    await this.#withSecondCode(userId, code, origin, (trx) =>
+      replaceBackupCodes(
+        trx,
+        userId,
+        codes.map((c) => this.#backupHash(c)),
+        this.ctx.opts.now(),
+      ),
+    );
     await this.ctx.audit.record('backup_codes_regenerated', { userId, origin });
     return { backup_codes: codes };
   }
@@ -142,7 +154,14 @@ export class MfaService {
   }
 
   #totp(secretBase32: string, username: string): OTPAuth.TOTP {
-    return new OTPAuth.TOTP({ issuer: this.ctx.opts.mfa.issuer, label: username, algorithm: 'SHA1', digits: TOTP_DIGITS, period: TOTP_PERIOD, secret: OTPAuth.Secret.fromBase32(secretBase32) });
+    return new OTPAuth.TOTP({
+      issuer: this.ctx.opts.mfa.issuer,
+      label: username,
+      algorithm: 'SHA1',
+      digits: TOTP_DIGITS,
+      period: TOTP_PERIOD,
+      secret: OTPAuth.Secret.fromBase32(secretBase32),
+    });
   }
 
   #backupHash(code: string): string {

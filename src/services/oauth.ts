@@ -11,7 +11,8 @@ import type { ServiceContext } from './context.js';
 import type { SessionService, TokenPair } from './sessions.js';
 
 /** How a flow ended, and where to send the browser (if anywhere): the login, or why there is none. */
-export type OAuthResult = { ok: true; login: TokenPair & { user: User }; redirectTo: string | null } | { ok: false; error: AuthError; redirectTo: string | null };
+export type OAuthResult =
+  { ok: true; login: TokenPair & { user: User }; redirectTo: string | null } | { ok: false; error: AuthError; redirectTo: string | null };
 
 const RESOLVE_ATTEMPTS = 5;
 
@@ -57,7 +58,8 @@ export class OAuthService {
       const identity = await this.#flow.finish(callback);
       const { userId, outcome } = await this.#resolve(provider.name, identity, linkUserId);
       // Recorded before the login, which a disabled account fails: the link itself has happened.
-      if (outcome === 'linked') await this.ctx.audit.record('identity_linked', { userId, data: { provider: provider.name, explicit: linkUserId !== null }, origin: input.origin });
+      if (outcome === 'linked')
+        await this.ctx.audit.record('identity_linked', { userId, data: { provider: provider.name, explicit: linkUserId !== null }, origin: input.origin });
       const login = await this.sessions.loginVerified(userId, 'oauth', { origin: input.origin });
       await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name }, origin: input.origin });
       return { ok: true, login, redirectTo };
@@ -70,7 +72,9 @@ export class OAuthService {
   async #resolve(provider: string, identity: ProviderIdentity, linkUserId: string | null): Promise<Resolution> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.ctx.database.run((db) => db.transaction().execute((trx) => resolveIdentity(trx, this.ctx.opts, { provider, identity, linkUserId, attempt })));
+        return await this.ctx.database.run((db) =>
+          db.transaction().execute((trx) => resolveIdentity(trx, this.ctx.opts, { provider, identity, linkUserId, attempt })),
+        );
       } catch (err) {
         if (!isUniqueViolation(err) || attempt >= RESOLVE_ATTEMPTS) throw err;
       }

@@ -26,7 +26,10 @@ export class OneTimeTokens {
   constructor(private readonly now: () => Date) {}
 
   /** Issues a token for `purpose`; a newer one replaces every live one of the user for that purpose. */
-  async issue(db: Db, input: { userId: string; purpose: OneTimePurpose; email: string | null; ttlSeconds: number; data?: Record<string, unknown> }): Promise<IssuedToken> {
+  async issue(
+    db: Db,
+    input: { userId: string; purpose: OneTimePurpose; email: string | null; ttlSeconds: number; data?: Record<string, unknown> },
+  ): Promise<IssuedToken> {
     const now = this.now();
     const token = randomBase62(LINK_TOKEN_LENGTH);
     const expiresAt = new Date(now.getTime() + input.ttlSeconds * 1000);

@@ -52,7 +52,15 @@ export class OtpService {
           await this.ctx.database.run((db) =>
             db.transaction().execute(async (trx) => {
               await retireOneTimeTokens(trx, user.id, ['otp'], now);
-              await insertOneTimeToken(trx, { id: otpId, user_id: user.id, purpose: 'otp', token_hash: this.#hash(otpId, code), email: to, created_at: now, expires_at: expiresAt });
+              await insertOneTimeToken(trx, {
+                id: otpId,
+                user_id: user.id,
+                purpose: 'otp',
+                token_hash: this.#hash(otpId, code),
+                email: to,
+                created_at: now,
+                expires_at: expiresAt,
+              });
             }),
           );
           mailer.dispatch({ kind: 'otp', to, user, code, expiresAt, origin });

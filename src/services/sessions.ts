@@ -3,14 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { AuthenticationError, ForbiddenError, NotFoundError } from '../errors.js';
 import type { Database } from '../db/schema.js';
 import { bumpTokenVersion, findUserById, findUserByIdentifier, lockUser, touchLastLogin, type UserRecord } from '../db/users-repository.js';
-import {
-  claimRefreshToken,
-  findChild,
-  findRefreshToken,
-  insertRefreshToken,
-  revokeAllForUser,
-  revokeSession,
-} from '../db/refresh-tokens-repository.js';
+import { claimRefreshToken, findChild, findRefreshToken, insertRefreshToken, revokeAllForUser, revokeSession } from '../db/refresh-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
 import { signAccessToken } from '../tokens/access-token.js';
@@ -91,7 +84,11 @@ export class SessionService {
    * asks for a second factor when MFA is on (or, with `mfaId`, takes this one as the second),
    * and starts a login.
    */
-  async loginVerified(userId: string, method: SignInMethod = 'oauth', options: { mfaId?: string | undefined; origin?: EventOrigin | undefined } = {}): Promise<TokenPair & { user: User }> {
+  async loginVerified(
+    userId: string,
+    method: SignInMethod = 'oauth',
+    options: { mfaId?: string | undefined; origin?: EventOrigin | undefined } = {},
+  ): Promise<TokenPair & { user: User }> {
     const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
     return this.#afterFirstFactor(user, method, options);
@@ -105,7 +102,11 @@ export class SessionService {
   }
 
   /** A first factor is done: finish an `mfa_id` with it, or start one when MFA is on, else log in. */
-  async #afterFirstFactor(user: UserRecord, method: SignInMethod, options: { mfaId?: string | undefined; origin?: EventOrigin | undefined; checkedHash?: string | null }): Promise<TokenPair & { user: User }> {
+  async #afterFirstFactor(
+    user: UserRecord,
+    method: SignInMethod,
+    options: { mfaId?: string | undefined; origin?: EventOrigin | undefined; checkedHash?: string | null },
+  ): Promise<TokenPair & { user: User }> {
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     if (options.mfaId !== undefined) {
       await this.challenges.consume(options.mfaId, method, { userId: user.id, origin: options.origin });
@@ -208,7 +209,10 @@ export class SessionService {
         if (again) return again;
       }
       await this.#revokeSession(db, row.user_id, row.family_id, now);
-      this.ctx.logger.warn({ event: 'refresh_token_reused', user_id: row.user_id, session_id: row.family_id }, 'express-authlib: refresh token reuse; session revoked');
+      this.ctx.logger.warn(
+        { event: 'refresh_token_reused', user_id: row.user_id, session_id: row.family_id },
+        'express-authlib: refresh token reuse; session revoked',
+      );
       await this.ctx.audit.record('refresh_reuse', { userId: row.user_id, data: { session_id: row.family_id }, origin });
       throw new AuthenticationError('refresh_token_reused', 'refresh token was already used; this login has been revoked');
     });

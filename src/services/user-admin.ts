@@ -58,7 +58,12 @@ const listSchema = z.object({
   search: z.string().max(320).optional(),
   role: z.string().min(1).max(64).optional(),
   limit: z.number().int().min(1).max(MAX_USER_PAGE).default(DEFAULT_USER_PAGE),
-  offset: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  offset: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
 });
 
 const updateSchema = z.object({
@@ -124,7 +129,10 @@ export class UserAdminService {
           if (roles) await replaceRoles(trx, id, roles, now);
           const activeChanges = data.is_active !== undefined && data.is_active !== user.is_active;
           if (activeChanges || hash !== undefined) {
-            await bumpTokenVersion(trx, id, now, { ...(activeChanges ? { is_active: data.is_active } : {}), ...(hash !== undefined ? { password_hash: hash } : {}) });
+            await bumpTokenVersion(trx, id, now, {
+              ...(activeChanges ? { is_active: data.is_active } : {}),
+              ...(hash !== undefined ? { password_hash: hash } : {}),
+            });
           }
           if ((activeChanges && data.is_active === false) || hash !== undefined) await revokeAllForUser(trx, id, now);
           return user;

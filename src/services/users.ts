@@ -37,7 +37,6 @@ const createSchema = z.object({
   is_active: z.boolean().optional(),
 });
 
-
 /** A conflict on a unique key named by its constraint; anything else as it is. */
 export function asConflict(err: unknown): unknown {
   return isUniqueViolation(err) ? new ConflictError(conflictMessage(err), { cause: err }) : err;

@@ -42,7 +42,12 @@ export function signJwt(opts: Options, typ: string, claims: Record<string, unkno
  * Verifies an HS256 JWT of the given `typ`: pinned algorithm, known key, issuer, audience,
  * required `exp`/`iat`/`sub`/`jti`, `iat` not in the future and a lifetime no longer than `maxLifetime`.
  */
-export function verifyJwt(opts: Options, token: string, typ: string, maxLifetime: number): JwtResult<jwt.JwtPayload & { sub: string; jti: string; exp: number; iat: number }> {
+export function verifyJwt(
+  opts: Options,
+  token: string,
+  typ: string,
+  maxLifetime: number,
+): JwtResult<jwt.JwtPayload & { sub: string; jti: string; exp: number; iat: number }> {
   const header = parseHeader(token);
   if (!header || header.typ !== typ || header.alg !== 'HS256') return fail();
   const signer = keyFor(opts.keys, header.kid);

@@ -80,9 +80,7 @@ export async function registerUser(t: TestApp, fields: { username?: string; emai
   counter += 1;
   const username = fields.username ?? `user${counter}_${randomBytes(3).toString('hex')}`;
   const password = fields.password ?? PASSWORD;
-  const res = await t.http
-    .post('/api/v1/users/register')
-    .send({ username, password, email: fields.email ?? `${username}@example.com` });
+  const res = await t.http.post('/api/v1/users/register').send({ username, password, email: fields.email ?? `${username}@example.com` });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
   return { ...(res.body as { user: { id: string; username: string; roles: string[] }; token: string; refresh_token: string }), password, username };
 }

@@ -10,7 +10,26 @@ export const BASE = '/api/v1/users';
 export const USER_KEYS = ['created_at', 'email', 'email_verified', 'id', 'is_active', 'last_login', 'profile', 'real_name', 'roles', 'username'];
 
 /** Substrings that must never appear in an error body: internals, SQL, library names, stack frames. */
-const LEAKS = ['stack', 'node_modules', 'select ', 'insert ', 'update ', 'delete from', 'kysely', 'pglite', 'postgres', 'bcrypt', 'zod', 'body-parser', 'jsonwebtoken', '.ts:', '.js:', 'password_hash', 'token_hash', 'token_version'];
+const LEAKS = [
+  'stack',
+  'node_modules',
+  'select ',
+  'insert ',
+  'update ',
+  'delete from',
+  'kysely',
+  'pglite',
+  'postgres',
+  'bcrypt',
+  'zod',
+  'body-parser',
+  'jsonwebtoken',
+  '.ts:',
+  '.js:',
+  'password_hash',
+  'token_hash',
+  'token_version',
+];
 
 /** A username no other test uses. */
 export function uniqueName(prefix = 'u'): string {
@@ -80,7 +99,11 @@ export function login(t: TestApp, username: string, password = PASSWORD) {
 }
 
 /** POST /login that must succeed; returns `{token, refresh_token, user}`. */
-export async function loginOk(t: TestApp, username: string, password = PASSWORD): Promise<{ token: string; refresh_token: string; user: Record<string, unknown> }> {
+export async function loginOk(
+  t: TestApp,
+  username: string,
+  password = PASSWORD,
+): Promise<{ token: string; refresh_token: string; user: Record<string, unknown> }> {
   const res = await login(t, username, password);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;

@@ -200,7 +200,10 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         redirectUri: q.redirect_uri,
         challenge: q.code_challenge,
         challengeMethod: q.code_challenge_method,
-        scope: (q.scope ?? '').split(/[\s,]+/).filter(Boolean).join(','),
+        scope: (q.scope ?? '')
+          .split(/[\s,]+/)
+          .filter(Boolean)
+          .join(','),
         user: structuredClone(fake.nextUser),
         used: false,
       });
@@ -237,11 +240,13 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         ? json(res, 200, { error, error_description: description, error_uri: 'https://docs.github.example/' })
         : json(res, 401, { error, error_description: description });
     if (failure) return reject('bad_verification_code', 'The code passed is incorrect or expired.');
-    if (params.client_id !== clientId || params.client_secret !== clientSecret) return reject('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.');
+    if (params.client_id !== clientId || params.client_secret !== clientSecret)
+      return reject('incorrect_client_credentials', 'The client_id and/or client_secret passed are incorrect.');
     const grant = params.code ? codes.get(params.code) : undefined;
     if (!grant || grant.used) return reject('bad_verification_code', 'The code passed is incorrect or expired.');
     grant.used = true;
-    if (params.redirect_uri !== undefined && params.redirect_uri !== grant.redirectUri) return reject('redirect_uri_mismatch', 'The redirect_uri MUST match the registered callback URL for this application.');
+    if (params.redirect_uri !== undefined && params.redirect_uri !== grant.redirectUri)
+      return reject('redirect_uri_mismatch', 'The redirect_uri MUST match the registered callback URL for this application.');
     if (grant.challenge !== undefined) {
       if (!params.code_verifier) return reject('bad_verification_code', 'code_verifier missing');
       if (s256(params.code_verifier) !== grant.challenge) return reject('bad_verification_code', 'code_verifier does not match code_challenge');
@@ -255,7 +260,12 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       answer.expires_in = 28_800;
       answer.refresh_token_expires_in = 15_811_200;
     }
-    fake.issued.push({ access_token: token, ...(answer.refresh_token ? { refresh_token: String(answer.refresh_token) } : {}), scope: grant.scope, user_id: grant.user.id });
+    fake.issued.push({
+      access_token: token,
+      ...(answer.refresh_token ? { refresh_token: String(answer.refresh_token) } : {}),
+      scope: grant.scope,
+      user_id: grant.user.id,
+    });
     json(res, 200, answer, { 'Cache-Control': 'no-store' });
   }
 
@@ -305,7 +315,11 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     const issued = authenticated(req, res);
     if (!issued) return;
     if (!issued.scopes.some((s) => s === 'user:email' || s === 'user')) return json(res, 404, { message: 'Not Found' });
-    json(res, 200, issued.user.emails.map((e) => ({ email: e.email, primary: e.primary, verified: e.verified, visibility: e.visibility ?? null })));
+    json(
+      res,
+      200,
+      issued.user.emails.map((e) => ({ email: e.email, primary: e.primary, verified: e.verified, visibility: e.visibility ?? null })),
+    );
   }
 
   const server: Server = createServer((req, res) => {

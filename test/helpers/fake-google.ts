@@ -172,7 +172,12 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     out.scope = grant.scope;
     const accessToken = String(out.access_token);
     tokens.set(accessToken, grant.user);
-    fake.issued.push({ access_token: accessToken, ...(typeof out.refresh_token === 'string' ? { refresh_token: out.refresh_token } : {}), scope: grant.scope, sub: grant.user.sub });
+    fake.issued.push({
+      access_token: accessToken,
+      ...(typeof out.refresh_token === 'string' ? { refresh_token: out.refresh_token } : {}),
+      scope: grant.scope,
+      sub: grant.user.sub,
+    });
   });
 
   // GET /userinfo: only for a token this server issued; the claims of the account that approved.

@@ -53,10 +53,12 @@ export function utf8AsLatin1(value: string): string {
 
 /** Bytes as a latin1 string with control characters (other than tab) and DEL removed, so Node sends it as a header value. */
 export function bytesAsHeader(bytes: Uint8Array): string {
-  return Buffer.from(bytes)
-    .toString('latin1')
-    // eslint-disable-next-line no-control-regex -- removing control characters is the point
-    .replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, '');
+  return (
+    Buffer.from(bytes)
+      .toString('latin1')
+      // eslint-disable-next-line no-control-regex -- removing control characters is the point
+      .replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, '')
+  );
 }
 
 function clip(text: string, max = 300): string {
@@ -135,7 +137,7 @@ export class RawClient {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          reject(new Error(`response stream failed (${(err).message}): ${sent}`));
+          reject(new Error(`response stream failed (${err.message}): ${sent}`));
         });
         res.on('end', () => {
           if (settled) return;
@@ -176,7 +178,26 @@ export class RawClient {
 }
 
 /** Substrings that must never appear in an error body (as in helpers/endpoints.ts). */
-const LEAKS = ['stack', 'node_modules', 'select ', 'insert ', 'update ', 'delete from', 'kysely', 'pglite', 'postgres', 'bcrypt', 'zod', 'body-parser', 'jsonwebtoken', '.ts:', '.js:', 'password_hash', 'token_hash', 'token_version'];
+const LEAKS = [
+  'stack',
+  'node_modules',
+  'select ',
+  'insert ',
+  'update ',
+  'delete from',
+  'kysely',
+  'pglite',
+  'postgres',
+  'bcrypt',
+  'zod',
+  'body-parser',
+  'jsonwebtoken',
+  '.ts:',
+  '.js:',
+  'password_hash',
+  'token_hash',
+  'token_version',
+];
 
 /**
  * The property every fuzzed response must have: no 5xx; a 4xx is the contract's one error body
@@ -200,12 +221,15 @@ export function expectSane(res: RawResponse, opts: { head?: boolean } = {}): voi
   expect(typeof body!.code, `error body without a string code: ${where}`).toBe('string');
   expect(body!.code as string, `error code is not snake_case: ${where}`).toMatch(/^[a-z][a-z0-9_]*$/);
   expect(body!.status_code, `status_code differs from the HTTP status: ${where}`).toBe(res.status);
-  expect(typeof body!.error === 'string' && (body!.error).length > 0, `error message missing: ${where}`).toBe(true);
+  expect(typeof body!.error === 'string' && body!.error.length > 0, `error message missing: ${where}`).toBe(true);
   const keys = Object.keys(body!).sort();
   if (body!.code === 'validation_error') {
     expect(keys, `validation error body keys: ${where}`).toEqual(['code', 'error', 'fields', 'status_code']);
     const fields = body!.fields as Record<string, unknown>;
-    expect(fields !== null && typeof fields === 'object' && !Array.isArray(fields) && Object.keys(fields).length > 0, `validation_error without fields: ${where}`).toBe(true);
+    expect(
+      fields !== null && typeof fields === 'object' && !Array.isArray(fields) && Object.keys(fields).length > 0,
+      `validation_error without fields: ${where}`,
+    ).toBe(true);
     for (const reason of Object.values(fields)) expect(typeof reason, `validation_error reason is not a string: ${where}`).toBe('string');
   } else {
     expect(keys, `error body keys: ${where}`).toEqual(['code', 'error', 'status_code']);

@@ -56,7 +56,7 @@ export async function startOidcStandIn(options: { port?: number } = {}): Promise
       const payload = (await jwt.sign(privateKey)).split('.')[1];
       return `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`;
     }
-    return jwt.sign(fault === 'other_key' ? (other.privateKey) : privateKey);
+    return jwt.sign(fault === 'other_key' ? other.privateKey : privateKey);
   }
 
   server.on('request', (req, res) => {
@@ -97,7 +97,9 @@ export async function startOidcStandIn(options: { port?: number } = {}): Promise
         const grant = codes.get(form.get('code') ?? '');
         codes.delete(form.get('code') ?? '');
         if (!grant) return json(400, { error: 'invalid_grant' });
-        void idToken(grant.nonce).then((id_token) => json(200, { access_token: randomBytes(16).toString('hex'), token_type: 'Bearer', expires_in: 300, id_token, scope: 'openid email' }));
+        void idToken(grant.nonce).then((id_token) =>
+          json(200, { access_token: randomBytes(16).toString('hex'), token_type: 'Bearer', expires_in: 300, id_token, scope: 'openid email' }),
+        );
       });
       return;
     }

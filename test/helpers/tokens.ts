@@ -79,4 +79,3 @@ export async function extraInstance(schema: string, overrides: Partial<AuthManag
   app.get('/admin', auth.requireAuth({ roles: ['admin'] }), (_req, res) => res.json({ admin: true }));
   return { auth, http: request(app), close: () => auth.close() };
 }
-
