@@ -5,6 +5,7 @@ import { bumpTokenVersion, deleteUser, findUserById, identityKey, listUsers, rep
 import { toPublicUser, type User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
 import * as v from '../validation.js';
+import { checkPassword } from '../passwords/policy.js';
 import type { ServiceContext } from './context.js';
 import type { Identity, IdentityService } from './identities.js';
 import { lockUserKeepingAnAdmin } from './last-admin.js';
@@ -74,16 +75,20 @@ const updateSchema = z.object({
   email_verified: z.boolean().optional(),
   real_name: v.realName.nullable().optional(),
   profile: v.profile.optional(),
-  password: v.password.optional(),
 });
 
 /** Managing other users: `auth.users.list/update/delete` and `/admin/users`. Every change is audited with the caller as actor. */
 export class UserAdminService {
+  /** With the password policy of the options: an admin sets passwords under the same rules as users. */
+  readonly #updateSchema;
+
   constructor(
     private readonly ctx: ServiceContext,
     private readonly users: UserService,
     private readonly identities: IdentityService,
-  ) {}
+  ) {
+    this.#updateSchema = updateSchema.extend({ password: v.policyPassword(ctx.opts.passwordPolicy).optional() });
+  }
 
   /** Creates a user as an admin (any roles, flags); audited as `user_created`. */
   async create(input: CreateUserInput, origin?: EventOrigin): Promise<User> {
@@ -104,8 +109,7 @@ export class UserAdminService {
   async detail(id: string): Promise<UserDetail> {
     const row = await this.ctx.database.run((db) => findUserById(db, id));
     if (!row) throw new NotFoundError('user not found');
-    // No second factor exists yet: TOTP is never on.
-    return { user: toPublicUser(row), identities: await this.identities.list(id), mfa: { totp: false } };
+    return { user: toPublicUser(row), identities: await this.identities.list(id), mfa: { totp: row.mfa_enabled } };
   }
 
   /**
@@ -115,8 +119,14 @@ export class UserAdminService {
    * `email_verified` says otherwise.
    */
   async update(id: string, patch: UpdateUserInput, origin?: EventOrigin): Promise<User> {
-    const data = v.parseInput(updateSchema, patch);
+    const data = v.parseInput(this.#updateSchema, patch);
     const roles = data.roles && [...new Set(data.roles)];
+    if (data.password !== undefined) {
+      // Not the user's own name or address, as for every other way of setting a password.
+      const current = await this.ctx.database.run((db) => findUserById(db, id));
+      if (current)
+        checkPassword(data.password, this.ctx.opts.passwordPolicy, { username: data.username ?? current.username, email: data.email ?? current.email });
+    }
     const hash = data.password === undefined ? undefined : await this.ctx.hasher.hash(data.password);
     const { row, before } = await this.ctx.database.run(async (db) => {
       if (roles) await requireRoles(db, roles);
