@@ -296,3 +296,20 @@ describe('mfa.required', () => {
     expect((await s.http.get('/me').set(bearer(other.token))).status).toBe(200);
   });
 });
+
+describe('the admin view of a user', () => {
+  it('GET /admin/users/{id} reports mfa.totp as it is', async () => {
+    const admin = await t.auth.users.create({
+      username: `mfaadmin${Date.now()}`,
+      email: `mfaadmin${Date.now()}@example.com`,
+      password: PASSWORD,
+      roles: ['admin', 'user'],
+    });
+    const adminToken = (await t.http.post(`${BASE}/login`).send({ username: admin.username, password: PASSWORD })).body.token as string;
+    const withMfa = await withTotp();
+    const without = await registerUser(t);
+    const view = (id: string) => t.http.get(`${BASE}/admin/users/${id}`).set(bearer(adminToken));
+    expect((await view(withMfa.user.id)).body.mfa).toEqual({ totp: true });
+    expect((await view(without.user.id)).body.mfa).toEqual({ totp: false });
+  });
+});
