@@ -1,67 +1,36 @@
 import { createSecretKey, createHash, type KeyObject } from 'node:crypto';
+import {
+  DEFAULT_EMAIL_LINKS,
+  DEFAULT_MAIL_TEMPLATES_OPTION,
+  DEFAULT_OTP,
+  DEFAULT_PASSWORD_POLICY,
+  emailLinksOf,
+  mailerOf,
+  mailTemplatesOf,
+  mfaOf,
+  otpOf,
+  passwordPolicyOf,
+  type MfaOptions,
+  type OtpOptions,
+  type PasswordPolicyOptions,
+} from './account-options.js';
 import type { DatabaseHandle } from './db/database-handle.js';
 import { silentLogger, stderrLogger, type Logger } from './logger.js';
-import { isAbsoluteHttpUrl, isLoopbackUrl } from './oauth/redirects.js';
 import type { EmailLinks, Mailer } from './mail/mailer.js';
-import { smtpMailer } from './mail/smtp.js';
 import type { MailTemplates } from './mail/templates.js';
-import type { User } from './public-user.js';
-import { MAX_PASSWORD_LENGTH } from './passwords/policy.js';
+import { checkOAuthConfig, type OAuthProviderConfig } from './oauth/oauth-config.js';
+import { absoluteUrl, bool, misuse, optionalDsn, optionalFunction, positiveInt, roleList, str } from './option-checks.js';
+import { isAbsoluteHttpUrl } from './oauth/redirects.js';
 import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
 import type { RateLimitOptions } from './security/rate-limit.js';
 import type { AuthEvent } from './security/audit.js';
 
+export { DEFAULT_EMAIL_LINKS, DEFAULT_MAIL_TEMPLATES_OPTION, DEFAULT_OTP, DEFAULT_PASSWORD_POLICY };
+export type { MfaOptions, OAuthProviderConfig, OtpOptions, PasswordPolicyOptions };
 export type { DatabaseHandle };
 
 /** A JWT signing secret: a string or Buffer of at least 32 bytes. */
 export type JwtSecret = string | Buffer;
-
-/**
- * Configuration of one OAuth provider: `google` / `github` with their credentials, any OpenID
- * Connect provider by `issuer` (discovered through openid-client), or any passport `strategy`.
- */
-export interface OAuthProviderConfig {
-  /** OpenID Connect issuer URL, e.g. 'https://login.microsoftonline.com/<tenant>/v2.0'; discovered at start-up. */
-  issuer?: string;
-  clientId?: string;
-  clientSecret?: string;
-  /** Scopes to ask for. @default google and OIDC: ['openid', 'email', 'profile']; github: ['read:user', 'user:email'] */
-  scope?: string[];
-  authorizationURL?: string;
-  tokenURL?: string;
-  userProfileURL?: string;
-  userEmailURL?: string;
-  /** Any passport strategy instance (passport-oauth2, passport-openidconnect, openid-client/passport ...). */
-  strategy?: unknown;
-}
-
-/** The `otp` option: email one-time codes. */
-export interface OtpOptions {
-  /** Digits of a code. @default 6 */
-  length?: number;
-  /** Seconds a code stays valid. @default 300 */
-  expiresIn?: number;
-  /** Wrong tries after which the `otp_id` is dead, even for the right code. @default 5 */
-  maxAttempts?: number;
-}
-
-/** The `mfa` option. */
-export interface MfaOptions {
-  /** The issuer shown by authenticator apps. @default the JWT `issuer` */
-  issuer?: string;
-  /** Users for whom a second factor is mandatory (e.g. every admin). @default nobody */
-  required?: (user: User) => boolean;
-}
-
-/** The `passwordPolicy` option (NIST SP 800-63B: length and a blocklist, no composition rules). */
-export interface PasswordPolicyOptions {
-  /** Fewest characters (code points after NFKC). @default 8 */
-  minLength?: number;
-  /** Most characters; at most 1024. @default 1024 */
-  maxLength?: number;
-  /** Refuse the ~49,000 most common passwords (zxcvbn-ts's list). @default true */
-  rejectCommon?: boolean;
-}
 
 /** Options of `new AuthManager(app, options)`. Every field documents its default. */
 export interface AuthManagerOptions {
@@ -175,18 +144,10 @@ export const DEFAULT_BCRYPT_ROUNDS = 12;
 export const DEFAULT_TRUST_PROXY = undefined;
 /** Warnings and errors on stderr, one line each; `logger: false` is silentLogger. */
 export const DEFAULT_LOGGER: Logger = stderrLogger;
-export const DEFAULT_EMAIL_LINKS: Readonly<EmailLinks> = Object.freeze({});
-export const DEFAULT_MAIL_TEMPLATES_OPTION: Readonly<MailTemplates> = Object.freeze({});
 export const DEFAULT_REQUIRE_EMAIL_VERIFICATION = false;
 export const DEFAULT_RESET_TOKEN_EXPIRY = 1800;
 export const DEFAULT_VERIFICATION_TOKEN_EXPIRY = 86_400;
 export const DEFAULT_EMAIL_CHANGE_TOKEN_EXPIRY = 3600;
-export const DEFAULT_OTP: Readonly<Required<OtpOptions>> = Object.freeze({ length: 6, expiresIn: 300, maxAttempts: 5 });
-export const DEFAULT_PASSWORD_POLICY: Readonly<Required<PasswordPolicyOptions>> = Object.freeze({
-  minLength: 8,
-  maxLength: MAX_PASSWORD_LENGTH,
-  rejectCommon: true,
-});
 export const DEFAULT_NOW = (): Date => new Date();
 /** Without a `hasher`: bcrypt at `bcryptRounds` in a worker pool, which the AuthManager owns and closes. */
 export const DEFAULT_HASHER = (bcryptRounds: number): PasswordHasher => new BcryptHasher(bcryptRounds);
@@ -200,11 +161,6 @@ export interface SigningKey {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const ROLE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
-
-function misuse(option: string, problem: string): TypeError {
-  return new TypeError(`express-authlib: option \`${option}\` ${problem}`);
-}
 
 function toKeyBytes(secret: unknown, option: string): Buffer {
   const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.isBuffer(secret) ? secret : undefined;
@@ -213,34 +169,6 @@ function toKeyBytes(secret: unknown, option: string): Buffer {
     throw misuse(option, `must be at least ${MIN_SECRET_BYTES} bytes; generate one with \`npx authlib secret\``);
   }
   return bytes;
-}
-
-function positiveInt(value: unknown, option: string, fallback: number, min = 1): number {
-  const v = value ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw misuse(option, `must be an integer >= ${min} (got ${String(value)})`);
-  }
-  return v;
-}
-
-function bool(value: unknown, option: string, fallback: boolean): boolean {
-  const v = value ?? fallback;
-  if (typeof v !== 'boolean') throw misuse(option, 'must be true or false');
-  return v;
-}
-
-function str(value: unknown, option: string, fallback: string): string {
-  const v = value ?? fallback;
-  if (typeof v !== 'string' || v.length === 0) throw misuse(option, 'must be a non-empty string');
-  return v;
-}
-
-function roleList(value: unknown, option: string, fallback: readonly string[]): string[] {
-  const v = value ?? fallback;
-  if (!Array.isArray(v) || v.some((r) => typeof r !== 'string' || !ROLE_NAME.test(r))) {
-    throw misuse(option, 'must be an array of role names (letters, digits, _ . : -, at most 64 characters)');
-  }
-  return [...new Set(v as string[])];
 }
 
 /** kid: a short fingerprint of the key, so rotation needs no configuration beyond the key list. */
@@ -277,97 +205,6 @@ function resolveLogger(value: unknown): Logger {
   return value as Logger;
 }
 
-function optionalDsn(value: unknown, option: string, pattern: RegExp, example: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !pattern.test(value)) throw misuse(option, `must start with ${example}`);
-  return value;
-}
-
-function optionalFunction<F>(value: unknown, option: string, shape: string): F | undefined {
-  if (value !== undefined && typeof value !== 'function') throw misuse(option, `must be a function ${shape}`);
-  return value as F | undefined;
-}
-
-function absoluteUrl(value: unknown, option: string, example: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !isAbsoluteHttpUrl(value)) throw misuse(option, `must be an absolute http(s) URL${example}`);
-  return value;
-}
-
-function plainObject(value: unknown, option: string, shape: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw misuse(option, `must be an object ${shape}`);
-  return value as Record<string, unknown>;
-}
-
-function mailerOf(value: unknown): Mailer | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string') {
-    if (!/^smtps?:\/\/./.test(value))
-      throw misuse('mailer', "as a string must be an 'smtp://' or 'smtps://' URL, e.g. 'smtp://user:pass@mail.example.com:587?from=no-reply@example.com'");
-    return smtpMailer(value);
-  }
-  if (typeof (value as Mailer | null)?.send !== 'function') throw misuse('mailer', "must be { send(message) } or an 'smtp://' / 'smtps://' URL");
-  return value as Mailer;
-}
-
-function emailLinksOf(value: unknown): Readonly<EmailLinks> {
-  if (value === undefined) return DEFAULT_EMAIL_LINKS;
-  const links = plainObject(value, 'emailLinks', '{ passwordReset?, verification?, emailChange? }');
-  const out: EmailLinks = {};
-  for (const [key, template] of Object.entries(links)) {
-    if (key !== 'passwordReset' && key !== 'verification' && key !== 'emailChange')
-      throw misuse(`emailLinks.${key}`, 'is not known: use passwordReset, verification or emailChange');
-    if (template === undefined) continue;
-    if (typeof template !== 'string' || !template.includes('{token}') || !isAbsoluteHttpUrl(template.replaceAll('{token}', 'x'))) {
-      throw misuse(`emailLinks.${key}`, "must be an absolute http(s) URL containing {token}, e.g. 'https://app.example/reset#token={token}'");
-    }
-    out[key] = template;
-  }
-  return Object.freeze(out);
-}
-
-function mailTemplatesOf(value: unknown): Readonly<MailTemplates> {
-  if (value === undefined) return DEFAULT_MAIL_TEMPLATES_OPTION;
-  const templates = plainObject(value, 'mailTemplates', 'keyed by mail kind');
-  for (const [kind, fn] of Object.entries(templates)) {
-    if (!['password_reset', 'verification', 'email_change', 'email_changed', 'otp'].includes(kind)) {
-      throw misuse(`mailTemplates.${kind}`, 'is not a mail kind: password_reset, verification, email_change, email_changed or otp');
-    }
-    if (fn !== undefined && typeof fn !== 'function') throw misuse(`mailTemplates.${kind}`, 'must be a function (data) => ({ subject, text, html })');
-  }
-  return Object.freeze({ ...templates });
-}
-
-function otpOf(value: unknown): Readonly<Required<OtpOptions>> {
-  if (value === undefined) return DEFAULT_OTP;
-  const o = plainObject(value, 'otp', '{ length?, expiresIn?, maxAttempts? }');
-  const length = positiveInt(o.length, 'otp.length', DEFAULT_OTP.length, 4);
-  if (length > 10) throw misuse('otp.length', 'must be between 4 and 10');
-  return Object.freeze({
-    length,
-    expiresIn: positiveInt(o.expiresIn, 'otp.expiresIn', DEFAULT_OTP.expiresIn),
-    maxAttempts: positiveInt(o.maxAttempts, 'otp.maxAttempts', DEFAULT_OTP.maxAttempts),
-  });
-}
-
-function mfaOf(value: unknown, all: AuthManagerOptions): Readonly<{ issuer: string; required: ((user: User) => boolean) | undefined }> {
-  const o = value === undefined ? {} : plainObject(value, 'mfa', '{ issuer?, required? }');
-  return Object.freeze({
-    issuer: str(o.issuer, 'mfa.issuer', typeof all.issuer === 'string' && all.issuer !== '' ? all.issuer : DEFAULT_ISSUER),
-    required: optionalFunction<(user: User) => boolean>(o.required, 'mfa.required', '(user) => boolean'),
-  });
-}
-
-function passwordPolicyOf(value: unknown): Readonly<Required<PasswordPolicyOptions>> {
-  if (value === undefined) return DEFAULT_PASSWORD_POLICY;
-  const o = plainObject(value, 'passwordPolicy', '{ minLength?, maxLength?, rejectCommon? }');
-  const minLength = positiveInt(o.minLength, 'passwordPolicy.minLength', DEFAULT_PASSWORD_POLICY.minLength);
-  const maxLength = positiveInt(o.maxLength, 'passwordPolicy.maxLength', DEFAULT_PASSWORD_POLICY.maxLength);
-  if (maxLength > MAX_PASSWORD_LENGTH || maxLength < minLength)
-    throw misuse('passwordPolicy.maxLength', `must be between minLength and ${MAX_PASSWORD_LENGTH}`);
-  return Object.freeze({ minLength, maxLength, rejectCommon: bool(o.rejectCommon, 'passwordPolicy.rejectCommon', DEFAULT_PASSWORD_POLICY.rejectCommon) });
-}
-
 function signingKeys(value: unknown): readonly SigningKey[] {
   if (value === undefined) throw misuse('jwtSecret', 'is required: a string of at least 32 bytes; generate one with `npx authlib secret`');
   const secrets = Array.isArray(value) ? value : [value];
@@ -388,65 +225,6 @@ function encryptionKeyOf(raw: unknown, options: AuthManagerOptions): Buffer {
   const key = Buffer.isBuffer(raw) ? raw : Buffer.from(raw, /^[0-9a-f]{64}$/i.test(raw) ? 'hex' : 'base64');
   if (key.length !== 32) throw misuse('encryptionKey', 'must be 32 bytes (a Buffer, 64 hex characters or base64)');
   return key;
-}
-
-const PROVIDER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** Checks every `oauthConfig` entry's shape, naming the option and the fix; returns frozen copies. */
-function checkOAuthConfig(value: unknown): Readonly<Record<string, OAuthProviderConfig>> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw misuse('oauthConfig', 'must be an object keyed by provider name');
-  const out: Record<string, OAuthProviderConfig> = {};
-  for (const [name, entry] of Object.entries(value as Record<string, unknown>)) {
-    const option = `oauthConfig.${name}`;
-    if (!PROVIDER_NAME.test(name)) throw misuse(option, 'must be named with letters, digits, _ or - (at most 64)');
-    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw misuse(option, 'must be an object');
-    const c = entry as OAuthProviderConfig;
-    if (c.scope !== undefined && (!Array.isArray(c.scope) || c.scope.some((s) => typeof s !== 'string' || s === '' || /\s/.test(s)))) {
-      throw misuse(`${option}.scope`, "must be an array of scope names, e.g. ['openid', 'email']");
-    }
-    if (c.strategy !== undefined) {
-      if (typeof (c.strategy as { authenticate?: unknown })?.authenticate !== 'function')
-        throw misuse(`${option}.strategy`, 'must be a passport strategy instance');
-      if (c.issuer !== undefined) throw misuse(option, 'takes either `issuer` (OpenID Connect) or `strategy` (passport), not both');
-      out[name] = Object.freeze({ ...c });
-      continue;
-    }
-    if (c.issuer === undefined && name !== 'google' && name !== 'github') {
-      throw misuse(
-        option,
-        'is not a built-in provider (google, github): give { issuer, clientId, clientSecret } for an OpenID Connect provider, or { strategy: new SomePassportStrategy(...) }',
-      );
-    }
-    for (const key of ['clientId', 'clientSecret'] as const) {
-      if (typeof c[key] !== 'string' || c[key] === '') throw misuse(`${option}.${key}`, "must be a non-empty string from the provider's developer console");
-    }
-    if (c.issuer !== undefined) {
-      let issuer: URL | undefined;
-      try {
-        issuer = typeof c.issuer === 'string' ? new URL(c.issuer) : undefined;
-      } catch {
-        issuer = undefined;
-      }
-      if (
-        !issuer ||
-        !(issuer.protocol === 'https:' || (issuer.protocol === 'http:' && isLoopbackUrl(issuer))) ||
-        issuer.username ||
-        issuer.password ||
-        issuer.search ||
-        issuer.hash
-      ) {
-        throw misuse(
-          `${option}.issuer`,
-          "must be the provider's https issuer URL, e.g. 'https://accounts.example.com' (plain http only on 127.0.0.1 / localhost)",
-        );
-      }
-    }
-    for (const key of ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailURL'] as const) {
-      if (c[key] !== undefined && !isAbsoluteHttpUrl(c[key])) throw misuse(`${option}.${key}`, 'must be an absolute http(s) URL');
-    }
-    out[name] = Object.freeze({ ...c });
-  }
-  return Object.freeze(out);
 }
 
 /**
@@ -518,7 +296,7 @@ const RESOLVERS = {
   verificationTokenExpiry: (v) => positiveInt(v, 'verificationTokenExpiry', DEFAULT_VERIFICATION_TOKEN_EXPIRY),
   emailChangeTokenExpiry: (v) => positiveInt(v, 'emailChangeTokenExpiry', DEFAULT_EMAIL_CHANGE_TOKEN_EXPIRY),
   otp: otpOf,
-  mfa: mfaOf,
+  mfa: (v, all) => mfaOf(v, typeof all.issuer === 'string' && all.issuer !== '' ? all.issuer : DEFAULT_ISSUER),
   passwordPolicy: passwordPolicyOf,
   logger: resolveLogger,
   hasher: (v) => v,
