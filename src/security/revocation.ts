@@ -148,8 +148,8 @@ export class Revocation {
    * The wire form of a cached user, built once per entry and deeply frozen: every request of that
    * user shares it, so no route can change what the next request sees.
    */
-  publicUser(entry: CachedUser & { user: UserRecord }): User {
-    return (entry.publicUser ??= deepFreeze(toPublicUser(entry.user)));
+  publicUser(entry: CachedUser, user: UserRecord): User {
+    return (entry.publicUser ??= deepFreeze(toPublicUser(user)));
   }
 
   /** A fresh cached API-token row, without waiting; undefined when it must be read. */

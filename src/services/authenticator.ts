@@ -86,7 +86,7 @@ export class Authenticator {
       const entry = this.revocation.peekUser(row.user_id);
       if (!entry) return undefined;
       const user = this.#activeOwner(entry.user);
-      return { auth: this.#apiTokenContext(row, user, this.revocation.publicUser({ ...entry, user })), record: user };
+      return { auth: this.#apiTokenContext(row, user, this.revocation.publicUser(entry, user)), record: user };
     }
     const claims = this.#claims(token);
     const entry = this.revocation.peekUser(claims.sub);
@@ -97,7 +97,7 @@ export class Authenticator {
       if (!admin) return undefined;
       this.#checkImpersonator(admin.user);
     }
-    return { auth: this.#jwtContext(claims, user, this.revocation.publicUser({ ...entry, user })), record: user };
+    return { auth: this.#jwtContext(claims, user, this.revocation.publicUser(entry, user)), record: user };
   }
 
   async #jwt(token: string): Promise<Checked> {
@@ -105,7 +105,7 @@ export class Authenticator {
     const user = this.#usable(claims, await this.revocation.cachedUser(claims.sub));
     if (claims.imp !== undefined) this.#checkImpersonator(await this.revocation.cachedUser(claims.imp));
     const entry = this.revocation.peekUser(claims.sub);
-    return { auth: this.#jwtContext(claims, user, entry?.user === user ? this.revocation.publicUser({ ...entry, user }) : toPublicUser(user)), record: user };
+    return { auth: this.#jwtContext(claims, user, entry?.user === user ? this.revocation.publicUser(entry, user) : toPublicUser(user)), record: user };
   }
 
   /** Verified claims of an access token (from the cache, or verified now and cached), its session not revoked. */
