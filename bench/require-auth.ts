@@ -1,69 +1,143 @@
 // requireAuth throughput against the same app without it, and against the usual alternatives,
-// side by side in one run. `npm run bench`. Not part of `npm test`.
-import { spawn } from 'node:child_process';
+// side by side: every variant runs in its own process, pinned to one core, and the rounds are
+// interleaved (bare, guard A, guard B, ... then again) so that a slow moment of the machine
+// falls on all of them alike. `npm run bench`. Not part of `npm test`.
+//   BENCH_SECONDS (3) per measurement, BENCH_ROUNDS (3), BENCH_VARIANTS=a,b (a subset),
+//   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import pg from 'pg';
+import { change, describeMachine, median, previousResults, saveResults } from './results.js';
 
-const DURATION = Number(process.env.BENCH_SECONDS ?? 8);
-const CONNECTIONS = 20;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = 50;
+const DSN = process.env.BENCH_DSN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// The server on the second core, the load generator on the first, when the machine has two.
+const PIN = process.platform === 'linux' ? ['taskset', '-c', '1'] : [];
 
+type Database = 'pglite' | 'postgres' | 'none';
+interface Variant {
+  name: string;
+  label: string;
+  database: Database;
+  headers(t: Target): Record<string, string>;
+}
 interface Target {
   port: number;
   token: string;
   apiToken: string;
-  stop(): void;
+  child: ChildProcess;
 }
 
-async function start(variant: string): Promise<Target> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts', variant], { stdio: ['ignore', 'pipe', 'inherit'] });
+const jwtHeader = (t: Target) => ({ authorization: `Bearer ${t.token}` });
+const LIBRARY: Array<[string, string, (t: Target) => Record<string, string>]> = [
+  ['requireAuth-jwt', 'requireAuth(), access JWT', jwtHeader],
+  ['requireAuth-roles', "requireAuth({ roles: ['user'] }), access JWT", jwtHeader],
+  ['requireAuth-api-token', 'requireAuth(), API token', (t) => ({ 'x-api-token': t.apiToken })],
+];
+const PEERS: Array<[string, string]> = [
+  ['express-jwt', 'express-jwt 8 (signature only)'],
+  ['passport-jwt', 'passport-jwt 4 (signature only)'],
+  ['fast-jwt', 'fast-jwt 6 with its verify cache'],
+  ['jsonwebtoken-string-secret', 'hand-written jwt.verify'],
+];
+
+async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: DSN, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const databases: Database[] = (await postgresReachable()) ? ['pglite', 'postgres'] : ['pglite'];
+if (!databases.includes('postgres')) console.log(`PostgreSQL at BENCH_DSN not reachable: PGlite only`);
+
+let variants: Variant[] = [
+  { name: 'bare', label: 'nothing (bare Express)', database: 'none', headers: () => ({}) },
+  ...PEERS.map(([name, label]) => ({ name, label, database: 'none' as const, headers: jwtHeader })),
+  ...databases.flatMap((database) => LIBRARY.map(([name, label, headers]) => ({ name, label, database, headers }))),
+];
+const only = process.env.BENCH_VARIANTS?.split(',');
+if (only) variants = variants.filter((v) => v.name === 'bare' || only.includes(v.name));
+
+async function start(v: Variant): Promise<Target> {
+  const args = ['--import', 'tsx', 'bench/server.ts', v.name, v.database === 'none' ? 'pglite' : v.database];
+  const [cmd, ...rest] = [...PIN, process.execPath, ...args];
+  const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN } });
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`${variant} exited with ${code}`)));
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${v.name} exited with ${code}`)));
   });
-  return { ...(JSON.parse(line) as Omit<Target, 'stop'>), stop: () => child.kill('SIGTERM') };
+  return { ...(JSON.parse(line) as Omit<Target, 'child'>), child };
 }
 
-async function measure(port: number, headers: Record<string, string>) {
-  const run = (duration: number) => autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: CONNECTIONS, duration, headers });
-  await run(1); // warm-up: JIT, caches, pools
-  const result = await run(DURATION);
+async function load(port: number, headers: Record<string, string>, duration: number) {
+  const result = await autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: CONNECTIONS, duration, headers });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
-const variants: Array<[string, (t: Target) => Record<string, string>]> = [
-  ['bare', () => ({})],
-  ['requireAuth-jwt', (t) => ({ authorization: `Bearer ${t.token}` })],
-  ['requireAuth-api-token', (t) => ({ 'x-api-token': t.apiToken })],
-  ['express-jwt', (t) => ({ authorization: `Bearer ${t.token}` })],
-  ['jsonwebtoken-string-secret', (t) => ({ authorization: `Bearer ${t.token}` })],
-  // An unguarded host route that awaits 20 promises, without and with the library mounted.
-  ['bare-async', () => ({})],
-  ['mounted-async', () => ({})],
-];
-
-// BENCH_VARIANTS=bare,bare-async,mounted-async runs a subset (the first listed is the baseline).
-const only = process.env.BENCH_VARIANTS?.split(',');
-const rows: Array<{ variant: string; rps: number; p50: number; p99: number }> = [];
-for (const [variant, headers] of only ? only.map((name) => variants.find(([v]) => v === name)!) : variants) {
-  // Every guarded variant verifies a token minted by an AuthManager with the same secret in its process.
-  const target = await start(variant);
-  try {
-    rows.push({ variant, ...(await measure(target.port, headers(target))) });
-  } finally {
-    target.stop();
-  }
+function rssOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (msg: { rss: number }) => resolve(msg.rss));
+    child.send('rss');
+  });
 }
 
-const bare = rows[0]!.rps;
-console.log(
-  `\nGET /hello, ${CONNECTIONS} connections, ${DURATION} s each, Node ${process.version}, database: ${process.env.BENCH_DSN ? 'PostgreSQL' : 'PGlite'}`,
-);
-console.log('variant                      req/s     p50 ms  p99 ms  ratio to bare');
+// Start every target first (idle processes cost nothing but memory), warm each up, then interleave.
+const targets = new Map<Variant, Target>();
+for (const v of variants) targets.set(v, await start(v));
+for (const v of variants) await load(targets.get(v)!.port, v.headers(targets.get(v)!), 1);
+
+const samples = new Map<Variant, Array<{ rps: number; p50: number; p99: number }>>(variants.map((v) => [v, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  // Rotate the order each round so that no variant always follows the same one.
+  const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+  for (const v of order) samples.get(v)!.push(await load(targets.get(v)!.port, v.headers(targets.get(v)!), SECONDS));
+}
+const rss = new Map<Variant, number>();
+for (const v of variants) rss.set(v, await rssOf(targets.get(v)!.child));
+for (const t of targets.values()) t.child.kill('SIGTERM');
+
+interface Row {
+  variant: string;
+  label: string;
+  database: Database;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  ratio: number;
+  rss_mb: number;
+}
+const bareRps = median(samples.get(variants[0]!)!.map((s) => s.rps));
+const rows: Row[] = variants.map((v) => {
+  const s = samples.get(v)!;
+  const rps = median(s.map((x) => x.rps));
+  return {
+    variant: v.name,
+    label: v.label,
+    database: v.database,
+    rps: Math.round(rps),
+    p50_ms: median(s.map((x) => x.p50)),
+    p99_ms: median(s.map((x) => x.p99)),
+    ratio: Number((rps / bareRps).toFixed(3)),
+    rss_mb: Math.round(rss.get(v)! / 2 ** 20),
+  };
+});
+
+const previous = previousResults<{ rows: Row[] }>('require-auth');
+const before = (r: Row) => previous?.rows.find((p) => p.variant === r.variant && p.database === r.database)?.ratio;
+console.log(`\nGET /hello, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${SECONDS} s, server pinned to one core; ${describeMachine()}`);
+console.log('guard                                           database   req/s   p50 ms  p99 ms  RSS MB  ratio to bare  vs last run');
 for (const r of rows) {
   console.log(
-    `${r.variant.padEnd(28)} ${r.rps.toFixed(0).padStart(8)}  ${String(r.p50).padStart(6)}  ${String(r.p99).padStart(6)}  ${(r.rps / bare).toFixed(2)}x`,
+    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p50_ms).padStart(6)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${r.ratio.toFixed(2).padStart(12)}x  ${change(r.ratio, before(r))}`,
   );
 }
-const byName = (name: string) => rows.find((r) => r.variant === name)?.rps ?? NaN;
-console.log(`unguarded host route with the library mounted: ${(byName('mounted-async') / byName('bare-async')).toFixed(2)}x of the same route without it`);
+saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, rows });

@@ -1,15 +1,23 @@
 // One benchmark target per process, so the load generator (the parent) has a core of its own.
-// Usage: tsx bench/server.ts <variant>; prints one JSON line {port, token, apiToken} when listening.
+// Usage: tsx bench/server.ts <variant> [pglite|postgres]; prints one JSON line {port, token, apiToken}
+// when listening. PostgreSQL is BENCH_DSN.
 import { randomBytes } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import { expressjwt } from 'express-jwt';
+import { createVerifier } from 'fast-jwt';
 import jwt from 'jsonwebtoken';
-import { AuthManager } from 'express-authlib';
+import passport from 'passport';
+import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
+import type { AuthManager } from 'express-authlib';
 import { dropBenchSchema } from './drop-schema.js';
 
 const variant = process.argv[2] ?? 'bare';
+const database = process.argv[3] ?? 'pglite';
+const dsn = database === 'postgres' ? process.env.BENCH_DSN : 'pglite://memory';
+if (!dsn) throw new Error('BENCH_DSN is needed for postgres');
 const secret = randomBytes(48).toString('base64url');
 const schema = `bench_${randomBytes(4).toString('hex')}`;
+const claims = { issuer: 'express-authlib', audience: 'express-authlib' };
 const app = express();
 
 let guard: RequestHandler = (_req, _res, next) => next();
@@ -23,18 +31,26 @@ let auth: AuthManager | undefined;
 const asyncHost = variant.endsWith('-async');
 const mounted = variant.startsWith('mounted');
 
-if (!variant.startsWith('bare')) {
-  auth = new AuthManager(mounted ? app : null, {
-    dbDsn: process.env.BENCH_DSN ?? 'pglite://memory',
-    dbSchema: schema,
-    jwtSecret: secret,
-    rateLimit: false,
-    bcryptRounds: 4,
-  });
+const library = variant.startsWith('requireAuth') || mounted;
+if (library) {
+  // Imported only here, so that the bare variants' memory is Express's alone.
+  const { AuthManager } = await import('express-authlib');
+  auth = new AuthManager(mounted ? app : null, { dbDsn: dsn, dbSchema: schema, jwtSecret: secret, rateLimit: false, bcryptRounds: 4 });
   await auth.ready;
   const user = await auth.users.create({ username: 'bench', email: 'bench@example.com', password: 'benchmark-password' });
   token = (await auth.issueTokens(user.id)).token;
   apiToken = (await auth.apiTokens.create(user.id, { name: 'bench' })).token;
+}
+
+if (!library && variant !== 'bare' && variant !== 'bare-async') {
+  // The peers verify a token of exactly the shape the library issues, minted here so that their
+  // process holds no database (its memory is theirs alone).
+  token = jwt.sign({ sub: randomBytes(16).toString('hex'), roles: ['user'], jti: randomBytes(16).toString('base64url'), ver: 0, sid: 'x' }, secret, {
+    algorithm: 'HS256',
+    header: { alg: 'HS256', typ: 'at+jwt' },
+    expiresIn: 3600,
+    ...claims,
+  });
 }
 
 switch (variant) {
@@ -46,10 +62,36 @@ switch (variant) {
   case 'requireAuth-api-token':
     guard = auth!.requireAuth() as RequestHandler;
     break;
+  case 'requireAuth-roles':
+    guard = auth!.requireAuth({ roles: ['user'] }) as RequestHandler;
+    break;
   case 'express-jwt':
     // The common peer: signature + claims only, no revocation check, no user lookup.
-    guard = expressjwt({ secret, algorithms: ['HS256'], issuer: 'express-authlib', audience: 'express-authlib' });
+    guard = expressjwt({ secret, algorithms: ['HS256'], ...claims });
     break;
+  case 'passport-jwt': {
+    passport.use(
+      new JwtStrategy({ jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: secret, algorithms: ['HS256'], ...claims }, (payload, done) =>
+        done(null, payload),
+      ),
+    );
+    app.use(passport.initialize());
+    guard = passport.authenticate('jwt', { session: false }) as RequestHandler;
+    break;
+  }
+  case 'fast-jwt': {
+    // fast-jwt with its verified-token cache: the fastest JWT check there is, and still no revocation.
+    const verify = createVerifier({ key: secret, algorithms: ['HS256'], allowedIss: claims.issuer, allowedAud: claims.audience, cache: true });
+    guard = (req, res, next) => {
+      try {
+        (req as { auth?: unknown }).auth = verify((req.headers.authorization ?? '').slice(7));
+        next();
+      } catch {
+        res.status(401).end();
+      }
+    };
+    break;
+  }
   case 'jsonwebtoken-string-secret':
     // Hand-written glue as often seen: jwt.verify with the secret as a string on every request.
     guard = (req, res, next) => {
@@ -81,12 +123,17 @@ const server = app.listen(0, '127.0.0.1', async () => {
   const port = typeof address === 'object' && address ? address.port : 0;
   // One request through the library's own endpoints first, as any running app has served.
   if (mounted) await fetch(`http://127.0.0.1:${port}/api/v1/users/auth-methods`);
-  console.log(JSON.stringify({ port, token, apiToken }));
+  console.log(JSON.stringify({ port, token, apiToken, rss: process.memoryUsage().rss }));
+});
+
+process.on('message', (msg) => {
+  // The parent asks for the resident set size after the load, when every cache is warm.
+  if (msg === 'rss') process.send?.({ rss: process.memoryUsage().rss });
 });
 
 process.on('SIGTERM', async () => {
   server.close();
   await auth?.close();
-  if (auth) await dropBenchSchema(schema);
+  if (auth && database === 'postgres') await dropBenchSchema(schema);
   process.exit(0);
 });
