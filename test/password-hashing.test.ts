@@ -1,0 +1,69 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import bcryptjs from 'bcryptjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BcryptHasher } from '../src/passwords/hasher.js';
+import { BcryptWorkerPool } from '../src/passwords/worker-pool.js';
+
+// The native binding is an optional dependency: where it installed, the workers must use it.
+const nativeInstalled = (() => {
+  try {
+    createRequire(import.meta.url)('bcrypt');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const pool = new BcryptWorkerPool(2);
+afterAll(() => pool.close());
+
+describe('password hashing workers', () => {
+  it('use the native bcrypt binding where it is installed', async () => {
+    expect(await pool.usesNative()).toBe(nativeInstalled);
+  });
+
+  it('hashes that bcryptjs verifies, and verify hashes bcryptjs made ($2a$, $2b$, $2y$)', async () => {
+    const made = await pool.hash('correct horse', 4);
+    expect(made).toMatch(/^\$2b\$04\$/);
+    expect(bcryptjs.compareSync('correct horse', made)).toBe(true);
+    expect(bcryptjs.compareSync('correct horsE', made)).toBe(false);
+    const byJs = bcryptjs.hashSync('battery staple', 4);
+    for (const prefix of ['$2a$', '$2b$', '$2y$']) {
+      const hash = prefix + byJs.slice(4);
+      expect(await pool.compare('battery staple', hash)).toBe(true);
+      expect(await pool.compare('battery stapler', hash)).toBe(false);
+    }
+  });
+
+  it('a password with a NUL does not match the hash of what precedes the NUL', async () => {
+    const short = bcryptjs.hashSync('abc', 4);
+    expect(await pool.compare('abc\0anything', short)).toBe(false);
+    const withNul = await pool.hash('abc\0def', 4);
+    expect(await pool.compare('abc\0def', withNul)).toBe(true);
+    expect(await pool.compare('abc', withNul)).toBe(false);
+  });
+
+  it('every byte of a long password counts (pre-hashed before bcrypt sees it)', async () => {
+    const hasher = new BcryptHasher(4, new BcryptWorkerPool(1));
+    try {
+      const long = 'x'.repeat(100);
+      const stored = await hasher.hash(long + 'a');
+      expect(await hasher.verify(long + 'a', stored)).toBe(true);
+      expect(await hasher.verify(long + 'b', stored)).toBe(false);
+    } finally {
+      await hasher.close?.();
+    }
+  });
+
+  it.runIf(process.platform === 'linux')('run at a lower priority than the event loop thread', async () => {
+    await Promise.all([pool.compare('warm', bcryptjs.hashSync('warm', 4)), pool.compare('warm', bcryptjs.hashSync('warm', 4))]);
+    // Per-thread nice values of this process: the event loop thread keeps 0, the hash workers have 10.
+    const threads = execFileSync('ps', ['-L', '-o', 'ni=', '-p', String(process.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number);
+    expect(threads[0]).toBe(0);
+    expect(threads.filter((n) => n === 10).length).toBeGreaterThanOrEqual(2);
+  });
+});
