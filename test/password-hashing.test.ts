@@ -67,3 +67,24 @@ describe('password hashing workers', () => {
     expect(threads.filter((n) => n === 10).length).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('idle password workers', () => {
+  it('end after the idle time and come back for the next hash', async () => {
+    const brief = new BcryptWorkerPool(2, 300);
+    try {
+      await Promise.all([brief.hash('one password', 4), brief.hash('two password', 4)]);
+      expect(brief.workers).toBe(2);
+      await new Promise((r) => setTimeout(r, 150));
+      // Work within the idle time keeps a worker.
+      await brief.hash('three password', 4);
+      expect(brief.workers).toBe(2);
+      await new Promise((r) => setTimeout(r, 700));
+      expect(brief.workers).toBe(0);
+      const again = await brief.hash('four password', 4);
+      expect(await brief.compare('four password', again)).toBe(true);
+      expect(brief.workers).toBe(1);
+    } finally {
+      await brief.close();
+    }
+  });
+});

@@ -56,12 +56,17 @@ interface Pending {
  */
 const WORKER_NICENESS = 10;
 
+/** How long an idle worker lives; the next hash after that waits ~30 ms for a new one to start. */
+export const WORKER_IDLE_MS = 30_000;
+
 /** Default number of bcrypt workers: one per core, at most four. */
 export const DEFAULT_HASH_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 
 /**
- * A tiny fixed-size pool of bcrypt workers. Workers start on first use and are unref'd while idle,
- * so a process that never closes the AuthManager can still exit.
+ * A tiny fixed-size pool of bcrypt workers. Workers start on first use, are unref'd while idle,
+ * and end after WORKER_IDLE_MS without work (each holds ~13 MB that an instance serving only
+ * token-checked requests should not carry), so a process that never closes the AuthManager can
+ * still exit.
  */
 export class BcryptWorkerPool {
   readonly #size: number;
@@ -70,11 +75,20 @@ export class BcryptWorkerPool {
   readonly #idle: Worker[] = [];
   readonly #all = new Set<Worker>();
   readonly #queue: Pending[] = [];
+  readonly #retireTimers = new Map<Worker, NodeJS.Timeout>();
   #nextId = 0;
   #closed = false;
 
-  constructor(size = DEFAULT_HASH_WORKERS) {
+  constructor(
+    size = DEFAULT_HASH_WORKERS,
+    private readonly idleMs = WORKER_IDLE_MS,
+  ) {
     this.#size = size;
+  }
+
+  /** How many workers are alive now. */
+  get workers(): number {
+    return this.#all.size;
   }
 
   hash(password: string, rounds: number): Promise<string> {
@@ -92,6 +106,8 @@ export class BcryptWorkerPool {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const timer of this.#retireTimers.values()) clearTimeout(timer);
+    this.#retireTimers.clear();
     for (const pending of this.#queue.splice(0)) pending.reject(new Error('password hasher closed'));
     await Promise.all([...this.#all].map((w) => w.terminate()));
     this.#all.clear();
@@ -109,10 +125,31 @@ export class BcryptWorkerPool {
   #dispatch(): void {
     while (this.#queue.length > 0) {
       let worker = this.#idle.pop();
+      if (worker) this.#keep(worker);
       if (!worker && this.#all.size < this.#size) worker = this.#spawn();
       if (!worker) return;
       this.#execute(worker, this.#queue.shift()!);
     }
+  }
+
+  /** Ends `worker` once it has been idle for WORKER_IDLE_MS. */
+  #retireLater(worker: Worker): void {
+    const timer = setTimeout(() => {
+      this.#retireTimers.delete(worker);
+      const at = this.#idle.indexOf(worker);
+      if (at === -1) return;
+      this.#idle.splice(at, 1);
+      this.#all.delete(worker);
+      void worker.terminate();
+    }, this.idleMs);
+    timer.unref();
+    this.#retireTimers.set(worker, timer);
+  }
+
+  /** `worker` has work again: it is not retired. */
+  #keep(worker: Worker): void {
+    clearTimeout(this.#retireTimers.get(worker));
+    this.#retireTimers.delete(worker);
   }
 
   #spawn(): Worker {
@@ -137,6 +174,7 @@ export class BcryptWorkerPool {
       cleanup();
       worker.unref();
       this.#idle.push(worker);
+      this.#retireLater(worker);
       if (msg.error !== undefined) pending.reject(new Error(msg.error));
       else pending.resolve(msg.result);
       this.#dispatch();
