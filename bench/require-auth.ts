@@ -5,9 +5,12 @@
 //   BENCH_SECONDS (3) per measurement, BENCH_ROUNDS (3), BENCH_VARIANTS=a,b (a subset),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { topFrames, type CpuProfile } from './profile.js';
 import { change, describeMachine, median, previousResults, saveResults } from './results.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -83,12 +86,13 @@ async function load(port: number, headers: Record<string, string>, duration: num
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
-function rssOf(child: ChildProcess): Promise<number> {
+function ask<T>(child: ChildProcess, question: string): Promise<T> {
   return new Promise((resolve) => {
-    child.once('message', (msg: { rss: number }) => resolve(msg.rss));
-    child.send('rss');
+    child.once('message', (msg: T) => resolve(msg));
+    child.send(question);
   });
 }
+const rssOf = async (child: ChildProcess) => (await ask<{ rss: number }>(child, 'rss')).rss;
 
 // Start every target first (idle processes cost nothing but memory), warm each up, then interleave.
 const targets = new Map<Variant, Target>();
@@ -100,6 +104,19 @@ for (let round = 0; round < ROUNDS; round++) {
   // Rotate the order each round so that no variant always follows the same one.
   const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
   for (const v of order) samples.get(v)!.push(await load(targets.get(v)!.port, v.headers(targets.get(v)!), SECONDS));
+}
+// BENCH_PROFILE=1: one more measurement of each variant under a CPU profile, and its top frames.
+const profiles = new Map<Variant, ReturnType<typeof topFrames>>();
+if (process.env.BENCH_PROFILE) {
+  for (const v of variants) {
+    const { child, port } = targets.get(v)!;
+    await ask(child, 'profile-start');
+    await load(port, v.headers(targets.get(v)!), SECONDS);
+    const { profile } = await ask<{ profile: CpuProfile }>(child, 'profile-stop');
+    profiles.set(v, topFrames(profile, 12));
+    // BENCH_PROFILE=<directory> also keeps the profiles, to open in Chrome's DevTools.
+    if (process.env.BENCH_PROFILE !== '1') writeFileSync(join(process.env.BENCH_PROFILE, `${v.name}-${v.database}.cpuprofile`), JSON.stringify(profile));
+  }
 }
 const rss = new Map<Variant, number>();
 for (const v of variants) rss.set(v, await rssOf(targets.get(v)!.child));
@@ -139,5 +156,9 @@ for (const r of rows) {
   console.log(
     `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p50_ms).padStart(6)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${r.ratio.toFixed(2).padStart(12)}x  ${change(r.ratio, before(r))}`,
   );
+}
+for (const [v, frames] of profiles) {
+  console.log(`\nCPU profile, ${v.label} (${v.database}): self time as a share of busy time`);
+  for (const f of frames) console.log(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
 }
 saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, rows });

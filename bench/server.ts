@@ -2,6 +2,7 @@
 // Usage: tsx bench/server.ts <variant> [pglite|postgres]; prints one JSON line {port, token, apiToken}
 // when listening. PostgreSQL is BENCH_DSN.
 import { randomBytes } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
 import express, { type RequestHandler } from 'express';
 import { expressjwt } from 'express-jwt';
 import { createVerifier } from 'fast-jwt';
@@ -126,9 +127,22 @@ const server = app.listen(0, '127.0.0.1', async () => {
   console.log(JSON.stringify({ port, token, apiToken, rss: process.memoryUsage().rss }));
 });
 
-process.on('message', (msg) => {
-  // The parent asks for the resident set size after the load, when every cache is warm.
+// The parent asks for the resident set size after the load, when every cache is warm, and may
+// profile one measurement (BENCH_PROFILE).
+const inspector = new Session();
+process.on('message', async (msg) => {
   if (msg === 'rss') process.send?.({ rss: process.memoryUsage().rss });
+  if (msg === 'profile-start') {
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.start');
+    process.send?.({ profiling: true });
+  }
+  if (msg === 'profile-stop') {
+    const { profile } = await inspector.post('Profiler.stop');
+    inspector.disconnect();
+    process.send?.({ profile });
+  }
 });
 
 process.on('SIGTERM', async () => {
