@@ -235,6 +235,7 @@ describe('site admin goes by the held adminRole only', () => {
     // Another user's resources: reachable for a held admin, 404 (as for anyone) otherwise.
     expect(await status(`/api/v1/users/${other.id}/api-tokens`, root.token)).toBe(200);
     expect(await status(`/api/v1/users/${other.id}/api-tokens`, boss.token)).toBe(404);
+    expect((await t.http.post(`/api/v1/users/${other.id}/impersonate`).set(bearer(boss.token)).send({})).status).toBe(403);
   });
 });
 
