@@ -6,6 +6,7 @@ import { createRouter } from './http/create-router.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
+import { permissionNeed, type Permissions } from './security/permissions.js';
 import { createLimiter } from './security/rate-limit.js';
 import { clientIpResolver } from './security/client-ip.js';
 import { Revocation } from './security/revocation.js';
@@ -45,10 +46,20 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?
  * (`app.get('/x', auth.requireAuth, handler)`), it acts as `requireAuth()`.
  */
 export interface RequireAuth {
-  /** Guard middleware: any authenticated caller, or one with any of `roles` / every API-token scope in `scopes`. */
+  /** Guard middleware: any authenticated caller, or one with any of `roles` / every API-token scope in `scopes` / the `permission`. */
   (options?: RequireAuthOptions): Middleware;
   /** The guard itself, for `app.use(auth.requireAuth)`: the same as `requireAuth()`. */
   (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
+}
+
+/** What `auth.guard` checks besides authentication; every part that is given must pass. */
+export interface GuardOptions {
+  /** Any one of these effective roles. */
+  roles?: string[];
+  /** Every one of these scopes, for an API token (access JWTs are not scope-limited). */
+  scopes?: string[];
+  /** An operation of the `permissions` option, as `requireAuth({ permission })`; one it does not declare is never authorized. */
+  operation?: string;
 }
 
 /** The result of `auth.guard`: never throws. */
@@ -108,6 +119,7 @@ export class AuthManager {
   readonly #ownsHasher: boolean;
   readonly #sessions: SessionService;
   readonly #authenticator: Authenticator;
+  readonly #permissions: Permissions;
   readonly #logger;
   readonly #background = new BackgroundTasks();
 
@@ -180,6 +192,7 @@ export class AuthManager {
     const oauth = new OAuthService(ctx, this.#sessions);
     this.integrations = { get: (userId, provider) => identities.integration(userId, provider) };
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
+    this.#permissions = opts.permissions;
     this.requireAuth = this.#requireAuthFactory();
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
@@ -215,7 +228,7 @@ export class AuthManager {
       clientIp,
       adminRole: opts.adminRole,
       authenticate: this.requireAuth(),
-      authenticateForSetup: createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, undefined, true),
+      authenticateForSetup: createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, opts.permissions, undefined, true),
       afterRegister: (userId, origin) => (opts.requireEmailVerification ? lifecycle.sendVerificationAfterRegister(userId, origin) : Promise.resolve()),
       lifecycle,
       otp,
@@ -238,7 +251,7 @@ export class AuthManager {
   }
 
   #requireAuthFactory(): RequireAuth {
-    const build = (options?: RequireAuthOptions) => createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, options);
+    const build = (options?: RequireAuthOptions) => createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, this.#permissions, options);
     let anyCaller: Middleware | undefined;
     return ((...args: unknown[]) => {
       if (isMiddlewareCall(args)) {
@@ -257,11 +270,14 @@ export class AuthManager {
   }
 
   /** Like `requireAuth`, as a value: never throws. */
-  async guard(token: string | undefined, need: { roles?: string[]; scopes?: string[] } = {}): Promise<GuardResult> {
+  async guard(token: string | undefined, need: GuardOptions = {}): Promise<GuardResult> {
     try {
       if (!token) throw new AuthenticationError('unauthorized', 'authentication required');
       const auth = await this.verifyToken(token);
-      const authorized = isAuthorized(auth, need);
+      const { roles, scopes, operation } = need;
+      // Unlike requireAuth (a TypeError at setup), an unknown or malformed operation is just never granted.
+      const permission = operation === undefined ? undefined : permissionNeed(this.#permissions, typeof operation === 'string' ? operation : '');
+      const authorized = isAuthorized(auth, { roles, scopes, permission });
       return { is_authenticated: true, is_authorized: authorized, auth, error: authorized ? null : new ForbiddenError() };
     } catch (err) {
       const error = err instanceof AuthError ? err : new InternalError({ cause: err });

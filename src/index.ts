@@ -1,7 +1,7 @@
 import './express-augmentation.js';
 
 export { AuthManager } from './auth-manager.js';
-export type { ApiTokens, Events, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Roles, Users } from './auth-manager.js';
+export type { ApiTokens, Events, GuardOptions, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Roles, Users } from './auth-manager.js';
 export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './services/user-admin.js';
 export type { RoleInfo } from './services/roles.js';
 export type { AuditEvent, ListEventsInput } from './services/events.js';

@@ -5,6 +5,11 @@ import { isAbsoluteHttpUrl } from './oauth/redirects.js';
 
 const ROLE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/** Whether `name` is a usable role name in options (letters, digits, _ . : -, at most 64 characters). */
+export function isRoleName(name: unknown): boolean {
+  return typeof name === 'string' && ROLE_NAME.test(name);
+}
+
 export function misuse(option: string, problem: string): TypeError {
   return new TypeError(`express-authlib: option \`${option}\` ${problem}`);
 }
@@ -31,7 +36,7 @@ export function str(value: unknown, option: string, fallback: string): string {
 
 export function roleList(value: unknown, option: string, fallback: readonly string[]): string[] {
   const v = value ?? fallback;
-  if (!Array.isArray(v) || v.some((r) => typeof r !== 'string' || !ROLE_NAME.test(r))) {
+  if (!Array.isArray(v) || !v.every(isRoleName)) {
     throw misuse(option, 'must be an array of role names (letters, digits, _ . : -, at most 64 characters)');
   }
   return [...new Set(v as string[])];

@@ -23,6 +23,8 @@ import { absoluteUrl, bool, misuse, optionalDsn, optionalFunction, positiveInt, 
 import { isAbsoluteHttpUrl } from './oauth/redirects.js';
 import { BcryptHasher, type PasswordHasher } from './passwords/hasher.js';
 import type { RateLimitOptions } from './security/rate-limit.js';
+import { permissionsOf } from './security/permissions.js';
+import { roleImplicationsOf } from './security/role-implications.js';
 import type { AuthEvent } from './security/audit.js';
 
 export { DEFAULT_EMAIL_LINKS, DEFAULT_MAIL_TEMPLATES_OPTION, DEFAULT_OTP, DEFAULT_PASSWORD_POLICY };
@@ -79,6 +81,19 @@ export interface AuthManagerOptions {
   defaultRoles?: string[];
   /** Role that may manage other users and their tokens. @default 'admin' */
   adminRole?: string;
+  /**
+   * Roles that bring others with them, transitively: `{ admin: ['editor'], editor: ['user'] }`
+   * gives an admin `editor` and `user` too. `req.auth.roles` holds the effective roles; the user
+   * object keeps the held ones, and only a held `adminRole` opens the admin endpoints. A cycle is
+   * a TypeError. @default {}
+   */
+  roleImplications?: Record<string, string[]>;
+  /**
+   * Operations and the roles that grant them, for `requireAuth({ permission })` and
+   * `auth.guard(token, { operation })`: `{ 'reports:read': ['editor'] }`. An API token must also
+   * carry the operation (or `*`) among its scopes. @default {}
+   */
+  permissions?: Record<string, string[]>;
   /** Whether `POST /register` is open to the public. @default true */
   allowRegistration?: boolean;
   /** bcrypt cost. @default 12 */
@@ -138,6 +153,10 @@ export const DEFAULT_OAUTH_AUTO_CREATE = true;
 export const DEFAULT_ROLES = ['admin', 'user'] as const;
 export const DEFAULT_DEFAULT_ROLES = ['user'] as const;
 export const DEFAULT_ADMIN_ROLE = 'admin';
+/** No role implies another. */
+export const DEFAULT_ROLE_IMPLICATIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
+/** No operations: `requireAuth({ permission })` needs the option. */
+export const DEFAULT_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
 export const DEFAULT_ALLOW_REGISTRATION = true;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
 /** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
@@ -270,6 +289,8 @@ const RESOLVERS = {
   roles: (v) => Object.freeze(roleList(v, 'roles', DEFAULT_ROLES)),
   defaultRoles: (v) => Object.freeze(roleList(v, 'defaultRoles', DEFAULT_DEFAULT_ROLES)),
   adminRole: (v) => str(v, 'adminRole', DEFAULT_ADMIN_ROLE),
+  roleImplications: (v) => roleImplicationsOf(v ?? DEFAULT_ROLE_IMPLICATIONS),
+  permissions: (v) => permissionsOf(v ?? DEFAULT_PERMISSIONS),
   allowRegistration: (v) => bool(v, 'allowRegistration', DEFAULT_ALLOW_REGISTRATION),
   bcryptRounds: (v) => {
     const rounds = positiveInt(v, 'bcryptRounds', DEFAULT_BCRYPT_ROUNDS, 4);

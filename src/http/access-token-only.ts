@@ -27,13 +27,15 @@ export const ADMIN_SCOPE = 'admin';
 
 /**
  * The admin endpoints: the caller holds `adminRole`, through an access JWT of their own (not an
- * impersonation token) or an API token that carries the scope `admin`.
+ * impersonation token) or an API token that carries the scope `admin`. Held, not implied: a role
+ * that implies `adminRole` (`roleImplications`) must not make site admins unseen by the last-admin
+ * rule and by impersonation, which both go by the roles a user holds.
  */
 export function adminOnly(adminRole: string): (req: Req, res: Res, next: Next) => void {
   return function adminOnly(req, _res, next) {
     const auth = caller(req);
     if (auth.impersonator_id !== undefined) return next(impersonationRefused());
-    if (!auth.roles.includes(adminRole)) return next(new ForbiddenError());
+    if (!auth.user.roles.includes(adminRole)) return next(new ForbiddenError());
     if (auth.method !== 'jwt' && !auth.scopes.includes(ADMIN_SCOPE))
       return next(new ForbiddenError('forbidden', `an API token needs the scope '${ADMIN_SCOPE}' for this`));
     next();

@@ -13,7 +13,8 @@ export function targetUserResolver(users: UserService, adminRole: string): (req:
     if (auth.method !== 'jwt') throw new ForbiddenError('forbidden', 'this needs an access token, not an API token');
     const param = req.params?.user ?? '';
     if (param === 'me' || param === auth.user.id) return auth.user.id;
-    if (auth.roles.includes(adminRole) && (await users.findById(param))) return param;
+    // The held admin role, as for the admin endpoints (an implied one does not make a site admin).
+    if (auth.user.roles.includes(adminRole) && (await users.findById(param))) return param;
     throw new NotFoundError('user not found');
   };
 }

@@ -5,12 +5,14 @@ import type { UserRecord } from '../db/users-repository.js';
 import { verifyAccessToken, type AccessClaims } from '../tokens/access-token.js';
 import { API_TOKEN_PREFIX } from '../tokens/api-token.js';
 import type { ResolvedOptions } from '../options.js';
+import { effectiveRolesOf } from '../security/role-implications.js';
 import type { ApiTokenRow } from '../db/schema.js';
 import type { ApiTokenCheck, ApiTokenService } from './api-tokens.js';
 
 /** Who is calling, as attached to `req.auth`. */
 export interface AuthContext {
   user: User;
+  /** The effective roles: the user's roles plus every role they imply (`roleImplications`). */
   roles: string[];
   method: 'jwt' | 'api_token';
   /** An API token's scopes; `['*']` for an access JWT, which is not scope-limited. */
@@ -44,12 +46,16 @@ export class Authenticator {
    * use, all in memory.
    */
   readonly #verified = new Map<string, AccessClaims>();
+  /** Held roles -> effective roles, memoised by the cached user's frozen roles array (not expanded per request). */
+  readonly #effectiveRoles: (held: readonly string[]) => string[];
 
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly revocation: Revocation,
     private readonly apiTokens: ApiTokenService,
-  ) {}
+  ) {
+    this.#effectiveRoles = effectiveRolesOf(opts.roleImplications);
+  }
 
   /**
    * `allowMfaSetup`: let through a user whom `mfa.required` demands a second factor of and who has
@@ -146,7 +152,13 @@ export class Authenticator {
    * route that writes to it fails loudly instead of changing another request's rights.
    */
   #jwtContext(claims: AccessClaims, user: UserRecord, publicUser: User): AuthContext {
-    return { user: { ...publicUser }, roles: user.roles, method: 'jwt', scopes: ['*'], ...(claims.imp ? { impersonator_id: claims.imp } : {}) };
+    return {
+      user: { ...publicUser },
+      roles: this.#effectiveRoles(user.roles),
+      method: 'jwt',
+      scopes: ['*'],
+      ...(claims.imp ? { impersonator_id: claims.imp } : {}),
+    };
   }
 
   async #apiToken(token: string): Promise<Checked> {
@@ -167,6 +179,6 @@ export class Authenticator {
   }
 
   #apiTokenContext(row: ApiTokenRow, user: UserRecord, publicUser: User): AuthContext {
-    return { user: { ...publicUser }, roles: user.roles, method: 'api_token', scopes: [...row.scopes], token_id: row.id };
+    return { user: { ...publicUser }, roles: this.#effectiveRoles(user.roles), method: 'api_token', scopes: [...row.scopes], token_id: row.id };
   }
 }
