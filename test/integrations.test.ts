@@ -192,6 +192,16 @@ describe('auth.integrations: set, get, list, has, delete', () => {
     expect((await t.auth.integrations.get(u.user.id, 'a'.repeat(64)))?.secret).toBe(longest);
   });
 
+  it('a connector that names nothing (U+0000, very long, not a string): get undefined, has false, delete not_found', async () => {
+    const u = await registerUser(t);
+    for (const connector of ['a\0b', '\0', 'x'.repeat(5000), 42, null, undefined]) {
+      const name = connector as string;
+      expect(await t.auth.integrations.get(u.user.id, name)).toBeUndefined();
+      expect(await t.auth.integrations.has(u.user.id, name)).toBe(false);
+      await expectAuthError(t.auth.integrations.delete(u.user.id, name), 'not_found');
+    }
+  });
+
   it('an unknown user: set, list and delete answer not_found; get is undefined and has false', async () => {
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', '']) {
       await expectAuthError(t.auth.integrations.set(id, 'svc', { secret: 'x' }), 'not_found');
@@ -250,6 +260,38 @@ describe('GET and DELETE /{user}/integrations', () => {
     expectError(await remove(u.token, 'openai'), 404, 'not_found');
     expectError(await remove(u.token, 'NOT-A-CONNECTOR'), 404, 'not_found');
     expectError(await remove(u.token, '%E0%A4%A'), 400, 'validation_error');
+  });
+
+  it('connectors with : and . work in the path, plain or percent-encoded; there is no way to write a secret over HTTP', async () => {
+    const u = await registerUser(t);
+    await t.auth.integrations.set(u.user.id, 'acme:prod', { secret: newSecret() });
+    await t.auth.integrations.set(u.user.id, 'mail.example', { secret: newSecret() });
+    expect((await remove(u.token, 'acme:prod')).status).toBe(200);
+    expect((await remove(u.token, 'mail%2Eexample')).status).toBe(200);
+    expect(await t.auth.integrations.list(u.user.id)).toEqual([]);
+    for (const res of [
+      await t.http.post(`${BASE}/me/integrations`).set(bearer(u.token)).send({ connector: 'x', secret: 'y' }),
+      await t.http.post(`${BASE}/me/integrations/x`).set(bearer(u.token)).send({ secret: 'y' }),
+      await t.http.get(`${BASE}/me/integrations/x`).set(bearer(u.token)),
+    ]) {
+      expectError(res, 404, 'not_found');
+    }
+    expect(await t.auth.integrations.list(u.user.id)).toEqual([]);
+  });
+
+  it('odd path segments as user or connector: a 4xx error body, never a 5xx', async () => {
+    const u = await registerUser(t);
+    const odd = ['%00', '%', '%zz', '..', 'me%2F..', '%E2%80%AE', 'a'.repeat(3000), '00000000-0000-4000-8000-00000000000G', 'ME', "x'%3B--", '%F0%9F%94%91'];
+    for (const seg of odd) {
+      const answers = { list: await list(u.token, seg), deleteConnector: await remove(u.token, seg), deleteOfUser: await remove(u.token, 'svc', seg) };
+      for (const [what, res] of Object.entries(answers)) {
+        expect(res.status, `${what} ${seg}`).toBeGreaterThanOrEqual(400);
+        expect(res.status, `${what} ${seg}`).toBeLessThan(500);
+        expect(Object.keys(res.body).sort()).toEqual(
+          res.body.code === 'validation_error' ? ['code', 'error', 'fields', 'status_code'] : ['code', 'error', 'status_code'],
+        );
+      }
+    }
   });
 
   it('another user: 404 for both, and nothing is deleted', async () => {

@@ -85,6 +85,12 @@ const setSchema = z.object({
   meta: v.profile.refine((m) => !JSON.stringify(m).includes('\\u0000'), { message: 'must not contain U+0000', when: (p) => p.issues.length === 0 }).optional(),
 });
 
+/**
+ * Whether `connector` can name anything: a stored entry's name, or a provider's (whose names the
+ * app chose freely). Anything else is not there, and never reaches SQL (PostgreSQL refuses U+0000).
+ */
+const nameable = (connector: unknown): connector is string => typeof connector === 'string' && connector.length <= 256 && !connector.includes('\0');
+
 /** The associated data that binds a ciphertext to its row. User ids are stored in lower case. */
 const sealContext = (userId: string, connector: string) => `integration:${userId.toLowerCase()}:${connector}`;
 
@@ -161,7 +167,7 @@ export class IntegrationService {
    * its account and tokens (`secret` is the access token).
    */
   async get(userId: string, connector: string): Promise<Integration | undefined> {
-    if (!isUserId(userId) || typeof connector !== 'string') return undefined;
+    if (!isUserId(userId) || !nameable(connector)) return undefined;
     const linked = await this.identities.integration(userId, connector);
     if (linked) return { ...linked, connector: linked.provider, source: 'oauth', identifier: linked.provider_user_id, secret: linked.access_token, meta: {} };
     if (!CONNECTOR_PATTERN.test(connector)) return undefined;
@@ -182,7 +188,7 @@ export class IntegrationService {
   }
 
   async has(userId: string, connector: string): Promise<boolean> {
-    if (!isUserId(userId) || typeof connector !== 'string') return false;
+    if (!isUserId(userId) || !nameable(connector)) return false;
     return this.ctx.database.run(
       async (db) =>
         (CONNECTOR_PATTERN.test(connector) && (await findIntegration(db, userId, connector)) !== undefined) ||
@@ -196,7 +202,7 @@ export class IntegrationService {
    * 404 when the user has neither.
    */
   async delete(userId: string, connector: string, origin?: EventOrigin): Promise<void> {
-    if (!isUserId(userId) || typeof connector !== 'string') throw new NotFoundError('integration not found');
+    if (!isUserId(userId) || !nameable(connector)) throw new NotFoundError('integration not found');
     const deleted = CONNECTOR_PATTERN.test(connector) && (await this.ctx.database.run((db) => deleteIntegration(db, userId, connector)));
     if (!deleted) {
       await this.identities.unlink(userId, connector, origin).catch((err: unknown) => {
