@@ -16,7 +16,8 @@ import { TokenFailureLimiter } from './security/token-failures.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
 import { browserCookie } from './oauth/browser-cookie.js';
-import { IdentityService, type Integration } from './services/identities.js';
+import { IdentityService } from './services/identities.js';
+import { IntegrationService } from './services/integrations.js';
 import { OAuthService } from './services/oauth.js';
 import { SessionService, type TokenPair } from './services/sessions.js';
 import { RoleService } from './services/roles.js';
@@ -85,10 +86,11 @@ export type Roles = Pick<RoleService, 'list' | 'create' | 'delete'>;
 export type Events = Pick<EventService, 'list'>;
 /** `auth.apiTokens`: per-user API tokens. */
 export type ApiTokens = Pick<ApiTokenService, 'create' | 'list' | 'revoke'>;
-/** `auth.integrations`: a user's linked provider account with its decrypted tokens, or undefined. */
-export interface Integrations {
-  get(userId: string, provider: string): Promise<Integration | undefined>;
-}
+/**
+ * `auth.integrations`: credentials a user keeps for other services, stored encrypted with `set`,
+ * plus the provider accounts linked by OAuth (read-only here: `get` returns their tokens).
+ */
+export type Integrations = Pick<IntegrationService, 'set' | 'get' | 'list' | 'has' | 'delete'>;
 
 /**
  * Authentication for an Express or Connect app: `/api/v1/users/*` endpoints, `requireAuth`
@@ -107,7 +109,7 @@ export class AuthManager {
   readonly events: Events;
   /** Per-user API tokens. */
   readonly apiTokens: ApiTokens;
-  /** Linked provider accounts, with decrypted provider tokens for calling the provider's API. */
+  /** Credentials for other services: stored ones and linked provider accounts, decrypted by `get`. */
   readonly integrations: Integrations;
   /** Guard middleware factory; see {@link RequireAuth}. A bound function, so it can be passed around. */
   readonly requireAuth: RequireAuth;
@@ -190,7 +192,8 @@ export class AuthManager {
     const otp = new OtpService(ctx, lifecycle, this.#sessions, oneTimeTokens);
     const mfa = new MfaService(ctx, challenges, this.#sessions);
     const oauth = new OAuthService(ctx, this.#sessions);
-    this.integrations = { get: (userId, provider) => identities.integration(userId, provider) };
+    const integrations = new IntegrationService(ctx, identities);
+    this.integrations = integrations;
     this.#authenticator = new Authenticator(opts, revocation, apiTokens);
     this.#permissions = opts.permissions;
     this.requireAuth = this.#requireAuthFactory();
@@ -219,6 +222,7 @@ export class AuthManager {
       oauth,
       roles,
       identities,
+      integrations,
       userAdmin,
       events,
       impersonation,

@@ -6,7 +6,8 @@ export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './se
 export type { RoleInfo } from './services/roles.js';
 export type { AuditEvent, ListEventsInput } from './services/events.js';
 export type { Impersonation } from './services/impersonation.js';
-export type { Identity, Integration } from './services/identities.js';
+export type { Identity, LinkedAccount } from './services/identities.js';
+export type { Integration, IntegrationInfo, IntegrationInput, LinkedIntegration, ManualIntegration } from './services/integrations.js';
 export type { OAuthErrorCode } from './errors.js';
 export type { AuthManagerOptions, DatabaseHandle, JwtSecret, OAuthProviderConfig } from './options.js';
 export {

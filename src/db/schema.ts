@@ -145,6 +145,20 @@ export interface MfaBackupCodesTable {
   created_at: Timestamp;
 }
 
+/** A credential a user keeps for another service, entered through the app (`auth.integrations.set`). */
+export interface IntegrationsTable {
+  user_id: string;
+  connector: string;
+  identifier: string | null;
+  /** AES-256-GCM of the secret, with `integration:<user_id>:<connector>` as associated data. */
+  secret_enc: string;
+  /** text[]: both drivers take and give a string array. */
+  scopes: string[];
+  meta: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 /** One revocation, as instances that poll instead of LISTENing read it. */
 export interface RevocationLogTable {
   id: Generated<string>;
@@ -167,6 +181,7 @@ export interface Database {
   user_roles: UserRolesTable;
   refresh_tokens: RefreshTokensTable;
   api_tokens: ApiTokensTable;
+  integrations: IntegrationsTable;
   rate_limits: RateLimitsTable;
 }
 
@@ -177,3 +192,4 @@ export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type OAuthAccountRow = Selectable<OAuthAccountsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
+export type IntegrationRow = Selectable<IntegrationsTable>;

@@ -7,6 +7,7 @@ import { mountApiTokenRoutes, type ApiTokenRouteDeps } from './api-token-routes.
 import { mountAccountRoutes, type AccountRouteDeps } from './account-routes.js';
 import { mountAdminRoutes, type AdminRouteDeps } from './admin-routes.js';
 import { mountMfaRoutes, type MfaRouteDeps } from './mfa-routes.js';
+import { mountIntegrationRoutes, type IntegrationRouteDeps } from './integration-routes.js';
 import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
 import { originResolver } from './origin.js';
 import { sendError } from './respond.js';
@@ -14,7 +15,10 @@ import type { Next, Req, Res, Routes } from './types.js';
 
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
 export function createRouter(
-  given: Omit<AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & AdminRouteDeps & AccountRouteDeps & MfaRouteDeps, 'origin' | 'limit'> & {
+  given: Omit<
+    AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & AdminRouteDeps & AccountRouteDeps & MfaRouteDeps & IntegrationRouteDeps,
+    'origin' | 'limit'
+  > & {
     logger: Logger;
     clientIp: (req: Req) => string;
     limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] & AccountRouteDeps['limit'];
@@ -32,6 +36,7 @@ export function createRouter(
   mountAdminRoutes(router, deps);
   mountAccountRoutes(router, deps);
   mountMfaRoutes(router, deps);
+  mountIntegrationRoutes(router, deps);
   router.use((_req: Req, _res: Res, next: Next) => next(new NotFoundError('no such endpoint')));
   router.use((err: unknown, req: Req, res: Res, _next: Next) => {
     // Each refused use of an impersonation token is audited, with the admin behind it as actor.

@@ -20,6 +20,8 @@ export type AuthEventType =
   | 'user_enabled'
   | 'identity_linked'
   | 'identity_unlinked'
+  | 'integration_set'
+  | 'integration_deleted'
   | 'user_created'
   | 'user_updated'
   | 'user_deleted'

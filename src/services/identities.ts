@@ -16,14 +16,14 @@ export interface Identity {
 }
 
 /** A linked provider account with its decrypted tokens, for calling the provider's API. */
-export interface Integration extends Identity {
+export interface LinkedAccount extends Identity {
   access_token: string | null;
   refresh_token: string | null;
   scopes: string[];
   updated_at: string;
 }
 
-/** A user's linked provider accounts: listing, unlinking, and their tokens (`auth.integrations`). */
+/** A user's linked provider accounts: listing, unlinking, and their tokens (for `auth.integrations`). */
 export class IdentityService {
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -55,7 +55,7 @@ export class IdentityService {
   }
 
   /** The linked account with decrypted provider tokens, or undefined. */
-  async integration(userId: string, provider: string): Promise<Integration | undefined> {
+  async integration(userId: string, provider: string): Promise<LinkedAccount | undefined> {
     if (!isUserId(userId) || typeof provider !== 'string') return undefined;
     const row = await this.ctx.database.run((db) => findOAuthAccountOfUser(db, userId, provider));
     if (!row) return undefined;
