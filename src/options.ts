@@ -81,6 +81,8 @@ export interface AuthManagerOptions {
   adminRole?: string;
   /** Whether `POST /register` is open to the public. @default true */
   allowRegistration?: boolean;
+  /** Who may create groups (`POST /groups`): any signed-in user, or only holders of `adminRole`. @default 'anyone' */
+  groupCreation?: 'anyone' | 'admin';
   /** bcrypt cost. @default 12 */
   bcryptRounds?: number;
   /**
@@ -140,6 +142,7 @@ export const DEFAULT_DEFAULT_ROLES = ['user'] as const;
 export const DEFAULT_ADMIN_ROLE = 'admin';
 export const DEFAULT_ALLOW_REGISTRATION = true;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
+export const DEFAULT_GROUP_CREATION = 'anyone';
 /** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
 export const DEFAULT_TRUST_PROXY = undefined;
 /** Warnings and errors on stderr, one line each; `logger: false` is silentLogger. */
@@ -271,6 +274,11 @@ const RESOLVERS = {
   defaultRoles: (v) => Object.freeze(roleList(v, 'defaultRoles', DEFAULT_DEFAULT_ROLES)),
   adminRole: (v) => str(v, 'adminRole', DEFAULT_ADMIN_ROLE),
   allowRegistration: (v) => bool(v, 'allowRegistration', DEFAULT_ALLOW_REGISTRATION),
+  groupCreation: (v): 'anyone' | 'admin' => {
+    const who = v ?? DEFAULT_GROUP_CREATION;
+    if (who !== 'anyone' && who !== 'admin') throw misuse('groupCreation', "must be 'anyone' or 'admin'");
+    return who;
+  },
   bcryptRounds: (v) => {
     const rounds = positiveInt(v, 'bcryptRounds', DEFAULT_BCRYPT_ROUNDS, 4);
     if (rounds > 31) throw misuse('bcryptRounds', 'must be between 4 and 31');
