@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { MAX_API_TOKEN_DAYS } from '../../src/services/api-tokens.js';
 import { collect, findUser, UsageError, withAuth, type GlobalOptions } from '../context.js';
 
-const days = (value: string) => {
+/** `--expires-in-days`: a whole number of days within the API-token limit. */
+export const days = (value: string) => {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > MAX_API_TOKEN_DAYS)
     throw new UsageError(`--expires-in-days must be a whole number >= 1 (at most ${MAX_API_TOKEN_DAYS})`);
