@@ -30,6 +30,9 @@ CREATE TABLE group_members (
   PRIMARY KEY (group_id, user_id)
 );
 CREATE INDEX group_members_user_idx ON group_members (user_id, group_id);
+-- Member lists page oldest first; the last-admin rule counts a group's admins.
+CREATE INDEX group_members_group_created_idx ON group_members (group_id, created_at, user_id);
+CREATE INDEX group_members_admins_idx ON group_members (group_id) WHERE 'admin' = ANY (roles);
 
 -- Service keys are API tokens owned by a group instead of a user: exactly one owner per token.
 ALTER TABLE api_tokens ADD COLUMN group_id uuid REFERENCES groups (id) ON DELETE CASCADE;

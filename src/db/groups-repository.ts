@@ -222,25 +222,27 @@ export function findGroupsByIds(db: Db, ids: readonly string[]): Promise<GroupRo
     .execute();
 }
 
-/** The direct parents of a group, by slug. */
-export function parentsOf(db: Db, groupId: string): Promise<GroupRow[]> {
+/** The first `limit` direct parents of a group, by slug. */
+export function parentsOf(db: Db, groupId: string, limit: number): Promise<GroupRow[]> {
   return db
     .selectFrom('group_parents')
     .innerJoin('groups', 'groups.id', 'group_parents.parent_id')
     .selectAll('groups')
     .where('group_parents.child_id', '=', groupId)
     .orderBy('groups.slug')
+    .limit(limit)
     .execute();
 }
 
-/** The direct children of a group, by slug. */
-export function childrenOf(db: Db, groupId: string): Promise<GroupRow[]> {
+/** The first `limit` direct children of a group, by slug. */
+export function childrenOf(db: Db, groupId: string, limit: number): Promise<GroupRow[]> {
   return db
     .selectFrom('group_parents')
     .innerJoin('groups', 'groups.id', 'group_parents.child_id')
     .selectAll('groups')
     .where('group_parents.parent_id', '=', groupId)
     .orderBy('groups.slug')
+    .limit(limit)
     .execute();
 }
 

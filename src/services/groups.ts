@@ -55,6 +55,9 @@ export interface GroupDetail {
  */
 export const MAX_ANNOUNCED_MEMBERS = 200;
 
+/** `GET /groups/{id}` lists at most this many parents and children (by slug): a root may have thousands. */
+export const MAX_LISTED_RELATIVES = 100;
+
 const name = z.string().trim().min(1, 'is required').max(100);
 const slug = z.string().regex(SLUG, 'must match ^[a-z0-9][a-z0-9-]{0,62}$');
 const description = z.string().trim().max(1000).nullable();
@@ -138,10 +141,12 @@ export class GroupService {
     return toGroup(row);
   }
 
-  /** A group the actor may see, with its direct parents and children; 404 for anyone else. */
+  /** A group the actor may see, with its direct parents and children (the first 100 of each, by slug); 404 for anyone else. */
   async get(actor: Actor, idOrSlug: string): Promise<GroupDetail> {
     const { row } = await this.access.seen(actor, idOrSlug);
-    const [parents, children] = await this.ctx.database.run((db) => Promise.all([parentsOf(db, row.id), childrenOf(db, row.id)]));
+    const [parents, children] = await this.ctx.database.run((db) =>
+      Promise.all([parentsOf(db, row.id, MAX_LISTED_RELATIVES), childrenOf(db, row.id, MAX_LISTED_RELATIVES)]),
+    );
     return { group: toGroup(row), parents: parents.map(toGroup), children: children.map(toGroup) };
   }
 
