@@ -57,6 +57,15 @@ describe('creating groups', () => {
     expect(l1.body.group.slug).toHaveLength(63);
     expect(l2.body.group.slug).toHaveLength(63);
     expect(l2.body.group.slug.endsWith('-2')).toBe(true);
+    const l3 = await api.create({ name: long });
+    expect(l3.status).toBe(201);
+    expect(l3.body.group.slug).toHaveLength(63);
+    expect(l3.body.group.slug.endsWith('-3')).toBe(true);
+    // Concurrent creations with one name each get their own slug.
+    const same = `same ${Date.now()}`;
+    const created = await Promise.all([1, 2, 3, 4].map(() => api.create({ name: same })));
+    expect(created.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    expect(new Set(created.map((r) => r.body.group.slug)).size).toBe(4);
   });
 
   it('a given slug must be valid (400) and free (409)', async () => {

@@ -11,7 +11,7 @@ export interface Page {
 }
 
 /** Key of the transaction-scoped advisory lock that serialises edits of the hierarchy (any schema: they are rare). */
-const HIERARCHY_LOCK_KEY = 0x61_75_74_68_67_72_70; // 'authgrp'
+const HIERARCHY_LOCK_KEY = 0x6175_7468_6772; // 'authgr': within JavaScript's safe integers
 
 /** A group id is a uuid; anything else in a path is a slug. */
 export const isGroupId = isUserId;
@@ -32,12 +32,15 @@ export function insertGroup(db: Db, row: { name: string; slug: string; descripti
     .executeTakeFirst();
 }
 
-/** The slugs that are `base` or start with `base-` (to pick a free suffix). */
-export async function slugsLike(db: Db, base: string): Promise<string[]> {
+/**
+ * The slugs that are `base` or start with `prefix` (slug characters are never LIKE wildcards), to
+ * pick a free suffix from.
+ */
+export async function slugsLike(db: Db, base: string, prefix: string): Promise<string[]> {
   const rows = await db
     .selectFrom('groups')
     .select('slug')
-    .where((eb) => eb.or([eb('slug', '=', base), eb('slug', 'like', `${base}-%`)]))
+    .where((eb) => eb.or([eb('slug', '=', base), eb('slug', 'like', `${prefix}%`)]))
     .execute();
   return rows.map((r) => r.slug);
 }
@@ -186,7 +189,9 @@ export async function membershipPaths(db: Db, userId: string): Promise<Membershi
           qc2
             .selectFrom('group_parents')
             .innerJoin('up', 'up.group_id', 'group_parents.child_id')
-            .select(['group_parents.parent_id as group_id', 'up.via as via', sql<number>`up.depth + 1`.as('depth')]),
+            .select(['group_parents.parent_id as group_id', 'up.via as via', sql<number>`up.depth + 1`.as('depth')])
+            // The hierarchy has no cycle; the bound only keeps a damaged one from running forever.
+            .where('up.depth', '<', 1000),
         ),
     )
     .selectFrom('up')

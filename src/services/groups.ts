@@ -239,10 +239,14 @@ export class GroupService {
       return row;
     }
     const base = slugOf(groupName);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const candidate = freeSlug(base, new Set(await slugsLike(db, base)));
+    // Every candidate starts with `base-`, or for a long base with its first 55 characters (the suffix shortens it).
+    const taken = new Set(await slugsLike(db, base, base.length > 55 ? base.slice(0, 55) : `${base}-`));
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const candidate = freeSlug(base, taken);
       const row = await insertGroup(db, { name: groupName, slug: candidate, description: desc, now });
       if (row) return row;
+      // Taken meanwhile by a concurrent insert: the next suffix.
+      taken.add(candidate);
     }
     throw slugTaken(base);
   }
