@@ -72,56 +72,29 @@ export function groupsApi(d: {
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     return [{ id: user.id, siteAdmin: user.roles.includes(d.adminRole) }, { actorId: user.id }];
   };
+  /** Runs `work` as the actor the options name, with the origin the audit records. */
+  const acting = <T>(o: GroupCallOptions | undefined, work: (actor: Actor, origin: EventOrigin | undefined) => Promise<T>) =>
+    as(o).then(([actor, origin]) => work(actor, origin));
   const page = (o?: GroupPageOptions) => ({ limit: o?.limit, offset: o?.offset });
   return {
-    create: async (input, o) => {
-      const [actor, origin] = await as(o);
-      return d.groups.create(actor, input, origin);
-    },
-    get: async (id, o) => d.groups.get((await as(o))[0], id),
-    list: async (o) => d.groups.list((await as(o))[0], page(o)),
-    update: async (id, patch, o) => {
-      const [actor, origin] = await as(o);
-      return d.groups.update(actor, id, patch, origin);
-    },
-    delete: async (id, o) => {
-      const [actor, origin] = await as(o);
-      return d.groups.delete(actor, id, origin);
-    },
-    listMembers: async (id, o) => d.members.list((await as(o))[0], id, page(o)),
-    addMember: async (id, input, o) => {
-      const [actor, origin] = await as(o);
-      return d.members.add(actor, id, input, origin);
-    },
-    removeMember: async (id, userId, o) => {
-      const [actor, origin] = await as(o);
-      return d.members.remove(actor, id, userId, origin);
-    },
-    setMemberRoles: async (id, userId, roles, o) => {
-      const [actor, origin] = await as(o);
-      return d.members.setRoles(actor, id, userId, roles, origin);
-    },
-    addChild: async (id, child, o) => {
-      const [actor, origin] = await as(o);
-      return d.groups.addChild(actor, id, child, origin);
-    },
-    removeChild: async (id, child, o) => {
-      const [actor, origin] = await as(o);
-      return d.groups.removeChild(actor, id, child, origin);
-    },
+    create: (input, o) => acting(o, (actor, origin) => d.groups.create(actor, input, origin)),
+    get: (id, o) => acting(o, (actor) => d.groups.get(actor, id)),
+    list: (o) => acting(o, (actor) => d.groups.list(actor, page(o))),
+    update: (id, patch, o) => acting(o, (actor, origin) => d.groups.update(actor, id, patch, origin)),
+    delete: (id, o) => acting(o, (actor, origin) => d.groups.delete(actor, id, origin)),
+    listMembers: (id, o) => acting(o, (actor) => d.members.list(actor, id, page(o))),
+    addMember: (id, input, o) => acting(o, (actor, origin) => d.members.add(actor, id, input, origin)),
+    removeMember: (id, userId, o) => acting(o, (actor, origin) => d.members.remove(actor, id, userId, origin)),
+    setMemberRoles: (id, userId, roles, o) => acting(o, (actor, origin) => d.members.setRoles(actor, id, userId, roles, origin)),
+    addChild: (id, child, o) => acting(o, (actor, origin) => d.groups.addChild(actor, id, child, origin)),
+    removeChild: (id, child, o) => acting(o, (actor, origin) => d.groups.removeChild(actor, id, child, origin)),
     groupsOf: (userId) => d.members.groupsOf(userId),
     membershipsOf: (userId) => d.members.membershipsOf(userId),
     resolve: (id) => d.groups.resolve(id),
     serviceKeys: {
-      create: async (id, input, o) => {
-        const [actor, origin] = await as(o);
-        return d.serviceKeys.create(actor, id, input, origin);
-      },
-      list: async (id, o) => d.serviceKeys.list((await as(o))[0], id),
-      revoke: async (id, tokenId, o) => {
-        const [actor, origin] = await as(o);
-        return d.serviceKeys.revoke(actor, id, tokenId, origin);
-      },
+      create: (id, input, o) => acting(o, (actor, origin) => d.serviceKeys.create(actor, id, input, origin)),
+      list: (id, o) => acting(o, (actor) => d.serviceKeys.list(actor, id)),
+      revoke: (id, tokenId, o) => acting(o, (actor, origin) => d.serviceKeys.revoke(actor, id, tokenId, origin)),
     },
   };
 }

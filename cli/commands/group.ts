@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { collect, findUser, UsageError, withAuth, type GlobalOptions } from '../context.js';
 import { printJson, printTable } from './table.js';
-import { days } from './token.js';
+import { days, printCreatedToken } from './token.js';
 
 /** `authlib group create|list|add-member|remove-member`: as trusted code, so every rule about who may act is the operator's. */
 export function groupCommand(global: () => GlobalOptions): Command {
@@ -88,11 +88,7 @@ export function serviceKeyCommand(global: () => GlobalOptions): Command {
           ...(o.expiresInDays !== undefined ? { expiresInDays: o.expiresInDays } : {}),
         }),
       );
-      // The key alone on stdout (easy to capture); what it is on stderr.
-      console.error(
-        `service key ${created.id} "${created.name}" for ${idOrSlug}; scopes: ${created.scopes.join(' ') || '(none)'}; expires: ${created.expires_at ?? 'never'}`,
-      );
-      console.log(created.token);
+      printCreatedToken('service key', created, idOrSlug);
     });
 
   return key;
