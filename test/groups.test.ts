@@ -207,6 +207,13 @@ describe('access tokens only', () => {
       await api.deleteKey(group.id, 'abcdefgh'),
     ])
       expectError(res, 403, 'forbidden');
+    // An impersonation token may look but change nothing.
+    const admin = await registerAdmin(t);
+    const imp = await t.auth.users.impersonate(admin.user.id, u.user.id);
+    expect((await groupApi(t, imp.token).get(group.id)).status).toBe(200);
+    expectError(await groupApi(t, imp.token).create({ name: 'as someone else' }), 403, 'forbidden');
+    expectError(await groupApi(t, imp.token).delete(group.id), 403, 'forbidden');
+    expectError(await groupApi(t, imp.token).createKey(group.id, { name: 'k' }), 403, 'forbidden');
     // Without credentials: 401.
     expectError(await t.http.get(`${BASE}/groups`), 401, 'unauthorized');
     expect((await t.http.get(`${BASE}/groups`).set(bearer(u.token))).status).toBe(200);
