@@ -6,10 +6,11 @@ import { userCommand } from './commands/user.js';
 import { addUserAdminCommands } from './commands/user-admin.js';
 import { roleCommand } from './commands/role.js';
 import { eventsCommand } from './commands/events.js';
+import { groupCommand, serviceKeyCommand } from './commands/group.js';
 import type { GlobalOptions } from './context.js';
 
 const program = new Command('authlib')
-  .description('express-authlib: database set-up, users, roles, API tokens and the audit trail')
+  .description('express-authlib: database set-up, users, roles, API tokens, groups and the audit trail')
   .option('--dsn <url>', 'database: postgres://..., pglite://<dir> or pglite://memory (default: $AUTHLIB_DB_DSN, then $DATABASE_URL)')
   .option('--schema <name>', 'schema holding the tables (default: $AUTHLIB_DB_SCHEMA, then authlib)')
   .enablePositionalOptions(false)
@@ -24,6 +25,8 @@ program.addCommand(user);
 program.addCommand(tokenCommand(global));
 program.addCommand(roleCommand(global));
 program.addCommand(eventsCommand(global));
+program.addCommand(groupCommand(global));
+program.addCommand(serviceKeyCommand(global));
 program
   .command('secret')
   .description('print a fresh random jwtSecret')
@@ -53,6 +56,9 @@ const FLAGS: Record<string, string> = {
   name: '--name',
   scopes: '--scope',
   expiresInDays: '--expires-in-days',
+  slug: '--slug',
+  description: '--description',
+  parent_id: '--parent',
 };
 
 function message(err: unknown): string {

@@ -32,6 +32,11 @@ import { OneTimeTokens } from './services/one-time-tokens.js';
 import { OtpService } from './services/otp.js';
 import { MailDispatcher } from './mail/mailer.js';
 import { identityKey } from './identity-key.js';
+import { groupsApi, type Groups } from './groups-api.js';
+import { GroupAccess } from './services/group-access.js';
+import { GroupService } from './services/groups.js';
+import { GroupMemberService } from './services/group-members.js';
+import { ServiceKeyService } from './services/service-keys.js';
 import { sha256 } from './tokens/secrets.js';
 
 /** Anything with `use(path, middleware)`: an Express 4/5 app or a Connect app. */
@@ -111,6 +116,8 @@ export class AuthManager {
   readonly apiTokens: ApiTokens;
   /** Credentials for other services: stored ones and linked provider accounts, decrypted by `get`. */
   readonly integrations: Integrations;
+  /** Groups, their members, hierarchy and service keys. */
+  readonly groups: Groups;
   /** Guard middleware factory; see {@link RequireAuth}. A bound function, so it can be passed around. */
   readonly requireAuth: RequireAuth;
 
@@ -185,6 +192,11 @@ export class AuthManager {
     this.roles = { list: () => roles.list(), create: (name) => roles.create(name), delete: (name) => roles.delete(name) };
     this.events = { list: (input) => events.list(input) };
     this.apiTokens = apiTokens;
+    const groupAccess = new GroupAccess(ctx);
+    const groups = new GroupService(ctx, groupAccess);
+    const groupMembers = new GroupMemberService(ctx, groupAccess);
+    const serviceKeys = new ServiceKeyService(groupAccess, apiTokens);
+    this.groups = groupsApi({ groups, members: groupMembers, serviceKeys, users, adminRole: opts.adminRole });
     const oneTimeTokens = new OneTimeTokens(opts.now);
     const challenges = new MfaChallenges(ctx, oneTimeTokens);
     this.#sessions = new SessionService(ctx, challenges);
@@ -226,6 +238,9 @@ export class AuthManager {
       userAdmin,
       events,
       impersonation,
+      groups,
+      groupMembers,
+      serviceKeys,
       cookie: browserCookie(opts.publicUrl ?? 'http://localhost', opts.basePath),
       allowRegistration: opts.allowRegistration,
       audit,

@@ -96,6 +96,8 @@ export interface AuthManagerOptions {
   permissions?: Record<string, string[]>;
   /** Whether `POST /register` is open to the public. @default true */
   allowRegistration?: boolean;
+  /** Who may create groups (`POST /groups`): any signed-in user, or only holders of `adminRole`. @default 'anyone' */
+  groupCreation?: 'anyone' | 'admin';
   /** bcrypt cost. @default 12 */
   bcryptRounds?: number;
   /**
@@ -159,6 +161,7 @@ export const DEFAULT_ROLE_IMPLICATIONS: Readonly<Record<string, readonly string[
 export const DEFAULT_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
 export const DEFAULT_ALLOW_REGISTRATION = true;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
+export const DEFAULT_GROUP_CREATION = 'anyone';
 /** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
 export const DEFAULT_TRUST_PROXY = undefined;
 /** Warnings and errors on stderr, one line each; `logger: false` is silentLogger. */
@@ -292,6 +295,11 @@ const RESOLVERS = {
   roleImplications: (v) => roleImplicationsOf(v ?? DEFAULT_ROLE_IMPLICATIONS),
   permissions: (v) => permissionsOf(v ?? DEFAULT_PERMISSIONS),
   allowRegistration: (v) => bool(v, 'allowRegistration', DEFAULT_ALLOW_REGISTRATION),
+  groupCreation: (v): 'anyone' | 'admin' => {
+    const who = v ?? DEFAULT_GROUP_CREATION;
+    if (who !== 'anyone' && who !== 'admin') throw misuse('groupCreation', "must be 'anyone' or 'admin'");
+    return who;
+  },
   bcryptRounds: (v) => {
     const rounds = positiveInt(v, 'bcryptRounds', DEFAULT_BCRYPT_ROUNDS, 4);
     if (rounds > 31) throw misuse('bcryptRounds', 'must be between 4 and 31');

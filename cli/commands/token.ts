@@ -1,13 +1,22 @@
 import { Command } from 'commander';
-import { MAX_API_TOKEN_DAYS } from '../../src/services/api-tokens.js';
+import { MAX_API_TOKEN_DAYS, type CreatedApiToken } from '../../src/services/api-tokens.js';
 import { collect, findUser, UsageError, withAuth, type GlobalOptions } from '../context.js';
 
-const days = (value: string) => {
+/** `--expires-in-days`: a whole number of days within the API-token limit. */
+export const days = (value: string) => {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > MAX_API_TOKEN_DAYS)
     throw new UsageError(`--expires-in-days must be a whole number >= 1 (at most ${MAX_API_TOKEN_DAYS})`);
   return n;
 };
+
+/** Prints a new token alone on stdout (easy to capture) and what it is on stderr. */
+export function printCreatedToken(kind: string, created: CreatedApiToken, owner: string): void {
+  console.error(
+    `${kind} ${created.id} "${created.name}" for ${owner}; scopes: ${created.scopes.join(' ') || '(none)'}; expires: ${created.expires_at ?? 'never'}`,
+  );
+  console.log(created.token);
+}
 
 /** `authlib token create`, `authlib token list` and `authlib token revoke`. */
 export function tokenCommand(global: () => GlobalOptions): Command {
@@ -26,11 +35,7 @@ export function tokenCommand(global: () => GlobalOptions): Command {
         const user = await findUser(auth, identifier);
         return auth.apiTokens.create(user.id, { name: o.name, scopes: o.scope, ...(o.expiresInDays !== undefined ? { expiresInDays: o.expiresInDays } : {}) });
       });
-      // The token alone on stdout (easy to capture); what it is on stderr.
-      console.error(
-        `API token ${created.id} "${created.name}" for ${identifier}; scopes: ${created.scopes.join(' ') || '(none)'}; expires: ${created.expires_at ?? 'never'}`,
-      );
-      console.log(created.token);
+      printCreatedToken('API token', created, identifier);
     });
 
   token

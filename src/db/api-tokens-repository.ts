@@ -3,9 +3,16 @@ import type { ApiTokenRow, Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/** Whose token: a user's, or a group's (a service key). */
+export type ApiTokenOwner = { user_id: string } | { group_id: string };
+
+function ownedBy<Q extends { where(column: 'user_id' | 'group_id', op: '=', value: string): Q }>(query: Q, owner: ApiTokenOwner): Q {
+  return 'user_id' in owner ? query.where('user_id', '=', owner.user_id) : query.where('group_id', '=', owner.group_id);
+}
+
 export async function insertApiToken(
   db: Db,
-  row: { id: string; user_id: string; name: string; token_hash: string; scopes: string[]; created_at: Date; expires_at: Date | null },
+  row: ApiTokenOwner & { id: string; name: string; token_hash: string; scopes: string[]; created_at: Date; expires_at: Date | null },
 ): Promise<ApiTokenRow> {
   return db
     .insertInto('api_tokens')
@@ -18,13 +25,13 @@ export function findApiToken(db: Db, id: string): Promise<ApiTokenRow | undefine
   return db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export function listApiTokens(db: Db, userId: string): Promise<ApiTokenRow[]> {
-  return db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+export function listApiTokens(db: Db, owner: ApiTokenOwner): Promise<ApiTokenRow[]> {
+  return ownedBy(db.selectFrom('api_tokens').selectAll(), owner).orderBy('created_at').orderBy('id').execute();
 }
 
-/** Deletes the token only if it belongs to `userId`; another user's token looks like a missing one. */
-export async function deleteApiToken(db: Db, userId: string, id: string): Promise<boolean> {
-  const result = await db.deleteFrom('api_tokens').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+/** Deletes the token only if it belongs to `owner`; another owner's token looks like a missing one. */
+export async function deleteApiToken(db: Db, owner: ApiTokenOwner, id: string): Promise<boolean> {
+  const result = await ownedBy(db.deleteFrom('api_tokens').where('id', '=', id), owner).executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
 

@@ -47,7 +47,10 @@ export interface RefreshTokensTable {
 
 export interface ApiTokensTable {
   id: string;
-  user_id: string;
+  /** The owner of a user's token; null for a service key. */
+  user_id: string | null;
+  /** The owner of a service key (a token that acts for a group); null for a user's token. */
+  group_id: ColumnType<string | null, string | null | undefined, string | null>;
   name: string;
   token_hash: string;
   scopes: Json<string[]>;
@@ -166,6 +169,29 @@ export interface RevocationLogTable {
   created_at: Generated<Date>;
 }
 
+export interface GroupsTable {
+  id: Generated<string>;
+  name: string;
+  slug: string;
+  description: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** One edge of the group hierarchy. */
+export interface GroupParentsTable {
+  parent_id: string;
+  child_id: string;
+}
+
+/** A direct membership; `roles` are the member's roles inside the group. */
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+  roles: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: Timestamp;
+}
+
 /** Every table of the library, as Kysely sees them (inside `dbSchema`). */
 export interface Database {
   one_time_tokens: OneTimeTokensTable;
@@ -183,6 +209,9 @@ export interface Database {
   api_tokens: ApiTokensTable;
   integrations: IntegrationsTable;
   rate_limits: RateLimitsTable;
+  groups: GroupsTable;
+  group_parents: GroupParentsTable;
+  group_members: GroupMembersTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -193,3 +222,5 @@ export type OAuthAccountRow = Selectable<OAuthAccountsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
 export type IntegrationRow = Selectable<IntegrationsTable>;
+export type GroupRow = Selectable<GroupsTable>;
+export type GroupMemberRow = Selectable<GroupMembersTable>;

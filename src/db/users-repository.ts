@@ -38,6 +38,13 @@ export function findUserById(db: Db, id: string): Promise<UserRecord | undefined
   return selectUsers(db).where('users.id', '=', id).executeTakeFirst();
 }
 
+/** The users of `ids` that exist, in no particular order. */
+export function findUsersByIds(db: Db, ids: readonly string[]): Promise<UserRecord[]> {
+  const valid = ids.filter(isUserId);
+  if (valid.length === 0) return Promise.resolve([]);
+  return selectUsers(db).where('users.id', 'in', valid).execute();
+}
+
 /** By username or email, compared through `identityKey`. */
 export function findUserByIdentifier(db: Db, identifier: string): Promise<UserRecord | undefined> {
   const key = identityKey(identifier);

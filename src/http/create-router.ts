@@ -8,6 +8,7 @@ import { mountAccountRoutes, type AccountRouteDeps } from './account-routes.js';
 import { mountAdminRoutes, type AdminRouteDeps } from './admin-routes.js';
 import { mountMfaRoutes, type MfaRouteDeps } from './mfa-routes.js';
 import { mountIntegrationRoutes, type IntegrationRouteDeps } from './integration-routes.js';
+import { mountGroupRoutes, type GroupRouteDeps } from './group-routes.js';
 import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
 import { originResolver } from './origin.js';
 import { sendError } from './respond.js';
@@ -16,7 +17,7 @@ import type { Next, Req, Res, Routes } from './types.js';
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
 export function createRouter(
   given: Omit<
-    AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & AdminRouteDeps & AccountRouteDeps & MfaRouteDeps & IntegrationRouteDeps,
+    AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & AdminRouteDeps & AccountRouteDeps & MfaRouteDeps & IntegrationRouteDeps & GroupRouteDeps,
     'origin' | 'limit'
   > & {
     logger: Logger;
@@ -31,6 +32,8 @@ export function createRouter(
   mountOAuthFormCallback(router, deps);
   router.use(jsonBody);
   mountAuthRoutes(router, deps);
+  // Before the `/{user}/...` routes: `/groups/{id}/api-tokens` is a group's, not a user called `groups`.
+  mountGroupRoutes(router, deps);
   mountApiTokenRoutes(router, deps);
   mountOAuthRoutes(router, deps);
   mountAdminRoutes(router, deps);

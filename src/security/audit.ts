@@ -44,7 +44,15 @@ export type AuthEventType =
   | 'mfa_disabled'
   | 'backup_code_used'
   | 'backup_codes_regenerated'
-  | 'mail_failed';
+  | 'mail_failed'
+  | 'group_created'
+  | 'group_updated'
+  | 'group_deleted'
+  | 'group_child_added'
+  | 'group_child_removed'
+  | 'group_member_added'
+  | 'group_member_updated'
+  | 'group_member_removed';
 
 /** An audit event as stored and as handed to `onEvent`. Never carries a password, token or secret. */
 export interface AuthEvent {

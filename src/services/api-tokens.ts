@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { NotFoundError } from '../errors.js';
-import { deleteApiToken, findApiToken, insertApiToken, listApiTokens, touchApiToken } from '../db/api-tokens-repository.js';
-import type { ApiTokenRow } from '../db/schema.js';
+import { isForeignKeyViolation } from '../db/unavailable.js';
+import { deleteApiToken, findApiToken, insertApiToken, listApiTokens, touchApiToken, type ApiTokenOwner } from '../db/api-tokens-repository.js';
+import type { Kysely } from 'kysely';
+import type { ApiTokenRow, Database } from '../db/schema.js';
 import { findUserById, isUserId } from '../db/users-repository.js';
 import { generateApiToken, parseApiToken } from '../tokens/api-token.js';
 import { constantTimeEqual, sha256 } from '../tokens/secrets.js';
@@ -37,6 +39,17 @@ const createSchema = z.object({
   expiresInDays: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
 });
 
+/** Input of `auth.apiTokens.create` and of a service key. */
+export interface ApiTokenInput {
+  name: string;
+  scopes?: string[];
+  expiresInDays?: number | null;
+}
+
+/** A user's token is audited as that user's event; a service key as the group's (in `data`), with the actor. */
+const auditOwner = (owner: ApiTokenOwner) => ({ userId: 'user_id' in owner ? owner.user_id : null });
+const groupOf = (owner: ApiTokenOwner) => ('group_id' in owner ? { group_id: owner.group_id } : {});
+
 function toInfo(row: ApiTokenRow): ApiTokenInfo {
   return {
     id: row.id,
@@ -48,23 +61,64 @@ function toInfo(row: ApiTokenRow): ApiTokenInfo {
   };
 }
 
+type Db = Kysely<Database>;
+
 /** Why an API token was not accepted, or the row and owner id it stands for. */
 export type ApiTokenCheck = { ok: true; row: ApiTokenRow } | { ok: false; code: 'invalid_token' | 'token_expired' };
 
-/** Per-user API tokens: `auth.apiTokens`. */
+/** API tokens: per user (`auth.apiTokens`), and per group (service keys, managed through the groups service). */
 export class ApiTokenService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /** Creates a token for `userId`; the returned `token` is never retrievable again. */
-  async create(userId: string, input: { name: string; scopes?: string[]; expiresInDays?: number | null }, origin?: EventOrigin): Promise<CreatedApiToken> {
+  create(userId: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
+    return this.#create({ user_id: userId }, input, origin, async (db) => {
+      if (!(await findUserById(db, userId))) throw new NotFoundError('user not found');
+    });
+  }
+
+  /**
+   * Creates a service key: a token that acts for the group `groupId`, not for a person. The caller
+   * (the groups service) has checked that the group exists and that the actor administers it.
+   */
+  createForGroup(groupId: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
+    return this.#create({ group_id: groupId }, input, origin).catch((err: unknown) => {
+      // The group was deleted meanwhile: its foreign key refuses the token.
+      if (isForeignKeyViolation(err)) throw new NotFoundError('group not found');
+      throw err;
+    });
+  }
+
+  async list(userId: string): Promise<ApiTokenInfo[]> {
+    if (!isUserId(userId)) return [];
+    return this.#list({ user_id: userId });
+  }
+
+  /** The service keys of a group (never their secrets). */
+  listForGroup(groupId: string): Promise<ApiTokenInfo[]> {
+    return this.#list({ group_id: groupId });
+  }
+
+  /** Deletes one of the user's tokens; 404 when it does not exist or belongs to someone else. */
+  async revoke(userId: string, tokenId: string, origin?: EventOrigin): Promise<void> {
+    if (!isUserId(userId)) throw new NotFoundError('API token not found');
+    await this.#revoke({ user_id: userId }, tokenId, origin);
+  }
+
+  /** Deletes one of a group's service keys; 404 when it does not exist or belongs to another owner. */
+  revokeForGroup(groupId: string, tokenId: string, origin?: EventOrigin): Promise<void> {
+    return this.#revoke({ group_id: groupId }, tokenId, origin);
+  }
+
+  async #create(owner: ApiTokenOwner, input: ApiTokenInput, origin: EventOrigin | undefined, check?: (db: Db) => Promise<void>): Promise<CreatedApiToken> {
     const data = parseInput(createSchema, input);
     const now = this.ctx.opts.now();
     const { id, token } = generateApiToken();
     const row = await this.ctx.database.run(async (db) => {
-      if (!(await findUserById(db, userId))) throw new NotFoundError('user not found');
+      await check?.(db);
       return insertApiToken(db, {
+        ...owner,
         id,
-        user_id: userId,
         name: data.name,
         token_hash: sha256(token),
         scopes: [...new Set(data.scopes ?? [])],
@@ -73,26 +127,28 @@ export class ApiTokenService {
       });
     });
     const { last_used_at: _unused, ...info } = toInfo(row);
-    await this.ctx.audit.record('api_token_created', { userId, data: { token_id: id, name: info.name, scopes: info.scopes }, origin });
+    await this.ctx.audit.record('api_token_created', {
+      ...auditOwner(owner),
+      data: { token_id: id, name: info.name, scopes: info.scopes, ...groupOf(owner) },
+      origin,
+    });
     return { ...info, token };
   }
 
-  async list(userId: string): Promise<ApiTokenInfo[]> {
-    if (!isUserId(userId)) return [];
-    const rows = await this.ctx.database.run((db) => listApiTokens(db, userId));
+  async #list(owner: ApiTokenOwner): Promise<ApiTokenInfo[]> {
+    const rows = await this.ctx.database.run((db) => listApiTokens(db, owner));
     return rows.map(toInfo);
   }
 
-  /** Deletes one of the user's tokens; 404 when it does not exist or belongs to someone else. */
-  async revoke(userId: string, tokenId: string, origin?: EventOrigin): Promise<void> {
-    if (!isUserId(userId) || typeof tokenId !== 'string' || !/^[0-9A-Za-z]{8}$/.test(tokenId)) throw new NotFoundError('API token not found');
+  async #revoke(owner: ApiTokenOwner, tokenId: string, origin: EventOrigin | undefined): Promise<void> {
+    if (typeof tokenId !== 'string' || !/^[0-9A-Za-z]{8}$/.test(tokenId)) throw new NotFoundError('API token not found');
     // Announced like every revocation: each instance drops the token from its cache at once.
     await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { apiToken: tokenId }, async (trx) => {
-        if (!(await deleteApiToken(trx, userId, tokenId))) throw new NotFoundError('API token not found');
+        if (!(await deleteApiToken(trx, owner, tokenId))) throw new NotFoundError('API token not found');
       }),
     );
-    await this.ctx.audit.record('api_token_deleted', { userId, data: { token_id: tokenId }, origin });
+    await this.ctx.audit.record('api_token_deleted', { ...auditOwner(owner), data: { token_id: tokenId, ...groupOf(owner) }, origin });
   }
 
   /**

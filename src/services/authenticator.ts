@@ -167,9 +167,12 @@ export class Authenticator {
     return { auth: this.#apiTokenContext(row, user, toPublicUser(user)), record: user };
   }
 
-  #apiTokenRow(result: ApiTokenCheck): ApiTokenRow {
+  /** A user's token row; a service key (owned by a group, no user) is not accepted here. */
+  #apiTokenRow(result: ApiTokenCheck): ApiTokenRow & { user_id: string } {
     if (!result.ok) throw result.code === 'token_expired' ? new AuthenticationError('token_expired', 'API token has expired') : invalid();
-    return result.row;
+    // TODO(service keys): authenticate a group's token as `{ method: 'service_key', group, user: null }` (contract 5.6).
+    if (result.row.user_id === null) throw invalid();
+    return result.row as ApiTokenRow & { user_id: string };
   }
 
   #activeOwner(user: UserRecord | undefined): UserRecord {

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { MAX_API_TOKEN_DAYS, scopeList } from '../services/api-tokens.js';
+import type { Actor } from '../services/group-access.js';
+import type { GroupMemberService } from '../services/group-members.js';
+import type { CreateGroupInput, GroupService } from '../services/groups.js';
+import type { ServiceKeyService } from '../services/service-keys.js';
+import type { UserService } from '../services/users.js';
+import type { EventOrigin } from '../security/audit.js';
+import { parseInput } from '../validation.js';
+import { accessTokenOnly } from './access-token-only.js';
+import { bodyObject } from './body.js';
+import { queryParams, wholeNumber } from './query.js';
+import { sendJson } from './respond.js';
+import { targetUserResolver } from './target-user.js';
+import { caller, type Handler, type Req, type Routes } from './types.js';
+
+export interface GroupRouteDeps {
+  groups: GroupService;
+  groupMembers: GroupMemberService;
+  serviceKeys: ServiceKeyService;
+  users: UserService;
+  adminRole: string;
+  authenticate: Handler;
+  origin: (req: Req) => EventOrigin;
+}
+
+const serviceKeySchema = z.object({
+  name: z.string().trim().min(1).max(100),
+  scopes: scopeList.optional(),
+  expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
+});
+
+const param = (req: Req, name: string) => req.params?.[name] ?? '';
+
+/** `/groups/*` and `GET /{user}/groups`: access JWTs only (an API token gets 403), each change audited with the caller as actor. */
+export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
+  const signedIn = [d.authenticate, accessTokenOnly];
+  const targetUser = targetUserResolver(d.users, d.adminRole);
+  const actor = (req: Req): Actor => {
+    const auth = caller(req);
+    return { id: auth.user.id, siteAdmin: auth.roles.includes(d.adminRole) };
+  };
+  // `me` stands for the caller in member paths, as in `/{user}/...` paths.
+  const memberId = (req: Req) => (param(req, 'userId') === 'me' ? caller(req).user.id : param(req, 'userId'));
+  const page = (req: Req) => {
+    const q = queryParams(req, ['limit', 'offset']);
+    return { limit: wholeNumber(q.limit, 'limit'), offset: wholeNumber(q.offset, 'offset') };
+  };
+
+  router.get('/groups', ...signedIn, async (req, res) => {
+    sendJson(res, 200, { groups: await d.groups.list(actor(req), page(req)) });
+  });
+
+  router.post('/groups', ...signedIn, async (req, res) => {
+    const group = await d.groups.create(actor(req), bodyObject(req) as unknown as CreateGroupInput, d.origin(req));
+    sendJson(res, 201, { group });
+  });
+
+  router.get('/groups/:id', ...signedIn, async (req, res) => {
+    sendJson(res, 200, await d.groups.get(actor(req), param(req, 'id')));
+  });
+
+  router.patch('/groups/:id', ...signedIn, async (req, res) => {
+    const group = await d.groups.update(actor(req), param(req, 'id'), bodyObject(req), d.origin(req));
+    sendJson(res, 200, { group });
+  });
+
+  router.delete('/groups/:id', ...signedIn, async (req, res) => {
+    await d.groups.delete(actor(req), param(req, 'id'), d.origin(req));
+    sendJson(res, 200, { success: true });
+  });
+
+  router.get('/groups/:id/members', ...signedIn, async (req, res) => {
+    sendJson(res, 200, await d.groupMembers.list(actor(req), param(req, 'id'), page(req)));
+  });
+
+  router.post('/groups/:id/members', ...signedIn, async (req, res) => {
+    sendJson(res, 201, await d.groupMembers.add(actor(req), param(req, 'id'), bodyObject(req), d.origin(req)));
+  });
+
+  router.patch('/groups/:id/members/:userId', ...signedIn, async (req, res) => {
+    const { roles } = bodyObject(req) as { roles: string[] };
+    sendJson(res, 200, await d.groupMembers.setRoles(actor(req), param(req, 'id'), memberId(req), roles, d.origin(req)));
+  });
+
+  router.delete('/groups/:id/members/:userId', ...signedIn, async (req, res) => {
+    await d.groupMembers.remove(actor(req), param(req, 'id'), memberId(req), d.origin(req));
+    sendJson(res, 200, { success: true });
+  });
+
+  router.post('/groups/:id/children', ...signedIn, async (req, res) => {
+    const { child_id } = parseInput(z.object({ child_id: z.string().min(1).max(100) }), bodyObject(req));
+    await d.groups.addChild(actor(req), param(req, 'id'), child_id, d.origin(req));
+    sendJson(res, 201, { success: true });
+  });
+
+  router.delete('/groups/:id/children/:childId', ...signedIn, async (req, res) => {
+    await d.groups.removeChild(actor(req), param(req, 'id'), param(req, 'childId'), d.origin(req));
+    sendJson(res, 200, { success: true });
+  });
+
+  router.post('/groups/:id/api-tokens', ...signedIn, async (req, res) => {
+    const input = parseInput(serviceKeySchema, bodyObject(req));
+    const created = await d.serviceKeys.create(
+      actor(req),
+      param(req, 'id'),
+      { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null },
+      d.origin(req),
+    );
+    sendJson(res, 201, created, true);
+  });
+
+  router.get('/groups/:id/api-tokens', ...signedIn, async (req, res) => {
+    sendJson(res, 200, await d.serviceKeys.list(actor(req), param(req, 'id')));
+  });
+
+  router.delete('/groups/:id/api-tokens/:tokenId', ...signedIn, async (req, res) => {
+    await d.serviceKeys.revoke(actor(req), param(req, 'id'), param(req, 'tokenId'), d.origin(req));
+    sendJson(res, 200, { success: true });
+  });
+
+  router.get('/:user/groups', ...signedIn, async (req, res) => {
+    sendJson(res, 200, await d.groupMembers.groupsOf(await targetUser(req)));
+  });
+}

@@ -1,0 +1,263 @@
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import {
+  childrenOf,
+  deleteEdge,
+  deleteGroup,
+  findGroup,
+  insertEdge,
+  insertGroup,
+  isSelfOrAncestor,
+  listAllGroups,
+  listGroupsOf,
+  lockHierarchy,
+  parentsOf,
+  slugsLike,
+  subtreeMemberIds,
+  updateGroup,
+} from '../db/groups-repository.js';
+import { insertMember } from '../db/groups-repository.js';
+import type { Database, GroupRow } from '../db/schema.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../db/unavailable.js';
+import type { EventOrigin } from '../security/audit.js';
+import { parseInput } from '../validation.js';
+import type { ServiceContext } from './context.js';
+import { GROUP_ADMIN_ROLE, SLUG, isSiteAdmin, pageSchema, toGroup, type Actor, type Group, type GroupAccess } from './group-access.js';
+
+/** Input of `auth.groups.create` and `POST /groups`. */
+export interface CreateGroupInput {
+  name: string;
+  /** Derived from the name when absent. */
+  slug?: string | undefined;
+  description?: string | null | undefined;
+  /** Id or slug of the parent; the actor must administer it. */
+  parent_id?: string | undefined;
+}
+
+/** Input of `auth.groups.update` and `PATCH /groups/{id}`. */
+export interface UpdateGroupInput {
+  name?: string;
+  slug?: string;
+  description?: string | null;
+}
+
+/** A group with its direct parents and children. */
+export interface GroupDetail {
+  group: Group;
+  parents: Group[];
+  children: Group[];
+}
+
+/**
+ * At most this many users are told, one announcement each, that their inherited memberships
+ * changed when the hierarchy is edited; beyond it their caches catch up within their lifetime.
+ */
+export const MAX_ANNOUNCED_MEMBERS = 200;
+
+/** `GET /groups/{id}` lists at most this many parents and children (by slug): a root may have thousands. */
+export const MAX_LISTED_RELATIVES = 100;
+
+const name = z.string().trim().min(1, 'is required').max(100);
+const slug = z.string().regex(SLUG, 'must match ^[a-z0-9][a-z0-9-]{0,62}$');
+const description = z.string().trim().max(1000).nullable();
+
+const createSchema = z.object({ name, slug: slug.optional(), description: description.optional(), parent_id: z.string().min(1).max(100).optional() });
+const updateSchema = z.object({ name: name.optional(), slug: slug.optional(), description: description.optional() });
+
+/** A slug made of a name: lower-case ASCII letters and digits, anything else one '-', at most 63. */
+export function slugOf(text: string): string {
+  const base = text
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return base || 'group';
+}
+
+/** `base`, or `base-2`, `base-3`... whichever is not in `taken` (kept within 63 characters). */
+export function freeSlug(base: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) {
+    const suffix = `-${n}`;
+    const candidate = `${base.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
+    if (!taken.has(candidate)) return candidate;
+  }
+}
+
+const slugTaken = (s: string) => new ConflictError(`slug '${s}' is already taken`);
+
+/** Groups and their hierarchy: `auth.groups` and `/groups`. Every change is audited with the actor. */
+export class GroupService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly access: GroupAccess,
+  ) {}
+
+  /** A group by id or slug, or undefined; no visibility rule (for trusted code such as `requireAuth({ group })`). */
+  async resolve(idOrSlug: string): Promise<Group | undefined> {
+    if (typeof idOrSlug !== 'string' || idOrSlug === '') return undefined;
+    const row = await this.ctx.database.run((db) => findGroup(db, idOrSlug));
+    return row && toGroup(row);
+  }
+
+  /** Site admins see every group; others the groups they belong to (directly or through a descendant), by slug. */
+  async list(actor: Actor, page: { limit?: number | undefined; offset?: number | undefined } = {}): Promise<Group[]> {
+    const p = parseInput(pageSchema, page);
+    const rows = await this.ctx.database.run((db) => (isSiteAdmin(actor) ? listAllGroups(db, p) : listGroupsOf(db, (actor as { id: string }).id, p)));
+    return rows.map(toGroup);
+  }
+
+  /**
+   * Creates a group; a user who creates one becomes its admin. With `parent_id` the actor must
+   * administer the parent. Without a slug one is derived from the name and made unique.
+   */
+  async create(actor: Actor, input: CreateGroupInput, origin?: EventOrigin): Promise<Group> {
+    const data = parseInput(createSchema, input);
+    if (this.ctx.opts.groupCreation === 'admin' && !isSiteAdmin(actor)) throw new ForbiddenError('forbidden', 'only site admins can create groups');
+    const parent = data.parent_id === undefined ? undefined : await this.#administeredField(actor, data.parent_id, 'parent_id');
+    const creator = actor === 'system' ? undefined : actor.id;
+    const now = this.ctx.opts.now();
+    const work = async (db: Kysely<Database>): Promise<GroupRow> => {
+      const row = await this.#insert(db, data.name, data.slug, data.description ?? null, now);
+      if (creator) await insertMember(db, { group_id: row.id, user_id: creator, roles: [GROUP_ADMIN_ROLE], now });
+      if (parent) await insertEdge(db, parent.id, row.id);
+      return row;
+    };
+    const row = await this.ctx.database
+      .run((db) => (creator ? this.ctx.revocation.commit(db, { user: creator }, work) : db.transaction().execute(work)))
+      .catch((err: unknown) => {
+        // The parent was deleted between the check and the insert.
+        throw isForeignKeyViolation(err) ? new NotFoundError('parent group not found') : err;
+      });
+    await this.ctx.audit.record('group_created', {
+      userId: creator ?? null,
+      data: { group_id: row.id, slug: row.slug, parent_id: parent?.id ?? null },
+      origin,
+    });
+    return toGroup(row);
+  }
+
+  /** A group the actor may see, with its direct parents and children (the first 100 of each, by slug); 404 for anyone else. */
+  async get(actor: Actor, idOrSlug: string): Promise<GroupDetail> {
+    const { row } = await this.access.seen(actor, idOrSlug);
+    const [parents, children] = await this.ctx.database.run((db) =>
+      Promise.all([parentsOf(db, row.id, MAX_LISTED_RELATIVES), childrenOf(db, row.id, MAX_LISTED_RELATIVES)]),
+    );
+    return { group: toGroup(row), parents: parents.map(toGroup), children: children.map(toGroup) };
+  }
+
+  /** Changes name, slug or description; group admins and site admins. 409 for a taken slug. */
+  async update(actor: Actor, idOrSlug: string, patch: UpdateGroupInput, origin?: EventOrigin): Promise<Group> {
+    const data = parseInput(updateSchema, patch);
+    const group = await this.access.administered(actor, idOrSlug);
+    const fields = Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
+    const row = await this.ctx.database
+      .run((db) => updateGroup(db, group.id, fields, this.ctx.opts.now()))
+      .catch((err: unknown) => {
+        throw isUniqueViolation(err) ? slugTaken(data.slug ?? '') : err;
+      });
+    if (!row) throw new NotFoundError('group not found');
+    await this.ctx.audit.record('group_updated', { data: { group_id: row.id, fields: Object.keys(fields).sort() }, origin });
+    return toGroup(row);
+  }
+
+  /** Deletes a group with its memberships and service keys; its children are detached, not deleted. */
+  async delete(actor: Actor, idOrSlug: string, origin?: EventOrigin): Promise<void> {
+    const group = await this.access.administered(actor, idOrSlug);
+    const affected = await this.ctx.database.run((db) =>
+      db.transaction().execute(async (trx) => {
+        await lockHierarchy(trx);
+        const members = await subtreeMemberIds(trx, group.id, MAX_ANNOUNCED_MEMBERS);
+        if (!(await deleteGroup(trx, group.id))) throw new NotFoundError('group not found');
+        return members;
+      }),
+    );
+    await this.#announce(affected);
+    await this.ctx.audit.record('group_deleted', { data: { group_id: group.id, slug: group.slug, name: group.name }, origin });
+  }
+
+  /**
+   * Makes `childIdOrSlug` a child of `idOrSlug`; the actor must administer both. 409 when it would
+   * make a cycle (the child is the parent or one of its ancestors) or the edge exists. Edits of the
+   * hierarchy hold one advisory lock, so of two edits that together would close a cycle the
+   * second sees the first and is refused.
+   */
+  async addChild(actor: Actor, idOrSlug: string, childIdOrSlug: string, origin?: EventOrigin): Promise<void> {
+    const parent = await this.access.administered(actor, idOrSlug);
+    const child = await this.#administeredField(actor, childIdOrSlug, 'child_id');
+    const affected = await this.ctx.database
+      .run((db) =>
+        db.transaction().execute(async (trx) => {
+          await lockHierarchy(trx);
+          if (await isSelfOrAncestor(trx, child.id, parent.id))
+            throw new ConflictError('that would make a cycle: the child is the group itself or one of its ancestors');
+          if (!(await insertEdge(trx, parent.id, child.id))) throw new ConflictError('the group is already a child of this group');
+          return subtreeMemberIds(trx, child.id, MAX_ANNOUNCED_MEMBERS);
+        }),
+      )
+      .catch((err: unknown) => {
+        throw isForeignKeyViolation(err) ? new NotFoundError('group not found') : err;
+      });
+    await this.#announce(affected);
+    await this.ctx.audit.record('group_child_added', { data: { group_id: parent.id, child_id: child.id }, origin });
+  }
+
+  /** Detaches a child; the actor must administer the parent. 404 when it is not a child. */
+  async removeChild(actor: Actor, idOrSlug: string, childIdOrSlug: string, origin?: EventOrigin): Promise<void> {
+    const parent = await this.access.administered(actor, idOrSlug);
+    const affected = await this.ctx.database.run((db) =>
+      db.transaction().execute(async (trx) => {
+        await lockHierarchy(trx);
+        const child = typeof childIdOrSlug === 'string' && childIdOrSlug !== '' ? await findGroup(trx, childIdOrSlug) : undefined;
+        if (!child || !(await deleteEdge(trx, parent.id, child.id))) throw new NotFoundError('no such child group');
+        return { child, members: await subtreeMemberIds(trx, child.id, MAX_ANNOUNCED_MEMBERS) };
+      }),
+    );
+    await this.#announce(affected.members);
+    await this.ctx.audit.record('group_child_removed', { data: { group_id: parent.id, child_id: affected.child.id }, origin });
+  }
+
+  /** A group named in a body field that the actor must administer; one they cannot see is a 400 naming the field. */
+  async #administeredField(actor: Actor, idOrSlug: string, field: string): Promise<GroupRow> {
+    try {
+      return await this.access.administered(actor, idOrSlug);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new ValidationError({ [field]: 'names no group you can see' });
+      throw err;
+    }
+  }
+
+  /** Inserts with the given slug (409 when taken) or a free one derived from the name (retried if taken meanwhile). */
+  async #insert(db: Kysely<Database>, groupName: string, given: string | undefined, desc: string | null, now: Date): Promise<GroupRow> {
+    if (given !== undefined) {
+      const row = await insertGroup(db, { name: groupName, slug: given, description: desc, now });
+      if (!row) throw slugTaken(given);
+      return row;
+    }
+    const base = slugOf(groupName);
+    // Every candidate starts with `base-`, or for a long base with its first 55 characters (the suffix shortens it).
+    const taken = new Set(await slugsLike(db, base, base.length > 55 ? base.slice(0, 55) : `${base}-`));
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const candidate = freeSlug(base, taken);
+      const row = await insertGroup(db, { name: groupName, slug: candidate, description: desc, now });
+      if (row) return row;
+      // Taken meanwhile by a concurrent insert: the next suffix.
+      taken.add(candidate);
+    }
+    throw slugTaken(base);
+  }
+
+  /**
+   * Tells every instance that these users' inherited memberships changed (one announcement each,
+   * after the edit committed). The list is capped at MAX_ANNOUNCED_MEMBERS.
+   * TODO(groups in requireAuth): when memberships are cached per user, a subtree larger than the
+   * cap must invalidate them wholesale (e.g. a `groups` revocation event) instead of per user.
+   */
+  async #announce(userIds: readonly string[]): Promise<void> {
+    for (const user of userIds) await this.ctx.database.run((db) => this.ctx.revocation.commit(db, { user }, async () => undefined));
+  }
+}

@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { registerAdmin } from './helpers/admin.js';
+import { expectError, expectUserObject, expectValidation } from './helpers/endpoints.js';
+import { groupApi } from './helpers/groups.js';
+import { rawQuery } from './helpers/database.js';
+
+// Members of a group: who may add, change and remove them; the last admin rule, also when two
+// removals race; membership changes announced to every instance; GET /{user}/groups.
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t?.close());
+
+/** A fresh user who created a fresh group (and so is its admin). */
+async function ownedGroup(name = 'Team') {
+  const owner = await registerUser(t);
+  const { group } = (await groupApi(t, owner.token).create({ name })).body as { group: { id: string; slug: string } };
+  return { owner, group, api: groupApi(t, owner.token) };
+}
+
+const code = (err: unknown) => (err as { code?: string }).code;
+
+describe('adding members', () => {
+  it('a group admin adds by user_id, username or email (each trimmed/case-folded like sign-in); 201 {user, roles, is_admin}', async () => {
+    const { group, api } = await ownedGroup();
+    const [a, b, c] = [await registerUser(t), await registerUser(t), await registerUser(t)];
+    const byId = await api.addMember(group.id, { user_id: a.user.id, roles: ['editor', 'editor'] });
+    expect(byId.status, JSON.stringify(byId.body)).toBe(201);
+    expect(Object.keys(byId.body).sort()).toEqual(['is_admin', 'roles', 'user']);
+    expectUserObject(byId.body.user);
+    expect(byId.body).toMatchObject({ user: { id: a.user.id }, roles: ['editor'], is_admin: false });
+    const byName = await api.addMember(group.slug, { username: b.username.toUpperCase() });
+    expect(byName.status).toBe(201);
+    expect(byName.body).toMatchObject({ user: { id: b.user.id }, roles: [], is_admin: false });
+    const byEmail = await api.addMember(group.id, { email: ` ${c.username}@EXAMPLE.com `, roles: ['admin'] });
+    expect(byEmail.status).toBe(201);
+    expect(byEmail.body).toMatchObject({ user: { id: c.user.id }, roles: ['admin'], is_admin: true });
+    const list = await api.members(group.id);
+    expect(list.body.total).toBe(4);
+    expect(list.body.members.map((m: { user: { id: string } }) => m.user.id)).toEqual(expect.arrayContaining([a.user.id, b.user.id, c.user.id]));
+  });
+
+  it('409 for a member already there, 404 for an unknown user, 400 for no or several identifiers and bad roles', async () => {
+    const { group, api } = await ownedGroup();
+    const a = await registerUser(t);
+    expect((await api.addMember(group.id, { user_id: a.user.id })).status).toBe(201);
+    expectError(await api.addMember(group.id, { username: a.username }), 409, 'conflict');
+    expectError(await api.addMember(group.id, { user_id: '00000000-0000-4000-8000-000000000000' }), 404, 'not_found');
+    expectError(await api.addMember(group.id, { user_id: 'not-a-uuid' }), 404, 'not_found');
+    expectError(await api.addMember(group.id, { email: 'nobody@example.com' }), 404, 'not_found');
+    expectValidation(await api.addMember(group.id, {}), 'user_id');
+    expectValidation(await api.addMember(group.id, { user_id: a.user.id, username: a.username }), 'user_id');
+    expectValidation(await api.addMember(group.id, { user_id: 5 }), 'user_id');
+    expectValidation(await api.addMember(group.id, { username: a.username, roles: ['Not A Role'] }), 'roles.0');
+    expectValidation(await api.addMember(group.id, { username: a.username, roles: 'admin' }), 'roles');
+  });
+
+  it('a plain member cannot add (403); a stranger gets 404; a site admin can add to any group', async () => {
+    const { group, api } = await ownedGroup();
+    const member = await registerUser(t);
+    const stranger = await registerUser(t);
+    await api.addMember(group.id, { user_id: member.user.id });
+    expectError(await groupApi(t, member.token).addMember(group.id, { user_id: stranger.user.id }), 403, 'forbidden');
+    expectError(await groupApi(t, stranger.token).addMember(group.id, { user_id: stranger.user.id }), 404, 'not_found');
+    const admin = await registerAdmin(t);
+    expect((await groupApi(t, admin.token).addMember(group.id, { user_id: stranger.user.id })).status).toBe(201);
+    // Members see the member list; it shows direct members.
+    const seen = await groupApi(t, member.token).members(group.id, '?limit=2');
+    expect(seen.status).toBe(200);
+    expect(seen.body.total).toBe(3);
+    expect(seen.body.members).toHaveLength(2);
+    expectValidation(await groupApi(t, member.token).members(group.id, '?limit=1000'), 'limit');
+  });
+
+  it('membership changes are announced to every instance (a revocation event for the user)', async () => {
+    const { group, api } = await ownedGroup();
+    const a = await registerUser(t);
+    const announced = async () =>
+      (await rawQuery<{ n: number }>(`select count(*)::int as n from "${t.schema}".revocation_log where event->>'user' = $1`, [a.user.id]))[0]!.n;
+    const before = await announced();
+    await api.addMember(group.id, { user_id: a.user.id });
+    expect(await announced()).toBe(before + 1);
+    await api.setRoles(group.id, a.user.id, ['editor']);
+    expect(await announced()).toBe(before + 2);
+    await api.removeMember(group.id, a.user.id);
+    expect(await announced()).toBe(before + 3);
+    // A refused change announces nothing.
+    expectError(await api.removeMember(group.id, a.user.id), 404, 'not_found');
+    expect(await announced()).toBe(before + 3);
+  });
+});
+
+describe('changing roles and removing members', () => {
+  it('PATCH roles by a group admin; 404 for a non-member; a member cannot change roles (403)', async () => {
+    const { group, api } = await ownedGroup();
+    const a = await registerUser(t);
+    await api.addMember(group.id, { user_id: a.user.id });
+    const res = await api.setRoles(group.id, a.user.id, ['admin', 'billing']);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ user: { id: a.user.id }, roles: ['admin', 'billing'], is_admin: true });
+    const stranger = await registerUser(t);
+    expectError(await api.setRoles(group.id, stranger.user.id, []), 404, 'not_found');
+    expectValidation(await api.setRoles(group.id, a.user.id, undefined), 'roles');
+    const b = await registerUser(t);
+    await api.addMember(group.id, { user_id: b.user.id });
+    expectError(await groupApi(t, b.token).setRoles(group.id, b.user.id, ['admin']), 403, 'forbidden');
+  });
+
+  it('a member may leave (also as `me`), but not remove others (403); an admin removes anyone', async () => {
+    const { group, api } = await ownedGroup();
+    const [a, b, c] = [await registerUser(t), await registerUser(t), await registerUser(t)];
+    for (const u of [a, b, c]) await api.addMember(group.id, { user_id: u.user.id });
+    expectError(await groupApi(t, a.token).removeMember(group.id, b.user.id), 403, 'forbidden');
+    expect((await groupApi(t, a.token).removeMember(group.id, a.user.id)).body).toEqual({ success: true });
+    expect((await groupApi(t, b.token).removeMember(group.id, 'me')).status).toBe(200);
+    expect((await api.removeMember(group.id, c.user.id)).status).toBe(200);
+    expect((await api.members(group.id)).body.total).toBe(1);
+    // Gone members no longer see the group.
+    expectError(await groupApi(t, a.token).get(group.id), 404, 'not_found');
+  });
+
+  it('the last admin cannot leave, be removed or lose admin (409); with a second admin they can', async () => {
+    const { owner, group, api } = await ownedGroup();
+    expectError(await api.removeMember(group.id, owner.user.id), 409, 'conflict');
+    expectError(await api.setRoles(group.id, owner.user.id, ['member']), 409, 'conflict');
+    const siteAdmin = await registerAdmin(t);
+    expectError(await groupApi(t, siteAdmin.token).removeMember(group.id, owner.user.id), 409, 'conflict');
+    const b = await registerUser(t);
+    await api.addMember(group.id, { user_id: b.user.id, roles: ['admin'] });
+    expect((await api.setRoles(group.id, owner.user.id, ['member'])).status).toBe(200);
+    expectError(await groupApi(t, b.token).removeMember(group.id, 'me'), 409, 'conflict');
+    // The rule holds for auth.groups too.
+    expect(code(await t.auth.groups.removeMember(group.id, b.user.id).catch((e: unknown) => e))).toBe('conflict');
+    expect(code(await t.auth.groups.setMemberRoles(group.id, b.user.id, []).catch((e: unknown) => e))).toBe('conflict');
+  });
+
+  it('two admins removing each other at once: exactly one wins, one admin remains (every round)', async () => {
+    for (let round = 0; round < 6; round++) {
+      const { owner, group, api } = await ownedGroup();
+      const b = await registerUser(t);
+      await api.addMember(group.id, { user_id: b.user.id, roles: ['admin'] });
+      const [byOwner, byB] = await Promise.all([api.removeMember(group.id, b.user.id), groupApi(t, b.token).removeMember(group.id, owner.user.id)]);
+      const statuses = [byOwner.status, byB.status].sort();
+      // The loser is refused by the rule (409) or, when its own removal landed before its request
+      // was checked, because it no longer sees the group (404).
+      expect(statuses[0]).toBe(200);
+      expect([404, 409]).toContain(statuses[1]);
+      const admins = await rawQuery<{ n: number }>(`select count(*)::int as n from "${t.schema}".group_members where group_id = $1 and 'admin' = any(roles)`, [
+        group.id,
+      ]);
+      expect(admins[0]!.n).toBe(1);
+    }
+  });
+
+  it('two admins leaving at once (auth.groups): exactly one wins', async () => {
+    for (let round = 0; round < 6; round++) {
+      const { owner, group, api } = await ownedGroup();
+      const b = await registerUser(t);
+      await api.addMember(group.id, { user_id: b.user.id, roles: ['admin'] });
+      const outcomes = await Promise.allSettled([
+        t.auth.groups.removeMember(group.id, owner.user.id, { actor: owner.user.id }),
+        t.auth.groups.setMemberRoles(group.id, b.user.id, ['member'], { actor: b.user.id }),
+      ]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(code(outcomes.find((o) => o.status === 'rejected')?.reason)).toBe('conflict');
+    }
+  });
+});
+
+describe('GET /{user}/groups', () => {
+  it('self (`me` or own id) or a site admin; anyone else 404', async () => {
+    const { owner, group } = await ownedGroup('Mine');
+    const mine = await groupApi(t, owner.token).userGroups();
+    expect(mine.status).toBe(200);
+    expect(mine.body).toEqual([
+      { group: expect.objectContaining({ id: group.id }), roles: ['admin'], is_admin: true, via: expect.objectContaining({ id: group.id }) },
+    ]);
+    expect((await groupApi(t, owner.token).userGroups(owner.user.id)).body).toEqual(mine.body);
+    const other = await registerUser(t);
+    expectError(await groupApi(t, other.token).userGroups(owner.user.id), 404, 'not_found');
+    expect((await groupApi(t, other.token).userGroups()).body).toEqual([]);
+    const admin = await registerAdmin(t);
+    expect((await groupApi(t, admin.token).userGroups(owner.user.id)).body).toEqual(mine.body);
+  });
+});

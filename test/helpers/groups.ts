@@ -1,0 +1,41 @@
+import { bearer, type TestApp } from './app.js';
+import { BASE } from './endpoints.js';
+
+/** Requests to the group endpoints as `token`. */
+export function groupApi(t: TestApp, token: string) {
+  const auth = bearer(token);
+  const g = (id: string) => `${BASE}/groups/${encodeURIComponent(id)}`;
+  return {
+    list: (query = '') => t.http.get(`${BASE}/groups${query}`).set(auth),
+    create: (body: Record<string, unknown>) => t.http.post(`${BASE}/groups`).set(auth).send(body),
+    get: (id: string) => t.http.get(g(id)).set(auth),
+    patch: (id: string, body: Record<string, unknown>) => t.http.patch(g(id)).set(auth).send(body),
+    delete: (id: string) => t.http.delete(g(id)).set(auth),
+    members: (id: string, query = '') => t.http.get(`${g(id)}/members${query}`).set(auth),
+    addMember: (id: string, body: Record<string, unknown>) =>
+      t.http
+        .post(`${g(id)}/members`)
+        .set(auth)
+        .send(body),
+    setRoles: (id: string, userId: string, roles: unknown) =>
+      t.http
+        .patch(`${g(id)}/members/${userId}`)
+        .set(auth)
+        .send({ roles }),
+    removeMember: (id: string, userId: string) => t.http.delete(`${g(id)}/members/${userId}`).set(auth),
+    addChild: (id: string, childId: string) =>
+      t.http
+        .post(`${g(id)}/children`)
+        .set(auth)
+        .send({ child_id: childId }),
+    removeChild: (id: string, childId: string) => t.http.delete(`${g(id)}/children/${encodeURIComponent(childId)}`).set(auth),
+    userGroups: (user = 'me') => t.http.get(`${BASE}/${user}/groups`).set(auth),
+    createKey: (id: string, body: Record<string, unknown>) =>
+      t.http
+        .post(`${g(id)}/api-tokens`)
+        .set(auth)
+        .send(body),
+    listKeys: (id: string) => t.http.get(`${g(id)}/api-tokens`).set(auth),
+    deleteKey: (id: string, tokenId: string) => t.http.delete(`${g(id)}/api-tokens/${tokenId}`).set(auth),
+  };
+}
