@@ -1,7 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AuthError, AuthenticationError, ForbiddenError, InternalError } from './errors.js';
+import { AuthError, AuthenticationError, ForbiddenError, InternalError, NotFoundError } from './errors.js';
 import { BackgroundTasks } from './background-tasks.js';
 import { DatabaseGate } from './db/database-gate.js';
+import { findLineage } from './db/groups-repository.js';
+import { GroupDirectory } from './security/group-directory.js';
+import type { GroupRef } from './security/group-memberships.js';
+import { hasGroupRole, standingIn } from './security/group-standing.js';
 import { createRouter } from './http/create-router.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
@@ -66,6 +70,19 @@ export interface GuardOptions {
   scopes?: string[];
   /** An operation of the `permissions` option, as `requireAuth({ permission })`; one it does not declare is never authorized. */
   operation?: string;
+  /** A group (id or slug) the caller must belong to, as `requireAuth({ group })`; it becomes the context's organization. */
+  group?: string;
+  /** With `group`: one of these roles inside it. */
+  groupRoles?: string[];
+}
+
+/** Who is calling, for the app's own decisions: the user, their groups, and the organization in question. */
+export interface GuardContext {
+  /** The calling user; null for a service key. */
+  user: AuthContext['user'] | null;
+  groups: AuthContext['groups'];
+  /** The group named by `group`, else the caller's only top-level group, else null. */
+  organization: GroupRef | null;
 }
 
 /** The result of `auth.guard`: never throws. */
@@ -73,6 +90,8 @@ export interface GuardResult {
   is_authenticated: boolean;
   is_authorized: boolean;
   auth: AuthContext | null;
+  /** Null when the token was not accepted. */
+  context: GuardContext | null;
   error: AuthError | null;
 }
 
@@ -206,7 +225,11 @@ export class AuthManager {
     const oauth = new OAuthService(ctx, this.#sessions);
     const integrations = new IntegrationService(ctx, identities);
     this.integrations = integrations;
-    this.#authenticator = new Authenticator(opts, revocation, apiTokens);
+    // Guards that name a group, and service keys, find groups here; memberships come with each cached user.
+    const directory = new GroupDirectory((idOrSlug) => this.#database.run((db) => findLineage(db, idOrSlug)));
+    revocation.onGroupsChanged(() => directory.clear());
+    revocation.loadMembershipsWith(groupMembers.membershipView);
+    this.#authenticator = new Authenticator(opts, revocation, apiTokens, directory);
     this.#permissions = opts.permissions;
     this.requireAuth = this.#requireAuthFactory();
 
@@ -293,15 +316,36 @@ export class AuthManager {
     try {
       if (!token) throw new AuthenticationError('unauthorized', 'authentication required');
       const auth = await this.verifyToken(token);
-      const { roles, scopes, operation } = need;
+      const { roles, scopes, operation, group, groupRoles } = need;
       // Unlike requireAuth (a TypeError at setup), an unknown or malformed operation is just never granted.
       const permission = operation === undefined ? undefined : permissionNeed(this.#permissions, typeof operation === 'string' ? operation : '');
-      const authorized = isAuthorized(auth, { roles, scopes, permission });
-      return { is_authenticated: true, is_authorized: authorized, auth, error: authorized ? null : new ForbiddenError() };
+      const named = typeof group === 'string' && group.length > 0 && group.length <= 100 ? await this.#authenticator.groups.get(group) : undefined;
+      const standing = named && standingIn(auth, named, this.#authenticator.adminRole);
+      // Malformed group options fail closed, as an unknown operation does.
+      const wellFormed = groupRoles === undefined || (Array.isArray(groupRoles) && groupRoles.every((r) => typeof r === 'string'));
+      const inGroup = group === undefined || (standing !== undefined && wellFormed && hasGroupRole(auth, standing, groupRoles ?? []));
+      const authorized = inGroup && isAuthorized(auth, { roles, scopes, permission, group });
+      const organization = standing ? named : await this.#onlyOrganization(auth);
+      const context: GuardContext = {
+        user: auth.method === 'service_key' ? null : auth.user,
+        groups: auth.groups,
+        organization: organization ? { id: organization.id, slug: organization.slug, name: organization.name } : null,
+      };
+      const error = authorized ? null : standing === undefined && group !== undefined ? new NotFoundError('group not found') : new ForbiddenError();
+      return { is_authenticated: true, is_authorized: authorized, auth, context, error };
     } catch (err) {
       const error = err instanceof AuthError ? err : new InternalError({ cause: err });
-      return { is_authenticated: false, is_authorized: false, auth: null, error };
+      return { is_authenticated: false, is_authorized: false, auth: null, context: null, error };
     }
+  }
+
+  /** The caller's organization when it is unambiguous: its only top-level group (a service key's group's root). */
+  async #onlyOrganization(auth: AuthContext): Promise<GroupRef | undefined> {
+    const roots =
+      auth.method === 'service_key'
+        ? ((await this.#authenticator.groups.get(auth.group!.id))?.roots ?? [])
+        : (this.#revocation.peekUser(auth.user.id)?.memberships.topLevel ?? []);
+    return roots.length === 1 ? roots[0] : undefined;
   }
 
   /** A fresh login for `userId`: `{ token, refresh_token }`. */

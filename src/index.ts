@@ -1,7 +1,7 @@
 import './express-augmentation.js';
 
 export { AuthManager } from './auth-manager.js';
-export type { ApiTokens, Events, GuardOptions, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Roles, Users } from './auth-manager.js';
+export type { ApiTokens, Events, GuardContext, GuardOptions, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Roles, Users } from './auth-manager.js';
 export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './services/user-admin.js';
 export type { RoleInfo } from './services/roles.js';
 export type { GroupCallOptions, GroupPageOptions, Groups } from './groups-api.js';
@@ -52,7 +52,7 @@ export type { AuthContext } from './services/authenticator.js';
 export type { CreateUserInput } from './services/users.js';
 export type { ApiTokenInfo, CreatedApiToken } from './services/api-tokens.js';
 export type { TokenPair } from './services/sessions.js';
-export type { RequireAuthOptions } from './require-auth.js';
+export type { GroupOfRequest, GuardedRequest, RequireAuthOptions } from './require-auth.js';
 export type { RateLimitOptions, LimitRule } from './security/rate-limit.js';
 export type { LockHolder, RateLimitName } from './errors.js';
 export { DEFAULT_RATE_LIMITS } from './security/rate-limit.js';
@@ -64,3 +64,4 @@ export type { MailContent, MailTemplateData, MailTemplates } from './mail/templa
 export { DEFAULT_MAIL_TEMPLATES } from './mail/templates.js';
 export type { MfaOptions, OtpOptions, PasswordPolicyOptions } from './options.js';
 export { generateSecret } from './tokens/secrets.js';
+export type { GroupMembership, GroupRef } from './security/group-memberships.js';

@@ -1,11 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AuthError, AuthenticationError, ForbiddenError, RateLimitError } from './errors.js';
+import { AuthError, AuthenticationError, ForbiddenError, NotFoundError, RateLimitError } from './errors.js';
 import { readCredentials } from './http/credentials.js';
 import { sendError } from './http/respond.js';
 import type { Logger } from './logger.js';
 import type { AuthContext, Authenticator } from './services/authenticator.js';
-import { isPermitted, permissionNeed, type PermissionNeed, type Permissions } from './security/permissions.js';
+import { ANY_SCOPE, isPermitted, permissionNeed, type PermissionNeed, type Permissions } from './security/permissions.js';
+import type { GroupEntry } from './security/group-directory.js';
+import { hasGroupRole, standingIn } from './security/group-standing.js';
 import type { TokenFailureLimiter } from './security/token-failures.js';
+
+/** A request as a group function sees it: Express's, or any with route `params`. */
+export interface GuardedRequest extends IncomingMessage {
+   
+  params?: any;
+   
+  query?: any;
+  auth?: AuthContext;
+}
+
+/**
+ * Reads the group's id or slug from a request. Declared as a method so that a function written
+ * for Express's own Request type (which has more than GuardedRequest) is accepted too.
+ */
+export type GroupOfRequest = { group(req: GuardedRequest): unknown }['group'];
 
 /** What `requireAuth` accepts: nothing, a list of roles, or an options object. */
 export type RequireAuthOptions =
@@ -22,7 +39,20 @@ export type RequireAuthOptions =
       permission?: string;
       /** Let anonymous callers through (a token that is sent must still be valid). @default false */
       optional?: boolean;
+      /**
+       * The caller must belong to this group (id or slug), directly or through a descendant, or
+       * administer it from above; a function reads it from the request, e.g. `(req) => req.params.org`.
+       * 404 `not_found` for a group the caller cannot see.
+       */
+      group?: string | GroupOfRequest;
+      /** With `group`: the caller needs one of these roles inside the group (403 `forbidden` otherwise). */
+      groupRoles?: string[];
+      /** Let service keys through a guard that names neither `group` nor `permission`. @default false */
+      allowServiceKeys?: boolean;
     };
+
+/** A group reference longer than this names no group (ids are 36 characters, slugs 63). */
+const MAX_GROUP_REF = 100;
 
 type Req = IncomingMessage & { auth?: AuthContext; user?: unknown };
 type Next = (err?: unknown) => void;
@@ -32,18 +62,29 @@ export interface Need {
   roles?: readonly string[];
   scopes?: readonly string[];
   permission?: PermissionNeed;
+  /** Whether a service key may pass without `group` or `permission` naming what it is for. */
+  allowServiceKeys?: boolean;
+  /** Set when the guard names a group (its checks are `standingIn`'s, made before these). */
+  group?: unknown;
 }
 
-const KNOWN_KEYS = new Set(['roles', 'scopes', 'permission', 'optional']);
-const usage = "pass nothing, an array of roles (['admin']) or { roles?: string[], scopes?: string[], permission?: string, optional?: boolean }";
+const KNOWN_KEYS = new Set(['roles', 'scopes', 'permission', 'optional', 'group', 'groupRoles', 'allowServiceKeys']);
+const usage = "pass nothing, an array of roles (['admin']) or { roles?, scopes?, permission?, group?, groupRoles?, allowServiceKeys?, optional? }";
+
+/** What normalise makes of the options. */
+interface Guarding extends Need {
+  optional: boolean;
+  group?: string | GroupOfRequest;
+  groupRoles: readonly string[];
+}
 
 /**
  * Fails closed at setup: a guard that silently ignored a typo (`role`) or a bare string would let
  * every signed-in caller through the route it was meant to protect; one naming an operation that
  * `permissions` does not declare could never let anyone through.
  */
-function normalise(options: RequireAuthOptions | undefined, permissions: Permissions): Need & { optional: boolean } {
-  if (options === undefined) return { optional: false };
+function normalise(options: RequireAuthOptions | undefined, permissions: Permissions): Guarding {
+  if (options === undefined) return { optional: false, groupRoles: [] };
   if (typeof options === 'string') {
     const given: unknown = options; // not allowed by the type, but JavaScript callers pass it
     const role = String(given);
@@ -73,8 +114,25 @@ function normalise(options: RequireAuthOptions | undefined, permissions: Permiss
   };
   if (o.optional !== undefined && typeof o.optional !== 'boolean')
     throw new TypeError('express-authlib: requireAuth(options): `optional` must be true or false');
-  const need: Need & { optional: boolean } = { roles: list(o.roles, 'roles'), scopes: list(o.scopes, 'scopes'), optional: o.optional === true };
+  if (o.allowServiceKeys !== undefined && typeof o.allowServiceKeys !== 'boolean')
+    throw new TypeError('express-authlib: requireAuth(options): `allowServiceKeys` must be true or false');
+  const need: Guarding = {
+    roles: list(o.roles, 'roles'),
+    scopes: list(o.scopes, 'scopes'),
+    optional: o.optional === true,
+    allowServiceKeys: o.allowServiceKeys === true,
+    groupRoles: list(o.groupRoles, 'groupRoles'),
+  };
   if (o.permission !== undefined) need.permission = knownPermission(o.permission, permissions);
+  if (o.group !== undefined) {
+    if (!(typeof o.group === 'function' || (typeof o.group === 'string' && o.group.length > 0)))
+      throw new TypeError(
+        "express-authlib: requireAuth(options): `group` must be a group's id or slug, or a function of the request, e.g. { group: (req) => req.params.org }",
+      );
+    need.group = o.group;
+  } else if (need.groupRoles.length > 0) {
+    throw new TypeError("express-authlib: requireAuth(options): `groupRoles` needs `group`, e.g. { group: (req) => req.params.org, groupRoles: ['admin'] }");
+  }
   return need;
 }
 
@@ -112,7 +170,13 @@ export function isAuthorized(auth: AuthContext, need: Need): boolean {
   const roles = need.roles ?? [];
   const scopes = need.scopes ?? [];
   if (roles.length > 0 && !roles.some((r) => auth.roles.includes(r))) return false;
-  if (scopes.length > 0 && auth.method === 'api_token' && !scopes.every((s) => auth.scopes.includes(s))) return false;
+  if (scopes.length > 0 && auth.method !== 'jwt' && !scopes.every((s) => auth.scopes.includes(s))) return false;
+  if (auth.method === 'service_key') {
+    // No person is calling: only a guard that says what the key is for (a group, an operation) or
+    // that admits keys outright lets one through, and an operation is granted by its scopes alone.
+    if (!need.allowServiceKeys && need.group === undefined && need.permission === undefined) return false;
+    return !need.permission || auth.scopes.includes(need.permission.name) || auth.scopes.includes(ANY_SCOPE);
+  }
   if (need.permission && !isPermitted(need.permission, auth.roles, auth.scopes)) return false;
   return true;
 }
@@ -139,11 +203,33 @@ export function createRequireAuth(
     }
     const wait = failures?.retryAfter(req) ?? 0;
     if (wait > 0) return sendError(res, new RateLimitError(wait, 'token', failures?.rule), logger);
-    const admit = (auth: AuthContext): void => {
+    const pass = (auth: AuthContext): void => {
       if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
       req.auth = auth;
       req.user = auth.user;
       next();
+    };
+    // A guard naming a group decides membership first (404 tells nothing about the group), from
+    // memory when the group was seen in the last 30 s.
+    const inGroup = (auth: AuthContext, group: GroupEntry | undefined): void => {
+      const standing = group && standingIn(auth, group, authenticator.adminRole);
+      if (!standing) return sendError(res, new NotFoundError('group not found'), logger);
+      if (!hasGroupRole(auth, standing, need.groupRoles))
+        return sendError(res, new ForbiddenError('forbidden', 'this needs another role in the group'), logger);
+      pass(auth);
+    };
+    const admit = (auth: AuthContext): void => {
+      if (need.group === undefined) return pass(auth);
+      let ref: unknown;
+      try {
+        ref = typeof need.group === 'function' ? need.group(req) : need.group;
+      } catch (err) {
+        return next(err);
+      }
+      if (typeof ref !== 'string' || ref.length === 0 || ref.length > MAX_GROUP_REF) return sendError(res, new NotFoundError('group not found'), logger);
+      const known = authenticator.groups.peek(ref);
+      if (known) return inGroup(auth, known);
+      authenticator.groups.get(ref).then((group) => inGroup(auth, group), refuse);
     };
     const refuse = (err: unknown): void => {
       if (!(err instanceof AuthError)) return next(err);

@@ -115,6 +115,31 @@ function selfAndDescendants(db: Db, groupId: string) {
   );
 }
 
+/** A group and each of its ancestors, with whether it has a parent itself. */
+export interface Lineage {
+  group: GroupRow;
+  /** The group's ancestors (not itself); `top_level` marks those with no parent. */
+  ancestors: Array<{ id: string; slug: string; name: string; top_level: boolean }>;
+  top_level: boolean;
+}
+
+/** A group by id or slug with its ancestors, for guards that name a group; undefined when there is none. */
+export async function findLineage(db: Db, idOrSlug: string): Promise<Lineage | undefined> {
+  const group = await findGroup(db, idOrSlug);
+  if (!group) return undefined;
+  const rows = await selfAndAncestors(db, group.id)
+    .selectFrom('anc')
+    .innerJoin('groups', 'groups.id', 'anc.id')
+    .select(['groups.id', 'groups.slug', 'groups.name'])
+    .select((eb) =>
+      eb.not(eb.exists(eb.selectFrom('group_parents').select('group_parents.parent_id').whereRef('group_parents.child_id', '=', 'groups.id'))).as('top_level'),
+    )
+    .execute();
+  const self = rows.find((r) => r.id === group.id);
+  const lineage = rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, top_level: r.top_level === true }));
+  return { group, ancestors: lineage.filter((r) => r.id !== group.id), top_level: self === undefined || self.top_level === true };
+}
+
 /** The ids of a group's ancestors (not itself). */
 export async function ancestorIds(db: Db, groupId: string): Promise<string[]> {
   const rows = await selfAndAncestors(db, groupId).selectFrom('anc').select('anc.id').where('anc.id', '!=', groupId).execute();
@@ -275,21 +300,6 @@ export async function insertEdge(db: Db, parentId: string, childId: string): Pro
 export async function deleteEdge(db: Db, parentId: string, childId: string): Promise<boolean> {
   const result = await db.deleteFrom('group_parents').where('parent_id', '=', parentId).where('child_id', '=', childId).executeTakeFirst();
   return result.numDeletedRows > 0n;
-}
-
-/**
- * Up to `limit` distinct users who are direct members of `groupId` or of a descendant: whose
- * inherited memberships change when the group's place in the hierarchy does.
- */
-export async function subtreeMemberIds(db: Db, groupId: string, limit: number): Promise<string[]> {
-  const rows = await selfAndDescendants(db, groupId)
-    .selectFrom('desc')
-    .innerJoin('group_members', 'group_members.group_id', 'desc.id')
-    .select('group_members.user_id')
-    .distinct()
-    .limit(limit)
-    .execute();
-  return rows.map((r) => r.user_id);
 }
 
 /** Locks a group's row until the transaction ends (FOR UPDATE); false when it does not exist. */

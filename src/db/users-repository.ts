@@ -4,10 +4,11 @@ import type { Database, NewUserRow, UserRow } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** A user row with its role names (sorted) and whether TOTP is confirmed (MFA on). */
+/** A user row with its role names (sorted), whether TOTP is confirmed (MFA on), and whether the user is in any group. */
 export interface UserRecord extends UserRow {
   roles: string[];
   mfa_enabled: boolean;
+  in_groups: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -29,6 +30,9 @@ function selectUsers(db: Db) {
       >`array(${eb.selectFrom('user_roles').select('user_roles.role').whereRef('user_roles.user_id', '=', 'users.id').orderBy('user_roles.role')})`.as('roles'),
       sql<boolean>`exists(${eb.selectFrom('mfa_totp').select('mfa_totp.user_id').whereRef('mfa_totp.user_id', '=', 'users.id').where('mfa_totp.confirmed_at', 'is not', null)})`.as(
         'mfa_enabled',
+      ),
+      sql<boolean>`exists(${eb.selectFrom('group_members').select('group_members.user_id').whereRef('group_members.user_id', '=', 'users.id')})`.as(
+        'in_groups',
       ),
     ]);
 }

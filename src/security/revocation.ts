@@ -10,6 +10,7 @@ import { toPublicUser, type User } from '../public-user.js';
 import { sessionsRevokedSince } from '../db/refresh-tokens-repository.js';
 import { logRevocation, notifyOnCommit, pruneRevocations } from '../db/revocation-log-repository.js';
 import { RevocationPoller } from './revocation-poller.js';
+import { NO_MEMBERSHIPS, type MembershipLoader, type MembershipView } from './group-memberships.js';
 
 /** How long a cached user (roles, active flag, token version) is trusted before it is re-read. */
 export const USER_CACHE_TTL_MS = 30_000;
@@ -19,13 +20,24 @@ export const USER_CACHE_MAX = 10_000;
 export const LISTEN_RETRY_MS = 500;
 export const LISTEN_RETRY_MAX_MS = 10_000;
 
-/** What one instance tells the others: a user's tokens changed, or one login was revoked. */
-export type RevocationEvent = { user: string } | { session: string } | { apiToken: string };
+/**
+ * What one instance tells the others: a user's tokens or memberships changed, one login was
+ * revoked, an API token was deleted, or the group hierarchy (or a group's slug) changed.
+ */
+export type RevocationEvent = { user: string } | { session: string } | { apiToken: string } | { groups: true };
+
+/**
+ * The hierarchy decides every inherited membership, so an edit of it drops every cached user (and
+ * group) at once rather than naming the users of a subtree that may hold thousands.
+ */
+export const GROUPS_CHANGED: RevocationEvent = Object.freeze({ groups: true });
 
 /** A cached user: the row (undefined when the user does not exist) and, once asked for, its frozen wire form. */
 export interface CachedUser {
   readonly user: UserRecord | undefined;
   readonly loadedAt: number;
+  /** The user's groups, loaded with the user (NO_MEMBERSHIPS for a user in none). */
+  readonly memberships: MembershipView;
   publicUser?: User;
 }
 
@@ -60,6 +72,8 @@ export class Revocation {
   #retryDelay = LISTEN_RETRY_MS;
   #prunedAt = 0;
   #closed = false;
+  #loadMemberships: MembershipLoader | undefined;
+  readonly #onGroupsChanged: Array<() => void> = [];
 
   constructor(
     private readonly db: () => Promise<Kysely<Database>>,
@@ -86,6 +100,16 @@ export class Revocation {
       await this.#listen(connection);
     }
     await this.#warm(connection.db);
+  }
+
+  /** How to load the groups of a user who has any (set once the groups service exists). */
+  loadMembershipsWith(loader: MembershipLoader): void {
+    this.#loadMemberships = loader;
+  }
+
+  /** Called (on this instance) whenever the group hierarchy or a group's slug changed anywhere. */
+  onGroupsChanged(listener: () => void): void {
+    this.#onGroupsChanged.push(listener);
   }
 
   /**
@@ -117,6 +141,11 @@ export class Revocation {
     } else if ('apiToken' in event) {
       this.#apiTokenEpoch += 1;
       this.#apiTokens.delete(event.apiToken);
+    } else if ('groups' in event) {
+      // Loads in flight are dropped too: they may have read the hierarchy before the change.
+      this.#users.clear();
+      this.#loading.clear();
+      for (const listener of this.#onGroupsChanged) listener();
     } else {
       this.#pruneSessions();
       this.#revokedSessions.set(event.session, Date.now() + this.tokenExpirySeconds * 1000);
@@ -200,8 +229,14 @@ export class Revocation {
   /** A NOTIFY payload (a JSON string) or a logged event (already parsed). */
   #onMessage(payload: unknown): void {
     try {
-      const event = (typeof payload === 'string' ? JSON.parse(payload) : payload) as Partial<{ user: unknown; session: unknown; apiToken: unknown }>;
+      const event = (typeof payload === 'string' ? JSON.parse(payload) : payload) as Partial<{
+        user: unknown;
+        session: unknown;
+        apiToken: unknown;
+        groups: unknown;
+      }>;
       if (typeof event.user === 'string') this.apply({ user: event.user });
+      else if (event.groups === true) this.apply(GROUPS_CHANGED);
       else if (typeof event.session === 'string') this.apply({ session: event.session });
       else if (typeof event.apiToken === 'string') this.apply({ apiToken: event.apiToken });
     } catch {
@@ -241,13 +276,19 @@ export class Revocation {
     let pending = this.#loading.get(userId);
     if (!pending) {
       pending = this.db()
-        .then((db) => findUserById(db, userId))
-        .then((user) => {
+        .then(async (db) => {
+          const user = await findUserById(db, userId);
+          // The groups come with the user, so that a guard naming a group reads nothing per request;
+          // only users who are in a group cost the extra query.
+          const memberships = user?.in_groups && this.#loadMemberships ? await this.#loadMemberships(db, userId) : NO_MEMBERSHIPS;
+          return { user, memberships };
+        })
+        .then(({ user, memberships }) => {
           // Only keep the result if nobody invalidated the user while it was being read.
           if (this.#loading.get(userId) === pending) {
             if (this.#users.size >= USER_CACHE_MAX) this.#users.delete(this.#users.keys().next().value!);
-            // Frozen: the roles array is handed to every request of this user.
-            this.#users.set(userId, { user: user && deepFreeze(user), loadedAt: Date.now() });
+            // Frozen: the roles array and the memberships are handed to every request of this user.
+            this.#users.set(userId, { user: user && deepFreeze(user), loadedAt: Date.now(), memberships });
           }
           return user;
         })

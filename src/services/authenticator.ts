@@ -7,16 +7,30 @@ import { API_TOKEN_PREFIX } from '../tokens/api-token.js';
 import type { ResolvedOptions } from '../options.js';
 import { effectiveRolesOf } from '../security/role-implications.js';
 import type { ApiTokenRow } from '../db/schema.js';
+import type { GroupDirectory, GroupEntry } from '../security/group-directory.js';
+import { NO_MEMBERSHIPS, type GroupMembership, type GroupRef, type MembershipView } from '../security/group-memberships.js';
 import type { ApiTokenCheck, ApiTokenService } from './api-tokens.js';
 
 /** Who is calling, as attached to `req.auth`. */
 export interface AuthContext {
+  /**
+   * The calling user. For a service key (`method: 'service_key'`, which only guards with
+   * `allowServiceKeys`, `group` or `permission` let through) it is `null`: no person is calling.
+   * It is typed as a user so that the usual routes, which never see a service key, need no check.
+   */
   user: User;
-  /** The effective roles: the user's roles plus every role they imply (`roleImplications`). */
+  /** The effective roles: the user's roles plus every role they imply (`roleImplications`); `[]` for a service key. */
   roles: string[];
-  method: 'jwt' | 'api_token';
-  /** An API token's scopes; `['*']` for an access JWT, which is not scope-limited. */
+  method: 'jwt' | 'api_token' | 'service_key';
+  /** An API token's or service key's scopes; `['*']` for an access JWT, which is not scope-limited. */
   scopes: string[];
+  /**
+   * The groups the caller belongs to, directly or through a descendant, with its roles in each
+   * (frozen, shared by the user's requests). A service key belongs to its group and the group's ancestors.
+   */
+  groups: readonly GroupMembership[];
+  /** The group a service key acts for. */
+  group?: GroupRef;
   token_id?: string;
   impersonator_id?: string;
 }
@@ -29,10 +43,10 @@ const invalid = (message = 'token is invalid or has been revoked') => new Authen
 /** Verified access tokens kept (the oldest goes first); each is re-checked for expiry and revocation on every use. */
 export const VERIFIED_TOKEN_CACHE_MAX = 10_000;
 
-/** A caller that passed, with the user row the MFA requirement is judged on. */
+/** A caller that passed, with the user row the MFA requirement is judged on (none for a service key). */
 interface Checked {
   auth: AuthContext;
-  record: UserRecord;
+  record?: UserRecord;
 }
 
 const expired = () => new AuthenticationError('token_expired', 'token has expired');
@@ -53,8 +67,15 @@ export class Authenticator {
     private readonly opts: ResolvedOptions,
     private readonly revocation: Revocation,
     private readonly apiTokens: ApiTokenService,
+    /** Groups by id or slug, for service keys and guards that name a group. */
+    readonly groups: GroupDirectory,
   ) {
     this.#effectiveRoles = effectiveRolesOf(opts.roleImplications);
+  }
+
+  /** The role that makes a site admin (who acts as an admin of every group). */
+  get adminRole(): string {
+    return this.opts.adminRole;
   }
 
   /**
@@ -77,7 +98,7 @@ export class Authenticator {
   }
 
   #mfaGate({ auth, record }: Checked, allowMfaSetup: boolean): AuthContext {
-    if (!allowMfaSetup && !record.mfa_enabled && this.opts.mfa.required?.(auth.user) === true) {
+    if (record && !allowMfaSetup && !record.mfa_enabled && this.opts.mfa.required?.(auth.user) === true) {
       throw new ForbiddenError('mfa_setup_required', 'set up a second factor (POST /mfa/totp/setup) before doing anything else');
     }
     return auth;
@@ -89,10 +110,14 @@ export class Authenticator {
       const checked = this.apiTokens.checkNow(token);
       if (!checked) return undefined;
       const row = this.#apiTokenRow(checked);
-      const entry = this.revocation.peekUser(row.user_id);
+      if (row.group_id !== null) {
+        const group = this.groups.peek(row.group_id);
+        return group && { auth: serviceKeyContext(row, group) };
+      }
+      const entry = this.revocation.peekUser(row.user_id!);
       if (!entry) return undefined;
       const user = this.#activeOwner(entry.user);
-      return { auth: this.#apiTokenContext(row, user, this.revocation.publicUser(entry, user)), record: user };
+      return { auth: this.#apiTokenContext(row, user, this.revocation.publicUser(entry, user), entry.memberships), record: user };
     }
     const claims = this.#claims(token);
     const entry = this.revocation.peekUser(claims.sub);
@@ -103,7 +128,7 @@ export class Authenticator {
       if (!admin) return undefined;
       this.#checkImpersonator(admin.user);
     }
-    return { auth: this.#jwtContext(claims, user, this.revocation.publicUser(entry, user)), record: user };
+    return { auth: this.#jwtContext(claims, user, this.revocation.publicUser(entry, user), entry.memberships), record: user };
   }
 
   async #jwt(token: string): Promise<Checked> {
@@ -111,7 +136,11 @@ export class Authenticator {
     const user = this.#usable(claims, await this.revocation.cachedUser(claims.sub));
     if (claims.imp !== undefined) this.#checkImpersonator(await this.revocation.cachedUser(claims.imp));
     const entry = this.revocation.peekUser(claims.sub);
-    return { auth: this.#jwtContext(claims, user, entry?.user === user ? this.revocation.publicUser(entry, user) : toPublicUser(user)), record: user };
+    const cached = entry?.user === user ? entry : undefined;
+    return {
+      auth: this.#jwtContext(claims, user, cached ? this.revocation.publicUser(cached, user) : toPublicUser(user), cached?.memberships ?? NO_MEMBERSHIPS),
+      record: user,
+    };
   }
 
   /** Verified claims of an access token (from the cache, or verified now and cached), its session not revoked. */
@@ -151,28 +180,32 @@ export class Authenticator {
    * properties to `req.user`); what it shares with other requests (roles, profile) is frozen, so a
    * route that writes to it fails loudly instead of changing another request's rights.
    */
-  #jwtContext(claims: AccessClaims, user: UserRecord, publicUser: User): AuthContext {
+  #jwtContext(claims: AccessClaims, user: UserRecord, publicUser: User, memberships: MembershipView): AuthContext {
     return {
       user: { ...publicUser },
       roles: this.#effectiveRoles(user.roles),
       method: 'jwt',
       scopes: ['*'],
+      groups: memberships.groups,
       ...(claims.imp ? { impersonator_id: claims.imp } : {}),
     };
   }
 
   async #apiToken(token: string): Promise<Checked> {
     const row = this.#apiTokenRow(await this.apiTokens.check(token));
-    const user = this.#activeOwner(await this.revocation.cachedUser(row.user_id));
-    return { auth: this.#apiTokenContext(row, user, toPublicUser(user)), record: user };
+    if (row.group_id !== null) {
+      const group = await this.groups.get(row.group_id);
+      if (!group) throw invalid();
+      return { auth: serviceKeyContext(row, group) };
+    }
+    const user = this.#activeOwner(await this.revocation.cachedUser(row.user_id!));
+    const entry = this.revocation.peekUser(user.id);
+    return { auth: this.#apiTokenContext(row, user, toPublicUser(user), entry?.user === user ? entry.memberships : NO_MEMBERSHIPS), record: user };
   }
 
-  /** A user's token row; a service key (owned by a group, no user) is not accepted here. */
-  #apiTokenRow(result: ApiTokenCheck): ApiTokenRow & { user_id: string } {
+  #apiTokenRow(result: ApiTokenCheck): ApiTokenRow {
     if (!result.ok) throw result.code === 'token_expired' ? new AuthenticationError('token_expired', 'API token has expired') : invalid();
-    // TODO(service keys): authenticate a group's token as `{ method: 'service_key', group, user: null }` (contract 5.6).
-    if (result.row.user_id === null) throw invalid();
-    return result.row as ApiTokenRow & { user_id: string };
+    return result.row;
   }
 
   #activeOwner(user: UserRecord | undefined): UserRecord {
@@ -181,7 +214,27 @@ export class Authenticator {
     return user;
   }
 
-  #apiTokenContext(row: ApiTokenRow, user: UserRecord, publicUser: User): AuthContext {
-    return { user: { ...publicUser }, roles: this.#effectiveRoles(user.roles), method: 'api_token', scopes: [...row.scopes], token_id: row.id };
+  #apiTokenContext(row: ApiTokenRow, user: UserRecord, publicUser: User, memberships: MembershipView): AuthContext {
+    return {
+      user: { ...publicUser },
+      roles: this.#effectiveRoles(user.roles),
+      method: 'api_token',
+      scopes: [...row.scopes],
+      groups: memberships.groups,
+      token_id: row.id,
+    };
   }
+}
+
+/** `req.auth` for a service key: it acts for its group, not for a person. */
+function serviceKeyContext(row: ApiTokenRow, group: GroupEntry): AuthContext {
+  return {
+    user: null as unknown as User, // see AuthContext.user
+    roles: [],
+    method: 'service_key',
+    scopes: [...row.scopes],
+    groups: group.lineage,
+    group: { id: group.id, slug: group.slug, name: group.name },
+    token_id: row.id,
+  };
 }

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import {
@@ -18,6 +18,8 @@ import {
 import type { Database, GroupMemberRow } from '../db/schema.js';
 import { findUserById, findUserByIdentifier, findUsersByIds, isUserId } from '../db/users-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
+import { deepFreeze } from '../deep-freeze.js';
+import type { GroupMembership, MembershipLoader } from '../security/group-memberships.js';
 import type { EventOrigin } from '../security/audit.js';
 import { parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
@@ -49,12 +51,8 @@ export interface UserGroup {
   via: Group;
 }
 
-/** What `requireAuth({ group })` and `req.auth.groups` need of a membership. */
-export interface Membership {
-  id: string;
-  slug: string;
-  roles: string[];
-}
+/** One of a user's groups as `membershipsOf` lists it (the shape of `req.auth.groups`). */
+export type Membership = GroupMembership;
 
 const roles = z.array(z.string().regex(ROLE_NAME, 'must match ^[a-z][a-z0-9_:-]{0,63}$')).max(64);
 const addSchema = z
@@ -151,48 +149,64 @@ export class GroupMemberService {
    */
   async groupsOf(userId: string): Promise<UserGroup[]> {
     if (!isUserId(userId)) return [];
-    return this.ctx.database.run(async (db) => {
-      const paths = await membershipPaths(db, userId);
-      if (paths.length === 0) return [];
-      const ids = [...new Set(paths.map((p) => p.group_id))];
-      const direct = new Map((await directMemberships(db, userId)).map((m) => [m.group_id, m.roles]));
-      const [groups, edges] = await Promise.all([findGroupsByIds(db, ids), parentEdgesAmong(db, ids)]);
-      const byId = new Map(groups.map((g) => [g.id, g]));
-      const parents = new Map<string, string[]>();
-      for (const e of edges) parents.set(e.child_id, [...(parents.get(e.child_id) ?? []), e.parent_id]);
-      const adminAt = new Set([...direct].filter(([, r]) => r.includes(GROUP_ADMIN_ROLE)).map(([id]) => id));
-      const administers = (id: string): boolean => {
-        // Up from the group: its ancestors are all in `ids`, since they are ancestors of a direct membership too.
-        const seen = new Set<string>();
-        const pending = [id];
-        while (pending.length > 0) {
-          const g = pending.pop()!;
-          if (adminAt.has(g)) return true;
-          for (const p of parents.get(g) ?? []) {
-            if (seen.has(p)) continue;
-            seen.add(p);
-            pending.push(p);
-          }
-        }
-        return false;
-      };
-      const result: UserGroup[] = [];
-      for (const id of ids) {
-        const group = byId.get(id);
-        if (!group) continue;
-        const ways = paths.filter((p) => p.group_id === id);
-        const isDirect = direct.has(id);
-        const nearest = isDirect
-          ? id
-          : ways.sort((a, b) => a.depth - b.depth || (byId.get(a.via)?.slug ?? '').localeCompare(byId.get(b.via)?.slug ?? ''))[0]!.via;
-        const held = isDirect ? direct.get(id)! : ways.flatMap((w) => direct.get(w.via) ?? []);
-        const isAdmin = administers(id);
-        const roleSet = sorted([...held.filter((r) => r !== GROUP_ADMIN_ROLE), ...(isAdmin ? [GROUP_ADMIN_ROLE] : [])]);
-        const via = byId.get(nearest);
-        if (via) result.push({ group: toGroup(group), roles: roleSet, is_admin: isAdmin, via: toGroup(via) });
-      }
-      return result.sort((a, b) => a.group.slug.localeCompare(b.group.slug));
+    const groups = await this.ctx.database.run((db) => this.#groupsOf(db, userId));
+    return groups.map(({ top_level: _unused, ...group }) => group);
+  }
+
+  /**
+   * The same memberships as guards use them (`req.auth.groups` and the guard context's top-level
+   * groups), read on `db`; loaded with a cached user, see Revocation.
+   */
+  readonly membershipView: MembershipLoader = async (db, userId) => {
+    const groups = await this.#groupsOf(db, userId);
+    return deepFreeze({
+      groups: groups.map((g) => ({ id: g.group.id, slug: g.group.slug, roles: g.roles })),
+      topLevel: groups.filter((g) => g.top_level).map((g) => ({ id: g.group.id, slug: g.group.slug, name: g.group.name })),
     });
+  };
+
+  async #groupsOf(db: Kysely<Database>, userId: string): Promise<Array<UserGroup & { top_level: boolean }>> {
+    const paths = await membershipPaths(db, userId);
+    if (paths.length === 0) return [];
+    const ids = [...new Set(paths.map((p) => p.group_id))];
+    const direct = new Map((await directMemberships(db, userId)).map((m) => [m.group_id, m.roles]));
+    const [groups, edges] = await Promise.all([findGroupsByIds(db, ids), parentEdgesAmong(db, ids)]);
+    const byId = new Map(groups.map((g) => [g.id, g]));
+    const parents = new Map<string, string[]>();
+    for (const e of edges) parents.set(e.child_id, [...(parents.get(e.child_id) ?? []), e.parent_id]);
+    const adminAt = new Set([...direct].filter(([, r]) => r.includes(GROUP_ADMIN_ROLE)).map(([id]) => id));
+    const administers = (id: string): boolean => {
+      // Up from the group: its ancestors are all in `ids`, since they are ancestors of a direct membership too.
+      const seen = new Set<string>();
+      const pending = [id];
+      while (pending.length > 0) {
+        const g = pending.pop()!;
+        if (adminAt.has(g)) return true;
+        for (const p of parents.get(g) ?? []) {
+          if (seen.has(p)) continue;
+          seen.add(p);
+          pending.push(p);
+        }
+      }
+      return false;
+    };
+    const result: Array<UserGroup & { top_level: boolean }> = [];
+    for (const id of ids) {
+      const group = byId.get(id);
+      if (!group) continue;
+      const ways = paths.filter((p) => p.group_id === id);
+      const isDirect = direct.has(id);
+      const nearest = isDirect
+        ? id
+        : ways.sort((a, b) => a.depth - b.depth || (byId.get(a.via)?.slug ?? '').localeCompare(byId.get(b.via)?.slug ?? ''))[0]!.via;
+      const held = isDirect ? direct.get(id)! : ways.flatMap((w) => direct.get(w.via) ?? []);
+      const isAdmin = administers(id);
+      const roleSet = sorted([...held.filter((r) => r !== GROUP_ADMIN_ROLE), ...(isAdmin ? [GROUP_ADMIN_ROLE] : [])]);
+      const via = byId.get(nearest);
+      // Every ancestor of a membership is in `ids`, so a group with no parent among them has none at all.
+      if (via) result.push({ group: toGroup(group), roles: roleSet, is_admin: isAdmin, via: toGroup(via), top_level: !parents.has(id) });
+    }
+    return result.sort((a, b) => a.group.slug.localeCompare(b.group.slug));
   }
 
   /** `[{id, slug, roles}]` of every group the user belongs to (direct and inherited), as `groupsOf` judges them. */

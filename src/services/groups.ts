@@ -14,7 +14,6 @@ import {
   lockHierarchy,
   parentsOf,
   slugsLike,
-  subtreeMemberIds,
   updateGroup,
 } from '../db/groups-repository.js';
 import { insertMember } from '../db/groups-repository.js';
@@ -23,6 +22,7 @@ import { isForeignKeyViolation, isUniqueViolation } from '../db/unavailable.js';
 import type { EventOrigin } from '../security/audit.js';
 import { parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
+import { GROUPS_CHANGED } from '../security/revocation.js';
 import { GROUP_ADMIN_ROLE, SLUG, isSiteAdmin, pageSchema, toGroup, type Actor, type Group, type GroupAccess } from './group-access.js';
 
 /** Input of `auth.groups.create` and `POST /groups`. */
@@ -48,12 +48,6 @@ export interface GroupDetail {
   parents: Group[];
   children: Group[];
 }
-
-/**
- * At most this many users are told, one announcement each, that their inherited memberships
- * changed when the hierarchy is edited; beyond it their caches catch up within their lifetime.
- */
-export const MAX_ANNOUNCED_MEMBERS = 200;
 
 /** `GET /groups/{id}` lists at most this many parents and children (by slug): a root may have thousands. */
 export const MAX_LISTED_RELATIVES = 100;
@@ -155,8 +149,9 @@ export class GroupService {
     const data = parseInput(updateSchema, patch);
     const group = await this.access.administered(actor, idOrSlug);
     const fields = Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
+    // Guards resolve slugs and show names from memory: every instance forgets them when this commits.
     const row = await this.ctx.database
-      .run((db) => updateGroup(db, group.id, fields, this.ctx.opts.now()))
+      .run((db) => this.ctx.revocation.commit(db, GROUPS_CHANGED, (trx) => updateGroup(trx, group.id, fields, this.ctx.opts.now())))
       .catch((err: unknown) => {
         throw isUniqueViolation(err) ? slugTaken(data.slug ?? '') : err;
       });
@@ -168,15 +163,12 @@ export class GroupService {
   /** Deletes a group with its memberships and service keys; its children are detached, not deleted. */
   async delete(actor: Actor, idOrSlug: string, origin?: EventOrigin): Promise<void> {
     const group = await this.access.administered(actor, idOrSlug);
-    const affected = await this.ctx.database.run((db) =>
-      db.transaction().execute(async (trx) => {
+    await this.ctx.database.run((db) =>
+      this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
         await lockHierarchy(trx);
-        const members = await subtreeMemberIds(trx, group.id, MAX_ANNOUNCED_MEMBERS);
         if (!(await deleteGroup(trx, group.id))) throw new NotFoundError('group not found');
-        return members;
       }),
     );
-    await this.#announce(affected);
     await this.ctx.audit.record('group_deleted', { data: { group_id: group.id, slug: group.slug, name: group.name }, origin });
   }
 
@@ -189,36 +181,33 @@ export class GroupService {
   async addChild(actor: Actor, idOrSlug: string, childIdOrSlug: string, origin?: EventOrigin): Promise<void> {
     const parent = await this.access.administered(actor, idOrSlug);
     const child = await this.#administeredField(actor, childIdOrSlug, 'child_id');
-    const affected = await this.ctx.database
+    await this.ctx.database
       .run((db) =>
-        db.transaction().execute(async (trx) => {
+        this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
           await lockHierarchy(trx);
           if (await isSelfOrAncestor(trx, child.id, parent.id))
             throw new ConflictError('that would make a cycle: the child is the group itself or one of its ancestors');
           if (!(await insertEdge(trx, parent.id, child.id))) throw new ConflictError('the group is already a child of this group');
-          return subtreeMemberIds(trx, child.id, MAX_ANNOUNCED_MEMBERS);
         }),
       )
       .catch((err: unknown) => {
         throw isForeignKeyViolation(err) ? new NotFoundError('group not found') : err;
       });
-    await this.#announce(affected);
     await this.ctx.audit.record('group_child_added', { data: { group_id: parent.id, child_id: child.id }, origin });
   }
 
   /** Detaches a child; the actor must administer the parent. 404 when it is not a child. */
   async removeChild(actor: Actor, idOrSlug: string, childIdOrSlug: string, origin?: EventOrigin): Promise<void> {
     const parent = await this.access.administered(actor, idOrSlug);
-    const affected = await this.ctx.database.run((db) =>
-      db.transaction().execute(async (trx) => {
+    const child = await this.ctx.database.run((db) =>
+      this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
         await lockHierarchy(trx);
-        const child = typeof childIdOrSlug === 'string' && childIdOrSlug !== '' ? await findGroup(trx, childIdOrSlug) : undefined;
-        if (!child || !(await deleteEdge(trx, parent.id, child.id))) throw new NotFoundError('no such child group');
-        return { child, members: await subtreeMemberIds(trx, child.id, MAX_ANNOUNCED_MEMBERS) };
+        const found = typeof childIdOrSlug === 'string' && childIdOrSlug !== '' ? await findGroup(trx, childIdOrSlug) : undefined;
+        if (!found || !(await deleteEdge(trx, parent.id, found.id))) throw new NotFoundError('no such child group');
+        return found;
       }),
     );
-    await this.#announce(affected.members);
-    await this.ctx.audit.record('group_child_removed', { data: { group_id: parent.id, child_id: affected.child.id }, origin });
+    await this.ctx.audit.record('group_child_removed', { data: { group_id: parent.id, child_id: child.id }, origin });
   }
 
   /** A group named in a body field that the actor must administer; one they cannot see is a 400 naming the field. */
@@ -249,15 +238,5 @@ export class GroupService {
       taken.add(candidate);
     }
     throw slugTaken(base);
-  }
-
-  /**
-   * Tells every instance that these users' inherited memberships changed (one announcement each,
-   * after the edit committed). The list is capped at MAX_ANNOUNCED_MEMBERS.
-   * TODO(groups in requireAuth): when memberships are cached per user, a subtree larger than the
-   * cap must invalidate them wholesale (e.g. a `groups` revocation event) instead of per user.
-   */
-  async #announce(userIds: readonly string[]): Promise<void> {
-    for (const user of userIds) await this.ctx.database.run((db) => this.ctx.revocation.commit(db, { user }, async () => undefined));
   }
 }

@@ -1,0 +1,69 @@
+import type { Lineage } from '../db/groups-repository.js';
+import type { GroupMembership, GroupRef } from './group-memberships.js';
+
+/** A group as `requireAuth({ group })` and `auth.guard` see it, kept in memory. */
+export interface GroupEntry extends GroupRef {
+  /** Ids of every ancestor: an admin of any of them administers this group. */
+  readonly ancestors: ReadonlySet<string>;
+  /** The group and its ancestors as memberships with no roles: what a service key of this group belongs to. */
+  readonly lineage: readonly GroupMembership[];
+  /** The top-level groups above it, or itself when it has no parent: the organizations it belongs to. */
+  readonly roots: readonly GroupRef[];
+}
+
+/** How long a group is trusted before it is re-read (hierarchy edits are announced; this is the backstop). */
+export const GROUP_CACHE_TTL_MS = 30_000;
+/** Upper bound on cached groups; the oldest entry goes first. */
+export const GROUP_CACHE_MAX = 10_000;
+
+export function toGroupEntry({ group, ancestors, top_level }: Lineage): GroupEntry {
+  const self = { id: group.id, slug: group.slug, name: group.name };
+  const ref = (g: GroupRef): GroupRef => ({ id: g.id, slug: g.slug, name: g.name });
+  return Object.freeze({
+    ...self,
+    ancestors: new Set(ancestors.map((a) => a.id)),
+    lineage: Object.freeze([self, ...ancestors].map((g) => Object.freeze({ id: g.id, slug: g.slug, roles: Object.freeze([]) }))),
+    roots: Object.freeze(top_level ? [self] : ancestors.filter((a) => a.top_level).map(ref)),
+  });
+}
+
+/**
+ * Groups by id and by slug, so that a guard naming a group (usually from a route parameter) decides
+ * without a database read. Every instance drops them all when the hierarchy or a slug changes
+ * (Revocation's `groups` event); a name that names no group is not remembered (it may be created).
+ */
+export class GroupDirectory {
+  readonly #entries = new Map<string, { entry: GroupEntry; loadedAt: number }>();
+  #epoch = 0;
+
+  constructor(private readonly load: (idOrSlug: string) => Promise<Lineage | undefined>) {}
+
+  /** The group if it is in memory and fresh; undefined when it must be loaded. */
+  peek(idOrSlug: string): GroupEntry | undefined {
+    const hit = this.#entries.get(idOrSlug);
+    return hit && Date.now() - hit.loadedAt < GROUP_CACHE_TTL_MS ? hit.entry : undefined;
+  }
+
+  /** The group, loaded if need be; undefined when there is none. */
+  async get(idOrSlug: string): Promise<GroupEntry | undefined> {
+    const known = this.peek(idOrSlug);
+    if (known) return known;
+    const epoch = this.#epoch;
+    const lineage = await this.load(idOrSlug);
+    if (!lineage) return undefined;
+    const entry = toGroupEntry(lineage);
+    // A change announced while this was read may have made it stale: used once, not kept.
+    if (epoch === this.#epoch) {
+      while (this.#entries.size >= GROUP_CACHE_MAX - 1) this.#entries.delete(this.#entries.keys().next().value!);
+      const at = { entry, loadedAt: Date.now() };
+      this.#entries.set(entry.id, at);
+      this.#entries.set(entry.slug, at);
+    }
+    return entry;
+  }
+
+  clear(): void {
+    this.#epoch += 1;
+    this.#entries.clear();
+  }
+}
