@@ -1,0 +1,61 @@
+import express from 'express';
+import { AuthManager, type AuthManagerOptions } from 'express-authlib';
+
+interface Project {
+  id: number;
+  name: string;
+  created_by: string;
+}
+
+/**
+ * A small multi-tenant API: each organization is a group, and its projects live under
+ * /orgs/:org/projects, where :org is the group's id or slug. requireAuth({ group }) lets in members
+ * of that organization (directly or through one of its teams, which are child groups) and answers
+ * 404 to everyone else, so outsiders cannot even learn which organizations exist.
+ */
+export function createApp(options: AuthManagerOptions) {
+  const app = express();
+  const auth = new AuthManager(app, { ...options, permissions: { 'reports:read': ['auditor'], ...options.permissions } });
+  // The example keeps projects in memory, per organization id.
+  const projects = new Map<string, Project[]>();
+  let nextId = 1;
+
+  const org = (req: express.Request) => req.params.org;
+  /** The organization as the guard resolved it: the caller's membership of it. */
+  const orgOf = (req: express.Request) => req.auth!.groups.find((g) => g.id === org(req) || g.slug === org(req))!;
+  app.use(express.json());
+
+  // Any member, and the organization's service keys.
+  app.get('/orgs/:org/projects', auth.requireAuth({ group: org, allowServiceKeys: true }), (req, res) => {
+    res.json({ org: orgOf(req).slug, projects: projects.get(orgOf(req).id) ?? [] });
+  });
+
+  // Members holding `editor` or `admin` in the organization.
+  app.post('/orgs/:org/projects', auth.requireAuth({ group: org, groupRoles: ['editor', 'admin'] }), (req, res) => {
+    const name = typeof req.body?.name === 'string' ? req.body.name.trim() : '';
+    if (!name) return void res.status(400).json({ error: 'name is required', code: 'validation_error', status_code: 400 });
+    // A service key acts for its group, not a person (req.auth.user is null then).
+    const by = req.auth!.method === 'service_key' ? `service key of ${req.auth!.group!.slug}` : req.auth!.user.username;
+    const project = { id: nextId++, name, created_by: by };
+    const list = projects.get(orgOf(req).id) ?? [];
+    list.push(project);
+    projects.set(orgOf(req).id, list);
+    res.status(201).json(project);
+  });
+
+  // Only the organization's admins.
+  app.delete('/orgs/:org/projects/:id', auth.requireAuth({ group: org, groupRoles: ['admin'] }), (req, res) => {
+    const list = projects.get(orgOf(req).id) ?? [];
+    const at = list.findIndex((p) => p.id === Number(req.params.id));
+    if (at === -1) return void res.status(404).json({ error: 'no such project', code: 'not_found', status_code: 404 });
+    list.splice(at, 1);
+    res.json({ success: true });
+  });
+
+  // A site-wide permission (granted by the `auditor` role) inside the organization's boundary.
+  app.get('/orgs/:org/report', auth.requireAuth({ group: org, permission: 'reports:read' }), (req, res) => {
+    res.json({ org: orgOf(req).slug, projects: (projects.get(orgOf(req).id) ?? []).length });
+  });
+
+  return { app, auth };
+}
