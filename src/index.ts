@@ -1,7 +1,19 @@
 import './express-augmentation.js';
 
 export { AuthManager } from './auth-manager.js';
-export type { ApiTokens, Events, GuardContext, GuardOptions, GuardResult, Integrations, Middleware, MountTarget, RequireAuth, Roles, Users } from './auth-manager.js';
+export type {
+  ApiTokens,
+  Events,
+  GuardContext,
+  GuardOptions,
+  GuardResult,
+  Integrations,
+  Middleware,
+  MountTarget,
+  RequireAuth,
+  Roles,
+  Users,
+} from './auth-manager.js';
 export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './services/user-admin.js';
 export type { RoleInfo } from './services/roles.js';
 export type { GroupCallOptions, GroupPageOptions, Groups } from './groups-api.js';

@@ -11,9 +11,8 @@ import type { TokenFailureLimiter } from './security/token-failures.js';
 
 /** A request as a group function sees it: Express's, or any with route `params`. */
 export interface GuardedRequest extends IncomingMessage {
-   
   params?: any;
-   
+
   query?: any;
   auth?: AuthContext;
 }
