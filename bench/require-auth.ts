@@ -39,6 +39,7 @@ const LIBRARY: Array<[string, string, (t: Target) => Record<string, string>]> = 
   ['requireAuth-jwt', 'requireAuth(), access JWT', jwtHeader],
   ['requireAuth-roles', "requireAuth({ roles: ['user'] }), access JWT", jwtHeader],
   ['requireAuth-api-token', 'requireAuth(), API token', (t) => ({ 'x-api-token': t.apiToken })],
+  ['requireAuth-group', 'requireAuth({ group }), access JWT', jwtHeader],
 ];
 const PEERS: Array<[string, string]> = [
   ['express-jwt', 'express-jwt 8 (signature only)'],

@@ -66,6 +66,15 @@ switch (variant) {
   case 'requireAuth-roles':
     guard = auth!.requireAuth({ roles: ['user'] }) as RequestHandler;
     break;
+  case 'requireAuth-group': {
+    // A member of a team inside the organization the route names, as examples/orgs guards it.
+    const users = await auth!.users.list({ limit: 1 });
+    const acme = await auth!.groups.create({ name: 'Acme', slug: 'acme' });
+    const team = await auth!.groups.create({ name: 'Acme Web', parent_id: acme.id });
+    await auth!.groups.addMember(team.id, { user_id: users.users[0]!.id, roles: ['editor'] });
+    guard = auth!.requireAuth({ group: () => 'acme' }) as RequestHandler;
+    break;
+  }
   case 'express-jwt':
     // The common peer: signature + claims only, no revocation check, no user lookup.
     guard = expressjwt({ secret, algorithms: ['HS256'], ...claims });

@@ -5,10 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BcryptHasher } from '../src/passwords/hasher.js';
 import { BcryptWorkerPool } from '../src/passwords/worker-pool.js';
 
-// The native binding is an optional dependency: where it installed, the workers must use it.
+// The native binding's binary comes per platform: where it loads, the workers must use it.
 const nativeInstalled = (() => {
   try {
-    createRequire(import.meta.url)('bcrypt');
+    createRequire(import.meta.url)('@node-rs/bcrypt');
     return true;
   } catch {
     return false;
