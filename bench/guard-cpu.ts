@@ -54,9 +54,15 @@ const baseline = await perCall((_req, _res, next) => next(), {});
 const jwtGuard = await perCall(auth.requireAuth(), { authorization: `Bearer ${token}` });
 const rolesGuard = await perCall(auth.requireAuth({ roles: ['user'] }), { authorization: `Bearer ${token}` });
 const apiGuard = await perCall(auth.requireAuth(), { 'x-api-token': apiToken }, 5_000);
+// A member of a team inside the organization the guard names (membership inherited one level up).
+const acme = await auth.groups.create({ name: 'Acme', slug: 'acme' });
+const team = await auth.groups.create({ name: 'Acme Web', parent_id: acme.id });
+await auth.groups.addMember(team.id, { user_id: user.id, roles: ['editor'] });
+const groupGuard = await perCall(auth.requireAuth({ group: () => 'acme', groupRoles: ['editor'] }), { authorization: `Bearer ${token}` });
 console.log(`\nCPU µs per guarded call (median of 5 x ${N.toLocaleString()}), outside HTTP, Node ${process.version}`);
 console.log(`no guard (the loop itself)     ${baseline.toFixed(2)}`);
 console.log(`requireAuth, access JWT        ${jwtGuard.toFixed(2)}   (+${(jwtGuard - baseline).toFixed(2)})`);
 console.log(`requireAuth({roles}), JWT      ${rolesGuard.toFixed(2)}   (+${(rolesGuard - baseline).toFixed(2)})`);
 console.log(`requireAuth, API token         ${apiGuard.toFixed(2)}   (+${(apiGuard - baseline).toFixed(2)})`);
+console.log(`requireAuth({group}), JWT      ${groupGuard.toFixed(2)}   (+${(groupGuard - baseline).toFixed(2)})`);
 await auth.close();

@@ -194,6 +194,44 @@ export function createRequireAuth(
 ) {
   const need = normalise(options, permissions);
 
+  // Defined once per guard, not per request: the usual request (a known user's access JWT) is
+  // decided synchronously and allocates no closure.
+  const pass = (req: Req, res: ServerResponse, next: Next, auth: AuthContext): void => {
+    if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
+    req.auth = auth;
+    req.user = auth.user;
+    next();
+  };
+  // A guard naming a group decides membership first (404 tells nothing about the group), from
+  // memory when the group was seen in the last 30 s.
+  const inGroup = (req: Req, res: ServerResponse, next: Next, auth: AuthContext, group: GroupEntry | undefined): void => {
+    const standing = group && standingIn(auth, group, authenticator.adminRole);
+    if (!standing) return sendError(res, new NotFoundError('group not found'), logger);
+    if (!hasGroupRole(auth, standing, need.groupRoles)) return sendError(res, new ForbiddenError('forbidden', 'this needs another role in the group'), logger);
+    pass(req, res, next, auth);
+  };
+  const refuse = (req: Req, res: ServerResponse, next: Next, err: unknown): void => {
+    if (!(err instanceof AuthError)) return next(err);
+    if (err.status === 401) failures?.failed(req);
+    sendError(res, err, logger);
+  };
+  const admit = (req: Req, res: ServerResponse, next: Next, auth: AuthContext): void => {
+    if (need.group === undefined) return pass(req, res, next, auth);
+    let ref: unknown;
+    try {
+      ref = typeof need.group === 'function' ? need.group(req) : need.group;
+    } catch (err) {
+      return next(err);
+    }
+    if (typeof ref !== 'string' || ref.length === 0 || ref.length > MAX_GROUP_REF) return sendError(res, new NotFoundError('group not found'), logger);
+    const known = authenticator.groups.peek(ref);
+    if (known) return inGroup(req, res, next, auth, known);
+    authenticator.groups.get(ref).then(
+      (group) => inGroup(req, res, next, auth, group),
+      (err: unknown) => refuse(req, res, next, err),
+    );
+  };
+
   return function requireAuth(req: Req, res: ServerResponse, next: Next): void {
     const token = readCredentials(req);
     if (token === undefined) {
@@ -202,47 +240,17 @@ export function createRequireAuth(
     }
     const wait = failures?.retryAfter(req) ?? 0;
     if (wait > 0) return sendError(res, new RateLimitError(wait, 'token', failures?.rule), logger);
-    const pass = (auth: AuthContext): void => {
-      if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
-      req.auth = auth;
-      req.user = auth.user;
-      next();
-    };
-    // A guard naming a group decides membership first (404 tells nothing about the group), from
-    // memory when the group was seen in the last 30 s.
-    const inGroup = (auth: AuthContext, group: GroupEntry | undefined): void => {
-      const standing = group && standingIn(auth, group, authenticator.adminRole);
-      if (!standing) return sendError(res, new NotFoundError('group not found'), logger);
-      if (!hasGroupRole(auth, standing, need.groupRoles))
-        return sendError(res, new ForbiddenError('forbidden', 'this needs another role in the group'), logger);
-      pass(auth);
-    };
-    const admit = (auth: AuthContext): void => {
-      if (need.group === undefined) return pass(auth);
-      let ref: unknown;
-      try {
-        ref = typeof need.group === 'function' ? need.group(req) : need.group;
-      } catch (err) {
-        return next(err);
-      }
-      if (typeof ref !== 'string' || ref.length === 0 || ref.length > MAX_GROUP_REF) return sendError(res, new NotFoundError('group not found'), logger);
-      const known = authenticator.groups.peek(ref);
-      if (known) return inGroup(auth, known);
-      authenticator.groups.get(ref).then((group) => inGroup(auth, group), refuse);
-    };
-    const refuse = (err: unknown): void => {
-      if (!(err instanceof AuthError)) return next(err);
-      if (err.status === 401) failures?.failed(req);
-      sendError(res, err, logger);
-    };
     // Everything in memory (a known user's access JWT): decided now, without a promise.
     let known: AuthContext | undefined;
     try {
       known = authenticator.authenticateNow(token, allowMfaSetup);
     } catch (err) {
-      return refuse(err);
+      return refuse(req, res, next, err);
     }
-    if (known) return admit(known);
-    authenticator.authenticate(token, allowMfaSetup).then(admit, refuse);
+    if (known) return admit(req, res, next, known);
+    authenticator.authenticate(token, allowMfaSetup).then(
+      (auth) => admit(req, res, next, auth),
+      (err: unknown) => refuse(req, res, next, err),
+    );
   };
 }
