@@ -1,3 +1,4 @@
+import { TEST_DSN } from './database.js';
 import net from 'node:net';
 
 /**
@@ -33,6 +34,9 @@ export interface TcpProxy {
  * A TCP proxy on 127.0.0.1 (random port) to `targetHost:targetPort`, used to simulate database
  * outages without touching the real server.
  */
+/** The database of AUTHLIB_TEST_DSN (`postgres` without one). */
+const TEST_DATABASE = TEST_DSN ? decodeURIComponent(new URL(TEST_DSN).pathname.slice(1)) || 'postgres' : 'postgres';
+
 export async function startTcpProxy(targetPort = 5432, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const held = new Set<net.Socket>();
@@ -113,7 +117,8 @@ export async function startTcpProxy(targetPort = 5432, targetHost = '127.0.0.1')
     get accepted() {
       return accepted;
     },
-    dsn(database = 'postgres', user = 'postgres') {
+    // The test database by default, so that instances behind the proxy and beside it share data.
+    dsn(database = TEST_DATABASE, user = 'postgres') {
       return `postgresql://${user}@127.0.0.1:${port}/${database}`;
     },
     async cut(mode: CutMode = 'refuse') {
