@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app.js';
 import { leakedSecrets } from './helpers/audit.js';
@@ -7,6 +7,7 @@ import { BASE, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
 import { authorizeAt, rememberBrowser } from './helpers/oauth-browser.js';
 import { extraInstance, type ExtraInstance } from './helpers/tokens.js';
+import { groupApi } from './helpers/groups.js';
 import * as OTPAuth from 'otpauth';
 import { mailbox, type Mailbox } from './helpers/mailbox.js';
 
@@ -70,6 +71,9 @@ interface Scenario {
   newPassword: string;
   apiTokens: string[];
   oauth: { token: string; refresh_token: string };
+  /** A service key of a group the user created, and the id of that group. */
+  serviceKey: { id: string; token: string; groupId: string };
+  integrationSecret: string;
   provider: { access_token: string; refresh_token?: string };
   pendingRedirect: string;
   /** The `Cookie` header of the browser that began the pending flow: probes come from that browser. */
@@ -85,7 +89,8 @@ let s: Scenario;
 
 /**
  * The scenario: register (known password), a mistyped login, login, refresh twice, two API tokens,
- * password change, GitHub sign-in with provider refresh tokens, and an OAuth flow left unfinished.
+ * password change, GitHub sign-in with provider refresh tokens, a group (with a child) and its
+ * service key, an integration secret, and an OAuth flow left unfinished.
  * Every secret it sees is collected; then the schema is dumped.
  */
 async function runScenario(): Promise<Scenario> {
@@ -157,6 +162,20 @@ async function runScenario(): Promise<Scenario> {
   keep('provider access token', provider.access_token);
   keep('provider refresh token', provider.refresh_token);
 
+  // A group with a child group and a service key; an integration kept for the user.
+  const groups = groupApi(t, oauth.body.token);
+  const group = await groups.create({ name: 'Dump Co' });
+  expect(group.status, JSON.stringify(group.body)).toBe(201);
+  const groupId = group.body.group.id as string;
+  expect((await groups.create({ name: 'Dump Team', parent_id: groupId })).status).toBe(201);
+  const key = await groups.createKey(groupId, { name: 'deploy', scopes: ['reports:read'], expires_in_days: 30 });
+  expect(key.status, JSON.stringify(key.body)).toBe(201);
+  keep('service key', key.body.token);
+  keep('service key secret part', (key.body.token as string).slice('api_'.length + 8));
+  const serviceKey = { id: key.body.id as string, token: key.body.token as string, groupId };
+  const integrationSecret = keep('integration secret', `sk_live_${randomBytes(24).toString('hex')}`);
+  await t.auth.integrations.set(userId, 'stripe', { secret: integrationSecret, identifier: 'acct_dump', scopes: ['charges:read'], meta: { region: 'eu' } });
+
   // A flow that is begun but not finished: its state (and PKCE verifier) wait in oauth_states.
   const pending = rememberBrowser(await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' }));
   expect(pending.status).toBe(200);
@@ -201,6 +220,8 @@ async function runScenario(): Promise<Scenario> {
     newPassword,
     apiTokens,
     oauth: oauth.body,
+    serviceKey,
+    integrationSecret,
     provider,
     pendingRedirect: pending.body.redirect_url,
     pendingCookie,
@@ -238,12 +259,20 @@ describe('database dump after a full scenario', () => {
       'one_time_tokens',
       'mfa_totp',
       'mfa_backup_codes',
+      'groups',
+      'group_parents',
+      'group_members',
+      'integrations',
     ]) {
       expect(Object.keys(s.dump), `table ${table}`).toContain(table);
     }
     expect(s.dump.oauth_states!.length).toBeGreaterThan(0);
     expect(s.dump.oauth_accounts!.length).toBe(1);
-    expect(s.dump.api_tokens!.length).toBe(2);
+    expect(s.dump.api_tokens!.filter((r) => r.user_id !== null).length).toBe(2);
+    expect(s.dump.api_tokens!.filter((r) => r.group_id === s.serviceKey.groupId).length).toBe(1);
+    expect(s.dump.groups!.length).toBe(2);
+    expect(s.dump.group_parents!.length).toBe(1);
+    expect(s.dump.integrations!.length).toBe(1);
     expect(s.dump.refresh_tokens!.length).toBeGreaterThanOrEqual(6);
     expect(s.dump.auth_events!.length).toBeGreaterThan(5);
     expect(s.dump.one_time_tokens!.length).toBeGreaterThanOrEqual(5);
@@ -253,6 +282,38 @@ describe('database dump after a full scenario', () => {
     const integration = await t.auth.integrations.get(s.userId, 'github');
     expect(integration?.access_token).toBe(s.provider.access_token);
     expect(integration?.refresh_token).toBe(s.provider.refresh_token);
+    // So is the integration secret (to call Stripe later).
+    expect((await t.auth.integrations.get(s.userId, 'stripe'))?.secret).toBe(s.integrationSecret);
+  });
+
+  it('the service key and the integration secret are nowhere in the dump, in any form; the key is kept as its SHA-256 only', () => {
+    expect(leakedSecrets(s.text, { serviceKey: s.serviceKey.token, integrationSecret: s.integrationSecret }), 'found in the dump').toEqual([]);
+    const secretPart = s.serviceKey.token.slice('api_'.length + 8);
+    expect(s.text).not.toContain(secretPart);
+    const row = s.dump.api_tokens!.find((r) => r.id === s.serviceKey.id)!;
+    expect(row).toMatchObject({ user_id: null, group_id: s.serviceKey.groupId });
+    expect(row.token_hash).toBe(createHash('sha256').update(s.serviceKey.token).digest('hex'));
+    const [integration] = s.dump.integrations!;
+    expect(integration).toMatchObject({ user_id: s.userId, connector: 'stripe', identifier: 'acct_dump' });
+    expect(integration!.secret_enc).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+  });
+
+  it('a service key rebuilt from the dump does not authenticate: its stored hash, api_<id><hash>, the row as a whole', async () => {
+    const p = await prober();
+    const row = s.dump.api_tokens!.find((r) => r.id === s.serviceKey.id)!;
+    const hash = String(row.token_hash);
+    const rebuilt = [
+      hash,
+      `api_${s.serviceKey.id}${hash}`,
+      `api_${s.serviceKey.id}${hash.slice(0, s.serviceKey.token.length - 'api_'.length - 8)}`,
+      `api_${s.serviceKey.id}${Buffer.from(hash, 'hex').toString('base64url')}`,
+      `api_${s.serviceKey.id}`,
+    ];
+    for (const v of rebuilt) {
+      for (const res of [await p.http.get('/me').set(bearer(v)), await p.http.get('/me').set('X-API-Token', v), await p.http.get('/admin').set(bearer(v))]) {
+        expect({ status: res.status, code: res.body?.code }, `rebuilt service key ${v}`).toEqual({ status: 401, code: 'invalid_token' });
+      }
+    }
   });
 
   it('no stored value works as a reset, verification or email-change link, an email code, an mfa_id or a backup code', async () => {

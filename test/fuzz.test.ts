@@ -36,10 +36,47 @@ let t: TestApp;
 let client: RawClient;
 let github: FakeGitHub;
 
-/** The registered user and its live credentials; kept valid across properties that may revoke them. */
-const S = { username: '', email: '', password: '', userId: '', token: '', refresh: '', apiToken: '', apiTokenId: '' };
+/**
+ * The registered user and its live credentials; kept valid across properties that may revoke them.
+ * The user also administers a group (with a child group and a service key) and keeps an integration.
+ */
+const S = {
+  username: '',
+  email: '',
+  password: '',
+  userId: '',
+  token: '',
+  refresh: '',
+  apiToken: '',
+  apiTokenId: '',
+  groupId: '',
+  groupSlug: '',
+  childId: '',
+  keyId: '',
+  /** Another registered user, for the fuzz group's member endpoints. */
+  otherId: '',
+  otherName: '',
+};
 
-const PLACEHOLDERS = ['$USERNAME', '$EMAIL', '$PASSWORD', '$USER_ID', '$TOKEN', '$REFRESH', '$API_TOKEN', '$API_TOKEN_ID'] as const;
+/** The connector of the fuzz user's integration. */
+const CONNECTOR = 'stripe';
+
+const PLACEHOLDERS = [
+  '$USERNAME',
+  '$EMAIL',
+  '$PASSWORD',
+  '$USER_ID',
+  '$TOKEN',
+  '$REFRESH',
+  '$API_TOKEN_ID',
+  '$API_TOKEN',
+  '$GROUP_ID',
+  '$GROUP_SLUG',
+  '$CHILD_ID',
+  '$KEY_ID',
+  '$OTHER_ID',
+  '$OTHER_NAME',
+] as const;
 type Placeholder = (typeof PLACEHOLDERS)[number];
 
 function placeholderValue(p: Placeholder): string {
@@ -60,6 +97,18 @@ function placeholderValue(p: Placeholder): string {
       return S.apiToken;
     case '$API_TOKEN_ID':
       return S.apiTokenId;
+    case '$GROUP_ID':
+      return S.groupId;
+    case '$GROUP_SLUG':
+      return S.groupSlug;
+    case '$CHILD_ID':
+      return S.childId;
+    case '$KEY_ID':
+      return S.keyId;
+    case '$OTHER_ID':
+      return S.otherId;
+    case '$OTHER_NAME':
+      return S.otherName;
   }
 }
 
@@ -137,6 +186,33 @@ async function newApiToken(): Promise<void> {
 
 const SESSION_PATHS = ['/logout', '/logout-all', '/token-refresh', '/change-password'];
 
+/** A fresh group administered by the fuzz user, with a child group and a service key. */
+async function newGroup(): Promise<void> {
+  const group = await t.auth.groups.create({ name: 'Fuzz group' }, { actor: S.userId });
+  const child = await t.auth.groups.create({ name: 'Fuzz child', parent_id: group.id }, { actor: S.userId });
+  S.groupId = group.id;
+  S.groupSlug = group.slug;
+  S.childId = child.id;
+  S.keyId = (await t.auth.groups.serviceKeys.create(group.id, { name: 'fuzz', scopes: ['reports:read'] })).id;
+}
+
+/**
+ * After a change under /groups succeeded: the fuzz group is back as it was (it may have been
+ * renamed, deleted, lost its child or key, or the user their admin role).
+ */
+async function restoreGroup(): Promise<void> {
+  const detail = await t.auth.groups.get(S.groupId).catch(() => undefined);
+  if (!detail) return newGroup();
+  S.groupSlug = detail.group.slug;
+  await t.auth.groups.addMember(S.groupId, { user_id: S.userId, roles: ['admin'] }).catch(() => t.auth.groups.setMemberRoles(S.groupId, S.userId, ['admin']));
+  if (!detail.children.some((c) => c.id === S.childId)) {
+    const child = await t.auth.groups.create({ name: 'Fuzz child', parent_id: S.groupId });
+    S.childId = child.id;
+  }
+  if (!(await t.auth.groups.serviceKeys.list(S.groupId)).some((k) => k.id === S.keyId))
+    S.keyId = (await t.auth.groups.serviceKeys.create(S.groupId, { name: 'fuzz', scopes: ['reports:read'] })).id;
+}
+
 /** After a request that changed the user's credentials, get fresh ones. */
 async function settle(req: RawRequest, res: RawResponse): Promise<void> {
   const path = req.path.split('?')[0]!;
@@ -148,7 +224,10 @@ async function settle(req: RawRequest, res: RawResponse): Promise<void> {
   const sessionTouched =
     req.method === 'POST' && SESSION_PATHS.some((p) => path === `${BASE}${p}`) && (res.status === 200 || json?.code === 'refresh_token_reused');
   if (sessionTouched) await login();
-  if (req.method === 'DELETE' && path.includes('/api-tokens/') && res.status === 200) await newApiToken();
+  if (req.method === 'DELETE' && path.includes('/api-tokens/') && !path.startsWith(`${BASE}/groups/`) && res.status === 200) await newApiToken();
+  if (req.method !== 'GET' && req.method !== 'HEAD' && path.startsWith(`${BASE}/groups/`) && res.status < 300) await restoreGroup();
+  if (req.method === 'DELETE' && path.includes('/integrations/') && res.status === 200 && !(await t.auth.integrations.has(S.userId, CONNECTOR)))
+    await t.auth.integrations.set(S.userId, CONNECTOR, { secret: 'sk_fuzz_secret', identifier: 'acct_fuzz' });
   if (sessionTouched) {
     const check = await send({ method: 'GET', path: '/me', headers: { 'x-api-token': S.apiToken } });
     if (check?.status !== 200) await newApiToken();
@@ -171,6 +250,11 @@ beforeAll(async () => {
   S.token = user.token;
   S.refresh = user.refresh_token;
   await newApiToken();
+  const other = await registerUser(t);
+  S.otherId = other.user.id;
+  S.otherName = other.username;
+  await newGroup();
+  await t.auth.integrations.set(S.userId, CONNECTOR, { secret: 'sk_fuzz_secret', identifier: 'acct_fuzz' });
 }, 60_000);
 
 afterAll(async () => {
@@ -203,6 +287,12 @@ const FIELDS = [
   'redirect_to',
   'real_name',
   'profile',
+  'slug',
+  'description',
+  'parent_id',
+  'user_id',
+  'roles',
+  'child_id',
 ] as const;
 
 /** POST endpoints (under BASE) and whether they need a caller. */
@@ -216,7 +306,14 @@ const POST_PATHS = [
   '/login/oauth',
   '/me/api-tokens',
   '/$USER_ID/api-tokens',
+  '/groups',
+  '/groups/$GROUP_ID/members',
+  '/groups/$GROUP_SLUG/children',
+  '/groups/$GROUP_ID/api-tokens',
 ] as const;
+
+/** PATCH endpoints (under BASE). */
+const PATCH_PATHS = ['/groups/$GROUP_ID', '/groups/$GROUP_SLUG/members/$USER_ID', '/groups/$GROUP_ID/members/me'] as const;
 
 type AuthMode = 'none' | 'bearer' | 'api-header' | 'api-bearer' | 'refresh-as-bearer' | 'garbage';
 const authMode: fc.Arbitrary<AuthMode> = fc.constantFrom('none', 'bearer', 'bearer', 'api-header', 'api-bearer', 'refresh-as-bearer', 'garbage');
@@ -281,6 +378,10 @@ const interesting = fc.constantFrom(
   ' @ ',
   'Bearer x',
   'api_AAAAAAAA' + 'B'.repeat(43),
+  '$GROUP_ID',
+  '$GROUP_SLUG',
+  '$CHILD_ID',
+  'a'.repeat(64),
 );
 
 const scalar: fc.Arbitrary<unknown> = fc.oneof(
@@ -325,6 +426,12 @@ const nearlyValid = fc
     redirect_to: fc.oneof(fc.constantFrom('http://front.test', 'http://front.test/x?y#z', 'http://evil.test'), scalar),
     real_name: fc.oneof(fc.string({ unit: 'binary', maxLength: 250 }), scalar),
     profile: fc.oneof(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue({ maxDepth: 2 })), fc.object({ maxDepth: 2 }), fieldValue),
+    slug: fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,62}$/), fc.constant('$GROUP_SLUG'), scalar),
+    description: fc.oneof(fc.string({ unit: 'binary', maxLength: 1100 }), fc.constant(null), scalar),
+    parent_id: fc.oneof(fc.constantFrom('$GROUP_ID', '$GROUP_SLUG', '$CHILD_ID'), fc.uuid(), scalar),
+    user_id: fc.oneof(fc.constant('$USER_ID'), fc.uuid(), scalar),
+    roles: fc.oneof(fc.array(fc.oneof(fc.constantFrom('admin', 'editor', 'billing'), fc.string()), { maxLength: 4 }), fieldValue),
+    child_id: fc.oneof(fc.constantFrom('$GROUP_ID', '$GROUP_SLUG', '$CHILD_ID'), fc.uuid(), scalar),
   })
   .chain((valid) =>
     fc.subarray([...FIELDS]).chain((broken) =>
@@ -397,9 +504,15 @@ const trickyJson = fc.constantFrom(
 
 const postTarget = fc.record({ endpoint: fc.constantFrom(...POST_PATHS), auth: authMode });
 
-async function postJson(endpoint: string, auth: AuthMode, bodyText: string): Promise<void> {
+/** POST and PATCH endpoints of groups, with any credential. */
+const groupWriteTarget = fc.oneof(
+  fc.record({ method: fc.constant('POST'), endpoint: fc.constantFrom(...POST_PATHS.filter((p) => p.startsWith('/groups'))), auth: authMode }),
+  fc.record({ method: fc.constant('PATCH'), endpoint: fc.constantFrom(...PATCH_PATHS), auth: authMode }),
+);
+
+async function postJson(endpoint: string, auth: AuthMode, bodyText: string, method = 'POST'): Promise<void> {
   await sendChecked({
-    method: 'POST',
+    method,
     path: `${BASE}${fillString(endpoint)}`,
     headers: { 'content-type': 'application/json', ...authHeaders(auth) },
     body: bodyText,
@@ -587,6 +700,17 @@ const segment = fc.oneof(
       '-1',
       '__proto__',
       'constructor',
+      '$GROUP_ID',
+      '$GROUP_SLUG',
+      '$CHILD_ID',
+      '$KEY_ID',
+      'stripe',
+      'github',
+      '%E2%80%AE',
+      '%EF%BC%A1%EF%BD%84',
+      '%F0%9F%94%91',
+      '%ED%A0%80',
+      'acme%3Aprod',
       ';',
       ':user',
       '*',
@@ -649,6 +773,19 @@ const getTarget: fc.Arbitrary<{ method: string; path: string }> = fc.oneof(
   segment.map((seg) => ({ method: 'GET', path: `${BASE}/${seg}/api-tokens` })),
   segment.map((seg) => ({ method: 'GET', path: `${BASE}/${seg}/identities` })),
   queryString.map((q) => ({ method: 'GET', path: `${BASE}/login/oauth2callback?${q}` })),
+  fc.constantFrom(
+    { method: 'GET', path: `${BASE}/groups` },
+    { method: 'GET', path: `${BASE}/groups/$GROUP_ID` },
+    { method: 'GET', path: `${BASE}/groups/$GROUP_SLUG/members` },
+    { method: 'GET', path: `${BASE}/groups/$GROUP_ID/api-tokens` },
+    { method: 'GET', path: `${BASE}/me/groups` },
+    { method: 'GET', path: `${BASE}/me/integrations` },
+  ),
+  segment.map((seg) => ({ method: 'GET', path: `${BASE}/groups/${seg}` })),
+  segment.map((seg) => ({ method: 'GET', path: `${BASE}/${seg}/groups` })),
+  segment.map((seg) => ({ method: 'GET', path: `${BASE}/${seg}/integrations` })),
+  segment.map((seg) => ({ method: 'DELETE', path: `${BASE}/me/integrations/${seg}` })),
+  segment.map((seg) => ({ method: 'DELETE', path: `${BASE}/groups/$GROUP_ID/api-tokens/${seg}` })),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -696,7 +833,19 @@ describe('fuzz: U+0000 inside string fields', () => {
   // of an otherwise valid body gets one, at a random position.
   const withNul = fc.tuple(fc.string({ unit: 'binary', maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 12 })).map(([a, b]) => `${a}\u0000${b}`);
   const nulBody = fc.record({
-    endpoint: fc.constantFrom('/register', '/login', '/token-refresh', '/logout', '/change-password', '/login/oauth', '/me/api-tokens'),
+    endpoint: fc.constantFrom(
+      '/register',
+      '/login',
+      '/token-refresh',
+      '/logout',
+      '/change-password',
+      '/login/oauth',
+      '/me/api-tokens',
+      '/groups',
+      '/groups/$GROUP_ID/members',
+      '/groups/$GROUP_ID/children',
+      '/groups/$GROUP_ID/api-tokens',
+    ),
     field: fc.constantFrom(
       'username',
       'password',
@@ -710,6 +859,11 @@ describe('fuzz: U+0000 inside string fields', () => {
       'real_name',
       'profile-value',
       'profile-key',
+      'slug',
+      'description',
+      'parent_id',
+      'child_id',
+      'roles',
     ),
     nul: withNul,
   });
@@ -730,10 +884,16 @@ describe('fuzz: U+0000 inside string fields', () => {
           redirect_to: 'http://front.test',
           real_name: 'Nul Fuzz',
           profile: { k: 'v' },
+          slug: fresh,
+          description: 'nul fuzz',
+          parent_id: '$GROUP_ID',
+          child_id: '$CHILD_ID',
+          roles: ['editor'],
         };
         if (field === 'profile-value') body.profile = { k: nul };
         else if (field === 'profile-key') body.profile = { [nul]: 'v' };
         else if (field === 'scopes') body.scopes = [nul];
+        else if (field === 'roles') body.roles = [nul];
         else body[field] = nul;
         // With the real refresh token, /token-refresh and /logout succeed unless the NUL is in it; settle() logs in again.
         await postJson(endpoint, 'bearer', JSON.stringify(fill(body)));
@@ -884,6 +1044,179 @@ describe('fuzz: raw bodies, content types and encodings', () => {
       params(9, 400),
     );
   });
+
+  it('random bodies with random content types and encodings at the group POST and PATCH endpoints', { timeout: TIMEOUT }, async () => {
+    await fc.assert(
+      fc.asyncProperty(groupWriteTarget, contentType, encoding, rawBody, fc.boolean(), async ({ method, endpoint, auth }, type, enc, body, chunked) => {
+        const headers: Record<string, string> = { ...authHeaders(auth) };
+        if (type !== undefined) headers['content-type'] = type;
+        if (enc !== undefined) headers['content-encoding'] = enc;
+        await sendChecked({ method, path: `${BASE}${fillString(endpoint)}`, headers, body: body.bytes, chunked });
+      }),
+      params(21, 250),
+    );
+  });
+});
+
+describe('fuzz: groups and integrations', () => {
+  it('JSON bodies of any shape at the group POST and PATCH endpoints', { timeout: TIMEOUT }, async () => {
+    const body = fc.oneof(
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.oneof(objectSerialised, anythingSerialised, trickyJson).map(fillString),
+      fieldRecord.map((r) => JSON.stringify(fill(r))),
+    );
+    await fc.assert(
+      fc.asyncProperty(groupWriteTarget, body, async ({ method, endpoint, auth }, text) => {
+        await postJson(endpoint, auth, text, method);
+      }),
+      params(22, 300),
+    );
+  });
+
+  const validSlug = fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,62}$/), fc.constant('$GROUP_SLUG'));
+  const groupRef = fc.oneof(fc.constantFrom('$GROUP_ID', '$GROUP_SLUG', '$CHILD_ID'), fc.uuid());
+  const roleList = fc.array(fc.oneof(fc.constantFrom('admin', 'editor', 'billing'), fc.stringMatching(/^[a-z][a-z0-9_:-]{0,63}$/)), { maxLength: 4 });
+  /** Per endpoint: a body the endpoint accepts (or refuses for a reason of the service: taken, cycle, member already). */
+  const validGroupBodies: Array<[string, string, fc.Arbitrary<Record<string, unknown>>]> = [
+    [
+      'POST',
+      '/groups',
+      fc.record(
+        { name: fc.string({ unit: 'binary', minLength: 1, maxLength: 100 }), slug: validSlug, description: fc.string({ maxLength: 200 }), parent_id: groupRef },
+        { requiredKeys: ['name'] },
+      ),
+    ],
+    ['POST', '/groups/$GROUP_ID/members', fc.record({ user_id: fc.constantFrom('$USER_ID', '$OTHER_ID'), roles: roleList }, { requiredKeys: ['user_id'] })],
+    [
+      'POST',
+      '/groups/$GROUP_SLUG/members',
+      fc.record({ username: fc.constantFrom('$USERNAME', '$OTHER_NAME'), roles: roleList }, { requiredKeys: ['username'] }),
+    ],
+    ['POST', '/groups/$GROUP_ID/children', fc.record({ child_id: groupRef })],
+    [
+      'POST',
+      '/groups/$GROUP_ID/api-tokens',
+      fc.record(
+        {
+          name: fc.string({ unit: 'binary', minLength: 1, maxLength: 100 }),
+          scopes: fc.array(fc.constantFrom('reports:read', '*', 'deploy')),
+          expires_in_days: fc.integer({ min: 1, max: 3650 }),
+        },
+        { requiredKeys: ['name'] },
+      ),
+    ],
+    [
+      'PATCH',
+      '/groups/$GROUP_ID',
+      fc.record(
+        { name: fc.string({ unit: 'binary', minLength: 1, maxLength: 100 }), slug: validSlug, description: fc.option(fc.string()) },
+        { requiredKeys: [] },
+      ),
+    ],
+    ['PATCH', '/groups/$GROUP_ID/members/$OTHER_ID', fc.record({ roles: roleList })],
+    ['PATCH', '/groups/$GROUP_SLUG/members/me', fc.record({ roles: roleList })],
+  ];
+  const nearlyValidGroupWrite = fc.nat({ max: validGroupBodies.length - 1 }).chain((i) => {
+    const [method, endpoint, valid] = validGroupBodies[i]!;
+    return fc
+      .tuple(
+        valid,
+        fc.oneof(
+          { arbitrary: fc.constant([] as Array<[string, unknown]>), weight: 1 },
+          { arbitrary: fc.array(fc.tuple(fc.constantFrom(...FIELDS), fieldValue), { minLength: 1, maxLength: 2 }), weight: 2 },
+        ),
+      )
+      .map(([body, broken]) => ({ method, endpoint, body: Object.assign({ ...body }, Object.fromEntries(broken)) }));
+  });
+
+  it('nearly valid bodies at the group POST and PATCH endpoints, so requests reach the services and the database', { timeout: TIMEOUT }, async () => {
+    await fc.assert(
+      fc.asyncProperty(nearlyValidGroupWrite, async ({ method, endpoint, body }) => {
+        await postJson(endpoint, 'bearer', JSON.stringify(fill(body)), method);
+      }),
+      params(23, 400),
+    );
+  });
+
+  /** Every group and integration route, with the segment under test in each place a path takes one. */
+  const routeWith = (seg: string): string[] => [
+    `/groups/${seg}`,
+    `/groups/${seg}/members`,
+    `/groups/$GROUP_ID/members/${seg}`,
+    `/groups/${seg}/members/$OTHER_ID`,
+    `/groups/${seg}/members/$USER_ID`,
+    `/groups/${seg}/children`,
+    `/groups/$GROUP_ID/children/${seg}`,
+    `/groups/${seg}/children/$CHILD_ID`,
+    `/groups/${seg}/api-tokens`,
+    `/groups/$GROUP_ID/api-tokens/${seg}`,
+    `/groups/${seg}/api-tokens/$KEY_ID`,
+    `/${seg}/groups`,
+    `/${seg}/integrations`,
+    `/me/integrations/${seg}`,
+    `/${seg}/integrations/${CONNECTOR}`,
+  ];
+  const groupMethod = fc.constantFrom('GET', 'GET', 'DELETE', 'POST', 'PATCH', 'PUT', 'HEAD');
+  const smallBody = fc.oneof(
+    fc.constant('{}'),
+    nearlyValid.map((r) => JSON.stringify(fill(r))),
+    fc.constantFrom('{"child_id":"$CHILD_ID"}', '{"user_id":"$USER_ID","roles":["admin"]}', '{"roles":["admin"]}', '{"name":"k"}', '[]', 'null'),
+  );
+
+  it(
+    'odd path segments (very long, %00, unicode, .., ids of other things) in every place of every group and integration route',
+    { timeout: TIMEOUT },
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          segment,
+          fc.nat(),
+          groupMethod,
+          fc.constantFrom<AuthMode>('bearer', 'bearer', 'bearer', 'api-header', 'none', 'garbage'),
+          smallBody,
+          async (seg, which, method, auth, text) => {
+            const routes = routeWith(seg);
+            const path = `${BASE}${fillString(routes[which % routes.length]!)}`.slice(0, 8000);
+            const withBody = method === 'POST' || method === 'PATCH' || method === 'PUT';
+            await sendChecked(
+              {
+                method,
+                path,
+                headers: { ...authHeaders(auth), ...(withBody ? { 'content-type': 'application/json' } : {}) },
+                body: withBody ? fillString(text) : undefined,
+              },
+              { head: method === 'HEAD' },
+            );
+          },
+        ),
+        params(24, 500),
+      );
+    },
+  );
+
+  it('paging parameters of any kind at GET /groups and GET /groups/{id}/members', { timeout: TIMEOUT }, async () => {
+    const pageValue = fc.oneof(
+      fc.integer().map(String),
+      fc.constantFrom('', '0', '1', '100', '101', '-1', '1.5', '1e3', '0x10', '  5', '9999999999', '99999999999999999999', 'NaN', '%00', 'null', '[]'),
+      fc.string().map(encodeURIComponent),
+    );
+    const query = fc
+      .array(fc.tuple(fc.constantFrom('limit', 'offset', 'limit[]', 'offset[0]', 'x'), pageValue), { maxLength: 4 })
+      .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join('&'));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('/groups', '/groups/$GROUP_ID/members', '/groups/$GROUP_SLUG/members'), query, async (endpoint, q) => {
+        await sendChecked({ method: 'GET', path: `${BASE}${fillString(endpoint)}?${q}`, headers: authHeaders('bearer') });
+      }),
+      params(25, 200),
+    );
+  });
+
+  it('the fuzz group, its service key and the integration are still in place (the properties reached them)', async () => {
+    const detail = await t.auth.groups.get(S.groupId, { actor: S.userId });
+    expect(detail.children.map((c) => c.id)).toContain(S.childId);
+    expect((await t.auth.groups.serviceKeys.list(S.groupId, { actor: S.userId })).map((k) => k.id)).toContain(S.keyId);
+    expect(await t.auth.integrations.has(S.userId, CONNECTOR)).toBe(true);
+  });
 });
 
 describe('fuzz: URL paths under the router', () => {
@@ -908,6 +1241,14 @@ describe('fuzz: URL paths under the router', () => {
           'login/profile',
           'me/api-tokens',
           'me/identities',
+          'groups',
+          'groups/$GROUP_ID',
+          'groups/$GROUP_SLUG/members',
+          'groups/$GROUP_ID/children',
+          'groups/$GROUP_ID/api-tokens',
+          'me/groups',
+          'me/integrations',
+          'me/integrations/stripe',
         ),
         fc.constantFrom('', '/', '//', '/..', '/%2e%2e/', '%00', '/%00', '.json', '/../../me', '//me'),
       )

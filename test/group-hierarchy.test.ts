@@ -183,3 +183,88 @@ describe('children', () => {
     expect(await announced()).toBe(before + 3);
   });
 });
+
+describe('inheritance both ways, through three levels, for every kind of change', () => {
+  it('an org admin manages the team two levels down: members, children, service keys, deletion; GET /groups lists only what they belong to', async () => {
+    const { api, org, dept, team } = await threeLevels();
+    const boss = await registerUser(t);
+    await api.addMember(org.id, { user_id: boss.user.id, roles: ['admin'] });
+    const b = groupApi(t, boss.token);
+    const m = await registerUser(t);
+    expect((await b.addMember(team.id, { user_id: m.user.id })).status).toBe(201);
+    expect((await b.setRoles(team.id, m.user.id, ['editor'])).body).toMatchObject({ roles: ['editor'], is_admin: false });
+    expect((await b.removeMember(team.slug, m.user.id)).status).toBe(200);
+    // Children of the dept and the team: admin of both (the dept through the org, the new group as its creator).
+    const extra = (await b.create({ name: 'Extra' })).body.group as G;
+    expect((await b.addChild(team.id, extra.id)).status).toBe(201);
+    expect((await b.get(extra.id)).body.parents.map((g: G) => g.id)).toEqual([team.id]);
+    expect((await b.removeChild(team.id, extra.id)).status).toBe(200);
+    // Service keys of the team.
+    const key = await b.createKey(team.id, { name: 'deploy' });
+    expect(key.status).toBe(201);
+    expect((await b.listKeys(team.slug)).body.map((k: { id: string }) => k.id)).toEqual([key.body.id]);
+    expect((await b.deleteKey(team.id, key.body.id)).status).toBe(200);
+    // Listed: the groups they belong to (the org), not every group they administer.
+    expect((await b.list()).body.groups.map((g: G) => g.id).sort()).toEqual([org.id, extra.id].sort());
+    // And deletion: the team goes, the dept stays under the org.
+    expect((await b.delete(team.id)).status).toBe(200);
+    expectError(await api.get(team.id), 404, 'not_found');
+    expect((await api.get(dept.id)).body.parents.map((g: G) => g.id)).toEqual([org.id]);
+  });
+
+  it('a team admin sees the org and dept (member through the team) but changes nothing there (403)', async () => {
+    const { owner, api, org, dept, team } = await threeLevels();
+    const lead = await registerUser(t);
+    await api.addMember(team.id, { user_id: lead.user.id, roles: ['admin'] });
+    const l = groupApi(t, lead.token);
+    for (const g of [org, dept]) {
+      expect((await l.get(g.id)).status).toBe(200);
+      expect((await l.members(g.id)).status).toBe(200);
+      expectError(await l.patch(g.id, { name: 'x' }), 403, 'forbidden');
+      expectError(await l.delete(g.id), 403, 'forbidden');
+      expectError(await l.addMember(g.id, { user_id: lead.user.id }), 403, 'forbidden');
+      expectError(await l.setRoles(g.id, owner.user.id, []), 403, 'forbidden');
+      expectError(await l.removeMember(g.id, owner.user.id), 403, 'forbidden');
+      expectError(await l.createKey(g.id, { name: 'x' }), 403, 'forbidden');
+      expectError(await l.listKeys(g.id), 403, 'forbidden');
+    }
+    // Children: admin of the parent needed (the dept), and of both to add.
+    expectError(await l.removeChild(dept.id, team.id), 403, 'forbidden');
+    const own = (await l.create({ name: 'Own' })).body.group as G;
+    expectError(await l.addChild(dept.id, own.id), 403, 'forbidden');
+    // The dept as a child of their own group: seen, not administered.
+    expectError(await l.addChild(own.id, dept.id), 403, 'forbidden');
+    // Nothing changed.
+    expect((await api.get(dept.id)).body.children.map((g: G) => g.id)).toEqual([team.id]);
+    expect((await api.members(org.id)).body.total).toBe(1);
+  });
+
+  it('a dept admin (the middle): administers the team below, is a plain member of the org above', async () => {
+    const { api, org, dept, team } = await threeLevels();
+    const mid = await registerUser(t);
+    await api.addMember(dept.id, { user_id: mid.user.id, roles: ['admin', 'ops'] });
+    const d = groupApi(t, mid.token);
+    expect((await d.patch(team.id, { description: 'from the middle' })).status).toBe(200);
+    expect((await d.members(team.id)).status).toBe(200);
+    expect((await d.patch(dept.id, { description: 'own' })).status).toBe(200);
+    expectError(await d.patch(org.id, { description: 'above' }), 403, 'forbidden');
+    const mine = Object.fromEntries((await d.userGroups()).body.map((e: { group: G }) => [e.group.id, e]));
+    expect(Object.keys(mine).sort()).toEqual([org.id, dept.id].sort());
+    expect(mine[dept.id]).toMatchObject({ roles: ['admin', 'ops'], is_admin: true, via: { id: dept.id } });
+    expect(mine[org.id]).toMatchObject({ roles: ['ops'], is_admin: false, via: { id: dept.id } });
+  });
+
+  it('a team member: role changes and leaving reach the inherited org and dept entries at once', async () => {
+    const { api, org, dept, team } = await threeLevels();
+    const m = await registerUser(t);
+    await api.addMember(team.id, { user_id: m.user.id, roles: ['reader'] });
+    const g = groupApi(t, m.token);
+    expect((await g.members(org.id)).status).toBe(200);
+    await api.setRoles(team.id, m.user.id, ['writer']);
+    for (const e of (await g.userGroups()).body) expect(e).toMatchObject({ roles: ['writer'], is_admin: false });
+    expect((await g.removeMember(team.id, 'me')).status).toBe(200);
+    expect((await g.userGroups()).body).toEqual([]);
+    for (const group of [org, dept, team]) expectError(await g.get(group.id), 404, 'not_found');
+    expect((await g.list()).body.groups).toEqual([]);
+  });
+});

@@ -155,6 +155,23 @@ describe('changing roles and removing members', () => {
     }
   });
 
+  it('an admin removed while changing the group is answered as an admin (200) or as a stranger (404), never 403 (every round)', async () => {
+    // Whether the caller sees the group and whether they administer it come from one snapshot: in
+    // between the two, the removal could commit and leave "a member who is no admin", which never was.
+    for (let round = 0; round < 20; round++) {
+      const { group, api } = await ownedGroup();
+      const b = await registerUser(t);
+      await api.addMember(group.id, { user_id: b.user.id, roles: ['admin'] });
+      const asB = groupApi(t, b.token);
+      const [removed, ...answers] = await Promise.all([
+        api.removeMember(group.id, b.user.id),
+        ...[1, 2, 3, 4].map((n) => asB.patch(group.id, { description: `round ${round}.${n}` })),
+      ]);
+      expect(removed.status).toBe(200);
+      for (const res of answers) expect([200, 404], JSON.stringify(res.body)).toContain(res.status);
+    }
+  });
+
   it('two admins leaving at once (auth.groups): exactly one wins', async () => {
     for (let round = 0; round < 6; round++) {
       const { owner, group, api } = await ownedGroup();
@@ -184,5 +201,34 @@ describe('GET /{user}/groups', () => {
     expect((await groupApi(t, other.token).userGroups()).body).toEqual([]);
     const admin = await registerAdmin(t);
     expect((await groupApi(t, admin.token).userGroups(owner.user.id)).body).toEqual(mine.body);
+  });
+});
+
+describe('member endpoints for someone who cannot see the group, and paging', () => {
+  it('a stranger gets 404 from PATCH and DELETE of a member, and nothing changes; an unknown or malformed user id is 404', async () => {
+    const { owner, group, api } = await ownedGroup();
+    const stranger = groupApi(t, (await registerUser(t)).token);
+    expectError(await stranger.setRoles(group.id, owner.user.id, []), 404, 'not_found');
+    expectError(await stranger.removeMember(group.id, owner.user.id), 404, 'not_found');
+    expectError(await stranger.removeMember(group.id, 'me'), 404, 'not_found');
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', 'ME']) {
+      expectError(await api.setRoles(group.id, id, ['x']), 404, 'not_found');
+      expectError(await api.removeMember(group.id, id), 404, 'not_found');
+    }
+    expect((await api.members(group.id)).body.members).toEqual([expect.objectContaining({ roles: ['admin'], is_admin: true })]);
+  });
+
+  it('limit and offset page the member list, oldest first; total counts them all', async () => {
+    const { owner, group, api } = await ownedGroup();
+    const added = [await registerUser(t), await registerUser(t), await registerUser(t)];
+    for (const u of added) await api.addMember(group.id, { user_id: u.user.id });
+    const order = [owner, ...added].map((u) => u.user.id);
+    const pages = [];
+    for (let offset = 0; offset < 4; offset += 2) pages.push(await api.members(group.id, `?limit=2&offset=${offset}`));
+    expect(pages.map((p) => p.body.total)).toEqual([4, 4]);
+    expect(pages.flatMap((p) => p.body.members.map((m: { user: { id: string } }) => m.user.id))).toEqual(order);
+    expect((await api.members(group.id, '?offset=10')).body).toEqual({ members: [], total: 4 });
+    expectValidation(await api.members(group.id, '?offset=x'), 'offset');
+    expectValidation(await api.members(group.id, '?limit=1&limit=2'), 'limit');
   });
 });

@@ -219,3 +219,79 @@ describe('access tokens only', () => {
     expect((await t.http.get(`${BASE}/groups`).set(bearer(u.token))).status).toBe(200);
   });
 });
+
+describe('parent_id, site admins and missing credentials', () => {
+  it('POST /groups with parent_id: admin of the parent 201; a plain member 403; a group the caller cannot see 400 naming parent_id', async () => {
+    const owner = await registerUser(t);
+    const member = await registerUser(t);
+    const stranger = await registerUser(t);
+    const parent = (await groupApi(t, owner.token).create({ name: 'Parent' })).body.group;
+    await groupApi(t, owner.token).addMember(parent.id, { user_id: member.user.id });
+    const child = await groupApi(t, owner.token).create({ name: 'Child', parent_id: parent.slug });
+    expect(child.status).toBe(201);
+    expectError(await groupApi(t, member.token).create({ name: 'Sneaky', parent_id: parent.id }), 403, 'forbidden');
+    expectValidation(await groupApi(t, stranger.token).create({ name: 'Sneaky', parent_id: parent.id }), 'parent_id');
+    expectValidation(await groupApi(t, stranger.token).create({ name: 'Sneaky', parent_id: 5 }), 'parent_id');
+    expect((await groupApi(t, owner.token).get(parent.id)).body.children.map((g: { id: string }) => g.id)).toEqual([child.body.group.id]);
+    // Nothing was created by the refused requests.
+    expect((await groupApi(t, member.token).list()).body.groups.map((g: { id: string }) => g.id)).toEqual([parent.id]);
+    expect((await groupApi(t, stranger.token).list()).body.groups).toEqual([]);
+    // A site admin may hang a new group under anyone's group.
+    const admin = await registerAdmin(t);
+    expect((await groupApi(t, admin.token).create({ name: 'From above', parent_id: parent.id })).status).toBe(201);
+  });
+
+  it('a site admin deletes any group and manages its children; an unknown group answers 404 to every endpoint', async () => {
+    const owner = await registerUser(t);
+    const api = groupApi(t, owner.token);
+    const parent = (await api.create({ name: 'P' })).body.group;
+    const child = (await api.create({ name: 'C', parent_id: parent.id })).body.group;
+    const admin = groupApi(t, (await registerAdmin(t)).token);
+    expect((await admin.removeChild(parent.id, child.id)).status).toBe(200);
+    expect((await admin.addChild(parent.id, child.slug)).status).toBe(201);
+    expect((await admin.delete(parent.slug)).status).toBe(200);
+    expectError(await api.get(parent.id), 404, 'not_found');
+    const missing = '00000000-0000-4000-8000-000000000000';
+    for (const res of [
+      await admin.get(missing),
+      await admin.patch(missing, { name: 'x' }),
+      await admin.delete(missing),
+      await admin.members(missing),
+      await admin.addMember(missing, { user_id: owner.user.id }),
+      await admin.setRoles(missing, owner.user.id, []),
+      await admin.removeMember(missing, owner.user.id),
+      await admin.addChild(missing, child.id),
+      await admin.removeChild(missing, child.id),
+      await admin.createKey(missing, { name: 'x' }),
+      await admin.listKeys(missing),
+      await admin.deleteKey(missing, 'abcdefgh'),
+    ])
+      expectError(res, 404, 'not_found');
+  });
+
+  it('every group endpoint and GET /{user}/groups without credentials: 401 with a Bearer challenge', async () => {
+    const u = await registerUser(t);
+    const { group } = (await groupApi(t, u.token).create({ name: 'Closed' })).body;
+    const g = `${BASE}/groups/${group.id}`;
+    for (const res of [
+      await t.http.get(`${BASE}/groups`),
+      await t.http.post(`${BASE}/groups`).send({ name: 'x' }),
+      await t.http.get(g),
+      await t.http.patch(g).send({ name: 'x' }),
+      await t.http.delete(g),
+      await t.http.get(`${g}/members`),
+      await t.http.post(`${g}/members`).send({ user_id: u.user.id }),
+      await t.http.patch(`${g}/members/${u.user.id}`).send({ roles: [] }),
+      await t.http.delete(`${g}/members/${u.user.id}`),
+      await t.http.post(`${g}/children`).send({ child_id: group.id }),
+      await t.http.delete(`${g}/children/${group.id}`),
+      await t.http.post(`${g}/api-tokens`).send({ name: 'x' }),
+      await t.http.get(`${g}/api-tokens`),
+      await t.http.delete(`${g}/api-tokens/abcdefgh`),
+      await t.http.get(`${BASE}/me/groups`),
+      await t.http.get(`${BASE}/${u.user.id}/groups`),
+    ])
+      expectError(res, 401, 'unauthorized');
+    expect((await groupApi(t, u.token).get(group.id)).body.group).toEqual(group);
+  });
+});

@@ -319,6 +319,22 @@ describe('GET and DELETE /{user}/integrations', () => {
     expect(event).toMatchObject({ user_id: u.user.id, actor_id: admin.user.id, data: { connector: 'gitlab' } });
   });
 
+  it('an admin: an unknown user is 404 for DELETE as for GET; a connector the user lacks is 404 and their other entries stay', async () => {
+    const admin = await registerAdmin(t);
+    const u = await registerUser(t);
+    await t.auth.integrations.set(u.user.id, 'openai', { secret: newSecret() });
+    for (const missing of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+      expectError(await remove(admin.token, 'openai', missing), 404, 'not_found');
+      expectError(await list(admin.token, missing), 404, 'not_found');
+    }
+    expectError(await remove(admin.token, 'stripe', u.user.id), 404, 'not_found');
+    expect((await list(admin.token, u.user.id)).body.map((i: { connector: string }) => i.connector)).toEqual(['openai']);
+    // A deleted user's entries went with them, and their id now answers 404.
+    await t.auth.users.delete(u.user.id);
+    expectError(await list(admin.token, u.user.id), 404, 'not_found');
+    expectError(await remove(admin.token, 'openai', u.user.id), 404, 'not_found');
+  });
+
   it('an API token: 403 forbidden for both, even its owner’s with every scope; no token: 401', async () => {
     const u = await registerUser(t);
     await t.auth.integrations.set(u.user.id, 'openai', { secret: newSecret() });

@@ -161,20 +161,35 @@ export async function isSelfOrAncestor(db: Db, candidate: string, groupId: strin
 /**
  * What `userId` may do with `groupId`: `member` (a member of it or of a descendant) and `admin`
  * (holds `admin` in it or in an ancestor). Each walk starts from the small side: the user's own
- * memberships going up, and the group going up.
+ * memberships going up, and the group going up. One statement, so both answers come from one
+ * snapshot: a member whose membership is being removed is seen as both or neither, never as a
+ * member who is no admin (which would answer 403 where 404 is due).
  */
 export async function accessOf(db: Db, userId: string, groupId: string): Promise<{ member: boolean; admin: boolean }> {
   if (!isUserId(userId)) return { member: false, admin: false };
-  const member = await memberOf(db, userId).selectFrom('up').select('up.id').where('up.id', '=', groupId).limit(1).executeTakeFirst();
-  const admin = await selfAndAncestors(db, groupId)
-    .selectFrom('anc')
-    .innerJoin('group_members', 'group_members.group_id', 'anc.id')
-    .select('group_members.group_id')
-    .where('group_members.user_id', '=', userId)
-    .where(sql<boolean>`'admin' = any(group_members.roles)`)
-    .limit(1)
-    .executeTakeFirst();
-  return { member: member !== undefined, admin: admin !== undefined };
+  const row = await memberOf(db, userId)
+    .withRecursive('anc(id)', (qc) =>
+      qc
+        .selectFrom('groups')
+        .select('groups.id as id')
+        .where('groups.id', '=', groupId)
+        .union((qc2) => qc2.selectFrom('group_parents').innerJoin('anc', 'anc.id', 'group_parents.child_id').select('group_parents.parent_id as id')),
+    )
+    .selectNoFrom((eb) => [
+      eb.exists(eb.selectFrom('up').select('up.id').where('up.id', '=', groupId)).as('member'),
+      eb
+        .exists(
+          eb
+            .selectFrom('anc')
+            .innerJoin('group_members', 'group_members.group_id', 'anc.id')
+            .select('group_members.group_id')
+            .where('group_members.user_id', '=', userId)
+            .where(sql<boolean>`'admin' = any(group_members.roles)`),
+        )
+        .as('admin'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { member: row.member === true, admin: row.admin === true };
 }
 
 /** Which of `userIds` hold `admin` in `groupId` or in one of its ancestors. */
