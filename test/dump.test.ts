@@ -314,6 +314,9 @@ describe('database dump after a full scenario', () => {
         expect({ status: res.status, code: res.body?.code }, `rebuilt service key ${v}`).toEqual({ status: 401, code: 'invalid_token' });
       }
     }
+    // The real key, by contrast, authenticates: /me (any user) refuses it as a service key, with 403.
+    const real = await p.http.get('/me').set('X-API-Token', s.serviceKey.token);
+    expect({ status: real.status, code: real.body?.code }).toEqual({ status: 403, code: 'forbidden' });
   });
 
   it('no stored value works as a reset, verification or email-change link, an email code, an mfa_id or a backup code', async () => {
