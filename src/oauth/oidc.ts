@@ -1,4 +1,4 @@
-import * as client from 'openid-client';
+import type * as OpenIdClient from 'openid-client';
 import { OAuthError } from '../errors.js';
 import { toIdentity, type ProviderIdentity } from './identity.js';
 import type { Authorization, FlowData, Provider } from './provider.js';
@@ -7,6 +7,10 @@ import { isLoopbackUrl } from './redirects.js';
 import type { RequestView } from './request-view.js';
 import { PROVIDER_TIMEOUT_MS } from './run-strategy.js';
 import { newState } from './state-store.js';
+
+/** openid-client (ESM only) is loaded with the first OIDC provider; apps without one never load it. */
+let openIdClient: Promise<typeof OpenIdClient> | undefined;
+const loadClient = () => (openIdClient ??= import('openid-client'));
 
 /** Scopes asked of an OIDC provider unless `scope` says otherwise (`openid` is always added). */
 export const DEFAULT_OIDC_SCOPE = ['openid', 'email', 'profile'];
@@ -29,7 +33,7 @@ export interface OidcSettings {
 export class OidcProvider implements Provider {
   readonly #settings: OidcSettings;
   readonly #scope: string;
-  #config: Promise<client.Configuration> | undefined;
+  #config: Promise<OpenIdClient.Configuration> | undefined;
   #failedAt = 0;
 
   constructor(
@@ -42,11 +46,12 @@ export class OidcProvider implements Provider {
   }
 
   /** Discovery, once; after a failure, again on the next use at most once per DISCOVERY_RETRY_MS. */
-  #discover(): Promise<client.Configuration> {
+  #discover(): Promise<OpenIdClient.Configuration> {
     if (this.#config && this.#failedAt !== 0 && Date.now() - this.#failedAt >= DISCOVERY_RETRY_MS) this.#config = undefined;
     this.#config ??= (async () => {
       const issuer = new URL(this.#settings.issuer);
       try {
+        const client = await loadClient();
         const config = await client.discovery(issuer, this.#settings.clientId, this.#settings.clientSecret, undefined, {
           execute: issuer.protocol === 'http:' && isLoopbackUrl(issuer) ? [client.allowInsecureRequests] : [],
           timeout: PROVIDER_TIMEOUT_MS / 1000,
@@ -73,6 +78,7 @@ export class OidcProvider implements Provider {
 
   async start(_view: RequestView): Promise<Authorization> {
     const config = await this.#discoverForRequest();
+    const client = await loadClient();
     const verifier = client.randomPKCECodeVerifier();
     const nonce = client.randomNonce();
     const state = newState();
@@ -89,6 +95,7 @@ export class OidcProvider implements Provider {
 
   async finish(view: RequestView, state: string, data: FlowData): Promise<ProviderIdentity> {
     const config = await this.#discoverForRequest();
+    const client = await loadClient();
     if (!data.verifier || !data.nonce) throw new OAuthError('invalid_state', 'the OAuth state is missing, unknown, expired or already used');
     const current = new URL(this.callbackURL);
     for (const [key, value] of Object.entries(view.query)) current.searchParams.set(key, value);
@@ -118,7 +125,7 @@ export class OidcProvider implements Provider {
   }
 
   /** During a request the discovery failure is the provider's, not the app's: 502, with no URL in it. */
-  async #discoverForRequest(): Promise<client.Configuration> {
+  async #discoverForRequest(): Promise<OpenIdClient.Configuration> {
     try {
       return await this.#discover();
     } catch (err) {

@@ -1,11 +1,16 @@
-import { Strategy as GitHubStrategy } from 'passport-github2';
-import { Strategy as GoogleStrategy } from 'passport-google-oauth20';
+import type * as PassportGitHub from 'passport-github2';
+import type * as PassportGoogle from 'passport-google-oauth20';
+import { lazyRequire } from '../lazy-require.js';
 import type { OAuthProviderConfig } from '../options.js';
 import { OidcProvider } from './oidc.js';
 import { PassportProvider } from './passport-provider.js';
 import type { Provider } from './provider.js';
 import type { PassportStrategy } from './run-strategy.js';
 import { PassportStateStore } from './state-store.js';
+
+// Loaded only when google or github is configured.
+const google = lazyRequire<typeof PassportGoogle>('passport-google-oauth20');
+const github = lazyRequire<typeof PassportGitHub>('passport-github2');
 
 export const DEFAULT_GOOGLE_SCOPE = ['openid', 'email', 'profile'];
 /** user:email makes passport-github2 read /user/emails, where GitHub says which address is verified. */
@@ -74,8 +79,8 @@ export function buildProviders(config: Readonly<Record<string, OAuthProviderConf
       const common = { clientID: c.clientId!, clientSecret: c.clientSecret!, callbackURL, scope, state: true, pkce: true, store };
       strategy =
         name === 'google'
-          ? new GoogleStrategy({ ...common, ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL']) } as never, verify as never)
-          : new GitHubStrategy(
+          ? new (google().Strategy)({ ...common, ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL']) } as never, verify as never)
+          : new (github().Strategy)(
               { ...common, ...urls(c, ['authorizationURL', 'tokenURL', 'userProfileURL', 'userEmailURL']), allRawEmails: true } as never,
               verify as never,
             );

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import * as OTPAuth from 'otpauth';
+import type * as OTPAuthModule from 'otpauth';
+import { lazyRequire } from '../lazy-require.js';
 import { AuthenticationError, ConflictError, InvalidCodeError, NotFoundError } from '../errors.js';
 import { acceptTotpStep, countBackupCodes, deleteMfa, findTotp, replaceBackupCodes, savePendingTotp, useBackupCode } from '../db/mfa-repository.js';
 import type { Database } from '../db/schema.js';
@@ -12,6 +13,9 @@ import { keyedHash } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
 import type { MfaChallenges } from './mfa-challenges.js';
 import type { SessionService, TokenPair } from './sessions.js';
+
+// Loaded on the first TOTP operation.
+const otpauth = lazyRequire<typeof OTPAuthModule>('otpauth');
 
 /** RFC 6238 as the contract fixes it: SHA-1, 6 digits, 30 s steps, one step of skew either way. */
 const TOTP_PERIOD = 30;
@@ -41,7 +45,7 @@ export class MfaService {
   /** A new pending secret (replacing an unconfirmed one); 409 when TOTP is already on. */
   async setup(userId: string, password: string | undefined): Promise<{ secret: string; otpauth_url: string }> {
     const user = await this.#userWithPassword(userId, password);
-    const secret = new OTPAuth.Secret({ size: 20 });
+    const secret = new (otpauth().Secret)({ size: 20 });
     const saved = await this.ctx.database.run((db) => savePendingTotp(db, userId, encrypt(this.ctx.opts.encryptionKey, secret.base32), this.ctx.opts.now()));
     if (!saved) throw new ConflictError('TOTP is already on; disable it first');
     return { secret: secret.base32, otpauth_url: this.#totp(secret.base32, user.username).toString() };
@@ -153,14 +157,14 @@ export class MfaService {
     return acceptTotpStep(trx, userId, step, this.ctx.opts.now(), confirm);
   }
 
-  #totp(secretBase32: string, username: string): OTPAuth.TOTP {
-    return new OTPAuth.TOTP({
+  #totp(secretBase32: string, username: string): OTPAuthModule.TOTP {
+    return new (otpauth().TOTP)({
       issuer: this.ctx.opts.mfa.issuer,
       label: username,
       algorithm: 'SHA1',
       digits: TOTP_DIGITS,
       period: TOTP_PERIOD,
-      secret: OTPAuth.Secret.fromBase32(secretBase32),
+      secret: otpauth().Secret.fromBase32(secretBase32),
     });
   }
 
