@@ -141,6 +141,32 @@ describe.skipIf(TEST_DSN)('express-authlib/testing', () => {
     expect((await host.http.get('/admin').set((await auth.loginAs({ roles: ['admin'] })).headers)).status).toBe(200);
   });
 
+  it('reset() waits for work a request left running: the mail of a password reset goes out before the rows go', async () => {
+    const sent: string[] = [];
+    const slow = await createTestAuth(null, {
+      mailer: {
+        send: async (message) => {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          sent.push(message.kind);
+        },
+      },
+    });
+    try {
+      const app = express();
+      app.use('/api/v1/users', slow.router);
+      const { user } = await slow.loginAs({ email: 'dana@example.com' });
+      const res = await request(app).post('/api/v1/users/request-password-reset').send({ email: user.email });
+      expect(res.status).toBe(202);
+      expect(sent).toEqual([]);
+      await slow.reset();
+      expect(sent).toEqual(['password_reset']);
+      expect((await slow.users.list({})).total).toBe(0);
+      expect(await slow.events.list({})).toEqual([]);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('misuse is a TypeError naming the fix', async () => {
     await expect(createTestAuth(null, { dbDsn: 'pglite://memory' } as never)).rejects.toThrow(TypeError);
     await expect(createTestAuth(null, { now: () => new Date() } as never)).rejects.toThrow(/clock\.advance/);

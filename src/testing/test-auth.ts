@@ -118,11 +118,15 @@ export class TestAuth extends AuthManager {
 
   /**
    * Empties every table (users, tokens, groups, events...), restores the configured roles, drops
-   * the instance's cached users and API tokens, and puts the clock back to real time. Call it
-   * between tests, once their requests have finished.
+   * the instance's cached users and API tokens, and puts the clock back to real time. Waits for
+   * work that finished requests left running (mail, links issued after the answer) first. Call it
+   * between tests, once their requests have been answered.
    */
   async reset(): Promise<void> {
     this.#open('reset');
+    // Work a finished request left running (a reset link issued after the answer, its mail) would
+    // otherwise write into the next test.
+    await this.backgroundSettled();
     this.clock.reset();
     await this.#lease.empty(this.#roles);
   }
