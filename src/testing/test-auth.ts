@@ -136,9 +136,7 @@ export class TestAuth extends AuthManager {
     this.#open('loginAs');
     const user = await this.#userFor(who, 'loginAs');
     const { token, refresh_token } = await this.issueTokens(user.id);
-    // Read again: a login sets last_login.
-    const current = (await this.users.findById(user.id)) ?? user;
-    return { headers: { authorization: `Bearer ${token}` }, token, refresh_token, user: current };
+    return { headers: { authorization: `Bearer ${token}` }, token, refresh_token, user };
   }
 
   /** An API token (`api_...`) for a user (existing, or created from a spec), with `scopes`. */
