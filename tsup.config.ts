@@ -1,11 +1,14 @@
 import { defineConfig } from 'tsup';
 
 // One build for the library (ESM + CommonJS + declarations) and one for the CLI,
-// which only needs to run under Node and is never imported.
+// which only needs to run under Node and is never imported. The library build has two entries,
+// `express-authlib` and `express-authlib/testing`, split into shared chunks in both formats, so
+// the two share one copy of every module: one AuthManager class, one lock per embedded database.
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts' },
+    entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' },
     format: ['esm', 'cjs'],
+    splitting: true,
     dts: true,
     sourcemap: true,
     clean: true,

@@ -353,6 +353,15 @@ export class AuthManager {
     return this.#sessions.issueTokens(userId);
   }
 
+  /**
+   * Resolves once the work that outlives its request (deferred mail, a link issued after the
+   * answer, counters) has finished: for subclasses that must not act while it still writes, such
+   * as the test helper's `reset()`.
+   */
+  protected backgroundSettled(): Promise<void> {
+    return this.#background.settled();
+  }
+
   /** Releases the listening connection, the database pool (when the library opened it) and the password workers. */
   async close(): Promise<void> {
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it

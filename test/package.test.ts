@@ -36,7 +36,7 @@ beforeAll(async () => {
   const deps = [`express@${version('express')}`, `@types/express@${version('@types/express')}`, `@types/node@${version('@types/node')}`];
   const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...deps], { cwd: dir, timeout: 240_000 });
   installLog = installed.stdout + installed.stderr;
-  for (const file of ['app.mts', 'app.cts']) {
+  for (const file of ['app.mts', 'app.cts', 'testing.mts', 'testing.cts']) {
     copyFileSync(join(FIXTURES, file), join(dir, file));
     const base = JSON.parse(readFileSync(join(FIXTURES, 'tsconfig.json'), 'utf8')) as object;
     writeFileSync(join(dir, `tsconfig.${file}.json`), JSON.stringify({ ...base, files: [file] }));
@@ -83,6 +83,41 @@ describe.skipIf(TEST_DSN)('the packed package', () => {
     expect(esm, 'ESM consumer').toBe('');
     expect(cjs, 'CommonJS consumer').toBe('');
   }, 240_000);
+
+  it('ships express-authlib/testing in ESM and CommonJS, with declarations for both', async () => {
+    for (const f of ['dist/testing.js', 'dist/testing.cjs', 'dist/testing.d.ts', 'dist/testing.d.cts']) expect(packedFiles).toContain(f);
+    const [esm, cjs] = await Promise.all([typecheck('testing.mts'), typecheck('testing.cts')]);
+    expect(esm, 'ESM consumer of express-authlib/testing').toBe('');
+    expect(cjs, 'CommonJS consumer of express-authlib/testing').toBe('');
+  }, 240_000);
+
+  it('express-authlib/testing runs from the installed package, from ESM and CommonJS: one AuthManager class with the main entry', async () => {
+    // Plain JavaScript, run by node from the consumer project: resolution through the tarball's `exports`.
+    const script = (load: string) => `${load}
+(async () => {
+  const auth = await createTestAuth(null);
+  const { token, user } = await auth.loginAs({ roles: ['admin'] });
+  const ctx = await auth.verifyToken(token);
+  await auth.reset();
+  const after = await auth.guard(token);
+  await auth.close();
+  console.log(JSON.stringify({ manager: auth instanceof AuthManager, roles: ctx.roles, same: ctx.user.id === user.id, after: after.error && after.error.code }));
+})();
+`;
+    writeFileSync(
+      join(dir, 'run-testing.mjs'),
+      script("import { AuthManager } from 'express-authlib';\nimport { createTestAuth } from 'express-authlib/testing';"),
+    );
+    writeFileSync(
+      join(dir, 'run-testing.cjs'),
+      script("const { AuthManager } = require('express-authlib');\nconst { createTestAuth } = require('express-authlib/testing');"),
+    );
+    const expected = { manager: true, roles: ['admin'], same: true, after: 'invalid_token' };
+    for (const file of ['run-testing.mjs', 'run-testing.cjs']) {
+      const { stdout } = await run(process.execPath, [file], { cwd: dir, timeout: 120_000 });
+      expect(JSON.parse(stdout.trim()), file).toEqual(expected);
+    }
+  }, 300_000);
 
   it('is clean for @arethetypeswrong/cli and publint', async () => {
     const attw = await run(bin('attw'), [tarball, '--format', 'ascii'], { cwd: dir }).catch((err: { stdout: string }) => ({ stdout: `FAILED\n${err.stdout}` }));
