@@ -123,6 +123,9 @@ describe('real responses match the document', () => {
     const response = operation!.responses[String(res.status)];
     expect(response, `${method.toUpperCase()} ${path} answered ${res.status}, which is not documented: ${res.text}`).toBeDefined();
     checked.add(`${method.toUpperCase()} ${path} ${res.status}`);
+    for (const [name, header] of Object.entries((response as { headers?: Record<string, { required?: boolean }> }).headers ?? {})) {
+      if (header.required) expect(res.headers[name.toLowerCase()], `${name} on ${method.toUpperCase()} ${path} ${res.status}`).toBeTruthy();
+    }
     if (res.status === 302) {
       expect(res.headers.location).toBeTruthy();
       return res;
@@ -168,6 +171,7 @@ describe('real responses match the document', () => {
     expect((await call('post', '/register').send({ username, email, password: PASSWORD })).status).toBe(409);
     expect((await call('post', '/register').send({ username: 'x' })).status).toBe(400);
     expect((await call('post', '/register').send('username=x')).status).toBe(415);
+    expect((await call('post', '/register').send({ username, profile: { big: 'x'.repeat(17 * 1024) } })).status).toBe(413);
 
     const login = await call('post', '/login').send({ username: email, password: PASSWORD });
     expect(login.status).toBe(200);
@@ -322,6 +326,18 @@ describe('real responses match the document', () => {
     const change = await box.next('email_change', newEmail);
     expect((await call('post', '/confirm-email-change').send({ token: change.token, password: 'not the password' })).status).toBe(401);
     expect((await call('post', '/confirm-email-change').send({ token: change.token, password: `${PASSWORD} 3` })).status).toBe(200);
+  });
+
+  it('429 carries Retry-After, as documented', async () => {
+    const limited = await createTestApp({ openapi: true, rateLimit: { login: { limit: 1, windowSeconds: 60 } } });
+    try {
+      const attempt = () => limited.http.post(`${BASE}/login`).send({ username: 'nobody', password: 'wrong password' });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push(expectDocumented(await attempt(), 'post', '/login').status);
+      expect(statuses).toContain(429);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('covers most operations of the document', () => {

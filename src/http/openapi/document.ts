@@ -39,6 +39,12 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service unavailable',
 };
 
+/** Headers that come with an error status, whichever operation answers it. */
+const ERROR_HEADERS: Record<number, Record<string, unknown>> = {
+  401: { 'WWW-Authenticate': { required: true, description: '`Bearer`, with `error="invalid_token"` when a token was sent', schema: { type: 'string' } } },
+  429: { 'Retry-After': { required: true, description: 'Seconds to wait', schema: { type: 'integer' } } },
+};
+
 /** The error statuses an operation may answer: those of its kind (body, auth, limits) plus its own. */
 export function errorStatuses(op: Operation): number[] {
   const statuses = new Set<number>([500, 503, ...(op.errors ?? [])]);
@@ -130,7 +136,12 @@ function operation(op: Operation, c: ReturnType<typeof components>): JsonSchema 
         : { description: 'Success', content: json(c.ref(body)) };
   }
   for (const status of errorStatuses(op)) {
-    out[status] = { description: `${STATUS_TEXT[status] ?? 'Error'}: ${codesOf(status).join(', ')}`, content: json({ $ref: `${REF}Error` }) };
+    const headers = ERROR_HEADERS[status];
+    out[status] = {
+      description: `${STATUS_TEXT[status] ?? 'Error'}: ${codesOf(status).join(', ')}`,
+      ...(headers ? { headers } : {}),
+      content: json({ $ref: `${REF}Error` }),
+    };
   }
   const body = c.bodyRef(op);
   const form = op.form ? toJsonSchema(op.form) : undefined;
