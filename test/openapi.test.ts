@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthManager, type OpenApiDocument } from '../src/index.js';
 import { registerAdmin } from './helpers/admin.js';
 import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
-import { databaseOptions } from './helpers/database.js';
+import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
 import { mailbox } from './helpers/mailbox.js';
 
@@ -47,9 +47,10 @@ describe('the document', () => {
       routes.push(route);
       return route;
     });
+    const schema = uniqueSchema();
     let auth: AuthManager;
     try {
-      auth = new AuthManager(null, { ...(await databaseOptions()), dbSchema: 'openapi_routes', jwtSecret: 'x'.repeat(48), logger: false, openapi: true });
+      auth = new AuthManager(null, { ...(await databaseOptions()), dbSchema: schema, jwtSecret: 'x'.repeat(48), logger: false, openapi: true });
     } finally {
       spy.mockRestore();
     }
@@ -63,7 +64,9 @@ describe('the document', () => {
       expect(new Set(mounted).size).toBe(mounted.length);
       expect([...mounted].sort()).toEqual([...documented].sort());
     } finally {
-      await auth.close().catch(() => undefined);
+      await auth.ready.catch(() => undefined);
+      await auth.close();
+      await dropSchema(schema);
     }
   });
 });

@@ -94,7 +94,7 @@ function components(): { schemas: Record<string, JsonSchema>; bodyRef: (op: Oper
   return { schemas, ref, bodyRef: (op) => (op.body ? ref(op.body[1]) : undefined) };
 }
 
-function security(access: Access): Array<Record<string, string[]>> | undefined {
+function security(access: Access): Array<Record<string, string[]>> {
   if (access === 'none') return [];
   if (access === 'jwt') return [{ accessToken: [] }];
   return [{ accessToken: [] }, { apiToken: [] }, { apiTokenBearer: [] }];
