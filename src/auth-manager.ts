@@ -7,6 +7,7 @@ import { GroupDirectory } from './security/group-directory.js';
 import type { GroupRef } from './security/group-memberships.js';
 import { hasGroupRole, standingIn } from './security/group-standing.js';
 import { createRouter } from './http/create-router.js';
+import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
@@ -150,6 +151,7 @@ export class AuthManager {
   readonly #permissions: Permissions;
   readonly #logger;
   readonly #background = new BackgroundTasks();
+  readonly #basePath: string;
 
   constructor(app: MountTarget | null, options: AuthManagerOptions) {
     if (app !== null && typeof app !== 'function' && typeof app !== 'object') {
@@ -159,6 +161,7 @@ export class AuthManager {
       throw new TypeError('express-authlib: app must have a use() method (an Express or Connect app), or be null');
     const opts = resolveOptions(options);
     this.#logger = opts.logger;
+    this.#basePath = opts.basePath;
     this.#ownsHasher = opts.hasher === undefined;
     this.#hasher = opts.hasher ?? DEFAULT_HASHER(opts.bcryptRounds);
 
@@ -287,6 +290,7 @@ export class AuthManager {
         code: limiter('code'),
       },
       logger: this.#logger,
+      openapi: opts.openapi ? this.openapi() : undefined,
     });
     this.router = (req, res, next) => router(req, res, next);
     if (app) app.use(opts.basePath, this.router);
@@ -304,6 +308,14 @@ export class AuthManager {
         throw new TypeError("express-authlib: requireAuth takes one argument: requireAuth(['admin', 'editor']) or requireAuth({ roles: [...] })");
       return build(args[0] as RequireAuthOptions | undefined);
     }) as RequireAuth;
+  }
+
+  /**
+   * The OpenAPI 3.1 document of the router's endpoints (servers: `basePath`), a fresh object on each
+   * call, to merge into the app's own; served at `GET {basePath}/openapi.json` with `openapi: true`.
+   */
+  openapi(): OpenApiDocument {
+    return buildOpenApiDocument(this.#basePath);
   }
 
   /** Verifies an access JWT or API token exactly as `requireAuth` does; throws an AuthError. */

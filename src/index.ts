@@ -64,6 +64,7 @@ export type { AuthContext } from './services/authenticator.js';
 export type { CreateUserInput } from './services/users.js';
 export type { ApiTokenInfo, CreatedApiToken } from './services/api-tokens.js';
 export type { TokenPair } from './services/sessions.js';
+export type { OpenApiDocument } from './http/openapi/document.js';
 export type { GroupOfRequest, GuardedRequest, RequireAuthOptions } from './require-auth.js';
 export type { RateLimitOptions, LimitRule } from './security/rate-limit.js';
 export type { LockHolder, RateLimitName } from './errors.js';

@@ -96,6 +96,11 @@ export interface AuthManagerOptions {
   permissions?: Record<string, string[]>;
   /** Whether `POST /register` is open to the public. @default true */
   allowRegistration?: boolean;
+  /**
+   * Whether the router serves its OpenAPI 3.1 document at `GET {basePath}/openapi.json` (public,
+   * cacheable). `auth.openapi()` returns it either way. @default false
+   */
+  openapi?: boolean;
   /** Who may create groups (`POST /groups`): any signed-in user, or only holders of `adminRole`. @default 'anyone' */
   groupCreation?: 'anyone' | 'admin';
   /** bcrypt cost. @default 12 */
@@ -160,6 +165,7 @@ export const DEFAULT_ROLE_IMPLICATIONS: Readonly<Record<string, readonly string[
 /** No operations: `requireAuth({ permission })` needs the option. */
 export const DEFAULT_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
 export const DEFAULT_ALLOW_REGISTRATION = true;
+export const DEFAULT_OPENAPI = false;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
 export const DEFAULT_GROUP_CREATION = 'anyone';
 /** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
@@ -295,6 +301,7 @@ const RESOLVERS = {
   roleImplications: (v) => roleImplicationsOf(v ?? DEFAULT_ROLE_IMPLICATIONS),
   permissions: (v) => permissionsOf(v ?? DEFAULT_PERMISSIONS),
   allowRegistration: (v) => bool(v, 'allowRegistration', DEFAULT_ALLOW_REGISTRATION),
+  openapi: (v) => bool(v, 'openapi', DEFAULT_OPENAPI),
   groupCreation: (v): 'anyone' | 'admin' => {
     const who = v ?? DEFAULT_GROUP_CREATION;
     if (who !== 'anyone' && who !== 'admin') throw misuse('groupCreation', "must be 'anyone' or 'admin'");

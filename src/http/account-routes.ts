@@ -9,13 +9,13 @@ import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
 import { caller, type Handler, type Req, type Routes } from './types.js';
 
-const emailSchema = z.object({ email: v.email });
+export const emailSchema = z.object({ email: v.email });
 const linkToken = z.string().min(1).max(256);
-const resetSchema = z.object({ token: linkToken, password: v.password });
-const tokenSchema = z.object({ token: linkToken });
-const emailChangeSchema = z.object({ new_email: v.email });
-const confirmEmailChangeSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
-const otpLoginSchema = z.object({ otp_id: z.string().min(1).max(64), code: z.string().min(1).max(32), mfa_id: z.string().min(1).max(128).optional() });
+export const resetSchema = z.object({ token: linkToken, password: v.password });
+export const tokenSchema = z.object({ token: linkToken });
+export const emailChangeSchema = z.object({ new_email: v.email });
+export const confirmEmailChangeSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
+export const otpLoginSchema = z.object({ otp_id: z.string().min(1).max(64), code: z.string().min(1).max(32), mfa_id: z.string().min(1).max(128).optional() });
 
 export interface AccountRouteDeps {
   lifecycle: AccountLifecycleService;

@@ -10,7 +10,7 @@ import { targetUserResolver } from './target-user.js';
 import type { Handler, Req, Routes } from './types.js';
 import type { EventOrigin } from '../security/audit.js';
 
-const createSchema = z.object({
+export const createSchema = z.object({
   name: z.string().trim().min(1).max(100),
   scopes: scopeList.optional(),
   expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),

@@ -11,7 +11,7 @@ import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
 import { caller, type Routes, type Handler, type Req } from './types.js';
 
-const loginSchema = z.object({
+export const loginSchema = z.object({
   // A username or an email; its shape is checked only by the lookup, so any string up to 320 works.
   username: z.string().min(1).max(320),
   password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
@@ -19,7 +19,7 @@ const loginSchema = z.object({
   mfa_id: z.string().min(1).max(128).optional(),
 });
 
-const registerSchema = z.object({
+export const registerSchema = z.object({
   username: v.username,
   password: v.password,
   email: v.email,
@@ -27,9 +27,9 @@ const registerSchema = z.object({
   profile: v.profile.optional(),
 });
 
-const refreshSchema = z.object({ refresh_token: z.string().min(1).max(4096) });
+export const refreshSchema = z.object({ refresh_token: z.string().min(1).max(4096) });
 
-const changePasswordSchema = z.object({
+export const changePasswordSchema = z.object({
   current_password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
   password: v.password,
 });

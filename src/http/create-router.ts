@@ -10,6 +10,8 @@ import { mountMfaRoutes, type MfaRouteDeps } from './mfa-routes.js';
 import { mountIntegrationRoutes, type IntegrationRouteDeps } from './integration-routes.js';
 import { mountGroupRoutes, type GroupRouteDeps } from './group-routes.js';
 import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
+import type { OpenApiDocument } from './openapi/document.js';
+import { mountOpenApiRoute } from './openapi/openapi-route.js';
 import { originResolver } from './origin.js';
 import { sendError } from './respond.js';
 import type { Next, Req, Res, Routes } from './types.js';
@@ -23,6 +25,8 @@ export function createRouter(
     logger: Logger;
     clientIp: (req: Req) => string;
     limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] & AccountRouteDeps['limit'];
+    /** Served at `GET /openapi.json` when given (the `openapi` option). */
+    openapi?: OpenApiDocument | undefined;
   },
 ): (req: Req, res: Res, next: Next) => void {
   // The standalone router Express 5 is built on: the same matching and async-error handling whatever the host is.
@@ -40,6 +44,7 @@ export function createRouter(
   mountAccountRoutes(router, deps);
   mountMfaRoutes(router, deps);
   mountIntegrationRoutes(router, deps);
+  if (given.openapi) mountOpenApiRoute(router, given.openapi);
   router.use((_req: Req, _res: Res, next: Next) => next(new NotFoundError('no such endpoint')));
   router.use((err: unknown, req: Req, res: Res, _next: Next) => {
     // Each refused use of an impersonation token is audited, with the admin behind it as actor.

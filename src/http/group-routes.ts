@@ -24,11 +24,13 @@ export interface GroupRouteDeps {
   origin: (req: Req) => EventOrigin;
 }
 
-const serviceKeySchema = z.object({
+export const serviceKeySchema = z.object({
   name: z.string().trim().min(1).max(100),
   scopes: scopeList.optional(),
   expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
 });
+
+export const childSchema = z.object({ child_id: z.string().min(1).max(100) });
 
 const param = (req: Req, name: string) => req.params?.[name] ?? '';
 
@@ -89,7 +91,7 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
   });
 
   router.post('/groups/:id/children', ...signedIn, async (req, res) => {
-    const { child_id } = parseInput(z.object({ child_id: z.string().min(1).max(100) }), bodyObject(req));
+    const { child_id } = parseInput(childSchema, bodyObject(req));
     await d.groups.addChild(actor(req), param(req, 'id'), child_id, d.origin(req));
     sendJson(res, 201, { success: true });
   });

@@ -10,10 +10,10 @@ import { caller, type Handler, type Next, type Req, type Res, type Routes } from
 
 const password = z.string().min(1).max(1024);
 const code = z.string().trim().min(1).max(32);
-const setupSchema = z.object({ password: password.optional() });
-const confirmSchema = z.object({ code });
-const proofSchema = z.object({ password: password.optional(), code });
-const loginSchema = z.object({ mfa_id: z.string().min(1).max(128), method: z.enum(['totp', 'backup_code']), code });
+export const setupSchema = z.object({ password: password.optional() });
+export const confirmSchema = z.object({ code });
+export const proofSchema = z.object({ password: password.optional(), code });
+export const loginSchema = z.object({ mfa_id: z.string().min(1).max(128), method: z.enum(['totp', 'backup_code']), code });
 
 export interface MfaRouteDeps {
   mfa: MfaService;

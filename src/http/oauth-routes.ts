@@ -14,11 +14,11 @@ import { sendError, sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
 import { caller, type Handler, type Req, type Res, type Routes } from './types.js';
 
-const beginSchema = z.object({
+export const beginSchema = z.object({
   provider: z.string().min(1).max(64),
   redirect_to: z.string().max(4096).optional(),
 });
-const linkSchema = beginSchema.omit({ provider: true });
+export const linkSchema = beginSchema.omit({ provider: true });
 
 export interface OAuthRouteDeps {
   oauth: OAuthService;

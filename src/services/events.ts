@@ -25,7 +25,7 @@ export interface ListEventsInput {
   limit?: number | undefined;
 }
 
-const listSchema = z.object({
+export const listSchema = z.object({
   user_id: z.string().max(64).optional(),
   type: z.string().min(1).max(64).optional(),
   before: z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]).optional(),

@@ -55,7 +55,9 @@ export interface UserGroup {
 export type Membership = GroupMembership;
 
 const roles = z.array(z.string().regex(ROLE_NAME, 'must match ^[a-z][a-z0-9_:-]{0,63}$')).max(64);
-const addSchema = z
+/** `PATCH /groups/{id}/members/{user_id}`: a member's new roles in the group. */
+export const setRolesSchema = z.object({ roles });
+export const addSchema = z
   .object({ user_id: z.string().max(64).optional(), username: z.string().max(256).optional(), email: z.string().max(320).optional(), roles: roles.optional() })
   .refine((o) => [o.user_id, o.username, o.email].filter((x) => x !== undefined).length === 1, {
     message: 'give exactly one of user_id, username or email',
@@ -113,7 +115,7 @@ export class GroupMemberService {
 
   /** Replaces a member's roles in the group; group admins only. The last admin cannot lose `admin` (409). */
   async setRoles(actor: Actor, idOrSlug: string, userId: string, newRoles: string[], origin?: EventOrigin): Promise<GroupMember> {
-    const list = sorted(parseInput(z.object({ roles }), { roles: newRoles }).roles);
+    const list = sorted(parseInput(setRolesSchema, { roles: newRoles }).roles);
     const group = await this.access.administered(actor, idOrSlug);
     const row = await this.#change(userId, group.id, async (trx) => {
       const current = await findMember(trx, group.id, userId);

@@ -56,8 +56,8 @@ const name = z.string().trim().min(1, 'is required').max(100);
 const slug = z.string().regex(SLUG, 'must match ^[a-z0-9][a-z0-9-]{0,62}$');
 const description = z.string().trim().max(1000).nullable();
 
-const createSchema = z.object({ name, slug: slug.optional(), description: description.optional(), parent_id: z.string().min(1).max(100).optional() });
-const updateSchema = z.object({ name: name.optional(), slug: slug.optional(), description: description.optional() });
+export const createSchema = z.object({ name, slug: slug.optional(), description: description.optional(), parent_id: z.string().min(1).max(100).optional() });
+export const updateSchema = z.object({ name: name.optional(), slug: slug.optional(), description: description.optional() });
 
 /** A slug made of a name: lower-case ASCII letters and digits, anything else one '-', at most 63. */
 export function slugOf(text: string): string {

@@ -17,7 +17,7 @@ export interface Impersonation {
   expires_at: string;
 }
 
-const optionsSchema = z.object({
+export const optionsSchema = z.object({
   duration: z.number().int().min(1).max(MAX_IMPERSONATION_SECONDS).default(DEFAULT_IMPERSONATION_SECONDS),
 });
 

@@ -14,7 +14,7 @@ export interface RoleInfo {
 /** What a role may be called. */
 export const ROLE_NAME = /^[a-z][a-z0-9_:-]{0,63}$/;
 
-const nameSchema = z.string().regex(ROLE_NAME, 'must match ^[a-z][a-z0-9_:-]{0,63}$');
+export const nameSchema = z.string().regex(ROLE_NAME, 'must match ^[a-z][a-z0-9_:-]{0,63}$');
 
 /** The roles that exist: `auth.roles` and `/admin/roles`. */
 export class RoleService {

@@ -55,7 +55,7 @@ export interface UserDetail {
   mfa: { totp: boolean };
 }
 
-const listSchema = z.object({
+export const listSchema = z.object({
   search: z.string().max(320).optional(),
   role: z.string().min(1).max(64).optional(),
   limit: z.number().int().min(1).max(MAX_USER_PAGE).default(DEFAULT_USER_PAGE),
@@ -67,7 +67,7 @@ const listSchema = z.object({
     .default(0),
 });
 
-const updateSchema = z.object({
+export const updateSchema = z.object({
   username: v.username.optional(),
   email: v.email.nullable().optional(),
   roles: v.roleNames.optional(),

@@ -26,7 +26,7 @@ export interface CreateUserInput {
   is_active?: boolean;
 }
 
-const createSchema = z.object({
+export const createSchema = z.object({
   username: v.username,
   email: v.email.nullish(),
   password: v.password.optional(),

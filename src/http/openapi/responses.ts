@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { AUTH_ERROR_CODES } from '../../errors.js';
+
+// The bodies the endpoints send, as zod schemas, so the document is generated like the request side.
+// Closed objects (`additionalProperties: false`): a field that appears or leaks fails the response test.
+
+const timestamp = z.string().meta({ format: 'date-time', description: 'ISO-8601 UTC' });
+const success = z.literal(true);
+
+/** The user object of the wire format. */
+export const User = z.strictObject({
+  id: z.string(),
+  username: z.string(),
+  email: z.string().nullable(),
+  roles: z.array(z.string()),
+  email_verified: z.boolean(),
+  is_active: z.boolean(),
+  created_at: timestamp,
+  last_login: timestamp.nullable(),
+  real_name: z.string().nullable(),
+  profile: z.record(z.string(), z.unknown()),
+});
+
+/** Every error body: `fields` on `validation_error`, `mfa_id` and `methods` on `mfa_required`. */
+export const ErrorBody = z.strictObject({
+  error: z.string(),
+  code: z.enum(AUTH_ERROR_CODES),
+  status_code: z.int(),
+  fields: z.record(z.string(), z.string()).optional(),
+  mfa_id: z.string().optional(),
+  methods: z.array(z.string()).optional(),
+});
+
+export const Success = z.strictObject({ success });
+export const TokenPair = z.strictObject({ token: z.string(), refresh_token: z.string() });
+export const Login = z.strictObject({ token: z.string(), refresh_token: z.string(), user: User });
+export const PasswordChanged = z.strictObject({ success, token: z.string(), refresh_token: z.string() });
+export const UserEnvelope = z.strictObject({ user: User });
+export const SuccessWithUser = z.strictObject({ success, user: User });
+export const RoleNames = z.array(z.string());
+export const RedirectUrl = z.strictObject({ redirect_url: z.string() });
+export const OtpRequested = z.strictObject({ otp_id: z.string() });
+
+export const AuthMethods = z.strictObject({
+  password: z.strictObject({ enabled: z.boolean() }),
+  oauth2: z.strictObject({ providers: z.array(z.string()) }),
+  otp: z.strictObject({ enabled: z.boolean() }),
+  mfa: z.strictObject({ enabled: z.boolean() }),
+});
+
+export const Identity = z.strictObject({
+  provider: z.string(),
+  provider_user_id: z.string(),
+  email: z.string().nullable(),
+  email_verified: z.boolean(),
+  created_at: timestamp,
+});
+export const IdentityList = z.array(Identity);
+
+export const ApiToken = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.string()),
+  created_at: timestamp,
+  expires_at: timestamp.nullable(),
+  last_used_at: timestamp.nullable(),
+});
+export const ApiTokenList = z.array(ApiToken);
+/** The only time the secret is shown. */
+export const CreatedApiToken = ApiToken.omit({ last_used_at: true }).extend({ token: z.string() });
+
+export const Integration = z.strictObject({
+  connector: z.string(),
+  source: z.enum(['manual', 'oauth']),
+  identifier: z.string().nullable(),
+  scopes: z.array(z.string()),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+export const IntegrationList = z.array(Integration);
+
+export const MfaStatus = z.strictObject({ totp: z.strictObject({ enabled: z.boolean() }), backup_codes: z.strictObject({ remaining: z.int() }) });
+export const TotpSetup = z.strictObject({ secret: z.string(), otpauth_url: z.string() });
+export const BackupCodes = z.strictObject({ backup_codes: z.array(z.string()) });
+
+export const UserPage = z.strictObject({ users: z.array(User), total: z.int(), limit: z.int(), offset: z.int() });
+export const UserDetail = z.strictObject({ user: User, identities: IdentityList, mfa: z.strictObject({ totp: z.boolean() }) });
+export const RoleInfo = z.strictObject({ name: z.string(), users: z.int() });
+export const RoleInfoList = z.array(RoleInfo);
+export const AuditEvent = z.strictObject({
+  id: z.string(),
+  type: z.string(),
+  user_id: z.string().nullable(),
+  actor_id: z.string().nullable(),
+  ip: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
+  created_at: timestamp,
+});
+export const EventList = z.strictObject({ events: z.array(AuditEvent) });
+export const Impersonation = z.strictObject({ token: z.string(), user: User, expires_at: timestamp });
+
+export const Group = z.strictObject({ id: z.string(), name: z.string(), slug: z.string(), description: z.string().nullable(), created_at: timestamp });
+export const GroupList = z.strictObject({ groups: z.array(Group) });
+export const GroupEnvelope = z.strictObject({ group: Group });
+export const GroupDetail = z.strictObject({ group: Group, parents: z.array(Group), children: z.array(Group) });
+export const GroupMember = z.strictObject({ user: User, roles: z.array(z.string()), is_admin: z.boolean() });
+export const MemberPage = z.strictObject({ members: z.array(GroupMember), total: z.int() });
+/** `via`: the group that gives the membership (the group itself for a direct one). */
+export const UserGroupList = z.array(z.strictObject({ group: Group, roles: z.array(z.string()), is_admin: z.boolean(), via: Group }));
+
+/** The OpenAPI document itself, as far as a schema says anything useful about it. */
+export const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) });

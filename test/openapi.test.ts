@@ -1,0 +1,354 @@
+import { readFileSync } from 'node:fs';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import * as OTPAuth from 'otpauth';
+import Router from 'router';
+import type { Response } from 'supertest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AuthManager, type OpenApiDocument } from '../src/index.js';
+import { registerAdmin } from './helpers/admin.js';
+import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
+import { BASE, uniqueName } from './helpers/endpoints.js';
+import { mailbox } from './helpers/mailbox.js';
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+type Operations = Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }>>;
+
+const operationsOf = (doc: OpenApiDocument) =>
+  Object.entries(doc.paths as Operations).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
+
+describe('the document', () => {
+  it('is valid OpenAPI 3.1 (a maintained validator), and a broken copy is not', async () => {
+    const t = await createTestApp();
+    try {
+      const doc = t.auth.openapi();
+      const result = await new Validator().validate(structuredClone(doc));
+      expect(result.errors ?? []).toEqual([]);
+      expect(result.valid).toBe(true);
+      expect(doc.openapi).toBe('3.1.0');
+      expect((doc.info as { version: string }).version).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+      // The validator can fail: a response without its description is refused.
+      const broken = structuredClone(doc);
+      delete ((broken.paths as Operations)['/login']!.post!.responses['200'] as { description?: string }).description;
+      expect((await new Validator().validate(broken)).valid).toBe(false);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('lists exactly the routes the router mounts', async () => {
+    // Every route of `auth.router`, as the router package records it: a mount added without a row in the table fails here.
+    const routes: Array<{ path: string; methods: Record<string, boolean> }> = [];
+    const original = Router.prototype.route;
+    const spy = vi.spyOn(Router.prototype, 'route').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      const route = original.apply(this, args) as { path: string; methods: Record<string, boolean> };
+      routes.push(route);
+      return route;
+    });
+    const schema = uniqueSchema();
+    let auth: AuthManager;
+    try {
+      auth = new AuthManager(null, { ...(await databaseOptions()), dbSchema: schema, jwtSecret: 'x'.repeat(48), logger: false, openapi: true });
+    } finally {
+      spy.mockRestore();
+    }
+    try {
+      const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      const mounted = routes.flatMap((r) =>
+        Object.keys(r.methods).map((m) => `${m.toUpperCase()} ${r.path.replace(/:([A-Za-z]+)/g, (_s, name: string) => `{${snake(name)}}`)}`),
+      );
+      const documented = operationsOf(auth.openapi());
+      expect(mounted.length).toBeGreaterThan(50);
+      expect(new Set(mounted).size).toBe(mounted.length);
+      expect([...mounted].sort()).toEqual([...documented].sort());
+    } finally {
+      await auth.ready.catch(() => undefined);
+      await auth.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe('the openapi option', () => {
+  it('is off by default: /openapi.json is 404', async () => {
+    const t = await createTestApp();
+    try {
+      const res = await t.http.get(`${BASE}/openapi.json`);
+      expect(res.status).toBe(404);
+      expect(res.body.code).toBe('not_found');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('serves the document when on, public and cacheable, with basePath as its server', async () => {
+    const t = await createTestApp({ openapi: true });
+    try {
+      const res = await t.http.get(`${BASE}/openapi.json`);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.headers['cache-control']).toBe('public, max-age=300');
+      expect(res.body).toEqual(JSON.parse(JSON.stringify(t.auth.openapi())));
+      expect(res.body.servers).toEqual([{ url: BASE }]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is a TypeError when not a boolean', async () => {
+    expect(() => new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'x'.repeat(48), openapi: 'yes' as unknown as boolean })).toThrow(TypeError);
+  });
+});
+
+describe('real responses match the document', () => {
+  const box = mailbox();
+  let t: TestApp;
+  let doc: OpenApiDocument;
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  const compiled = new Map<string, ValidateFunction>();
+  /** `METHOD path status` of every response checked. */
+  const checked = new Set<string>();
+
+  beforeAll(async () => {
+    t = await createTestApp({ openapi: true, mailer: box.mailer });
+    doc = t.auth.openapi();
+    ajv.addSchema({ $id: 'openapi', components: doc.components }, 'openapi');
+  });
+  afterAll(() => t?.close());
+
+  /** Validates `res` against the document's response for (path, method, status); one the document does not describe fails. */
+  function expectDocumented(res: Response, method: Method, path: string): Response {
+    const operation = (doc.paths as Operations)[path]?.[method];
+    expect(operation, `${method.toUpperCase()} ${path} is not documented`).toBeDefined();
+    const response = operation!.responses[String(res.status)];
+    expect(response, `${method.toUpperCase()} ${path} answered ${res.status}, which is not documented: ${res.text}`).toBeDefined();
+    checked.add(`${method.toUpperCase()} ${path} ${res.status}`);
+    for (const [name, header] of Object.entries((response as { headers?: Record<string, { required?: boolean }> }).headers ?? {})) {
+      if (header.required) expect(res.headers[name.toLowerCase()], `${name} on ${method.toUpperCase()} ${path} ${res.status}`).toBeTruthy();
+    }
+    if (res.status === 302) {
+      expect(res.headers.location).toBeTruthy();
+      return res;
+    }
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const ref = response!.content?.['application/json']?.schema.$ref;
+    expect(ref).toMatch(/^#\/components\/schemas\//);
+    let validate = compiled.get(ref!);
+    if (!validate) compiled.set(ref!, (validate = ajv.compile({ $ref: `openapi${ref}` })));
+    const ok = validate(res.body);
+    expect(ok, `${method.toUpperCase()} ${path} ${res.status}: ${JSON.stringify(validate.errors)} in ${res.text}`).toBe(true);
+    return res;
+  }
+
+  const call = (method: Method, template: string, path = template) => ({
+    send: async (body?: object | string, headers: Record<string, string> = {}) => {
+      let req = t.http[method](`${BASE}${path}`).set(headers);
+      if (typeof body === 'string') req = req.set('Content-Type', 'text/plain').send(body);
+      else if (body !== undefined) req = req.send(body);
+      return expectDocumented(await req, method, template);
+    },
+  });
+  const totpOf = (secret: string) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) });
+
+  it('the validator can fail: a body with an extra field or a wrong type is refused', () => {
+    const validate = ajv.compile({ $ref: 'openapi#/components/schemas/Success' });
+    expect(validate({ success: true })).toBe(true);
+    expect(validate({ success: true, extra: 1 })).toBe(false);
+    expect(ajv.compile({ $ref: 'openapi#/components/schemas/User' })({ id: 1 })).toBe(false);
+  });
+
+  it('public endpoints and the document itself', async () => {
+    await call('get', '/openapi.json').send();
+    await call('get', '/auth-methods').send();
+    await call('get', '/roles').send();
+  });
+
+  it('register, login, profile, refresh, logout and their errors (400, 401, 409, 415)', async () => {
+    const username = uniqueName('oa');
+    const email = `${username}@example.com`;
+    const reg = await call('post', '/register').send({ username, email, password: PASSWORD, real_name: 'Oa', profile: { a: 1 } });
+    expect(reg.status).toBe(201);
+    expect((await call('post', '/register').send({ username, email, password: PASSWORD })).status).toBe(409);
+    expect((await call('post', '/register').send({ username: 'x' })).status).toBe(400);
+    expect((await call('post', '/register').send('username=x')).status).toBe(415);
+    expect((await call('post', '/register').send({ username, profile: { big: 'x'.repeat(17 * 1024) } })).status).toBe(413);
+
+    const login = await call('post', '/login').send({ username: email, password: PASSWORD });
+    expect(login.status).toBe(200);
+    expect((await call('post', '/login').send({ username, password: 'wrong password here' })).status).toBe(401);
+
+    expect((await call('get', '/login/profile').send(undefined, bearer(login.body.token))).status).toBe(200);
+    expect((await call('get', '/login/profile').send()).status).toBe(401);
+    expect((await call('get', '/login/profile').send(undefined, bearer('not.a.jwt'))).status).toBe(401);
+
+    const refreshed = await call('post', '/token-refresh').send({ refresh_token: login.body.refresh_token });
+    expect(refreshed.status).toBe(200);
+    expect((await call('post', '/token-refresh').send({ refresh_token: login.body.refresh_token })).status).toBe(401);
+
+    const again = await call('post', '/login').send({ username, password: PASSWORD });
+    expect((await call('post', '/logout').send({ refresh_token: again.body.refresh_token })).status).toBe(200);
+    const changed = await call('post', '/change-password').send({ current_password: PASSWORD, password: `${PASSWORD} 2` }, bearer(reg.body.token));
+    expect(changed.status).toBe(200);
+    expect((await call('post', '/logout-all').send(undefined, bearer(changed.body.token))).status).toBe(200);
+  });
+
+  it('API tokens, integrations and identities (403 for an API token, 404 for a missing one)', async () => {
+    const u = await registerUser(t);
+    const auth = bearer(u.token);
+    const created = await call('post', '/{user}/api-tokens', '/me/api-tokens').send({ name: 'ci', scopes: ['reports:read'], expires_in_days: 30 }, auth);
+    expect(created.status).toBe(201);
+    expect((await call('get', '/{user}/api-tokens', '/me/api-tokens').send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/login/profile').send(undefined, { 'X-API-Token': created.body.token })).status).toBe(200);
+    expect((await call('get', '/{user}/api-tokens', '/me/api-tokens').send(undefined, bearer(created.body.token))).status).toBe(403);
+    expect((await call('post', '/{user}/api-tokens', '/me/api-tokens').send({ name: '' }, auth)).status).toBe(400);
+    expect((await call('delete', '/{user}/api-tokens/{token_id}', `/me/api-tokens/${created.body.id}`).send(undefined, auth)).status).toBe(200);
+    expect((await call('delete', '/{user}/api-tokens/{token_id}', `/me/api-tokens/${created.body.id}`).send(undefined, auth)).status).toBe(404);
+
+    await t.auth.integrations.set(u.user.id, 'acme', { secret: 's3cret', identifier: 'acct-1', scopes: ['read'] });
+    expect((await call('get', '/{user}/integrations', '/me/integrations').send(undefined, auth)).status).toBe(200);
+    expect((await call('delete', '/{user}/integrations/{connector}', '/me/integrations/acme').send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/{user}/identities', '/me/identities').send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/{user}/identities', `/${u.user.id}x/identities`).send(undefined, auth)).status).toBe(404);
+    expect((await call('delete', '/{user}/identities/{provider}', '/me/identities/github').send(undefined, auth)).status).toBeGreaterThanOrEqual(400);
+    expect((await call('post', '/{user}/identities/{provider}', '/me/identities/nope').send({}, auth)).status).toBe(400);
+  });
+
+  it('OAuth begin and callback refuse an unknown provider or state', async () => {
+    expect((await call('post', '/login/oauth').send({ provider: 'nope' })).status).toBe(400);
+    expect((await call('get', '/login/oauth/{provider}', '/login/oauth/nope').send()).status).toBe(400);
+    expect((await call('get', '/login/oauth2callback', '/login/oauth2callback?code=x&state=y').send()).status).toBe(400);
+    const form = await t.http.post(`${BASE}/login/oauth2callback`).type('form').send({ code: 'x', state: 'y' });
+    expect(expectDocumented(form, 'post', '/login/oauth2callback').status).toBe(400);
+  });
+
+  it('groups, members, children and service keys (404, 409)', async () => {
+    const owner = await registerUser(t);
+    const other = await registerUser(t);
+    const auth = bearer(owner.token);
+    const g = await call('post', '/groups').send({ name: `Team ${uniqueName('g')}` }, auth);
+    expect(g.status).toBe(201);
+    const id = g.body.group.id as string;
+    const child = await call('post', '/groups').send({ name: `Child ${uniqueName('g')}`, description: 'sub' }, auth);
+    expect((await call('get', '/groups', '/groups?limit=10').send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/groups/{id}', `/groups/${id}`).send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/groups/{id}', '/groups/no-such-group').send(undefined, auth)).status).toBe(404);
+    expect((await call('patch', '/groups/{id}', `/groups/${id}`).send({ description: 'the team' }, auth)).status).toBe(200);
+    expect((await call('post', '/groups/{id}/members', `/groups/${id}/members`).send({ user_id: other.user.id, roles: [] }, auth)).status).toBe(201);
+    expect((await call('post', '/groups/{id}/members', `/groups/${id}/members`).send({ user_id: other.user.id }, auth)).status).toBe(409);
+    expect((await call('get', '/groups/{id}/members', `/groups/${id}/members`).send(undefined, auth)).status).toBe(200);
+    const memberPath = `/groups/${id}/members/${other.user.id}`;
+    expect((await call('patch', '/groups/{id}/members/{user_id}', memberPath).send({ roles: ['admin'] }, auth)).status).toBe(200);
+    expect((await call('get', '/{user}/groups', '/me/groups').send(undefined, bearer(other.token))).status).toBe(200);
+    expect((await call('post', '/groups/{id}/children', `/groups/${id}/children`).send({ child_id: child.body.group.id }, auth)).status).toBe(201);
+    expect((await call('post', '/groups/{id}/children', `/groups/${child.body.group.id}/children`).send({ child_id: id }, auth)).status).toBe(409);
+    const childPath = `/groups/${id}/children/${child.body.group.id}`;
+    expect((await call('delete', '/groups/{id}/children/{child_id}', childPath).send(undefined, auth)).status).toBe(200);
+    const key = await call('post', '/groups/{id}/api-tokens', `/groups/${id}/api-tokens`).send({ name: 'svc', scopes: ['*'] }, auth);
+    expect(key.status).toBe(201);
+    expect((await call('get', '/groups/{id}/api-tokens', `/groups/${id}/api-tokens`).send(undefined, auth)).status).toBe(200);
+    const keyPath = `/groups/${id}/api-tokens/${key.body.id}`;
+    expect((await call('delete', '/groups/{id}/api-tokens/{token_id}', keyPath).send(undefined, auth)).status).toBe(200);
+    expect((await call('delete', '/groups/{id}/members/{user_id}', memberPath).send(undefined, auth)).status).toBe(200);
+    expect((await call('delete', '/groups/{id}', `/groups/${id}`).send(undefined, auth)).status).toBe(200);
+  });
+
+  it('administration (403 for a non-admin)', async () => {
+    const admin = await registerAdmin(t);
+    const plain = await registerUser(t);
+    const auth = bearer(admin.token);
+    expect((await call('get', '/admin/users').send(undefined, bearer(plain.token))).status).toBe(403);
+    expect((await call('get', '/admin/users', '/admin/users?limit=5&search=oa').send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/admin/users', '/admin/users?limit=0').send(undefined, auth)).status).toBe(400);
+    const name = uniqueName('adm');
+    const made = await call('post', '/admin/users').send({ username: name, email: `${name}@example.com`, roles: ['user'], email_verified: true }, auth);
+    expect(made.status).toBe(201);
+    const id = made.body.user.id as string;
+    expect((await call('get', '/admin/users/{id}', `/admin/users/${id}`).send(undefined, auth)).status).toBe(200);
+    expect((await call('patch', '/admin/users/{id}', `/admin/users/${id}`).send({ real_name: 'Made', is_active: true }, auth)).status).toBe(200);
+    expect((await call('post', '/admin/users/{id}/logout-all', `/admin/users/${id}/logout-all`).send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/admin/roles').send(undefined, auth)).status).toBe(200);
+    expect((await call('post', '/admin/roles').send({ name: 'auditor' }, auth)).status).toBe(201);
+    expect((await call('post', '/admin/roles').send({ name: 'auditor' }, auth)).status).toBe(409);
+    expect((await call('delete', '/admin/roles/{name}', '/admin/roles/auditor').send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/admin/events', '/admin/events?limit=5').send(undefined, auth)).status).toBe(200);
+    expect((await call('post', '/{user}/impersonate', `/${plain.user.id}/impersonate`).send({ duration: 60 }, auth)).status).toBe(200);
+    expect((await call('delete', '/admin/users/{id}', `/admin/users/${id}`).send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/admin/users/{id}', `/admin/users/${id}`).send(undefined, auth)).status).toBe(404);
+  });
+
+  it('multi-factor authentication, with the mfa_required error body', async () => {
+    const u = await registerUser(t);
+    const auth = bearer(u.token);
+    expect((await call('get', '/mfa').send(undefined, auth)).status).toBe(200);
+    const setup = await call('post', '/mfa/totp/setup').send({ password: PASSWORD }, auth);
+    expect(setup.status).toBe(200);
+    const totp = totpOf(setup.body.secret);
+    expect((await call('post', '/mfa/totp/confirm').send({ code: '000000x' }, auth)).status).toBe(400);
+    const confirmed = await call('post', '/mfa/totp/confirm').send({ code: totp.generate() }, auth);
+    expect(confirmed.status).toBe(200);
+    const first = await call('post', '/login').send({ username: u.username, password: PASSWORD });
+    expect(first.status).toBe(401);
+    expect(first.body.code).toBe('mfa_required');
+    const second = await call('post', '/login/mfa').send({
+      mfa_id: first.body.mfa_id,
+      method: 'totp',
+      code: totp.generate({ timestamp: Date.now() + 30_000 }),
+    });
+    expect(second.status).toBe(200);
+    const fresh = bearer(second.body.token);
+    const codes = await call('post', '/mfa/backup-codes').send({ password: PASSWORD, code: confirmed.body.backup_codes[0] }, fresh);
+    expect(codes.status).toBe(200);
+    expect((await call('post', '/mfa/totp/disable').send({ password: PASSWORD, code: codes.body.backup_codes[0] }, fresh)).status).toBe(200);
+  });
+
+  it('the account lifecycle by mail', async () => {
+    const email = `${uniqueName('life')}@example.com`;
+    const u = await registerUser(t, { email });
+    expect((await call('post', '/request-verification').send({ email })).status).toBe(202);
+    const verification = await box.next('verification', email);
+    expect((await call('post', '/confirm-verification').send({ token: verification.token })).status).toBe(200);
+    expect((await call('post', '/confirm-verification').send({ token: verification.token })).status).toBe(400);
+
+    expect((await call('post', '/request-otp').send({ email })).status).toBe(202);
+    const otp = await box.next('otp', email);
+    const otpId = (await call('post', '/request-otp').send({ email })).body.otp_id as string;
+    const otpMail = await box.next('otp', email);
+    expect(otp.code).toBeTruthy();
+    expect((await call('post', '/login/otp').send({ otp_id: otpId, code: otpMail.code })).status).toBe(200);
+
+    expect((await call('post', '/request-password-reset').send({ email })).status).toBe(202);
+    const reset = await box.next('password_reset', email);
+    expect((await call('post', '/confirm-password-reset').send({ token: reset.token, password: `${PASSWORD} 3` })).status).toBe(200);
+
+    const login = await t.http.post(`${BASE}/login`).send({ username: u.username, password: `${PASSWORD} 3` });
+    const newEmail = `${uniqueName('moved')}@example.com`;
+    expect((await call('post', '/request-email-change').send({ new_email: newEmail }, bearer(login.body.token))).status).toBe(202);
+    const change = await box.next('email_change', newEmail);
+    expect((await call('post', '/confirm-email-change').send({ token: change.token, password: 'not the password' })).status).toBe(401);
+    expect((await call('post', '/confirm-email-change').send({ token: change.token, password: `${PASSWORD} 3` })).status).toBe(200);
+  });
+
+  it('429 carries Retry-After, as documented', async () => {
+    const limited = await createTestApp({ openapi: true, rateLimit: { login: { limit: 1, windowSeconds: 60 } } });
+    try {
+      const attempt = () => limited.http.post(`${BASE}/login`).send({ username: 'nobody', password: 'wrong password' });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push(expectDocumented(await attempt(), 'post', '/login').status);
+      expect(statuses).toContain(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('covers most operations of the document', () => {
+    const operations = new Set([...checked].map((entry) => entry.split(' ').slice(0, 2).join(' ')));
+    const all = operationsOf(doc);
+    for (const op of operations) expect(all).toContain(op);
+    // The count the README gives: operations checked against a real response, and (operation, status) pairs.
+    console.info(`openapi: ${operations.size} of ${all.length} operations and ${checked.size} responses checked against real responses`);
+    expect(operations.size).toBeGreaterThanOrEqual(58);
+  });
+});
