@@ -15,7 +15,8 @@ const bcryptjs = require(workerData.bcryptjsPath);
 let impl = bcryptjs;
 try {
   const native = require(workerData.nativePath);
-  impl = { hashSync: (password, cost) => native.hashSync(password, { cost }), compareSync: (password, hash) => native.verifySync(password, hash) };
+  // It labels its hashes $2y$, the same algorithm as $2b$; relabelled so that stored hashes read alike whichever made them.
+  impl = { hashSync: (password, cost) => '$2b$' + native.hashSync(password, cost).slice(4), compareSync: (password, hash) => native.verifySync(password, hash) };
 } catch {}
 // On Linux a thread's nice value is its own: lowering this worker's priority lets the event loop
 // thread take a core the moment a request arrives, instead of waiting out a hash's time slice.
