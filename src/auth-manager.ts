@@ -3,6 +3,7 @@ import { AuthError, AuthenticationError, ForbiddenError, InternalError } from '.
 import { BackgroundTasks } from './background-tasks.js';
 import { DatabaseGate } from './db/database-gate.js';
 import { createRouter } from './http/create-router.js';
+import { tokenDelivery } from './http/token-delivery.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
@@ -242,6 +243,7 @@ export class AuthManager {
       groupMembers,
       serviceKeys,
       cookie: browserCookie(opts.publicUrl ?? 'http://localhost', opts.basePath),
+      tokens: tokenDelivery(opts, this.#logger),
       allowRegistration: opts.allowRegistration,
       audit,
       clientIp,
