@@ -1,10 +1,12 @@
 import { defineConfig } from 'tsup';
 
-// One build for the library (ESM + CommonJS + declarations) and one for the CLI,
+// One build for the library and its client (ESM + CommonJS + declarations) and one for the CLI,
 // which only needs to run under Node and is never imported.
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts' },
+    // express-authlib/client shares this build: a second config would race this one's `clean`.
+    // It imports nothing of Node (its own tsconfig and test/package.test.ts check), so the shims stay out of it.
+    entry: { index: 'src/index.ts', client: 'src/client/index.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,
