@@ -414,6 +414,18 @@ describe('the cookies option', () => {
     });
   }
 
+  it('allowedOrigins defaults to the origin of publicUrl', async () => {
+    const app = await createTestApp({ publicUrl: 'https://shop.test/base', cookies: {} });
+    try {
+      const u = await registerUser(app);
+      const body = { username: u.username, password: PASSWORD, refresh_token_in: 'cookie' };
+      expect((await app.http.post(`${BASE}/login`).set({ Origin: 'https://shop.test' }).send(body)).status).toBe(200);
+      expectError(await app.http.post(`${BASE}/login`).set(fromFront).send(body), 403, 'csrf_failed');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('secure: false is allowed for development, with a warning; the cookie then has no Secure attribute', async () => {
     const warnings: unknown[][] = [];
     const dev = await createTestApp({
