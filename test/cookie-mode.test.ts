@@ -212,6 +212,25 @@ describe('every token-issuing endpoint can deliver the refresh token as a cookie
     expectCookieLogin(await refreshAs({ cookie: cookies[0]!.value, csrf: fragment.get('csrf_token')!, token: fragment.get('token')! }));
   });
 
+  it('the OAuth start by navigation (GET ?refresh_token_in=cookie) asks for the cookie too', async () => {
+    github.nextUser = github.makeUser({ email: `${uniqueName('gh')}@github.example` });
+    const begin = rememberBrowser(await t.http.get(`${BASE}/login/oauth/github?refresh_token_in=cookie&redirect_to=${encodeURIComponent(`${FRONT}/done`)}`));
+    expect(begin.status).toBe(302);
+    const reminder = setCookies(begin)
+      .map((c) => c.split(';')[0]!)
+      .find((c) => c.startsWith(`${COOKIE}_oauth=cookie`));
+    expect(reminder).toBeDefined();
+    const { callbackPath, cookie } = await authorizeAt(begin.headers.location as string);
+    const res = await t.http.get(callbackPath).set('Cookie', `${cookie}; ${reminder}`);
+    expect(res.status).toBe(302);
+    const fragment = new URLSearchParams(new URL(res.headers.location as string).hash.slice(1));
+    expect(fragment.has('refresh_token')).toBe(false);
+    // The reminder is cleared with the flow.
+    expect(setCookies(res).some((c) => c.startsWith(`${COOKIE}_oauth=;`))).toBe(true);
+    expectCookieLogin(await refreshAs({ cookie: refreshCookies(res)[0]!.value, csrf: fragment.get('csrf_token')!, token: fragment.get('token')! }));
+    expectError(await t.http.get(`${BASE}/login/oauth/github?refresh_token_in=jar`), 400, 'validation_error');
+  });
+
   it('an OAuth flow begun without the opt-in still answers in bearer mode', async () => {
     github.nextUser = github.makeUser({ email: `${uniqueName('gh')}@github.example` });
     const begin = rememberBrowser(await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' }));
