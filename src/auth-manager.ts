@@ -8,6 +8,7 @@ import type { GroupRef } from './security/group-memberships.js';
 import { hasGroupRole, standingIn } from './security/group-standing.js';
 import { createRouter } from './http/create-router.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document.js';
+import { tokenDelivery } from './http/token-delivery.js';
 import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
@@ -268,6 +269,7 @@ export class AuthManager {
       groupMembers,
       serviceKeys,
       cookie: browserCookie(opts.publicUrl ?? 'http://localhost', opts.basePath),
+      tokens: tokenDelivery(opts, this.#logger),
       allowRegistration: opts.allowRegistration,
       audit,
       clientIp,

@@ -21,6 +21,7 @@ export const AUTH_ERROR_STATUS = {
   mfa_required: 401,
   forbidden: 403,
   account_disabled: 403,
+  csrf_failed: 403,
   access_denied: 403,
   email_not_verified: 403,
   mfa_setup_required: 403,
@@ -101,11 +102,12 @@ export class AuthenticationError extends AuthError {
 
 /**
  * 403: the caller is known but may not do this: lacks a role or scope, is disabled, has not
- * verified the email (`requireEmailVerification`), or must set up a second factor first.
+ * verified the email (`requireEmailVerification`), must set up a second factor first, or sent a
+ * cookie-authenticated request that failed the CSRF checks (`csrf_failed`).
  */
 export class ForbiddenError extends AuthError {
   constructor(
-    code: 'forbidden' | 'account_disabled' | 'email_not_verified' | 'mfa_setup_required' = 'forbidden',
+    code: 'forbidden' | 'account_disabled' | 'email_not_verified' | 'mfa_setup_required' | 'csrf_failed' = 'forbidden',
     message = 'you do not have permission to do this',
   ) {
     super(code, message);

@@ -75,6 +75,6 @@ export type { AuthEvent, AuthEventType } from './security/audit.js';
 export type { EmailLinks, Mailer, MailKind, MailMessage } from './mail/mailer.js';
 export type { MailContent, MailTemplateData, MailTemplates } from './mail/templates.js';
 export { DEFAULT_MAIL_TEMPLATES } from './mail/templates.js';
-export type { MfaOptions, OtpOptions, PasswordPolicyOptions } from './options.js';
+export type { CookieOptions, MfaOptions, OtpOptions, PasswordPolicyOptions } from './options.js';
 export { generateSecret } from './tokens/secrets.js';
 export type { GroupMembership, GroupRef } from './security/group-memberships.js';

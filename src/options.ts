@@ -14,6 +14,7 @@ import {
   type OtpOptions,
   type PasswordPolicyOptions,
 } from './account-options.js';
+import { cookiesOf, type CookieOptions } from './cookie-options.js';
 import type { DatabaseHandle } from './db/database-handle.js';
 import { silentLogger, stderrLogger, type Logger } from './logger.js';
 import type { EmailLinks, Mailer } from './mail/mailer.js';
@@ -28,7 +29,7 @@ import { roleImplicationsOf } from './security/role-implications.js';
 import type { AuthEvent } from './security/audit.js';
 
 export { DEFAULT_EMAIL_LINKS, DEFAULT_MAIL_TEMPLATES_OPTION, DEFAULT_OTP, DEFAULT_PASSWORD_POLICY };
-export type { MfaOptions, OAuthProviderConfig, OtpOptions, PasswordPolicyOptions };
+export type { CookieOptions, MfaOptions, OAuthProviderConfig, OtpOptions, PasswordPolicyOptions };
 export type { DatabaseHandle };
 
 /** A JWT signing secret: a string or Buffer of at least 32 bytes. */
@@ -75,6 +76,12 @@ export interface AuthManagerOptions {
   oauthRedirect?: string;
   /** Exact origins/URLs a client may ask to return to after OAuth. @default [] */
   allowedRedirects?: string[];
+  /**
+   * Cookie mode for browser front ends: a request that asks for it (`refresh_token_in: 'cookie'`)
+   * gets its refresh token as an HttpOnly cookie, and `/token-refresh` and `/logout` take it from
+   * there, behind an Origin allow-list and a CSRF token. @default off (bearer mode only)
+   */
+  cookies?: CookieOptions;
   /** Roles that exist. @default ['admin', 'user'] */
   roles?: string[];
   /** Roles of a newly registered user. @default ['user'] */
@@ -295,6 +302,7 @@ const RESOLVERS = {
     }
     return Object.freeze([...list]);
   },
+  cookies: (v, all) => cookiesOf(v, all.publicUrl),
   roles: (v) => Object.freeze(roleList(v, 'roles', DEFAULT_ROLES)),
   defaultRoles: (v) => Object.freeze(roleList(v, 'defaultRoles', DEFAULT_DEFAULT_ROLES)),
   adminRole: (v) => str(v, 'adminRole', DEFAULT_ADMIN_ROLE),

@@ -36,11 +36,14 @@ beforeAll(async () => {
   const deps = [`express@${version('express')}`, `@types/express@${version('@types/express')}`, `@types/node@${version('@types/node')}`];
   const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...deps], { cwd: dir, timeout: 240_000 });
   installLog = installed.stdout + installed.stderr;
-  for (const file of ['app.mts', 'app.cts', 'testing.mts', 'testing.cts']) {
+  const base = JSON.parse(readFileSync(join(FIXTURES, 'tsconfig.json'), 'utf8')) as { compilerOptions: object };
+  for (const file of ['app.mts', 'app.cts', 'testing.mts', 'testing.cts', 'client.mts', 'client.cts']) {
     copyFileSync(join(FIXTURES, file), join(dir, file));
-    const base = JSON.parse(readFileSync(join(FIXTURES, 'tsconfig.json'), 'utf8')) as object;
     writeFileSync(join(dir, `tsconfig.${file}.json`), JSON.stringify({ ...base, files: [file] }));
   }
+  // The client as browser code: the DOM library and no Node types at all.
+  const browser = { ...base.compilerOptions, lib: ['ES2022', 'DOM'], types: [] };
+  writeFileSync(join(dir, 'tsconfig.browser.json'), JSON.stringify({ compilerOptions: browser, files: ['client.mts'] }));
 }, 300_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,7 +69,12 @@ describe.skipIf(TEST_DSN)('the packed package', () => {
       'dist/index.cjs',
       'dist/index.d.ts',
       'dist/index.d.cts',
+      'dist/client.js',
+      'dist/client.cjs',
+      'dist/client.d.ts',
+      'dist/client.d.cts',
       'dist/cli.js',
+      'client/package.json',
       'sql/0001_init.sql',
     ]) {
       expect(packedFiles).toContain(f);
@@ -118,6 +126,28 @@ describe.skipIf(TEST_DSN)('the packed package', () => {
       expect(JSON.parse(stdout.trim()), file).toEqual(expected);
     }
   }, 300_000);
+
+  it('express-authlib/client resolves from ESM and CommonJS, type-checks for Node and for the browser, and imports nothing of Node', async () => {
+    const [esm, cjs, browser] = await Promise.all([typecheck('client.mts'), typecheck('client.cts'), typecheck('browser')]);
+    expect(esm, 'ESM consumer').toBe('');
+    expect(cjs, 'CommonJS consumer').toBe('');
+    expect(browser, 'browser consumer').toBe('');
+    const probe = "typeof m.createAuthClient + ' ' + typeof m.AuthClientError + ' ' + typeof m.memoryStorage";
+    const imported = await run(process.execPath, ['--input-type=module', '-e', `const m = await import('express-authlib/client'); console.log(${probe})`], {
+      cwd: dir,
+    });
+    expect(imported.stdout.trim()).toBe('function function function');
+    const required = await run(process.execPath, ['-e', `const m = require('express-authlib/client'); console.log(${probe})`], { cwd: dir });
+    expect(required.stdout.trim()).toBe('function function function');
+    for (const file of ['client.js', 'client.cjs']) {
+      const code = readFileSync(join(dir, 'node_modules', 'express-authlib', 'dist', file), 'utf8');
+      expect(code, file).not.toMatch(/(from\s*|require\(|import\()["']node:/);
+      expect(code, file).not.toMatch(
+        /(from\s*|require\(|import\()["'](fs|path|crypto|http|https|url|util|buffer|stream|os|zlib|events|module|child_process)["']/,
+      );
+      expect(code, file).not.toMatch(/\b(Buffer|process)\./);
+    }
+  }, 240_000);
 
   it('is clean for @arethetypeswrong/cli and publint', async () => {
     const attw = await run(bin('attw'), [tarball, '--format', 'ascii'], { cwd: dir }).catch((err: { stdout: string }) => ({ stdout: `FAILED\n${err.stdout}` }));

@@ -7,6 +7,7 @@ import * as v from '../validation.js';
 import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
+import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Handler, type Req, type Routes } from './types.js';
 
 export const emailSchema = z.object({ email: v.email });
@@ -24,6 +25,7 @@ export interface AccountRouteDeps {
   origin: (req: Req) => EventOrigin;
   /** `mail` per address, `mailTarget` per target email, `code` failed codes, `login` failed passwords. */
   limit: { mail: Handler; mailTarget: Handler; code: Handler; login: Handler };
+  tokens: TokenDelivery;
 }
 
 /** The account lifecycle by mail (contract 5.3): reset, verification, email change, email OTP login. */
@@ -75,6 +77,7 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
 
   router.post('/login/otp', d.limit.code, async (req, res) => {
     const { otp_id, code, mfa_id } = v.parseInput(otpLoginSchema, bodyObject(req));
-    sendJson(res, 200, await d.otp.login(otp_id, code, mfa_id, d.origin(req)), true);
+    const toCookie = d.tokens.wantsCookie(req);
+    d.tokens.send(res, 200, await d.otp.login(otp_id, code, mfa_id, d.origin(req)), toCookie);
   });
 }

@@ -9,6 +9,7 @@ import * as v from '../validation.js';
 import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
+import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Routes, type Handler, type Req } from './types.js';
 
 export const loginSchema = z.object({
@@ -48,35 +49,42 @@ export interface AuthRouteDeps {
   limit: { login: Handler; register: Handler; refresh: Handler };
   /** Where a request comes from, for the audit trail and the per-account login delays. */
   origin: (req: Req) => EventOrigin;
+  /** Tokens in the body, or the refresh token in a cookie (cookie mode). */
+  tokens: TokenDelivery;
 }
 
 /** The authlib core: login, register, refresh, logout, logout-all, change-password, profile, roles. */
 export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
   router.post('/login', d.limit.login, async (req, res) => {
     const { username, password, mfa_id } = v.parseInput(loginSchema, bodyObject(req));
+    const toCookie = d.tokens.wantsCookie(req);
     const { ip, userAgent } = d.origin(req);
     const result = await d.sessions.login({ identifier: username, password, ip, userAgent, mfaId: mfa_id });
-    sendJson(res, 200, result, true);
+    d.tokens.send(res, 200, result, toCookie);
   });
 
   router.post('/register', d.limit.register, async (req, res) => {
     if (!d.allowRegistration) throw new ForbiddenError('forbidden', 'registration is closed');
     const input = v.parseInput(registerSchema, bodyObject(req));
+    const toCookie = d.tokens.wantsCookie(req);
     // Only the fields above: roles, flags and ids are never taken from a public body.
     const { user, result: tokens } = await d.users.createWith(input, (trx, userId) => d.sessions.startLogin(trx, userId));
     await d.audit.record('register', { userId: user.id, origin: d.origin(req) });
     await d.afterRegister(user.id, d.origin(req));
-    sendJson(res, 201, { user, ...tokens }, true);
+    d.tokens.send(res, 201, { user, ...tokens }, toCookie);
   });
 
   router.post('/token-refresh', d.limit.refresh, async (req, res) => {
-    const { refresh_token } = v.parseInput(refreshSchema, bodyObject(req));
-    sendJson(res, 200, await d.sessions.refresh(refresh_token, d.origin(req)), true);
+    const presented = d.tokens.presented(req);
+    const toCookie = presented.fromCookie || d.tokens.wantsCookie(req);
+    d.tokens.send(res, 200, await d.sessions.refresh(presented.token, d.origin(req)), toCookie);
   });
 
   router.post('/logout', async (req, res) => {
-    const { refresh_token } = v.parseInput(refreshSchema, bodyObject(req));
-    await d.sessions.logout(refresh_token, d.origin(req));
+    const presented = d.tokens.presented(req);
+    // Past the CSRF checks: the cookie goes even if its login had already ended.
+    if (presented.fromCookie) d.tokens.clear(res);
+    await d.sessions.logout(presented.token, d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
@@ -87,8 +95,9 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
 
   router.post('/change-password', d.authenticate, accessTokenOnly, d.limit.login, async (req, res) => {
     const { current_password, password } = v.parseInput(changePasswordSchema, bodyObject(req));
+    const toCookie = d.tokens.wantsCookie(req);
     const tokens = await d.sessions.changePassword(caller(req).user.id, current_password, password, d.origin(req));
-    sendJson(res, 200, { success: true, ...tokens }, true);
+    d.tokens.send(res, 200, { success: true, ...tokens }, toCookie);
   });
 
   router.get('/login/profile', d.authenticateForSetup, (req, res) => {

@@ -6,6 +6,7 @@ import { parseInput } from '../validation.js';
 import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
+import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Handler, type Next, type Req, type Res, type Routes } from './types.js';
 
 const password = z.string().min(1).max(1024);
@@ -21,6 +22,7 @@ export interface MfaRouteDeps {
   authenticateForSetup: Handler;
   origin: (req: Req) => EventOrigin;
   limit: { code: Handler; login: Handler };
+  tokens: TokenDelivery;
 }
 
 /** An impersonation token must not manage the impersonated user's second factor. */
@@ -35,7 +37,8 @@ export function mountMfaRoutes(router: Routes, d: MfaRouteDeps): void {
 
   router.post('/login/mfa', d.limit.code, async (req, res) => {
     const input = parseInput(loginSchema, bodyObject(req));
-    sendJson(res, 200, await d.mfa.loginSecondFactor(input.mfa_id, input.method, input.code, d.origin(req)), true);
+    const toCookie = d.tokens.wantsCookie(req);
+    d.tokens.send(res, 200, await d.mfa.loginSecondFactor(input.mfa_id, input.method, input.code, d.origin(req)), toCookie);
   });
 
   router.get('/mfa', ...signedIn, async (req, res) => {

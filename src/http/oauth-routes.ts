@@ -12,6 +12,7 @@ import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject, formBody } from './body.js';
 import { sendError, sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
+import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Handler, type Req, type Res, type Routes } from './types.js';
 
 export const beginSchema = z.object({
@@ -33,6 +34,7 @@ export interface OAuthRouteDeps {
   /** Whether email one-time codes work (a mailer exists), for `/auth-methods`. */
   otpEnabled: boolean;
   origin: (req: Req) => EventOrigin;
+  tokens: TokenDelivery;
 }
 
 /** Sends the browser back to the app with `fields` in the fragment: never the query, never a Referer. */
@@ -66,11 +68,14 @@ async function beginFor(
   d: OAuthRouteDeps,
   req: Req,
   res: Res,
-  input: { provider: string; redirectTo: string | undefined; linkUserId?: string },
+  input: { provider: string; redirectTo: string | undefined; linkUserId?: string; toCookie?: boolean },
 ): Promise<string> {
+  const { toCookie = false, ...flow } = input;
   const browser = d.cookie.read(req.headers.cookie) ?? d.cookie.fresh();
-  const url = await d.oauth.begin({ ...input, browser, clientKey: addressKey('oauth', d.clientIp(req)), headers: req.headers });
+  const url = await d.oauth.begin({ ...flow, browser, clientKey: addressKey('oauth', d.clientIp(req)), headers: req.headers });
   res.setHeader('Set-Cookie', d.cookie.set(browser));
+  // Linking issues no tokens; a sign-in remembers how its tokens are to be delivered.
+  if (input.linkUserId === undefined) d.tokens.rememberForOAuth(res, toCookie);
   return url;
 }
 
@@ -80,10 +85,11 @@ function callbackHandler(d: OAuthRouteDeps, paramsOf: (req: Req) => URLSearchPar
     const result = await d.oauth.complete({ params: paramsOf(req), browser: d.cookie.read(req.headers.cookie), headers: req.headers, origin: d.origin(req) });
     // The state is used up: this browser's binding has done its work.
     res.setHeader('Set-Cookie', d.cookie.clear());
+    const toCookie = d.tokens.recallForOAuth(req, res);
     if (result.ok) {
       const { token, refresh_token, user } = result.login;
-      if (result.redirectTo) redirectWith(res, result.redirectTo, { token, refresh_token });
-      else sendJson(res, 200, { token, refresh_token, user }, true);
+      if (result.redirectTo) redirectWith(res, result.redirectTo, d.tokens.fragment(res, { token, refresh_token }, toCookie));
+      else d.tokens.send(res, 200, { token, refresh_token, user }, toCookie);
       return;
     }
     const error: AuthError = result.error;
@@ -106,7 +112,8 @@ export function mountOAuthFormCallback(router: Routes, d: OAuthRouteDeps): void 
 export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   router.post('/login/oauth', d.limit.oauth, async (req, res) => {
     const { provider, redirect_to } = parseInput(beginSchema, bodyObject(req));
-    sendJson(res, 200, { redirect_url: await beginFor(d, req, res, { provider, redirectTo: redirect_to }) }, true);
+    const toCookie = d.tokens.wantsCookie(req);
+    sendJson(res, 200, { redirect_url: await beginFor(d, req, res, { provider, redirectTo: redirect_to, toCookie }) }, true);
   });
 
   // The same as a top-level navigation: `<a href=".../login/oauth/google?redirect_to=...">`.
@@ -117,7 +124,9 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
       provider: req.params?.provider,
       ...(redirectTo.length > 0 ? { redirect_to: redirectTo.length === 1 ? redirectTo[0] : redirectTo } : {}),
     });
-    const url = await beginFor(d, req, res, { provider: input.provider, redirectTo: input.redirect_to });
+    // A top-level navigation carries no body: `?refresh_token_in=cookie` asks for cookie delivery.
+    const toCookie = d.tokens.navigationWantsCookie(query.getAll('refresh_token_in'));
+    const url = await beginFor(d, req, res, { provider: input.provider, redirectTo: input.redirect_to, toCookie });
     res.statusCode = 302;
     res.setHeader('Location', url);
     res.setHeader('Referrer-Policy', 'no-referrer');

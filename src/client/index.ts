@@ -1,0 +1,18 @@
+// express-authlib/client: the typed client for browsers and Node. No Node-only imports.
+export { createAuthClient, type AuthClient, type AuthClientOptions } from './client.js';
+export { AuthClientError, type ErrorBody } from './errors.js';
+export { memoryStorage, type AuthStorage } from './storage.js';
+export type { AuthState, AuthStore } from './auth-store.js';
+export type {
+  ApiToken,
+  CreateApiTokenInput,
+  CreatedApiToken,
+  LoginInput,
+  MfaLoginInput,
+  MfaStatus,
+  OtpLoginInput,
+  RegisterInput,
+  TokenResponse,
+  User,
+} from './types.js';
+export type { AuthErrorCode } from '../errors.js';

@@ -1,0 +1,134 @@
+// Refreshes happen once at a time: within a page (single flight), and across the tabs that share
+// one refresh credential (a cookie, or a shared storage), where two rotations of the same token
+// would look like reuse and revoke the login.
+
+/** A new access token (and, in cookie mode, the CSRF token that goes with it) shared between tabs. */
+export interface Refreshed {
+  token: string;
+  csrf?: string | undefined;
+}
+
+type Message = { type: 'refreshing' } | { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'failed' } | { type: 'signed_out' };
+
+/** The part of BroadcastChannel used (typed here: Node's and the DOM's declarations differ). */
+interface Channel {
+  postMessage(message: Message): void;
+  close(): void;
+  onmessage: ((event: { data: Message }) => void) | null;
+}
+
+/** The part of the Web Locks API used (not in every runtime's types). */
+interface LockManagerLike {
+  request(name: string, callback: () => Promise<unknown>): Promise<unknown>;
+}
+
+/** How long a tab waits for another tab's announced refresh before doing its own. */
+const PEER_WAIT_MS = 5000;
+
+export class RefreshCoordinator {
+  #inflight: Promise<Refreshed> | null = null;
+  #channel: Channel | null = null;
+  #peer: { promise: Promise<Refreshed | null>; settle: (value: Refreshed | null) => void } | null = null;
+  #lastShared = 0;
+
+  constructor(
+    private readonly name: string | null,
+    private readonly refreshNow: () => Promise<Refreshed>,
+    private readonly onPeer: (message: { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'signed_out' }) => void,
+  ) {
+    const BroadcastChannelCtor = (globalThis as unknown as { BroadcastChannel?: new (name: string) => Channel }).BroadcastChannel;
+    if (name !== null && BroadcastChannelCtor) {
+      this.#channel = new BroadcastChannelCtor(name);
+      this.#channel.onmessage = (event) => this.#receive(event.data);
+      // In Node an open channel would keep the process alive.
+      (this.#channel as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** One refresh, whoever asks and however often: concurrent callers share its result. */
+  refresh(): Promise<Refreshed> {
+    this.#inflight ??= this.#coordinated().finally(() => {
+      this.#inflight = null;
+    });
+    return this.#inflight;
+  }
+
+  /** Tells the other tabs this one signed out. */
+  announceSignOut(): void {
+    this.#post({ type: 'signed_out' });
+  }
+
+  close(): void {
+    this.#channel?.close();
+    this.#channel = null;
+  }
+
+  async #coordinated(): Promise<Refreshed> {
+    const startedAt = Date.now();
+    const run = async (): Promise<Refreshed> => {
+      // Another tab said it is refreshing: its result is ours too.
+      const fromPeer = await this.#peer?.promise;
+      if (fromPeer) return fromPeer;
+      // Another tab refreshed since we were asked (while we waited for the lock).
+      if (this.#latest && this.#lastShared >= startedAt) return this.#latest;
+      return this.#announced();
+    };
+    // With Web Locks (every current browser) tabs take turns, so two can never rotate at once.
+    const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
+    if (this.#channel === null || !locks) return run();
+    let result: Refreshed | undefined;
+    await locks.request(`${this.name}:refresh`, async () => {
+      result = await run();
+    });
+    return result!;
+  }
+
+  #latest: Refreshed | null = null;
+
+  async #announced(): Promise<Refreshed> {
+    this.#post({ type: 'refreshing' });
+    try {
+      const refreshed = await this.refreshNow();
+      this.#post({ type: 'refreshed', token: refreshed.token, csrf: refreshed.csrf });
+      return refreshed;
+    } catch (err) {
+      this.#post({ type: 'failed' });
+      throw err;
+    }
+  }
+
+  #receive(message: Message): void {
+    switch (message.type) {
+      case 'refreshing': {
+        if (this.#peer) return;
+        let settle!: (value: Refreshed | null) => void;
+        const promise = new Promise<Refreshed | null>((resolve) => (settle = resolve));
+        const timer = setTimeout(() => settle(null), PEER_WAIT_MS);
+        this.#peer = {
+          promise: promise.finally(() => {
+            clearTimeout(timer);
+            this.#peer = null;
+          }),
+          settle,
+        };
+        return;
+      }
+      case 'refreshed':
+        this.#latest = { token: message.token, csrf: message.csrf };
+        this.#lastShared = Date.now();
+        this.onPeer(message);
+        this.#peer?.settle(this.#latest);
+        return;
+      case 'failed':
+        this.#peer?.settle(null);
+        return;
+      case 'signed_out':
+        this.onPeer(message);
+        this.#peer?.settle(null);
+    }
+  }
+
+  #post(message: Message): void {
+    this.#channel?.postMessage(message);
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * Where the client keeps what must survive a reload: in bearer mode the refresh token, in cookie
+ * mode only the CSRF token (the refresh token is in an HttpOnly cookie). `localStorage` and
+ * `sessionStorage` fit as they are.
+ */
+export interface AuthStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+/** The default: a Map, gone with the page. Nothing outlives a reload, and nothing is readable by other scripts' storage reads. */
+export function memoryStorage(): AuthStorage {
+  const items = new Map<string, string>();
+  return {
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, value),
+    removeItem: (key) => void items.delete(key),
+  };
+}

@@ -1,0 +1,373 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import cors from 'cors';
+import express from 'express';
+import * as OTPAuth from 'otpauth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthClientError, createAuthClient, memoryStorage, type AuthState, type AuthStorage } from '../src/client/index.js';
+import { AuthManager } from '../src/index.js';
+import { createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { Browser } from './helpers/browser-fetch.js';
+import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
+import { uniqueName } from './helpers/endpoints.js';
+
+// The real client (src/client) driven in Node against real servers on real ports: bearer mode
+// with Node's own fetch, and cookie mode from a front end on another origin through a fetch that
+// behaves as a browser's (CORS, cookie jar, Origin).
+
+const HOUR = 3_600_000;
+let clockOffset = 0;
+const now = () => new Date(Date.now() + clockOffset);
+
+function listen(handler: RequestListener): Promise<Server> {
+  return new Promise((resolve) => {
+    const server = createServer(handler);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+const portOf = (server: Server) => (server.address() as AddressInfo).port;
+const closeServer = (server: Server | undefined) => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+
+/** A fetch that counts the requests by path, around the one it is given. */
+function counting(inner: typeof fetch = fetch) {
+  const counts = new Map<string, number>();
+  const wrapped: typeof fetch = (input, init) => {
+    const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    return inner(input, init);
+  };
+  return { fetch: wrapped, count: (suffix: string) => [...counts].filter(([p]) => p.endsWith(suffix)).reduce((n, [, c]) => n + c, 0) };
+}
+
+async function expectClientError(promise: Promise<unknown>, status: number, code: string): Promise<AuthClientError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AuthClientError);
+  expect({ status: (err as AuthClientError).status, code: (err as AuthClientError).code }).toEqual({ status, code });
+  if (status > 0) expect((err as AuthClientError).body?.code).toBe(code);
+  return err as AuthClientError;
+}
+
+describe('bearer mode, Node fetch', () => {
+  let t: TestApp;
+  let server: Server;
+  let api: string;
+
+  beforeAll(async () => {
+    t = await createTestApp({ now });
+    server = await listen(t.app);
+    api = `http://127.0.0.1:${portOf(server)}`;
+  });
+  afterAll(async () => {
+    await closeServer(server);
+    await t?.close();
+  });
+
+  it('register, login and profile fill the store and tell subscribers', async () => {
+    const client = createAuthClient({ baseUrl: api });
+    const seen: AuthState[] = [];
+    const unsubscribe = client.store.subscribe((s) => seen.push(s));
+    const username = uniqueName('c');
+    const registered = await client.register({ username, password: PASSWORD, email: `${username}@example.com` });
+    expect(registered.username).toBe(username);
+    expect(client.store.getUser()?.id).toBe(registered.id);
+    expect(client.store.getAccessToken()).toMatch(/^ey/);
+    const other = createAuthClient({ baseUrl: api });
+    const user = await other.login({ username, password: PASSWORD });
+    expect(user.id).toBe(registered.id);
+    expect((await other.profile()).username).toBe(username);
+    const me = await other.fetch(`${api}/me`);
+    expect(await me.json()).toEqual({ username, method: 'jwt' });
+    expect(seen.length).toBeGreaterThan(0);
+    unsubscribe();
+  });
+
+  it('errors are AuthClientError with the server’s code, status and body', async () => {
+    const client = createAuthClient({ baseUrl: api });
+    const u = await registerUser(t);
+    await expectClientError(client.login({ username: u.username, password: 'wrong password' }), 401, 'invalid_credentials');
+    const invalid = await expectClientError(client.register({ username: 'x', password: '1', email: 'nope' }), 400, 'validation_error');
+    expect(Object.keys(invalid.body?.fields ?? {})).toContain('email');
+    await expectClientError(client.register({ username: u.username, password: PASSWORD, email: `${uniqueName('e')}@example.com` }), 409, 'conflict');
+    await expectClientError(client.profile(), 401, 'unauthorized');
+    const offline = createAuthClient({ baseUrl: 'http://127.0.0.1:1' });
+    const err = await expectClientError(offline.login({ username: 'a', password: 'b' }), 0, 'network_error');
+    expect(err.body).toBeUndefined();
+  });
+
+  it('an expired access token is refreshed once for 10 concurrent calls, which all succeed', async () => {
+    const counter = counting();
+    const client = createAuthClient({ baseUrl: api, fetch: counter.fetch });
+    const u = await registerUser(t);
+    await client.login({ username: u.username, password: PASSWORD });
+    const before = client.store.getAccessToken();
+    clockOffset += 2 * HOUR;
+    const results = await Promise.all(Array.from({ length: 10 }, () => client.fetch(`${api}/me`)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(counter.count('/token-refresh')).toBe(1);
+    expect(client.store.getAccessToken()).not.toBe(before);
+    // The typed calls share the same single flight.
+    clockOffset += 2 * HOUR;
+    const profiles = await Promise.all(Array.from({ length: 10 }, () => client.profile()));
+    expect(new Set(profiles.map((p) => p.id))).toEqual(new Set([u.user.id]));
+    expect(counter.count('/token-refresh')).toBe(2);
+  });
+
+  it('a call whose refresh fails answers the 401 once, without looping', async () => {
+    const counter = counting();
+    const storage = memoryStorage();
+    const client = createAuthClient({ baseUrl: api, fetch: counter.fetch, storage });
+    const u = await registerUser(t);
+    await client.login({ username: u.username, password: PASSWORD });
+    storage.setItem('authlib:refresh_token', 'not-a-token');
+    clockOffset += 2 * HOUR;
+    const res = await client.fetch(`${api}/me`);
+    expect(res.status).toBe(401);
+    expect(counter.count('/token-refresh')).toBe(1);
+    expect(client.store.getAccessToken()).toBeNull();
+  });
+
+  it('logout ends the login on the server and empties the store and storage', async () => {
+    const kept = new Map<string, string>();
+    const spying: AuthStorage = {
+      getItem: (k) => kept.get(k) ?? null,
+      setItem: (k, v) => void kept.set(k, v),
+      removeItem: (k) => void kept.delete(k),
+    };
+    const client = createAuthClient({ baseUrl: api, storage: spying, crossTab: false });
+    const u = await registerUser(t);
+    await client.login({ username: u.username, password: PASSWORD });
+    const refreshToken = kept.get('authlib:refresh_token')!;
+    const token = client.store.getAccessToken()!;
+    await client.logout();
+    expect(client.store.getState()).toEqual({ accessToken: null, user: null });
+    expect(kept.size).toBe(0);
+    expect((await fetch(`${api}/me`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(401);
+    const reuse = await fetch(`${api}/api/v1/users/token-refresh`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+    expect(reuse.status).toBe(401);
+    await expectClientError(client.refresh(), 401, 'unauthorized');
+  });
+
+  it('MFA: mfa_required carries mfa_id; loginWithMfa finishes; API tokens list, create, revoke', async () => {
+    const client = createAuthClient({ baseUrl: api });
+    const u = await registerUser(t);
+    await client.login({ username: u.username, password: PASSWORD });
+    const { secret } = await client.mfa.setup(PASSWORD);
+    const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate({ timestamp: now().getTime() });
+    const { backup_codes } = await client.mfa.confirm(code);
+    expect((await client.mfa.status()).totp.enabled).toBe(true);
+    const second = createAuthClient({ baseUrl: api });
+    const err = await expectClientError(second.login({ username: u.username, password: PASSWORD }), 401, 'mfa_required');
+    await second.loginWithMfa({ mfa_id: err.body!.mfa_id!, method: 'backup_code', code: backup_codes[0]! });
+    const created = await second.apiTokens.create({ name: 'ci', scopes: ['reports:read'] });
+    expect(created.token).toMatch(/^api_/);
+    expect((await second.apiTokens.list()).map((x) => x.id)).toEqual([created.id]);
+    expect(await second.apiTokens.revoke(created.id)).toEqual({ success: true });
+    expect(await second.apiTokens.list()).toEqual([]);
+  });
+
+  it('oauthStartUrl carries no secret; completeOAuth takes the fragment or throws its error', async () => {
+    const client = createAuthClient({ baseUrl: api, mode: 'cookie' });
+    const url = new URL(client.oauthStartUrl('github', { redirectTo: 'https://front.test/done' }));
+    expect(url.pathname).toBe('/api/v1/users/login/oauth/github');
+    expect(Object.fromEntries(url.searchParams)).toEqual({ redirect_to: 'https://front.test/done', refresh_token_in: 'cookie' });
+    client.completeOAuth('#token=abc&csrf_token=def');
+    expect(client.store.getAccessToken()).toBe('abc');
+    expect(() => client.completeOAuth('#error=mfa_required&mfa_id=m1&methods=totp%20backup_code')).toThrow(AuthClientError);
+    try {
+      client.completeOAuth('#error=mfa_required&mfa_id=m1&methods=totp%20backup_code');
+    } catch (e) {
+      expect((e as AuthClientError).body).toMatchObject({ code: 'mfa_required', mfa_id: 'm1', methods: ['totp', 'backup_code'] });
+    }
+    client.close();
+  });
+});
+
+describe('cookie mode, front end on another origin, CORS with credentials', () => {
+  let auth: AuthManager;
+  let schema: string;
+  let apiServer: Server;
+  let frontServer: Server;
+  let api: string;
+  let front: string;
+  const EVIL = 'http://localhost:1';
+
+  beforeAll(async () => {
+    frontServer = await listen((_req, res) => res.end('<!doctype html><title>front end</title>'));
+    front = `http://localhost:${portOf(frontServer)}`;
+    const app = express();
+    app.use(cors({ origin: [front], credentials: true, allowedHeaders: ['Authorization', 'Content-Type', 'X-CSRF-Token'] }));
+    schema = uniqueSchema();
+    auth = new AuthManager(app, {
+      ...(await databaseOptions()),
+      dbSchema: schema,
+      jwtSecret: 'cookie-mode-client-test-secret-0123456789abcdef',
+      bcryptRounds: 4,
+      rateLimit: false,
+      logger: false,
+      now,
+      cookies: { allowedOrigins: [front], secure: false },
+    });
+    await auth.ready;
+    app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username }));
+    apiServer = await listen(app);
+    api = `http://localhost:${portOf(apiServer)}`;
+  });
+  afterAll(async () => {
+    await closeServer(apiServer);
+    await closeServer(frontServer);
+    await auth?.close();
+    if (schema) await dropSchema(schema);
+  });
+
+  async function signedIn(browser: Browser, storage: AuthStorage = memoryStorage()) {
+    const counter = counting(browser.page(front));
+    const client = createAuthClient({ baseUrl: api, mode: 'cookie', fetch: counter.fetch, storage, crossTab: false });
+    const username = uniqueName('ck');
+    await client.register({ username, password: PASSWORD, email: `${username}@example.com` });
+    return { client, counter, username, storage };
+  }
+
+  it('login sets the HttpOnly cookie in the browser, never gives the page the refresh token, and refreshes through it', async () => {
+    const browser = new Browser();
+    const { client, counter, username, storage } = await signedIn(browser);
+    const cookies = browser.cookies('authlib_refresh');
+    expect(cookies.map((c) => c.path).sort()).toEqual(['/api/v1/users/logout', '/api/v1/users/token-refresh']);
+    expect(storage.getItem('authlib:refresh_token')).toBeNull();
+    expect(storage.getItem('authlib:csrf_token')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await client.profile()).username).toBe(username);
+    clockOffset += 2 * HOUR;
+    const results = await Promise.all(Array.from({ length: 10 }, () => client.fetch(`${api}/me`)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(counter.count('/token-refresh')).toBe(1);
+    expect(browser.cookies('authlib_refresh')[0]!.value).not.toBe(cookies[0]!.value);
+  });
+
+  it('a reload (new client, same browser and storage) gets a new access token from the cookie', async () => {
+    const browser = new Browser();
+    const { storage, username } = await signedIn(browser, memoryStorage());
+    const reloaded = createAuthClient({ baseUrl: api, mode: 'cookie', fetch: browser.page(front), storage, crossTab: false });
+    expect(reloaded.store.getAccessToken()).toBeNull();
+    expect((await reloaded.profile()).username).toBe(username);
+  });
+
+  it('logout clears the cookie; the browser cannot refresh afterwards', async () => {
+    const browser = new Browser();
+    const { client } = await signedIn(browser);
+    await client.logout();
+    expect(browser.cookies('authlib_refresh')).toEqual([]);
+    expect(client.store.getAccessToken()).toBeNull();
+    await expectClientError(client.refresh(), 401, 'unauthorized');
+    // The page itself, cookie gone: nothing to refresh with.
+    const res = await browser.page(front)(`${api}/api/v1/users/token-refresh`, {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(400);
+  });
+
+  it('a page of another origin in the same browser cannot refresh, log out or log in with the cookie', async () => {
+    const browser = new Browser();
+    const { client } = await signedIn(browser);
+    const cookieBefore = browser.cookies('authlib_refresh')[0]!.value;
+    const evil = browser.page(EVIL);
+    const csrf = 'guessed'.padEnd(43, 'x');
+    // JSON (preflighted): CORS refuses the origin, the request is never sent.
+    for (const path of ['/token-refresh', '/logout', '/login']) {
+      await expect(
+        evil(`${api}/api/v1/users${path}`, {
+          method: 'POST',
+          credentials: 'include',
+          headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+          body: JSON.stringify({ username: 'x', password: 'y', refresh_token_in: 'cookie' }),
+        }),
+      ).rejects.toThrow(TypeError);
+    }
+    // Simple requests (no preflight) are sent, cookie and all: the server refuses them.
+    for (const path of ['/token-refresh', '/logout']) {
+      for (const [type, body] of [
+        ['text/plain', '{}'],
+        ['application/x-www-form-urlencoded', ''],
+      ] as const) {
+        await evil(`${api}/api/v1/users${path}`, { method: 'POST', credentials: 'include', headers: { 'Content-Type': type }, body }).catch(() => undefined);
+      }
+    }
+    const sent = browser.log.filter((e) => e.page === EVIL && e.status !== 'blocked');
+    expect(sent.length).toBe(4);
+    for (const e of sent) {
+      expect([403, 415]).toContain(e.status);
+      expect(e.setCookie).toEqual([]);
+    }
+    expect(browser.log.filter((e) => e.page === EVIL && e.status === 403).length).toBeGreaterThan(0);
+    // Nothing rotated or revoked: the same cookie is there and still works, once.
+    expect(browser.cookies('authlib_refresh')[0]!.value).toBe(cookieBefore);
+    await client.refresh();
+    expect(browser.cookies('authlib_refresh')[0]!.value).not.toBe(cookieBefore);
+  });
+
+  /** Two tabs of one browser: same cookie jar, same storage, same channel name. */
+  async function twoTabs() {
+    const browser = new Browser();
+    const storage = memoryStorage();
+    const { username } = await signedIn(browser, storage);
+    const counter = counting(browser.page(front));
+    const key = uniqueName('tabs');
+    storage.setItem(`${key}:csrf_token`, storage.getItem('authlib:csrf_token')!);
+    const tab = () => createAuthClient({ baseUrl: api, mode: 'cookie', fetch: counter.fetch, storage, storageKey: key });
+    return { username, counter, tabA: tab(), tabB: tab() };
+  }
+
+  async function until(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(condition()).toBe(true);
+  }
+
+  it('two tabs sharing the cookie: a refresh in one reaches the other over BroadcastChannel, which does not rotate again', async () => {
+    const { username, counter, tabA, tabB } = await twoTabs();
+    const a = await tabA.refresh();
+    await until(() => tabB.store.getAccessToken() === a);
+    expect((await tabB.profile()).username).toBe(username);
+    expect(counter.count('/token-refresh')).toBe(1);
+    await tabA.logout();
+    await until(() => tabB.store.getAccessToken() === null);
+    tabA.close();
+    tabB.close();
+  });
+
+  it('two tabs refreshing at the same moment take turns (Web Locks, as browsers have): one rotation', async () => {
+    // Node 20 has no navigator.locks: a FIFO lock manager with the browser's semantics.
+    const queues = new Map<string, Promise<unknown>>();
+    const locks = {
+      request(name: string, callback: () => Promise<unknown>) {
+        const previous = queues.get(name) ?? Promise.resolve();
+        const next = previous.then(callback, callback);
+        queues.set(
+          name,
+          next.catch(() => undefined),
+        );
+        return next;
+      },
+    };
+    const hadNavigator = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    Object.defineProperty(globalThis, 'navigator', { value: { locks }, configurable: true });
+    try {
+      const { counter, tabA, tabB } = await twoTabs();
+      const [a, b] = await Promise.all([tabA.refresh(), tabB.refresh()]);
+      expect(b).toBe(a);
+      expect(counter.count('/token-refresh')).toBe(1);
+      tabA.close();
+      tabB.close();
+    } finally {
+      if (hadNavigator) Object.defineProperty(globalThis, 'navigator', hadNavigator);
+      else delete (globalThis as { navigator?: unknown }).navigator;
+    }
+  });
+});
