@@ -76,8 +76,13 @@ describe.skipIf(!chromiumInstalled)('examples/basic demo page in Chromium', () =
         if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) pageErrors.push(message.text());
       });
     });
-    afterEach(() => {
+    afterEach(async () => {
       expect(pageErrors).toEqual([]);
+      // After every step, in both modes: no token of any kind where the page's scripts can read it.
+      const readable = await readableByScripts();
+      expect(readable.cookie).not.toContain('authlib_refresh');
+      expect(readable.stored.filter((item) => JWT_LIKE.test(item.split('=').slice(1).join('=')))).toEqual([]);
+      expect(readable.stored.filter((item) => !item.startsWith('authlib:csrf_token='))).toEqual([]);
     });
     afterAll(async () => {
       await context?.close();
