@@ -35,5 +35,12 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' },
     },
   },
+  {
+    // The demo page's script runs in the browser as it is written (no build step).
+    files: ['examples/*/public/**/*.js'],
+    languageOptions: {
+      globals: { document: 'readonly', fetch: 'readonly', FormData: 'readonly', localStorage: 'readonly', location: 'readonly' },
+    },
+  },
   prettier,
 );

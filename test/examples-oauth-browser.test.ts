@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOAuthApp } from '../examples/oauth/app.js';
+import { hasChromium, launchChromium } from './helpers/chromium.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 import { passProvider, startOidcServer, type OidcServer } from './helpers/oidc-server.js';
 
@@ -10,11 +10,9 @@ import { passProvider, startOidcServer, type OidcServer } from './helpers/oidc-s
 // through playwright-core; no browser is downloaded), against the local OpenID Connect provider:
 // real cookies, real redirects, the real fragment handling of /done.
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`examples-oauth-browser: skipped, ${CHROMIUM} is missing (apt-get install -y chromium)`);
+const chromiumInstalled = hasChromium('examples-oauth-browser');
 
-describe.skipIf(!hasChromium)('examples/oauth in Chromium against a real OIDC provider', () => {
+describe.skipIf(!chromiumInstalled)('examples/oauth in Chromium against a real OIDC provider', () => {
   const schema = uniqueSchema('exb');
   let server: Server;
   let oidc: OidcServer;
@@ -37,11 +35,7 @@ describe.skipIf(!hasChromium)('examples/oauth in Chromium against a real OIDC pr
     });
     await demo.auth.ready;
     server.on('request', demo.app);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

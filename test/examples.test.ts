@@ -51,6 +51,26 @@ describe('examples/basic', () => {
     expect((await http.get('/admin').set(auth)).body.code).toBe('forbidden');
   });
 
+  it('serves its demo page to browsers and JSON to everyone else, with the mode the page should use', async () => {
+    const http = request(demo.app);
+    const page = await http.get('/').set('Accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
+    expect(page.status).toBe(200);
+    expect(page.type).toBe('text/html');
+    expect(page.text).toContain('<script type="module" src="/app.js"></script>');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self';");
+    expect(page.headers['content-security-policy']).toContain("form-action 'none'");
+    expect(page.headers.vary).toContain('Accept');
+    const json = await http.get('/');
+    expect(json.type).toBe('application/json');
+    expect(json.body.hello).toBe('world');
+    expect((await http.get('/demo-config.json')).body).toEqual({ mode: 'bearer', base_path: '/api/v1/users' });
+    const script = await http.get('/app.js');
+    expect(script.status).toBe(200);
+    expect(script.type).toBe('text/javascript');
+    expect(script.text).toContain("import('/client.js')");
+    expect((await http.get('/style.css')).type).toBe('text/css');
+  });
+
   it('seeds its first admin once, with a password to print, and the admin reaches /admin', async () => {
     const http = request(demo.app);
     const password = await seedAdmin(demo.auth);

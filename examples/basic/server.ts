@@ -7,6 +7,12 @@ import { consoleMailer } from './console-mailer.js';
 // The examples, unlike the library, read the environment.
 const port = Number(process.env.PORT ?? 3000);
 const dataDir = process.env.AUTHLIB_DEMO_DIR ?? '.authlib';
+// The demo page's mode: 'bearer' (tokens in JSON bodies, the default) or 'cookie' (the refresh token in an HttpOnly cookie).
+const mode = process.env.AUTH_MODE ?? 'bearer';
+if (mode !== 'bearer' && mode !== 'cookie') {
+  console.error(`AUTH_MODE must be 'bearer' or 'cookie', not '${mode}'`);
+  process.exit(2);
+}
 
 /** A signing secret kept beside the demo database, so tokens survive a restart. Use JWT_SECRET in production. */
 function demoSecret(): string {
@@ -22,6 +28,8 @@ const { app, auth } = createApp({
   jwtSecret: demoSecret(),
   // DEVELOPMENT ONLY: prints reset links and sign-in codes here instead of mailing them.
   mailer: process.env.SMTP_URL ?? consoleMailer(),
+  // Cookie mode for the page, on plain http: `secure: false` is for development on this machine only.
+  ...(mode === 'cookie' ? { cookies: { secure: false, allowedOrigins: [`http://127.0.0.1:${port}`, `http://localhost:${port}`] } } : {}),
 });
 
 try {
@@ -43,7 +51,10 @@ const server = app.listen(port, '127.0.0.1', () => {
   const base = `http://127.0.0.1:${port}`;
   console.log(`express-authlib demo on ${base} (embedded PGlite in ${dataDir}/db)
 
-Try it:
+Open ${base}/ in a browser for the demo page (${mode} mode${mode === 'bearer' ? '; AUTH_MODE=cookie npm start for cookie mode' : ''}):
+register, log in, API tokens, password reset, email codes and two-factor sign-in.
+
+Or try it with curl:
   curl -s -X POST ${base}/api/v1/users/register -H 'Content-Type: application/json' \\
        -d '{"username":"alice","password":"correct horse battery","email":"alice@example.com"}'
   TOKEN=$(curl -s -X POST ${base}/api/v1/users/login -H 'Content-Type: application/json' \\
