@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import express from 'express';
 import { AuthManager, type AuthManagerOptions } from 'express-authlib';
 
@@ -52,8 +53,10 @@ export function createApp(options: AuthManagerOptions) {
     res.json(demoConfig);
   });
 
-  app.get(['/client.js', '/client.js.map'], (req, res) => {
-    const file = req.path.endsWith('.map') ? `${CLIENT_FILE}.map` : CLIENT_FILE;
+  // The client as the package ships it: dist/client.js and the shared chunks it imports
+  // (`./chunk-XXXX.js`, which the browser resolves next to it, at the root).
+  app.get(/^\/(client|chunk-[A-Za-z0-9_-]+)\.js(\.map)?$/, (req, res) => {
+    const file = join(dirname(CLIENT_FILE), req.path.slice(1));
     if (!existsSync(file)) {
       res.status(503).type('text').send('The demo page needs the built client: run `npm run build` (`npm start` does it when it is missing).');
       return;
