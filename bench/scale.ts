@@ -15,7 +15,7 @@ import { change, describeMachine, median, percentile, previousResults, saveResul
 
 const DSN = process.env.BENCH_DSN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SIZES = (process.env.BENCH_SCALE ?? '1000,1000000').split(',').map(Number);
-const SAMPLE = 300;
+const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 600);
 const PASSWORD = 'benchmark password 123';
 const SECRET = randomBytes(48).toString('base64url');
 const since = (t0: number) => performance.now() - t0;
