@@ -68,8 +68,10 @@ async function migrationNames(schema: string): Promise<string[]> {
 
 // Kysely's Migrator looks for its tables by introspecting every table of the whole database. That is
 // slow on a large database, and fails (3F000) when another schema is dropped mid-query. So starts with
-// nothing pending skip it entirely, and a first run that loses that race tries again.
-const RETRIES = 3;
+// nothing pending skip it entirely, and a run that loses that race tries again after a short, random
+// pause (where schemas come and go all the time, as in a test suite, three tries were seen to lose).
+const RETRIES = 8;
+const pause = () => new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
 const isIntrospectionRace = (err: unknown) => ['3F000', '42P01'].includes(String((err as { code?: unknown })?.code));
 
 /** Applies every pending migration under Kysely's lock (safe when several processes start at once). Returns the names applied. */
@@ -80,6 +82,7 @@ export async function migrateToLatest(root: Kysely<any>, schema: string): Promis
     const { error, results } = await migratorFor(root, schema).migrateToLatest();
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     if (attempt >= RETRIES || !isIntrospectionRace(error)) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    await pause();
   }
 }
 
