@@ -371,3 +371,64 @@ describe('cookie mode, front end on another origin, CORS with credentials', () =
     }
   });
 });
+
+describe('account mail through the client: reset, verification, email change', () => {
+  let t: TestApp;
+  let server: Server;
+  let api: string;
+  const mails: Array<{ kind: string; to: string; token?: string }> = [];
+  /** The newest mail of `kind` to `to`, once it has been sent (mail goes out after the answer). */
+  const mailTo = async (to: string, kind: string) => {
+    for (let i = 0; i < 100; i++) {
+      const found = mails.filter((m) => m.to === to && m.kind === kind).at(-1);
+      if (found?.token) return found.token;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`no ${kind} mail to ${to}`);
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      mailer: {
+        send: async (m) => {
+          mails.push(m);
+        },
+      },
+    });
+    server = await listen(t.app);
+    api = `http://127.0.0.1:${portOf(server)}`;
+  });
+  afterAll(async () => {
+    await closeServer(server);
+    await t?.close();
+  });
+
+  it('resets a forgotten password: the old one stops working, the new one signs in', async () => {
+    const client = createAuthClient({ baseUrl: api });
+    const username = uniqueName('r');
+    const email = `${username}@example.com`;
+    await client.register({ username, password: PASSWORD, email });
+    await client.requestPasswordReset(email);
+    await client.requestPasswordReset(`nobody-${username}@example.com`); // answered alike
+    await expectClientError(client.confirmPasswordReset('not-a-token', 'a brand new password 1'), 400, 'invalid_token');
+    await client.confirmPasswordReset(await mailTo(email, 'password_reset'), 'a brand new password 1');
+    await expectClientError(client.login({ username, password: PASSWORD }), 401, 'invalid_credentials');
+    expect((await client.login({ username, password: 'a brand new password 1' })).username).toBe(username);
+  });
+
+  it('verifies an address and changes it; the change signs the client out', async () => {
+    const client = createAuthClient({ baseUrl: api });
+    const username = uniqueName('v');
+    const email = `${username}@example.com`;
+    await client.register({ username, password: PASSWORD, email });
+    await client.requestVerification(email);
+    expect((await client.confirmVerification(await mailTo(email, 'verification'))).email_verified).toBe(true);
+
+    const next = `${username}-new@example.com`;
+    await client.requestEmailChange(next);
+    const changed = await client.confirmEmailChange(await mailTo(next, 'email_change'), PASSWORD);
+    expect(changed.email).toBe(next);
+    expect(client.store.getAccessToken()).toBeNull();
+    await expectClientError(client.profile(), 401, 'unauthorized');
+  });
+});

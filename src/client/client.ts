@@ -163,6 +163,38 @@ export function createAuthClient(options: AuthClientOptions) {
     loginWithOtp: (input: OtpLoginInput) => signIn('/login/otp', input),
     loginWithMfa: (input: MfaLoginInput) => signIn('/login/mfa', input),
 
+    /** Mails a password-reset link or token; the server answers alike whether the address has an account. */
+    async requestPasswordReset(email: string): Promise<void> {
+      await call('POST', '/request-password-reset', { body: { email } });
+    },
+    /** Sets a new password with the token from that mail; every login of the account ends (sign in again). */
+    async confirmPasswordReset(token: string, password: string): Promise<void> {
+      await call('POST', '/confirm-password-reset', { body: { token, password } });
+    },
+    /** Mails a verification link or token to an unverified address (answered alike for any address). */
+    async requestVerification(email: string): Promise<void> {
+      await call('POST', '/request-verification', { body: { email } });
+    },
+    /** Marks the address verified with the token from that mail; answers the user. */
+    async confirmVerification(token: string): Promise<User> {
+      return (await call<{ user: User }>('POST', '/confirm-verification', { body: { token } })).user;
+    },
+    /** Mails a confirmation to `newEmail` (signed in, with an access token). */
+    async requestEmailChange(newEmail: string): Promise<void> {
+      await authed('POST', '/request-email-change', { new_email: newEmail });
+    },
+    /**
+     * Confirms the change with the token from that mail (and the password, unless the account has
+     * none); every login of the account ends, this one included.
+     */
+    async confirmEmailChange(token: string, password?: string): Promise<User> {
+      const body = password === undefined ? { token } : { token, password };
+      const { user: u } = await call<{ user: User }>('POST', '/confirm-email-change', { body });
+      forget();
+      coordinator.announceSignOut();
+      return u;
+    },
+
     /** A new access token from the refresh token (bearer) or cookie; concurrent calls share one request. */
     refresh: async (): Promise<string> => (await coordinator.refresh()).token,
 

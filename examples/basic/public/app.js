@@ -83,20 +83,6 @@ async function main() {
     ? 'Cookie mode: the refresh token is in an HttpOnly cookie that this page cannot read; the access token is kept in memory. A reload keeps you signed in.'
     : "Bearer mode: the access and refresh tokens are kept in this page's memory only. A reload signs you out.";
 
-  /** A POST the client has no method for (password reset), failing with the client's error type. */
-  async function post(path, body) {
-    const res = await fetch(`${config.base_path}${path}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const answer = await res.json().catch(() => undefined);
-    if (!res.ok) {
-      throw new ClientError(answer?.code ?? 'invalid_response', res.status, answer?.error ?? `unexpected response ${res.status}`, answer);
-    }
-    return answer;
-  }
-
   // ---- signed out ----
 
   let mfaId = null;
@@ -164,12 +150,12 @@ async function main() {
   });
 
   onSubmit('reset-request-form', async (fields) => {
-    await post('/request-password-reset', { email: fields.email });
+    await client.requestPasswordReset(fields.email);
     say('If the address has an account, a reset token is on its way (the demo prints it on the server console).');
   });
 
   onSubmit('reset-confirm-form', async (fields, form) => {
-    await post('/confirm-password-reset', { token: fields.token.trim(), password: fields.password });
+    await client.confirmPasswordReset(fields.token.trim(), fields.password);
     form.reset();
     say('Password changed: every earlier sign-in has ended. Log in with the new password.');
   });
