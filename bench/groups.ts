@@ -9,12 +9,12 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import pg from 'pg';
+import { BENCH_PG_DSN, connectOrSkip } from './postgres.js';
 import { AuthManager } from 'express-authlib';
 import { dropBenchSchema } from './drop-schema.js';
 import { change, describeMachine, median, percentile, previousResults, saveResults } from './results.js';
 
-const DSN = process.env.BENCH_DSN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DSN = BENCH_PG_DSN;
 const SIZES = (process.env.BENCH_GROUPS ?? '1000,100000').split(',').map(Number);
 const SAMPLE = 200;
 const ROOTS = 10;
@@ -25,13 +25,7 @@ const PASSWORD = 'benchmark password 123';
 const SECRET = randomBytes(48).toString('base64url');
 const since = (t0: number) => performance.now() - t0;
 
-const client = new pg.Client({ connectionString: DSN });
-try {
-  await client.connect();
-} catch {
-  console.log('groups benchmark: PostgreSQL at BENCH_DSN not reachable, skipped');
-  process.exit(0);
-}
+const client = await connectOrSkip('groups');
 const q = (text: string, params: unknown[] = []) => client.query(text, params);
 
 /**

@@ -4,28 +4,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
-import pg from 'pg';
+import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
 import { DEFAULT_BCRYPT_ROUNDS } from 'express-authlib';
 import { change, describeMachine, median, percentile, previousResults, saveResults } from './results.js';
 
 const K = 4;
 const STORM_SECONDS = Number(process.env.BENCH_STORM_SECONDS ?? 10);
 const PING_EVERY_MS = 5;
-const DSN = process.env.BENCH_DSN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DSN = BENCH_PG_DSN;
 const PASSWORD = 'benchmark password 123';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: DSN, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** One core of bcryptjs: how many cost-12 verifications per second the main thread manages alone. */
 function oneCoreBcryptjs(): number {

@@ -9,14 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
 import { topFrames, type CpuProfile } from './profile.js';
 import { change, describeMachine, median, previousResults, saveResults } from './results.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = 50;
-const DSN = process.env.BENCH_DSN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DSN = BENCH_PG_DSN;
 // The server on the second core, the load generator on the first, when the machine has two.
 const PIN = process.platform === 'linux' ? ['taskset', '-c', '1'] : [];
 
@@ -47,17 +47,6 @@ const PEERS: Array<[string, string]> = [
   ['fast-jwt', 'fast-jwt 6 with its verify cache'],
   ['jsonwebtoken-string-secret', 'hand-written jwt.verify'],
 ];
-
-async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: DSN, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const databases: Database[] = (await postgresReachable()) ? ['pglite', 'postgres'] : ['pglite'];
 if (!databases.includes('postgres')) console.log(`PostgreSQL at BENCH_DSN not reachable: PGlite only`);

@@ -8,25 +8,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
+import { BENCH_PG_DSN, connectOrSkip } from './postgres.js';
 import { AuthManager } from 'express-authlib';
 import { dropBenchSchema } from './drop-schema.js';
 import { change, describeMachine, median, percentile, previousResults, saveResults } from './results.js';
 
-const DSN = process.env.BENCH_DSN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DSN = BENCH_PG_DSN;
 const SIZES = (process.env.BENCH_SCALE ?? '1000,1000000').split(',').map(Number);
 const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 600);
 const PASSWORD = 'benchmark password 123';
 const SECRET = randomBytes(48).toString('base64url');
 const since = (t0: number) => performance.now() - t0;
 
-const client = new pg.Client({ connectionString: DSN });
-try {
-  await client.connect();
-} catch {
-  console.log('scale benchmark: PostgreSQL at BENCH_DSN not reachable, skipped');
-  process.exit(0);
-}
+const client = await connectOrSkip('scale');
 
 /** A schema migrated by the library and filled by SQL with `n` users and `n` refresh tokens. */
 async function seed(n: number): Promise<string> {
