@@ -10,7 +10,7 @@ export const BASE = '/api/v1/users';
 export const USER_KEYS = ['created_at', 'email', 'email_verified', 'id', 'is_active', 'last_login', 'profile', 'real_name', 'roles', 'username'];
 
 /** Substrings that must never appear in an error body: internals, SQL, library names, stack frames. */
-const LEAKS = [
+export const LEAKS = [
   'stack',
   'node_modules',
   'select ',

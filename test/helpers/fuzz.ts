@@ -1,3 +1,4 @@
+import { LEAKS } from './endpoints.js';
 import http, { type IncomingHttpHeaders, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
@@ -176,28 +177,6 @@ export class RawClient {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
-
-/** Substrings that must never appear in an error body (as in helpers/endpoints.ts). */
-const LEAKS = [
-  'stack',
-  'node_modules',
-  'select ',
-  'insert ',
-  'update ',
-  'delete from',
-  'kysely',
-  'pglite',
-  'postgres',
-  'bcrypt',
-  'zod',
-  'body-parser',
-  'jsonwebtoken',
-  '.ts:',
-  '.js:',
-  'password_hash',
-  'token_hash',
-  'token_version',
-];
 
 /**
  * The property every fuzzed response must have: no 5xx; a 4xx is the contract's one error body
