@@ -84,3 +84,11 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.ou
   const first = Object.keys(fields)[0]!;
   throw new ValidationError(fields, first === 'body' ? `request body ${fields.body}` : `${first}: ${fields[first]}`);
 }
+
+/** A paging offset: a PostgreSQL integer (a larger one would make the query fail, not find nothing). */
+export const pageOffset = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1)
+  .default(0);

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
+import { pageOffset } from '../validation.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import { accessOf, findGroup } from '../db/groups-repository.js';
 import type { Database, GroupRow } from '../db/schema.js';
@@ -32,12 +33,7 @@ export const DEFAULT_GROUP_PAGE = 20;
 
 export const pageSchema = z.object({
   limit: z.number().int().min(1).max(MAX_GROUP_PAGE).default(DEFAULT_GROUP_PAGE),
-  offset: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1)
-    .default(0),
+  offset: pageOffset,
 });
 
 export function toGroup(row: GroupRow): Group {

@@ -59,12 +59,7 @@ export const listSchema = z.object({
   search: z.string().max(320).optional(),
   role: z.string().min(1).max(64).optional(),
   limit: z.number().int().min(1).max(MAX_USER_PAGE).default(DEFAULT_USER_PAGE),
-  offset: z
-    .number()
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1)
-    .default(0),
+  offset: v.pageOffset,
 });
 
 export const updateSchema = z.object({
