@@ -190,11 +190,31 @@ describe('service keys', () => {
   });
 
   it('never reach the library’s own endpoints', async () => {
-    for (const path of ['/login/profile', '/me/api-tokens', '/me/groups', '/groups', '/mfa']) {
-      const res = await get(`/api/v1/users${path}`, key, 'api');
-      expect(res.status, path).toBe(403);
-      expect(res.body.code).toBe('forbidden');
+    const reads = ['/login/profile', '/me/api-tokens', '/me/groups', '/me/integrations', '/me/identities', '/groups', `/groups/${dept.id}/members`];
+    const adminReads = ['/admin/users', '/admin/roles', '/admin/events', `/admin/users/${owner.user.id}`];
+    for (const path of [...reads, ...adminReads, '/mfa']) {
+      for (const header of ['bearer', 'api'] as const) {
+        const res = await get(`/api/v1/users${path}`, key, header);
+        expect({ path, status: res.status, code: res.body.code }).toEqual({ path, status: 403, code: 'forbidden' });
+      }
     }
+    // Writes too, including those that act on the key's own group or mint credentials.
+    const writes: Array<[string, string, object]> = [
+      ['post', `/groups/${dept.id}/api-tokens`, { name: 'minted by a key' }],
+      ['post', `/groups/${dept.id}/members`, { user_id: owner.user.id }],
+      ['post', '/groups', { name: 'made by a key' }],
+      ['post', '/me/api-tokens', { name: 'x' }],
+      ['post', '/logout-all', {}],
+      ['post', `/${owner.user.id}/impersonate`, {}],
+      ['post', '/admin/users', { username: 'bykey', email: 'bykey@example.com' }],
+      ['delete', `/groups/${dept.id}/api-tokens/${keyId}`, {}],
+    ];
+    for (const [method, path, body] of writes) {
+      const res = await t.http[method as 'post' | 'delete'](`/api/v1/users${path}`).set('X-API-Token', key).send(body);
+      expect({ path, status: res.status, code: res.body.code }).toEqual({ path, status: 403, code: 'forbidden' });
+    }
+    // And the key still works where it is meant to.
+    expect((await get('/keys-welcome', key, 'api')).status).toBe(200);
   });
 
   it('a deleted key is refused at once', async () => {
