@@ -70,7 +70,11 @@ export interface GuardOptions {
   roles?: string[];
   /** Every one of these scopes, for an API token (access JWTs are not scope-limited). */
   scopes?: string[];
-  /** An operation of the `permissions` option, as `requireAuth({ permission })`; one it does not declare is never authorized. */
+  /**
+   * An operation of the `permissions` option, as `requireAuth({ permission })`: with `group`, granted
+   * by the caller's roles in that group; alone, by site roles (never to a service key). One that
+   * `permissions` does not declare is never authorized.
+   */
   operation?: string;
   /** A group (id or slug) the caller must belong to, as `requireAuth({ group })`; it becomes the context's organization. */
   group?: string;
@@ -337,8 +341,8 @@ export class AuthManager {
       const standing = named && standingIn(auth, named, this.#authenticator.adminRole);
       // Malformed group options fail closed, as an unknown operation does.
       const wellFormed = groupRoles === undefined || (Array.isArray(groupRoles) && groupRoles.every((r) => typeof r === 'string'));
-      const inGroup = group === undefined || (standing !== undefined && wellFormed && hasGroupRole(auth, standing, groupRoles ?? []));
-      const authorized = inGroup && isAuthorized(auth, { roles, scopes, permission, group });
+      const inGroup = group === undefined || (standing !== undefined && wellFormed && hasGroupRole(standing, groupRoles ?? []));
+      const authorized = inGroup && isAuthorized(auth, { roles, scopes, permission, group }, standing);
       const organization = standing ? named : await this.#onlyOrganization(auth);
       const context: GuardContext = {
         user: auth.method === 'service_key' ? null : auth.user,

@@ -4,7 +4,7 @@ import { readCredentials } from './http/credentials.js';
 import { sendError } from './http/respond.js';
 import type { Logger } from './logger.js';
 import type { AuthContext, Authenticator } from './services/authenticator.js';
-import { ANY_SCOPE, isPermitted, permissionNeed, type PermissionNeed, type Permissions } from './security/permissions.js';
+import { isPermitted, permissionNeed, type PermissionNeed, type Permissions } from './security/permissions.js';
 import type { GroupEntry } from './security/group-directory.js';
 import { hasGroupRole, standingIn } from './security/group-standing.js';
 import type { TokenFailureLimiter } from './security/token-failures.js';
@@ -32,8 +32,9 @@ export type RequireAuthOptions =
       /** An API-token caller needs every one of these scopes; access JWTs are not scope-limited. */
       scopes?: string[];
       /**
-       * An operation of the `permissions` option: an effective role must grant it, and an API
-       * token must carry it (or `*`) among its scopes.
+       * An operation of the `permissions` option. Alone: an effective (site) role must grant it, an
+       * API token must carry it (or `*`) among its scopes, and service keys are refused. With
+       * `group`: the caller's roles in that group grant it (a service key's scopes there).
        */
       permission?: string;
       /** Let anonymous callers through (a token that is sent must still be valid). @default false */
@@ -164,19 +165,27 @@ export function isMiddlewareCall(args: unknown[]): boolean {
   );
 }
 
-/** Whether an authenticated caller may pass the given role, scope and permission requirements. */
-export function isAuthorized(auth: AuthContext, need: Need): boolean {
+/**
+ * Whether an authenticated caller may pass the given role, scope and permission requirements.
+ * `groupStanding`: the caller's roles in the group the guard names (standingIn), when it names one.
+ * - A permission with a group is granted by the caller's roles in that group (a service key's
+ *   scopes there), without one by the caller's effective (site) roles; a user's API token must
+ *   also carry the operation (or `*`).
+ * - A service key holds no site roles and no site permission: it passes only a guard that names
+ *   a group, or one that admits keys outright (`allowServiceKeys`) and asks for no permission.
+ */
+export function isAuthorized(auth: AuthContext, need: Need, groupStanding?: readonly string[]): boolean {
   const roles = need.roles ?? [];
   const scopes = need.scopes ?? [];
   if (roles.length > 0 && !roles.some((r) => auth.roles.includes(r))) return false;
   if (scopes.length > 0 && auth.method !== 'jwt' && !scopes.every((s) => auth.scopes.includes(s))) return false;
+  const inGroup = need.group !== undefined;
   if (auth.method === 'service_key') {
-    // No person is calling: only a guard that says what the key is for (a group, an operation) or
-    // that admits keys outright lets one through, and an operation is granted by its scopes alone.
-    if (!need.allowServiceKeys && need.group === undefined && need.permission === undefined) return false;
-    return !need.permission || auth.scopes.includes(need.permission.name) || auth.scopes.includes(ANY_SCOPE);
+    if (!inGroup) return need.allowServiceKeys === true && need.permission === undefined;
+    // A key's scopes are its roles in its group, not operations it carries.
+    return !need.permission || (groupStanding ?? []).some((role) => need.permission!.grantedBy.has(role));
   }
-  if (need.permission && !isPermitted(need.permission, auth.roles, auth.scopes)) return false;
+  if (need.permission && !isPermitted(need.permission, inGroup ? (groupStanding ?? []) : auth.roles, auth.scopes)) return false;
   return true;
 }
 
@@ -196,8 +205,8 @@ export function createRequireAuth(
 
   // Defined once per guard, not per request: the usual request (a known user's access JWT) is
   // decided synchronously and allocates no closure.
-  const pass = (req: Req, res: ServerResponse, next: Next, auth: AuthContext): void => {
-    if (!isAuthorized(auth, need)) return sendError(res, new ForbiddenError(), logger);
+  const pass = (req: Req, res: ServerResponse, next: Next, auth: AuthContext, standing?: readonly string[]): void => {
+    if (!isAuthorized(auth, need, standing)) return sendError(res, new ForbiddenError(), logger);
     req.auth = auth;
     req.user = auth.user;
     next();
@@ -207,8 +216,8 @@ export function createRequireAuth(
   const inGroup = (req: Req, res: ServerResponse, next: Next, auth: AuthContext, group: GroupEntry | undefined): void => {
     const standing = group && standingIn(auth, group, authenticator.adminRole);
     if (!standing) return sendError(res, new NotFoundError('group not found'), logger);
-    if (!hasGroupRole(auth, standing, need.groupRoles)) return sendError(res, new ForbiddenError('forbidden', 'this needs another role in the group'), logger);
-    pass(req, res, next, auth);
+    if (!hasGroupRole(standing, need.groupRoles)) return sendError(res, new ForbiddenError('forbidden', 'this needs another role in the group'), logger);
+    pass(req, res, next, auth, standing);
   };
   const refuse = (req: Req, res: ServerResponse, next: Next, err: unknown): void => {
     if (!(err instanceof AuthError)) return next(err);

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { identityKey } from '../identity-key.js';
 
 /**
@@ -7,7 +7,39 @@ import { identityKey } from '../identity-key.js';
  */
 export const DATA_STEPS: Record<string, (db: Kysely<any>) => Promise<void>> = {
   '0004_identifier_keys': rekeyIdentifiers,
+  '0011_group_slugs_and_service_keys': renameIdShapedSlugs,
 };
+
+/** A slug that PostgreSQL's uuid type would read as an id: 32 hex digits once hyphens are dropped. */
+const ID_SHAPED_SLUG = "replace(slug, '-', '') ~* '^[0-9a-f]{32}$'";
+
+/**
+ * Renames every slug shaped like an id to `group-<first 8 hex digits of its own id>` (with `-2`,
+ * `-3`... if that is taken), records each renaming as a `group_updated` event (with the previous
+ * slug and the reason), then makes the database refuse such slugs from now on.
+ */
+async function renameIdShapedSlugs(db: Kysely<any>): Promise<void> {
+  const { rows } = await sql<{ id: string; slug: string }>`select id, slug from groups where ${sql.raw(ID_SHAPED_SLUG)} order by created_at, id`.execute(db);
+  if (rows.length > 0) {
+    const taken = new Set((await db.selectFrom('groups').select('slug').execute()).map((r: { slug: string }) => r.slug));
+    for (const row of rows) {
+      const base = `group-${row.id.replaceAll('-', '').slice(0, 8)}`;
+      let slug = base;
+      for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`;
+      taken.add(slug);
+      await db.updateTable('groups').set({ slug, updated_at: sql`now()` }).where('id', '=', row.id).execute();
+      await db
+        .insertInto('auth_events')
+        .values({
+          type: 'group_updated',
+          data: JSON.stringify({ group_id: row.id, fields: ['slug'], previous_slug: row.slug, slug, reason: 'slug_shaped_like_an_id' }),
+        })
+        .execute();
+    }
+  }
+  await sql`alter table groups drop constraint if exists groups_slug_not_id_shaped`.execute(db);
+  await sql`alter table groups add constraint groups_slug_not_id_shaped check (not (${sql.raw(ID_SHAPED_SLUG)}))`.execute(db);
+}
 
 interface KeyedRow {
   id: string;

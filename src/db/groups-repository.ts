@@ -13,13 +13,21 @@ export interface Page {
 /** Key of the transaction-scoped advisory lock that serialises edits of the hierarchy (any schema: they are rare). */
 const HIERARCHY_LOCK_KEY = 0x6175_7468_6772; // 'authgr': within JavaScript's safe integers
 
-/** A group id is a uuid; anything else in a path is a slug. */
+/**
+ * A group id is a uuid in its hyphenated form, in either case; anything else in a path or a guard
+ * is a slug. Slugs are never shaped like an id (see `isIdShaped`), so a reference names one group.
+ */
 export const isGroupId = isUserId;
 
-/** A group by id or slug. */
+/** The one spelling of a group id (lower case), so that `ABC...` and `abc...` are the same key. */
+export function canonicalGroupRef(idOrSlug: string): string {
+  return isGroupId(idOrSlug) ? idOrSlug.toLowerCase() : idOrSlug;
+}
+
+/** A group by id (any case) or by slug, never one for the other. */
 export function findGroup(db: Db, idOrSlug: string): Promise<GroupRow | undefined> {
   const q = db.selectFrom('groups').selectAll();
-  return (isGroupId(idOrSlug) ? q.where('id', '=', idOrSlug) : q.where('slug', '=', idOrSlug)).executeTakeFirst();
+  return (isGroupId(idOrSlug) ? q.where('id', '=', idOrSlug.toLowerCase()) : q.where('slug', '=', idOrSlug)).executeTakeFirst();
 }
 
 /** Inserts a group; undefined when its slug is taken (the unique key decides, also under concurrency). */
@@ -144,6 +152,33 @@ export async function findLineage(db: Db, idOrSlug: string): Promise<Lineage | u
 export async function ancestorIds(db: Db, groupId: string): Promise<string[]> {
   const rows = await selfAndAncestors(db, groupId).selectFrom('anc').select('anc.id').where('anc.id', '!=', groupId).execute();
   return rows.map((r) => r.id);
+}
+
+/** The ids of a group's direct children. */
+export async function childIds(db: Db, groupId: string): Promise<string[]> {
+  const rows = await db.selectFrom('group_parents').select('child_id').where('parent_id', '=', groupId).execute();
+  return rows.map((r) => r.child_id);
+}
+
+/** Each of `ids` with the ids of its ancestors (not itself), in one walk up the child -> parent index. */
+export async function ancestorsOfEach(db: Db, ids: readonly string[]): Promise<Map<string, Set<string>>> {
+  const result = new Map<string, Set<string>>(ids.map((id) => [id, new Set<string>()]));
+  if (ids.length === 0) return result;
+  const rows = await db
+    .withRecursive('up(origin, id)', (qc) =>
+      qc
+        .selectFrom('group_parents')
+        .select(['group_parents.child_id as origin', 'group_parents.parent_id as id'])
+        .where('group_parents.child_id', 'in', [...ids])
+        .union((qc2) =>
+          qc2.selectFrom('group_parents').innerJoin('up', 'up.id', 'group_parents.child_id').select(['up.origin as origin', 'group_parents.parent_id as id']),
+        ),
+    )
+    .selectFrom('up')
+    .select(['up.origin', 'up.id'])
+    .execute();
+  for (const r of rows) result.get(r.origin)?.add(r.id);
+  return result;
 }
 
 /** The ids of a group's descendants (not itself). */

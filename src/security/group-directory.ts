@@ -1,4 +1,4 @@
-import type { Lineage } from '../db/groups-repository.js';
+import { isGroupId, type Lineage } from '../db/groups-repository.js';
 import type { GroupMembership, GroupRef } from './group-memberships.js';
 
 /** A group as `requireAuth({ group })` and `auth.guard` see it, kept in memory. */
@@ -16,6 +16,11 @@ export const GROUP_CACHE_TTL_MS = 30_000;
 /** Upper bound on cached groups; the oldest entry goes first. */
 export const GROUP_CACHE_MAX = 10_000;
 
+interface Cached {
+  entry: GroupEntry;
+  loadedAt: number;
+}
+
 export function toGroupEntry({ group, ancestors, top_level }: Lineage): GroupEntry {
   const self = { id: group.id, slug: group.slug, name: group.name };
   const ref = (g: GroupRef): GroupRef => ({ id: g.id, slug: g.slug, name: g.name });
@@ -29,18 +34,23 @@ export function toGroupEntry({ group, ancestors, top_level }: Lineage): GroupEnt
 
 /**
  * Groups by id and by slug, so that a guard naming a group (usually from a route parameter) decides
- * without a database read. Every instance drops them all when the hierarchy or a slug changes
- * (Revocation's `groups` event); a name that names no group is not remembered (it may be created).
+ * without a database read. Ids and slugs are two separate namespaces: a reference shaped like an id
+ * (in either case) is only ever looked up as an id, anything else only as a slug, so one key can
+ * never name two groups (slugs are never id-shaped either). Every instance drops them all when the
+ * hierarchy or a slug changes, or a group is deleted (Revocation's `groups` event), so a deleted
+ * group's slug taken by another group, or a renamed slug, never reaches the old entry; a name that
+ * names no group is not remembered (it may be created).
  */
 export class GroupDirectory {
-  readonly #entries = new Map<string, { entry: GroupEntry; loadedAt: number }>();
+  readonly #byId = new Map<string, Cached>();
+  readonly #bySlug = new Map<string, Cached>();
   #epoch = 0;
 
   constructor(private readonly load: (idOrSlug: string) => Promise<Lineage | undefined>) {}
 
   /** The group if it is in memory and fresh; undefined when it must be loaded. */
   peek(idOrSlug: string): GroupEntry | undefined {
-    const hit = this.#entries.get(idOrSlug);
+    const hit = isGroupId(idOrSlug) ? this.#byId.get(idOrSlug.toLowerCase()) : this.#bySlug.get(idOrSlug);
     return hit && Date.now() - hit.loadedAt < GROUP_CACHE_TTL_MS ? hit.entry : undefined;
   }
 
@@ -54,16 +64,18 @@ export class GroupDirectory {
     const entry = toGroupEntry(lineage);
     // A change announced while this was read may have made it stale: used once, not kept.
     if (epoch === this.#epoch) {
-      while (this.#entries.size >= GROUP_CACHE_MAX - 1) this.#entries.delete(this.#entries.keys().next().value!);
+      // Each map holds at most half the bound; the oldest entry goes first.
+      for (const map of [this.#byId, this.#bySlug]) while (map.size >= GROUP_CACHE_MAX / 2) map.delete(map.keys().next().value!);
       const at = { entry, loadedAt: Date.now() };
-      this.#entries.set(entry.id, at);
-      this.#entries.set(entry.slug, at);
+      this.#byId.set(entry.id, at);
+      this.#bySlug.set(entry.slug, at);
     }
     return entry;
   }
 
   clear(): void {
     this.#epoch += 1;
-    this.#entries.clear();
+    this.#byId.clear();
+    this.#bySlug.clear();
   }
 }

@@ -24,8 +24,18 @@ export interface Group {
 /** The role inside a group that makes a group admin. */
 export const GROUP_ADMIN_ROLE = 'admin';
 
-/** What a slug may be. */
+/** What a slug may be (besides not being shaped like an id). */
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * Whether a slug could be read as a group id: 32 hex digits once hyphens are dropped, which is
+ * every spelling PostgreSQL's uuid type accepts within the slug alphabet (hyphenated or not,
+ * hyphens anywhere). Such slugs are refused, so that a path segment or a guard's `group` never
+ * names two groups.
+ */
+export function isIdShaped(slug: string): boolean {
+  return /^[0-9a-f]{32}$/i.test(slug.replaceAll('-', ''));
+}
 
 /** Paging of the group listings. */
 export const MAX_GROUP_PAGE = 100;

@@ -45,7 +45,7 @@ export interface AddMemberInput {
 /** One group a user belongs to, directly (`via` is the group itself) or through a descendant (`via`). */
 export interface UserGroup {
   group: Group;
-  /** The user's roles there: of the direct membership, or of the one(s) it is inherited through; `admin` exactly when `is_admin`. */
+  /** The user's roles there: those of a direct membership, none for an inherited one; `admin` exactly when `is_admin`. */
   roles: string[];
   is_admin: boolean;
   via: Group;
@@ -144,10 +144,11 @@ export class GroupMemberService {
 
   /**
    * Every group the user belongs to, by slug: each direct membership and every ancestor of it.
-   * An inherited membership takes the roles of the membership(s) it comes through, except `admin`,
-   * which flows down the hierarchy, never up: `admin` is in `roles` exactly when the user
-   * administers that group (admin in it or in an ancestor). `via` is the group itself for a direct
-   * membership, else the nearest group it is inherited through.
+   * Roles hold only in the group where they were granted: an inherited membership (an ancestor of a
+   * direct one) carries none, whatever the user holds below. Only `admin` reaches further, and only
+   * down the hierarchy: `admin` is in `roles` exactly when the user administers that group (admin in
+   * it or in an ancestor). `via` is the group itself for a direct membership, else the nearest
+   * group it is inherited through.
    */
   async groupsOf(userId: string): Promise<UserGroup[]> {
     if (!isUserId(userId)) return [];
@@ -201,7 +202,8 @@ export class GroupMemberService {
       const nearest = isDirect
         ? id
         : ways.sort((a, b) => a.depth - b.depth || (byId.get(a.via)?.slug ?? '').localeCompare(byId.get(b.via)?.slug ?? ''))[0]!.via;
-      const held = isDirect ? direct.get(id)! : ways.flatMap((w) => direct.get(w.via) ?? []);
+      // Roles hold only where they were granted: an inherited membership is a plain one.
+      const held = isDirect ? direct.get(id)! : [];
       const isAdmin = administers(id);
       const roleSet = sorted([...held.filter((r) => r !== GROUP_ADMIN_ROLE), ...(isAdmin ? [GROUP_ADMIN_ROLE] : [])]);
       const via = byId.get(nearest);

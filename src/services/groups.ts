@@ -1,7 +1,11 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import {
+  accessOf,
+  ancestorIds,
+  ancestorsOfEach,
+  childIds,
   childrenOf,
   deleteEdge,
   deleteGroup,
@@ -23,7 +27,7 @@ import type { EventOrigin } from '../security/audit.js';
 import { parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
 import { GROUPS_CHANGED } from '../security/revocation.js';
-import { GROUP_ADMIN_ROLE, SLUG, isSiteAdmin, pageSchema, toGroup, type Actor, type Group, type GroupAccess } from './group-access.js';
+import { GROUP_ADMIN_ROLE, SLUG, isIdShaped, isSiteAdmin, pageSchema, toGroup, type Actor, type Group, type GroupAccess } from './group-access.js';
 
 /** Input of `auth.groups.create` and `POST /groups`. */
 export interface CreateGroupInput {
@@ -53,13 +57,19 @@ export interface GroupDetail {
 export const MAX_LISTED_RELATIVES = 100;
 
 const name = z.string().trim().min(1, 'is required').max(100);
-const slug = z.string().regex(SLUG, 'must match ^[a-z0-9][a-z0-9-]{0,62}$');
+const slug = z
+  .string()
+  .regex(SLUG, 'must match ^[a-z0-9][a-z0-9-]{0,62}$')
+  .refine((s) => !isIdShaped(s), 'must not be shaped like a group id (32 hex digits, with or without hyphens)');
 const description = z.string().trim().max(1000).nullable();
 
 export const createSchema = z.object({ name, slug: slug.optional(), description: description.optional(), parent_id: z.string().min(1).max(100).optional() });
 export const updateSchema = z.object({ name: name.optional(), slug: slug.optional(), description: description.optional() });
 
-/** A slug made of a name: lower-case ASCII letters and digits, anything else one '-', at most 63. */
+/**
+ * A slug made of a name: lower-case ASCII letters and digits, anything else one '-', at most 63;
+ * a name that would give an id-shaped slug (a group named after an id) gets `group-` in front.
+ */
 export function slugOf(text: string): string {
   const base = text
     .normalize('NFKD')
@@ -69,16 +79,20 @@ export function slugOf(text: string): string {
     .replace(/^-+/, '')
     .slice(0, 63)
     .replace(/-+$/, '');
+  if (isIdShaped(base)) return `group-${base}`.slice(0, 63).replace(/-+$/, '');
   return base || 'group';
 }
 
-/** `base`, or `base-2`, `base-3`... whichever is not in `taken` (kept within 63 characters). */
+/**
+ * `base`, or `base-2`, `base-3`... whichever is not in `taken` and not shaped like an id (kept
+ * within 63 characters): `0123...cde` (31 hex digits) must not become an id with `-f`.
+ */
 export function freeSlug(base: string, taken: ReadonlySet<string>): string {
-  if (!taken.has(base)) return base;
+  if (!taken.has(base) && !isIdShaped(base)) return base;
   for (let n = 2; ; n++) {
     const suffix = `-${n}`;
     const candidate = `${base.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
-    if (!taken.has(candidate)) return candidate;
+    if (!taken.has(candidate) && !isIdShaped(candidate)) return candidate;
   }
 }
 
@@ -160,13 +174,20 @@ export class GroupService {
     return toGroup(row);
   }
 
-  /** Deletes a group with its memberships and service keys; its children are detached, not deleted. */
+  /**
+   * Deletes a group with its memberships and service keys; its children are detached, not deleted.
+   * When that takes a child out of the subtree of a group above, the actor must administer that
+   * group too (see `#keepsAdministration`).
+   */
   async delete(actor: Actor, idOrSlug: string, origin?: EventOrigin): Promise<void> {
     const group = await this.access.administered(actor, idOrSlug);
     await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
         await lockHierarchy(trx);
+        const [above, children] = await Promise.all([ancestorIds(trx, group.id), childIds(trx, group.id)]);
         if (!(await deleteGroup(trx, group.id))) throw new NotFoundError('group not found');
+        const after = await ancestorsOfEach(trx, children);
+        await this.#keepsAdministration(trx, actor, above, [...after.values()]);
       }),
     );
     await this.ctx.audit.record('group_deleted', { data: { group_id: group.id, slug: group.slug, name: group.name }, origin });
@@ -196,18 +217,41 @@ export class GroupService {
     await this.ctx.audit.record('group_child_added', { data: { group_id: parent.id, child_id: child.id }, origin });
   }
 
-  /** Detaches a child; the actor must administer the parent. 404 when it is not a child. */
+  /**
+   * Detaches a child; the actor must administer the parent, and every group above whose subtree
+   * the child leaves (see `#keepsAdministration`). 404 when it is not a child.
+   */
   async removeChild(actor: Actor, idOrSlug: string, childIdOrSlug: string, origin?: EventOrigin): Promise<void> {
     const parent = await this.access.administered(actor, idOrSlug);
     const child = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
         await lockHierarchy(trx);
         const found = typeof childIdOrSlug === 'string' && childIdOrSlug !== '' ? await findGroup(trx, childIdOrSlug) : undefined;
-        if (!found || !(await deleteEdge(trx, parent.id, found.id))) throw new NotFoundError('no such child group');
+        if (!found) throw new NotFoundError('no such child group');
+        const above = [parent.id, ...(await ancestorIds(trx, parent.id))];
+        if (!(await deleteEdge(trx, parent.id, found.id))) throw new NotFoundError('no such child group');
+        const after = await ancestorsOfEach(trx, [found.id]);
+        await this.#keepsAdministration(trx, actor, above, [...after.values()]);
         return found;
       }),
     );
     await this.ctx.audit.record('group_child_removed', { data: { group_id: parent.id, child_id: child.id }, origin });
+  }
+
+  /**
+   * Refuses (403, rolling the edit back) a hierarchy edit that takes a group out of the subtree of
+   * a group the actor does not administer: `above` are the groups that had the detached groups in
+   * their subtree, `after` the ancestors each detached group still has. Otherwise an admin of a
+   * team could make himself admin of a child group and detach it, and the organization's admins
+   * would lose a group they administered through someone who is not one of them.
+   */
+  async #keepsAdministration(trx: Transaction<Database>, actor: Actor, above: readonly string[], after: ReadonlyArray<ReadonlySet<string>>): Promise<void> {
+    if (isSiteAdmin(actor)) return;
+    const lost = above.filter((id) => after.some((ancestors) => !ancestors.has(id)));
+    for (const id of lost) {
+      if (!(await accessOf(trx, (actor as { id: string }).id, id)).admin)
+        throw new ForbiddenError('forbidden', 'this would take a group out of a group above that you do not administer; ask an admin of that group');
+    }
   }
 
   /** A group named in a body field that the actor must administer; one they cannot see is a 400 naming the field. */

@@ -1,6 +1,8 @@
+import { ValidationError } from '../errors.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { ApiTokenInfo, ApiTokenInput, ApiTokenService, CreatedApiToken } from './api-tokens.js';
 import type { Actor, GroupAccess } from './group-access.js';
+import { ROLE_NAME } from './roles.js';
 
 /**
  * Service keys: API tokens that act for a group, not a person, managed by the group's admins.
@@ -12,9 +14,18 @@ export class ServiceKeyService {
     private readonly apiTokens: ApiTokenService,
   ) {}
 
-  /** Creates a key for the group; the returned `token` is never retrievable again. */
+  /**
+   * Creates a key for the group; the returned `token` is never retrievable again. Its scopes are
+   * its roles in the group, so each must be a role name (what a group can grant a member); `*` is
+   * refused (400), since no role stands for every role.
+   */
   async create(actor: Actor, idOrSlug: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
     const group = await this.access.administered(actor, idOrSlug);
+    const scopes: unknown = input?.scopes;
+    if (Array.isArray(scopes)) {
+      const bad = scopes.findIndex((s) => typeof s !== 'string' || !ROLE_NAME.test(s));
+      if (bad !== -1) throw new ValidationError({ [`scopes.${bad}`]: 'a service key scope is a role in the group: must match ^[a-z][a-z0-9_:-]{0,63}$ (`*` is not one)' });
+    }
     return this.apiTokens.createForGroup(group.id, input, origin);
   }
 
