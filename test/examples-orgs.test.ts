@@ -68,11 +68,25 @@ describe('examples/orgs', () => {
     expect((await http.get(`/orgs/${acme.id}/projects`).set(carol.auth)).status).toBe(200);
     expect((await http.post('/orgs/acme/projects').set(carol.auth).send({ name: 'x' })).status).toBe(403);
 
-    // The report needs the auditor role (a site role) and membership.
+    // The report needs `auditor` in Acme itself: not a site role, not a role in the team below.
     expect((await http.get('/orgs/acme/report').set(carol.auth)).status).toBe(403);
     await demo.auth.users.setRoles(carol.id, ['user', 'auditor']);
     const relogin = await http.post('/api/v1/users/login').send({ username: 'carol', password: 'correct horse battery' });
-    expect((await http.get('/orgs/acme/report').set({ Authorization: `Bearer ${relogin.body.token}` })).body).toEqual({ org: 'acme', projects: 1 });
+    carol.auth = { Authorization: `Bearer ${relogin.body.token}` };
+    expect((await http.get('/orgs/acme/report').set(carol.auth)).status).toBe(403);
+    await http
+      .patch(`/api/v1/users/groups/${web.id}/members/${carol.id}`)
+      .set(alice.auth)
+      .send({ roles: ['auditor', 'editor'] });
+    expect((await http.get('/orgs/acme/report').set(carol.auth)).status).toBe(403);
+    expect((await http.post('/orgs/acme/projects').set(carol.auth).send({ name: 'x' })).status).toBe(403);
+    await http
+      .patch(`/api/v1/users/groups/acme/members/${bob.id}`)
+      .set(alice.auth)
+      .send({ roles: ['auditor', 'editor'] });
+    expect((await http.get('/orgs/acme/report').set(bob.auth)).body).toEqual({ org: 'acme', projects: 1 });
+    // An id in upper case names the same organization.
+    expect((await http.get(`/orgs/${acme.id.toUpperCase()}/report`).set(bob.auth)).body).toEqual({ org: 'acme', projects: 1 });
 
     // Removing Bob closes Acme to him at once.
     await http.delete(`/api/v1/users/groups/acme/members/${bob.id}`).set(alice.auth);
@@ -91,5 +105,26 @@ describe('examples/orgs', () => {
     expect(byKey.body.created_by).toBe('service key of acme');
     const other = (await http.post('/api/v1/users/groups').set(bob.auth).send({ name: 'Other Co' })).body.group;
     expect((await http.get(`/orgs/${other.slug}/projects`).set('X-API-Token', key)).status).toBe(404);
+    // A key's scopes are its roles in its own group: `auditor` reads Acme's report.
+    const auditKey = (
+      await http
+        .post('/api/v1/users/groups/acme/api-tokens')
+        .set(alice.auth)
+        .send({ name: 'audit', scopes: ['auditor'] })
+    ).body.token;
+    expect((await http.get('/orgs/acme/report').set('X-API-Token', auditKey)).body).toEqual({ org: 'acme', projects: 2 });
+    expect((await http.get('/orgs/acme/report').set('X-API-Token', key)).status).toBe(403);
+    // A key of the team is a plain member of Acme, whatever its scopes there; `*` is no scope of a key.
+    const teamKey = await http
+      .post(`/api/v1/users/groups/${web.id}/api-tokens`)
+      .set(alice.auth)
+      .send({ name: 'team', scopes: ['admin', 'editor', 'auditor'] });
+    expect(teamKey.status).toBe(201);
+    expect((await http.get('/orgs/acme/projects').set('X-API-Token', teamKey.body.token)).status).toBe(200);
+    expect((await http.post('/orgs/acme/projects').set('X-API-Token', teamKey.body.token).send({ name: 'x' })).status).toBe(403);
+    expect((await http.get('/orgs/acme/report').set('X-API-Token', teamKey.body.token)).status).toBe(403);
+    const star = await http.post('/api/v1/users/groups/acme/api-tokens').set(alice.auth).send({ name: 'all', scopes: ['*'] });
+    expect(star.status).toBe(400);
+    expect(star.body.code).toBe('validation_error');
   });
 });

@@ -134,15 +134,21 @@ describe('requireAuth({ group })', () => {
     expect((await get('/orgs/squad-renamed', u.token)).status).toBe(200);
   });
 
-  it("a user's API token: group and permission checks, with the token's scopes", async () => {
+  it("a user's API token: group and permission checks, with the token's scopes and the user's roles in the group", async () => {
     const auditor = await registerUser(t);
-    await t.auth.users.setRoles(auditor.user.id, ['user', 'auditor']);
-    await groupApi(t, owner.token).addMember(acme.id, { user_id: auditor.user.id });
+    await groupApi(t, owner.token).addMember(acme.id, { user_id: auditor.user.id, roles: ['auditor'] });
     const scoped = (await t.auth.apiTokens.create(auditor.user.id, { name: 'r', scopes: ['reports:read'] })).token;
     const unscoped = (await t.auth.apiTokens.create(auditor.user.id, { name: 'n', scopes: [] })).token;
     expect((await get('/orgs/acme/reports', scoped, 'api')).status).toBe(200);
     expect((await get('/orgs/acme/reports', unscoped, 'api')).status).toBe(403);
     expect((await get('/orgs/acme', unscoped, 'api')).body.groups.map((g: G) => g.slug)).toEqual(['acme']);
+    // The site-wide `auditor` role does not grant it inside a group: the roles in that group do.
+    const siteAuditor = await registerUser(t);
+    await t.auth.users.setRoles(siteAuditor.user.id, ['user', 'auditor']);
+    await groupApi(t, owner.token).addMember(acme.id, { user_id: siteAuditor.user.id });
+    const { token: siteAuditorToken } = await t.auth.issueTokens(siteAuditor.user.id);
+    expect((await get('/orgs/acme/reports', siteAuditorToken)).status).toBe(403);
+    expect((await get('/permitted-reports', siteAuditorToken)).status).toBe(200);
     const stranger = await registerUser(t);
     const strangerKey = (await t.auth.apiTokens.create(stranger.user.id, { name: 's', scopes: ['reports:read'] })).token;
     expect((await get('/orgs/acme/reports', strangerKey, 'api')).status).toBe(404);
@@ -177,14 +183,22 @@ describe('service keys', () => {
     }
   });
 
-  it('pass group guards of their group and its ancestors, with their scopes as roles', async () => {
+  it('pass group guards of their group with their scopes as roles, and of its ancestors as plain members', async () => {
     expect((await get(`/orgs/${dept.slug}`, key, 'api')).status).toBe(200);
     expect((await get('/orgs/acme', key, 'api')).status).toBe(200);
     expect((await get(`/orgs/${team.slug}`, key, 'api')).status).toBe(404);
-    expect((await get('/orgs/acme/edit', key, 'api')).status).toBe(200); // scope `editor`
+    expect((await get(`/orgs/${dept.slug}/edit`, key, 'api')).status).toBe(200); // scope `editor`, in its own group
+    expect((await get('/orgs/acme/edit', key, 'api')).status).toBe(403); // a plain member of the org
+    expect((await get(`/orgs/${dept.slug}/admin`, key, 'api')).status).toBe(403);
     expect((await get('/orgs/acme/admin', key, 'api')).status).toBe(403);
-    expect((await get('/orgs/acme/reports', key, 'api')).status).toBe(200);
-    expect((await get('/permitted-reports', key, 'api')).status).toBe(200);
+    // Its scopes are roles: `reports:read` names an operation, not the role (`auditor`) that grants it.
+    expect((await get(`/orgs/${dept.slug}/reports`, key, 'api')).status).toBe(403);
+    const auditorKey = (await groupApi(t, owner.token).createKey(dept.id, { name: 'audit', scopes: ['auditor'] })).body.token;
+    expect((await get(`/orgs/${dept.slug}/reports`, auditorKey, 'api')).status).toBe(200);
+    expect((await get('/orgs/acme/reports', auditorKey, 'api')).status).toBe(403);
+    // A permission alone is a site-level right: never a service key's.
+    expect((await get('/permitted-reports', key, 'api')).status).toBe(403);
+    expect((await get('/permitted-reports', auditorKey, 'api')).status).toBe(403);
     // A guard asking only for scopes does not say what a key is for: refused.
     expect((await get('/reports', key, 'api')).status).toBe(403);
   });

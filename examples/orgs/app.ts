@@ -21,8 +21,15 @@ export function createApp(options: AuthManagerOptions) {
   let nextId = 1;
 
   const org = (req: express.Request) => req.params.org;
-  /** The organization as the guard resolved it: the caller's membership of it. */
-  const orgOf = (req: express.Request) => req.auth!.groups.find((g) => g.id === org(req) || g.slug === org(req))!;
+  /**
+   * The organization as the guard resolved it: the caller's membership of it (ids compared in
+   * lower case, since the guard accepts an id in either case; an admin from above is a member too
+   * in this example, where organizations are top-level).
+   */
+  const orgOf = (req: express.Request) => {
+    const ref = String(org(req)).toLowerCase();
+    return req.auth!.groups.find((g) => g.id === ref || g.slug === ref)!;
+  };
   app.use(express.json());
 
   // Any member, and the organization's service keys.
@@ -30,7 +37,8 @@ export function createApp(options: AuthManagerOptions) {
     res.json({ org: orgOf(req).slug, projects: projects.get(orgOf(req).id) ?? [] });
   });
 
-  // Members holding `editor` or `admin` in the organization.
+  // Members holding `editor` or `admin` in the organization itself (a role held in a team below
+  // does not count here), and the organization's own service keys with the `editor` scope.
   app.post('/orgs/:org/projects', auth.requireAuth({ group: org, groupRoles: ['editor', 'admin'] }), (req, res) => {
     const name = typeof req.body?.name === 'string' ? req.body.name.trim() : '';
     if (!name) return void res.status(400).json({ error: 'name is required', code: 'validation_error', status_code: 400 });
@@ -52,7 +60,8 @@ export function createApp(options: AuthManagerOptions) {
     res.json({ success: true });
   });
 
-  // A site-wide permission (granted by the `auditor` role) inside the organization's boundary.
+  // A permission inside the organization: granted by the caller's roles in it (`auditor` grants
+  // `reports:read`), for users and the organization's service keys alike; a site role does not.
   app.get('/orgs/:org/report', auth.requireAuth({ group: org, permission: 'reports:read' }), (req, res) => {
     res.json({ org: orgOf(req).slug, projects: (projects.get(orgOf(req).id) ?? []).length });
   });
