@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthManager } from '../src/index.js';
 import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app.js';
 import { registerAdmin } from './helpers/admin.js';
-import { databaseOptions, rawQuery } from './helpers/database.js';
+import { databaseOptions, dropSchema, rawQuery, uniqueSchema } from './helpers/database.js';
 import { expectError, expectValidation } from './helpers/endpoints.js';
 import { groupApi } from './helpers/groups.js';
 
@@ -375,5 +375,51 @@ describe('two instances', () => {
     expect((await leadApi.setRoles(team.id, lead.user.id, ['admin', 'finance'])).status).toBe(200);
     await untilB(`/orgs/${team.id}/finance`, lead.token, 200);
     await untilB(`/orgs/${org.id}/finance`, lead.token, 403);
+  });
+});
+
+describe('migration 0011', () => {
+  it('renames id-shaped slugs (recorded as events), strips `*` from service keys, and the database refuses such slugs from then on', async () => {
+    const schema = uniqueSchema('slugs');
+    const options = { ...(await databaseOptions()), dbSchema: schema, jwtSecret: t.secret, bcryptRounds: 4, rateLimit: false as const, logger: false as const };
+    const before = new AuthManager(null, options);
+    try {
+      await before.ready;
+      const victim = await before.groups.create({ name: 'Victim' });
+      const squatter = await before.groups.create({ name: 'Squatter' });
+      const hex = await before.groups.create({ name: 'Hex' });
+      const key = await before.groups.serviceKeys.create(squatter.id, { name: 'old', scopes: ['editor'] });
+      // The schema as the previous release left it: no constraint, 0011 not applied, such rows present.
+      await rawQuery(`alter table "${schema}".groups drop constraint groups_slug_not_id_shaped`);
+      await rawQuery(`delete from "${schema}".authlib_migrations where name = '0011_group_slugs_and_service_keys'`);
+      await rawQuery(`update "${schema}".groups set slug = $1 where id = $2`, [victim.id, squatter.id]);
+      await rawQuery(`update "${schema}".groups set slug = $1 where id = $2`, [victim.id.replaceAll('-', ''), hex.id]);
+      // The name the squatter would get is taken already: the next one is used.
+      const wanted = `group-${squatter.id.replaceAll('-', '').slice(0, 8)}`;
+      await before.groups.create({ name: 'Taken', slug: wanted });
+      await rawQuery(`update "${schema}".api_tokens set scopes = '["*", "editor"]'::jsonb where id = $1`, [key.id]);
+    } finally {
+      await before.close();
+    }
+    const after = new AuthManager(null, options);
+    try {
+      await after.ready;
+      const rows = await rawQuery<{ id: string; slug: string }>(`select id, slug from "${schema}".groups`);
+      const slugs = new Map(rows.map((r) => [r.id, r.slug]));
+      const squatterId = rows.find((r) => r.slug.startsWith('group-') && r.slug.endsWith('-2'))!.id;
+      expect(slugs.get(squatterId)).toBe(`group-${squatterId.replaceAll('-', '').slice(0, 8)}-2`);
+      for (const slug of slugs.values()) expect(slug.replaceAll('-', '')).not.toMatch(/^[0-9a-f]{32}$/);
+      const events = await rawQuery<{ data: { group_id: string; previous_slug: string; slug: string; reason: string } }>(
+        `select data from "${schema}".auth_events where type = 'group_updated' order by data->>'slug'`,
+      );
+      expect(events.map((e) => e.data.reason)).toEqual(['slug_shaped_like_an_id', 'slug_shaped_like_an_id']);
+      expect(events.map((e) => e.data.slug).sort()).toEqual(events.map((e) => slugs.get(e.data.group_id)).sort());
+      const keys = await rawQuery<{ scopes: string[] }>(`select scopes from "${schema}".api_tokens where group_id is not null`);
+      expect(keys.map((k) => k.scopes)).toEqual([['editor']]);
+      await expect(rawQuery(`update "${schema}".groups set slug = $1 where id = $2`, [squatterId, squatterId])).rejects.toMatchObject({ code: '23514' });
+    } finally {
+      await after.close();
+      await dropSchema(schema);
+    }
   });
 });
