@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { MAX_API_TOKEN_DAYS, scopeList } from '../services/api-tokens.js';
+import { MAX_API_TOKEN_DAYS } from '../services/api-tokens.js';
 import type { Actor } from '../services/group-access.js';
 import type { GroupMemberService } from '../services/group-members.js';
 import type { CreateGroupInput, GroupService } from '../services/groups.js';
-import type { ServiceKeyService } from '../services/service-keys.js';
+import { serviceKeyScopes, type ServiceKeyService } from '../services/service-keys.js';
 import type { UserService } from '../services/users.js';
 import type { EventOrigin } from '../security/audit.js';
 import { parseInput } from '../validation.js';
@@ -26,7 +26,7 @@ export interface GroupRouteDeps {
 
 export const serviceKeySchema = z.object({
   name: z.string().trim().min(1).max(100),
-  scopes: scopeList.optional(),
+  scopes: serviceKeyScopes.optional(),
   expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
 });
 

@@ -1,8 +1,18 @@
-import { ValidationError } from '../errors.js';
+import { z } from 'zod';
+import { parseInput } from '../validation.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { ApiTokenInfo, ApiTokenInput, ApiTokenService, CreatedApiToken } from './api-tokens.js';
 import type { Actor, GroupAccess } from './group-access.js';
 import { ROLE_NAME } from './roles.js';
+
+/**
+ * A service key's scopes: its roles in its group, so role names (what the group can grant a
+ * member), never `*`, which would stand for every role.
+ */
+export const serviceKeyScopes = z
+  .array(z.string().regex(ROLE_NAME, 'a service key scope is a role in the group: must match ^[a-z][a-z0-9_:-]{0,63}$ (not *)'))
+  .max(50);
+const serviceKeyInput = z.object({ scopes: serviceKeyScopes.optional() });
 
 /**
  * Service keys: API tokens that act for a group, not a person, managed by the group's admins.
@@ -21,11 +31,7 @@ export class ServiceKeyService {
    */
   async create(actor: Actor, idOrSlug: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
     const group = await this.access.administered(actor, idOrSlug);
-    const scopes: unknown = input?.scopes;
-    if (Array.isArray(scopes)) {
-      const bad = scopes.findIndex((s) => typeof s !== 'string' || !ROLE_NAME.test(s));
-      if (bad !== -1) throw new ValidationError({ [`scopes.${bad}`]: 'a service key scope is a role in the group: must match ^[a-z][a-z0-9_:-]{0,63}$ (`*` is not one)' });
-    }
+    parseInput(serviceKeyInput, { scopes: input?.scopes });
     return this.apiTokens.createForGroup(group.id, input, origin);
   }
 

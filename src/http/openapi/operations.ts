@@ -276,7 +276,11 @@ export const OPERATIONS: readonly Operation[] = [
     ok: { 200: r.GroupEnvelope },
     errors: [404, 409],
   }),
-  op('groups', 'delete /groups/{id}', 'Delete a group (children are detached)', { access: 'jwt', ok: { 200: r.Success }, errors: [404] }),
+  op('groups', 'delete /groups/{id}', 'Delete a group (children are detached; 403 if one would leave the subtree of a group the caller does not administer)', {
+    access: 'jwt',
+    ok: { 200: r.Success },
+    errors: [404],
+  }),
   op('groups', 'get /groups/{id}/members', 'Direct members of a group', { access: 'jwt', query: pageSchema, ok: { 200: r.MemberPage }, errors: [404] }),
   op('groups', 'post /groups/{id}/members', 'Add a member', {
     access: 'jwt',
@@ -297,8 +301,12 @@ export const OPERATIONS: readonly Operation[] = [
     ok: { 201: r.Success },
     errors: [404, 409],
   }),
-  op('groups', 'delete /groups/{id}/children/{child_id}', 'Detach a child group', { access: 'jwt', ok: { 200: r.Success }, errors: [404] }),
-  op('groups', 'post /groups/{id}/api-tokens', 'Create a service key acting for the group', {
+  op('groups', 'delete /groups/{id}/children/{child_id}', 'Detach a child group (the caller administers every group it leaves the subtree of)', {
+    access: 'jwt',
+    ok: { 200: r.Success },
+    errors: [404],
+  }),
+  op('groups', 'post /groups/{id}/api-tokens', 'Create a service key acting for the group (its scopes are its roles there; no `*`)', {
     access: 'jwt',
     body: ['ServiceKeyRequest', groupRoutes.serviceKeySchema],
     ok: { 201: r.CreatedApiToken },
