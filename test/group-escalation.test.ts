@@ -179,6 +179,7 @@ describe('2. service keys carry nothing upward', () => {
     // Its groups: its own with its scopes as roles is what guards use; the ancestors as plain memberships.
     const groups = (await asKey('get', `/orgs/${org.id}`, key)).body.groups as Array<{ id: string; roles: string[] }>;
     expect(groups.filter((g) => g.id !== team.id).every((g) => g.roles.length === 0)).toBe(true);
+    expect(groups.find((g) => g.id === team.id)!.roles).toEqual(['admin', 'owner', 'finance']);
     // And no site-level right.
     expectError(await asKey('get', '/admin', key), 403, 'forbidden');
   });
@@ -259,7 +260,9 @@ describe('4. group roles hold only where granted', () => {
       for (const path of ['finance', 'owner-finance', 'admin']) expectError(await get(`/orgs/${g.id}/${path}`, lead.token), 403, 'forbidden');
       expect((await t.auth.guard(lead.token, { group: g.slug, groupRoles: ['finance'] })).is_authorized).toBe(false);
     }
-    const groups = Object.fromEntries(((await get(`/orgs/${org.id}`, lead.token)).body.groups as Array<{ id: string; roles: string[] }>).map((g) => [g.id, g.roles]));
+    const groups = Object.fromEntries(
+      ((await get(`/orgs/${org.id}`, lead.token)).body.groups as Array<{ id: string; roles: string[] }>).map((g) => [g.id, g.roles]),
+    );
     expect(groups).toEqual({ [org.id]: [], [dept.id]: [], [team.id]: ['admin', 'finance', 'owner'] });
     // Nor can he hand an org-level role to anyone through the team.
     const friend = await registerUser(t);

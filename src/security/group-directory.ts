@@ -5,7 +5,7 @@ import type { GroupMembership, GroupRef } from './group-memberships.js';
 export interface GroupEntry extends GroupRef {
   /** Ids of every ancestor: an admin of any of them administers this group. */
   readonly ancestors: ReadonlySet<string>;
-  /** The group and its ancestors as memberships with no roles: what a service key of this group belongs to. */
+  /** The group and its ancestors as memberships with no roles: what a service key of this group belongs to (its scopes become its roles in the first). */
   readonly lineage: readonly GroupMembership[];
   /** The top-level groups above it, or itself when it has no parent: the organizations it belongs to. */
   readonly roots: readonly GroupRef[];

@@ -25,8 +25,10 @@ export interface AuthContext {
   /** An API token's or service key's scopes; `['*']` for an access JWT, which is not scope-limited. */
   scopes: string[];
   /**
-   * The groups the caller belongs to, directly or through a descendant, with its roles in each
-   * (frozen, shared by the user's requests). A service key belongs to its group and the group's ancestors.
+   * The groups the caller belongs to, directly or through a descendant, with its roles in each:
+   * those granted there for a direct membership, none for an inherited one, `admin` where the caller
+   * administers the group (frozen, shared by the user's requests). A service key belongs to its
+   * group (its scopes as its roles) and, as a plain member, to the group's ancestors.
    */
   groups: readonly GroupMembership[];
   /** The group a service key acts for. */
@@ -226,14 +228,18 @@ export class Authenticator {
   }
 }
 
-/** `req.auth` for a service key: it acts for its group, not for a person. */
+/**
+ * `req.auth` for a service key: it acts for its group, not for a person. Its groups are its own,
+ * with its scopes as its roles there, and the ancestors as plain memberships.
+ */
 function serviceKeyContext(row: ApiTokenRow, group: GroupEntry): AuthContext {
+  const [own, ...ancestors] = group.lineage;
   return {
     user: null as unknown as User, // see AuthContext.user
     roles: [],
     method: 'service_key',
     scopes: [...row.scopes],
-    groups: group.lineage,
+    groups: Object.freeze([Object.freeze({ id: own!.id, slug: own!.slug, roles: Object.freeze([...row.scopes]) }), ...ancestors]),
     group: { id: group.id, slug: group.slug, name: group.name },
     token_id: row.id,
   };
