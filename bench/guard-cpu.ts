@@ -11,6 +11,7 @@ const auth = new AuthManager(null, {
   rateLimit: false,
   bcryptRounds: 4,
   logger: false,
+  permissions: { 'reports:read': ['editor'] },
 });
 await auth.ready;
 const user = await auth.users.create({ username: 'guard', email: 'guard@example.com', password: 'benchmark-password' });
@@ -54,15 +55,20 @@ const baseline = await perCall((_req, _res, next) => next(), {});
 const jwtGuard = await perCall(auth.requireAuth(), { authorization: `Bearer ${token}` });
 const rolesGuard = await perCall(auth.requireAuth({ roles: ['user'] }), { authorization: `Bearer ${token}` });
 const apiGuard = await perCall(auth.requireAuth(), { 'x-api-token': apiToken }, 5_000);
-// A member of a team inside the organization the guard names (membership inherited one level up).
+// A member of a team inside the organization: the organization's guard (membership inherited one
+// level up, a plain one), and the team's with a role there and with a permission its roles grant.
 const acme = await auth.groups.create({ name: 'Acme', slug: 'acme' });
-const team = await auth.groups.create({ name: 'Acme Web', parent_id: acme.id });
+const team = await auth.groups.create({ name: 'Acme Web', slug: 'acme-web', parent_id: acme.id });
 await auth.groups.addMember(team.id, { user_id: user.id, roles: ['editor'] });
-const groupGuard = await perCall(auth.requireAuth({ group: () => 'acme', groupRoles: ['editor'] }), { authorization: `Bearer ${token}` });
+const groupGuard = await perCall(auth.requireAuth({ group: () => 'acme' }), { authorization: `Bearer ${token}` });
+const groupRoleGuard = await perCall(auth.requireAuth({ group: () => 'acme-web', groupRoles: ['editor'] }), { authorization: `Bearer ${token}` });
+const groupPermissionGuard = await perCall(auth.requireAuth({ group: () => 'acme-web', permission: 'reports:read' }), { authorization: `Bearer ${token}` });
 console.log(`\nCPU µs per guarded call (median of 5 x ${N.toLocaleString()}), outside HTTP, Node ${process.version}`);
 console.log(`no guard (the loop itself)     ${baseline.toFixed(2)}`);
 console.log(`requireAuth, access JWT        ${jwtGuard.toFixed(2)}   (+${(jwtGuard - baseline).toFixed(2)})`);
 console.log(`requireAuth({roles}), JWT      ${rolesGuard.toFixed(2)}   (+${(rolesGuard - baseline).toFixed(2)})`);
 console.log(`requireAuth, API token         ${apiGuard.toFixed(2)}   (+${(apiGuard - baseline).toFixed(2)})`);
 console.log(`requireAuth({group}), JWT      ${groupGuard.toFixed(2)}   (+${(groupGuard - baseline).toFixed(2)})`);
+console.log(`({group, groupRoles}), JWT     ${groupRoleGuard.toFixed(2)}   (+${(groupRoleGuard - baseline).toFixed(2)})`);
+console.log(`({group, permission}), JWT     ${groupPermissionGuard.toFixed(2)}   (+${(groupPermissionGuard - baseline).toFixed(2)})`);
 await auth.close();
