@@ -61,7 +61,7 @@ export class Revocation {
   readonly #apiTokens = new Map<string, { row: ApiTokenRow; loadedAt: number }>();
   /** Bumped by every API-token event, so a read that raced a deletion is not cached. */
   #apiTokenEpoch = 0;
-  readonly #loading = new Map<string, Promise<UserRecord | undefined>>();
+  readonly #loading = new Map<string, Promise<CachedUser>>();
   /** session id -> ms after which no access token of it can still be valid anyway. */
   readonly #revokedSessions = new Map<string, number>();
   readonly #channel: string;
@@ -154,12 +154,22 @@ export class Revocation {
 
   /** The user as the cache knows it (loading it once when cold). A stale entry is served while the database is down. */
   async cachedUser(userId: string): Promise<UserRecord | undefined> {
+    return (await this.cachedEntry(userId)).user;
+  }
+
+  /**
+   * The user with their memberships, as cached or as just read (loading it once when cold). What
+   * was read is returned even when an invalidation that arrived meanwhile keeps it out of the
+   * cache: the request that asked still gets the user's memberships as read after the change,
+   * never none. A stale entry is served while the database is down.
+   */
+  async cachedEntry(userId: string): Promise<CachedUser> {
     const entry = this.#users.get(userId);
-    if (entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS) return entry.user;
+    if (entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS) return entry;
     try {
       return await this.#load(userId);
     } catch (err) {
-      if (entry && isDatabaseUnavailable(err)) return entry.user;
+      if (entry && isDatabaseUnavailable(err)) return entry;
       throw err;
     }
   }
@@ -272,7 +282,7 @@ export class Revocation {
     for (const sessionId of await sessionsRevokedSince(db, since)) this.apply({ session: sessionId });
   }
 
-  #load(userId: string): Promise<UserRecord | undefined> {
+  #load(userId: string): Promise<CachedUser> {
     let pending = this.#loading.get(userId);
     if (!pending) {
       pending = this.db()
@@ -284,13 +294,14 @@ export class Revocation {
           return { user, memberships };
         })
         .then(({ user, memberships }) => {
+          // Frozen: the roles array and the memberships are handed to every request of this user.
+          const loaded: CachedUser = { user: user && deepFreeze(user), loadedAt: Date.now(), memberships };
           // Only keep the result if nobody invalidated the user while it was being read.
           if (this.#loading.get(userId) === pending) {
             if (this.#users.size >= USER_CACHE_MAX) this.#users.delete(this.#users.keys().next().value!);
-            // Frozen: the roles array and the memberships are handed to every request of this user.
-            this.#users.set(userId, { user: user && deepFreeze(user), loadedAt: Date.now(), memberships });
+            this.#users.set(userId, loaded);
           }
-          return user;
+          return loaded;
         })
         .finally(() => {
           if (this.#loading.get(userId) === pending) this.#loading.delete(userId);

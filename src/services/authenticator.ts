@@ -1,5 +1,5 @@
 import { AuthenticationError, ForbiddenError } from '../errors.js';
-import { toPublicUser, type User } from '../public-user.js';
+import type { User } from '../public-user.js';
 import type { Revocation } from '../security/revocation.js';
 import type { UserRecord } from '../db/users-repository.js';
 import { verifyAccessToken, type AccessClaims } from '../tokens/access-token.js';
@@ -8,7 +8,7 @@ import type { ResolvedOptions } from '../options.js';
 import { effectiveRolesOf } from '../security/role-implications.js';
 import type { ApiTokenRow } from '../db/schema.js';
 import type { GroupDirectory, GroupEntry } from '../security/group-directory.js';
-import { NO_MEMBERSHIPS, type GroupMembership, type GroupRef, type MembershipView } from '../security/group-memberships.js';
+import type { GroupMembership, GroupRef, MembershipView } from '../security/group-memberships.js';
 import type { ApiTokenCheck, ApiTokenService } from './api-tokens.js';
 
 /** Who is calling, as attached to `req.auth`. */
@@ -135,14 +135,12 @@ export class Authenticator {
 
   async #jwt(token: string): Promise<Checked> {
     const claims = this.#claims(token);
-    const user = this.#usable(claims, await this.revocation.cachedUser(claims.sub));
+    // The user and their memberships from one read: peeking at the cache afterwards could find the
+    // entry dropped meanwhile (another change announced) and judge the request with no groups.
+    const entry = await this.revocation.cachedEntry(claims.sub);
+    const user = this.#usable(claims, entry.user);
     if (claims.imp !== undefined) this.#checkImpersonator(await this.revocation.cachedUser(claims.imp));
-    const entry = this.revocation.peekUser(claims.sub);
-    const cached = entry?.user === user ? entry : undefined;
-    return {
-      auth: this.#jwtContext(claims, user, cached ? this.revocation.publicUser(cached, user) : toPublicUser(user), cached?.memberships ?? NO_MEMBERSHIPS),
-      record: user,
-    };
+    return { auth: this.#jwtContext(claims, user, this.revocation.publicUser(entry, user), entry.memberships), record: user };
   }
 
   /** Verified claims of an access token (from the cache, or verified now and cached), its session not revoked. */
@@ -200,9 +198,9 @@ export class Authenticator {
       if (!group) throw invalid();
       return { auth: serviceKeyContext(row, group) };
     }
-    const user = this.#activeOwner(await this.revocation.cachedUser(row.user_id!));
-    const entry = this.revocation.peekUser(user.id);
-    return { auth: this.#apiTokenContext(row, user, toPublicUser(user), entry?.user === user ? entry.memberships : NO_MEMBERSHIPS), record: user };
+    const entry = await this.revocation.cachedEntry(row.user_id!);
+    const user = this.#activeOwner(entry.user);
+    return { auth: this.#apiTokenContext(row, user, this.revocation.publicUser(entry, user), entry.memberships), record: user };
   }
 
   #apiTokenRow(result: ApiTokenCheck): ApiTokenRow {
