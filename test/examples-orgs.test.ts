@@ -123,7 +123,10 @@ describe('examples/orgs', () => {
     expect((await http.get('/orgs/acme/projects').set('X-API-Token', teamKey.body.token)).status).toBe(200);
     expect((await http.post('/orgs/acme/projects').set('X-API-Token', teamKey.body.token).send({ name: 'x' })).status).toBe(403);
     expect((await http.get('/orgs/acme/report').set('X-API-Token', teamKey.body.token)).status).toBe(403);
-    const star = await http.post('/api/v1/users/groups/acme/api-tokens').set(alice.auth).send({ name: 'all', scopes: ['*'] });
+    const star = await http
+      .post('/api/v1/users/groups/acme/api-tokens')
+      .set(alice.auth)
+      .send({ name: 'all', scopes: ['*'] });
     expect(star.status).toBe(400);
     expect(star.body.code).toBe('validation_error');
   });

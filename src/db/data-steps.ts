@@ -27,7 +27,11 @@ async function renameIdShapedSlugs(db: Kysely<any>): Promise<void> {
       let slug = base;
       for (let n = 2; taken.has(slug); n++) slug = `${base}-${n}`;
       taken.add(slug);
-      await db.updateTable('groups').set({ slug, updated_at: sql`now()` }).where('id', '=', row.id).execute();
+      await db
+        .updateTable('groups')
+        .set({ slug, updated_at: sql`now()` })
+        .where('id', '=', row.id)
+        .execute();
       await db
         .insertInto('auth_events')
         .values({
