@@ -242,7 +242,8 @@ describe('bearer mode, Node fetch', () => {
     expect(bobTab.store.getAccessToken()).toBe(bobToken);
     // Bob's API token lands on bob's account.
     const created = await bobTab.apiTokens.create({ name: 'mine' });
-    expect((await fetch(`${api}/me`, { headers: { 'X-API-Token': created.token } }).then((r) => r.json())).username).toBe(bob.username);
+    const owner = (await (await fetch(`${api}/me`, { headers: { 'X-API-Token': created.token } })).json()) as { username: string };
+    expect(owner.username).toBe(bob.username);
     expect(aliceTab.store.getAccessToken()).toBe(aliceNew);
     // Alice's sign-out is not bob's.
     await aliceTab.logout();
