@@ -149,7 +149,7 @@ describe.skipIf(!chromiumInstalled)('browser credentials against a sibling host,
 
     /** In the page: `await client.<call>` as a string of code, its result or the error's code. */
     const run = (page: Page, code: string) =>
-      page.evaluate(`(async () => { try { return await (${code}); } catch (e) { return 'error:' + (e.code ?? String(e)); } })()`) as Promise<unknown>;
+      page.evaluate<unknown>(`(async () => { try { return await (${code}); } catch (e) { return 'error:' + (e.code ?? String(e)); } })()`);
 
     const loginIdOf = (token: string) => {
       const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string; sid: string };
