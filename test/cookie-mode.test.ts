@@ -224,6 +224,8 @@ describe('every token-issuing endpoint can deliver the refresh token as a cookie
       .find((c) => c.startsWith(`${COOKIE}_oauth=cookie`));
     expect(reminder).toBeDefined();
     const { callbackPath, cookie } = await authorizeAt(begin.headers.location as string);
+    // A second reminder (planted to switch the delivery) is refused before the state is used.
+    expectError(await t.http.get(callbackPath).set('Cookie', `${cookie}; ${COOKIE}_oauth=body; ${reminder}`), 400, 'duplicate_cookie');
     const res = await t.http.get(callbackPath).set('Cookie', `${cookie}; ${reminder}`);
     expect(res.status).toBe(302);
     const fragment = new URLSearchParams(new URL(res.headers.location as string).hash.slice(1));

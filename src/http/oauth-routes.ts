@@ -88,10 +88,13 @@ async function beginFor(
 /** The callback, by GET (the usual redirect) or by form POST; both answer alike. */
 function callbackHandler(d: OAuthRouteDeps, paramsOf: (req: Req) => URLSearchParams): Handler {
   return async (req, res) => {
-    const result = await d.oauth.complete({ params: paramsOf(req), browser: d.cookie.read(req.headers.cookie), headers: req.headers, origin: d.origin(req) });
-    // The state is used up: this browser's binding has done its work.
+    // Both cookies are read (and a doubled one refused) before the state is used up.
+    const browser = d.cookie.read(req.headers.cookie);
+    const toCookie = d.tokens.recallForOAuth(req);
+    const result = await d.oauth.complete({ params: paramsOf(req), browser, headers: req.headers, origin: d.origin(req) });
+    // The state is used up: this browser's binding and its delivery reminder have done their work.
     res.setHeader('Set-Cookie', d.cookie.clear());
-    const toCookie = d.tokens.recallForOAuth(req, res);
+    if (toCookie) d.tokens.rememberForOAuth(res, false);
     // The front end's value goes back with the result, so it can tell a flow it began from one it did not.
     const clientState: Record<string, string> = result.clientState ? { client_state: result.clientState } : {};
     if (result.ok) {

@@ -47,8 +47,11 @@ export interface TokenDelivery {
   clear(res: Res): void;
   /** At the start of an OAuth flow: remembers for the callback whether this browser asked for cookie delivery. */
   rememberForOAuth(res: Res, toCookie: boolean): void;
-  /** At the OAuth callback: whether its flow asked for cookie delivery. Always clears the reminder. */
-  recallForOAuth(req: Req, res: Res): boolean;
+  /**
+   * At the OAuth callback: whether its flow asked for cookie delivery (throws 400 `duplicate_cookie`
+   * for a doubled reminder). Only reads: the caller clears it (`rememberForOAuth(res, false)`) once the state is used.
+   */
+  recallForOAuth(req: Req): boolean;
 }
 
 /** Adds `Set-Cookie` headers, keeping those already set (the OAuth binding cookie). */
@@ -167,11 +170,8 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
       appendSetCookie(res, [toCookie ? oauthReminder(cookies, 'cookie', OAUTH_STATE_TTL_SECONDS) : oauthReminder(cookies, '', 0)]);
     },
 
-    recallForOAuth(req, res) {
-      if (!cookies) return false;
-      const asked = singleCookie(req.headers.cookie, reminderName) === 'cookie';
-      if (asked) appendSetCookie(res, [oauthReminder(cookies, '', 0)]);
-      return asked;
+    recallForOAuth(req) {
+      return cookies !== undefined && singleCookie(req.headers.cookie, reminderName) === 'cookie';
     },
   };
 }
