@@ -272,7 +272,7 @@ export class AuthManager {
       groups,
       groupMembers,
       serviceKeys,
-      cookie: browserCookie(opts.publicUrl ?? 'http://localhost', opts.basePath),
+      cookie: browserCookie(opts.publicUrl ?? 'http://localhost'),
       tokens: tokenDelivery(opts, this.#logger),
       allowRegistration: opts.allowRegistration,
       audit,

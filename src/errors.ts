@@ -13,6 +13,7 @@ export const AUTH_ERROR_STATUS = {
   invalid_state: 400,
   oauth_failed: 400,
   invalid_code: 400,
+  duplicate_cookie: 400,
   unauthorized: 401,
   invalid_credentials: 401,
   invalid_token: 401,
@@ -86,9 +87,12 @@ export class ValidationError extends AuthError {
   }
 }
 
-/** 413 / 415: the request body cannot be read at all. */
+/**
+ * 413 / 415: the request body cannot be read at all; 400 `duplicate_cookie`: it carries one of the
+ * library's cookies twice (one of them planted by another host), so which one is genuine is unknown.
+ */
 export class RequestError extends AuthError {
-  constructor(code: 'payload_too_large' | 'unsupported_media_type', message: string) {
+  constructor(code: 'payload_too_large' | 'unsupported_media_type' | 'duplicate_cookie', message: string) {
     super(code, message);
   }
 }

@@ -172,22 +172,148 @@ describe('bearer mode, Node fetch', () => {
     expect(await second.apiTokens.list()).toEqual([]);
   });
 
-  it('oauthStartUrl carries no secret; completeOAuth takes the fragment or throws its error', async () => {
-    const client = createAuthClient({ baseUrl: api, mode: 'cookie' });
+  it('oauthStartUrl carries no secret, only this tab’s one-time client_state; completeOAuth takes only that flow’s result, once', async () => {
+    const flowStorage = memoryStorage();
+    const client = createAuthClient({ baseUrl: api, mode: 'cookie', flowStorage });
     const url = new URL(client.oauthStartUrl('github', { redirectTo: 'https://front.test/done' }));
     expect(url.pathname).toBe('/api/v1/users/login/oauth/github');
-    expect(Object.fromEntries(url.searchParams)).toEqual({ redirect_to: 'https://front.test/done', refresh_token_in: 'cookie' });
-    client.completeOAuth('#token=abc&csrf_token=def');
-    expect(client.store.getAccessToken()).toBe('abc');
-    expect(() => client.completeOAuth('#error=mfa_required&mfa_id=m1&methods=totp%20backup_code')).toThrow(AuthClientError);
+    const clientState = url.searchParams.get('client_state')!;
+    expect(clientState).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Object.fromEntries(url.searchParams)).toEqual({ redirect_to: 'https://front.test/done', refresh_token_in: 'cookie', client_state: clientState });
+    // Tokens another site sent this page to: no client_state, or another flow's. Nothing changes.
+    const token = (await registerUser(t)).token;
+    for (const fragment of [
+      `#token=${token}&csrf_token=def`,
+      `#token=${token}&csrf_token=def&client_state=${'A'.repeat(43)}`,
+      `#error=mfa_required&mfa_id=m1`,
+    ]) {
+      expect(() => client.completeOAuth(fragment)).toThrow(AuthClientError);
+      try {
+        client.completeOAuth(fragment);
+      } catch (e) {
+        expect((e as AuthClientError).code).toBe('invalid_state');
+      }
+      expect(client.store.getAccessToken()).toBeNull();
+    }
+    client.completeOAuth(`#token=${token}&csrf_token=def&client_state=${clientState}`);
+    expect(client.store.getAccessToken()).toBe(token);
+    // Once only: the same result again is refused.
+    expect(() => client.completeOAuth(`#token=${token}&csrf_token=def&client_state=${clientState}`)).toThrow(AuthClientError);
+    // Another client (another tab, its own flowStorage) never began this flow.
+    const otherTab = createAuthClient({ baseUrl: api, mode: 'cookie', flowStorage: memoryStorage() });
+    expect(() => otherTab.completeOAuth(`#token=${token}&csrf_token=def&client_state=${clientState}`)).toThrow(AuthClientError);
+    // The error form of this tab's flow is thrown with its body.
+    const again = new URL(client.oauthStartUrl('github')).searchParams.get('client_state')!;
     try {
-      client.completeOAuth('#error=mfa_required&mfa_id=m1&methods=totp%20backup_code');
+      client.completeOAuth(`#error=mfa_required&mfa_id=m1&methods=totp%20backup_code&client_state=${again}`);
+      expect.unreachable();
     } catch (e) {
       expect((e as AuthClientError).body).toMatchObject({ code: 'mfa_required', mfa_id: 'm1', methods: ['totp', 'backup_code'] });
     }
+    // An error without an mfa_id continues nothing: thrown as it is.
+    expect(() => client.completeOAuth('#error=access_denied')).toThrow(AuthClientError);
     client.close();
+    otherTab.close();
+  });
+
+  it('every failure is an AuthClientError: a network error in client.fetch, a response that is not JSON', async () => {
+    const client = createAuthClient({ baseUrl: api });
+    await expectClientError(client.fetch('http://127.0.0.1:1/x'), 0, 'network_error');
+    const html = createAuthClient({ baseUrl: api, fetch: async () => new Response('<html>', { status: 200 }) });
+    const notJson = await html.login({ username: 'a', password: 'b' }).catch((e: unknown) => e);
+    expect(notJson).toBeInstanceOf(AuthClientError);
+    expect((notJson as AuthClientError).code).toBe('invalid_response');
+    const broken = createAuthClient({ baseUrl: api, fetch: async () => Promise.reject(new TypeError('Failed to fetch')) });
+    await expectClientError(broken.login({ username: 'a', password: 'b' }), 0, 'network_error');
+    await expectClientError(broken.fetch(`${api}/me`), 0, 'network_error');
+  });
+
+  it('two tabs of two users (each with its own sessionStorage): a refresh in one never reaches the other', async () => {
+    const alice = await registerUser(t);
+    const bob = await registerUser(t);
+    const tab = () => createAuthClient({ baseUrl: api, storage: memoryStorage(), crossTab: true });
+    const aliceTab = tab();
+    const bobTab = tab();
+    await aliceTab.login({ username: alice.username, password: PASSWORD });
+    await bobTab.login({ username: bob.username, password: PASSWORD });
+    const bobToken = bobTab.store.getAccessToken();
+    const aliceNew = await aliceTab.refresh();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(bobTab.store.getAccessToken()).toBe(bobToken);
+    // Bob's API token lands on bob's account.
+    const created = await bobTab.apiTokens.create({ name: 'mine' });
+    const owner = (await (await fetch(`${api}/me`, { headers: { 'X-API-Token': created.token } })).json()) as { username: string };
+    expect(owner.username).toBe(bob.username);
+    expect(aliceTab.store.getAccessToken()).toBe(aliceNew);
+    // Alice's sign-out is not bob's.
+    await aliceTab.logout();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(bobTab.store.getAccessToken()).toBe(bobToken);
+    aliceTab.close();
+    bobTab.close();
+  });
+
+  it('two tabs of one user sharing a storage still share one refresh (single flight across tabs), and a sign-out', async () => {
+    const u = await registerUser(t);
+    const counter = counting();
+    const storage = memoryStorage();
+    const key = uniqueName('tabs');
+    const tabA = createAuthClient({ baseUrl: api, storage, storageKey: key, fetch: counter.fetch });
+    await tabA.login({ username: u.username, password: PASSWORD });
+    // The second tab loads later: same storage, nothing in memory yet.
+    const tabB = createAuthClient({ baseUrl: api, storage, storageKey: key, fetch: counter.fetch });
+    const a = await tabA.refresh();
+    await until(() => tabB.store.getAccessToken() === a);
+    expect(counter.count('/token-refresh')).toBe(1);
+    // A tab of another user with the same key but another API origin (another channel) is never involved.
+    const elsewhere = createAuthClient({ baseUrl: api.replace('127.0.0.1', 'localhost'), storage: memoryStorage(), storageKey: key });
+    await elsewhere.login({ username: (await registerUser(t)).username, password: PASSWORD });
+    const elsewhereToken = elsewhere.store.getAccessToken();
+    await tabB.refresh();
+    await until(() => tabA.store.getAccessToken() === tabB.store.getAccessToken());
+    expect(elsewhere.store.getAccessToken()).toBe(elsewhereToken);
+    expect(counter.count('/token-refresh')).toBe(2);
+    await tabB.logout();
+    await until(() => tabA.store.getAccessToken() === null);
+    tabA.close();
+    tabB.close();
+    elsewhere.close();
+  });
+
+  it('a tab whose shared storage now holds another user (signed in from another tab) signs out instead of becoming them', async () => {
+    const alice = await registerUser(t);
+    const bob = await registerUser(t);
+    const storage = memoryStorage();
+    const key = uniqueName('shared');
+    const tabA = createAuthClient({ baseUrl: api, storage, storageKey: key, crossTab: false });
+    const tabB = createAuthClient({ baseUrl: api, storage, storageKey: key, crossTab: false });
+    await tabA.login({ username: alice.username, password: PASSWORD });
+    await tabB.login({ username: bob.username, password: PASSWORD });
+    await expectClientError(tabA.refresh(), 401, 'unauthorized');
+    expect(tabA.store.getState()).toEqual({ accessToken: null, user: null });
+    // Bob's login is untouched: his tab refreshes.
+    await tabB.refresh();
+    expect((await tabB.profile()).username).toBe(bob.username);
+  });
+
+  it('restore(): a reload with a stored login gets a token and the user in one call; without one it answers null', async () => {
+    const u = await registerUser(t);
+    const storage = memoryStorage();
+    await createAuthClient({ baseUrl: api, storage, crossTab: false }).login({ username: u.username, password: PASSWORD });
+    const reloaded = createAuthClient({ baseUrl: api, storage, crossTab: false });
+    expect(reloaded.store.getUser()).toBeNull();
+    expect((await reloaded.restore())?.username).toBe(u.username);
+    expect(reloaded.store.getUser()?.username).toBe(u.username);
+    expect(await createAuthClient({ baseUrl: api, crossTab: false }).restore()).toBeNull();
+    storage.setItem('authlib:refresh_token', 'not-a-token');
+    expect(await createAuthClient({ baseUrl: api, storage, crossTab: false }).restore()).toBeNull();
   });
 });
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
+}
 
 describe('cookie mode, front end on another origin, CORS with credentials', () => {
   let auth: AuthManager;
@@ -238,7 +364,7 @@ describe('cookie mode, front end on another origin, CORS with credentials', () =
     const browser = new Browser();
     const { client, counter, username, storage } = await signedIn(browser);
     const cookies = browser.cookies('authlib_refresh');
-    expect(cookies.map((c) => c.path).sort()).toEqual(['/api/v1/users/logout', '/api/v1/users/token-refresh']);
+    expect(cookies.map((c) => c.path)).toEqual(['/']);
     expect(storage.getItem('authlib:refresh_token')).toBeNull();
     expect(storage.getItem('authlib:csrf_token')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect((await client.profile()).username).toBe(username);
@@ -255,6 +381,10 @@ describe('cookie mode, front end on another origin, CORS with credentials', () =
     const reloaded = createAuthClient({ baseUrl: api, mode: 'cookie', fetch: browser.page(front), storage, crossTab: false });
     expect(reloaded.store.getAccessToken()).toBeNull();
     expect((await reloaded.profile()).username).toBe(username);
+    // The one call a page makes on start: the session and its user back.
+    const again = createAuthClient({ baseUrl: api, mode: 'cookie', fetch: browser.page(front), storage, crossTab: false });
+    expect((await again.restore())?.username).toBe(username);
+    expect(again.store.getUser()?.username).toBe(username);
   });
 
   it('logout clears the cookie; the browser cannot refresh afterwards', async () => {
@@ -321,13 +451,9 @@ describe('cookie mode, front end on another origin, CORS with credentials', () =
     const counter = counting(browser.page(front));
     const key = uniqueName('tabs');
     storage.setItem(`${key}:csrf_token`, storage.getItem('authlib:csrf_token')!);
+    storage.setItem(`${key}:login`, storage.getItem('authlib:login')!);
     const tab = () => createAuthClient({ baseUrl: api, mode: 'cookie', fetch: counter.fetch, storage, storageKey: key });
     return { username, counter, tabA: tab(), tabB: tab() };
-  }
-
-  async function until(condition: () => boolean): Promise<void> {
-    for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(condition()).toBe(true);
   }
 
   it('two tabs sharing the cookie: a refresh in one reaches the other over BroadcastChannel, which does not rotate again', async () => {

@@ -17,7 +17,8 @@ const PUBLIC_URL = 'http://app.test';
 const FRONT = 'https://front.test';
 const EVIL = 'https://evil.test';
 const CALLBACK = `${PUBLIC_URL}${BASE}/login/oauth2callback`;
-const COOKIE = 'authlib_refresh';
+// `__Host-` (cookies.secure defaults to true): no other host can set, overwrite or shadow it.
+const COOKIE = '__Host-authlib_refresh';
 
 let t: TestApp;
 let box: Mailbox;
@@ -51,7 +52,7 @@ function setCookies(res: Response): string[] {
   return Array.isArray(header) ? header : header ? [header] : [];
 }
 
-/** The refresh cookies a response set, by path, with their attributes (lower-cased names). */
+/** The refresh cookies a response set, with their attributes (lower-cased names). */
 function refreshCookies(res: Response): Array<{ value: string; attrs: Record<string, string> }> {
   return setCookies(res)
     .filter((c) => c.startsWith(`${COOKIE}=`))
@@ -69,7 +70,8 @@ function expectCookieLogin(res: Response, status = 200): CookieLogin {
   expect(res.body).not.toHaveProperty('refresh_token');
   expect(res.body.csrf_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
   const cookies = refreshCookies(res);
-  expect(cookies.map((c) => c.attrs.path).sort()).toEqual([`${BASE}/logout`, `${BASE}/token-refresh`]);
+  // One host-only cookie for the whole host: `__Host-` demands Path=/ and no Domain.
+  expect(cookies.map((c) => c.attrs.path)).toEqual(['/']);
   for (const c of cookies) {
     expect(c.attrs).toHaveProperty('httponly');
     expect(c.attrs).toHaveProperty('secure');
@@ -78,7 +80,8 @@ function expectCookieLogin(res: Response, status = 200): CookieLogin {
     expect(c.attrs).not.toHaveProperty('domain');
     expect(c.value).toBe(cookies[0]!.value);
   }
-  expect(cookies[0]!.value.split('.')).toHaveLength(3);
+  // Sealed (AES-256-GCM, `v1.<iv>.<data>.<tag>`): no refresh token a body would take.
+  expect(cookies[0]!.value).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
   return { cookie: cookies[0]!.value, csrf: res.body.csrf_token as string, token: res.body.token as string };
 }
 
@@ -207,7 +210,7 @@ describe('every token-issuing endpoint can deliver the refresh token as a cookie
     const fragment = new URLSearchParams(location.hash.slice(1));
     expect([...fragment.keys()].sort()).toEqual(['csrf_token', 'token']);
     const cookies = refreshCookies(res);
-    expect(cookies).toHaveLength(2);
+    expect(cookies).toHaveLength(1);
     expect(cookies[0]!.attrs.samesite).toBe('Strict');
     expectCookieLogin(await refreshAs({ cookie: cookies[0]!.value, csrf: fragment.get('csrf_token')!, token: fragment.get('token')! }));
   });
@@ -221,6 +224,8 @@ describe('every token-issuing endpoint can deliver the refresh token as a cookie
       .find((c) => c.startsWith(`${COOKIE}_oauth=cookie`));
     expect(reminder).toBeDefined();
     const { callbackPath, cookie } = await authorizeAt(begin.headers.location as string);
+    // A second reminder (planted to switch the delivery) is refused before the state is used.
+    expectError(await t.http.get(callbackPath).set('Cookie', `${cookie}; ${COOKIE}_oauth=body; ${reminder}`), 400, 'duplicate_cookie');
     const res = await t.http.get(callbackPath).set('Cookie', `${cookie}; ${reminder}`);
     expect(res.status).toBe(302);
     const fragment = new URLSearchParams(new URL(res.headers.location as string).hash.slice(1));
@@ -271,7 +276,7 @@ describe('refresh and logout from the cookie', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ success: true });
     const cleared = refreshCookies(res);
-    expect(cleared.map((c) => c.attrs.path).sort()).toEqual([`${BASE}/logout`, `${BASE}/token-refresh`]);
+    expect(cleared.map((c) => c.attrs.path)).toEqual(['/']);
     for (const c of cleared) {
       expect(c.value).toBe('');
       expect(c.attrs['max-age']).toBe('0');
@@ -371,6 +376,74 @@ describe('attacks from another origin are refused, and nothing is rotated or rev
   });
 });
 
+describe('a cookie-delivered login is used only as that cookie, and only one cookie of a name counts', () => {
+  it('the cookie value sent as a body refresh_token (a host that received the cookie) opens nothing, and /logout refuses it too', async () => {
+    const l = await newLogin();
+    const before = await refreshRows(l.userId);
+    for (const path of ['/token-refresh', '/logout']) {
+      // The way issue #4's attacker redeemed it: no Origin, no CSRF token, the value in a JSON body.
+      expectError(await t.http.post(`${BASE}${path}`).send({ refresh_token: l.cookie }), 401, 'invalid_token');
+      expectError(await t.http.post(`${BASE}${path}`).set(fromFront).send({ refresh_token: l.cookie, refresh_token_in: 'cookie' }), 401, 'invalid_token');
+    }
+    await expectUntouched(l, before);
+  });
+
+  it('a sealed cookie moved under another name, or re-sealed under another key, is no login', async () => {
+    const l = await newLogin();
+    const other = await createTestApp({ publicUrl: PUBLIC_URL, cookies: { allowedOrigins: [FRONT] } });
+    try {
+      const res = await other.http
+        .post(`${BASE}/token-refresh`)
+        .set({ Cookie: `${COOKIE}=${l.cookie}`, ...fromFront, 'X-CSRF-Token': l.csrf })
+        .send({});
+      expectError(res, 401, 'invalid_token');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('two refresh cookies of one name (a planted one shadowing ours) are refused with 400 duplicate_cookie, in either order', async () => {
+    const l = await newLogin();
+    const planted = await newLogin();
+    const before = await refreshRows(l.userId);
+    for (const pair of [
+      [l.cookie, planted.cookie],
+      [planted.cookie, l.cookie],
+      [l.cookie, 'junk'],
+      [l.cookie, l.cookie],
+    ]) {
+      const Cookie = pair.map((v) => `${COOKIE}=${v}`).join('; ');
+      for (const path of ['/token-refresh', '/logout']) {
+        const res = await t.http
+          .post(`${BASE}${path}`)
+          .set({ Cookie, ...fromFront, 'X-CSRF-Token': l.csrf })
+          .send({});
+        expectError(res, 400, 'duplicate_cookie');
+        expect(refreshCookies(res)).toEqual([]);
+      }
+    }
+    // A nameless cookie whose value reads `name=...` is one more of that name on the wire.
+    expectError(
+      await t.http
+        .post(`${BASE}/token-refresh`)
+        .set({ Cookie: `${COOKIE}=${l.cookie}; ${COOKIE}=${planted.cookie}`, ...fromFront, 'X-CSRF-Token': planted.csrf })
+        .send({}),
+      400,
+      'duplicate_cookie',
+    );
+    await expectUntouched(l, before);
+  });
+
+  it('the cookie of an earlier version (a bare refresh token) is refused: its user signs in again', async () => {
+    const u = await registerUser(t);
+    const res = await t.http
+      .post(`${BASE}/token-refresh`)
+      .set({ Cookie: `${COOKIE}=${u.refresh_token}`, ...fromFront, 'X-CSRF-Token': 'A'.repeat(43) })
+      .send({});
+    expectError(res, 401, 'invalid_token');
+  });
+});
+
 describe('bearer mode is unchanged with cookies on', () => {
   it('login, refresh and logout without the opt-in use the body, with no cookie, Origin or CSRF token', async () => {
     const u = await registerUser(t);
@@ -422,6 +495,8 @@ describe('the cookies option', () => {
     [{ cookies: { allowedOrigins: [FRONT], name: '__Host-rt' } }, /`cookies\.name`/],
     [{ cookies: { allowedOrigins: [FRONT], name: 'a b' } }, /`cookies\.name`/],
     [{ cookies: { allowedOrigins: [FRONT], domain: 'https://x.test' } }, /`cookies\.domain`/],
+    // Any Domain sends the refresh cookie to every host under it: refused, naming the risk.
+    [{ cookies: { allowedOrigins: [FRONT], domain: 'example.com' } }, /`cookies\.domain` is refused: a Domain cookie is sent to every host/],
     [{ cookies: { allowedOrigins: [FRONT], path: '/' } }, /`cookies\.path` is not known/],
     [{ cookies: true }, /`cookies` must be an object/],
   ];
@@ -448,7 +523,7 @@ describe('the cookies option', () => {
   it('secure: false is allowed for development, with a warning; the cookie then has no Secure attribute', async () => {
     const warnings: unknown[][] = [];
     const dev = await createTestApp({
-      cookies: { allowedOrigins: ['http://localhost:5173'], secure: false, sameSite: 'lax', name: 'rt', domain: 'localhost' },
+      cookies: { allowedOrigins: ['http://localhost:5173'], secure: false, sameSite: 'lax', name: 'rt' },
       logger: { info() {}, debug() {}, error() {}, warn: (...args: unknown[]) => warnings.push(args) },
     });
     try {
@@ -459,12 +534,23 @@ describe('the cookies option', () => {
         .set({ Origin: 'http://localhost:5173' })
         .send({ username: u.username, password: PASSWORD, refresh_token_in: 'cookie' });
       expect(res.status).toBe(200);
+      // Over plain http no `__Host-` prefix is possible: the bare name, Path=/, host-only (and the
+      // two path-scoped cookies of earlier versions removed).
       const cookies = setCookies(res).filter((c) => c.startsWith('rt='));
-      expect(cookies).toHaveLength(2);
+      expect(cookies).toHaveLength(3);
+      const live = cookies.filter((c) => !/Max-Age=0/.test(c));
+      expect(live).toHaveLength(1);
+      expect(live[0]).toMatch(/;\s*Path=\/(;|$)/);
+      expect(
+        cookies
+          .filter((c) => /Max-Age=0/.test(c))
+          .map((c) => /Path=([^;]+)/.exec(c)![1])
+          .sort(),
+      ).toEqual([`${BASE}/logout`, `${BASE}/token-refresh`]);
       for (const c of cookies) {
         expect(c).not.toMatch(/;\s*Secure/i);
         expect(c).toMatch(/;\s*SameSite=Lax/);
-        expect(c).toMatch(/;\s*Domain=localhost/);
+        expect(c).not.toMatch(/;\s*Domain=/i);
         expect(c).toMatch(/;\s*HttpOnly/);
       }
     } finally {

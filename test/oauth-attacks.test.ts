@@ -148,13 +148,64 @@ describe('login CSRF: the attacker hands the victim his own callback URL', () =>
   });
 });
 
+describe("the front end's client_state goes back in the fragment, and only to the flow it began", () => {
+  const fragmentOf = (res: { headers: Record<string, string> }) => new URLSearchParams(new URL(res.headers.location!).hash.slice(1));
+
+  it('POST and GET starts, sign-in and linking: the redirect carries the flow’s own client_state', async () => {
+    const clientState = randomBytes(24).toString('base64url');
+    github.nextUser = github.makeUser();
+    const posted = rememberBrowser(
+      await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github', redirect_to: 'http://front.test/done', client_state: clientState }),
+    );
+    const a = await authorizeAt(posted.body.redirect_url);
+    const signedIn = await t.http.get(a.callbackPath).set('Cookie', a.cookie);
+    expect(signedIn.status).toBe(302);
+    expect(fragmentOf(signedIn).get('client_state')).toBe(clientState);
+    expect(fragmentOf(signedIn).get('token')).toBeTruthy();
+
+    github.nextUser = github.makeUser();
+    const navigated = rememberBrowser(
+      await t.http.get(`${BASE}/login/oauth/github?redirect_to=${encodeURIComponent('http://front.test/done')}&client_state=${clientState}x`),
+    );
+    const b = await authorizeAt(navigated.headers.location!);
+    expect(fragmentOf(await t.http.get(b.callbackPath).set('Cookie', b.cookie)).get('client_state')).toBe(`${clientState}x`);
+
+    const u = await registerUser(t);
+    github.nextUser = github.makeUser();
+    const linking = rememberBrowser(
+      await t.http
+        .post(`${BASE}/me/identities/github`)
+        .set(bearer(u.token))
+        .send({ redirect_to: 'http://front.test/done', client_state: `${clientState}y` }),
+    );
+    const c = await authorizeAt(linking.body.redirect_url);
+    const linked = await t.http.get(c.callbackPath).set('Cookie', c.cookie);
+    expect(fragmentOf(linked).get('client_state')).toBe(`${clientState}y`);
+    expect(fragmentOf(linked).get('token')).toBeTruthy();
+
+    // A flow begun without one hands none back.
+    github.nextUser = github.makeUser();
+    const plain = rememberBrowser(await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github', redirect_to: 'http://front.test/done' }));
+    const d = await authorizeAt(plain.body.redirect_url);
+    expect(fragmentOf(await t.http.get(d.callbackPath).set('Cookie', d.cookie)).has('client_state')).toBe(false);
+  });
+
+  it('a malformed or repeated client_state is 400 validation_error', async () => {
+    for (const bad of ['short', 'x'.repeat(129), 'a b c d e f g h i j', 42]) {
+      expectError(await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github', client_state: bad }), 400, 'validation_error');
+    }
+    expectError(await t.http.get(`${BASE}/login/oauth/github?client_state=${'a'.repeat(20)}&client_state=${'b'.repeat(20)}`), 400, 'validation_error');
+  });
+});
+
 describe('the binding cookie', () => {
-  it('HttpOnly, Path=basePath, SameSite=Lax, 10 minutes, not Secure over http; the callback clears it', async () => {
+  it('HttpOnly, Path=/, host-only, SameSite=Lax, 10 minutes, not Secure over http; the callback clears it', async () => {
     const begin = await t.http.post(`${BASE}/login/oauth`).send({ provider: 'github' });
     const header = (begin.headers['set-cookie'] as unknown as string[])[0]!;
     expect(header).toMatch(/^authlib_oauth=[A-Za-z0-9_-]{43};/);
     expect(header).toMatch(/; HttpOnly/i);
-    expect(header).toMatch(new RegExp(`; Path=${BASE}(;|$)`));
+    expect(header).toMatch(/; Path=\/(;|$)/);
+    expect(header).not.toMatch(/; Domain=/i);
     expect(header).toMatch(/; SameSite=Lax/i);
     expect(header).toMatch(/; Max-Age=600/);
     expect(header).not.toMatch(/; Secure/i);
@@ -166,14 +217,29 @@ describe('the binding cookie', () => {
     expect((done.headers['set-cookie'] as unknown as string[])[0]).toMatch(/^authlib_oauth=; Max-Age=0;/);
   });
 
-  it('with an https publicUrl: __Secure- prefixed, Secure, SameSite=None (a form-POST callback is a cross-site POST)', async () => {
+  it('with an https publicUrl: __Host- prefixed (no sibling host can plant it), Path=/, Secure, SameSite=None (a form-POST callback is a cross-site POST)', async () => {
     const secure = await opened.app({ publicUrl: 'https://app.example', oauthConfig: providers() });
     const begin = await secure.http.post(`${BASE}/login/oauth`).send({ provider: 'github' });
     const header = (begin.headers['set-cookie'] as unknown as string[])[0]!;
-    expect(header).toMatch(/^__Secure-authlib_oauth=[A-Za-z0-9_-]{43};/);
+    expect(header).toMatch(/^__Host-authlib_oauth=[A-Za-z0-9_-]{43};/);
+    expect(header).toMatch(/; Path=\/(;|$)/);
+    expect(header).not.toMatch(/; Domain=/i);
     expect(header).toMatch(/; Secure/i);
     expect(header).toMatch(/; SameSite=None/i);
     expect(header).toMatch(/; HttpOnly/i);
+  });
+
+  it('a callback or a begin carrying two binding cookies (one planted by a sibling host) is 400 duplicate_cookie, in either order', async () => {
+    github.nextUser = github.makeUser();
+    const attacker = await toCallback(t, 'github');
+    const victim = await toCallback(t, 'github');
+    for (const Cookie of [`${attacker.cookie}; ${victim.cookie}`, `${victim.cookie}; ${attacker.cookie}`]) {
+      expectError(await t.http.get(attacker.callbackPath).set('Cookie', Cookie), 400, 'duplicate_cookie');
+      expectError(await t.http.get(victim.callbackPath).set('Cookie', Cookie), 400, 'duplicate_cookie');
+      expectError(await t.http.post(`${BASE}/login/oauth`).set('Cookie', Cookie).send({ provider: 'github' }), 400, 'duplicate_cookie');
+    }
+    // Nothing was used up: each browser still finishes its own flow.
+    expect((await t.http.get(victim.callbackPath).set('Cookie', victim.cookie)).status).toBe(200);
   });
 
   it('a browser that already has one keeps it, so flows begun in two tabs both finish', async () => {

@@ -1,5 +1,6 @@
 import { createAuthStore, type AuthStore } from './auth-store.js';
 import { AuthClientError, errorFrom } from './errors.js';
+import { loginIdOf, randomState } from './login-id.js';
 import { RefreshCoordinator, type Refreshed } from './refresh-coordinator.js';
 import { memoryStorage, type AuthStorage } from './storage.js';
 import type {
@@ -28,8 +29,13 @@ export interface AuthClientOptions {
   mode?: 'bearer' | 'cookie';
   /** What survives a reload: the refresh token (bearer) or the CSRF token (cookie). @default in memory */
   storage?: AuthStorage;
-  /** Prefix of the storage keys and name of the cross-tab channel. @default 'authlib' */
+  /** Prefix of the storage keys and of the cross-tab channel's name (which adds the mode and the API's URL). @default 'authlib' */
   storageKey?: string;
+  /**
+   * Where an OAuth flow's one-time value waits for the redirect back: it must survive the
+   * navigation to the provider and back in this tab, and be this tab's only. @default sessionStorage where it exists, else in memory
+   */
+  flowStorage?: AuthStorage;
   /**
    * Share refreshes between tabs (BroadcastChannel, and Web Locks where available), so that tabs
    * sharing one refresh credential do not both rotate it. @default true in cookie mode or with a `storage`
@@ -41,6 +47,19 @@ export interface AuthClientOptions {
 
 /** Codes of a 401 after which a refresh may help. */
 const REFRESHABLE = new Set(['token_expired', 'invalid_token']);
+
+/** The page's `sessionStorage` if it has a usable one (absent in Node, throws in some sandboxed frames). */
+function sessionStorageOrMemory(): AuthStorage {
+  try {
+    const session = (globalThis as { sessionStorage?: AuthStorage }).sessionStorage;
+    if (session) return session;
+  } catch {
+    // Access denied: fall through.
+  }
+  return memoryStorage();
+}
+
+const notSignedIn = () => new AuthClientError('unauthorized', 401, 'not signed in', { error: 'not signed in', code: 'unauthorized', status_code: 401 });
 
 /** The client of an express-authlib server; see `createAuthClient`. */
 export type AuthClient = ReturnType<typeof createAuthClient>;
@@ -57,8 +76,23 @@ export function createAuthClient(options: AuthClientOptions) {
   const storage = options.storage ?? memoryStorage();
   const key = options.storageKey ?? 'authlib';
   const storedKey = `${key}:${mode === 'cookie' ? 'csrf_token' : 'refresh_token'}`;
+  // Which login the stored credential belongs to (`<user id> <session id>`): no secret, but what tells logins apart.
+  const loginKey = `${key}:login`;
+  const flowKey = `${key}:oauth_state`;
+  const flowStorage = options.flowStorage ?? sessionStorageOrMemory();
   const crossTab = options.crossTab ?? (mode === 'cookie' || options.storage !== undefined);
   const store = createAuthStore();
+  /** This tab's login: the one it signed in to or restored; null when signed out. */
+  let tabLogin: string | null = readStorage(loginKey) ?? (mode === 'bearer' ? loginIdOf(readStorage(storedKey)) : null);
+
+  /** Storage read that never throws (a storage the browser denies reads as empty). */
+  function readStorage(k: string): string | null {
+    try {
+      return storage.getItem(k);
+    } catch {
+      return null;
+    }
+  }
 
   /** A request to the API: JSON in and out, cookies only in cookie mode. */
   async function call<T>(method: string, path: string, init: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {}): Promise<T> {
@@ -74,10 +108,15 @@ export function createAuthClient(options: AuthClientOptions) {
         credentials: mode === 'cookie' ? 'include' : 'same-origin',
       });
     } catch (cause) {
+      // A network failure, a CORS refusal, an aborted request: fetch rejects without a response.
       throw new AuthClientError('network_error', 0, 'the request could not be sent', undefined, { cause });
     }
     if (!res.ok) throw await errorFrom(res);
-    return (await res.json()) as T;
+    try {
+      return (await res.json()) as T;
+    } catch (cause) {
+      throw new AuthClientError('invalid_response', res.status, `unexpected response ${res.status}: not JSON`, undefined, { cause });
+    }
   }
 
   /** The body of a token-issuing request: asks for the cookie in cookie mode. */
@@ -86,28 +125,58 @@ export function createAuthClient(options: AuthClientOptions) {
   /** Takes in a token response: the access token to memory, the refresh (or CSRF) token to storage. */
   function accept(tokens: TokenResponse): Refreshed {
     const kept = mode === 'cookie' ? tokens.csrf_token : tokens.refresh_token;
+    const login = loginIdOf(tokens.token);
+    // Another login than the one this tab had: the user it knew is not this one.
+    const switched = login !== tabLogin;
+    tabLogin = login;
     if (kept) storage.setItem(storedKey, kept);
-    store.set({ accessToken: tokens.token, ...(tokens.user ? { user: tokens.user } : {}) });
+    if (login) storage.setItem(loginKey, login);
+    else storage.removeItem(loginKey);
+    store.set({ accessToken: tokens.token, ...(tokens.user ? { user: tokens.user } : switched ? { user: null } : {}) });
     return { token: tokens.token, csrf: tokens.csrf_token };
   }
 
-  function forget(): void {
-    storage.removeItem(storedKey);
+  /** Signs this tab out; returns the login that ended (for the other tabs of it). */
+  function forget(): string | null {
+    const ended = tabLogin;
+    tabLogin = null;
+    // Only this tab's login: a shared storage may already hold another (signed in from another tab).
+    if (readStorage(loginKey) === ended || readStorage(loginKey) === null) {
+      storage.removeItem(storedKey);
+      storage.removeItem(loginKey);
+    }
     store.set({ accessToken: null, user: null });
+    return ended;
+  }
+
+  /** Signs this tab out without touching storage: the shared storage now belongs to another login. */
+  function replaced(): never {
+    tabLogin = null;
+    store.set({ accessToken: null, user: null });
+    throw new AuthClientError('unauthorized', 401, 'signed in as someone else in another tab', {
+      error: 'signed in as someone else in another tab',
+      code: 'unauthorized',
+      status_code: 401,
+    });
   }
 
   /** What `/token-refresh` and `/logout` need: the refresh token in the body, or the CSRF header for the cookie. */
   function refreshCredential(): { body: Record<string, string>; headers: Record<string, string> } | undefined {
-    const kept = storage.getItem(storedKey);
+    const kept = readStorage(storedKey);
     if (kept === null) return undefined;
     return mode === 'cookie' ? { body: {}, headers: { 'X-CSRF-Token': kept } } : { body: { refresh_token: kept }, headers: {} };
   }
 
   const coordinator = new RefreshCoordinator(
-    crossTab ? `${key}:auth` : null,
+    // Named by the API too: clients of two APIs (or two modes) on one page origin never share.
+    crossTab ? `${key}:auth:${mode}:${base}` : null,
+    () => tabLogin,
     async () => {
       const credential = refreshCredential();
-      if (!credential) throw new AuthClientError('unauthorized', 401, 'not signed in', { error: 'not signed in', code: 'unauthorized', status_code: 401 });
+      if (!credential) throw notSignedIn();
+      // A shared storage whose credential is now another login's (signed in from another tab): not ours to use.
+      const stored = readStorage(loginKey);
+      if (tabLogin !== null && stored !== null && stored !== tabLogin) replaced();
       try {
         return accept(await call<TokenResponse>('POST', '/token-refresh', credential));
       } catch (err) {
@@ -117,7 +186,11 @@ export function createAuthClient(options: AuthClientOptions) {
       }
     },
     (message) => {
-      if (message.type === 'signed_out') return store.set({ accessToken: null, user: null });
+      // Only ever a message of this tab's own login (the coordinator checked user and session).
+      if (message.type === 'signed_out') {
+        tabLogin = null;
+        return store.set({ accessToken: null, user: null });
+      }
       if (mode === 'cookie' && message.csrf) storage.setItem(storedKey, message.csrf);
       store.set({ accessToken: message.token });
     },
@@ -149,6 +222,20 @@ export function createAuthClient(options: AuthClientOptions) {
   }
 
   const user = (id: string) => encodeURIComponent(id);
+
+  /** A new one-time value for an OAuth flow of this tab; a later start replaces an earlier one. */
+  function newFlow(): string {
+    const state = randomState();
+    flowStorage.setItem(flowKey, state);
+    return state;
+  }
+  function readFlow(): string | null {
+    try {
+      return flowStorage.getItem(flowKey);
+    } catch {
+      return null;
+    }
+  }
 
   return {
     /** The auth store: access token (memory only), user, and change notifications. */
@@ -190,8 +277,7 @@ export function createAuthClient(options: AuthClientOptions) {
     async confirmEmailChange(token: string, password?: string): Promise<User> {
       const body = password === undefined ? { token } : { token, password };
       const { user: u } = await call<{ user: User }>('POST', '/confirm-email-change', { body });
-      forget();
-      coordinator.announceSignOut();
+      coordinator.announceSignOut(forget());
       return u;
     },
 
@@ -204,8 +290,7 @@ export function createAuthClient(options: AuthClientOptions) {
       try {
         if (credential) await call('POST', '/logout', credential);
       } finally {
-        forget();
-        coordinator.announceSignOut();
+        coordinator.announceSignOut(forget());
       }
     },
     /** Ends every login of the user. */
@@ -213,8 +298,7 @@ export function createAuthClient(options: AuthClientOptions) {
       try {
         await authed('POST', '/logout-all');
       } finally {
-        forget();
-        coordinator.announceSignOut();
+        coordinator.announceSignOut(forget());
       }
     },
 
@@ -229,29 +313,53 @@ export function createAuthClient(options: AuthClientOptions) {
       accept(tokens);
     },
 
-    /** The URL of a top-level navigation that starts an OAuth sign-in (`location.href = ...`); it holds no secret. */
+    /**
+     * The URL of a top-level navigation that starts an OAuth sign-in (`location.href = ...`). It
+     * holds no secret; it carries this tab's one-time value for the flow (kept in `flowStorage`),
+     * which `completeOAuth` requires back.
+     */
     oauthStartUrl(provider: string, input: { redirectTo?: string } = {}): string {
       const query = new URLSearchParams();
       if (input.redirectTo !== undefined) query.set('redirect_to', input.redirectTo);
       if (mode === 'cookie') query.set('refresh_token_in', 'cookie');
-      const q = query.toString();
-      return `${base}/login/oauth/${encodeURIComponent(provider)}${q ? `?${q}` : ''}`;
+      query.set('client_state', newFlow());
+      return `${base}/login/oauth/${encodeURIComponent(provider)}?${query.toString()}`;
     },
     /** Starts an OAuth sign-in by POST and answers the provider URL to send the browser to. */
     async startOAuth(provider: string, input: { redirectTo?: string } = {}): Promise<string> {
-      const body = withTransport({ provider, ...(input.redirectTo !== undefined ? { redirect_to: input.redirectTo } : {}) });
+      const body = withTransport({ provider, ...(input.redirectTo !== undefined ? { redirect_to: input.redirectTo } : {}), client_state: newFlow() });
       return (await call<{ redirect_url: string }>('POST', '/login/oauth', { body })).redirect_url;
     },
     /**
-     * Finishes an OAuth sign-in that came back with tokens in the URL fragment (`location.hash`):
-     * keeps them, or throws the error it carries (`mfa_required` with `body.mfa_id`). Clear the
-     * fragment from the address bar afterwards (`history.replaceState`).
+     * Starts linking a provider account to the signed-in user (`POST /{user}/identities/{provider}`)
+     * and answers the provider URL; the redirect back signs in again and ends with `completeOAuth`.
+     */
+    async linkOAuth(provider: string, input: { redirectTo?: string } = {}): Promise<string> {
+      const body = withTransport({ ...(input.redirectTo !== undefined ? { redirect_to: input.redirectTo } : {}), client_state: newFlow() });
+      return (await authed<{ redirect_url: string }>('POST', `/me/identities/${encodeURIComponent(provider)}`, body)).redirect_url;
+    },
+    /**
+     * Finishes an OAuth flow that came back in the URL fragment (`location.hash`): keeps its tokens,
+     * or throws the error it carries (`mfa_required` with `body.mfa_id`). Only the result of a flow
+     * this tab began (`startOAuth`, `oauthStartUrl`, `linkOAuth`) is taken, once: a fragment
+     * without that flow's one-time value (tokens another site sent this page to) throws
+     * `invalid_state` and changes nothing. Clear the fragment afterwards (`history.replaceState`).
      */
     completeOAuth(fragment: string): void {
       const params = new URLSearchParams(fragment.replace(/^#/, ''));
       const code = params.get('error');
+      const token = params.get('token');
+      const mfaId = params.get('mfa_id');
+      // Anything that would sign in (tokens) or continue a sign-in (an mfa_id) must be this tab's flow.
+      if (token !== null || mfaId !== null) {
+        const expected = readFlow();
+        const given = params.get('client_state');
+        if (expected === null || given === null || given !== expected) {
+          throw new AuthClientError('invalid_state', 0, 'this OAuth result is not of a flow this tab began');
+        }
+        flowStorage.removeItem(flowKey);
+      }
       if (code !== null) {
-        const mfaId = params.get('mfa_id');
         const body = {
           error: params.get('error_description') ?? code,
           code,
@@ -260,13 +368,38 @@ export function createAuthClient(options: AuthClientOptions) {
         };
         throw new AuthClientError(code, 0, body.error, body);
       }
-      const token = params.get('token');
       if (!token) throw new AuthClientError('invalid_response', 0, 'the fragment carries no token');
       accept({
         token,
         ...(params.get('refresh_token') ? { refresh_token: params.get('refresh_token')! } : {}),
         ...(params.get('csrf_token') ? { csrf_token: params.get('csrf_token')! } : {}),
       });
+    },
+
+    /**
+     * Restores the session on start (a reload, a new tab): with a stored credential (cookie mode:
+     * the CSRF token beside the HttpOnly cookie; bearer mode: the refresh token), gets a new access
+     * token and the user, and answers the user; answers null when there is no login to restore (or
+     * it has ended). Call it once when the page loads; other failures (network) throw.
+     */
+    async restore(): Promise<User | null> {
+      if (store.getAccessToken() === null) {
+        if (!refreshCredential()) return null;
+        try {
+          await coordinator.refresh();
+        } catch (err) {
+          if (err instanceof AuthClientError && err.status === 401) return null;
+          throw err;
+        }
+      }
+      try {
+        const { user: u } = await authed<{ user: User }>('GET', '/login/profile');
+        store.set({ user: u });
+        return u;
+      } catch (err) {
+        if (err instanceof AuthClientError && err.status === 401) return null;
+        throw err;
+      }
     },
 
     apiTokens: {
@@ -289,10 +422,14 @@ export function createAuthClient(options: AuthClientOptions) {
      * `token_expired` / `invalid_token` refreshes once (shared by all concurrent calls) and retries once.
      */
     async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
-      const send = (token: string | null) => {
+      const send = async (token: string | null) => {
         const headers = new Headers(init.headers);
         if (token) headers.set('Authorization', `Bearer ${token}`);
-        return doFetch(input, { ...init, headers });
+        try {
+          return await doFetch(input, { ...init, headers });
+        } catch (cause) {
+          throw new AuthClientError('network_error', 0, 'the request could not be sent', undefined, { cause });
+        }
       };
       let token = store.getAccessToken();
       if (token === null && refreshCredential()) token = await tokenAfterFailure(null).catch(() => null);

@@ -1,6 +1,10 @@
+import { loginIdOf } from './login-id.js';
+
 // Refreshes happen once at a time: within a page (single flight), and across the tabs that share
 // one refresh credential (a cookie, or a shared storage), where two rotations of the same token
-// would look like reuse and revoke the login.
+// would look like reuse and revoke the login. Only tabs of the same login share: every message
+// names its login (user and session), and a tab acts only on those of its own. Two tabs signed in
+// as two users (each with its own `sessionStorage`) never hand each other a token.
 
 /** A new access token (and, in cookie mode, the CSRF token that goes with it) shared between tabs. */
 export interface Refreshed {
@@ -8,13 +12,24 @@ export interface Refreshed {
   csrf?: string | undefined;
 }
 
-type Message = { type: 'refreshing' } | { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'failed' } | { type: 'signed_out' };
+/** Every message names the login it is about: `<user id> <session id>`. */
+type Message = { login: string } & (
+  { type: 'refreshing' } | { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'failed' } | { type: 'signed_out' }
+);
+
+/** Whether `value` is a message of ours (the channel is shared by every script of the origin). */
+function isMessage(value: unknown): value is Message {
+  const m = value as Partial<Message> | null;
+  if (typeof m !== 'object' || m === null || typeof m.login !== 'string') return false;
+  if (m.type === 'refreshed') return typeof (m as { token?: unknown }).token === 'string';
+  return m.type === 'refreshing' || m.type === 'failed' || m.type === 'signed_out';
+}
 
 /** The part of BroadcastChannel used (typed here: Node's and the DOM's declarations differ). */
 interface Channel {
   postMessage(message: Message): void;
   close(): void;
-  onmessage: ((event: { data: Message }) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
 }
 
 /** The part of the Web Locks API used (not in every runtime's types). */
@@ -31,8 +46,14 @@ export class RefreshCoordinator {
   #peer: { promise: Promise<Refreshed | null>; settle: (value: Refreshed | null) => void } | null = null;
   #lastShared = 0;
 
+  /**
+   * `name`: the channel (null: no cross-tab sharing); `login`: this tab's login now (null when it
+   * has none); `refreshNow`: the one real refresh; `onPeer`: a token or sign-out of this same login
+   * from another tab.
+   */
   constructor(
     private readonly name: string | null,
+    private readonly login: () => string | null,
     private readonly refreshNow: () => Promise<Refreshed>,
     private readonly onPeer: (message: { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'signed_out' }) => void,
   ) {
@@ -53,9 +74,9 @@ export class RefreshCoordinator {
     return this.#inflight;
   }
 
-  /** Tells the other tabs this one signed out. */
-  announceSignOut(): void {
-    this.#post({ type: 'signed_out' });
+  /** Tells the other tabs of `login` (the login just ended here) that it is over. */
+  announceSignOut(login: string | null): void {
+    if (login !== null) this.#channel?.postMessage({ type: 'signed_out', login });
   }
 
   close(): void {
@@ -86,18 +107,24 @@ export class RefreshCoordinator {
   #latest: Refreshed | null = null;
 
   async #announced(): Promise<Refreshed> {
-    this.#post({ type: 'refreshing' });
+    const login = this.login();
+    this.#post(login, { type: 'refreshing' });
     try {
       const refreshed = await this.refreshNow();
-      this.#post({ type: 'refreshed', token: refreshed.token, csrf: refreshed.csrf });
+      // A refresh keeps the login (same user, same session): peers of it take the token.
+      this.#post(loginIdOf(refreshed.token), { type: 'refreshed', token: refreshed.token, csrf: refreshed.csrf });
       return refreshed;
     } catch (err) {
-      this.#post({ type: 'failed' });
+      this.#post(login, { type: 'failed' });
       throw err;
     }
   }
 
-  #receive(message: Message): void {
+  #receive(message: unknown): void {
+    if (!isMessage(message)) return;
+    // Another login's news (another user, or another session of ours) is not ours to act on.
+    const mine = this.login();
+    if (mine === null || message.login !== mine) return;
     switch (message.type) {
       case 'refreshing': {
         if (this.#peer) return;
@@ -114,6 +141,8 @@ export class RefreshCoordinator {
         return;
       }
       case 'refreshed':
+        // The token itself must be of this login, whatever the message says.
+        if (loginIdOf(message.token) !== mine) return;
         this.#latest = { token: message.token, csrf: message.csrf };
         this.#lastShared = Date.now();
         this.onPeer(message);
@@ -128,7 +157,7 @@ export class RefreshCoordinator {
     }
   }
 
-  #post(message: Message): void {
-    this.#channel?.postMessage(message);
+  #post(login: string | null, message: { type: 'refreshing' } | { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'failed' }): void {
+    if (login !== null) this.#channel?.postMessage({ ...message, login });
   }
 }

@@ -92,6 +92,8 @@ export interface OAuthStatesTable {
   flow_enc: string | null;
   /** Rate-limit key of the address that began the flow. */
   client_key: string;
+  /** The front end's value for the flow (`client_state`), handed back in the redirect's fragment. */
+  client_state: string | null;
   created_at: Timestamp;
   expires_at: Date;
 }

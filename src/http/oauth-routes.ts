@@ -18,6 +18,12 @@ import { caller, type Handler, type Req, type Res, type Routes } from './types.j
 export const beginSchema = z.object({
   provider: z.string().min(1).max(64),
   redirect_to: z.string().max(4096).optional(),
+  // The front end's one-time value for this flow, handed back in the redirect's fragment.
+  client_state: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,128}$/, 'must be 16-128 letters, digits, - or _')
+    .optional()
+    .meta({ description: "the front end's one-time value for this flow, handed back as `client_state` in the redirect's fragment" }),
 });
 export const linkSchema = beginSchema.omit({ provider: true });
 
@@ -68,34 +74,39 @@ async function beginFor(
   d: OAuthRouteDeps,
   req: Req,
   res: Res,
-  input: { provider: string; redirectTo: string | undefined; linkUserId?: string; toCookie?: boolean },
+  input: { provider: string; redirectTo: string | undefined; clientState: string | undefined; linkUserId?: string; toCookie: boolean },
 ): Promise<string> {
-  const { toCookie = false, ...flow } = input;
+  const { toCookie, ...flow } = input;
   const browser = d.cookie.read(req.headers.cookie) ?? d.cookie.fresh();
   const url = await d.oauth.begin({ ...flow, browser, clientKey: addressKey('oauth', d.clientIp(req)), headers: req.headers });
   res.setHeader('Set-Cookie', d.cookie.set(browser));
-  // Linking issues no tokens; a sign-in remembers how its tokens are to be delivered.
-  if (input.linkUserId === undefined) d.tokens.rememberForOAuth(res, toCookie);
+  // The callback signs in (a linking flow too): it remembers how its tokens are to be delivered.
+  d.tokens.rememberForOAuth(res, toCookie);
   return url;
 }
 
 /** The callback, by GET (the usual redirect) or by form POST; both answer alike. */
 function callbackHandler(d: OAuthRouteDeps, paramsOf: (req: Req) => URLSearchParams): Handler {
   return async (req, res) => {
-    const result = await d.oauth.complete({ params: paramsOf(req), browser: d.cookie.read(req.headers.cookie), headers: req.headers, origin: d.origin(req) });
-    // The state is used up: this browser's binding has done its work.
+    // Both cookies are read (and a doubled one refused) before the state is used up.
+    const browser = d.cookie.read(req.headers.cookie);
+    const toCookie = d.tokens.recallForOAuth(req);
+    const result = await d.oauth.complete({ params: paramsOf(req), browser, headers: req.headers, origin: d.origin(req) });
+    // The state is used up: this browser's binding and its delivery reminder have done their work.
     res.setHeader('Set-Cookie', d.cookie.clear());
-    const toCookie = d.tokens.recallForOAuth(req, res);
+    if (toCookie) d.tokens.rememberForOAuth(res, false);
+    // The front end's value goes back with the result, so it can tell a flow it began from one it did not.
+    const clientState: Record<string, string> = result.clientState ? { client_state: result.clientState } : {};
     if (result.ok) {
       const { token, refresh_token, user } = result.login;
-      if (result.redirectTo) redirectWith(res, result.redirectTo, d.tokens.fragment(res, { token, refresh_token }, toCookie));
+      if (result.redirectTo) redirectWith(res, result.redirectTo, { ...d.tokens.fragment(res, { token, refresh_token }, toCookie), ...clientState });
       else d.tokens.send(res, 200, { token, refresh_token, user }, toCookie);
       return;
     }
     const error: AuthError = result.error;
     // A second factor is due: the front end finishes with the mfa_id (POST /login/mfa).
     const mfa: Record<string, string> = error instanceof MfaRequiredError ? { mfa_id: error.mfaId, methods: error.methods.join(' ') } : {};
-    if (result.redirectTo) redirectWith(res, result.redirectTo, { error: error.code, ...mfa, error_description: error.message });
+    if (result.redirectTo) redirectWith(res, result.redirectTo, { error: error.code, ...mfa, error_description: error.message, ...clientState });
     else sendError(res, error, d.logger);
   };
 }
@@ -111,22 +122,23 @@ export function mountOAuthFormCallback(router: Routes, d: OAuthRouteDeps): void 
 /** OAuth login, explicit linking, the auth-methods listing, and linked identities. */
 export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   router.post('/login/oauth', d.limit.oauth, async (req, res) => {
-    const { provider, redirect_to } = parseInput(beginSchema, bodyObject(req));
+    const { provider, redirect_to, client_state } = parseInput(beginSchema, bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
-    sendJson(res, 200, { redirect_url: await beginFor(d, req, res, { provider, redirectTo: redirect_to, toCookie }) }, true);
+    sendJson(res, 200, { redirect_url: await beginFor(d, req, res, { provider, redirectTo: redirect_to, clientState: client_state, toCookie }) }, true);
   });
 
   // The same as a top-level navigation: `<a href=".../login/oauth/google?redirect_to=...">`.
   router.get('/login/oauth/:provider', d.limit.oauth, async (req, res) => {
     const query = queryOf(req);
-    const redirectTo = query.getAll('redirect_to');
-    const input = parseInput(beginSchema, {
-      provider: req.params?.provider,
-      ...(redirectTo.length > 0 ? { redirect_to: redirectTo.length === 1 ? redirectTo[0] : redirectTo } : {}),
-    });
+    // A repeated parameter stays an array, which the schema refuses.
+    const one = (key: string) => {
+      const values = query.getAll(key);
+      return values.length === 0 ? {} : { [key]: values.length === 1 ? values[0] : values };
+    };
+    const input = parseInput(beginSchema, { provider: req.params?.provider, ...one('redirect_to'), ...one('client_state') });
     // A top-level navigation carries no body: `?refresh_token_in=cookie` asks for cookie delivery.
     const toCookie = d.tokens.navigationWantsCookie(query.getAll('refresh_token_in'));
-    const url = await beginFor(d, req, res, { provider: input.provider, redirectTo: input.redirect_to, toCookie });
+    const url = await beginFor(d, req, res, { provider: input.provider, redirectTo: input.redirect_to, clientState: input.client_state, toCookie });
     res.statusCode = 302;
     res.setHeader('Location', url);
     res.setHeader('Referrer-Policy', 'no-referrer');
@@ -156,13 +168,16 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   router.post('/:user/identities/:provider', d.authenticate, accessTokenOnly, d.limit.oauth, async (req, res) => {
     const userId = await targetUser(req);
     if (userId !== caller(req).user.id) throw new ForbiddenError('forbidden', 'only the signed-in user can link a provider to their account');
-    const { redirect_to } = parseInput(linkSchema, bodyObject(req));
-    sendJson(
-      res,
-      200,
-      { redirect_url: await beginFor(d, req, res, { provider: req.params?.provider ?? '', redirectTo: redirect_to, linkUserId: userId }) },
-      true,
-    );
+    const { redirect_to, client_state } = parseInput(linkSchema, bodyObject(req));
+    const toCookie = d.tokens.wantsCookie(req);
+    const url = await beginFor(d, req, res, {
+      provider: req.params?.provider ?? '',
+      redirectTo: redirect_to,
+      clientState: client_state,
+      linkUserId: userId,
+      toCookie,
+    });
+    sendJson(res, 200, { redirect_url: url }, true);
   });
 
   router.delete('/:user/identities/:provider', d.authenticate, accessTokenOnly, async (req, res) => {

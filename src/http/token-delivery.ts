@@ -1,11 +1,13 @@
-import { parse, serialize, type SerializeOptions } from 'cookie';
+import { serialize, type SerializeOptions } from 'cookie';
 import { z } from 'zod';
-import type { ResolvedCookieOptions } from '../cookie-options.js';
+import { hostCookieName, type ResolvedCookieOptions } from '../cookie-options.js';
 import { ForbiddenError, NotConfiguredError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { OAUTH_STATE_TTL_SECONDS } from '../oauth/state-store.js';
 import type { ResolvedOptions } from '../options.js';
 import { CSRF_HEADER, csrfToken, csrfTokenMatches, requestOrigin } from '../security/csrf.js';
+import { singleCookie } from '../security/single-cookie.js';
+import { decrypt, encrypt } from '../tokens/encryption.js';
 import { verifyRefreshToken } from '../tokens/refresh-token.js';
 import { parseInput } from '../validation.js';
 import { bodyObject } from './body.js';
@@ -45,8 +47,11 @@ export interface TokenDelivery {
   clear(res: Res): void;
   /** At the start of an OAuth flow: remembers for the callback whether this browser asked for cookie delivery. */
   rememberForOAuth(res: Res, toCookie: boolean): void;
-  /** At the OAuth callback: whether its flow asked for cookie delivery. Always clears the reminder. */
-  recallForOAuth(req: Req, res: Res): boolean;
+  /**
+   * At the OAuth callback: whether its flow asked for cookie delivery (throws 400 `duplicate_cookie`
+   * for a doubled reminder). Only reads: the caller clears it (`rememberForOAuth(res, false)`) once the state is used.
+   */
+  recallForOAuth(req: Req): boolean;
 }
 
 /** Adds `Set-Cookie` headers, keeping those already set (the OAuth binding cookie). */
@@ -56,17 +61,16 @@ export function appendSetCookie(res: Res, values: string[]): void {
   res.setHeader('Set-Cookie', [...before, ...values]);
 }
 
-function cookieValue(req: Req, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  const value = parse(header)[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
 const notConfigured = () => new NotConfiguredError("refresh_token_in: 'cookie' needs the `cookies` option on the server");
 const csrfFailed = (why: string) => new ForbiddenError('csrf_failed', `cross-site request refused: ${why}`);
 
-type Options = Pick<ResolvedOptions, 'cookies' | 'basePath' | 'keys' | 'issuer' | 'audience' | 'now' | 'refreshTokenExpiry'>;
+type Options = Pick<ResolvedOptions, 'cookies' | 'basePath' | 'keys' | 'issuer' | 'audience' | 'now' | 'refreshTokenExpiry' | 'encryptionKey'>;
+
+/**
+ * Associated data of the sealed refresh cookie: the value decrypts only as this cookie, never as
+ * another ciphertext of the same key (provider tokens, integration secrets).
+ */
+const COOKIE_SEAL_CONTEXT = 'express-authlib refresh cookie';
 
 /** Builds the token delivery of a router; without `cookies` it is bearer mode only. */
 export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
@@ -74,17 +78,26 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
   if (cookies && !cookies.secure)
     logger.warn({ option: 'cookies.secure' }, 'express-authlib: cookies.secure is false; the refresh cookie is sent over plain http (development only)');
   const base = opts.basePath === '/' ? '' : opts.basePath;
-  // One cookie per path that reads it: no other request, not even to the library's other endpoints, carries it.
-  const paths = [`${base}/token-refresh`, `${base}/logout`];
-  const attributes = (c: ResolvedCookieOptions): SerializeOptions => ({
-    httpOnly: true,
-    secure: c.secure,
-    sameSite: c.sameSite,
-    ...(c.domain !== undefined ? { domain: c.domain } : {}),
-  });
+  // Before `__Host-` names, the refresh cookie lived under these two paths; a sign-in removes them.
+  const legacyPaths = [`${base}/token-refresh`, `${base}/logout`];
+  // `__Host-` (with `secure`): host-only and `Path=/`, so no sibling host can plant or shadow it.
+  const name = cookies ? hostCookieName(cookies.name, cookies.secure) : '';
+  const reminderName = cookies ? hostCookieName(`${cookies.name}_oauth`, cookies.secure) : '';
+  const attributes = (c: ResolvedCookieOptions): SerializeOptions => ({ httpOnly: true, secure: c.secure, sameSite: c.sameSite, path: '/' });
+  const expired = { maxAge: 0, expires: new Date(0) };
+  const legacyClears = (c: ResolvedCookieOptions) => legacyPaths.map((path) => serialize(c.name, '', { ...attributes(c), path, ...expired }));
+  /**
+   * The cookie holds the refresh token sealed (AES-256-GCM under `encryptionKey`), so its value is
+   * no refresh token anywhere else: whoever obtains it cannot redeem it in a body, only a request
+   * that carries it as this cookie can, and such a request passes the CSRF checks.
+   */
+  const refreshCookies = (c: ResolvedCookieOptions, refreshToken: string, maxAge: number) => [
+    serialize(name, encrypt(opts.encryptionKey, refreshToken, COOKIE_SEAL_CONTEXT), { ...attributes(c), maxAge }),
+    ...legacyClears(c),
+  ];
   // Rides along with the provider's top-level redirect back, as the OAuth binding cookie does.
   const oauthReminder = (c: ResolvedCookieOptions, value: string, maxAge: number) =>
-    serialize(`${c.name}_oauth`, value, { httpOnly: true, secure: c.secure, sameSite: c.secure ? 'none' : 'lax', path: opts.basePath, maxAge });
+    serialize(reminderName, value, { httpOnly: true, secure: c.secure, sameSite: c.secure ? 'none' : 'lax', path: '/', maxAge });
 
   function checkOrigin(c: ResolvedCookieOptions, req: Req): void {
     const origin = requestOrigin(req);
@@ -121,41 +134,35 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
       const { refresh_token, ...rest } = body;
       const verified = verifyRefreshToken(opts, refresh_token);
       const maxAge = verified.ok ? Math.max(0, verified.claims.exp - Math.floor(opts.now().getTime() / 1000)) : opts.refreshTokenExpiry;
-      appendSetCookie(
-        res,
-        paths.map((path) => serialize(cookies.name, refresh_token, { ...attributes(cookies), path, maxAge })),
-      );
+      appendSetCookie(res, refreshCookies(cookies, refresh_token, maxAge));
       sendJson(res, status, { ...rest, csrf_token: csrfOf(refresh_token) }, true);
     },
 
     fragment(res, login, toCookie): Record<string, string> {
       if (!toCookie || !cookies) return { token: login.token, refresh_token: login.refresh_token };
-      appendSetCookie(
-        res,
-        paths.map((path) => serialize(cookies.name, login.refresh_token, { ...attributes(cookies), path, maxAge: opts.refreshTokenExpiry })),
-      );
+      appendSetCookie(res, refreshCookies(cookies, login.refresh_token, opts.refreshTokenExpiry));
       return { token: login.token, csrf_token: csrfOf(login.refresh_token) };
     },
 
     presented(req) {
       const body = bodyObject(req);
-      const fromCookie = cookies && body.refresh_token === undefined ? cookieValue(req, cookies.name) : undefined;
+      const fromCookie = cookies && body.refresh_token === undefined ? singleCookie(req.headers.cookie, name) : undefined;
+      // A body token is bearer mode; a cookie's sealed value never opens a login from a body (it is no JWT).
       if (!cookies || fromCookie === undefined) return { token: parseInput(refreshSchema, body).refresh_token, fromCookie: false };
       checkOrigin(cookies, req);
       const given = req.headers[CSRF_HEADER];
       if (typeof given !== 'string' || given === '') throw csrfFailed(`the ${CSRF_HEADER} header is missing`);
-      const verified = verifyRefreshToken(opts, fromCookie);
+      // Not sealed by us (a cookie of an older version, or a planted one) is no token: the session service refuses it.
+      const token = (fromCookie.length <= 8192 && decrypt(opts.encryptionKey, fromCookie, COOKIE_SEAL_CONTEXT)) || '';
+      const verified = verifyRefreshToken(opts, token);
       // A cookie that does not verify changes nothing: the session service refuses it as it refuses a bad body token.
       if (verified.ok && !csrfTokenMatches(opts.keys, verified.claims.fam, given)) throw csrfFailed(`the ${CSRF_HEADER} header does not match`);
-      return { token: fromCookie.slice(0, 4096), fromCookie: true };
+      return { token, fromCookie: true };
     },
 
     clear(res) {
       if (!cookies) return;
-      appendSetCookie(
-        res,
-        paths.map((path) => serialize(cookies.name, '', { ...attributes(cookies), path, maxAge: 0, expires: new Date(0) })),
-      );
+      appendSetCookie(res, [serialize(name, '', { ...attributes(cookies), ...expired }), ...legacyClears(cookies)]);
     },
 
     rememberForOAuth(res, toCookie) {
@@ -163,11 +170,8 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
       appendSetCookie(res, [toCookie ? oauthReminder(cookies, 'cookie', OAUTH_STATE_TTL_SECONDS) : oauthReminder(cookies, '', 0)]);
     },
 
-    recallForOAuth(req, res) {
-      if (!cookies) return false;
-      const asked = cookieValue(req, `${cookies.name}_oauth`) === 'cookie';
-      if (asked) appendSetCookie(res, [oauthReminder(cookies, '', 0)]);
-      return asked;
+    recallForOAuth(req) {
+      return cookies !== undefined && singleCookie(req.headers.cookie, reminderName) === 'cookie';
     },
   };
 }

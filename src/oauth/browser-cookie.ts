@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { parse, serialize, type SerializeOptions } from 'cookie';
+import { serialize, type SerializeOptions } from 'cookie';
+import { hostCookieName } from '../cookie-options.js';
+import { singleCookie } from '../security/single-cookie.js';
 import { OAUTH_STATE_TTL_SECONDS } from './state-store.js';
 
 const VALUE = /^[A-Za-z0-9_-]{43}$/;
@@ -7,7 +9,10 @@ const VALUE = /^[A-Za-z0-9_-]{43}$/;
 /** The cookie that binds an OAuth flow to the browser that began it. */
 export interface BrowserCookie {
   readonly name: string;
-  /** The cookie's value in a request's `Cookie` header, if it is one of ours. */
+  /**
+   * The cookie's value in a request's `Cookie` header, if it is one of ours. Throws 400
+   * `duplicate_cookie` when the header carries the name twice (one of them planted).
+   */
   read(cookieHeader: string | string[] | undefined): string | undefined;
   /** A value for a browser that has none: 256 random bits. */
   fresh(): string;
@@ -17,23 +22,24 @@ export interface BrowserCookie {
 }
 
 /**
- * HttpOnly, scoped to `basePath`, 10 minutes. Over https it is `Secure; SameSite=None` (with the
- * `__Secure-` prefix): a provider that answers with a cross-site form POST (`response_mode=form_post`,
- * Apple) only gets a cookie sent back that way, and so does a front end on another site calling with
- * `credentials: 'include'`. The cookie grants nothing by itself; it only has to match the state.
- * Over plain http (development) browsers refuse `SameSite=None` without `Secure`, so it is `Lax`,
- * which still rides along with the provider's top-level GET redirect back.
+ * HttpOnly, `Path=/`, host-only, 10 minutes. Over https it is `__Host-authlib_oauth`, `Secure;
+ * SameSite=None`: the prefix makes browsers refuse the cookie from any other host, so a sibling
+ * subdomain cannot toss in its own value (login CSRF, or linking the victim's provider account to
+ * the attacker's user). `SameSite=None` because a provider that answers with a cross-site form POST
+ * (`response_mode=form_post`, Apple) only gets a cookie sent back that way, and so does a front end
+ * on another site calling with `credentials: 'include'`; the cookie grants nothing by itself, it only
+ * has to match the state. Over plain http (development) there is no prefix and no `Secure`, and
+ * browsers refuse `SameSite=None` without `Secure`, so it is `Lax`, which still rides along with the
+ * provider's top-level GET redirect back.
  */
-export function browserCookie(publicUrl: string, basePath: string): BrowserCookie {
+export function browserCookie(publicUrl: string): BrowserCookie {
   const secure = new URL(publicUrl).protocol === 'https:';
-  const name = secure ? '__Secure-authlib_oauth' : 'authlib_oauth';
-  const attributes: SerializeOptions = { httpOnly: true, secure, sameSite: secure ? 'none' : 'lax', path: basePath };
+  const name = hostCookieName('authlib_oauth', secure);
+  const attributes: SerializeOptions = { httpOnly: true, secure, sameSite: secure ? 'none' : 'lax', path: '/' };
   return {
     name,
     read(header) {
-      const text = Array.isArray(header) ? header.join('; ') : header;
-      if (!text) return undefined;
-      const value = parse(text)[name];
+      const value = singleCookie(header, name);
       return value !== undefined && VALUE.test(value) ? value : undefined;
     },
     fresh: () => randomBytes(32).toString('base64url'),

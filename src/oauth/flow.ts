@@ -31,6 +31,8 @@ export interface BeginInput {
   browser: string;
   /** Rate-limit key of the client address. */
   clientKey: string;
+  /** The front end's own value for this flow, handed back in the redirect's fragment. */
+  clientState?: string | undefined;
   headers: IncomingHttpHeaders;
 }
 
@@ -46,6 +48,8 @@ export interface Callback {
   provider: Provider;
   linkUserId: string | null;
   redirectTo: string | null;
+  /** The `client_state` the flow began with, if any. */
+  clientState: string | null;
   view: RequestView;
   state: string;
   data: FlowData;
@@ -95,6 +99,7 @@ export class OAuthFlow {
           link_user_id: input.linkUserId ?? null,
           flow_enc: encrypt(this.opts.encryptionKey, JSON.stringify(authorization.data)),
           client_key: input.clientKey,
+          client_state: input.clientState ?? null,
           created_at: now,
           expires_at: new Date(now.getTime() + OAUTH_STATE_TTL_SECONDS * 1000),
         },
@@ -119,6 +124,7 @@ export class OAuthFlow {
       provider,
       linkUserId: row.link_user_id,
       redirectTo: row.redirect_to ?? this.opts.oauthRedirect ?? null,
+      clientState: row.client_state ?? null,
       view,
       state: state[0]!,
       data,

@@ -11,8 +11,10 @@ import type { ServiceContext } from './context.js';
 import type { SessionService, TokenPair } from './sessions.js';
 
 /** How a flow ended, and where to send the browser (if anywhere): the login, or why there is none. */
-export type OAuthResult =
-  { ok: true; login: TokenPair & { user: User }; redirectTo: string | null } | { ok: false; error: AuthError; redirectTo: string | null };
+export type OAuthResult = ({ ok: true; login: TokenPair & { user: User } } | { ok: false; error: AuthError }) & {
+  redirectTo: string | null;
+  clientState: string | null;
+};
 
 const RESOLVE_ATTEMPTS = 5;
 
@@ -53,7 +55,7 @@ export class OAuthService {
    */
   async complete(input: CallbackInput & { origin?: EventOrigin }): Promise<OAuthResult> {
     const callback = await this.#flow.callback(input);
-    const { redirectTo, linkUserId, provider } = callback;
+    const { redirectTo, linkUserId, provider, clientState } = callback;
     try {
       const identity = await this.#flow.finish(callback);
       const { userId, outcome } = await this.#resolve(provider.name, identity, linkUserId);
@@ -62,9 +64,9 @@ export class OAuthService {
         await this.ctx.audit.record('identity_linked', { userId, data: { provider: provider.name, explicit: linkUserId !== null }, origin: input.origin });
       const login = await this.sessions.loginVerified(userId, 'oauth', { origin: input.origin });
       await this.ctx.audit.record('oauth_login', { userId, data: { provider: provider.name }, origin: input.origin });
-      return { ok: true, login, redirectTo };
+      return { ok: true, login, redirectTo, clientState };
     } catch (err) {
-      if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) return { ok: false, error: err, redirectTo };
+      if (err instanceof AuthError && !(err instanceof ServiceUnavailableError)) return { ok: false, error: err, redirectTo, clientState };
       throw err;
     }
   }

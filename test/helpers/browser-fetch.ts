@@ -71,7 +71,8 @@ export class Browser {
       }
 
       if (withCookies) {
-        const sent = [...this.jar.values()].filter((c) => url.pathname === c.path || url.pathname.startsWith(`${c.path}/`));
+        // RFC 6265 path-match: the same path, or below it (`Path=/` matches every path).
+        const sent = [...this.jar.values()].filter((c) => url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`));
         if (sent.length > 0) headers.set('Cookie', sent.map((c) => `${c.name}=${c.value}`).join('; '));
       } else headers.delete('Cookie');
 

@@ -22,7 +22,7 @@ function stateOf(url: string): string | null {
 export function cookieSetBy(res: Response): string | undefined {
   const header = res.headers['set-cookie'] as unknown as string[] | string | undefined;
   const list = Array.isArray(header) ? header : header ? [header] : [];
-  return list.map((c) => c.split(';')[0]!).find((c) => /^(__Secure-)?authlib_oauth=./.test(c));
+  return list.map((c) => c.split(';')[0]!).find((c) => /^(__Host-)?authlib_oauth=./.test(c));
 }
 
 /** Records the cookie a begin response (JSON `redirect_url` or a 302) set, under its flow's state. Returns the response. */

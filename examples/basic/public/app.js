@@ -162,8 +162,8 @@ async function main() {
 
   // ---- signed in ----
 
-  async function enterSignedIn(text) {
-    const user = await client.profile();
+  async function enterSignedIn(text, known) {
+    const user = known ?? (await client.profile());
     $('profile-username').textContent = user.username;
     $('profile-email').textContent = user.email ?? '';
     $('profile-verified').textContent = user.email_verified ? 'yes' : 'no';
@@ -278,9 +278,12 @@ async function main() {
     if (state.accessToken === null && state.user === null && $('signed-out').hidden) renderSignedOut();
   });
 
-  // A reload: cookie mode resumes the session from the cookie; bearer mode has nothing to resume.
+  // A reload: restore() brings the session and its user back (cookie mode, from the cookie);
+  // bearer mode keeps nothing across reloads, so it answers null.
   try {
-    await enterSignedIn('Welcome back: the session was resumed from the cookie.');
+    const user = await client.restore();
+    if (user) await enterSignedIn('Welcome back: the session was resumed from the cookie.', user);
+    else renderSignedOut();
   } catch (err) {
     renderSignedOut();
     if (!(err instanceof ClientError && err.status === 401)) sayError(err);

@@ -130,7 +130,8 @@ function operation(op: Operation, c: ReturnType<typeof components>): JsonSchema 
     out[status] =
       body === 'redirect'
         ? {
-            description: 'Redirect; tokens or an error travel in the URL fragment, never the query',
+            description:
+              "Redirect; tokens (or csrf_token in cookie mode) or an error travel in the URL fragment, never the query, with the flow's client_state when it began with one",
             headers: { Location: { required: true, schema: { type: 'string' } } },
           }
         : { description: 'Success', content: json(c.ref(body)) };

@@ -50,7 +50,7 @@ const oauthCallbackParams = z.object({
   provider: z.string().optional(),
   error: z.string().optional().meta({ description: 'set by a provider that refused' }),
 });
-const oauthBeginQuery = oauth.beginSchema.pick({ redirect_to: true });
+const oauthBeginQuery = oauth.beginSchema.pick({ redirect_to: true, client_state: true });
 const adminUpdateSchema = userAdmin.updateSchema.extend({ password: v.password.optional() });
 const roleSchema = z.object({ name: roleNameSchema });
 
