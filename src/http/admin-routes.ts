@@ -22,6 +22,8 @@ export interface AdminRouteDeps {
   adminRole: string;
   authenticate: Handler;
   origin: (req: Req) => EventOrigin;
+  /** The login (`sid`) of the access token the request came with, if any. */
+  sessionOf: (req: Req) => string | undefined;
 }
 
 // Admin-created users need an email; the service validates every field and drops unknown ones.
@@ -87,7 +89,8 @@ export function mountAdminRoutes(router: Routes, d: AdminRouteDeps): void {
     const { duration } = bodyObject(req) as { duration?: number };
     const adminId = caller(req).user.id;
     const target = param(req, 'user') === 'me' ? adminId : param(req, 'user');
-    const result = await d.impersonation.impersonate(adminId, target, { duration }, d.origin(req));
+    // Bound to the admin's login that asks, so ending that login ends the impersonation too.
+    const result = await d.impersonation.impersonate(adminId, target, { duration }, d.origin(req), { sessionId: d.sessionOf(req) });
     sendJson(res, 200, result, true);
   });
 }
