@@ -22,6 +22,7 @@ import { TokenFailureLimiter } from './security/token-failures.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
 import { readCredentials } from './http/credentials.js';
+import { resealLegacySecrets } from './security/reseal-secrets.js';
 import { MAX_IMPERSONATION_SECONDS } from './tokens/access-token.js';
 import { browserCookie } from './oauth/browser-cookie.js';
 import { IdentityService } from './services/identities.js';
@@ -173,7 +174,11 @@ export class AuthManager {
     const horizon = Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS);
     const revocation = new Revocation(() => this.#database.db(), opts.now, horizon, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
-    this.#database = new DatabaseGate(opts, this.#logger, (connection) => revocation.start(connection));
+    // Before anything reads a secret: stored secrets in the old format are sealed again, bound to their rows.
+    this.#database = new DatabaseGate(opts, this.#logger, async (connection) => {
+      await resealLegacySecrets(connection.db, opts.encryptionKey, this.#logger);
+      await revocation.start(connection);
+    });
     const clientIp = clientIpResolver(opts.trustProxy, this.#logger);
     const audit = new Audit(this.#database, this.#logger, opts.now, opts.onEvent);
     const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#database, opts.now);

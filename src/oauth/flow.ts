@@ -3,7 +3,8 @@ import { OAuthError } from '../errors.js';
 import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState } from '../db/oauth-repository.js';
 import type { DatabaseGate } from '../db/database-gate.js';
 import type { ResolvedOptions } from '../options.js';
-import { decrypt, encrypt } from '../tokens/encryption.js';
+import { seal, unseal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import { sha256 } from '../tokens/secrets.js';
 import type { ProviderIdentity } from './identity.js';
 import type { FlowData, Provider } from './provider.js';
@@ -93,7 +94,7 @@ export class OAuthFlow {
           redirect_to: redirectTo,
           browser_hash: sha256(input.browser),
           link_user_id: input.linkUserId ?? null,
-          flow_enc: encrypt(this.opts.encryptionKey, JSON.stringify(authorization.data)),
+          flow_enc: seal(this.opts.encryptionKey, JSON.stringify(authorization.data), sealedAt.oauthFlow(sha256(authorization.state))),
           client_key: input.clientKey,
           created_at: now,
           expires_at: new Date(now.getTime() + OAUTH_STATE_TTL_SECONDS * 1000),
@@ -112,7 +113,7 @@ export class OAuthFlow {
     const named = input.params.getAll('provider');
     if (!row || named.length > 1 || (named.length === 1 && named[0] !== row.provider) || !this.providers.has(row.provider)) throw invalidState();
     const provider = this.providers.get(row.provider)!;
-    const data = JSON.parse((row.flow_enc && decrypt(this.opts.encryptionKey, row.flow_enc)) || '{}') as FlowData;
+    const data = JSON.parse((row.flow_enc && unseal(this.opts.encryptionKey, row.flow_enc, sealedAt.oauthFlow(row.state_hash))) || '{}') as FlowData;
     const callbackUrl = new URL(this.callbackURL);
     const view = requestView(callbackUrl.origin, callbackUrl.pathname, input.params, input.headers, data.session ?? {});
     return {

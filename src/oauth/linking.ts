@@ -4,7 +4,8 @@ import type { Database } from '../db/schema.js';
 import { findOAuthAccount, findOAuthAccountOfUser, insertOAuthAccount, updateOAuthTokens } from '../db/oauth-repository.js';
 import { findEmailOwner, findUserById, identityKey, insertUser } from '../db/users-repository.js';
 import type { ResolvedOptions } from '../options.js';
-import { encrypt } from '../tokens/encryption.js';
+import { seal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import { randomBase62 } from '../tokens/secrets.js';
 import { isSingleScript } from '../single-script.js';
 import { MAX_REAL_NAME_LENGTH } from '../validation.js';
@@ -50,22 +51,26 @@ export async function resolveIdentity(
   const { provider, identity, linkUserId } = flow;
   const now = opts.now();
   const key = opts.encryptionKey;
-  const details = {
-    access_token_enc: identity.accessToken ? encrypt(key, identity.accessToken) : null,
-    refresh_token_enc: identity.refreshToken ? encrypt(key, identity.refreshToken) : null,
-    scopes: identity.scopes,
-    email: identity.email ?? null,
-    email_verified: identity.emailVerified,
+  // The provider's tokens are sealed for the account's row, which names its user.
+  const details = (userId: string) => {
+    const row = { user_id: userId, provider, provider_user_id: identity.providerUserId };
+    return {
+      access_token_enc: identity.accessToken ? seal(key, identity.accessToken, sealedAt.oauthAccessToken(row)) : null,
+      refresh_token_enc: identity.refreshToken ? seal(key, identity.refreshToken, sealedAt.oauthRefreshToken(row)) : null,
+      scopes: identity.scopes,
+      email: identity.email ?? null,
+      email_verified: identity.emailVerified,
+    };
   };
   const link = async (userId: string, outcome: Resolution['outcome'] = 'linked'): Promise<Resolution> => {
-    await insertOAuthAccount(trx, { provider, provider_user_id: identity.providerUserId, user_id: userId, ...details, created_at: now, updated_at: now });
+    await insertOAuthAccount(trx, { provider, provider_user_id: identity.providerUserId, user_id: userId, ...details(userId), created_at: now, updated_at: now });
     return { userId, outcome };
   };
 
   const linked = await findOAuthAccount(trx, provider, identity.providerUserId);
   if (linked) {
     if (linkUserId !== null && linked.user_id !== linkUserId) throw new ConflictError(`this ${provider} account is already linked to another user`);
-    await updateOAuthTokens(trx, provider, identity.providerUserId, { ...details, updated_at: now });
+    await updateOAuthTokens(trx, provider, identity.providerUserId, { ...details(linked.user_id), updated_at: now });
     return { userId: linked.user_id, outcome: 'known' };
   }
 

@@ -1,7 +1,8 @@
 import { ConflictError, NotFoundError } from '../errors.js';
 import { deleteOAuthAccount, findOAuthAccountOfUser, listOAuthAccounts } from '../db/oauth-repository.js';
 import { findUserById, isUserId } from '../db/users-repository.js';
-import { decrypt } from '../tokens/encryption.js';
+import { unseal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { ServiceContext } from './context.js';
 
@@ -67,8 +68,9 @@ export class IdentityService {
       email_verified: row.email_verified,
       created_at: row.created_at.toISOString(),
       updated_at: row.updated_at.toISOString(),
-      access_token: row.access_token_enc ? (decrypt(key, row.access_token_enc) ?? null) : null,
-      refresh_token: row.refresh_token_enc ? (decrypt(key, row.refresh_token_enc) ?? null) : null,
+      // Bound to this row: a token copied from another user's account opens as no token at all.
+      access_token: row.access_token_enc ? (unseal(key, row.access_token_enc, sealedAt.oauthAccessToken(row)) ?? null) : null,
+      refresh_token: row.refresh_token_enc ? (unseal(key, row.refresh_token_enc, sealedAt.oauthRefreshToken(row)) ?? null) : null,
       scopes: row.scopes,
     };
   }
