@@ -30,7 +30,10 @@ export async function replaceSealedValue(
   to: string,
 ): Promise<boolean> {
   const any = db as unknown as Kysely<any>;
-  let query = any.updateTable(table).set({ [column]: to }).where(column, '=', from);
+  let query = any
+    .updateTable(table)
+    .set({ [column]: to })
+    .where(column, '=', from);
   for (const name of key) query = query.where(name, '=', row[name]);
   const result = await query.executeTakeFirst();
   return result.numUpdatedRows > 0n;

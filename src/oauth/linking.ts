@@ -63,7 +63,14 @@ export async function resolveIdentity(
     };
   };
   const link = async (userId: string, outcome: Resolution['outcome'] = 'linked'): Promise<Resolution> => {
-    await insertOAuthAccount(trx, { provider, provider_user_id: identity.providerUserId, user_id: userId, ...details(userId), created_at: now, updated_at: now });
+    await insertOAuthAccount(trx, {
+      provider,
+      provider_user_id: identity.providerUserId,
+      user_id: userId,
+      ...details(userId),
+      created_at: now,
+      updated_at: now,
+    });
     return { userId, outcome };
   };
 

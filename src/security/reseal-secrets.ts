@@ -29,6 +29,7 @@ export async function resealLegacySecrets(db: Kysely<Database>, key: Buffer, log
     }
   }
   if (resealed > 0) logger.info({ resealed }, 'express-authlib: re-sealed stored secrets, each bound to its row');
-  if (unreadable > 0) logger.warn({ unreadable }, 'express-authlib: stored secrets in the old format that do not decrypt (was encryptionKey changed?); they read as absent');
+  if (unreadable > 0)
+    logger.warn({ unreadable }, 'express-authlib: stored secrets in the old format that do not decrypt (was encryptionKey changed?); they read as absent');
   return { resealed, unreadable };
 }

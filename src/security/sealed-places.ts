@@ -48,7 +48,11 @@ export interface SealedColumn {
 }
 
 const ACCOUNT_KEY = ['user_id', 'provider', 'provider_user_id'] as const;
-const asAccount = (row: Record<string, string>): OAuthAccountKey => ({ user_id: row.user_id!, provider: row.provider!, provider_user_id: row.provider_user_id! });
+const asAccount = (row: Record<string, string>): OAuthAccountKey => ({
+  user_id: row.user_id!,
+  provider: row.provider!,
+  provider_user_id: row.provider_user_id!,
+});
 
 export const SEALED_COLUMNS: readonly SealedColumn[] = [
   { table: 'oauth_accounts', column: 'access_token_enc', key: ACCOUNT_KEY, binding: (r) => sealedAt.oauthAccessToken(asAccount(r)) },

@@ -47,7 +47,9 @@ export class MfaService {
   async setup(userId: string, password: string | undefined): Promise<{ secret: string; otpauth_url: string }> {
     const user = await this.#userWithPassword(userId, password);
     const secret = new (otpauth().Secret)({ size: 20 });
-    const saved = await this.ctx.database.run((db) => savePendingTotp(db, userId, seal(this.ctx.opts.encryptionKey, secret.base32, sealedAt.totpSecret(userId)), this.ctx.opts.now()));
+    const saved = await this.ctx.database.run((db) =>
+      savePendingTotp(db, userId, seal(this.ctx.opts.encryptionKey, secret.base32, sealedAt.totpSecret(userId)), this.ctx.opts.now()),
+    );
     if (!saved) throw new ConflictError('TOTP is already on; disable it first');
     return { secret: secret.base32, otpauth_url: this.#totp(secret.base32, user.username).toString() };
   }
