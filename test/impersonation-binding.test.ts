@@ -116,6 +116,19 @@ describe('an impersonation token ends for good with the admin standing it was is
     }
   });
 
+  it("one started with the admin's API token (scope admin) ends when that token is deleted, on B", async () => {
+    const admin = await registerAdmin(a);
+    const user = await registerUser(a);
+    const key = await a.auth.apiTokens.create(admin.user.id, { name: 'ops', scopes: ['admin'] });
+    const token = (await adminApi(a, key.token).impersonate(user.user.id)).body.token as string;
+    expect(decodeJwt(token).payload.imp_tid).toBe(key.id);
+    await untilB(token, 200);
+    expect((await a.http.delete(`${BASE}/me/api-tokens/${key.id}`).set(bearer(admin.token))).status).toBe(200);
+    await staysDead(token, () => untilB(key.token, 401));
+    // The admin's own login is untouched.
+    expect((await b.http.get('/admin').set(bearer(admin.token))).status).toBe(200);
+  });
+
   it('the admin changes password (POST /change-password)', async () => {
     const { admin, token } = await impersonation();
     const res = await a.http.post(`${BASE}/change-password`).set(bearer(admin.token)).send({ current_password: PASSWORD, password: NEW_PASSWORD });

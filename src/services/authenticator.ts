@@ -127,6 +127,11 @@ export class Authenticator {
       const admin = this.revocation.peekUser(claims.imp);
       if (!admin) return undefined;
       this.#checkImpersonation(claims, user, admin.user);
+      if (claims.imp_tid !== undefined) {
+        const row = this.revocation.peekApiToken(claims.imp_tid);
+        if (!row) return undefined;
+        this.#checkImpersonatorToken(claims, this.apiTokens.isLive(row) ? row : undefined);
+      }
     }
     return { auth: this.#jwtContext(claims, user, this.revocation.publicUser(entry, user), entry.memberships), record: user };
   }
@@ -134,7 +139,10 @@ export class Authenticator {
   async #jwt(token: string): Promise<Checked> {
     const claims = this.#claims(token);
     const user = this.#usable(claims, await this.revocation.cachedUser(claims.sub));
-    if (claims.imp !== undefined) this.#checkImpersonation(claims, user, await this.revocation.cachedUser(claims.imp));
+    if (claims.imp !== undefined) {
+      this.#checkImpersonation(claims, user, await this.revocation.cachedUser(claims.imp));
+      if (claims.imp_tid !== undefined) this.#checkImpersonatorToken(claims, await this.apiTokens.live(claims.imp_tid));
+    }
     const entry = this.revocation.peekUser(claims.sub);
     const cached = entry?.user === user ? entry : undefined;
     return {
@@ -182,6 +190,11 @@ export class Authenticator {
   #checkImpersonation(claims: AccessClaims, user: UserRecord, admin: UserRecord | undefined): void {
     if (!admin || !admin.is_active || admin.token_version !== claims.imp_ver || !admin.roles.includes(this.opts.adminRole)) throw invalid();
     if (this.#effectiveRoles(user.roles).includes(this.opts.adminRole)) throw invalid();
+  }
+
+  /** An impersonation started with an admin's API token ends when that token is deleted or expires. */
+  #checkImpersonatorToken(claims: AccessClaims, row: ApiTokenRow | undefined): void {
+    if (!row || row.user_id !== claims.imp) throw invalid();
   }
 
   /**

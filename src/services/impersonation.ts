@@ -37,14 +37,15 @@ export class ImpersonationService {
    * themself included) or who is disabled (`account_disabled`); 404 for no user.
    * The token dies with the user's tokens (logout-all, password, roles, disable) and, for good, with
    * the admin's standing as it is now: the admin's token version (logout-all, password, roles,
-   * disable), the admin's existence and, given `login.sessionId` (the admin's login that asks), that login.
+   * disable), the admin's existence and, given `login.sessionId` or `login.apiTokenId` (the admin's
+   * login or API token that asks), that login or token.
    */
   async impersonate(
     adminId: string,
     userId: string,
     options: { duration?: number | undefined } = {},
     origin?: EventOrigin,
-    login: { sessionId?: string | undefined } = {},
+    login: { sessionId?: string | undefined; apiTokenId?: string | undefined } = {},
   ): Promise<Impersonation> {
     const { duration } = parseInput(optionsSchema, options);
     const adminRole = this.ctx.opts.adminRole;
@@ -53,7 +54,7 @@ export class ImpersonationService {
     if (!target) throw new NotFoundError('user not found');
     if (this.#effectiveRoles(target.roles).includes(adminRole)) throw new ForbiddenError('forbidden', 'an admin cannot be impersonated');
     if (!target.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
-    const impersonator = { id: admin.id, version: admin.token_version, sessionId: login.sessionId };
+    const impersonator = { id: admin.id, version: admin.token_version, sessionId: login.sessionId, apiTokenId: login.apiTokenId };
     const token = signAccessToken(this.ctx.opts, { userId: target.id, roles: target.roles, version: target.token_version, impersonator }, duration);
     const expiresAt = new Date(Math.floor(this.ctx.opts.now().getTime() / 1000) * 1000 + duration * 1000).toISOString();
     await this.ctx.audit.record('impersonation_start', {

@@ -14,7 +14,8 @@ export const MAX_IMPERSONATION_SECONDS = 3600;
  *
  * An impersonation token also carries the admin's standing when it was issued: `imp` (the admin's
  * id), `imp_ver` (the admin's token version) and, when the admin acted through a login of theirs,
- * `imp_sid` (that login). Whatever ends the admin's tokens (logout-all, a password change, a role
+ * `imp_sid` (that login), or when the admin acted through an API token, `imp_tid` (that token).
+ * Whatever ends the admin's tokens (logout-all, a password change, a role
  * change, disabling) moves the version on for good, so the impersonation ends with them and
  * cannot come back.
  */
@@ -29,6 +30,7 @@ export interface AccessClaims {
   imp?: string;
   imp_ver?: number;
   imp_sid?: string;
+  imp_tid?: string;
 }
 
 /** The admin behind an impersonation token, as it was when the token was issued. */
@@ -37,6 +39,8 @@ export interface Impersonator {
   version: number;
   /** The admin's login the impersonation was started from, if it was started from one. */
   sessionId?: string | undefined;
+  /** The admin's API token (scope `admin`) it was started with, if it was. */
+  apiTokenId?: string | undefined;
 }
 
 type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now' | 'tokenExpiry'>;
@@ -61,6 +65,7 @@ export function signAccessToken(
           imp: subject.impersonator.id,
           imp_ver: subject.impersonator.version,
           ...(subject.impersonator.sessionId ? { imp_sid: subject.impersonator.sessionId } : {}),
+          ...(subject.impersonator.apiTokenId ? { imp_tid: subject.impersonator.apiTokenId } : {}),
         }
       : {}),
   });
@@ -70,7 +75,7 @@ export function signAccessToken(
 export function verifyAccessToken(opts: Options, token: string): JwtResult<AccessClaims> {
   const result = verifyJwt(opts, token, ACCESS_TOKEN_TYPE, Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS));
   if (!result.ok) return result;
-  const { roles, ver, imp, imp_ver, imp_sid, sid, exp, iat } = result.claims;
+  const { roles, ver, imp, imp_ver, imp_sid, imp_tid, sid, exp, iat } = result.claims;
   // Only an impersonation token may outlive `tokenExpiry`.
   if (imp === undefined && exp - iat > opts.tokenExpiry) return { ok: false, code: 'invalid_token' };
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string') || !Number.isInteger(ver)) {
@@ -81,10 +86,9 @@ export function verifyAccessToken(opts: Options, token: string): JwtResult<Acces
   }
   // An impersonation token names the admin's standing it was issued under, or it is not accepted
   // (one issued before the binding existed cannot be ended by the admin, so it ends now).
-  if (
-    imp !== undefined ? !Number.isInteger(imp_ver) || (imp_sid !== undefined && typeof imp_sid !== 'string') : imp_ver !== undefined || imp_sid !== undefined
-  ) {
-    return { ok: false, code: 'invalid_token' };
-  }
+  const optionalText = (value: unknown) => value === undefined || typeof value === 'string';
+  const bound = imp !== undefined && Number.isInteger(imp_ver) && optionalText(imp_sid) && optionalText(imp_tid);
+  const unbound = imp === undefined && imp_ver === undefined && imp_sid === undefined && imp_tid === undefined;
+  if (!bound && !unbound) return { ok: false, code: 'invalid_token' };
   return { ok: true, claims: result.claims as unknown as AccessClaims };
 }
