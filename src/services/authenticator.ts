@@ -180,12 +180,12 @@ export class Authenticator {
   }
 
   /**
-   * An impersonation lives on the admin's standing when it began, never on the admin's standing
-   * now: it ends for good once the admin's token version moves on (logout-all, a password change,
-   * a role change, disabling), the admin is deleted or the admin's login ends (`imp_sid`, checked
-   * with the token's own session). It also ends once the user's effective roles include the
-   * admin role (a user who implies admin is never impersonated), which a role change or another
-   * `roleImplications` brings about.
+   * An impersonation lives only as long as the admin's standing it began under: it ends for good
+   * once the admin's token version moves on (logout-all, a password change, a role change,
+   * disabling; re-enabling or re-promoting moves it further, never back), the admin is deleted or
+   * the admin's login ends (`imp_sid`, checked in #claims with the token's own session). It also
+   * ends once the user's effective roles include the admin role (a user who implies admin is never
+   * impersonated), which a role change or another `roleImplications` brings about.
    */
   #checkImpersonation(claims: AccessClaims, user: UserRecord, admin: UserRecord | undefined): void {
     if (!admin || !admin.is_active || admin.token_version !== claims.imp_ver || !admin.roles.includes(this.opts.adminRole)) throw invalid();

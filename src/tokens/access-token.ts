@@ -15,9 +15,8 @@ export const MAX_IMPERSONATION_SECONDS = 3600;
  * An impersonation token also carries the admin's standing when it was issued: `imp` (the admin's
  * id), `imp_ver` (the admin's token version) and, when the admin acted through a login of theirs,
  * `imp_sid` (that login), or when the admin acted through an API token, `imp_tid` (that token).
- * Whatever ends the admin's tokens (logout-all, a password change, a role
- * change, disabling) moves the version on for good, so the impersonation ends with them and
- * cannot come back.
+ * Whatever ends the admin's tokens (logout-all, a password change, a role change, disabling) moves
+ * the version on for good, so the impersonation ends with them and cannot come back.
  */
 export interface AccessClaims {
   sub: string;
