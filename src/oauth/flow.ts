@@ -28,6 +28,8 @@ export interface BeginInput {
   redirectTo: string | undefined;
   /** The signed-in user who links a provider; undefined for a sign-in. */
   linkUserId?: string;
+  /** That user's token version now: the flow is refused at the callback once it has moved on. */
+  linkUserVersion?: number;
   /** The browser's binding cookie, as it was sent (reused so flows begun in two tabs both finish). */
   browser: string;
   /** Rate-limit key of the client address. */
@@ -46,6 +48,8 @@ export interface CallbackInput {
 export interface Callback {
   provider: Provider;
   linkUserId: string | null;
+  /** The linking user's token version when the flow began (null: a sign-in, or begun before it was kept). */
+  linkUserVersion: number | null;
   redirectTo: string | null;
   view: RequestView;
   state: string;
@@ -94,6 +98,7 @@ export class OAuthFlow {
           redirect_to: redirectTo,
           browser_hash: sha256(input.browser),
           link_user_id: input.linkUserId ?? null,
+          link_user_version: input.linkUserId === undefined ? null : (input.linkUserVersion ?? null),
           flow_enc: seal(this.opts.encryptionKey, JSON.stringify(authorization.data), sealedAt.oauthFlow(sha256(authorization.state))),
           client_key: input.clientKey,
           created_at: now,
@@ -119,6 +124,7 @@ export class OAuthFlow {
     return {
       provider,
       linkUserId: row.link_user_id,
+      linkUserVersion: row.link_user_version,
       redirectTo: row.redirect_to ?? this.opts.oauthRedirect ?? null,
       view,
       state: state[0]!,

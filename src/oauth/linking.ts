@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import { ConflictError, ForbiddenError, NotFoundError, OAuthError } from '../errors.js';
 import type { Database } from '../db/schema.js';
 import { findOAuthAccount, findOAuthAccountOfUser, insertOAuthAccount, updateOAuthTokens } from '../db/oauth-repository.js';
-import { findEmailOwner, findUserById, identityKey, insertUser } from '../db/users-repository.js';
+import { findEmailOwner, findUserById, identityKey, insertUser, lockUser } from '../db/users-repository.js';
 import type { ResolvedOptions } from '../options.js';
 import { seal } from '../tokens/encryption.js';
 import { sealedAt } from '../security/sealed-places.js';
@@ -46,9 +46,17 @@ function usernameBase(identity: ProviderIdentity, provider: string): string {
 export async function resolveIdentity(
   trx: Transaction<Database>,
   opts: Pick<ResolvedOptions, 'encryptionKey' | 'oauthAutoCreate' | 'defaultRoles' | 'now'>,
-  flow: { provider: string; identity: ProviderIdentity; linkUserId: string | null; attempt: number },
+  flow: { provider: string; identity: ProviderIdentity; linkUserId: string | null; linkUserVersion: number | null; attempt: number },
 ): Promise<Resolution> {
   const { provider, identity, linkUserId } = flow;
+  if (linkUserId !== null && flow.linkUserVersion !== null) {
+    // A linking flow ends with the logins of the user who began it (logout-all, password, roles,
+    // disabling): a stolen access token must not leave behind a way to sign in as its owner. The
+    // row is locked as every revocation locks it first, so one cannot slip in between.
+    const user = await lockUser(trx, linkUserId);
+    if (user && user.token_version !== flow.linkUserVersion)
+      throw new OAuthError('invalid_state', 'the login that began this linking has ended; sign in and link again');
+  }
   const now = opts.now();
   const key = opts.encryptionKey;
   // The provider's tokens are sealed for the account's row, which names its user.
