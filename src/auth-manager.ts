@@ -21,6 +21,9 @@ import { LoginThrottle } from './security/login-throttle.js';
 import { TokenFailureLimiter } from './security/token-failures.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
+import { readCredentials } from './http/credentials.js';
+import { resealLegacySecrets } from './security/reseal-secrets.js';
+import { MAX_IMPERSONATION_SECONDS } from './tokens/access-token.js';
 import { browserCookie } from './oauth/browser-cookie.js';
 import { IdentityService } from './services/identities.js';
 import { IntegrationService } from './services/integrations.js';
@@ -170,9 +173,16 @@ export class AuthManager {
     this.#ownsHasher = opts.hasher === undefined;
     this.#hasher = opts.hasher ?? DEFAULT_HASHER(opts.bcryptRounds);
 
-    const revocation = new Revocation(() => this.#database.db(), opts.now, opts.tokenExpiry, opts.dbSchema, this.#logger);
+    // A revoked login is remembered as long as any access token bound to it can live: an
+    // impersonation token (bound to the admin's login) may outlive `tokenExpiry`.
+    const horizon = Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS);
+    const revocation = new Revocation(() => this.#database.db(), opts.now, horizon, opts.dbSchema, this.#logger);
     this.#revocation = revocation;
-    this.#database = new DatabaseGate(opts, this.#logger, (connection) => revocation.start(connection));
+    // Before anything reads a secret: stored secrets in the old format are sealed again, bound to their rows.
+    this.#database = new DatabaseGate(opts, this.#logger, async (connection) => {
+      await resealLegacySecrets(connection.db, opts.encryptionKey, this.#logger);
+      await revocation.start(connection);
+    });
     const clientIp = clientIpResolver(opts.trustProxy, this.#logger);
     const audit = new Audit(this.#database, this.#logger, opts.now, opts.onEvent);
     const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#database, opts.now);
@@ -279,6 +289,7 @@ export class AuthManager {
       clientIp,
       adminRole: opts.adminRole,
       authenticate: this.requireAuth(),
+      sessionOf: (req) => this.#authenticator.sessionOf(readCredentials(req)),
       authenticateForSetup: createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, opts.permissions, undefined, true),
       afterRegister: (userId, origin) => (opts.requireEmailVerification ? lifecycle.sendVerificationAfterRegister(userId, origin) : Promise.resolve()),
       lifecycle,

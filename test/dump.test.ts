@@ -295,7 +295,7 @@ describe('database dump after a full scenario', () => {
     expect(row.token_hash).toBe(createHash('sha256').update(s.serviceKey.token).digest('hex'));
     const [integration] = s.dump.integrations!;
     expect(integration).toMatchObject({ user_id: s.userId, connector: 'stripe', identifier: 'acct_dump' });
-    expect(integration!.secret_enc).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(integration!.secret_enc).toMatch(/^v2\.[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
   it('a service key rebuilt from the dump does not authenticate: its stored hash, api_<id><hash>, the row as a whole', async () => {

@@ -74,7 +74,10 @@ describe('POST /{user}/impersonate', () => {
     };
     const kid = decodeJwt(admin.token).header.kid;
     expect(await meStatus(t, forge({ alg: 'HS256', typ: 'at+jwt', kid }, claims, { key: t.secret }))).toBe(401);
-    expect(await meStatus(t, forge({ alg: 'HS256', typ: 'at+jwt', kid }, { ...claims, imp: admin.user.id }, { key: t.secret }))).toBe(200);
+    const adminVersion = decodeJwt(admin.token).payload.ver;
+    expect(await meStatus(t, forge({ alg: 'HS256', typ: 'at+jwt', kid }, { ...claims, imp: admin.user.id, imp_ver: adminVersion }, { key: t.secret }))).toBe(
+      200,
+    );
   });
 
   it('refuses another admin (403), the admin themself (403), a disabled user (403 account_disabled), no user (404)', async () => {

@@ -428,7 +428,7 @@ describe('at rest', () => {
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
     expect(row).toMatchObject({ connector: 'aws', identifier: 'AKIA-ID', scopes: ['s3:read'], meta: { region: 'eu-west-1' } });
-    expect(row.secret_enc).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(row.secret_enc).toMatch(/^v2\.[\w-]+\.[\w-]+\.[\w-]+$/);
     const dump = JSON.stringify(rows);
     for (const form of [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url'), Buffer.from(secret).toString('hex')]) {
       expect(dump).not.toContain(form);

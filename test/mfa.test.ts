@@ -115,7 +115,7 @@ describe('TOTP setup', () => {
     const rows = await rawQuery<Record<string, unknown>>(`select * from "${t.schema}".mfa_totp where user_id = $1`, [u.user.id]);
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(u.secret);
-    expect(String(rows[0]!.secret_enc)).toMatch(/^v1\./);
+    expect(String(rows[0]!.secret_enc)).toMatch(/^v2\./);
     const codes = await rawQuery<Record<string, unknown>>(`select * from "${t.schema}".mfa_backup_codes where user_id = $1`, [u.user.id]);
     const text = JSON.stringify(codes).toLowerCase();
     for (const code of u.backupCodes) {

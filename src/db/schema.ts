@@ -88,6 +88,8 @@ export interface OAuthStatesTable {
   browser_hash: string;
   /** The signed-in user who began a linking flow; null for a sign-in. */
   link_user_id: string | null;
+  /** That user's token version when the flow began: the flow ends with the user's logins (0012). */
+  link_user_version: number | null;
   /** AES-256-GCM of the JSON the strategy needs back (PKCE verifier, nonce, its session). */
   flow_enc: string | null;
   /** Rate-limit key of the address that began the flow. */

@@ -22,6 +22,8 @@ export interface AdminRouteDeps {
   adminRole: string;
   authenticate: Handler;
   origin: (req: Req) => EventOrigin;
+  /** The login (`sid`) of the access token the request came with, if any. */
+  sessionOf: (req: Req) => string | undefined;
 }
 
 // Admin-created users need an email; the service validates every field and drops unknown ones.
@@ -85,9 +87,12 @@ export function mountAdminRoutes(router: Routes, d: AdminRouteDeps): void {
 
   router.post('/:user/impersonate', ...admin, async (req, res) => {
     const { duration } = bodyObject(req) as { duration?: number };
-    const adminId = caller(req).user.id;
+    const auth = caller(req);
+    const adminId = auth.user.id;
     const target = param(req, 'user') === 'me' ? adminId : param(req, 'user');
-    const result = await d.impersonation.impersonate(adminId, target, { duration }, d.origin(req));
+    // Bound to the admin's login (or API token) that asks, so ending it ends the impersonation too.
+    const login = auth.method === 'api_token' ? { apiTokenId: auth.token_id } : { sessionId: d.sessionOf(req) };
+    const result = await d.impersonation.impersonate(adminId, target, { duration }, d.origin(req), login);
     sendJson(res, 200, result, true);
   });
 }

@@ -3,7 +3,8 @@ import { OAuthError } from '../errors.js';
 import { consumeOAuthState, deleteExpiredOAuthStates, insertOAuthState } from '../db/oauth-repository.js';
 import type { DatabaseGate } from '../db/database-gate.js';
 import type { ResolvedOptions } from '../options.js';
-import { decrypt, encrypt } from '../tokens/encryption.js';
+import { seal, unseal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import { sha256 } from '../tokens/secrets.js';
 import type { ProviderIdentity } from './identity.js';
 import type { FlowData, Provider } from './provider.js';
@@ -27,6 +28,8 @@ export interface BeginInput {
   redirectTo: string | undefined;
   /** The signed-in user who links a provider; undefined for a sign-in. */
   linkUserId?: string;
+  /** That user's token version now: the flow is refused at the callback once it has moved on. */
+  linkUserVersion?: number;
   /** The browser's binding cookie, as it was sent (reused so flows begun in two tabs both finish). */
   browser: string;
   /** Rate-limit key of the client address. */
@@ -47,6 +50,8 @@ export interface CallbackInput {
 export interface Callback {
   provider: Provider;
   linkUserId: string | null;
+  /** The linking user's token version when the flow began (null: a sign-in, or begun before it was kept). */
+  linkUserVersion: number | null;
   redirectTo: string | null;
   /** The `client_state` the flow began with, if any. */
   clientState: string | null;
@@ -97,7 +102,8 @@ export class OAuthFlow {
           redirect_to: redirectTo,
           browser_hash: sha256(input.browser),
           link_user_id: input.linkUserId ?? null,
-          flow_enc: encrypt(this.opts.encryptionKey, JSON.stringify(authorization.data)),
+          link_user_version: input.linkUserId === undefined ? null : (input.linkUserVersion ?? null),
+          flow_enc: seal(this.opts.encryptionKey, JSON.stringify(authorization.data), sealedAt.oauthFlow(sha256(authorization.state))),
           client_key: input.clientKey,
           client_state: input.clientState ?? null,
           created_at: now,
@@ -117,12 +123,13 @@ export class OAuthFlow {
     const named = input.params.getAll('provider');
     if (!row || named.length > 1 || (named.length === 1 && named[0] !== row.provider) || !this.providers.has(row.provider)) throw invalidState();
     const provider = this.providers.get(row.provider)!;
-    const data = JSON.parse((row.flow_enc && decrypt(this.opts.encryptionKey, row.flow_enc)) || '{}') as FlowData;
+    const data = JSON.parse((row.flow_enc && unseal(this.opts.encryptionKey, row.flow_enc, sealedAt.oauthFlow(row.state_hash))) || '{}') as FlowData;
     const callbackUrl = new URL(this.callbackURL);
     const view = requestView(callbackUrl.origin, callbackUrl.pathname, input.params, input.headers, data.session ?? {});
     return {
       provider,
       linkUserId: row.link_user_id,
+      linkUserVersion: row.link_user_version,
       redirectTo: row.redirect_to ?? this.opts.oauthRedirect ?? null,
       clientState: row.client_state ?? null,
       view,

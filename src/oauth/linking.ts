@@ -2,9 +2,10 @@ import type { Transaction } from 'kysely';
 import { ConflictError, ForbiddenError, NotFoundError, OAuthError } from '../errors.js';
 import type { Database } from '../db/schema.js';
 import { findOAuthAccount, findOAuthAccountOfUser, insertOAuthAccount, updateOAuthTokens } from '../db/oauth-repository.js';
-import { findEmailOwner, findUserById, identityKey, insertUser } from '../db/users-repository.js';
+import { findEmailOwner, findUserById, identityKey, insertUser, lockUser } from '../db/users-repository.js';
 import type { ResolvedOptions } from '../options.js';
-import { encrypt } from '../tokens/encryption.js';
+import { seal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import { randomBase62 } from '../tokens/secrets.js';
 import { isSingleScript } from '../single-script.js';
 import { MAX_REAL_NAME_LENGTH } from '../validation.js';
@@ -45,27 +46,46 @@ function usernameBase(identity: ProviderIdentity, provider: string): string {
 export async function resolveIdentity(
   trx: Transaction<Database>,
   opts: Pick<ResolvedOptions, 'encryptionKey' | 'oauthAutoCreate' | 'defaultRoles' | 'now'>,
-  flow: { provider: string; identity: ProviderIdentity; linkUserId: string | null; attempt: number },
+  flow: { provider: string; identity: ProviderIdentity; linkUserId: string | null; linkUserVersion: number | null; attempt: number },
 ): Promise<Resolution> {
   const { provider, identity, linkUserId } = flow;
+  if (linkUserId !== null && flow.linkUserVersion !== null) {
+    // A linking flow ends with the logins of the user who began it (logout-all, password, roles,
+    // disabling): a stolen access token must not leave behind a way to sign in as its owner. The
+    // row is locked as every revocation locks it first, so one cannot slip in between.
+    const user = await lockUser(trx, linkUserId);
+    if (user && user.token_version !== flow.linkUserVersion)
+      throw new OAuthError('invalid_state', 'the login that began this linking has ended; sign in and link again');
+  }
   const now = opts.now();
   const key = opts.encryptionKey;
-  const details = {
-    access_token_enc: identity.accessToken ? encrypt(key, identity.accessToken) : null,
-    refresh_token_enc: identity.refreshToken ? encrypt(key, identity.refreshToken) : null,
-    scopes: identity.scopes,
-    email: identity.email ?? null,
-    email_verified: identity.emailVerified,
+  // The provider's tokens are sealed for the account's row, which names its user.
+  const details = (userId: string) => {
+    const row = { user_id: userId, provider, provider_user_id: identity.providerUserId };
+    return {
+      access_token_enc: identity.accessToken ? seal(key, identity.accessToken, sealedAt.oauthAccessToken(row)) : null,
+      refresh_token_enc: identity.refreshToken ? seal(key, identity.refreshToken, sealedAt.oauthRefreshToken(row)) : null,
+      scopes: identity.scopes,
+      email: identity.email ?? null,
+      email_verified: identity.emailVerified,
+    };
   };
   const link = async (userId: string, outcome: Resolution['outcome'] = 'linked'): Promise<Resolution> => {
-    await insertOAuthAccount(trx, { provider, provider_user_id: identity.providerUserId, user_id: userId, ...details, created_at: now, updated_at: now });
+    await insertOAuthAccount(trx, {
+      provider,
+      provider_user_id: identity.providerUserId,
+      user_id: userId,
+      ...details(userId),
+      created_at: now,
+      updated_at: now,
+    });
     return { userId, outcome };
   };
 
   const linked = await findOAuthAccount(trx, provider, identity.providerUserId);
   if (linked) {
     if (linkUserId !== null && linked.user_id !== linkUserId) throw new ConflictError(`this ${provider} account is already linked to another user`);
-    await updateOAuthTokens(trx, provider, identity.providerUserId, { ...details, updated_at: now });
+    await updateOAuthTokens(trx, provider, identity.providerUserId, { ...details(linked.user_id), updated_at: now });
     return { userId: linked.user_id, outcome: 'known' };
   }
 

@@ -78,7 +78,8 @@ export class Revocation {
   constructor(
     private readonly db: () => Promise<Kysely<Database>>,
     private readonly clock: () => Date,
-    private readonly tokenExpirySeconds: number,
+    /** The longest an access token can live (impersonation tokens included): how long a revoked login is remembered. */
+    private readonly longestTokenSeconds: number,
     schema: string,
     private readonly logger: Logger,
   ) {
@@ -148,7 +149,7 @@ export class Revocation {
       for (const listener of this.#onGroupsChanged) listener();
     } else {
       this.#pruneSessions();
-      this.#revokedSessions.set(event.session, Date.now() + this.tokenExpirySeconds * 1000);
+      this.#revokedSessions.set(event.session, Date.now() + this.longestTokenSeconds * 1000);
     }
   }
 
@@ -278,7 +279,7 @@ export class Revocation {
 
   /** Loads the logins revoked recently enough that access tokens of theirs may still be unexpired. */
   async #warm(db: Kysely<Database>): Promise<void> {
-    const since = new Date(this.clock().getTime() - this.tokenExpirySeconds * 1000);
+    const since = new Date(this.clock().getTime() - this.longestTokenSeconds * 1000);
     for (const sessionId of await sessionsRevokedSince(db, since)) this.apply({ session: sessionId });
   }
 

@@ -168,6 +168,25 @@ export class ApiTokenService {
     return result;
   }
 
+  /**
+   * A token's row by its public id, while it exists and has not expired (in memory when read in
+   * the last 30 s; a deletion anywhere evicts it at once): for what was derived from the token.
+   */
+  async live(id: string): Promise<ApiTokenRow | undefined> {
+    let row = this.ctx.revocation.peekApiToken(id);
+    if (!row) {
+      const epoch = this.ctx.revocation.apiTokenEpoch();
+      row = await this.ctx.database.run((db) => findApiToken(db, id));
+      if (row) this.ctx.revocation.rememberApiToken(row, epoch);
+    }
+    return row && this.isLive(row) ? row : undefined;
+  }
+
+  /** Whether a token's row has not expired. */
+  isLive(row: ApiTokenRow): boolean {
+    return !row.expires_at || row.expires_at > this.ctx.opts.now();
+  }
+
   /** The check without waiting, when the row is cached; undefined when it must be read. */
   checkNow(token: string): ApiTokenCheck | undefined {
     const parsed = parseApiToken(token);

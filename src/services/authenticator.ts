@@ -128,7 +128,12 @@ export class Authenticator {
     if (claims.imp !== undefined) {
       const admin = this.revocation.peekUser(claims.imp);
       if (!admin) return undefined;
-      this.#checkImpersonator(admin.user);
+      this.#checkImpersonation(claims, user, admin.user);
+      if (claims.imp_tid !== undefined) {
+        const row = this.revocation.peekApiToken(claims.imp_tid);
+        if (!row) return undefined;
+        this.#checkImpersonatorToken(claims, this.apiTokens.isLive(row) ? row : undefined);
+      }
     }
     return { auth: this.#jwtContext(claims, user, this.revocation.publicUser(entry, user), entry.memberships), record: user };
   }
@@ -139,7 +144,10 @@ export class Authenticator {
     // entry dropped meanwhile (another change announced) and judge the request with no groups.
     const entry = await this.revocation.cachedEntry(claims.sub);
     const user = this.#usable(claims, entry.user);
-    if (claims.imp !== undefined) this.#checkImpersonator(await this.revocation.cachedUser(claims.imp));
+    if (claims.imp !== undefined) {
+      this.#checkImpersonation(claims, user, await this.revocation.cachedUser(claims.imp));
+      if (claims.imp_tid !== undefined) this.#checkImpersonatorToken(claims, await this.apiTokens.live(claims.imp_tid));
+    }
     return { auth: this.#jwtContext(claims, user, this.revocation.publicUser(entry, user), entry.memberships), record: user };
   }
 
@@ -160,6 +168,7 @@ export class Authenticator {
       this.#verified.set(token, claims);
     }
     if (claims.sid !== undefined && this.revocation.isSessionRevoked(claims.sid)) throw invalid();
+    if (claims.imp_sid !== undefined && this.revocation.isSessionRevoked(claims.imp_sid)) throw invalid();
     return claims;
   }
 
@@ -170,9 +179,34 @@ export class Authenticator {
     return user;
   }
 
-  /** An impersonation ends when its admin is disabled, deleted or loses the admin role. */
-  #checkImpersonator(admin: UserRecord | undefined): void {
-    if (!admin || !admin.is_active || !admin.roles.includes(this.opts.adminRole)) throw invalid();
+  /**
+   * An impersonation lives only as long as the admin's standing it began under: it ends for good
+   * once the admin's token version moves on (logout-all, a password change, a role change,
+   * disabling; re-enabling or re-promoting moves it further, never back), the admin is deleted or
+   * the admin's login ends (`imp_sid`, checked in #claims with the token's own session). It also
+   * ends once the user's effective roles include the admin role (a user who implies admin is never
+   * impersonated), which a role change or another `roleImplications` brings about.
+   */
+  #checkImpersonation(claims: AccessClaims, user: UserRecord, admin: UserRecord | undefined): void {
+    if (!admin || !admin.is_active || admin.token_version !== claims.imp_ver || !admin.roles.includes(this.opts.adminRole)) throw invalid();
+    if (this.#effectiveRoles(user.roles).includes(this.opts.adminRole)) throw invalid();
+  }
+
+  /** An impersonation started with an admin's API token ends when that token is deleted or expires. */
+  #checkImpersonatorToken(claims: AccessClaims, row: ApiTokenRow | undefined): void {
+    if (!row || row.user_id !== claims.imp) throw invalid();
+  }
+
+  /**
+   * The login an access token belongs to (its `sid`), for binding what is derived from it (an
+   * impersonation) to that login; undefined for an API token or a token of no login.
+   */
+  sessionOf(token: string | undefined): string | undefined {
+    if (token === undefined || token.startsWith(API_TOKEN_PREFIX)) return undefined;
+    const known = this.#verified.get(token);
+    if (known) return known.sid;
+    const result = verifyAccessToken(this.opts, token);
+    return result.ok ? result.claims.sid : undefined;
   }
 
   /**

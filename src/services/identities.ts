@@ -1,7 +1,8 @@
 import { ConflictError, NotFoundError } from '../errors.js';
 import { deleteOAuthAccount, findOAuthAccountOfUser, listOAuthAccounts } from '../db/oauth-repository.js';
 import { findUserById, isUserId } from '../db/users-repository.js';
-import { decrypt } from '../tokens/encryption.js';
+import { unseal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { ServiceContext } from './context.js';
 
@@ -60,6 +61,12 @@ export class IdentityService {
     const row = await this.ctx.database.run((db) => findOAuthAccountOfUser(db, userId, provider));
     if (!row) return undefined;
     const key = this.ctx.opts.encryptionKey;
+    // Bound to this row: a token copied from another user's account opens as no token at all.
+    const access_token = row.access_token_enc ? (unseal(key, row.access_token_enc, sealedAt.oauthAccessToken(row)) ?? null) : null;
+    const refresh_token = row.refresh_token_enc ? (unseal(key, row.refresh_token_enc, sealedAt.oauthRefreshToken(row)) ?? null) : null;
+    if ((row.access_token_enc && access_token === null) || (row.refresh_token_enc && refresh_token === null)) {
+      this.ctx.logger.warn({ provider }, 'express-authlib: a provider token could not be decrypted (was encryptionKey changed, or the row altered?)');
+    }
     return {
       provider: row.provider,
       provider_user_id: row.provider_user_id,
@@ -67,8 +74,8 @@ export class IdentityService {
       email_verified: row.email_verified,
       created_at: row.created_at.toISOString(),
       updated_at: row.updated_at.toISOString(),
-      access_token: row.access_token_enc ? (decrypt(key, row.access_token_enc) ?? null) : null,
-      refresh_token: row.refresh_token_enc ? (decrypt(key, row.refresh_token_enc) ?? null) : null,
+      access_token,
+      refresh_token,
       scopes: row.scopes,
     };
   }

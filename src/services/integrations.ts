@@ -5,7 +5,8 @@ import { findOAuthAccountOfUser, listOAuthAccounts } from '../db/oauth-repositor
 import type { IntegrationRow, OAuthAccountRow } from '../db/schema.js';
 import { isForeignKeyViolation } from '../db/unavailable.js';
 import { findUserById, isUserId } from '../db/users-repository.js';
-import { decrypt, encrypt } from '../tokens/encryption.js';
+import { seal, unseal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import * as v from '../validation.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { ServiceContext } from './context.js';
@@ -91,9 +92,6 @@ const setSchema = z.object({
  */
 const nameable = (connector: unknown): connector is string => typeof connector === 'string' && connector.length <= 256 && !connector.includes('\0');
 
-/** The associated data that binds a ciphertext to its row. User ids are stored in lower case. */
-const sealContext = (userId: string, connector: string) => `integration:${userId.toLowerCase()}:${connector}`;
-
 function toInfo(row: IntegrationRow): IntegrationInfo {
   return {
     connector: row.connector,
@@ -148,7 +146,7 @@ export class IntegrationService {
           user_id: userId,
           connector: data.connector,
           identifier: data.identifier ?? null,
-          secret_enc: encrypt(this.ctx.opts.encryptionKey, data.secret, sealContext(userId, data.connector)),
+          secret_enc: seal(this.ctx.opts.encryptionKey, data.secret, sealedAt.integrationSecret(userId, data.connector)),
           scopes: [...new Set(data.scopes ?? [])],
           meta: JSON.stringify(data.meta ?? {}),
           now: this.ctx.opts.now(),
@@ -173,7 +171,7 @@ export class IntegrationService {
     if (!CONNECTOR_PATTERN.test(connector)) return undefined;
     const row = await this.ctx.database.run((db) => findIntegration(db, userId, connector));
     if (!row) return undefined;
-    const secret = decrypt(this.ctx.opts.encryptionKey, row.secret_enc, sealContext(row.user_id, row.connector)) ?? null;
+    const secret = unseal(this.ctx.opts.encryptionKey, row.secret_enc, sealedAt.integrationSecret(row.user_id, row.connector)) ?? null;
     if (secret === null) this.ctx.logger.warn({ connector }, 'express-authlib: an integration secret could not be decrypted (was encryptionKey changed?)');
     return { ...toInfo(row), source: 'manual', secret, meta: row.meta };
   }

@@ -8,7 +8,8 @@ import type { Database } from '../db/schema.js';
 import { findUserById, type UserRecord } from '../db/users-repository.js';
 import type { User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
-import { decrypt, encrypt } from '../tokens/encryption.js';
+import { seal, unseal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import { keyedHash } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
 import type { MfaChallenges } from './mfa-challenges.js';
@@ -46,7 +47,9 @@ export class MfaService {
   async setup(userId: string, password: string | undefined): Promise<{ secret: string; otpauth_url: string }> {
     const user = await this.#userWithPassword(userId, password);
     const secret = new (otpauth().Secret)({ size: 20 });
-    const saved = await this.ctx.database.run((db) => savePendingTotp(db, userId, encrypt(this.ctx.opts.encryptionKey, secret.base32), this.ctx.opts.now()));
+    const saved = await this.ctx.database.run((db) =>
+      savePendingTotp(db, userId, seal(this.ctx.opts.encryptionKey, secret.base32, sealedAt.totpSecret(userId)), this.ctx.opts.now()),
+    );
     if (!saved) throw new ConflictError('TOTP is already on; disable it first');
     return { secret: secret.base32, otpauth_url: this.#totp(secret.base32, user.username).toString() };
   }
@@ -148,7 +151,8 @@ export class MfaService {
   }
 
   async #acceptTotp(trx: Transaction<Database>, userId: string, secretEnc: string, code: string, confirm: boolean): Promise<boolean> {
-    const secret = decrypt(this.ctx.opts.encryptionKey, secretEnc);
+    // Bound to this user's row: a secret copied from another user's row does not open here.
+    const secret = unseal(this.ctx.opts.encryptionKey, secretEnc, sealedAt.totpSecret(userId));
     if (!secret || !/^\d{6}$/.test(code)) return false;
     const now = this.ctx.opts.now().getTime();
     const delta = this.#totp(secret, '').validate({ token: code, timestamp: now, window: TOTP_WINDOW });

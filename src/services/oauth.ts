@@ -1,4 +1,5 @@
-import { AuthError, ServiceUnavailableError } from '../errors.js';
+import { AuthError, NotFoundError, ServiceUnavailableError } from '../errors.js';
+import { findUserById } from '../db/users-repository.js';
 import { isUniqueViolation } from '../db/unavailable.js';
 import { OAuthFlow, publicEndpoint, type BeginInput, type CallbackInput } from '../oauth/flow.js';
 import { resolveIdentity, type Resolution } from '../oauth/linking.js';
@@ -44,8 +45,12 @@ export class OAuthService {
   }
 
   /** Starts a flow (a sign-in, or with `linkUserId` a linking); returns the provider URL to send the browser to. */
-  begin(input: BeginInput): Promise<string> {
-    return this.#flow.begin(input);
+  async begin(input: BeginInput): Promise<string> {
+    if (input.linkUserId === undefined) return this.#flow.begin(input);
+    // A linking flow is derived from the user's standing now, and ends with it (see resolveIdentity).
+    const user = await this.ctx.database.run((db) => findUserById(db, input.linkUserId!));
+    if (!user) throw new NotFoundError('user not found');
+    return this.#flow.begin({ ...input, linkUserVersion: user.token_version });
   }
 
   /**
@@ -55,10 +60,10 @@ export class OAuthService {
    */
   async complete(input: CallbackInput & { origin?: EventOrigin }): Promise<OAuthResult> {
     const callback = await this.#flow.callback(input);
-    const { redirectTo, linkUserId, provider, clientState } = callback;
+    const { redirectTo, linkUserId, linkUserVersion, provider, clientState } = callback;
     try {
       const identity = await this.#flow.finish(callback);
-      const { userId, outcome } = await this.#resolve(provider.name, identity, linkUserId);
+      const { userId, outcome } = await this.#resolve(provider.name, identity, linkUserId, linkUserVersion);
       // Recorded before the login, which a disabled account fails: the link itself has happened.
       if (outcome === 'linked')
         await this.ctx.audit.record('identity_linked', { userId, data: { provider: provider.name, explicit: linkUserId !== null }, origin: input.origin });
@@ -71,11 +76,11 @@ export class OAuthService {
     }
   }
 
-  async #resolve(provider: string, identity: ProviderIdentity, linkUserId: string | null): Promise<Resolution> {
+  async #resolve(provider: string, identity: ProviderIdentity, linkUserId: string | null, linkUserVersion: number | null): Promise<Resolution> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.ctx.database.run((db) =>
-          db.transaction().execute((trx) => resolveIdentity(trx, this.ctx.opts, { provider, identity, linkUserId, attempt })),
+          db.transaction().execute((trx) => resolveIdentity(trx, this.ctx.opts, { provider, identity, linkUserId, linkUserVersion, attempt })),
         );
       } catch (err) {
         if (!isUniqueViolation(err) || attempt >= RESOLVE_ATTEMPTS) throw err;

@@ -11,6 +11,12 @@ export const MAX_IMPERSONATION_SECONDS = 3600;
 /**
  * What an access token asserts. `ver` is the user's token version when it was issued; `sid` is the
  * session (one login) it belongs to, so logging that session out kills it too.
+ *
+ * An impersonation token also carries the admin's standing when it was issued: `imp` (the admin's
+ * id), `imp_ver` (the admin's token version) and, when the admin acted through a login of theirs,
+ * `imp_sid` (that login), or when the admin acted through an API token, `imp_tid` (that token).
+ * Whatever ends the admin's tokens (logout-all, a password change, a role change, disabling) moves
+ * the version on for good, so the impersonation ends with them and cannot come back.
  */
 export interface AccessClaims {
   sub: string;
@@ -21,6 +27,19 @@ export interface AccessClaims {
   iat: number;
   exp: number;
   imp?: string;
+  imp_ver?: number;
+  imp_sid?: string;
+  imp_tid?: string;
+}
+
+/** The admin behind an impersonation token, as it was when the token was issued. */
+export interface Impersonator {
+  id: string;
+  version: number;
+  /** The admin's login the impersonation was started from, if it was started from one. */
+  sessionId?: string | undefined;
+  /** The admin's API token (scope `admin`) it was started with, if it was. */
+  apiTokenId?: string | undefined;
 }
 
 type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now' | 'tokenExpiry'>;
@@ -28,7 +47,7 @@ type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now' | 't
 /** Signs an access token for `userId`; `lifetime` overrides `tokenExpiry` (impersonation uses a shorter one). */
 export function signAccessToken(
   opts: Options,
-  subject: { userId: string; roles: readonly string[]; version: number; sessionId?: string; impersonatorId?: string },
+  subject: { userId: string; roles: readonly string[]; version: number; sessionId?: string; impersonator?: Impersonator },
   lifetime = opts.tokenExpiry,
 ): string {
   const iat = Math.floor(opts.now().getTime() / 1000);
@@ -40,7 +59,14 @@ export function signAccessToken(
     jti: randomUUID(),
     iat,
     exp: iat + lifetime,
-    ...(subject.impersonatorId ? { imp: subject.impersonatorId } : {}),
+    ...(subject.impersonator
+      ? {
+          imp: subject.impersonator.id,
+          imp_ver: subject.impersonator.version,
+          ...(subject.impersonator.sessionId ? { imp_sid: subject.impersonator.sessionId } : {}),
+          ...(subject.impersonator.apiTokenId ? { imp_tid: subject.impersonator.apiTokenId } : {}),
+        }
+      : {}),
   });
 }
 
@@ -48,7 +74,7 @@ export function signAccessToken(
 export function verifyAccessToken(opts: Options, token: string): JwtResult<AccessClaims> {
   const result = verifyJwt(opts, token, ACCESS_TOKEN_TYPE, Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS));
   if (!result.ok) return result;
-  const { roles, ver, imp, sid, exp, iat } = result.claims;
+  const { roles, ver, imp, imp_ver, imp_sid, imp_tid, sid, exp, iat } = result.claims;
   // Only an impersonation token may outlive `tokenExpiry`.
   if (imp === undefined && exp - iat > opts.tokenExpiry) return { ok: false, code: 'invalid_token' };
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string') || !Number.isInteger(ver)) {
@@ -57,5 +83,11 @@ export function verifyAccessToken(opts: Options, token: string): JwtResult<Acces
   if ((imp !== undefined && typeof imp !== 'string') || (sid !== undefined && typeof sid !== 'string')) {
     return { ok: false, code: 'invalid_token' };
   }
+  // An impersonation token names the admin's standing it was issued under, or it is not accepted
+  // (one issued before the binding existed cannot be ended by the admin, so it ends now).
+  const optionalText = (value: unknown) => value === undefined || typeof value === 'string';
+  const bound = imp !== undefined && Number.isInteger(imp_ver) && optionalText(imp_sid) && optionalText(imp_tid);
+  const unbound = imp === undefined && imp_ver === undefined && imp_sid === undefined && imp_tid === undefined;
+  if (!bound && !unbound) return { ok: false, code: 'invalid_token' };
   return { ok: true, claims: result.claims as unknown as AccessClaims };
 }

@@ -254,7 +254,7 @@ export const OPERATIONS: readonly Operation[] = [
   op('admin', 'post /admin/roles', 'Create a role', { access: 'admin', body: ['RoleRequest', roleSchema], ok: { 201: r.RoleInfo }, errors: [409] }),
   op('admin', 'delete /admin/roles/{name}', 'Delete a role nobody holds', { access: 'admin', ok: { 200: r.Success }, errors: [404, 409] }),
   op('admin', 'get /admin/events', 'The audit trail, newest first', { access: 'admin', query: eventListSchema, ok: { 200: r.EventList } }),
-  op('admin', 'post /{user}/impersonate', 'An access token acting as the user (no refresh token)', {
+  op('admin', 'post /{user}/impersonate', "An access token acting as the user (no refresh token), ending with the admin's login", {
     access: 'admin',
     body: ['ImpersonateRequest', impersonationSchema],
     ok: { 200: r.Impersonation },
