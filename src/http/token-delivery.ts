@@ -7,7 +7,8 @@ import { OAUTH_STATE_TTL_SECONDS } from '../oauth/state-store.js';
 import type { ResolvedOptions } from '../options.js';
 import { CSRF_HEADER, csrfToken, csrfTokenMatches, requestOrigin } from '../security/csrf.js';
 import { singleCookie } from '../security/single-cookie.js';
-import { decrypt, encrypt } from '../tokens/encryption.js';
+import { seal, unseal } from '../tokens/encryption.js';
+import { sealedAt } from '../security/sealed-places.js';
 import { verifyRefreshToken } from '../tokens/refresh-token.js';
 import { parseInput } from '../validation.js';
 import { bodyObject } from './body.js';
@@ -66,12 +67,6 @@ const csrfFailed = (why: string) => new ForbiddenError('csrf_failed', `cross-sit
 
 type Options = Pick<ResolvedOptions, 'cookies' | 'basePath' | 'keys' | 'issuer' | 'audience' | 'now' | 'refreshTokenExpiry' | 'encryptionKey'>;
 
-/**
- * Associated data of the sealed refresh cookie: the value decrypts only as this cookie, never as
- * another ciphertext of the same key (provider tokens, integration secrets).
- */
-const COOKIE_SEAL_CONTEXT = 'express-authlib refresh cookie';
-
 /** Builds the token delivery of a router; without `cookies` it is bearer mode only. */
 export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
   const cookies = opts.cookies;
@@ -92,7 +87,7 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
    * that carries it as this cookie can, and such a request passes the CSRF checks.
    */
   const refreshCookies = (c: ResolvedCookieOptions, refreshToken: string, maxAge: number) => [
-    serialize(name, encrypt(opts.encryptionKey, refreshToken, COOKIE_SEAL_CONTEXT), { ...attributes(c), maxAge }),
+    serialize(name, seal(opts.encryptionKey, refreshToken, sealedAt.refreshCookie()), { ...attributes(c), maxAge }),
     ...legacyClears(c),
   ];
   // Rides along with the provider's top-level redirect back, as the OAuth binding cookie does.
@@ -153,7 +148,7 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
       const given = req.headers[CSRF_HEADER];
       if (typeof given !== 'string' || given === '') throw csrfFailed(`the ${CSRF_HEADER} header is missing`);
       // Not sealed by us (a cookie of an older version, or a planted one) is no token: the session service refuses it.
-      const token = (fromCookie.length <= 8192 && decrypt(opts.encryptionKey, fromCookie, COOKIE_SEAL_CONTEXT)) || '';
+      const token = (fromCookie.length <= 8192 && unseal(opts.encryptionKey, fromCookie, sealedAt.refreshCookie())) || '';
       const verified = verifyRefreshToken(opts, token);
       // A cookie that does not verify changes nothing: the session service refuses it as it refuses a bad body token.
       if (verified.ok && !csrfTokenMatches(opts.keys, verified.claims.fam, given)) throw csrfFailed(`the ${CSRF_HEADER} header does not match`);

@@ -25,6 +25,8 @@ export const sealedAt = {
     column: 'secret_enc',
     row: [userId.toLowerCase(), connector],
   }),
+  /** The refresh token inside the cookie-mode refresh cookie: it opens only as that cookie, never as a stored secret. */
+  refreshCookie: (): SealBinding => ({ table: 'cookie', column: 'refresh_token', row: [] }),
   /** What a provider's strategy needs back at the callback (PKCE verifier, nonce), by its state's hash. */
   oauthFlow: (stateHash: string): SealBinding => ({ table: 'oauth_states', column: 'flow_enc', row: [stateHash] }),
 };
