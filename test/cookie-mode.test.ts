@@ -81,7 +81,7 @@ function expectCookieLogin(res: Response, status = 200): CookieLogin {
     expect(c.value).toBe(cookies[0]!.value);
   }
   // Sealed (AES-256-GCM, `v1.<iv>.<data>.<tag>`): no refresh token a body would take.
-  expect(cookies[0]!.value).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+  expect(cookies[0]!.value).toMatch(/^v2\.[\w-]+\.[\w-]+\.[\w-]+$/);
   return { cookie: cookies[0]!.value, csrf: res.body.csrf_token as string, token: res.body.token as string };
 }
 
