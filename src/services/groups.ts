@@ -186,8 +186,8 @@ export class GroupService {
         await lockHierarchy(trx);
         const [above, children] = await Promise.all([ancestorIds(trx, group.id), childIds(trx, group.id)]);
         if (!(await deleteGroup(trx, group.id))) throw new NotFoundError('group not found');
-        const after = await ancestorsOfEach(trx, children);
-        await this.#keepsAdministration(trx, actor, above, [...after.values()]);
+        // A group at the top takes nothing out of anyone else's subtree.
+        if (above.length > 0) await this.#keepsAdministration(trx, actor, above, [...(await ancestorsOfEach(trx, children)).values()]);
       }),
     );
     await this.ctx.audit.record('group_deleted', { data: { group_id: group.id, slug: group.slug, name: group.name }, origin });
