@@ -218,7 +218,7 @@ export class AuthManager {
     const groupAccess = new GroupAccess(ctx);
     const groups = new GroupService(ctx, groupAccess);
     const groupMembers = new GroupMemberService(ctx, groupAccess);
-    const serviceKeys = new ServiceKeyService(groupAccess, apiTokens);
+    const serviceKeys = new ServiceKeyService(groupAccess, apiTokens, opts.adminRole);
     this.groups = groupsApi({ groups, members: groupMembers, serviceKeys, users, adminRole: opts.adminRole });
     const oneTimeTokens = new OneTimeTokens(opts.now);
     const challenges = new MfaChallenges(ctx, oneTimeTokens);

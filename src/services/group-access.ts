@@ -4,6 +4,8 @@ import { pageOffset } from '../validation.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import { accessOf, findGroup } from '../db/groups-repository.js';
 import type { Database, GroupRow } from '../db/schema.js';
+import type { UserRecord } from '../db/users-repository.js';
+import { toPublicUser, type User } from '../public-user.js';
 import type { ServiceContext } from './context.js';
 
 /**
@@ -38,6 +40,18 @@ export const pageSchema = z.object({
 
 export function toGroup(row: GroupRow): Group {
   return { id: row.id, name: row.name, slug: row.slug, description: row.description, created_at: row.created_at.toISOString() };
+}
+
+/** Another user as group responses show them to anyone but a site admin: no email, roles or activity. */
+export interface GroupUser {
+  id: string;
+  username: string;
+  real_name: string | null;
+}
+
+/** A user in a group response: the full user for a site admin (or trusted code), else `{id, username, real_name}`. */
+export function userFor(actor: Actor, row: UserRecord): User | GroupUser {
+  return isSiteAdmin(actor) ? toPublicUser(row) : { id: row.id, username: row.username, real_name: row.real_name };
 }
 
 /** Whether the actor may do anything to any group. */

@@ -5,6 +5,7 @@ import {
   childrenOf,
   deleteEdge,
   deleteGroup,
+  descendantIds,
   findGroup,
   insertEdge,
   insertGroup,
@@ -23,6 +24,7 @@ import type { EventOrigin } from '../security/audit.js';
 import { parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
 import { GROUPS_CHANGED } from '../security/revocation.js';
+import { auditRevokedKeys, revokeKeysWithoutStanding } from './service-key-standing.js';
 import { GROUP_ADMIN_ROLE, SLUG, isSiteAdmin, pageSchema, toGroup, type Actor, type Group, type GroupAccess } from './group-access.js';
 
 /** Input of `auth.groups.create` and `POST /groups`. */
@@ -160,16 +162,23 @@ export class GroupService {
     return toGroup(row);
   }
 
-  /** Deletes a group with its memberships and service keys; its children are detached, not deleted. */
+  /**
+   * Deletes a group with its memberships, invitations and service keys; its children are detached,
+   * not deleted, and keys of groups below it whose minters administered them only through it are
+   * revoked.
+   */
   async delete(actor: Actor, idOrSlug: string, origin?: EventOrigin): Promise<void> {
     const group = await this.access.administered(actor, idOrSlug);
-    await this.ctx.database.run((db) =>
+    const revoked = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
         await lockHierarchy(trx);
+        const below = await descendantIds(trx, group.id);
         if (!(await deleteGroup(trx, group.id))) throw new NotFoundError('group not found');
+        return revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { groupIds: below });
       }),
     );
     await this.ctx.audit.record('group_deleted', { data: { group_id: group.id, slug: group.slug, name: group.name }, origin });
+    await auditRevokedKeys(this.ctx.audit, revoked, 'group_detached', origin);
   }
 
   /**
@@ -196,18 +205,23 @@ export class GroupService {
     await this.ctx.audit.record('group_child_added', { data: { group_id: parent.id, child_id: child.id }, origin });
   }
 
-  /** Detaches a child; the actor must administer the parent. 404 when it is not a child. */
+  /**
+   * Detaches a child; the actor must administer the parent. 404 when it is not a child. Service keys
+   * of the child and below whose minters administered them only from above are revoked.
+   */
   async removeChild(actor: Actor, idOrSlug: string, childIdOrSlug: string, origin?: EventOrigin): Promise<void> {
     const parent = await this.access.administered(actor, idOrSlug);
-    const child = await this.ctx.database.run((db) =>
+    const { child, revoked } = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
         await lockHierarchy(trx);
         const found = typeof childIdOrSlug === 'string' && childIdOrSlug !== '' ? await findGroup(trx, childIdOrSlug) : undefined;
         if (!found || !(await deleteEdge(trx, parent.id, found.id))) throw new NotFoundError('no such child group');
-        return found;
+        const below = [found.id, ...(await descendantIds(trx, found.id))];
+        return { child: found, revoked: await revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { groupIds: below }) };
       }),
     );
     await this.ctx.audit.record('group_child_removed', { data: { group_id: parent.id, child_id: child.id }, origin });
+    await auditRevokedKeys(this.ctx.audit, revoked, 'group_detached', origin);
   }
 
   /** A group named in a body field that the actor must administer; one they cannot see is a 400 naming the field. */
