@@ -1,24 +1,14 @@
 import type { Transaction } from 'kysely';
 import { deleteApiTokensByIds, mintedServiceKeys, type MintedServiceKey } from '../db/api-tokens-repository.js';
-import { accessOf } from '../db/groups-repository.js';
 import type { Database } from '../db/schema.js';
-import { findUserById } from '../db/users-repository.js';
+import { activeAdminOf } from './group-access.js';
 import type { Audit, EventOrigin } from '../security/audit.js';
 
 /** Why service keys were revoked: what their minter lost. */
 export type KeyRevocationReason = 'creator_removed' | 'creator_demoted' | 'creator_disabled' | 'creator_deleted' | 'group_detached';
 
-/**
- * Whether `userId` may hold the service keys they minted for `groupId`: an active account that
- * administers the group (admin in it or in an ancestor) or holds `adminRole`, the same standing
- * it takes to mint one.
- */
-export async function standsForKeys(trx: Transaction<Database>, adminRole: string, userId: string, groupId: string): Promise<boolean> {
-  const user = await findUserById(trx, userId);
-  if (!user?.is_active) return false;
-  if (user.roles.includes(adminRole)) return true;
-  return (await accessOf(trx, userId, groupId)).admin;
-}
+/** Whether `userId` may hold the service keys they minted for `groupId`: the standing it takes to mint one. */
+export const standsForKeys = activeAdminOf;
 
 /**
  * A service key lives only while its minter could still mint it: run inside the transaction of a
