@@ -13,62 +13,80 @@ export interface InvitationFields {
   expires_at: Date;
 }
 
-/**
- * Invites the account whose username has `usernameKey`, in one statement that inserts nothing when
- * there is none: a known and an unknown name cost the same round trip. A pending invitation of the
- * same account into the same group is renewed (roles, inviter, expiry). Undefined for no account.
- */
-export function inviteAccount(db: Db, usernameKey: string, f: InvitationFields): Promise<GroupInvitationRow | undefined> {
-  return db
-    .insertInto('group_invitations')
-    .columns(['group_id', 'user_id', 'roles', 'invited_by', 'created_at', 'expires_at'])
-    .expression((eb) =>
-      eb
-        .selectFrom('users')
-        .select([
-          sql<string>`${f.group_id}::uuid`.as('group_id'),
-          'users.id',
-          sql<string[]>`${sql.val(f.roles)}::text[]`.as('roles'),
-          sql<string>`${f.invited_by}::uuid`.as('invited_by'),
-          sql<Date>`${f.now}::timestamptz`.as('created_at'),
-          sql<Date>`${f.expires_at}::timestamptz`.as('expires_at'),
-        ])
-        .where('users.username_key', '=', usernameKey),
-    )
-    .onConflict((oc) =>
-      oc
-        .columns(['group_id', 'user_id'])
-        .where('user_id', 'is not', null)
-        .doUpdateSet((eb) => ({
-          roles: eb.ref('excluded.roles'),
-          invited_by: eb.ref('excluded.invited_by'),
-          created_at: eb.ref('excluded.created_at'),
-          expires_at: eb.ref('excluded.expires_at'),
-        })),
-    )
-    .returningAll()
-    .executeTakeFirst();
+/** An invitation as sent, with what its mail needs: the invitee's account (if any) and the inviter's username. */
+export interface SentInvitation {
+  row: GroupInvitationRow;
+  invitee: { id: string; username: string; email: string | null; email_verified: boolean } | undefined;
+  inviter: string;
 }
 
-/** Invites an email address (its identity key), whether or not an account has it; renews a pending one. */
-export function inviteAddress(db: Db, email: string, emailKey: string, f: InvitationFields): Promise<GroupInvitationRow | undefined> {
-  return db
-    .insertInto('group_invitations')
-    .values({ group_id: f.group_id, email_key: emailKey, email, roles: f.roles, invited_by: f.invited_by, created_at: f.now, expires_at: f.expires_at })
-    .onConflict((oc) =>
-      oc
-        .columns(['group_id', 'email_key'])
-        .where('email_key', 'is not', null)
-        .doUpdateSet((eb) => ({
-          email: eb.ref('excluded.email'),
-          roles: eb.ref('excluded.roles'),
-          invited_by: eb.ref('excluded.invited_by'),
-          created_at: eb.ref('excluded.created_at'),
-          expires_at: eb.ref('excluded.expires_at'),
-        })),
+const RENEWED = ['roles', 'invited_by', 'created_at', 'expires_at'] as const;
+
+/**
+ * Invites the account whose username has `usernameKey`, or with `email` the address (whether or
+ * not an account has it); a pending invitation of the same invitee into the same group is renewed
+ * (roles, inviter, expiry). One statement either way, which also reads what the mail needs, so a
+ * known and an unknown invitee cost the same single round trip. Undefined for no such username.
+ */
+export async function invite(db: Db, to: { usernameKey: string } | { email: string; emailKey: string }, f: InvitationFields): Promise<SentInvitation | undefined> {
+  const inserted = (q: Kysely<Database>) =>
+    'usernameKey' in to
+      ? q
+          .insertInto('group_invitations')
+          .columns(['group_id', 'user_id', 'roles', 'invited_by', 'created_at', 'expires_at'])
+          .expression((eb) =>
+            eb
+              .selectFrom('users')
+              .select([
+                sql<string>`${f.group_id}::uuid`.as('group_id'),
+                'users.id',
+                sql<string[]>`${sql.val(f.roles)}::text[]`.as('roles'),
+                sql<string>`${f.invited_by}::uuid`.as('invited_by'),
+                sql<Date>`${f.now}::timestamptz`.as('created_at'),
+                sql<Date>`${f.expires_at}::timestamptz`.as('expires_at'),
+              ])
+              .where('users.username_key', '=', to.usernameKey),
+          )
+          .onConflict((oc) =>
+            oc
+              .columns(['group_id', 'user_id'])
+              .where('user_id', 'is not', null)
+              .doUpdateSet((eb) => Object.fromEntries(RENEWED.map((c) => [c, eb.ref(`excluded.${c}`)]))),
+          )
+          .returningAll()
+      : q
+          .insertInto('group_invitations')
+          .values({ group_id: f.group_id, email_key: to.emailKey, email: to.email, roles: f.roles, invited_by: f.invited_by, created_at: f.now, expires_at: f.expires_at })
+          .onConflict((oc) =>
+            oc
+              .columns(['group_id', 'email_key'])
+              .where('email_key', 'is not', null)
+              .doUpdateSet((eb) => ({ email: eb.ref('excluded.email'), ...Object.fromEntries(RENEWED.map((c) => [c, eb.ref(`excluded.${c}`)])) })),
+          )
+          .returningAll();
+  const row = await db
+    .with('sent', (q) => inserted(q as unknown as Kysely<Database>))
+    .selectFrom('sent')
+    .innerJoin('users as inviter', 'inviter.id', 'sent.invited_by')
+    .leftJoin('users as invitee', (join) =>
+      join.on((eb) => eb.or([eb('invitee.id', '=', eb.ref('sent.user_id')), eb('invitee.email_key', '=', eb.ref('sent.email_key'))])),
     )
-    .returningAll()
+    .selectAll('sent')
+    .select([
+      'inviter.username as inviter_username',
+      'invitee.id as invitee_id',
+      'invitee.username as invitee_username',
+      'invitee.email as invitee_email',
+      'invitee.email_verified as invitee_email_verified',
+    ])
     .executeTakeFirst();
+  if (!row) return undefined;
+  const { inviter_username, invitee_id, invitee_username, invitee_email, invitee_email_verified, ...invitation } = row;
+  return {
+    row: invitation,
+    invitee: invitee_id ? { id: invitee_id, username: invitee_username!, email: invitee_email ?? null, email_verified: invitee_email_verified === true } : undefined,
+    inviter: inviter_username,
+  };
 }
 
 /**
@@ -102,4 +120,9 @@ export async function deleteInvitation(db: Db, id: string): Promise<boolean> {
 /** Forgets the group's expired invitations (done on each new one, so the table does not grow). */
 export async function deleteExpiredInvitations(db: Db, groupId: string, now: Date): Promise<void> {
   await db.deleteFrom('group_invitations').where('group_id', '=', groupId).where('expires_at', '<=', now).execute();
+}
+
+/** Gives the transaction an id now, so its commit writes (and flushes) the log whatever else it does. */
+export async function assignTransactionId(trx: Transaction<Database>): Promise<void> {
+  await sql`select txid_current()`.execute(trx);
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_API_TOKEN_DAYS, scopeList } from '../services/api-tokens.js';
 import type { Actor } from '../services/group-access.js';
-import type { GroupInvitationService, InviteInput } from '../services/group-invitations.js';
+import type { GroupInvitationService } from '../services/group-invitations.js';
 import type { GroupMemberService } from '../services/group-members.js';
 import type { CreateGroupInput, GroupService } from '../services/groups.js';
 import type { ServiceKeyService } from '../services/service-keys.js';
@@ -87,7 +87,7 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
 
   // 202 and the same body whether or not the account exists: nothing here tells who has an account.
   router.post('/groups/:id/invitations', ...signedIn, d.limit.invitation, async (req, res) => {
-    await d.invitations.invite(actor(req), param(req, 'id'), bodyObject(req) as InviteInput, d.origin(req));
+    await d.invitations.invite(actor(req), param(req, 'id'), bodyObject(req), d.origin(req));
     sendJson(res, 202, { success: true });
   });
 

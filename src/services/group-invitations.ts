@@ -5,12 +5,13 @@ import {
   deleteInvitation,
   findInvitation,
   invitationsFor,
-  inviteAccount,
-  inviteAddress,
+  assignTransactionId,
+  invite,
+  type SentInvitation,
 } from '../db/group-invitations-repository.js';
 import { findGroupsByIds, insertMember, lockGroup } from '../db/groups-repository.js';
 import type { GroupInvitationRow, GroupRow } from '../db/schema.js';
-import { findUserByEmail, findUserById, findUsersByIds, identityKey, isUserId, lockUser, type UserRecord } from '../db/users-repository.js';
+import { findUserById, findUsersByIds, identityKey, isUserId, lockUser, type UserRecord } from '../db/users-repository.js';
 import type { EventOrigin } from '../security/audit.js';
 import { email, parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
@@ -78,17 +79,24 @@ export class GroupInvitationService {
       now,
       expires_at: new Date(now.getTime() + INVITATION_DAYS * 86_400_000),
     };
-    const row = await this.ctx.database.run(async (db) => {
-      await deleteExpiredInvitations(db, group.id, now);
-      return data.email !== undefined ? inviteAddress(db, data.email, identityKey(data.email), fields) : inviteAccount(db, identityKey(data.username!), fields);
-    });
+    const to = data.email !== undefined ? { email: data.email, emailKey: identityKey(data.email) } : { usernameKey: identityKey(data.username!) };
+    const sent = await this.ctx.database.run((db) =>
+      db.transaction().execute(async (trx) => {
+        // Commits alike whether the statement wrote or not: a commit that writes waits for the log
+        // to reach the disk, one that does not returns at once, which would time who exists.
+        await assignTransactionId(trx);
+        await deleteExpiredInvitations(trx, group.id, now);
+        return invite(trx, to, fields);
+      }),
+    );
+    const row = sent?.row;
     // Recorded alike either way; only site admins read the audit log.
     await this.ctx.audit.record('group_invitation_sent', {
       userId: row?.user_id ?? null,
       data: { group_id: group.id, invitation_id: row?.id ?? null, to: data.email !== undefined ? 'email' : 'username', roles: fields.roles },
       origin,
     });
-    if (row && this.ctx.mailer) this.ctx.background.track(this.#mail(row, group, origin));
+    if (sent) this.#mail(sent, group, origin);
   }
 
   /** The invitee's live invitations (to the account, or to its verified email), oldest first; void ones are left out. */
@@ -175,25 +183,21 @@ export class GroupInvitationService {
     await this.ctx.audit.record('group_invitation_declined', { userId, data: { group_id: row.group_id, invitation_id: row.id }, origin });
   }
 
-  /** Sends the invitation mail (after the answer went out). */
-  async #mail(row: GroupInvitationRow, group: GroupRow, origin: EventOrigin | undefined): Promise<void> {
-    const mailer = this.ctx.mailer!;
-    const { to, user, inviter } = await this.ctx.database.run(async (db) => {
-      const by = await findUserById(db, row.invited_by);
-      if (row.user_id !== null) {
-        const account = await findUserById(db, row.user_id);
-        // An unverified address may be someone else's: the account learns of it when it signs in.
-        return { to: account?.email_verified ? account.email : null, user: account, inviter: by };
-      }
-      return { to: row.email, user: await findUserByEmail(db, row.email!), inviter: by };
-    });
-    if (!to || !inviter) return;
-    mailer.dispatch({
+  /**
+   * Queues the invitation mail, from what the invitation statement read (no further query, so a
+   * known invitee costs the answer nothing more than an unknown one).
+   */
+  #mail({ row, invitee, inviter }: SentInvitation, group: GroupRow, origin: EventOrigin | undefined): void {
+    if (!this.ctx.mailer) return;
+    // A username invitation goes to the account's address only when verified: an unverified one may be someone else's.
+    const to = row.user_id !== null ? (invitee?.email_verified ? invitee.email : null) : row.email;
+    if (!to) return;
+    this.ctx.mailer.dispatch({
       kind: 'group_invitation',
       to,
-      user: user ? { id: user.id, username: user.username } : { id: '', username: '' },
+      user: invitee ? { id: invitee.id, username: invitee.username } : { id: '', username: '' },
       expiresAt: row.expires_at,
-      invitation: { group: { name: group.name, slug: group.slug }, invitedBy: inviter.username, roles: sorted(row.roles) },
+      invitation: { group: { name: group.name, slug: group.slug }, invitedBy: inviter, roles: sorted(row.roles) },
       origin,
     });
   }
