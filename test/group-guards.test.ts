@@ -84,7 +84,6 @@ describe('requireAuth({ group })', () => {
     const viewer = await registerUser(t);
     const editor = await registerUser(t);
     const teamAdmin = await registerUser(t);
-    const api = groupApi(t, owner.token);
     await t.auth.groups.addMember(acme.id, { user_id: viewer.user.id, roles: ['viewer'] });
     await t.auth.groups.addMember(acme.id, { user_id: editor.user.id, roles: ['editor'] });
     await t.auth.groups.addMember(team.id, { user_id: teamAdmin.user.id, roles: ['admin'] });

@@ -242,7 +242,7 @@ describe('inheritance both ways, through three levels, for every kind of change'
   });
 
   it('a dept admin (the middle): administers the team below, is a plain member of the org above', async () => {
-    const { api, org, dept, team } = await threeLevels();
+    const { org, dept, team } = await threeLevels();
     const mid = await registerUser(t);
     await t.auth.groups.addMember(dept.id, { user_id: mid.user.id, roles: ['admin', 'ops'] });
     const d = groupApi(t, mid.token);

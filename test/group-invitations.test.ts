@@ -51,7 +51,10 @@ describe('POST /groups/{id}/invitations', () => {
       expect(res.text).not.toContain(known.user.id);
     }
     // The same headers, bar the ones that always differ.
-    const shape = (h: Record<string, string>) => Object.keys(h).filter((k) => !['date', 'etag', 'ratelimit', 'ratelimit-policy'].includes(k)).sort();
+    const shape = (h: Record<string, string>) =>
+      Object.keys(h)
+        .filter((k) => !['date', 'etag', 'ratelimit', 'ratelimit-policy'].includes(k))
+        .sort();
     expect(new Set(answers.map((r) => JSON.stringify(shape(r.headers as Record<string, string>)))).size).toBe(1);
   });
 
@@ -332,7 +335,8 @@ describe('rate limit', () => {
       const api = groupApi(limited, owner.token);
       const { group } = (await api.create({ name: 'Busy' })).body;
       const real = await registerUser(limited);
-      for (const body of [{ username: 'ghost-a' }, { username: real.username }, { email: 'ghost@example.com' }]) expect((await api.invite(group.id, body)).status).toBe(202);
+      for (const body of [{ username: 'ghost-a' }, { username: real.username }, { email: 'ghost@example.com' }])
+        expect((await api.invite(group.id, body)).status).toBe(202);
       const refused = await api.invite(group.id, { username: 'ghost-b' });
       expectError(refused, 429, 'rate_limited');
       expectError(await api.invite(group.id, { username: real.username }), 429, 'rate_limited');

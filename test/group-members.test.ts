@@ -221,7 +221,7 @@ describe('changing roles and removing members', () => {
 
   it('two admins leaving at once (auth.groups): exactly one wins', async () => {
     for (let round = 0; round < 6; round++) {
-      const { owner, group, api } = await ownedGroup();
+      const { owner, group } = await ownedGroup();
       const b = await registerUser(t);
       await t.auth.groups.addMember(group.id, { user_id: b.user.id, roles: ['admin'] });
       const outcomes = await Promise.allSettled([

@@ -72,5 +72,9 @@ export async function mintedServiceKeys(db: Db, filter: { creatorId: string } | 
 
 /** Deletes the tokens `ids`. */
 export async function deleteApiTokensByIds(db: Db, ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await db.deleteFrom('api_tokens').where('id', 'in', [...ids]).execute();
+  if (ids.length > 0)
+    await db
+      .deleteFrom('api_tokens')
+      .where('id', 'in', [...ids])
+      .execute();
 }

@@ -28,7 +28,11 @@ const RENEWED = ['roles', 'invited_by', 'created_at', 'expires_at'] as const;
  * (roles, inviter, expiry). One statement either way, which also reads what the mail needs, so a
  * known and an unknown invitee cost the same single round trip. Undefined for no such username.
  */
-export async function invite(db: Db, to: { usernameKey: string } | { email: string; emailKey: string }, f: InvitationFields): Promise<SentInvitation | undefined> {
+export async function invite(
+  db: Db,
+  to: { usernameKey: string } | { email: string; emailKey: string },
+  f: InvitationFields,
+): Promise<SentInvitation | undefined> {
   const inserted = (q: Kysely<Database>) =>
     'usernameKey' in to
       ? q
@@ -56,7 +60,15 @@ export async function invite(db: Db, to: { usernameKey: string } | { email: stri
           .returningAll()
       : q
           .insertInto('group_invitations')
-          .values({ group_id: f.group_id, email_key: to.emailKey, email: to.email, roles: f.roles, invited_by: f.invited_by, created_at: f.now, expires_at: f.expires_at })
+          .values({
+            group_id: f.group_id,
+            email_key: to.emailKey,
+            email: to.email,
+            roles: f.roles,
+            invited_by: f.invited_by,
+            created_at: f.now,
+            expires_at: f.expires_at,
+          })
           .onConflict((oc) =>
             oc
               .columns(['group_id', 'email_key'])
@@ -84,7 +96,9 @@ export async function invite(db: Db, to: { usernameKey: string } | { email: stri
   const { inviter_username, invitee_id, invitee_username, invitee_email, invitee_email_verified, ...invitation } = row;
   return {
     row: invitation,
-    invitee: invitee_id ? { id: invitee_id, username: invitee_username!, email: invitee_email ?? null, email_verified: invitee_email_verified === true } : undefined,
+    invitee: invitee_id
+      ? { id: invitee_id, username: invitee_username!, email: invitee_email ?? null, email_verified: invitee_email_verified === true }
+      : undefined,
     inviter: inviter_username,
   };
 }

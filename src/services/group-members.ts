@@ -108,7 +108,8 @@ export class GroupMemberService {
   async add(actor: Actor, idOrSlug: string, input: AddMemberInput, origin?: EventOrigin): Promise<GroupMember> {
     const data = parseInput(addSchema, input);
     const { row: group } = await this.access.seen(actor, idOrSlug);
-    if (!isSiteAdmin(actor)) throw new ForbiddenError('forbidden', 'only site admins add members directly; invite them instead (POST /groups/{id}/invitations)');
+    if (!isSiteAdmin(actor))
+      throw new ForbiddenError('forbidden', 'only site admins add members directly; invite them instead (POST /groups/{id}/invitations)');
     const user = await this.ctx.database.run((db) =>
       data.user_id !== undefined ? findUserById(db, data.user_id) : findUserByIdentifier(db, (data.username ?? data.email)!),
     );

@@ -23,7 +23,8 @@ export class ServiceKeyService {
   async create(actor: Actor, idOrSlug: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
     const group = await this.access.administered(actor, idOrSlug);
     // A key minted by a person lives while they administer the group; trusted code's key belongs to the group.
-    const minter = actor === 'system' ? undefined : { id: actor.id, stands: (trx: Transaction<Database>) => standsForKeys(trx, this.adminRole, actor.id, group.id) };
+    const minter =
+      actor === 'system' ? undefined : { id: actor.id, stands: (trx: Transaction<Database>) => standsForKeys(trx, this.adminRole, actor.id, group.id) };
     return this.apiTokens.createForGroup(group.id, input, origin, minter);
   }
 
