@@ -5,8 +5,8 @@ import {
   deleteInvitation,
   findInvitation,
   invitationsFor,
-  assignTransactionId,
   invite,
+  writeDecoyInvitation,
   type SentInvitation,
 } from '../db/group-invitations-repository.js';
 import { findGroupsByIds, insertMember, lockGroup } from '../db/groups-repository.js';
@@ -82,11 +82,12 @@ export class GroupInvitationService {
     const to = data.email !== undefined ? { email: data.email, emailKey: identityKey(data.email) } : { usernameKey: identityKey(data.username!) };
     const sent = await this.ctx.database.run((db) =>
       db.transaction().execute(async (trx) => {
-        // Commits alike whether the statement wrote or not: a commit that writes waits for the log
-        // to reach the disk, one that does not returns at once, which would time who exists.
-        await assignTransactionId(trx);
         await deleteExpiredInvitations(trx, group.id, now);
-        return invite(trx, to, fields);
+        const result = await invite(trx, to, fields);
+        // A commit that wrote waits for the log to reach the disk, one that did not returns at
+        // once: without the decoy, the time of the answer would tell who has an account.
+        if (!result) await writeDecoyInvitation(trx, fields);
+        return result;
       }),
     );
     const row = sent?.row;
