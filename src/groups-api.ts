@@ -49,9 +49,9 @@ export interface Groups {
   acceptInvitation(userId: string, invitationId: string): Promise<{ group: Group; roles: string[] }>;
   /** Declines one of the user's invitations. */
   declineInvitation(userId: string, invitationId: string): Promise<void>;
-  /** Removes a member (an actor may always remove themself); the last admin cannot go (409), unless a site admin or trusted code removes them. */
+  /** Removes a member (an actor may always remove themself); the last admin cannot go (409), unless an actor who is a site admin removes them. */
   removeMember(idOrSlug: string, userId: string, options?: GroupCallOptions): Promise<void>;
-  /** Replaces a member's roles; the last admin cannot lose `admin` (409), unless a site admin or trusted code demotes them. */
+  /** Replaces a member's roles; the last admin cannot lose `admin` (409), unless an actor who is a site admin demotes them. */
   setMemberRoles(idOrSlug: string, userId: string, roles: string[], options?: GroupCallOptions): Promise<GroupMember>;
   /** Makes one group a child of another; 409 when that would make a cycle. */
   addChild(idOrSlug: string, childIdOrSlug: string, options?: GroupCallOptions): Promise<void>;

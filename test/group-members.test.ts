@@ -178,9 +178,11 @@ describe('changing roles and removing members', () => {
     expectError(await api.get(group.id), 404, 'not_found');
     const events = await t.auth.events.list({ user_id: owner.user.id, type: 'group_member_removed' });
     expect(events[0]).toMatchObject({ actor_id: siteAdmin.user.id, data: { group_id: group.id } });
-    // Trusted code (auth.groups without an actor) may do the same.
+    // Trusted code (auth.groups, the CLI) keeps the rule unless it acts as a site admin.
     const other = await ownedGroup();
-    await t.auth.groups.removeMember(other.group.id, other.owner.user.id);
+    expect(code(await t.auth.groups.removeMember(other.group.id, other.owner.user.id).catch((e: unknown) => e))).toBe('conflict');
+    expect(code(await t.auth.groups.setMemberRoles(other.group.id, other.owner.user.id, []).catch((e: unknown) => e))).toBe('conflict');
+    await t.auth.groups.removeMember(other.group.id, other.owner.user.id, { actor: siteAdmin.user.id });
     expect((await t.auth.groups.listMembers(other.group.id)).total).toBe(0);
   });
 
