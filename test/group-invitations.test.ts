@@ -273,6 +273,19 @@ describe('the invitee lists, accepts or declines', () => {
     expectError(await mine.decline(late!.id), 404, 'not_found');
   });
 
+  it('an impersonation token may list the invitations but not accept or decline them (403)', async () => {
+    const { api, group } = await ownedGroup();
+    const u = await registerUser(t);
+    await api.invite(group.id, { username: u.username });
+    const admin = await registerAdminToken();
+    const { token } = await t.auth.users.impersonate(admin.user.id, u.user.id);
+    const asAdmin = groupApi(t, token);
+    const [inv] = await pending(asAdmin);
+    expectError(await asAdmin.accept(inv!.id), 403, 'forbidden');
+    expectError(await asAdmin.decline(inv!.id), 403, 'forbidden');
+    expect(await pending(groupApi(t, u.token))).toHaveLength(1);
+  });
+
   it('audits the invitation with the inviter as actor', async () => {
     const { owner, api, group } = await ownedGroup();
     const u = await registerUser(t);
