@@ -196,7 +196,7 @@ describe('keys minted by trusted code', () => {
     const rows = await rawQuery<{ created_by: string | null }>(`select created_by from "${a.schema}".api_tokens where id = $1`, [key.id]);
     expect(rows).toEqual([{ created_by: null }]);
     await onB(key.token, 200);
-    await a.auth.groups.removeMember(group.id, owner.user.id);
+    await a.auth.groups.removeMember(group.id, owner.user.id, { actor: siteAdmin.user.id });
     await onB(key.token, 200);
   });
 });
