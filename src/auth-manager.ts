@@ -45,6 +45,7 @@ import { groupsApi, type Groups } from './groups-api.js';
 import { GroupAccess } from './services/group-access.js';
 import { GroupService } from './services/groups.js';
 import { GroupMemberService } from './services/group-members.js';
+import { GroupInvitationService } from './services/group-invitations.js';
 import { ServiceKeyService } from './services/service-keys.js';
 import { sha256 } from './tokens/secrets.js';
 
@@ -232,8 +233,9 @@ export class AuthManager {
     const groupAccess = new GroupAccess(ctx);
     const groups = new GroupService(ctx, groupAccess);
     const groupMembers = new GroupMemberService(ctx, groupAccess);
-    const serviceKeys = new ServiceKeyService(groupAccess, apiTokens);
-    this.groups = groupsApi({ groups, members: groupMembers, serviceKeys, users, adminRole: opts.adminRole });
+    const serviceKeys = new ServiceKeyService(groupAccess, apiTokens, opts.adminRole);
+    const invitations = new GroupInvitationService(ctx, groupAccess);
+    this.groups = groupsApi({ groups, members: groupMembers, invitations, serviceKeys, users, adminRole: opts.adminRole });
     const oneTimeTokens = new OneTimeTokens(opts.now);
     const challenges = new MfaChallenges(ctx, oneTimeTokens);
     this.#sessions = new SessionService(ctx, challenges);
@@ -281,6 +283,7 @@ export class AuthManager {
       impersonation,
       groups,
       groupMembers,
+      invitations,
       serviceKeys,
       cookie: browserCookie(opts.publicUrl ?? 'http://localhost'),
       tokens: tokenDelivery(opts, this.#logger),
@@ -305,6 +308,8 @@ export class AuthManager {
         mail: limiter('mail'),
         mailTarget,
         code: limiter('code'),
+        // Per inviting account (the route runs it after authentication), whatever the answer.
+        invitation: createLimiter('invitation', opts.rateLimit, limiterDeps, (req) => (req as { auth?: { user?: { id?: string } } }).auth?.user?.id),
       },
       logger: this.#logger,
       openapi: opts.openapi ? this.openapi() : undefined,

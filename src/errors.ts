@@ -171,7 +171,7 @@ export class ConflictError extends AuthError {
 }
 
 /** Which limit refused a request: a `rateLimit` limiter, or `account` (the per-account login delay). */
-export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'account';
+export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'account' | 'invitation';
 
 const RATE_LIMITED: Record<RateLimitName, string> = {
   login: 'too many failed logins from this address',
@@ -184,6 +184,7 @@ const RATE_LIMITED: Record<RateLimitName, string> = {
   mailTarget: 'too many mail requests for this email address',
   code: 'too many wrong codes from this address',
   account: 'too many failed logins of this account from this address',
+  invitation: 'too many group invitations sent by this account',
 };
 
 /**

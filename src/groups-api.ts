@@ -3,6 +3,7 @@ import type { EventOrigin } from './security/audit.js';
 import type { ApiTokenInfo, CreatedApiToken } from './services/api-tokens.js';
 import type { Actor, Group } from './services/group-access.js';
 import type { AddMemberInput, GroupMember, GroupMemberService, Membership, UserGroup } from './services/group-members.js';
+import type { GroupInvitationService, Invitation, InviteInput } from './services/group-invitations.js';
 import type { CreateGroupInput, GroupDetail, GroupService, UpdateGroupInput } from './services/groups.js';
 import type { ServiceKeyService } from './services/service-keys.js';
 import type { UserService } from './services/users.js';
@@ -34,11 +35,23 @@ export interface Groups {
   delete(idOrSlug: string, options?: GroupCallOptions): Promise<void>;
   /** A page of direct members, oldest first, and their total. */
   listMembers(idOrSlug: string, options?: GroupPageOptions): Promise<{ members: GroupMember[]; total: number }>;
-  /** Adds a user by `user_id`, `username` or `email`, with `roles` inside the group; 409 when already a member. */
+  /**
+   * Adds a user by `user_id`, `username` or `email`, with `roles` inside the group, without asking
+   * them; 409 when already a member. Trusted code, or an actor who is a site admin (403 for anyone
+   * else: a group admin invites).
+   */
   addMember(idOrSlug: string, input: AddMemberInput, options?: GroupCallOptions): Promise<GroupMember>;
-  /** Removes a member (an actor may always remove themself); the last admin cannot go (409). */
+  /** Invites into the group as `options.actor` (required: a group admin); resolves alike whether or not the account exists. */
+  invite(idOrSlug: string, input: InviteInput, options: GroupCallOptions & { actor: string }): Promise<void>;
+  /** The user's pending invitations (to the account, or to its verified email). */
+  invitations(userId: string): Promise<Invitation[]>;
+  /** Accepts one of the user's invitations: they join with its roles. */
+  acceptInvitation(userId: string, invitationId: string): Promise<{ group: Group; roles: string[] }>;
+  /** Declines one of the user's invitations. */
+  declineInvitation(userId: string, invitationId: string): Promise<void>;
+  /** Removes a member (an actor may always remove themself); the last admin cannot go (409), unless an actor who is a site admin removes them. */
   removeMember(idOrSlug: string, userId: string, options?: GroupCallOptions): Promise<void>;
-  /** Replaces a member's roles; the last admin cannot lose `admin` (409). */
+  /** Replaces a member's roles; the last admin cannot lose `admin` (409), unless an actor who is a site admin demotes them. */
   setMemberRoles(idOrSlug: string, userId: string, roles: string[], options?: GroupCallOptions): Promise<GroupMember>;
   /** Makes one group a child of another; 409 when that would make a cycle. */
   addChild(idOrSlug: string, childIdOrSlug: string, options?: GroupCallOptions): Promise<void>;
@@ -61,6 +74,7 @@ export interface Groups {
 export function groupsApi(d: {
   groups: GroupService;
   members: GroupMemberService;
+  invitations: GroupInvitationService;
   serviceKeys: ServiceKeyService;
   users: UserService;
   adminRole: string;
@@ -84,6 +98,10 @@ export function groupsApi(d: {
     delete: (id, o) => acting(o, (actor, origin) => d.groups.delete(actor, id, origin)),
     listMembers: (id, o) => acting(o, (actor) => d.members.list(actor, id, page(o))),
     addMember: (id, input, o) => acting(o, (actor, origin) => d.members.add(actor, id, input, origin)),
+    invite: (id, input, o) => acting(o, (actor, origin) => d.invitations.invite(actor, id, input, origin)),
+    invitations: (userId) => d.invitations.list(userId),
+    acceptInvitation: (userId, invitationId) => d.invitations.accept(userId, invitationId, { actorId: userId }),
+    declineInvitation: (userId, invitationId) => d.invitations.decline(userId, invitationId, { actorId: userId }),
     removeMember: (id, userId, o) => acting(o, (actor, origin) => d.members.remove(actor, id, userId, origin)),
     setMemberRoles: (id, userId, roles, o) => acting(o, (actor, origin) => d.members.setRoles(actor, id, userId, roles, origin)),
     addChild: (id, child, o) => acting(o, (actor, origin) => d.groups.addChild(actor, id, child, origin)),

@@ -17,7 +17,8 @@ export type {
 export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './services/user-admin.js';
 export type { RoleInfo } from './services/roles.js';
 export type { GroupCallOptions, GroupPageOptions, Groups } from './groups-api.js';
-export type { Group } from './services/group-access.js';
+export type { Group, GroupUser } from './services/group-access.js';
+export type { Invitation, InviteInput } from './services/group-invitations.js';
 export type { CreateGroupInput, GroupDetail, UpdateGroupInput } from './services/groups.js';
 export type { AddMemberInput, GroupMember, Membership, UserGroup } from './services/group-members.js';
 export type { AuditEvent, ListEventsInput } from './services/events.js';

@@ -2,12 +2,14 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../examples/orgs/app.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
+import { mailbox } from './helpers/mailbox.js';
 
 // examples/orgs: a multi-tenant API where each organization is a group, driven as its users would.
 describe('examples/orgs', () => {
   const schema = uniqueSchema('orgs');
   let demo: ReturnType<typeof createApp>;
   let http: ReturnType<typeof request>;
+  const box = mailbox();
 
   beforeAll(async () => {
     demo = createApp({
@@ -17,6 +19,7 @@ describe('examples/orgs', () => {
       bcryptRounds: 4,
       rateLimit: false,
       roles: ['admin', 'user', 'auditor'],
+      mailer: box.mailer,
     });
     await demo.auth.ready;
     http = request(demo.app);
@@ -47,8 +50,15 @@ describe('examples/orgs', () => {
     // Bob is not in Acme: the organization does not exist for him.
     expect((await http.get('/orgs/acme/projects').set(bob.auth)).status).toBe(404);
 
+    // Alice invites Bob; he joins when he accepts (adding him without asking is for site admins).
+    expect((await http.post(`/api/v1/users/groups/${acme.id}/members`).set(alice.auth).send({ user_id: bob.id })).status).toBe(403);
+    expect((await http.post('/api/v1/users/groups/acme/invitations').set(alice.auth).send({ username: 'bob' })).status).toBe(202);
+    expect((await http.get('/orgs/acme/projects').set(bob.auth)).status).toBe(404);
+    const [invitation] = (await http.get('/api/v1/users/me/invitations').set(bob.auth)).body;
+    expect(invitation).toMatchObject({ group: { slug: 'acme' }, roles: [], invited_by: { username: 'alice' } });
+    expect((await http.post(`/api/v1/users/me/invitations/${invitation.id}/accept`).set(bob.auth)).body).toMatchObject({ group: { slug: 'acme' } });
+
     // A plain member reads, an editor writes, only admins delete.
-    expect((await http.post(`/api/v1/users/groups/${acme.id}/members`).set(alice.auth).send({ user_id: bob.id })).status).toBe(201);
     const list = await http.get('/orgs/acme/projects').set(bob.auth);
     expect(list.status).toBe(200);
     expect(list.body.projects.map((p: { name: string }) => p.name)).toEqual(['Website']);
@@ -63,8 +73,14 @@ describe('examples/orgs', () => {
     expect((await http.delete(`/orgs/acme/projects/${blog.body.id}`).set(bob.auth)).status).toBe(403);
     expect((await http.delete(`/orgs/acme/projects/${blog.body.id}`).set(alice.auth)).status).toBe(200);
 
-    // Carol is in the team, so in Acme too; she reads but does not write.
-    await http.post(`/api/v1/users/groups/${web.id}/members`).set(alice.auth).send({ user_id: carol.id });
+    // Carol is invited to the team by her address: the mail tells her; once her address is
+    // verified the invitation is hers. In the team, she is in Acme too; she reads but does not write.
+    await http.post(`/api/v1/users/groups/${web.id}/invitations`).set(alice.auth).send({ email: 'carol@example.com' });
+    expect((await box.next('group_invitation', 'carol@example.com')).subject).toContain('Acme Web');
+    expect((await http.get('/api/v1/users/me/invitations').set(carol.auth)).body).toEqual([]);
+    await demo.auth.users.update(carol.id, { email_verified: true });
+    const [toCarol] = (await http.get('/api/v1/users/me/invitations').set(carol.auth)).body;
+    expect((await http.post(`/api/v1/users/me/invitations/${toCarol.id}/accept`).set(carol.auth)).status).toBe(200);
     expect((await http.get(`/orgs/${acme.id}/projects`).set(carol.auth)).status).toBe(200);
     expect((await http.post('/orgs/acme/projects').set(carol.auth).send({ name: 'x' })).status).toBe(403);
 

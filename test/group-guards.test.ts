@@ -5,7 +5,7 @@ import { AuthManager } from '../src/index.js';
 import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app.js';
 import { registerAdmin } from './helpers/admin.js';
 import { databaseOptions, DB_KIND } from './helpers/database.js';
-import { groupApi } from './helpers/groups.js';
+import { groupApi, joinByInvitation } from './helpers/groups.js';
 
 // requireAuth({ group, groupRoles, permission, allowServiceKeys }), req.auth.groups, service keys
 // and the guard context, through HTTP on routes of the host app (contract 5.6).
@@ -57,7 +57,7 @@ describe('requireAuth({ group })', () => {
   it('lets members in, by slug or id, through a descendant too; others get 404 as for no group at all', async () => {
     const member = await registerUser(t);
     const outsider = await registerUser(t);
-    expect((await groupApi(t, owner.token).addMember(team.id, { user_id: member.user.id, roles: ['viewer'] })).status).toBe(201);
+    expect((await joinByInvitation(t, owner.token, team.id, member, ['viewer'])).status).toBe(200);
 
     for (const ref of [acme.slug, acme.id, dept.slug, team.id]) {
       const res = await get(`/orgs/${ref}`, member.token);
@@ -84,10 +84,9 @@ describe('requireAuth({ group })', () => {
     const viewer = await registerUser(t);
     const editor = await registerUser(t);
     const teamAdmin = await registerUser(t);
-    const api = groupApi(t, owner.token);
-    await api.addMember(acme.id, { user_id: viewer.user.id, roles: ['viewer'] });
-    await api.addMember(acme.id, { user_id: editor.user.id, roles: ['editor'] });
-    await api.addMember(team.id, { user_id: teamAdmin.user.id, roles: ['admin'] });
+    await t.auth.groups.addMember(acme.id, { user_id: viewer.user.id, roles: ['viewer'] });
+    await t.auth.groups.addMember(acme.id, { user_id: editor.user.id, roles: ['editor'] });
+    await t.auth.groups.addMember(team.id, { user_id: teamAdmin.user.id, roles: ['admin'] });
 
     expect((await get(`/orgs/acme/edit`, viewer.token)).status).toBe(403);
     expect((await get(`/orgs/acme/edit`, viewer.token)).body.code).toBe('forbidden');
@@ -110,7 +109,7 @@ describe('requireAuth({ group })', () => {
     const u = await registerUser(t);
     const api = groupApi(t, owner.token);
     expect((await get(`/orgs/acme`, u.token)).status).toBe(404); // and the instance has the user cached now
-    await api.addMember(acme.id, { user_id: u.user.id });
+    await t.auth.groups.addMember(acme.id, { user_id: u.user.id });
     expect((await get(`/orgs/acme`, u.token)).status).toBe(200);
     expect((await get(`/orgs/acme/edit`, u.token)).status).toBe(403);
     await api.setRoles(acme.id, u.user.id, ['editor']);
@@ -123,7 +122,7 @@ describe('requireAuth({ group })', () => {
     const u = await registerUser(t);
     const api = groupApi(t, owner.token);
     const squad = (await api.create({ name: 'Squad', parent_id: dept.id })).body.group as G;
-    await api.addMember(squad.id, { user_id: u.user.id });
+    await t.auth.groups.addMember(squad.id, { user_id: u.user.id });
     expect((await get(`/orgs/acme`, u.token)).status).toBe(200);
     expect((await api.removeChild(dept.id, squad.id)).status).toBe(200);
     expect((await get(`/orgs/acme`, u.token)).status).toBe(404);
@@ -136,7 +135,7 @@ describe('requireAuth({ group })', () => {
 
   it("a user's API token: group and permission checks, with the token's scopes and the user's roles in the group", async () => {
     const auditor = await registerUser(t);
-    await groupApi(t, owner.token).addMember(acme.id, { user_id: auditor.user.id, roles: ['auditor'] });
+    await t.auth.groups.addMember(acme.id, { user_id: auditor.user.id, roles: ['auditor'] });
     const scoped = (await t.auth.apiTokens.create(auditor.user.id, { name: 'r', scopes: ['reports:read'] })).token;
     const unscoped = (await t.auth.apiTokens.create(auditor.user.id, { name: 'n', scopes: [] })).token;
     expect((await get('/orgs/acme/reports', scoped, 'api')).status).toBe(200);
@@ -243,7 +242,7 @@ describe('service keys', () => {
 describe('auth.guard context', () => {
   it('names the organization: the group asked for, else the only top-level group, else null', async () => {
     const u = await registerUser(t);
-    await groupApi(t, owner.token).addMember(team.id, { user_id: u.user.id, roles: ['viewer'] });
+    await t.auth.groups.addMember(team.id, { user_id: u.user.id, roles: ['viewer'] });
     const asked = await t.auth.guard(u.token, { group: team.slug });
     expect(asked.is_authorized).toBe(true);
     expect(asked.context?.organization).toEqual({ id: team.id, slug: team.slug, name: 'Acme R&D Web' });
@@ -301,7 +300,7 @@ describe.runIf(DB_KIND === 'postgres')('membership changes on another instance',
     try {
       const u = await registerUser(t);
       const api = groupApi(t, owner.token);
-      await api.addMember(acme.id, { user_id: u.user.id });
+      await t.auth.groups.addMember(acme.id, { user_id: u.user.id });
       const until = async (path: string, status: number) => {
         const start = Date.now();
         for (;;) {
@@ -315,7 +314,7 @@ describe.runIf(DB_KIND === 'postgres')('membership changes on another instance',
       await api.removeMember(acme.id, u.user.id);
       expect(await until('/orgs/acme', 404)).toBeLessThan(1000);
       const squad = (await api.create({ name: 'Squad B', parent_id: acme.id })).body.group as G;
-      await api.addMember(squad.id, { user_id: u.user.id });
+      await t.auth.groups.addMember(squad.id, { user_id: u.user.id });
       await until('/orgs/acme', 200);
       await api.removeChild(acme.id, squad.id);
       expect(await until('/orgs/acme', 404)).toBeLessThan(1000);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, registerUser, type TestApp } from './helpers/app.js';
 import { expectError, expectValidation } from './helpers/endpoints.js';
-import { groupApi } from './helpers/groups.js';
+import { groupApi, joinByInvitation } from './helpers/groups.js';
 import { rawQuery } from './helpers/database.js';
 
 // The hierarchy: a member of a group is a member of every ancestor; an admin of a group
@@ -30,7 +30,7 @@ describe('inheritance through three levels', () => {
   it('a member of the team belongs to dept and org too (via the team), and sees them; not the other way', async () => {
     const { api, org, dept, team } = await threeLevels();
     const m = await registerUser(t);
-    await api.addMember(team.id, { user_id: m.user.id, roles: ['editor'] });
+    await t.auth.groups.addMember(team.id, { user_id: m.user.id, roles: ['editor'] });
     const res = await groupApi(t, m.token).userGroups();
     expect(res.status).toBe(200);
     const byId = Object.fromEntries(res.body.map((e: { group: G }) => [e.group.id, e]));
@@ -46,7 +46,7 @@ describe('inheritance through three levels', () => {
     expect((await api.members(org.id)).body.members.map((x: { user: { id: string } }) => x.user.id)).not.toContain(m.user.id);
     // A member of the org only is no member of the team below.
     const top = await registerUser(t);
-    await api.addMember(org.id, { user_id: top.user.id });
+    await t.auth.groups.addMember(org.id, { user_id: top.user.id });
     expect((await groupApi(t, top.token).userGroups()).body.map((e: { group: G }) => e.group.id)).toEqual([org.id]);
     expectError(await groupApi(t, top.token).get(team.id), 404, 'not_found');
     expect(await t.auth.groups.membershipsOf(m.user.id)).toEqual(
@@ -60,13 +60,14 @@ describe('inheritance through three levels', () => {
   it('an admin of the org administers dept and team (sees, edits, manages members) without being a member there', async () => {
     const { api, org, dept, team } = await threeLevels();
     const boss = await registerUser(t);
-    await api.addMember(org.id, { user_id: boss.user.id, roles: ['admin'] });
+    await t.auth.groups.addMember(org.id, { user_id: boss.user.id, roles: ['admin'] });
     const b = groupApi(t, boss.token);
     expect((await b.get(team.id)).status).toBe(200);
     expect((await b.patch(team.id, { description: 'set from above' })).status).toBe(200);
     const m = await registerUser(t);
-    const added = await b.addMember(team.id, { user_id: m.user.id });
-    expect(added.status).toBe(201);
+    // Members come by invitation, also from an admin above.
+    const added = await joinByInvitation(t, boss.token, team.id, m);
+    expect(added.status).toBe(200);
     // The boss is listed as admin where they are a direct member; in the team's list others show is_admin through the org.
     const owner = (await api.members(team.id)).body.members.find((x: { roles: string[] }) => x.roles.includes('admin'));
     expect(owner.is_admin).toBe(true);
@@ -76,11 +77,11 @@ describe('inheritance through three levels', () => {
     expect(mine).toEqual([expect.objectContaining({ group: expect.objectContaining({ id: org.id }), roles: ['admin'], is_admin: true })]);
     // An admin of the team only does not administer the org.
     const lead = await registerUser(t);
-    await api.addMember(team.id, { user_id: lead.user.id, roles: ['admin'] });
+    await t.auth.groups.addMember(team.id, { user_id: lead.user.id, roles: ['admin'] });
     const leadGroups = Object.fromEntries((await groupApi(t, lead.token).userGroups()).body.map((e: { group: G }) => [e.group.id, e]));
     expect(leadGroups[team.id]).toMatchObject({ roles: ['admin'], is_admin: true });
     expect(leadGroups[org.id]).toMatchObject({ roles: [], is_admin: false, via: { id: team.id } });
-    expectError(await groupApi(t, lead.token).addMember(org.id, { user_id: m.user.id }), 403, 'forbidden');
+    expectError(await groupApi(t, lead.token).invite(org.id, { username: m.username }), 403, 'forbidden');
   });
 
   it('an inherited membership through two children carries neither child`s roles, via the nearest', async () => {
@@ -90,8 +91,8 @@ describe('inheritance through three levels', () => {
     const left = (await api.create({ name: 'Left', parent_id: top.id })).body.group as G;
     const right = (await api.create({ name: 'Right', parent_id: top.id })).body.group as G;
     const m = await registerUser(t);
-    await api.addMember(left.id, { user_id: m.user.id, roles: ['reader'] });
-    await api.addMember(right.id, { user_id: m.user.id, roles: ['writer'] });
+    await t.auth.groups.addMember(left.id, { user_id: m.user.id, roles: ['reader'] });
+    await t.auth.groups.addMember(right.id, { user_id: m.user.id, roles: ['writer'] });
     const entry = (await groupApi(t, m.token).userGroups()).body.find((e: { group: G }) => e.group.id === top.id);
     expect(entry.roles).toEqual([]);
     expect([left.id, right.id]).toContain(entry.via.id);
@@ -115,7 +116,7 @@ describe('children', () => {
     const stranger = await registerUser(t);
     const foreign = (await groupApi(t, stranger.token).create({ name: 'Foreign' })).body.group as G;
     expectValidation(await api.addChild(other.id, foreign.id), 'child_id');
-    await groupApi(t, stranger.token).addMember(foreign.id, { user_id: owner.user.id });
+    await t.auth.groups.addMember(foreign.id, { user_id: owner.user.id });
     expectError(await api.addChild(other.id, foreign.id), 403, 'forbidden');
     expectValidation(await groupApi(t, stranger.token).addChild(foreign.id, other.id), 'child_id');
     expectError(await groupApi(t, stranger.token).addChild(other.id, foreign.id), 404, 'not_found');
@@ -167,7 +168,7 @@ describe('children', () => {
   it('detaching a team takes its members out of the ancestors; deleting the dept detaches the team', async () => {
     const { api, org, dept, team } = await threeLevels();
     const m = await registerUser(t);
-    await api.addMember(team.id, { user_id: m.user.id });
+    await t.auth.groups.addMember(team.id, { user_id: m.user.id });
     expect((await groupApi(t, m.token).userGroups()).body).toHaveLength(3);
     // Each hierarchy edit is announced once, to every instance, for all the users it concerns.
     const announced = async () =>
@@ -190,10 +191,10 @@ describe('inheritance both ways, through three levels, for every kind of change'
   it('an org admin manages the team two levels down: members, children, service keys, deletion; GET /groups lists only what they belong to', async () => {
     const { api, org, dept, team } = await threeLevels();
     const boss = await registerUser(t);
-    await api.addMember(org.id, { user_id: boss.user.id, roles: ['admin'] });
+    await t.auth.groups.addMember(org.id, { user_id: boss.user.id, roles: ['admin'] });
     const b = groupApi(t, boss.token);
     const m = await registerUser(t);
-    expect((await b.addMember(team.id, { user_id: m.user.id })).status).toBe(201);
+    expect((await joinByInvitation(t, boss.token, team.id, m)).status).toBe(200);
     expect((await b.setRoles(team.id, m.user.id, ['editor'])).body).toMatchObject({ roles: ['editor'], is_admin: false });
     expect((await b.removeMember(team.slug, m.user.id)).status).toBe(200);
     // Children of the dept and the team: admin of both (the dept through the org, the new group as its creator).
@@ -217,13 +218,14 @@ describe('inheritance both ways, through three levels, for every kind of change'
   it('a team admin sees the org and dept (member through the team) but changes nothing there (403)', async () => {
     const { owner, api, org, dept, team } = await threeLevels();
     const lead = await registerUser(t);
-    await api.addMember(team.id, { user_id: lead.user.id, roles: ['admin'] });
+    await t.auth.groups.addMember(team.id, { user_id: lead.user.id, roles: ['admin'] });
     const l = groupApi(t, lead.token);
     for (const g of [org, dept]) {
       expect((await l.get(g.id)).status).toBe(200);
       expect((await l.members(g.id)).status).toBe(200);
       expectError(await l.patch(g.id, { name: 'x' }), 403, 'forbidden');
       expectError(await l.delete(g.id), 403, 'forbidden');
+      expectError(await l.invite(g.id, { username: lead.username }), 403, 'forbidden');
       expectError(await l.addMember(g.id, { user_id: lead.user.id }), 403, 'forbidden');
       expectError(await l.setRoles(g.id, owner.user.id, []), 403, 'forbidden');
       expectError(await l.removeMember(g.id, owner.user.id), 403, 'forbidden');
@@ -242,9 +244,9 @@ describe('inheritance both ways, through three levels, for every kind of change'
   });
 
   it('a dept admin (the middle): administers the team below, is a plain member of the org above', async () => {
-    const { api, org, dept, team } = await threeLevels();
+    const { org, dept, team } = await threeLevels();
     const mid = await registerUser(t);
-    await api.addMember(dept.id, { user_id: mid.user.id, roles: ['admin', 'ops'] });
+    await t.auth.groups.addMember(dept.id, { user_id: mid.user.id, roles: ['admin', 'ops'] });
     const d = groupApi(t, mid.token);
     expect((await d.patch(team.id, { description: 'from the middle' })).status).toBe(200);
     expect((await d.members(team.id)).status).toBe(200);
@@ -259,7 +261,7 @@ describe('inheritance both ways, through three levels, for every kind of change'
   it('a team member: role changes and leaving reach the inherited org and dept entries at once', async () => {
     const { api, org, dept, team } = await threeLevels();
     const m = await registerUser(t);
-    await api.addMember(team.id, { user_id: m.user.id, roles: ['reader'] });
+    await t.auth.groups.addMember(team.id, { user_id: m.user.id, roles: ['reader'] });
     const g = groupApi(t, m.token);
     expect((await g.members(org.id)).status).toBe(200);
     await api.setRoles(team.id, m.user.id, ['writer']);

@@ -68,7 +68,7 @@ describe('service keys', () => {
   it('a plain member gets 403, a stranger 404; another group`s key or a user`s token answers 404', async () => {
     const { owner, api, group } = await ownedGroup();
     const member = await registerUser(t);
-    await api.addMember(group.id, { user_id: member.user.id });
+    await t.auth.groups.addMember(group.id, { user_id: member.user.id });
     const m = groupApi(t, member.token);
     expectError(await m.createKey(group.id, { name: 'x' }), 403, 'forbidden');
     expectError(await m.listKeys(group.id), 403, 'forbidden');

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, registerUser, bearer, type TestApp } from './helpers/app.js';
 import { registerAdmin } from './helpers/admin.js';
 import { BASE, expectError, expectIsoUtc, expectValidation } from './helpers/endpoints.js';
-import { groupApi } from './helpers/groups.js';
+import { groupApi, joinByInvitation } from './helpers/groups.js';
 import { rawQuery } from './helpers/database.js';
 
 // Groups through HTTP: create, list, get, patch, delete; slugs; who sees what (404 for anyone who
@@ -146,7 +146,7 @@ describe('changing and deleting groups', () => {
     const api = groupApi(t, owner.token);
     const { group } = (await api.create({ name: 'Before' })).body;
     const other = (await api.create({ name: 'Other' })).body.group;
-    expect((await api.addMember(group.id, { user_id: member.user.id })).status).toBe(201);
+    expect((await joinByInvitation(t, owner.token, group.id, member)).status).toBe(200);
     expectError(await groupApi(t, member.token).patch(group.id, { name: 'Hijacked' }), 403, 'forbidden');
     const slug = `after-${Date.now()}`;
     const res = await api.patch(group.slug, { name: 'After', slug, description: null });
@@ -168,7 +168,7 @@ describe('changing and deleting groups', () => {
     const child = (await api.create({ name: 'Child', parent_id: parent.id })).body.group;
     expect((await api.createKey(parent.id, { name: 'ci' })).status).toBe(201);
     const member = await registerUser(t);
-    await api.addMember(parent.id, { user_id: member.user.id });
+    await t.auth.groups.addMember(parent.id, { user_id: member.user.id });
     expectError(await groupApi(t, member.token).delete(parent.id), 403, 'forbidden');
     const res = await api.delete(parent.id);
     expect(res.status).toBe(200);
@@ -197,6 +197,10 @@ describe('access tokens only', () => {
       await api.delete(group.id),
       await api.members(group.id),
       await api.addMember(group.id, { user_id: u.user.id }),
+      await api.invite(group.id, { username: u.username }),
+      await api.invitations(),
+      await api.accept('00000000-0000-4000-8000-000000000000'),
+      await api.decline('00000000-0000-4000-8000-000000000000'),
       await api.setRoles(group.id, u.user.id, []),
       await api.removeMember(group.id, u.user.id),
       await api.addChild(group.id, group.id),
@@ -226,7 +230,7 @@ describe('parent_id, site admins and missing credentials', () => {
     const member = await registerUser(t);
     const stranger = await registerUser(t);
     const parent = (await groupApi(t, owner.token).create({ name: 'Parent' })).body.group;
-    await groupApi(t, owner.token).addMember(parent.id, { user_id: member.user.id });
+    await t.auth.groups.addMember(parent.id, { user_id: member.user.id });
     const child = await groupApi(t, owner.token).create({ name: 'Child', parent_id: parent.slug });
     expect(child.status).toBe(201);
     expectError(await groupApi(t, member.token).create({ name: 'Sneaky', parent_id: parent.id }), 403, 'forbidden');
@@ -258,6 +262,7 @@ describe('parent_id, site admins and missing credentials', () => {
       await admin.delete(missing),
       await admin.members(missing),
       await admin.addMember(missing, { user_id: owner.user.id }),
+      await admin.invite(missing, { username: owner.username }),
       await admin.setRoles(missing, owner.user.id, []),
       await admin.removeMember(missing, owner.user.id),
       await admin.addChild(missing, child.id),
@@ -281,6 +286,9 @@ describe('parent_id, site admins and missing credentials', () => {
       await t.http.delete(g),
       await t.http.get(`${g}/members`),
       await t.http.post(`${g}/members`).send({ user_id: u.user.id }),
+      await t.http.post(`${g}/invitations`).send({ username: u.username }),
+      await t.http.get(`${BASE}/me/invitations`),
+      await t.http.post(`${BASE}/me/invitations/00000000-0000-4000-8000-000000000000/accept`),
       await t.http.patch(`${g}/members/${u.user.id}`).send({ roles: [] }),
       await t.http.delete(`${g}/members/${u.user.id}`),
       await t.http.post(`${g}/children`).send({ child_id: group.id }),

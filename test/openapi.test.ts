@@ -224,7 +224,8 @@ describe('real responses match the document', () => {
     expect(expectDocumented(form, 'post', '/login/oauth2callback').status).toBe(400);
   });
 
-  it('groups, members, children and service keys (404, 409)', async () => {
+  it('groups, members, invitations, children and service keys (403, 404, 409)', async () => {
+    const NO_INVITATION = '00000000-0000-4000-8000-000000000000';
     const owner = await registerUser(t);
     const other = await registerUser(t);
     const auth = bearer(owner.token);
@@ -236,9 +237,40 @@ describe('real responses match the document', () => {
     expect((await call('get', '/groups/{id}', `/groups/${id}`).send(undefined, auth)).status).toBe(200);
     expect((await call('get', '/groups/{id}', '/groups/no-such-group').send(undefined, auth)).status).toBe(404);
     expect((await call('patch', '/groups/{id}', `/groups/${id}`).send({ description: 'the team' }, auth)).status).toBe(200);
-    expect((await call('post', '/groups/{id}/members', `/groups/${id}/members`).send({ user_id: other.user.id, roles: [] }, auth)).status).toBe(201);
-    expect((await call('post', '/groups/{id}/members', `/groups/${id}/members`).send({ user_id: other.user.id }, auth)).status).toBe(409);
+    // A group admin invites; adding directly is a site admin's.
+    expect((await call('post', '/groups/{id}/members', `/groups/${id}/members`).send({ user_id: other.user.id, roles: [] }, auth)).status).toBe(403);
+    expect((await call('post', '/groups/{id}/invitations', `/groups/${id}/invitations`).send({ username: other.username, roles: [] }, auth)).status).toBe(202);
+    const invited = await call('get', '/{user}/invitations', '/me/invitations').send(undefined, bearer(other.token));
+    expect(invited.status).toBe(200);
+    const accepted = await call('post', '/{user}/invitations/{invitation_id}/accept', `/me/invitations/${invited.body[0].id}/accept`).send(
+      undefined,
+      bearer(other.token),
+    );
+    expect(accepted.status).toBe(200);
+    expect((await call('post', '/groups/{id}/invitations', `/groups/${id}/invitations`).send({ email: `${other.username}@example.com` }, auth)).status).toBe(
+      202,
+    );
+    const again = await call('get', '/{user}/invitations', '/me/invitations').send(undefined, bearer(other.token));
+    expect(
+      (await call('post', '/{user}/invitations/{invitation_id}/accept', `/me/invitations/${NO_INVITATION}/accept`).send(undefined, bearer(other.token))).status,
+    ).toBe(404);
+    expect(again.status).toBe(200);
+    const site = bearer((await registerAdmin(t)).token);
+    const third = await registerUser(t);
+    expect((await call('post', '/groups/{id}/members', `/groups/${id}/members`).send({ user_id: third.user.id }, site)).status).toBe(201);
+    expect((await call('post', '/groups/{id}/members', `/groups/${id}/members`).send({ user_id: other.user.id }, site)).status).toBe(409);
+    await call('post', '/groups/{id}/invitations', `/groups/${id}/invitations`).send({ username: third.username }, auth);
+    const thirds = await call('get', '/{user}/invitations', '/me/invitations').send(undefined, bearer(third.token));
+    expect(
+      (await call('post', '/{user}/invitations/{invitation_id}/accept', `/me/invitations/${thirds.body[0].id}/accept`).send(undefined, bearer(third.token)))
+        .status,
+    ).toBe(409);
+    expect(
+      (await call('post', '/{user}/invitations/{invitation_id}/decline', `/me/invitations/${thirds.body[0].id}/decline`).send(undefined, bearer(third.token)))
+        .status,
+    ).toBe(200);
     expect((await call('get', '/groups/{id}/members', `/groups/${id}/members`).send(undefined, auth)).status).toBe(200);
+    expect((await call('get', '/groups/{id}/members', `/groups/${id}/members`).send(undefined, site)).status).toBe(200);
     const memberPath = `/groups/${id}/members/${other.user.id}`;
     expect((await call('patch', '/groups/{id}/members/{user_id}', memberPath).send({ roles: ['admin'] }, auth)).status).toBe(200);
     expect((await call('get', '/{user}/groups', '/me/groups').send(undefined, bearer(other.token))).status).toBe(200);

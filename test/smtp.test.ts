@@ -77,4 +77,27 @@ describe('smtp:// mailer', () => {
     expect((await t.http.post(`${BASE}/login`).send({ username: u.username, password: 'reset over real smtp' })).status).toBe(200);
     expect((await t.http.post(`${BASE}/login`).send({ username: u.username, password: PASSWORD })).status).toBe(401);
   });
+
+  it('sends a group invitation over SMTP to an address no account has yet; whoever verifies that address accepts it', async () => {
+    const admin = await registerUser(t);
+    const auth = { Authorization: `Bearer ${admin.token}` };
+    const { group } = (await t.http.post(`${BASE}/groups`).set(auth).send({ name: 'Smtp Guild' })).body;
+    const email = `guest_${Date.now()}@example.com`;
+    const sent = await t.http
+      .post(`${BASE}/groups/${group.id}/invitations`)
+      .set(auth)
+      .send({ email, roles: ['viewer'] });
+    expect(sent.status).toBe(202);
+    const mail = await nextMail(email);
+    expect(mail.from?.text).toBe('accounts@app.example');
+    expect(mail.subject).toContain('Smtp Guild');
+    expect(mail.text).toContain(admin.username);
+    expect(mail.text).not.toContain(group.id);
+    // The invitee registers with that address and verifies it: the invitation is theirs.
+    const guest = await registerUser(t, { email });
+    await t.auth.users.update(guest.user.id, { email_verified: true });
+    const [invitation] = (await t.http.get(`${BASE}/me/invitations`).set('Authorization', `Bearer ${guest.token}`)).body;
+    const accepted = await t.http.post(`${BASE}/me/invitations/${invitation.id}/accept`).set('Authorization', `Bearer ${guest.token}`);
+    expect(accepted.body).toMatchObject({ group: { id: group.id }, roles: ['viewer'] });
+  });
 });

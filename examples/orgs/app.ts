@@ -12,6 +12,12 @@ interface Project {
  * /orgs/:org/projects, where :org is the group's id or slug. requireAuth({ group }) lets in members
  * of that organization (directly or through one of its teams, which are child groups) and answers
  * 404 to everyone else, so outsiders cannot even learn which organizations exist.
+ *
+ * People join an organization by invitation, through the library's endpoints: an admin of it
+ * sends `POST /api/v1/users/groups/{org}/invitations {username | email, roles}` (the invitee is
+ * mailed when a `mailer` is set), and the invitee lists `GET /api/v1/users/me/invitations` and
+ * accepts `POST /api/v1/users/me/invitations/{id}/accept`; from then on these routes let them in
+ * with those roles.
  */
 export function createApp(options: AuthManagerOptions) {
   const app = express();

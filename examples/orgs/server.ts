@@ -13,5 +13,7 @@ app.listen(port, () => {
   1. POST /api/v1/users/register {username, password, email}  -> token
   2. POST /api/v1/users/groups {name: "Acme"}                    (you become its admin)
   3. POST /orgs/acme/projects {name: "Website"}                  with Authorization: Bearer <token>
-  4. GET  /orgs/acme/projects`);
+  4. GET  /orgs/acme/projects
+  5. POST /api/v1/users/groups/acme/invitations {username: "bob", roles: ["editor"]}   (invite a colleague)
+  6. as bob: GET /api/v1/users/me/invitations, then POST /api/v1/users/me/invitations/<id>/accept`);
 });

@@ -12,7 +12,16 @@ function ownedBy<Q extends { where(column: 'user_id' | 'group_id', op: '=', valu
 
 export async function insertApiToken(
   db: Db,
-  row: ApiTokenOwner & { id: string; name: string; token_hash: string; scopes: string[]; created_at: Date; expires_at: Date | null },
+  row: ApiTokenOwner & {
+    id: string;
+    name: string;
+    token_hash: string;
+    scopes: string[];
+    created_at: Date;
+    expires_at: Date | null;
+    /** A service key's minter. */
+    created_by?: string | null;
+  },
 ): Promise<ApiTokenRow> {
   return db
     .insertInto('api_tokens')
@@ -42,4 +51,30 @@ export async function touchApiToken(db: Db, id: string, now: Date): Promise<void
 /** Deletes every API token of the user (account recovery: a reset or an email change ends them all). */
 export async function deleteAllApiTokens(db: Db, userId: string): Promise<void> {
   await db.deleteFrom('api_tokens').where('user_id', '=', userId).execute();
+}
+
+/** A service key a user minted: which group it acts for and who minted it. */
+export interface MintedServiceKey {
+  id: string;
+  group_id: string;
+  created_by: string;
+}
+
+/** The service keys minted by `creatorId`, or minted (by anyone) for one of `groupIds`. */
+export async function mintedServiceKeys(db: Db, filter: { creatorId: string } | { groupIds: readonly string[] }): Promise<MintedServiceKey[]> {
+  let q = db.selectFrom('api_tokens').select(['id', 'group_id', 'created_by']).where('group_id', 'is not', null).where('created_by', 'is not', null);
+  if ('creatorId' in filter) q = q.where('created_by', '=', filter.creatorId);
+  else if (filter.groupIds.length === 0) return [];
+  else q = q.where('group_id', 'in', [...filter.groupIds]);
+  const rows = await q.execute();
+  return rows.map((r) => ({ id: r.id, group_id: r.group_id!, created_by: r.created_by! }));
+}
+
+/** Deletes the tokens `ids`. */
+export async function deleteApiTokensByIds(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0)
+    await db
+      .deleteFrom('api_tokens')
+      .where('id', 'in', [...ids])
+      .execute();
 }

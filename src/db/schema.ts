@@ -57,6 +57,8 @@ export interface ApiTokensTable {
   created_at: Timestamp;
   expires_at: Date | null;
   last_used_at: NullableTimestamp;
+  /** Who minted a service key: it is revoked when they stop administering its group; null for a user's token or trusted code's key. */
+  created_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RateLimitsTable {
@@ -196,6 +198,19 @@ export interface GroupMembersTable {
   created_at: Timestamp;
 }
 
+/** A pending invitation into a group: to an account (`user_id`) or to an address (`email_key`). */
+export interface GroupInvitationsTable {
+  id: Generated<string>;
+  group_id: string;
+  user_id: string | null;
+  email_key: string | null;
+  email: string | null;
+  roles: ColumnType<string[], string[] | undefined, string[]>;
+  invited_by: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 /** Every table of the library, as Kysely sees them (inside `dbSchema`). */
 export interface Database {
   one_time_tokens: OneTimeTokensTable;
@@ -216,6 +231,7 @@ export interface Database {
   groups: GroupsTable;
   group_parents: GroupParentsTable;
   group_members: GroupMembersTable;
+  group_invitations: GroupInvitationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -228,3 +244,4 @@ export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
 export type IntegrationRow = Selectable<IntegrationsTable>;
 export type GroupRow = Selectable<GroupsTable>;
 export type GroupMemberRow = Selectable<GroupMembersTable>;
+export type GroupInvitationRow = Selectable<GroupInvitationsTable>;

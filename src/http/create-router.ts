@@ -24,7 +24,7 @@ export function createRouter(
   > & {
     logger: Logger;
     clientIp: (req: Req) => string;
-    limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] & AccountRouteDeps['limit'];
+    limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] & AccountRouteDeps['limit'] & GroupRouteDeps['limit'];
     /** Served at `GET /openapi.json` when given (the `openapi` option). */
     openapi?: OpenApiDocument | undefined;
   },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_API_TOKEN_DAYS } from '../services/api-tokens.js';
 import type { Actor } from '../services/group-access.js';
+import type { GroupInvitationService } from '../services/group-invitations.js';
 import type { GroupMemberService } from '../services/group-members.js';
 import type { CreateGroupInput, GroupService } from '../services/groups.js';
 import { serviceKeyScopes, type ServiceKeyService } from '../services/service-keys.js';
@@ -12,16 +13,20 @@ import { bodyObject } from './body.js';
 import { queryParams, wholeNumber } from './query.js';
 import { sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
+import { NotFoundError } from '../errors.js';
 import { caller, type Handler, type Req, type Routes } from './types.js';
 
 export interface GroupRouteDeps {
   groups: GroupService;
   groupMembers: GroupMemberService;
+  invitations: GroupInvitationService;
   serviceKeys: ServiceKeyService;
   users: UserService;
   adminRole: string;
   authenticate: Handler;
   origin: (req: Req) => EventOrigin;
+  /** Invitations sent, per inviting account. */
+  limit: { invitation: Handler };
 }
 
 export const serviceKeySchema = z.object({
@@ -80,6 +85,12 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
     sendJson(res, 201, await d.groupMembers.add(actor(req), param(req, 'id'), bodyObject(req), d.origin(req)));
   });
 
+  // 202 and the same body whether or not the account exists: nothing here tells who has an account.
+  router.post('/groups/:id/invitations', ...signedIn, d.limit.invitation, async (req, res) => {
+    await d.invitations.invite(actor(req), param(req, 'id'), bodyObject(req), d.origin(req));
+    sendJson(res, 202, { success: true });
+  });
+
   router.patch('/groups/:id/members/:userId', ...signedIn, async (req, res) => {
     const { roles } = bodyObject(req) as { roles: string[] };
     sendJson(res, 200, await d.groupMembers.setRoles(actor(req), param(req, 'id'), memberId(req), roles, d.origin(req)));
@@ -118,6 +129,26 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
 
   router.delete('/groups/:id/api-tokens/:tokenId', ...signedIn, async (req, res) => {
     await d.serviceKeys.revoke(actor(req), param(req, 'id'), param(req, 'tokenId'), d.origin(req));
+    sendJson(res, 200, { success: true });
+  });
+
+  // An invitation is its invitee's alone: `me` or the caller's own id; anyone else's (site admins too) is 404.
+  const self = (req: Req) => {
+    const user = param(req, 'user');
+    if (user === 'me' || user === caller(req).user.id) return caller(req).user.id;
+    throw new NotFoundError('user not found');
+  };
+
+  router.get('/:user/invitations', ...signedIn, async (req, res) => {
+    sendJson(res, 200, await d.invitations.list(self(req)));
+  });
+
+  router.post('/:user/invitations/:invitationId/accept', ...signedIn, async (req, res) => {
+    sendJson(res, 200, await d.invitations.accept(self(req), param(req, 'invitationId'), d.origin(req)));
+  });
+
+  router.post('/:user/invitations/:invitationId/decline', ...signedIn, async (req, res) => {
+    await d.invitations.decline(self(req), param(req, 'invitationId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 

@@ -12,6 +12,7 @@ export interface MailMessage {
   text: string;
   html: string;
   kind: MailKind;
+  /** The account the mail is about; for a `group_invitation` to an address no account has yet, `id` and `username` are ''. */
   user: { id: string; username: string };
   token?: string;
   code?: string;
@@ -43,6 +44,8 @@ export interface MailRequest {
   expiresAt?: Date;
   /** For `email_changed`: the address the account moved to. */
   newEmail?: string;
+  /** For `group_invitation`. */
+  invitation?: { group: { name: string; slug: string }; invitedBy: string; roles: string[] };
   origin?: EventOrigin | undefined;
 }
 
@@ -81,6 +84,7 @@ export class MailDispatcher {
         ...(request.code ? { code: request.code } : {}),
         ...(url ? { url } : {}),
         ...(request.newEmail ? { newEmail: request.newEmail } : {}),
+        ...(request.invitation ? { invitation: request.invitation } : {}),
       });
       const message: MailMessage = {
         to: request.to,
@@ -98,7 +102,7 @@ export class MailDispatcher {
         { kind: request.kind, user_id: request.user.id, err: { message: (err as Error)?.message } },
         'express-authlib: sending mail failed',
       );
-      await this.deps.audit.record('mail_failed', { userId: request.user.id, data: { kind: request.kind }, origin: request.origin });
+      await this.deps.audit.record('mail_failed', { userId: request.user.id || null, data: { kind: request.kind }, origin: request.origin });
     }
   }
 }

@@ -1,5 +1,8 @@
-/** What a mail is for. `email_changed` is the notice to the old address after an email change. */
-export type MailKind = 'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp';
+/**
+ * What a mail is for. `email_changed` is the notice to the old address after an email change;
+ * `group_invitation` tells someone a group admin invited them (they accept or decline once signed in).
+ */
+export type MailKind = 'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp' | 'group_invitation';
 
 /** What a template gets to write a mail from. */
 export interface MailTemplateData {
@@ -20,6 +23,8 @@ export interface MailTemplateData {
   url?: string;
   /** `email_changed`: the address the account moved to. */
   newEmail?: string;
+  /** `group_invitation`: the group, the inviter's username and the roles offered. */
+  invitation?: { group: { name: string; slug: string }; invitedBy: string; roles: string[] };
 }
 
 /** A rendered mail. */
@@ -71,6 +76,24 @@ export const DEFAULT_MAIL_TEMPLATES: Readonly<Record<MailKind, (data: MailTempla
       undefined,
       'If this was not you, reset your password and contact the app at once.',
     ),
+  group_invitation: (d) => {
+    const inv = d.invitation;
+    const group = inv ? `"${inv.group.name}"` : 'a group';
+    const roles = inv && inv.roles.length > 0 ? ` with the roles ${inv.roles.join(', ')}` : '';
+    const lines = [
+      `${inv?.invitedBy ?? 'A group admin'} invited you to join ${group}${roles} on ${d.appName}.`,
+      '',
+      `Sign in to ${d.appName} with an account whose verified address is ${d.to} (or the invited account) to accept or decline it.`,
+      ...(d.expiresAt ? [`The invitation expires at ${d.expiresAt.toISOString()}.`] : []),
+      '',
+      'If you do not know this group, ignore this mail; nothing happens unless you accept.',
+    ];
+    return {
+      subject: `${d.appName}: you are invited to join ${group}`,
+      text: lines.join('\n'),
+      html: lines.map((line) => (line === '' ? '' : `<p>${escape(line)}</p>`)).join('\n'),
+    };
+  },
   otp: (d) =>
     plain(
       `${d.appName}: your sign-in code`,

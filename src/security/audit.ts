@@ -52,7 +52,11 @@ export type AuthEventType =
   | 'group_child_removed'
   | 'group_member_added'
   | 'group_member_updated'
-  | 'group_member_removed';
+  | 'group_member_removed'
+  | 'group_invitation_sent'
+  | 'group_invitation_accepted'
+  | 'group_invitation_declined'
+  | 'service_key_revoked';
 
 /** An audit event as stored and as handed to `onEvent`. Never carries a password, token or secret. */
 export interface AuthEvent {

@@ -30,6 +30,8 @@ export interface RateLimitOptions {
   mailTarget?: LimitRule;
   /** Failed one-time codes (`/login/otp`, `/login/mfa`, `/mfa/*` codes) per address; successes do not count. @default 10 per 900 s */
   code?: LimitRule;
+  /** Group invitations sent (`POST /groups/{id}/invitations`) per inviting account, whatever the answer. @default 30 per 3600 s */
+  invitation?: LimitRule;
   /**
    * Makes the counter store for one limiter (called once per limiter, with its name): any
    * express-rate-limit store, e.g. rate-limit-redis. @default counters in the library's database, shared by every instance
@@ -37,7 +39,7 @@ export interface RateLimitOptions {
   store?: (limiter: LimitName) => Store;
 }
 
-export type LimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code';
+export type LimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'invitation';
 
 export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
   login: { limit: 10, windowSeconds: 900 },
@@ -49,6 +51,7 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Objec
   mail: { limit: 10, windowSeconds: 3600 },
   mailTarget: { limit: 5, windowSeconds: 3600 },
   code: { limit: 10, windowSeconds: 900 },
+  invitation: { limit: 30, windowSeconds: 3600 },
 });
 
 /** Limiters that count only failures: a success is the normal case and must never lock a user out. */

@@ -139,6 +139,8 @@ export class Revocation {
     if ('user' in event) {
       this.#users.delete(event.user);
       this.#loading.delete(event.user);
+      // A change of a user may have revoked the service keys they minted (see ServiceKeyStanding).
+      this.#forgetServiceKeysBy(event.user);
     } else if ('apiToken' in event) {
       this.#apiTokenEpoch += 1;
       this.#apiTokens.delete(event.apiToken);
@@ -146,11 +148,20 @@ export class Revocation {
       // Loads in flight are dropped too: they may have read the hierarchy before the change.
       this.#users.clear();
       this.#loading.clear();
+      // A hierarchy edit may have revoked service keys of any group below it: re-read them all.
+      this.#apiTokenEpoch += 1;
+      this.#apiTokens.clear();
       for (const listener of this.#onGroupsChanged) listener();
     } else {
       this.#pruneSessions();
       this.#revokedSessions.set(event.session, Date.now() + this.longestTokenSeconds * 1000);
     }
+  }
+
+  /** Drops the cached service keys `userId` minted, and any read of a token racing this. */
+  #forgetServiceKeysBy(userId: string): void {
+    this.#apiTokenEpoch += 1;
+    for (const [id, entry] of this.#apiTokens) if (entry.row.created_by === userId) this.#apiTokens.delete(id);
   }
 
   /** The user as the cache knows it (loading it once when cold). A stale entry is served while the database is down. */

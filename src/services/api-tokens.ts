@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { NotFoundError } from '../errors.js';
+import { ForbiddenError, NotFoundError } from '../errors.js';
 import { isForeignKeyViolation } from '../db/unavailable.js';
 import { deleteApiToken, findApiToken, insertApiToken, listApiTokens, touchApiToken, type ApiTokenOwner } from '../db/api-tokens-repository.js';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import { lockGroup, lockHierarchy } from '../db/groups-repository.js';
 import type { ApiTokenRow, Database } from '../db/schema.js';
-import { findUserById, isUserId } from '../db/users-repository.js';
+import { findUserById, isUserId, lockUser } from '../db/users-repository.js';
 import { generateApiToken, parseApiToken } from '../tokens/api-token.js';
 import { constantTimeEqual, sha256 } from '../tokens/secrets.js';
 import { parseInput } from '../validation.js';
@@ -46,6 +47,12 @@ export interface ApiTokenInput {
   expiresInDays?: number | null;
 }
 
+/** Who mints a service key, and how to tell (inside the minting transaction) that they still may. */
+export interface KeyMinter {
+  id: string;
+  stands: (trx: Transaction<Database>) => Promise<boolean>;
+}
+
 /** A user's token is audited as that user's event; a service key as the group's (in `data`), with the actor. */
 const auditOwner = (owner: ApiTokenOwner) => ({ userId: 'user_id' in owner ? owner.user_id : null });
 const groupOf = (owner: ApiTokenOwner) => ('group_id' in owner ? { group_id: owner.group_id } : {});
@@ -81,8 +88,8 @@ export class ApiTokenService {
    * Creates a service key: a token that acts for the group `groupId`, not for a person. The caller
    * (the groups service) has checked that the group exists and that the actor administers it.
    */
-  createForGroup(groupId: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
-    return this.#create({ group_id: groupId }, input, origin).catch((err: unknown) => {
+  createForGroup(groupId: string, input: ApiTokenInput, origin?: EventOrigin, minter?: KeyMinter): Promise<CreatedApiToken> {
+    return this.#create({ group_id: groupId }, input, origin, undefined, minter).catch((err: unknown) => {
       // The group was deleted meanwhile: its foreign key refuses the token.
       if (isForeignKeyViolation(err)) throw new NotFoundError('group not found');
       throw err;
@@ -110,13 +117,18 @@ export class ApiTokenService {
     return this.#revoke({ group_id: groupId }, tokenId, origin);
   }
 
-  async #create(owner: ApiTokenOwner, input: ApiTokenInput, origin: EventOrigin | undefined, check?: (db: Db) => Promise<void>): Promise<CreatedApiToken> {
+  async #create(
+    owner: ApiTokenOwner,
+    input: ApiTokenInput,
+    origin: EventOrigin | undefined,
+    check?: (db: Db) => Promise<void>,
+    minter?: KeyMinter,
+  ): Promise<CreatedApiToken> {
     const data = parseInput(createSchema, input);
     const now = this.ctx.opts.now();
     const { id, token } = generateApiToken();
-    const row = await this.ctx.database.run(async (db) => {
-      await check?.(db);
-      return insertApiToken(db, {
+    const insert = (db: Db | Transaction<Database>) =>
+      insertApiToken(db, {
         ...owner,
         id,
         name: data.name,
@@ -124,6 +136,20 @@ export class ApiTokenService {
         scopes: [...new Set(data.scopes ?? [])],
         created_at: now,
         expires_at: data.expiresInDays ? new Date(now.getTime() + data.expiresInDays * 86_400_000) : null,
+        ...(minter ? { created_by: minter.id } : {}),
+      });
+    const row = await this.ctx.database.run(async (db) => {
+      await check?.(db);
+      if (!minter) return insert(db);
+      // The minter's standing is checked again under the locks the changes of it take (the
+      // hierarchy, the group, then the user, in that order), so a key cannot be minted just as its
+      // minter is removed and outlive them: either the removal sees the key and revokes it, or
+      // this sees the removal.
+      return db.transaction().execute(async (trx) => {
+        await lockHierarchy(trx);
+        if ('group_id' in owner && !(await lockGroup(trx, owner.group_id))) throw new NotFoundError('group not found');
+        if (!(await lockUser(trx, minter.id)) || !(await minter.stands(trx))) throw new ForbiddenError('forbidden', 'only an admin of this group can do this');
+        return insert(trx);
       });
     });
     const { last_used_at: _unused, ...info } = toInfo(row);

@@ -3,7 +3,10 @@ import { z } from 'zod';
 import { pageOffset } from '../validation.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import { accessOf, findGroup } from '../db/groups-repository.js';
+import { findUserById } from '../db/users-repository.js';
 import type { Database, GroupRow } from '../db/schema.js';
+import type { UserRecord } from '../db/users-repository.js';
+import { toPublicUser, type User } from '../public-user.js';
 import type { ServiceContext } from './context.js';
 
 /**
@@ -48,6 +51,30 @@ export const pageSchema = z.object({
 
 export function toGroup(row: GroupRow): Group {
   return { id: row.id, name: row.name, slug: row.slug, description: row.description, created_at: row.created_at.toISOString() };
+}
+
+/** Another user as group responses show them to anyone but a site admin: no email, roles or activity. */
+export interface GroupUser {
+  id: string;
+  username: string;
+  real_name: string | null;
+}
+
+/** A user in a group response: the full user for a site admin (or trusted code), else `{id, username, real_name}`. */
+export function userFor(actor: Actor, row: UserRecord): User | GroupUser {
+  return isSiteAdmin(actor) ? toPublicUser(row) : { id: row.id, username: row.username, real_name: row.real_name };
+}
+
+/**
+ * Whether `userId` stands as an admin of `groupId` now: an active account that holds `admin` in it
+ * or in an ancestor, or holds `adminRole`. What it takes to mint a service key or to invite, and
+ * so what keeps a key or a pending invitation alive.
+ */
+export async function activeAdminOf(db: Kysely<Database>, adminRole: string, userId: string, groupId: string): Promise<boolean> {
+  const user = await findUserById(db, userId);
+  if (!user?.is_active) return false;
+  if (user.roles.includes(adminRole)) return true;
+  return (await accessOf(db, userId, groupId)).admin;
 }
 
 /** Whether the actor may do anything to any group. */

@@ -16,19 +16,23 @@ import {
   updateMemberRoles,
 } from '../db/groups-repository.js';
 import type { Database, GroupMemberRow } from '../db/schema.js';
-import { findUserById, findUserByIdentifier, findUsersByIds, isUserId } from '../db/users-repository.js';
-import { toPublicUser, type User } from '../public-user.js';
+import { findUserById, findUserByIdentifier, findUsersByIds, isUserId, lockUser } from '../db/users-repository.js';
+import type { User } from '../public-user.js';
 import { deepFreeze } from '../deep-freeze.js';
 import type { GroupMembership, MembershipLoader } from '../security/group-memberships.js';
 import type { EventOrigin } from '../security/audit.js';
 import { parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
-import { GROUP_ADMIN_ROLE, isSiteAdmin, pageSchema, toGroup, type Actor, type Group, type GroupAccess } from './group-access.js';
+import { GROUP_ADMIN_ROLE, isSiteAdmin, pageSchema, toGroup, userFor, type Actor, type Group, type GroupAccess, type GroupUser } from './group-access.js';
+import { auditRevokedKeys, revokeKeysWithoutStanding } from './service-key-standing.js';
 import { ROLE_NAME } from './roles.js';
 
-/** A direct member of a group: `is_admin` when they administer it (admin in it or in an ancestor). */
+/**
+ * A direct member of a group: `is_admin` when they administer it (admin in it or in an ancestor).
+ * `user` is the full user for a site admin (and trusted code), `{id, username, real_name}` for anyone else.
+ */
 export interface GroupMember {
-  user: User;
+  user: User | GroupUser;
   roles: string[];
   is_admin: boolean;
 }
@@ -66,6 +70,12 @@ export const addSchema = z
 
 const sorted = (list: Iterable<string>) => [...new Set(list)].sort();
 const lastAdmin = () => new ConflictError('this is the last admin of the group; make another member admin first');
+/**
+ * A signed-in site admin can always act on a group, its last admin included (contract 5.6). Trusted
+ * code without an actor (the CLI, `auth.groups`) keeps the rule as a safety net; it passes a site
+ * admin as `actor` to override it.
+ */
+const overridesLastAdmin = (actor: Actor) => actor !== 'system' && actor.siteAdmin;
 
 /** Members of groups, and the groups of a user. Membership changes reach `requireAuth` on every instance at once. */
 export class GroupMemberService {
@@ -89,16 +99,23 @@ export class GroupMemberService {
       const byId = new Map(users.map((u) => [u.id, u]));
       const members = rows.flatMap((r) => {
         const user = byId.get(r.user_id);
-        return user ? [{ user: toPublicUser(user), roles: sorted(r.roles), is_admin: admins.has(r.user_id) }] : [];
+        return user ? [{ user: userFor(actor, user), roles: sorted(r.roles), is_admin: admins.has(r.user_id) }] : [];
       });
       return { members, total };
     });
   }
 
-  /** Adds a user (by id, username or email) to the group; group admins only. 409 when they are a member already. */
+  /**
+   * Adds a user (by id, username or email) to the group without asking them: site admins and
+   * trusted code only (a group admin invites instead, see GroupInvitationService), so nobody else
+   * can look accounts up by name or address here, or put someone in a group without consent.
+   * 409 when they are a member already.
+   */
   async add(actor: Actor, idOrSlug: string, input: AddMemberInput, origin?: EventOrigin): Promise<GroupMember> {
     const data = parseInput(addSchema, input);
-    const group = await this.access.administered(actor, idOrSlug);
+    const { row: group } = await this.access.seen(actor, idOrSlug);
+    if (!isSiteAdmin(actor))
+      throw new ForbiddenError('forbidden', 'only site admins add members directly; invite them instead (POST /groups/{id}/invitations)');
     const user = await this.ctx.database.run((db) =>
       data.user_id !== undefined ? findUserById(db, data.user_id) : findUserByIdentifier(db, (data.username ?? data.email)!),
     );
@@ -110,36 +127,53 @@ export class GroupMemberService {
       return added;
     });
     await this.ctx.audit.record('group_member_added', { userId: user.id, data: { group_id: group.id, roles: memberRoles }, origin });
-    return this.#member(group.id, row);
+    return this.#member(actor, group.id, row);
   }
 
-  /** Replaces a member's roles in the group; group admins only. The last admin cannot lose `admin` (409). */
+  /**
+   * Replaces a member's roles in the group; group admins only. The last admin cannot lose `admin`
+   * (409), unless a site admin does it: they can always act. Service keys the
+   * member minted and may no longer hold are revoked with the change.
+   */
   async setRoles(actor: Actor, idOrSlug: string, userId: string, newRoles: string[], origin?: EventOrigin): Promise<GroupMember> {
     const list = sorted(parseInput(setRolesSchema, { roles: newRoles }).roles);
     const group = await this.access.administered(actor, idOrSlug);
-    const row = await this.#change(userId, group.id, async (trx) => {
+    const { row, revoked } = await this.#change(userId, group.id, async (trx) => {
       const current = await findMember(trx, group.id, userId);
       if (!current) throw new NotFoundError('no such member');
-      if (current.roles.includes(GROUP_ADMIN_ROLE) && !list.includes(GROUP_ADMIN_ROLE) && (await countGroupAdmins(trx, group.id, userId)) === 0)
+      if (
+        !overridesLastAdmin(actor) &&
+        current.roles.includes(GROUP_ADMIN_ROLE) &&
+        !list.includes(GROUP_ADMIN_ROLE) &&
+        (await countGroupAdmins(trx, group.id, userId)) === 0
+      )
         throw lastAdmin();
-      return (await updateMemberRoles(trx, group.id, userId, list))!;
+      const updated = (await updateMemberRoles(trx, group.id, userId, list))!;
+      return { row: updated, revoked: await revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { creatorId: userId }) };
     });
     await this.ctx.audit.record('group_member_updated', { userId, data: { group_id: group.id, roles: list }, origin });
-    return this.#member(group.id, row);
+    await auditRevokedKeys(this.ctx.audit, revoked, 'creator_demoted', origin);
+    return this.#member(actor, group.id, row);
   }
 
-  /** Removes a member: a group admin may remove anyone, a member may leave. The last admin cannot go (409). */
+  /**
+   * Removes a member: a group admin may remove anyone, a member may leave. The last admin cannot go
+   * (409), unless a site admin removes them. Service keys the member minted and
+   * may no longer hold are revoked with the change.
+   */
   async remove(actor: Actor, idOrSlug: string, userId: string, origin?: EventOrigin): Promise<void> {
     const leaving = actor !== 'system' && actor.id === userId;
     const seen = await this.access.seen(actor, idOrSlug);
     if (!seen.admin && !leaving) throw new ForbiddenError('forbidden', 'only an admin of this group can remove other members');
-    await this.#change(userId, seen.row.id, async (trx) => {
+    const revoked = await this.#change(userId, seen.row.id, async (trx) => {
       const current = await findMember(trx, seen.row.id, userId);
       if (!current) throw new NotFoundError('no such member');
-      if (current.roles.includes(GROUP_ADMIN_ROLE) && (await countGroupAdmins(trx, seen.row.id, userId)) === 0) throw lastAdmin();
+      if (!overridesLastAdmin(actor) && current.roles.includes(GROUP_ADMIN_ROLE) && (await countGroupAdmins(trx, seen.row.id, userId)) === 0) throw lastAdmin();
       await deleteMember(trx, seen.row.id, userId);
+      return revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { creatorId: userId });
     });
     await this.ctx.audit.record('group_member_removed', { userId, data: { group_id: seen.row.id, left: leaving }, origin });
+    await auditRevokedKeys(this.ctx.audit, revoked, 'creator_removed', origin);
   }
 
   /**
@@ -226,25 +260,27 @@ export class GroupMemberService {
   /**
    * Runs a membership change in one transaction that locks the group's row first (FOR UPDATE), so
    * two changes of one group's members are serialised and the count of admins a removal relies on
-   * cannot change under it; announced as a change of the user, so their cached rights refresh on
-   * every instance.
+   * cannot change under it; then the user's row, as minting a service key does, so a key minted
+   * while its minter is removed is either seen by the removal or sees it. Announced as a change of
+   * the user, so their cached rights (and the keys they minted) refresh on every instance.
    */
   #change<T>(userId: string, groupId: string, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
     if (!isUserId(userId)) return Promise.reject(new NotFoundError('no such member'));
     return this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
         if (!(await lockGroup(trx, groupId))) throw new NotFoundError('group not found');
+        if (!(await lockUser(trx, userId))) throw new NotFoundError('no such member');
         return work(trx);
       }),
     );
   }
 
-  async #member(groupId: string, row: GroupMemberRow): Promise<GroupMember> {
+  async #member(actor: Actor, groupId: string, row: GroupMemberRow): Promise<GroupMember> {
     return this.ctx.database.run(async (db) => {
       const user = await findUserById(db, row.user_id);
       if (!user) throw new NotFoundError('user not found');
       const admins = await adminsAmong(db, groupId, [row.user_id]);
-      return { user: toPublicUser(user), roles: sorted(row.roles), is_admin: admins.has(row.user_id) };
+      return { user: userFor(actor, user), roles: sorted(row.roles), is_admin: admins.has(row.user_id) };
     });
   }
 }

@@ -9,6 +9,7 @@ import {
   childrenOf,
   deleteEdge,
   deleteGroup,
+  descendantIds,
   findGroup,
   insertEdge,
   insertGroup,
@@ -27,6 +28,7 @@ import type { EventOrigin } from '../security/audit.js';
 import { parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
 import { GROUPS_CHANGED } from '../security/revocation.js';
+import { auditRevokedKeys, revokeKeysWithoutStanding } from './service-key-standing.js';
 import { GROUP_ADMIN_ROLE, SLUG, isIdShaped, isSiteAdmin, pageSchema, toGroup, type Actor, type Group, type GroupAccess } from './group-access.js';
 
 /** Input of `auth.groups.create` and `POST /groups`. */
@@ -175,22 +177,25 @@ export class GroupService {
   }
 
   /**
-   * Deletes a group with its memberships and service keys; its children are detached, not deleted.
-   * When that takes a child out of the subtree of a group above, the actor must administer that
-   * group too (see `#keepsAdministration`).
+   * Deletes a group with its memberships, invitations and service keys; its children are detached,
+   * not deleted. When that takes a child out of the subtree of a group above, the actor must
+   * administer that group too (see `#keepsAdministration`). Keys of groups below it whose minters
+   * administered them only through it are revoked.
    */
   async delete(actor: Actor, idOrSlug: string, origin?: EventOrigin): Promise<void> {
     const group = await this.access.administered(actor, idOrSlug);
-    await this.ctx.database.run((db) =>
+    const revoked = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
         await lockHierarchy(trx);
-        const [above, children] = await Promise.all([ancestorIds(trx, group.id), childIds(trx, group.id)]);
+        const [above, children, below] = await Promise.all([ancestorIds(trx, group.id), childIds(trx, group.id), descendantIds(trx, group.id)]);
         if (!(await deleteGroup(trx, group.id))) throw new NotFoundError('group not found');
         // A group at the top takes nothing out of anyone else's subtree.
         if (above.length > 0) await this.#keepsAdministration(trx, actor, above, [...(await ancestorsOfEach(trx, children)).values()]);
+        return revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { groupIds: below });
       }),
     );
     await this.ctx.audit.record('group_deleted', { data: { group_id: group.id, slug: group.slug, name: group.name }, origin });
+    await auditRevokedKeys(this.ctx.audit, revoked, 'group_detached', origin);
   }
 
   /**
@@ -219,11 +224,12 @@ export class GroupService {
 
   /**
    * Detaches a child; the actor must administer the parent, and every group above whose subtree
-   * the child leaves (see `#keepsAdministration`). 404 when it is not a child.
+   * the child leaves (see `#keepsAdministration`). 404 when it is not a child. Service keys of the
+   * child and below whose minters administered them only from above are revoked.
    */
   async removeChild(actor: Actor, idOrSlug: string, childIdOrSlug: string, origin?: EventOrigin): Promise<void> {
     const parent = await this.access.administered(actor, idOrSlug);
-    const child = await this.ctx.database.run((db) =>
+    const { child, revoked } = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, GROUPS_CHANGED, async (trx) => {
         await lockHierarchy(trx);
         const found = typeof childIdOrSlug === 'string' && childIdOrSlug !== '' ? await findGroup(trx, childIdOrSlug) : undefined;
@@ -232,10 +238,12 @@ export class GroupService {
         if (!(await deleteEdge(trx, parent.id, found.id))) throw new NotFoundError('no such child group');
         const after = await ancestorsOfEach(trx, [found.id]);
         await this.#keepsAdministration(trx, actor, above, [...after.values()]);
-        return found;
+        const below = [found.id, ...(await descendantIds(trx, found.id))];
+        return { child: found, revoked: await revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { groupIds: below }) };
       }),
     );
     await this.ctx.audit.record('group_child_removed', { data: { group_id: parent.id, child_id: child.id }, origin });
+    await auditRevokedKeys(this.ctx.audit, revoked, 'group_detached', origin);
   }
 
   /**

@@ -1,6 +1,9 @@
+import type { Transaction } from 'kysely';
 import { z } from 'zod';
+import type { Database } from '../db/schema.js';
 import { parseInput } from '../validation.js';
 import type { EventOrigin } from '../security/audit.js';
+import { standsForKeys } from './service-key-standing.js';
 import type { ApiTokenInfo, ApiTokenInput, ApiTokenService, CreatedApiToken } from './api-tokens.js';
 import type { Actor, GroupAccess } from './group-access.js';
 import { ROLE_NAME } from './roles.js';
@@ -16,12 +19,16 @@ const serviceKeyInput = z.object({ scopes: serviceKeyScopes.optional() });
 
 /**
  * Service keys: API tokens that act for a group, not a person, managed by the group's admins.
- * Same format, hashing, validation and revocation as a user's API tokens (ApiTokenService).
+ * Same format, hashing, validation and revocation as a user's API tokens (ApiTokenService). A key
+ * minted by a user records them and is revoked, on every instance, when they stop administering
+ * the group (removed, demoted, disabled, deleted, or the group detached from where they rule):
+ * see service-key-standing.ts.
  */
 export class ServiceKeyService {
   constructor(
     private readonly access: GroupAccess,
     private readonly apiTokens: ApiTokenService,
+    private readonly adminRole: string,
   ) {}
 
   /**
@@ -32,7 +39,10 @@ export class ServiceKeyService {
   async create(actor: Actor, idOrSlug: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
     const group = await this.access.administered(actor, idOrSlug);
     parseInput(serviceKeyInput, { scopes: input?.scopes });
-    return this.apiTokens.createForGroup(group.id, input, origin);
+    // A key minted by a person lives while they administer the group; trusted code's key belongs to the group.
+    const minter =
+      actor === 'system' ? undefined : { id: actor.id, stands: (trx: Transaction<Database>) => standsForKeys(trx, this.adminRole, actor.id, group.id) };
+    return this.apiTokens.createForGroup(group.id, input, origin, minter);
   }
 
   /** The group's keys, never their secrets. */

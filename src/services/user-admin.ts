@@ -9,6 +9,8 @@ import { checkPassword } from '../passwords/policy.js';
 import type { ServiceContext } from './context.js';
 import type { Identity, IdentityService } from './identities.js';
 import { lockUserKeepingAnAdmin } from './last-admin.js';
+import { auditRevokedKeys, revokeKeysWithoutStanding } from './service-key-standing.js';
+import { mintedServiceKeys } from '../db/api-tokens-repository.js';
 import { asConflict, asUnknownRole, requireRoles, type CreateUserInput, type UserService } from './users.js';
 
 /** Largest page of `auth.users.list` and `GET /admin/users`. */
@@ -123,7 +125,7 @@ export class UserAdminService {
         checkPassword(data.password, this.ctx.opts.passwordPolicy, { username: data.username ?? current.username, email: data.email ?? current.email });
     }
     const hash = data.password === undefined ? undefined : await this.ctx.hasher.hash(data.password);
-    const { row, before } = await this.ctx.database.run(async (db) => {
+    const { row, before, revoked } = await this.ctx.database.run(async (db) => {
       if (roles) await requireRoles(db, roles);
       const now = this.ctx.opts.now();
       const previous = await this.ctx.revocation
@@ -140,17 +142,20 @@ export class UserAdminService {
             });
           }
           if ((activeChanges && data.is_active === false) || hash !== undefined) await revokeAllForUser(trx, id, now);
-          return user;
+          // Losing the admin role or being disabled may end the service keys the user minted.
+          const revoked = roles || activeChanges ? await revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { creatorId: id }) : [];
+          return { user, revoked };
         })
         .catch((err: unknown) => {
           throw asUnknownRole(asConflict(err));
         });
-      return { row: (await findUserById(db, id))!, before: previous };
+      return { row: (await findUserById(db, id))!, before: previous.user, revoked: previous.revoked };
     });
     await this.ctx.audit.record('user_updated', { userId: id, data: { fields: Object.keys(data).sort() }, origin });
     if (roles) await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles }, origin });
     if (row.is_active !== before.is_active) await this.ctx.audit.record(row.is_active ? 'user_enabled' : 'user_disabled', { userId: id, origin });
     if (hash !== undefined) await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' }, origin });
+    await auditRevokedKeys(this.ctx.audit, revoked, row.is_active ? 'creator_demoted' : 'creator_disabled', origin);
     return toPublicUser(row);
   }
 
@@ -160,15 +165,18 @@ export class UserAdminService {
    * cannot be deleted (409).
    */
   async delete(id: string, origin?: EventOrigin): Promise<void> {
-    const gone = await this.ctx.database.run((db) =>
+    const { gone, keys } = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { user: id }, async (trx) => {
         const user = await lockUserKeepingAnAdmin(trx, this.ctx.opts.adminRole, id, 'deleted');
         if (!user) throw new NotFoundError('user not found');
+        // The service keys they minted go with them (ON DELETE CASCADE); listed first for the audit.
+        const minted = await mintedServiceKeys(trx, { creatorId: id });
         await deleteUser(trx, id);
-        return user;
+        return { gone: user, keys: minted };
       }),
     );
     await this.ctx.audit.record('user_deleted', { userId: id, data: { username: gone.username, email: gone.email }, origin });
+    await auditRevokedKeys(this.ctx.audit, keys, 'creator_deleted', origin);
   }
 
   #fields(data: z.output<typeof updateSchema>, currentEmailKey: string | null): UserFields {

@@ -11,6 +11,7 @@ import { checkPassword } from '../passwords/policy.js';
 import * as v from '../validation.js';
 import type { ServiceContext } from './context.js';
 import { lockUserKeepingAnAdmin } from './last-admin.js';
+import { auditRevokedKeys, revokeKeysWithoutStanding } from './service-key-standing.js';
 
 /** Input of `auth.users.create`. */
 export interface CreateUserInput {
@@ -134,19 +135,21 @@ export class UserService {
    */
   async setRoles(id: string, roles: string[]): Promise<User> {
     const wanted = [...new Set(v.parseInput(v.roleNames, roles))];
-    const row = await this.ctx.database.run(async (db) => {
+    const { row, revoked } = await this.ctx.database.run(async (db) => {
       await requireRoles(db, wanted);
-      await this.ctx.revocation
+      const lost = await this.ctx.revocation
         .commit(db, { user: id }, async (trx) => {
           if (!(await lockUserKeepingAnAdmin(trx, this.ctx.opts.adminRole, id, { roles: wanted }))) throw new NotFoundError('user not found');
           await replaceRoles(trx, id, wanted, this.ctx.opts.now());
+          return revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { creatorId: id });
         })
         .catch((err: unknown) => {
           throw asUnknownRole(err);
         });
-      return (await findUserById(db, id))!;
+      return { row: (await findUserById(db, id))!, revoked: lost };
     });
     await this.ctx.audit.record('role_change', { userId: id, data: { roles: row.roles } });
+    await auditRevokedKeys(this.ctx.audit, revoked, 'creator_demoted');
     return toPublicUser(row);
   }
 
@@ -156,16 +159,19 @@ export class UserService {
    */
   async setActive(id: string, active: boolean): Promise<User> {
     if (typeof active !== 'boolean') throw new TypeError('setActive(id, active): active must be a boolean');
-    const row = await this.ctx.database.run(async (db) => {
+    const { row, revoked } = await this.ctx.database.run(async (db) => {
       const now = this.ctx.opts.now();
-      await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+      const lost = await this.ctx.revocation.commit(db, { user: id }, async (trx) => {
         if (!(await lockUserKeepingAnAdmin(trx, this.ctx.opts.adminRole, id, { active }))) throw new NotFoundError('user not found');
         await bumpTokenVersion(trx, id, now, { is_active: active });
         if (!active) await revokeAllForUser(trx, id, now);
+        // Disabling ends the service keys they minted (re-enabling does not bring them back).
+        return active ? [] : revokeKeysWithoutStanding(trx, this.ctx.opts.adminRole, { creatorId: id });
       });
-      return (await findUserById(db, id))!;
+      return { row: (await findUserById(db, id))!, revoked: lost };
     });
     await this.ctx.audit.record(active ? 'user_enabled' : 'user_disabled', { userId: id });
+    await auditRevokedKeys(this.ctx.audit, revoked, 'creator_disabled');
     return toPublicUser(row);
   }
 

@@ -29,6 +29,14 @@ export function groupApi(t: TestApp, token: string) {
         .set(auth)
         .send({ child_id: childId }),
     removeChild: (id: string, childId: string) => t.http.delete(`${g(id)}/children/${encodeURIComponent(childId)}`).set(auth),
+    invite: (id: string, body: Record<string, unknown>) =>
+      t.http
+        .post(`${g(id)}/invitations`)
+        .set(auth)
+        .send(body),
+    invitations: (user = 'me') => t.http.get(`${BASE}/${user}/invitations`).set(auth),
+    accept: (invitationId: string, user = 'me') => t.http.post(`${BASE}/${user}/invitations/${invitationId}/accept`).set(auth),
+    decline: (invitationId: string, user = 'me') => t.http.post(`${BASE}/${user}/invitations/${invitationId}/decline`).set(auth),
     userGroups: (user = 'me') => t.http.get(`${BASE}/${user}/groups`).set(auth),
     createKey: (id: string, body: Record<string, unknown>) =>
       t.http
@@ -38,4 +46,18 @@ export function groupApi(t: TestApp, token: string) {
     listKeys: (id: string) => t.http.get(`${g(id)}/api-tokens`).set(auth),
     deleteKey: (id: string, tokenId: string) => t.http.delete(`${g(id)}/api-tokens/${tokenId}`).set(auth),
   };
+}
+
+/**
+ * Brings `invitee` into the group the way an app does: the admin (`adminToken`) invites them by
+ * username and they accept their newest invitation. Returns the accept response.
+ */
+export async function joinByInvitation(t: TestApp, adminToken: string, groupId: string, invitee: { username: string; token: string }, roles: string[] = []) {
+  const sent = await groupApi(t, adminToken).invite(groupId, { username: invitee.username, roles });
+  if (sent.status !== 202) throw new Error(`invite: ${sent.status} ${JSON.stringify(sent.body)}`);
+  const mine = groupApi(t, invitee.token);
+  const pending = (await mine.invitations()).body as Array<{ id: string; group: { id: string; slug: string } }>;
+  const invitation = pending.find((i) => i.group.id === groupId || i.group.slug === groupId);
+  if (!invitation) throw new Error(`no invitation into ${groupId} for ${invitee.username}`);
+  return mine.accept(invitation.id);
 }

@@ -77,5 +77,7 @@ export async function extraInstance(schema: string, overrides: Partial<AuthManag
   await auth.ready;
   app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username, method: req.auth!.method }));
   app.get('/admin', auth.requireAuth({ roles: ['admin'] }), (_req, res) => res.json({ admin: true }));
+  // Any caller, service keys included: `group` is the key's group.
+  app.get('/service', auth.requireAuth({ allowServiceKeys: true }), (req, res) => res.json({ method: req.auth!.method, group: req.auth!.group?.id ?? null }));
   return { auth, http: request(app), close: () => auth.close() };
 }

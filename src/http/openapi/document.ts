@@ -18,6 +18,7 @@ const PATH_PARAMETERS: Record<string, (path: string) => string> = {
   id: (path) => (path.startsWith('/groups') ? 'A group id or slug' : 'A user id'),
   user_id: () => 'A user id, or `me` for the caller',
   child_id: () => 'The child group: id or slug',
+  invitation_id: () => 'An invitation of the caller (from `GET /{user}/invitations`)',
   token_id: () => 'An API token id',
   provider: () => 'An OAuth provider name, as in `oauthConfig`',
   connector: () => 'An integration connector name',

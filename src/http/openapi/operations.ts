@@ -7,6 +7,7 @@ import * as mfa from '../mfa-routes.js';
 import * as oauth from '../oauth-routes.js';
 import { pageSchema } from '../../services/group-access.js';
 import { addSchema, setRolesSchema } from '../../services/group-members.js';
+import { inviteSchema } from '../../services/group-invitations.js';
 import * as groups from '../../services/groups.js';
 import { listSchema as eventListSchema } from '../../services/events.js';
 import { optionsSchema as impersonationSchema } from '../../services/impersonation.js';
@@ -282,12 +283,26 @@ export const OPERATIONS: readonly Operation[] = [
     errors: [404],
   }),
   op('groups', 'get /groups/{id}/members', 'Direct members of a group', { access: 'jwt', query: pageSchema, ok: { 200: r.MemberPage }, errors: [404] }),
-  op('groups', 'post /groups/{id}/members', 'Add a member', {
+  op('groups', 'post /groups/{id}/members', 'Add a member without asking them (site admins; group admins invite)', {
     access: 'jwt',
     body: ['MemberAddRequest', addSchema],
     ok: { 201: r.GroupMember },
+    errors: [403, 404, 409],
+  }),
+  op('groups', 'post /groups/{id}/invitations', 'Invite an account or an address (202 whether or not the account exists)', {
+    access: 'jwt',
+    body: ['InvitationRequest', inviteSchema],
+    ok: { 202: r.Success },
+    errors: [403, 404],
+    limited,
+  }),
+  op('groups', 'get /{user}/invitations', "The caller's pending invitations", { access: 'jwt', ok: { 200: r.InvitationList }, errors: [404] }),
+  op('groups', 'post /{user}/invitations/{invitation_id}/accept', 'Accept an invitation: join the group with its roles', {
+    access: 'jwt',
+    ok: { 200: r.InvitationAccepted },
     errors: [404, 409],
   }),
+  op('groups', 'post /{user}/invitations/{invitation_id}/decline', 'Decline an invitation', { access: 'jwt', ok: { 200: r.Success }, errors: [404] }),
   op('groups', 'patch /groups/{id}/members/{user_id}', "Replace a member's roles", {
     access: 'jwt',
     body: ['MemberRolesRequest', setRolesSchema],

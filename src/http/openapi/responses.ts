@@ -104,7 +104,14 @@ export const Group = z.strictObject({ id: z.string(), name: z.string(), slug: z.
 export const GroupList = z.strictObject({ groups: z.array(Group) });
 export const GroupEnvelope = z.strictObject({ group: Group });
 export const GroupDetail = z.strictObject({ group: Group, parents: z.array(Group), children: z.array(Group) });
-export const GroupMember = z.strictObject({ user: User, roles: z.array(z.string()), is_admin: z.boolean() });
+/** Another user as group responses show them to anyone but a site admin. */
+export const GroupUser = z.strictObject({ id: z.string(), username: z.string(), real_name: z.string().nullable() });
+/** `user`: the full user for a site admin, `{id, username, real_name}` for anyone else. */
+export const GroupMember = z.strictObject({ user: z.union([User, GroupUser]), roles: z.array(z.string()), is_admin: z.boolean() });
+export const InvitationList = z.array(
+  z.strictObject({ id: z.string(), group: Group, roles: z.array(z.string()), invited_by: GroupUser, created_at: timestamp, expires_at: timestamp }),
+);
+export const InvitationAccepted = z.strictObject({ group: Group, roles: z.array(z.string()) });
 export const MemberPage = z.strictObject({ members: z.array(GroupMember), total: z.int() });
 /** `via`: the group that gives the membership (the group itself for a direct one). */
 export const UserGroupList = z.array(z.strictObject({ group: Group, roles: z.array(z.string()), is_admin: z.boolean(), via: Group }));
