@@ -6,7 +6,7 @@ import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app
 import { registerAdmin } from './helpers/admin.js';
 import { databaseOptions, dropSchema, rawQuery, uniqueSchema } from './helpers/database.js';
 import { expectError, expectValidation } from './helpers/endpoints.js';
-import { groupApi } from './helpers/groups.js';
+import { groupApi, joinByInvitation } from './helpers/groups.js';
 
 // The attacks of the review of groups and service keys, each as it was run against the old code
 // (a slug that is another group's id, administration and roles passing up through subgroups and
@@ -272,7 +272,7 @@ describe('4. group roles hold only where granted', () => {
     expect(groups).toEqual({ [org.id]: [], [dept.id]: [], [team.id]: ['admin', 'finance', 'owner'] });
     // Nor can he hand an org-level role to anyone through the team.
     const friend = await registerUser(t);
-    await t.auth.groups.addMember(team.id, { user_id: friend.user.id, roles: ['finance'] }, { actor: lead.user.id });
+    await joinByInvitation(t, lead.token, team.id, { username: friend.user.username, token: friend.token }, ['finance']);
     expectError(await get(`/orgs/${org.id}/finance`, friend.token), 403, 'forbidden');
     const mine = (await groupApi(t, friend.token).userGroups()).body as Array<{ group: G; roles: string[] }>;
     expect(Object.fromEntries(mine.map((m) => [m.group.id, m.roles]))).toEqual({ [org.id]: [], [dept.id]: [], [team.id]: ['finance'] });
@@ -400,7 +400,8 @@ describe('migration 0011', () => {
       const key = await before.groups.serviceKeys.create(squatter.id, { name: 'old', scopes: ['editor'] });
       // The schema as the previous release left it: no constraint, 0011 not applied, such rows present.
       await rawQuery(`alter table "${schema}".groups drop constraint groups_slug_not_id_shaped`);
-      await rawQuery(`delete from "${schema}".authlib_migrations where name = '0011_group_slugs_and_service_keys'`);
+      // 0011 and every later migration run again (those after it are written to be re-runnable).
+      await rawQuery(`delete from "${schema}".authlib_migrations where name >= '0011'`);
       await rawQuery(`update "${schema}".groups set slug = $1 where id = $2`, [victim.id, squatter.id]);
       await rawQuery(`update "${schema}".groups set slug = $1 where id = $2`, [victim.id.replaceAll('-', ''), hex.id]);
       // The name the squatter would get is taken already: the next one is used.

@@ -144,7 +144,7 @@ describe('requireAuth({ group })', () => {
     // The site-wide `auditor` role does not grant it inside a group: the roles in that group do.
     const siteAuditor = await registerUser(t);
     await t.auth.users.setRoles(siteAuditor.user.id, ['user', 'auditor']);
-    await groupApi(t, owner.token).addMember(acme.id, { user_id: siteAuditor.user.id });
+    await t.auth.groups.addMember(acme.id, { user_id: siteAuditor.user.id });
     const { token: siteAuditorToken } = await t.auth.issueTokens(siteAuditor.user.id);
     expect((await get('/orgs/acme/reports', siteAuditorToken)).status).toBe(403);
     expect((await get('/permitted-reports', siteAuditorToken)).status).toBe(200);
