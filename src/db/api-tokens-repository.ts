@@ -53,21 +53,26 @@ export async function deleteAllApiTokens(db: Db, userId: string): Promise<void> 
   await db.deleteFrom('api_tokens').where('user_id', '=', userId).execute();
 }
 
-/** A service key a user minted: which group it acts for and who minted it. */
+/**
+ * A token someone minted on another's behalf: a service key (for `group_id`), or a user's token a
+ * site admin minted for them (`group_id` null), and who minted it.
+ */
 export interface MintedServiceKey {
   id: string;
-  group_id: string;
+  group_id: string | null;
+  /** The user a minted user's token belongs to (null for a service key). */
+  user_id: string | null;
   created_by: string;
 }
 
-/** The service keys minted by `creatorId`, or minted (by anyone) for one of `groupIds`. */
+/** The tokens minted by `creatorId` (keys and users' tokens), or the keys minted (by anyone) for one of `groupIds`. */
 export async function mintedServiceKeys(db: Db, filter: { creatorId: string } | { groupIds: readonly string[] }): Promise<MintedServiceKey[]> {
-  let q = db.selectFrom('api_tokens').select(['id', 'group_id', 'created_by']).where('group_id', 'is not', null).where('created_by', 'is not', null);
+  let q = db.selectFrom('api_tokens').select(['id', 'group_id', 'user_id', 'created_by']).where('created_by', 'is not', null);
   if ('creatorId' in filter) q = q.where('created_by', '=', filter.creatorId);
   else if (filter.groupIds.length === 0) return [];
   else q = q.where('group_id', 'in', [...filter.groupIds]);
   const rows = await q.execute();
-  return rows.map((r) => ({ id: r.id, group_id: r.group_id!, created_by: r.created_by! }));
+  return rows.map((r) => ({ id: r.id, group_id: r.group_id, user_id: r.user_id, created_by: r.created_by! }));
 }
 
 /** Deletes the tokens `ids`. */

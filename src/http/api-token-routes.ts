@@ -1,4 +1,7 @@
+import type { Transaction } from 'kysely';
 import { z } from 'zod';
+import type { Database } from '../db/schema.js';
+import { standsForKeys } from '../services/service-key-standing.js';
 import type { ApiTokenService } from '../services/api-tokens.js';
 import { MAX_API_TOKEN_DAYS, scopeList } from '../services/api-tokens.js';
 import type { UserService } from '../services/users.js';
@@ -31,7 +34,15 @@ export function mountApiTokenRoutes(router: Routes, d: ApiTokenRouteDeps): void 
   router.post('/:user/api-tokens', d.authenticate, accessTokenOnly, async (req, res) => {
     const userId = await targetUser(req);
     const input = parseInput(createSchema, bodyObject(req));
-    const created = await d.apiTokens.create(userId, { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null }, d.origin(req));
+    // A site admin minting for someone else: the token is theirs to answer for, and ends when they stop being one.
+    const actorId = req.auth!.user.id;
+    const minter = actorId === userId ? undefined : { id: actorId, stands: (trx: Transaction<Database>) => standsForKeys(trx, d.adminRole, actorId, null) };
+    const created = await d.apiTokens.create(
+      userId,
+      { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null },
+      d.origin(req),
+      minter,
+    );
     sendJson(res, 201, created, true);
   });
 

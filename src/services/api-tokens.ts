@@ -77,11 +77,20 @@ export type ApiTokenCheck = { ok: true; row: ApiTokenRow } | { ok: false; code: 
 export class ApiTokenService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  /** Creates a token for `userId`; the returned `token` is never retrievable again. */
-  create(userId: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
-    return this.#create({ user_id: userId }, input, origin, async (db) => {
-      if (!(await findUserById(db, userId))) throw new NotFoundError('user not found');
-    });
+  /**
+   * Creates a token for `userId`; the returned `token` is never retrievable again. `minter`: the
+   * site admin who mints it for someone else; the token then lives only while they stay one.
+   */
+  create(userId: string, input: ApiTokenInput, origin?: EventOrigin, minter?: KeyMinter): Promise<CreatedApiToken> {
+    return this.#create(
+      { user_id: userId },
+      input,
+      origin,
+      async (db) => {
+        if (!(await findUserById(db, userId))) throw new NotFoundError('user not found');
+      },
+      minter,
+    );
   }
 
   /**
@@ -141,6 +150,7 @@ export class ApiTokenService {
     const row = await this.ctx.database.run(async (db) => {
       await check?.(db);
       if (!minter) return insert(db);
+      // Same order of locks for a user's token minted by an admin: the minter's user row decides.
       // The minter's standing is checked again under the locks the changes of it take (the
       // hierarchy, the group, then the user, in that order), so a key cannot be minted just as its
       // minter is removed and outlive them: either the removal sees the key and revokes it, or
@@ -148,7 +158,7 @@ export class ApiTokenService {
       return db.transaction().execute(async (trx) => {
         await lockHierarchy(trx);
         if ('group_id' in owner && !(await lockGroup(trx, owner.group_id))) throw new NotFoundError('group not found');
-        if (!(await lockUser(trx, minter.id)) || !(await minter.stands(trx))) throw new ForbiddenError('forbidden', 'only an admin of this group can do this');
+        if (!(await lockUser(trx, minter.id)) || !(await minter.stands(trx))) throw new ForbiddenError('forbidden', 'only an admin can do this');
         return insert(trx);
       });
     });
