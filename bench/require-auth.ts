@@ -40,6 +40,7 @@ const LIBRARY: Array<[string, string, (t: Target) => Record<string, string>]> = 
   ['requireAuth-roles', "requireAuth({ roles: ['user'] }), access JWT", jwtHeader],
   ['requireAuth-api-token', 'requireAuth(), API token', (t) => ({ 'x-api-token': t.apiToken })],
   ['requireAuth-group', 'requireAuth({ group }), access JWT', jwtHeader],
+  ['requireAuth-permission-group', 'requireAuth({ permission, group }), access JWT', jwtHeader],
 ];
 const PEERS: Array<[string, string]> = [
   ['express-jwt', 'express-jwt 8 (signature only)'],

@@ -36,7 +36,14 @@ const library = variant.startsWith('requireAuth') || mounted;
 if (library) {
   // Imported only here, so that the bare variants' memory is Express's alone.
   const { AuthManager } = await import('express-authlib');
-  auth = new AuthManager(mounted ? app : null, { dbDsn: dsn, dbSchema: schema, jwtSecret: secret, rateLimit: false, bcryptRounds: 4 });
+  auth = new AuthManager(mounted ? app : null, {
+    dbDsn: dsn,
+    dbSchema: schema,
+    jwtSecret: secret,
+    rateLimit: false,
+    bcryptRounds: 4,
+    permissions: { 'reports:read': ['editor'] },
+  });
   await auth.ready;
   const user = await auth.users.create({ username: 'bench', email: 'bench@example.com', password: 'benchmark-password' });
   token = (await auth.issueTokens(user.id)).token;
@@ -73,6 +80,15 @@ switch (variant) {
     const team = await auth!.groups.create({ name: 'Acme Web', parent_id: acme.id });
     await auth!.groups.addMember(team.id, { user_id: users.users[0]!.id, roles: ['editor'] });
     guard = auth!.requireAuth({ group: () => 'acme' }) as RequestHandler;
+    break;
+  }
+  case 'requireAuth-permission-group': {
+    // A group-scoped permission: granted by the member's role in the team the route names.
+    const users = await auth!.users.list({ limit: 1 });
+    const acme = await auth!.groups.create({ name: 'Acme', slug: 'acme' });
+    const team = await auth!.groups.create({ name: 'Acme Web', slug: 'acme-web', parent_id: acme.id });
+    await auth!.groups.addMember(team.id, { user_id: users.users[0]!.id, roles: ['editor'] });
+    guard = auth!.requireAuth({ permission: 'reports:read', group: () => 'acme-web' }) as RequestHandler;
     break;
   }
   case 'express-jwt':
