@@ -45,7 +45,7 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
   const targetUser = targetUserResolver(d.users, d.adminRole);
   const actor = (req: Req): Actor => {
     const auth = caller(req);
-    return { id: auth.user.id, siteAdmin: auth.roles.includes(d.adminRole) };
+    return { id: auth.user.id, siteAdmin: auth.user.roles.includes(d.adminRole) };
   };
   // `me` stands for the caller in member paths, as in `/{user}/...` paths.
   const memberId = (req: Req) => (param(req, 'userId') === 'me' ? caller(req).user.id : param(req, 'userId'));
