@@ -99,6 +99,8 @@ export async function countFailedAttempt(db: Db, id: string, maxAttempts: number
     .updateTable('one_time_tokens')
     .set({ attempts: sql<number>`attempts + 1`, used_at: sql<Date | null>`case when attempts + 1 >= ${maxAttempts} then ${now}::timestamptz else null end` })
     .where('id', '=', id)
+    // Only a live token counts tries: a used one must never come back to life.
+    .where('used_at', 'is', null)
     .execute();
 }
 

@@ -96,7 +96,8 @@ export class OtpService {
         const row = await lockLiveOneTimeToken(trx, 'otp', { id: otpId }, now);
         const matches = constantTimeEqual(row?.token_hash ?? this.#hash(randomUUID(), code), this.#hash(otpId, code));
         if (!row || !user || !matches) {
-          await countFailedAttempt(trx, row?.id ?? otpId, this.ctx.opts.otp.maxAttempts, now);
+          // On a random id when there is no live code: the same statement, matching nothing.
+          await countFailedAttempt(trx, row?.id ?? randomUUID(), this.ctx.opts.otp.maxAttempts, now);
           if (!row || !user) {
             await this.ctx.secondFactors?.failedNobody(trx, randomUUID());
             return { ok: false as const, userId: null, notify: false, recovered: false };
