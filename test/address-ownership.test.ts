@@ -246,7 +246,12 @@ describe('requireEmailVerification: no path hands tokens to an unverified accoun
 
   it('a refresh token of an account whose address an administrator un-verified is refused', async () => {
     const app = await opened.app({ requireEmailVerification: true });
-    const created = await app.auth.users.create({ username: uniqueName('u'), email: `${uniqueName('u')}@example.com`, password: PASSWORD, email_verified: true });
+    const created = await app.auth.users.create({
+      username: uniqueName('u'),
+      email: `${uniqueName('u')}@example.com`,
+      password: PASSWORD,
+      email_verified: true,
+    });
     const tokens = await app.auth.issueTokens(created.id);
     await app.auth.users.update(created.id, { email_verified: false });
     expectError(await app.http.post(`${BASE}/token-refresh`).send({ refresh_token: tokens.refresh_token }), 403, 'email_not_verified');
@@ -260,7 +265,14 @@ async function secondInstance(app: TestApp): Promise<TestApp> {
   const { AuthManager } = await import('../src/index.js');
   const { databaseOptions } = await import('./helpers/database.js');
   const other = express();
-  const auth = new AuthManager(other, { ...(await databaseOptions()), dbSchema: app.schema, jwtSecret: app.secret, bcryptRounds: 4, rateLimit: false, logger: false });
+  const auth = new AuthManager(other, {
+    ...(await databaseOptions()),
+    dbSchema: app.schema,
+    jwtSecret: app.secret,
+    bcryptRounds: 4,
+    rateLimit: false,
+    logger: false,
+  });
   await auth.ready;
   other.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username }));
   return { app: other, auth, schema: app.schema, secret: app.secret, http: request(other), close: () => auth.close() };
