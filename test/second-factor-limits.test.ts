@@ -111,7 +111,16 @@ describe('wrong second factors, per account', () => {
         400,
         'invalid_code',
       );
-    expectError(await app.http.post(`${BASE}/login/otp`).set(from()).send({ otp_id: two, code: code2 }), 429, 'rate_limited');
+    // Even the right code is refused while the account waits, as a wrong one: a 429 would tell a
+    // registered address from an unknown one (whose otp_id anyone can get).
+    expectError(await app.http.post(`${BASE}/login/otp`).set(from()).send({ otp_id: two, code: code2 }), 400, 'invalid_code');
+    const unknown = (await app.http.post(`${BASE}/request-otp`).set(from()).send({ email: `${uniqueName('nobody')}@example.com` })).body.otp_id as string;
+    for (let i = 0; i < 6; i++) expectError(await app.http.post(`${BASE}/login/otp`).set(from()).send({ otp_id: unknown, code: '123456' }), 400, 'invalid_code');
+    // A minute later the account's next try is checked again.
+    clockOffset += 61_000;
+    const three = (await app.http.post(`${BASE}/request-otp`).set(from()).send({ email })).body.otp_id as string;
+    const code3 = (await smtp.next('otp', email)).code!;
+    expect((await app.http.post(`${BASE}/login/otp`).set(from()).send({ otp_id: three, code: code3 })).status).toBe(200);
   });
 
   it('concurrent guesses on many mfa_ids are counted one after another: at most 5 are checked', async () => {

@@ -28,21 +28,32 @@ export function secondFactorDelay(failures: number): number {
  * The per-account limit on second factors (TOTP, backup codes, a password or code finishing an
  * `mfa_id`) and email codes: whatever the number of `mfa_id`s, `otp_id`s or client addresses, an
  * account gets SECOND_FACTOR_FREE_FAILURES wrong tries, then waits 60 s, 120 s, ... up to an hour
- * between tries. While it must wait, no code is even checked (429 `rate_limited`, limit `secondFactor`).
+ * between tries. While it must wait, no code is even checked: a second factor gets 429 `rate_limited`
+ * (limit `secondFactor`), an email code 400 `invalid_code` (see `waiting`).
  * Each method runs in the caller's transaction, after the user's row was locked, so concurrent
  * guesses are counted one after another.
  */
 export class SecondFactorLimit {
   constructor(private readonly now: () => Date) {}
 
-  /** Throws 429 while the account must wait. Runs the same query for an unknown id. */
+  /** Throws 429 while the account must wait. */
   async check(trx: Transaction<Database>, userId: string): Promise<void> {
+    const wait = await this.waiting(trx, userId);
+    if (wait > 0) throw new RateLimitError(wait, 'secondFactor');
+  }
+
+  /**
+   * Seconds the account must still wait (0: a code may be checked). Runs the same query for an
+   * unknown id. For email codes, whose `otp_id` an anonymous caller gets for any address, the
+   * caller answers a waiting account as a wrong code: a 429 would tell registered addresses apart.
+   */
+  async waiting(trx: Transaction<Database>, userId: string): Promise<number> {
     const row = await findSecondFactorFailures(trx, userId);
-    if (!row) return;
+    if (!row) return 0;
     const now = this.now().getTime();
-    if (now - row.last_failure_at.getTime() > SECOND_FACTOR_RESET_SECONDS * 1000) return;
+    if (now - row.last_failure_at.getTime() > SECOND_FACTOR_RESET_SECONDS * 1000) return 0;
     const wait = secondFactorDelay(row.failures) * 1000 - (now - row.last_failure_at.getTime());
-    if (wait > 0) throw new RateLimitError(Math.ceil(wait / 1000), 'secondFactor');
+    return wait > 0 ? Math.ceil(wait / 1000) : 0;
   }
 
   /**

@@ -92,15 +92,17 @@ export class OtpService {
         // The user's row first (the order of every revocation), then the code: all codes and second
         // factors of one account are checked one after another, so the per-account count holds.
         const user = await lockUser(trx, userId);
-        await this.ctx.secondFactors?.check(trx, userId);
+        // While the account must wait, even the right code is refused, as a wrong one (not 429:
+        // anyone can get an otp_id for any address, and a 429 would say the address is registered).
+        const waiting = ((await this.ctx.secondFactors?.waiting(trx, userId)) ?? 0) > 0;
         const row = await lockLiveOneTimeToken(trx, 'otp', { id: otpId }, now);
         const matches = constantTimeEqual(row?.token_hash ?? this.#hash(randomUUID(), code), this.#hash(otpId, code));
-        if (!row || !user || !matches) {
+        if (!row || !user || !matches || waiting) {
           // On a random id when there is no live code: the same statement, matching nothing.
           await countFailedAttempt(trx, row?.id ?? randomUUID(), this.ctx.opts.otp.maxAttempts, now);
-          if (!row || !user) {
+          if (!row || !user || waiting) {
             await this.ctx.secondFactors?.failedNobody(trx, randomUUID());
-            return { ok: false as const, userId: null, notify: false, recovered: false };
+            return { ok: false as const, userId: row && user ? user.id : null, notify: false, recovered: false };
           }
           const notify = (await this.ctx.secondFactors?.failed(trx, user.id)) ?? false;
           return { ok: false as const, userId: user.id, notify, recovered: false };
