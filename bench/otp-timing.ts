@@ -51,7 +51,12 @@ for (let i = 0; i < pairs + 10; i++) {
   const email = `known${i}@example.com`;
   await auth.users.create({ username: `known${i}`, email, password: 'a long enough passphrase', email_verified: true });
   const k = (await http.post(`${BASE}/request-otp`).set(from()).send({ email })).body.otp_id as string;
-  const u = (await http.post(`${BASE}/request-otp`).set(from()).send({ email: `nobody${i}@example.com` })).body.otp_id as string;
+  const u = (
+    await http
+      .post(`${BASE}/request-otp`)
+      .set(from())
+      .send({ email: `nobody${i}@example.com` })
+  ).body.otp_id as string;
   const sent = mails + 1;
   for (let wait = 0; mails < sent && wait < 200; wait++) await new Promise((resolve) => setTimeout(resolve, 5));
   const [a, b] = i % 2 === 0 ? [await timed(k), await timed(u)] : [0, 0];

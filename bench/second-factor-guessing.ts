@@ -30,7 +30,10 @@ const { token } = await auth.issueTokens(user.id);
 const setup = await http.post(`${BASE}/mfa/totp/setup`).set('Authorization', `Bearer ${token}`).send({ password });
 const secret = OTPAuth.Secret.fromBase32(setup.body.secret as string);
 const code = (at: number) => new OTPAuth.TOTP({ secret, algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
-const confirmed = await http.post(`${BASE}/mfa/totp/confirm`).set('Authorization', `Bearer ${token}`).send({ code: code(Date.now() - 30_000) });
+const confirmed = await http
+  .post(`${BASE}/mfa/totp/confirm`)
+  .set('Authorization', `Bearer ${token}`)
+  .send({ code: code(Date.now() - 30_000) });
 if (confirmed.status !== 200) throw new Error(`TOTP setup failed: ${confirmed.status}`);
 
 let address = 0;

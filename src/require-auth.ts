@@ -72,7 +72,8 @@ export interface Need {
 }
 
 const KNOWN_KEYS = new Set(['roles', 'scopes', 'permission', 'optional', 'group', 'groupRoles', 'allowServiceKeys', 'emailVerified']);
-const usage = "pass nothing, an array of roles (['admin']) or { roles?, scopes?, permission?, group?, groupRoles?, allowServiceKeys?, emailVerified?, optional? }";
+const usage =
+  "pass nothing, an array of roles (['admin']) or { roles?, scopes?, permission?, group?, groupRoles?, allowServiceKeys?, emailVerified?, optional? }";
 
 /** What normalise makes of the options. */
 interface Guarding extends Need {

@@ -114,8 +114,14 @@ describe('wrong second factors, per account', () => {
     // Even the right code is refused while the account waits, as a wrong one: a 429 would tell a
     // registered address from an unknown one (whose otp_id anyone can get).
     expectError(await app.http.post(`${BASE}/login/otp`).set(from()).send({ otp_id: two, code: code2 }), 400, 'invalid_code');
-    const unknown = (await app.http.post(`${BASE}/request-otp`).set(from()).send({ email: `${uniqueName('nobody')}@example.com` })).body.otp_id as string;
-    for (let i = 0; i < 6; i++) expectError(await app.http.post(`${BASE}/login/otp`).set(from()).send({ otp_id: unknown, code: '123456' }), 400, 'invalid_code');
+    const unknown = (
+      await app.http
+        .post(`${BASE}/request-otp`)
+        .set(from())
+        .send({ email: `${uniqueName('nobody')}@example.com` })
+    ).body.otp_id as string;
+    for (let i = 0; i < 6; i++)
+      expectError(await app.http.post(`${BASE}/login/otp`).set(from()).send({ otp_id: unknown, code: '123456' }), 400, 'invalid_code');
     // A minute later the account's next try is checked again.
     clockOffset += 61_000;
     const three = (await app.http.post(`${BASE}/request-otp`).set(from()).send({ email })).body.otp_id as string;

@@ -27,7 +27,9 @@ export async function insertOneTimeToken(
  * A token is live only while its user's address and password are the ones it was issued under:
  * the database bumps `users.credential_version` on any change of either, by any path.
  */
-function issuedForCurrentCredentials<QB extends SelectQueryBuilder<Database, 'one_time_tokens', any> | UpdateQueryBuilder<Database, 'one_time_tokens', 'one_time_tokens', any>>(qb: QB): QB {
+function issuedForCurrentCredentials<
+  QB extends SelectQueryBuilder<Database, 'one_time_tokens', any> | UpdateQueryBuilder<Database, 'one_time_tokens', 'one_time_tokens', any>,
+>(qb: QB): QB {
   return (qb as SelectQueryBuilder<Database, 'one_time_tokens', any>).where((eb) =>
     eb.exists(
       eb

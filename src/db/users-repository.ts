@@ -185,7 +185,9 @@ export async function listUsers(db: Db, filter: UserFilter, page: { limit: numbe
 }
 
 /** The columns an admin may change directly (roles, active flag and password go through their own paths). */
-export type UserFields = Partial<Pick<UserRow, 'username' | 'username_key' | 'email' | 'email_key' | 'email_verified' | 'owner_proven' | 'real_name'>> & { profile?: string };
+export type UserFields = Partial<Pick<UserRow, 'username' | 'username_key' | 'email' | 'email_key' | 'email_verified' | 'owner_proven' | 'real_name'>> & {
+  profile?: string;
+};
 
 /** Updates plain columns of a user. Returns whether the user exists; a taken username or email fails with 23505. */
 export async function updateUserFields(db: Db, userId: string, fields: UserFields, now: Date): Promise<boolean> {

@@ -63,7 +63,8 @@ export class SecondFactorLimit {
   async failed(trx: Transaction<Database>, userId: string): Promise<boolean> {
     const now = this.now();
     const { failures, notified_at } = await recordSecondFactorFailure(trx, userId, now, new Date(now.getTime() - SECOND_FACTOR_RESET_SECONDS * 1000));
-    const tell = failures >= SECOND_FACTOR_FREE_FAILURES && (notified_at === null || now.getTime() - notified_at.getTime() > SECOND_FACTOR_RESET_SECONDS * 1000);
+    const tell =
+      failures >= SECOND_FACTOR_FREE_FAILURES && (notified_at === null || now.getTime() - notified_at.getTime() > SECOND_FACTOR_RESET_SECONDS * 1000);
     if (tell) await markSecondFactorNotified(trx, userId, now);
     return tell;
   }
