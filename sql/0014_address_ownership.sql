@@ -42,9 +42,11 @@ CREATE UNIQUE INDEX one_time_tokens_one_live_idx ON one_time_tokens (user_id, pu
   WHERE used_at IS NULL AND purpose <> 'mfa';
 
 -- Failed second factors and email codes per account, across every mfa_id and otp_id, wherever
--- they come from: the backoff of the per-account limit.
+-- they come from: the backoff of the per-account limit. No foreign key: a wrong code for an unknown
+-- otp_id writes (and removes) a row under a random id, so that it costs the same commit as a
+-- registered address's (a count left by a deleted user is never read again).
 CREATE TABLE second_factor_failures (
-  user_id          uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+  user_id          uuid PRIMARY KEY,
   failures         integer NOT NULL,
   last_failure_at  timestamptz NOT NULL,
   -- When the user was last told by mail (one notice per lockout).

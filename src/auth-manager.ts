@@ -191,7 +191,7 @@ export class AuthManager {
       logger: this.#logger,
       audit,
       throttle,
-      secondFactors: opts.rateLimit === false ? undefined : new SecondFactorLimit(opts.now),
+      secondFactors: new SecondFactorLimit(opts.now, opts.rateLimit !== false),
       background: this.#background,
       mailer,
     };

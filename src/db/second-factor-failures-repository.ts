@@ -27,9 +27,13 @@ export async function recordSecondFactorFailure(db: Db, userId: string, now: Dat
     .executeTakeFirstOrThrow();
 }
 
-/** The same statement for an id with no account (an unknown otp_id): it matches nothing. */
-export async function touchNoSecondFactorFailure(db: Db, userId: string, now: Date): Promise<void> {
-  await db.updateTable('second_factor_failures').set({ last_failure_at: now }).where('user_id', '=', userId).execute();
+/**
+ * The write of a failure for an id with no account (an unknown otp_id), undone at once: the
+ * transaction commits a write, as a registered address's does, and leaves nothing behind.
+ */
+export async function writeNoSecondFactorFailure(db: Db, fakeId: string, now: Date): Promise<void> {
+  await db.insertInto('second_factor_failures').values({ user_id: fakeId, failures: 1, last_failure_at: now }).execute();
+  await db.deleteFrom('second_factor_failures').where('user_id', '=', fakeId).execute();
 }
 
 export async function markSecondFactorNotified(db: Db, userId: string, now: Date): Promise<void> {

@@ -5,7 +5,7 @@ import {
   findSecondFactorFailures,
   markSecondFactorNotified,
   recordSecondFactorFailure,
-  touchNoSecondFactorFailure,
+  writeNoSecondFactorFailure,
 } from '../db/second-factor-failures-repository.js';
 import { RateLimitError } from '../errors.js';
 
@@ -34,7 +34,11 @@ export function secondFactorDelay(failures: number): number {
  * guesses are counted one after another.
  */
 export class SecondFactorLimit {
-  constructor(private readonly now: () => Date) {}
+  /** `enforced` false (`rateLimit: false`): nothing is counted or refused, but the decoy work of `failedNobody` still runs. */
+  constructor(
+    private readonly now: () => Date,
+    private readonly enforced = true,
+  ) {}
 
   /** Throws 429 while the account must wait. */
   async check(trx: Transaction<Database>, userId: string): Promise<void> {
@@ -48,6 +52,7 @@ export class SecondFactorLimit {
    * caller answers a waiting account as a wrong code: a 429 would tell registered addresses apart.
    */
   async waiting(trx: Transaction<Database>, userId: string): Promise<number> {
+    if (!this.enforced) return 0;
     const row = await findSecondFactorFailures(trx, userId);
     if (!row) return 0;
     const now = this.now().getTime();
@@ -61,6 +66,7 @@ export class SecondFactorLimit {
    * the point where waits begin, and nobody was told in the last day.
    */
   async failed(trx: Transaction<Database>, userId: string): Promise<boolean> {
+    if (!this.enforced) return false;
     const now = this.now();
     const { failures, notified_at } = await recordSecondFactorFailure(trx, userId, now, new Date(now.getTime() - SECOND_FACTOR_RESET_SECONDS * 1000));
     const tell =
@@ -71,10 +77,11 @@ export class SecondFactorLimit {
 
   /** The work of `failed` for an id that has no account (an unknown `otp_id`), so both take alike. */
   async failedNobody(trx: Transaction<Database>, fakeId: string): Promise<void> {
-    await touchNoSecondFactorFailure(trx, fakeId, this.now());
+    await writeNoSecondFactorFailure(trx, fakeId, this.now());
   }
 
   async succeeded(trx: Transaction<Database>, userId: string): Promise<void> {
+    if (!this.enforced) return;
     await clearSecondFactorFailures(trx, userId);
   }
 }

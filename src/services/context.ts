@@ -19,8 +19,8 @@ export interface ServiceContext {
   audit: Audit;
   /** Per-account failed-login delays; undefined when rate limiting is off. */
   throttle: LoginThrottle | undefined;
-  /** Per-account limit on wrong second factors and email codes; undefined when rate limiting is off. */
-  secondFactors: SecondFactorLimit | undefined;
+  /** Per-account limit on wrong second factors and email codes (counting nothing when rate limiting is off). */
+  secondFactors: SecondFactorLimit;
   /** Work that outlives a request; `close()` waits for it. */
   background: BackgroundTasks;
   /** Account mail; undefined without a `mailer` (the mail endpoints then answer 501). */

@@ -79,17 +79,17 @@ export class MfaChallenges {
         await lockCredentialVersion(trx, owner);
         const row = await lockLiveOneTimeToken(trx, 'mfa', { tokenHash }, now);
         if (!row) return { ok: false as const, userId: null, notify: false };
-        await this.ctx.secondFactors?.check(trx, row.user_id);
+        await this.ctx.secondFactors.check(trx, row.user_id);
         const first = row.data.method;
         const sameMethod = first === second;
         const otherUser = options.userId !== undefined && options.userId !== row.user_id;
         if (sameMethod || otherUser || (options.verify && !(await options.verify(trx, row.user_id)))) {
           await countFailedAttempt(trx, row.id, MFA_CHALLENGE_ATTEMPTS, now);
-          const notify = (await this.ctx.secondFactors?.failed(trx, row.user_id)) ?? false;
+          const notify = await this.ctx.secondFactors.failed(trx, row.user_id);
           return { ok: false as const, userId: row.user_id, notify };
         }
         await markOneTimeTokenUsed(trx, row.id, now);
-        await this.ctx.secondFactors?.succeeded(trx, row.user_id);
+        await this.ctx.secondFactors.succeeded(trx, row.user_id);
         return { ok: true as const, userId: row.user_id, notify: false };
       });
     });

@@ -94,21 +94,21 @@ export class OtpService {
         const user = await lockUser(trx, userId);
         // While the account must wait, even the right code is refused, as a wrong one (not 429:
         // anyone can get an otp_id for any address, and a 429 would say the address is registered).
-        const waiting = ((await this.ctx.secondFactors?.waiting(trx, userId)) ?? 0) > 0;
+        const waiting = (await this.ctx.secondFactors.waiting(trx, userId)) > 0;
         const row = await lockLiveOneTimeToken(trx, 'otp', { id: otpId }, now);
         const matches = constantTimeEqual(row?.token_hash ?? this.#hash(randomUUID(), code), this.#hash(otpId, code));
         if (!row || !user || !matches || waiting) {
           // On a random id when there is no live code: the same statement, matching nothing.
           await countFailedAttempt(trx, row?.id ?? randomUUID(), this.ctx.opts.otp.maxAttempts, now);
           if (!row || !user || waiting) {
-            await this.ctx.secondFactors?.failedNobody(trx, randomUUID());
+            await this.ctx.secondFactors.failedNobody(trx, randomUUID());
             return { ok: false as const, userId: row && user ? user.id : null, notify: false, recovered: false };
           }
-          const notify = (await this.ctx.secondFactors?.failed(trx, user.id)) ?? false;
+          const notify = await this.ctx.secondFactors.failed(trx, user.id);
           return { ok: false as const, userId: user.id, notify, recovered: false };
         }
         await markOneTimeTokenUsed(trx, row.id, now);
-        await this.ctx.secondFactors?.succeeded(trx, user.id);
+        await this.ctx.secondFactors.succeeded(trx, user.id);
         // The code is bound to the address it went to, so that is the account's address now.
         const recovered = mfaId === undefined && (await claimForProvenHolder(trx, user, null, now));
         // Every instance must drop what it cached of the user: its tokens ended.
