@@ -14,6 +14,8 @@ import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
 import { permissionNeed, type Permissions } from './security/permissions.js';
 import { createLimiter } from './security/rate-limit.js';
+import { mailTargetOf } from './http/mail-target.js';
+import { SecondFactorLimit } from './security/second-factor-limit.js';
 import { clientIpResolver } from './security/client-ip.js';
 import { Revocation } from './security/revocation.js';
 import { Audit } from './security/audit.js';
@@ -204,6 +206,7 @@ export class AuthManager {
       logger: this.#logger,
       audit,
       throttle,
+      secondFactors: new SecondFactorLimit(opts.now, opts.rateLimit !== false),
       background: this.#background,
       mailer,
     };
@@ -240,7 +243,7 @@ export class AuthManager {
     const challenges = new MfaChallenges(ctx, oneTimeTokens);
     this.#sessions = new SessionService(ctx, challenges);
     const lifecycle = new AccountLifecycleService(ctx, oneTimeTokens);
-    const otp = new OtpService(ctx, lifecycle, this.#sessions, oneTimeTokens);
+    const otp = new OtpService(ctx, lifecycle, this.#sessions, oneTimeTokens, challenges);
     const mfa = new MfaService(ctx, challenges, this.#sessions);
     const oauth = new OAuthService(ctx, this.#sessions);
     const integrations = new IntegrationService(ctx, identities);
@@ -265,10 +268,10 @@ export class AuthManager {
     const limiterDeps = { store: this.#database, clientIp, now: opts.now };
     const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback' | 'mail' | 'code') => createLimiter(name, opts.rateLimit, limiterDeps);
     // Per target address, whoever asks; keyed by a hash so the counters hold no addresses.
+    // The address is the one the route parsed and will mail (http/mail-target.ts), never another field.
     const mailTarget = createLimiter('mailTarget', opts.rateLimit, limiterDeps, (req) => {
-      const body = (req as { body?: { email?: unknown; new_email?: unknown } }).body;
-      const email = body?.email ?? body?.new_email;
-      return typeof email === 'string' && email.length <= 320 ? sha256(identityKey(email)) : undefined;
+      const email = mailTargetOf(req);
+      return email === undefined ? undefined : sha256(identityKey(email));
     });
     const router = createRouter({
       users,
@@ -288,6 +291,7 @@ export class AuthManager {
       cookie: browserCookie(opts.publicUrl ?? 'http://localhost'),
       tokens: tokenDelivery(opts, this.#logger),
       allowRegistration: opts.allowRegistration,
+      requireEmailVerification: opts.requireEmailVerification,
       audit,
       clientIp,
       adminRole: opts.adminRole,

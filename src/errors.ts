@@ -170,8 +170,12 @@ export class ConflictError extends AuthError {
   }
 }
 
-/** Which limit refused a request: a `rateLimit` limiter, or `account` (the per-account login delay). */
-export type RateLimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'account' | 'invitation';
+/**
+ * Which limit refused a request: a `rateLimit` limiter, `account` (the per-account login delay), or
+ * `secondFactor` (the per-account limit on wrong second factors and email codes).
+ */
+export type RateLimitName =
+  'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'account' | 'secondFactor' | 'invitation';
 
 const RATE_LIMITED: Record<RateLimitName, string> = {
   login: 'too many failed logins from this address',
@@ -184,6 +188,7 @@ const RATE_LIMITED: Record<RateLimitName, string> = {
   mailTarget: 'too many mail requests for this email address',
   code: 'too many wrong codes from this address',
   account: 'too many failed logins of this account from this address',
+  secondFactor: 'too many wrong codes for this account',
   invitation: 'too many group invitations sent by this account',
 };
 

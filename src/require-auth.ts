@@ -49,6 +49,8 @@ export type RequireAuthOptions =
       groupRoles?: string[];
       /** Let service keys through a guard that names neither `group` nor `permission`. @default false */
       allowServiceKeys?: boolean;
+      /** The caller's user must have a verified email (403 `email_not_verified` otherwise; a service key has no user and passes). @default false */
+      emailVerified?: boolean;
     };
 
 /** A group reference longer than this names no group (ids are 36 characters, slugs 63). */
@@ -66,10 +68,13 @@ export interface Need {
   allowServiceKeys?: boolean;
   /** Set when the guard names a group (its checks are `standingIn`'s, made before these). */
   group?: unknown;
+  /** Whether the caller's user must have a verified email. */
+  emailVerified?: boolean;
 }
 
-const KNOWN_KEYS = new Set(['roles', 'scopes', 'permission', 'optional', 'group', 'groupRoles', 'allowServiceKeys']);
-const usage = "pass nothing, an array of roles (['admin']) or { roles?, scopes?, permission?, group?, groupRoles?, allowServiceKeys?, optional? }";
+const KNOWN_KEYS = new Set(['roles', 'scopes', 'permission', 'optional', 'group', 'groupRoles', 'allowServiceKeys', 'emailVerified']);
+const usage =
+  "pass nothing, an array of roles (['admin']) or { roles?, scopes?, permission?, group?, groupRoles?, allowServiceKeys?, emailVerified?, optional? }";
 
 /** What normalise makes of the options. */
 interface Guarding extends Need {
@@ -116,11 +121,14 @@ function normalise(options: RequireAuthOptions | undefined, permissions: Permiss
     throw new TypeError('express-authlib: requireAuth(options): `optional` must be true or false');
   if (o.allowServiceKeys !== undefined && typeof o.allowServiceKeys !== 'boolean')
     throw new TypeError('express-authlib: requireAuth(options): `allowServiceKeys` must be true or false');
+  if (o.emailVerified !== undefined && typeof o.emailVerified !== 'boolean')
+    throw new TypeError('express-authlib: requireAuth(options): `emailVerified` must be true or false');
   const need: Guarding = {
     roles: list(o.roles, 'roles'),
     scopes: list(o.scopes, 'scopes'),
     optional: o.optional === true,
     allowServiceKeys: o.allowServiceKeys === true,
+    emailVerified: o.emailVerified === true,
     groupRoles: list(o.groupRoles, 'groupRoles'),
   };
   if (o.permission !== undefined) need.permission = knownPermission(o.permission, permissions);
@@ -207,6 +215,8 @@ export function createRequireAuth(
   // decided synchronously and allocates no closure.
   const pass = (req: Req, res: ServerResponse, next: Next, auth: AuthContext, standing?: readonly string[]): void => {
     if (!isAuthorized(auth, need, standing)) return sendError(res, new ForbiddenError(), logger);
+    if (need.emailVerified && auth.method !== 'service_key' && !auth.user.email_verified)
+      return sendError(res, new ForbiddenError('email_not_verified', 'verify your email address first'), logger);
     req.auth = auth;
     req.user = auth.user;
     next();

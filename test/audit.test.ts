@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthEvent } from '../src/index.js';
-import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
 import { auditRows, leakedSecrets, LOOPBACK, type AuditRow } from './helpers/audit.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
@@ -269,7 +269,7 @@ describe('each action writes an auth_events row and reaches onEvent', () => {
   });
 
   it('identity_linked and identity_unlinked: a local user links GitHub explicitly, then unlinks it', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     github.nextUser = github.makeUser({ email: `${u.username}@example.com`, verified: true });
     const linkUa = userAgent('link');
     const begin = rememberBrowser(await t.http.post(`${BASE}/me/identities/github`).set(bearer(u.token)).send({}));

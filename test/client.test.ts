@@ -6,7 +6,7 @@ import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthClientError, createAuthClient, memoryStorage, type AuthState, type AuthStorage } from '../src/client/index.js';
 import { AuthManager } from '../src/index.js';
-import { createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { createTestApp, PASSWORD, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
 import { Browser } from './helpers/browser-fetch.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 import { uniqueName } from './helpers/endpoints.js';
@@ -156,7 +156,7 @@ describe('bearer mode, Node fetch', () => {
 
   it('MFA: mfa_required carries mfa_id; loginWithMfa finishes; API tokens list, create, revoke', async () => {
     const client = createAuthClient({ baseUrl: api });
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await client.login({ username: u.username, password: PASSWORD });
     const { secret } = await client.mfa.setup(PASSWORD);
     const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate({ timestamp: now().getTime() });

@@ -1,7 +1,7 @@
 import * as OTPAuth from 'otpauth';
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, PASSWORD, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
 import { rawQuery } from './helpers/database.js';
 import { BASE, expectError, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
@@ -153,7 +153,7 @@ describe('every token-issuing endpoint can deliver the refresh token as a cookie
   });
 
   it('POST /login/mfa', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const setup = await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({ password: PASSWORD });
     const confirm = await t.http
       .post(`${BASE}/mfa/totp/confirm`)

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
 import { leakedSecrets } from './helpers/audit.js';
 import { rawQuery } from './helpers/database.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
@@ -107,7 +107,7 @@ async function runScenario(): Promise<Scenario> {
   const oldPassword = keep('old password', `old-${randomBytes(12).toString('base64url')}`);
   const newPassword = keep('new password', `new-${randomBytes(12).toString('base64url')}`);
   const wrongPassword = keep('mistyped password', `${oldPassword}x`);
-  const reg = await registerUser(t, { username, email, password: oldPassword });
+  const reg = await verifiedUser(t, { username, email, password: oldPassword });
   keep('register access', reg.token);
   keep('register refresh', reg.refresh_token);
   const userId = reg.user.id;
@@ -192,6 +192,8 @@ async function runScenario(): Promise<Scenario> {
   const changeTo = `changed_${other.username}@example.com`;
   await t.http.post(`${BASE}/request-email-change`).set(bearer(other.token)).send({ new_email: changeTo });
   keep('email-change token', (await box.next('email_change', changeTo)).token);
+  // Verified (by an administrator, so the verification link above stays live) before enrolling TOTP.
+  await t.auth.users.update(other.user.id, { email_verified: true });
   const setup = await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(other.token)).send({ password: newPassword });
   const totpSecret = keep('TOTP secret', setup.body.secret);
   const totp = (at: number) =>

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthError, type IntegrationInput } from '../src/index.js';
-import { bearer, createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, type TestApp, verifiedUser } from './helpers/app.js';
 import { registerAdmin } from './helpers/admin.js';
 import { rawQuery } from './helpers/database.js';
 import { BASE, expectError, uniqueName } from './helpers/endpoints.js';
@@ -81,7 +81,7 @@ async function linkGitHub(u: { token: string; username: string; user: { id: stri
 
 describe('auth.integrations: set, get, list, has, delete', () => {
   it('round trip: the secret comes back decrypted from get only; list and set never carry it', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const secret = newSecret();
     const info = await t.auth.integrations.set(u.user.id, 'stripe', {
       secret,
@@ -109,7 +109,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
   });
 
   it('identifier, scopes and meta are optional; entries are listed by connector', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await t.auth.integrations.set(u.user.id, 'zeta.io', { secret: newSecret() });
     await t.auth.integrations.set(u.user.id, 'acme:prod', { secret: newSecret(), identifier: null });
     const listed = await t.auth.integrations.list(u.user.id);
@@ -119,7 +119,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
   });
 
   it('set again replaces secret, identifier, scopes and meta, keeps created_at and moves updated_at', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const first = await t.auth.integrations.set(u.user.id, 'linear', { secret: newSecret(), identifier: 'alice', scopes: ['read'], meta: { a: 1 } });
     const second = newSecret();
     clockOffset += 90_000;
@@ -136,7 +136,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
   });
 
   it('each user has their own entry under the same connector', async () => {
-    const [a, b] = [await registerUser(t), await registerUser(t)];
+    const [a, b] = [await verifiedUser(t), await verifiedUser(t)];
     const [sa, sb] = [newSecret(), newSecret()];
     await t.auth.integrations.set(a.user.id, 'notion', { secret: sa });
     await t.auth.integrations.set(b.user.id, 'notion', { secret: sb });
@@ -147,7 +147,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
   });
 
   it('an upper-case user id names the same user', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const secret = newSecret();
     await t.auth.integrations.set(u.user.id.toUpperCase(), 'jira', { secret });
     expect((await t.auth.integrations.get(u.user.id, 'jira'))?.secret).toBe(secret);
@@ -155,7 +155,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
   });
 
   it('validation: each bad field is a ValidationError naming it, and nothing is stored', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const set = (connector: unknown, input: unknown) => t.auth.integrations.set(u.user.id, connector as string, input as IntegrationInput);
     const ok = { secret: 'x' };
     for (const connector of ['', 'Upper', '-dash', '.dot', 'a b', 'a/b', 'é', 'a'.repeat(65), 'a\0', 42, null]) {
@@ -193,7 +193,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
   });
 
   it('a connector that names nothing (U+0000, very long, not a string): get undefined, has false, delete not_found', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     for (const connector of ['a\0b', '\0', 'x'.repeat(5000), 42, null, undefined]) {
       const name = connector as string;
       expect(await t.auth.integrations.get(u.user.id, name)).toBeUndefined();
@@ -213,7 +213,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
   });
 
   it('a configured OAuth provider name is reserved for its linked account: set answers 409 conflict', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const secret = newSecret();
     await expectAuthError(t.auth.integrations.set(u.user.id, 'github', { secret }), 'conflict');
     expect(await t.auth.integrations.has(u.user.id, 'github')).toBe(false);
@@ -221,7 +221,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
   });
 
   it('audited as integration_set and integration_deleted, naming the connector and never the secret', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const secret = newSecret();
     await t.auth.integrations.set(u.user.id, 'slack', { secret, identifier: 'T123' });
     await t.auth.integrations.delete(u.user.id, 'slack');
@@ -236,7 +236,7 @@ describe('auth.integrations: set, get, list, has, delete', () => {
 
 describe('GET and DELETE /{user}/integrations', () => {
   it('self: lists its entries without any secret, no-store; by id too', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const secret = newSecret();
     await t.auth.integrations.set(u.user.id, 'openai', { secret, identifier: 'org-1', scopes: ['model.request'] });
     const res = await list(u.token);
@@ -247,11 +247,11 @@ describe('GET and DELETE /{user}/integrations', () => {
     expect(res.body[0]).toMatchObject({ connector: 'openai', source: 'manual', identifier: 'org-1', scopes: ['model.request'] });
     expect(res.text).not.toContain(secret);
     expect((await list(u.token, u.user.id)).body).toEqual(res.body);
-    expect((await list((await registerUser(t)).token)).body).toEqual([]);
+    expect((await list((await verifiedUser(t)).token)).body).toEqual([]);
   });
 
   it('DELETE /me/integrations/{connector}: 200, gone; again or unknown: 404', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await t.auth.integrations.set(u.user.id, 'openai', { secret: newSecret() });
     const res = await remove(u.token, 'openai');
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -263,7 +263,7 @@ describe('GET and DELETE /{user}/integrations', () => {
   });
 
   it('connectors with : and . work in the path, plain or percent-encoded; there is no way to write a secret over HTTP', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await t.auth.integrations.set(u.user.id, 'acme:prod', { secret: newSecret() });
     await t.auth.integrations.set(u.user.id, 'mail.example', { secret: newSecret() });
     expect((await remove(u.token, 'acme:prod')).status).toBe(200);
@@ -280,7 +280,7 @@ describe('GET and DELETE /{user}/integrations', () => {
   });
 
   it('odd path segments as user or connector: a 4xx error body, never a 5xx', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const odd = ['%00', '%', '%zz', '..', 'me%2F..', '%E2%80%AE', 'a'.repeat(3000), '00000000-0000-4000-8000-00000000000G', 'ME', "x'%3B--", '%F0%9F%94%91'];
     for (const seg of odd) {
       const answers = { list: await list(u.token, seg), deleteConnector: await remove(u.token, seg), deleteOfUser: await remove(u.token, 'svc', seg) };
@@ -295,7 +295,7 @@ describe('GET and DELETE /{user}/integrations', () => {
   });
 
   it('another user: 404 for both, and nothing is deleted', async () => {
-    const [owner, other] = [await registerUser(t), await registerUser(t)];
+    const [owner, other] = [await verifiedUser(t), await verifiedUser(t)];
     await t.auth.integrations.set(owner.user.id, 'openai', { secret: newSecret() });
     expectError(await list(other.token, owner.user.id), 404, 'not_found');
     expectError(await remove(other.token, 'openai', owner.user.id), 404, 'not_found');
@@ -304,7 +304,7 @@ describe('GET and DELETE /{user}/integrations', () => {
 
   it('an admin: lists and deletes another user’s entries; the deletion is audited with the admin as actor', async () => {
     const admin = await registerAdmin(t);
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const secret = newSecret();
     await t.auth.integrations.set(u.user.id, 'gitlab', { secret, identifier: 'alice' });
     const res = await list(admin.token, u.user.id);
@@ -321,7 +321,7 @@ describe('GET and DELETE /{user}/integrations', () => {
 
   it('an admin: an unknown user is 404 for DELETE as for GET; a connector the user lacks is 404 and their other entries stay', async () => {
     const admin = await registerAdmin(t);
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await t.auth.integrations.set(u.user.id, 'openai', { secret: newSecret() });
     for (const missing of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
       expectError(await remove(admin.token, 'openai', missing), 404, 'not_found');
@@ -336,7 +336,7 @@ describe('GET and DELETE /{user}/integrations', () => {
   });
 
   it('an API token: 403 forbidden for both, even its owner’s with every scope; no token: 401', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await t.auth.integrations.set(u.user.id, 'openai', { secret: newSecret() });
     const api = await t.auth.apiTokens.create(u.user.id, { name: 'ci', scopes: ['*'] });
     expectError(await list(api.token), 403, 'forbidden');
@@ -350,7 +350,7 @@ describe('GET and DELETE /{user}/integrations', () => {
 
   it('an impersonation token may list but not delete', async () => {
     const admin = await registerAdmin(t);
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await t.auth.integrations.set(u.user.id, 'openai', { secret: newSecret() });
     const { token } = await t.auth.users.impersonate(admin.user.id, u.user.id);
     expect((await list(token)).status).toBe(200);
@@ -361,7 +361,7 @@ describe('GET and DELETE /{user}/integrations', () => {
 
 describe('OAuth-linked providers appear as integrations', () => {
   it('listed with the provider account id and granted scopes, never a provider token; get returns the tokens', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const provider = await linkGitHub(u);
     const secret = newSecret();
     await t.auth.integrations.set(u.user.id, 'zendesk', { secret });
@@ -397,7 +397,7 @@ describe('OAuth-linked providers appear as integrations', () => {
   });
 
   it('DELETE of a linked provider unlinks it when the user has a password (audited as identity_unlinked)', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await linkGitHub(u);
     const res = await remove(u.token, 'github');
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -421,7 +421,7 @@ describe('OAuth-linked providers appear as integrations', () => {
 
 describe('at rest', () => {
   it('the table holds no plaintext secret: AES-256-GCM ciphertext, scopes as text[], meta as jsonb', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const secret = newSecret();
     await t.auth.integrations.set(u.user.id, 'aws', { secret, identifier: 'AKIA-ID', scopes: ['s3:read'], meta: { region: 'eu-west-1' } });
     const rows = await rawRows(u.user.id);
@@ -439,7 +439,7 @@ describe('at rest', () => {
   });
 
   it('a ciphertext moved to another user’s row, or another connector, does not decrypt: secret null, never the other secret', async () => {
-    const [a, b] = [await registerUser(t), await registerUser(t)];
+    const [a, b] = [await verifiedUser(t), await verifiedUser(t)];
     const [sa, sb] = [newSecret(), newSecret()];
     await t.auth.integrations.set(a.user.id, 'vault', { secret: sa });
     await t.auth.integrations.set(b.user.id, 'vault', { secret: sb });
@@ -463,7 +463,7 @@ describe('at rest', () => {
   });
 
   it('deleting the user deletes their integrations', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     await t.auth.integrations.set(u.user.id, 'one', { secret: newSecret() });
     await t.auth.integrations.set(u.user.id, 'two', { secret: newSecret() });
     expect(await rawRows(u.user.id)).toHaveLength(2);

@@ -1,6 +1,6 @@
 import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, closedAfterEach, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, closedAfterEach, createTestApp, PASSWORD, verifiedUser, type TestApp } from './helpers/app.js';
 import { rawQuery } from './helpers/database.js';
 import { BASE, expectError } from './helpers/endpoints.js';
 import { mailbox, type Mailbox } from './helpers/mailbox.js';
@@ -32,7 +32,7 @@ function nextStep(): void {
 
 /** A registered user with TOTP confirmed: its secret and backup codes. */
 async function withTotp(s: TestApp = t) {
-  const u = await registerUser(s);
+  const u = await verifiedUser(s);
   const setup = await s.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({ password: PASSWORD });
   expect(setup.status).toBe(200);
   const secret = setup.body.secret as string;
@@ -54,7 +54,7 @@ async function passwordFirst(s: TestApp, username: string) {
 
 describe('TOTP setup', () => {
   it('setup answers a secret and an otpauth URL; confirm turns MFA on and answers 10 backup codes', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const setup = await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({ password: PASSWORD });
     expect(setup.status).toBe(200);
     expect(setup.headers['cache-control']).toBe('no-store');
@@ -86,7 +86,7 @@ describe('TOTP setup', () => {
   });
 
   it('setup needs the password (401 invalid_credentials), and an access token (API token: 403)', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     expectError(await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({ password: 'not my password' }), 401, 'invalid_credentials');
     expectError(await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({}), 401, 'invalid_credentials');
     const api = await t.http
@@ -273,7 +273,7 @@ describe('disable and backup codes', () => {
 describe('mfa.required', () => {
   it('a required user without TOTP gets tokens but only /mfa/*, /login/profile and /logout* work until TOTP is confirmed', async () => {
     const s = await opened.app({ mfa: { required: (user) => user.username.startsWith('must_') } });
-    const u = await registerUser(s, { username: `must_${Date.now()}` });
+    const u = await verifiedUser(s, { username: `must_${Date.now()}` });
     const login = await s.http.post(`${BASE}/login`).send({ username: u.username, password: PASSWORD });
     expect(login.status).toBe(200);
     const auth = bearer(login.body.token);
@@ -292,7 +292,7 @@ describe('mfa.required', () => {
     ).toBe(200);
     expect((await s.http.get('/me').set(auth)).status).toBe(200);
     // Others are unaffected.
-    const other = await registerUser(s);
+    const other = await verifiedUser(s);
     expect((await s.http.get('/me').set(bearer(other.token))).status).toBe(200);
   });
 });
@@ -307,7 +307,7 @@ describe('the admin view of a user', () => {
     });
     const adminToken = (await t.http.post(`${BASE}/login`).send({ username: admin.username, password: PASSWORD })).body.token as string;
     const withMfa = await withTotp();
-    const without = await registerUser(t);
+    const without = await verifiedUser(t);
     const view = (id: string) => t.http.get(`${BASE}/admin/users/${id}`).set(bearer(adminToken));
     expect((await view(withMfa.user.id)).body.mfa).toEqual({ totp: true });
     expect((await view(without.user.id)).body.mfa).toEqual({ totp: false });

@@ -3,7 +3,7 @@ import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthManager } from '../src/index.js';
-import { bearer, closedAfterEach, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, closedAfterEach, createTestApp, PASSWORD, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
 import { databaseOptions, rawQuery } from './helpers/database.js';
 import { BASE, expectError, loginOk, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
@@ -88,7 +88,7 @@ describe("pre-account takeover: a squatter registers the victim's address with h
   it('once the address is verified locally (its owner proved it), the same sign-in links to that account', async () => {
     const email = `${uniqueName('owner')}@gmail.example`;
     const owner = await registerUser(t, { email });
-    await rawQuery(`UPDATE "${t.schema}".users SET email_verified = true WHERE id = $1`, [owner.user.id]);
+    await rawQuery(`UPDATE "${t.schema}".users SET email_verified = true, owner_proven = true WHERE id = $1`, [owner.user.id]);
     google.nextUser = google.makeUser({ email, email_verified: true });
     const res = await signIn(t, 'google');
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -299,7 +299,7 @@ describe('GET /login/oauth/{provider} and the form-POST callback', () => {
 
 describe('explicit linking: POST /{user}/identities/{provider}', () => {
   it('a signed-in user links GitHub (whatever its email); the next GitHub sign-in is that user', async () => {
-    const local = await registerUser(t);
+    const local = await verifiedUser(t);
     github.nextUser = github.makeUser({ email: `${uniqueName('elsewhere')}@example.net`, verified: false });
     const { callbackPath, cookie } = await toCallback(t, 'github', { token: local.token });
     const res = await t.http.get(callbackPath).set('Cookie', cookie);
@@ -313,7 +313,7 @@ describe('explicit linking: POST /{user}/identities/{provider}', () => {
   });
 
   it("link CSRF: the attacker's linking URL finished in the victim's browser answers 400 invalid_state and links nothing", async () => {
-    const attacker = await registerUser(t);
+    const attacker = await verifiedUser(t);
     github.nextUser = github.makeUser();
     const { callbackPath } = await toCallback(t, 'github', { token: attacker.token });
     expectError(await t.http.get(callbackPath), 400, 'invalid_state');
@@ -321,8 +321,8 @@ describe('explicit linking: POST /{user}/identities/{provider}', () => {
   });
 
   it('an identity already linked to another user: 409 conflict; a second account of the same provider: 409 conflict', async () => {
-    const first = await registerUser(t);
-    const second = await registerUser(t);
+    const first = await verifiedUser(t);
+    const second = await verifiedUser(t);
     github.nextUser = github.makeUser();
     const link = await toCallback(t, 'github', { token: first.token });
     expect((await t.http.get(link.callbackPath).set('Cookie', link.cookie)).status).toBe(200);
@@ -336,13 +336,13 @@ describe('explicit linking: POST /{user}/identities/{provider}', () => {
   });
 
   it("needs an access token: none 401, an API token 403 forbidden, another user's id 404 (403 for an admin), unknown provider 400", async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     expectError(await t.http.post(`${BASE}/me/identities/github`).send({}), 401, 'unauthorized');
     const api = await t.http.post(`${BASE}/me/api-tokens`).set(bearer(u.token)).send({ name: 'x' });
     expectError(await t.http.post(`${BASE}/me/identities/github`).set(bearer(api.body.token)).send({}), 403, 'forbidden');
-    const other = await registerUser(t);
+    const other = await verifiedUser(t);
     expectError(await t.http.post(`${BASE}/${other.user.id}/identities/github`).set(bearer(u.token)).send({}), 404, 'not_found');
-    const admin = await registerUser(t);
+    const admin = await verifiedUser(t);
     await t.auth.users.setRoles(admin.user.id, ['admin', 'user']);
     const adminToken = (await loginOk(t, admin.username)).token;
     expectError(await t.http.post(`${BASE}/${other.user.id}/identities/github`).set(bearer(adminToken)).send({}), 403, 'forbidden');

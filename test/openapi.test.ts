@@ -8,7 +8,7 @@ import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthManager, type OpenApiDocument } from '../src/index.js';
 import { registerAdmin } from './helpers/admin.js';
-import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, PASSWORD, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
 import { mailbox } from './helpers/mailbox.js';
@@ -196,7 +196,7 @@ describe('real responses match the document', () => {
   });
 
   it('API tokens, integrations and identities (403 for an API token, 404 for a missing one)', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const auth = bearer(u.token);
     const created = await call('post', '/{user}/api-tokens', '/me/api-tokens').send({ name: 'ci', scopes: ['reports:read'], expires_in_days: 30 }, auth);
     expect(created.status).toBe(201);
@@ -312,7 +312,7 @@ describe('real responses match the document', () => {
   });
 
   it('multi-factor authentication, with the mfa_required error body', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const auth = bearer(u.token);
     expect((await call('get', '/mfa').send(undefined, auth)).status).toBe(200);
     const setup = await call('post', '/mfa/totp/setup').send({ password: PASSWORD }, auth);

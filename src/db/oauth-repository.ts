@@ -94,3 +94,8 @@ export async function deleteOAuthAccount(db: Db, userId: string, provider: strin
   const result = await db.deleteFrom('oauth_accounts').where('user_id', '=', userId).where('provider', '=', provider).executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
+
+/** Unlinks every provider account of the user (a recovery ends the identities a previous holder linked). */
+export async function deleteAllOAuthAccounts(db: Db, userId: string): Promise<void> {
+  await db.deleteFrom('oauth_accounts').where('user_id', '=', userId).execute();
+}

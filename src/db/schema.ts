@@ -18,6 +18,10 @@ export interface UsersTable {
   email_verified: Generated<boolean>;
   is_active: Generated<boolean>;
   token_version: Generated<number>;
+  /** Whoever holds the credentials has proven the address (sql/0014_address_ownership.sql). */
+  owner_proven: Generated<boolean>;
+  /** Bumped by the database whenever the address or password changes; links, codes and mfa_ids carry it. */
+  credential_version: Generated<number>;
   created_at: Timestamp;
   updated_at: Timestamp;
   last_login: NullableTimestamp;
@@ -131,9 +135,19 @@ export interface OneTimeTokensTable {
   email: string | null;
   data: Json<Record<string, unknown>>;
   attempts: Generated<number>;
+  /** The user's credential_version when issued: the token dies when the address or password changes. */
+  credential_version: number;
   created_at: Timestamp;
   expires_at: Date;
   used_at: NullableTimestamp;
+}
+
+/** Failed second factors and email codes of one account, across all its challenges. */
+export interface SecondFactorFailuresTable {
+  user_id: string;
+  failures: number;
+  last_failure_at: Date;
+  notified_at: NullableTimestamp;
 }
 
 export interface MfaTotpTable {
@@ -219,6 +233,7 @@ export interface Database {
   auth_events: AuthEventsTable;
   revocation_log: RevocationLogTable;
   login_failures: LoginFailuresTable;
+  second_factor_failures: SecondFactorFailuresTable;
   oauth_accounts: OAuthAccountsTable;
   oauth_states: OAuthStatesTable;
   users: UsersTable;

@@ -87,7 +87,7 @@ export async function bumpTokenVersion(
   db: Db,
   userId: string,
   now: Date,
-  changes: Partial<Pick<UserRow, 'is_active' | 'password_hash' | 'email' | 'email_key' | 'email_verified'>> = {},
+  changes: Partial<Pick<UserRow, 'is_active' | 'password_hash' | 'email' | 'email_key' | 'email_verified' | 'owner_proven'>> = {},
 ): Promise<boolean> {
   if (!isUserId(userId)) return false;
   const result = await db
@@ -108,9 +108,19 @@ export function lockUser(db: Transaction<Database>, userId: string): Promise<Use
   return selectUsers(db).where('users.id', '=', userId).forUpdate().executeTakeFirst();
 }
 
+/**
+ * Locks the user's row (as lockUser) and returns only its credential version: what a link, code or
+ * mfa_id is issued under. Issuing under the lock makes concurrent requests take turns.
+ */
+export async function lockCredentialVersion(db: Transaction<Database>, userId: string): Promise<number | undefined> {
+  if (!isUserId(userId)) return undefined;
+  const row = await db.selectFrom('users').select('credential_version').where('id', '=', userId).forUpdate().executeTakeFirst();
+  return row?.credential_version;
+}
+
 /** The account whose email has this comparison key, with whether that email is verified. */
-export function findEmailOwner(db: Db, emailKey: string): Promise<Pick<UserRow, 'id' | 'email_verified'> | undefined> {
-  return db.selectFrom('users').select(['id', 'email_verified']).where('email_key', '=', emailKey).executeTakeFirst();
+export function findEmailOwner(db: Db, emailKey: string): Promise<Pick<UserRow, 'id' | 'email_verified' | 'owner_proven'> | undefined> {
+  return db.selectFrom('users').select(['id', 'email_verified', 'owner_proven']).where('email_key', '=', emailKey).executeTakeFirst();
 }
 
 /** By email only (not username), compared through `identityKey`. */
@@ -175,7 +185,9 @@ export async function listUsers(db: Db, filter: UserFilter, page: { limit: numbe
 }
 
 /** The columns an admin may change directly (roles, active flag and password go through their own paths). */
-export type UserFields = Partial<Pick<UserRow, 'username' | 'username_key' | 'email' | 'email_key' | 'email_verified' | 'real_name'>> & { profile?: string };
+export type UserFields = Partial<Pick<UserRow, 'username' | 'username_key' | 'email' | 'email_key' | 'email_verified' | 'owner_proven' | 'real_name'>> & {
+  profile?: string;
+};
 
 /** Updates plain columns of a user. Returns whether the user exists; a taken username or email fails with 23505. */
 export async function updateUserFields(db: Db, userId: string, fields: UserFields, now: Date): Promise<boolean> {

@@ -6,6 +6,7 @@ import type { OtpService } from '../services/otp.js';
 import * as v from '../validation.js';
 import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
+import { parseMailRequest, parsedMailRequest } from './mail-target.js';
 import { sendJson } from './respond.js';
 import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Handler, type Req, type Routes } from './types.js';
@@ -14,6 +15,7 @@ export const emailSchema = z.object({ email: v.email });
 const linkToken = z.string().min(1).max(256);
 export const resetSchema = z.object({ token: linkToken, password: v.password });
 export const tokenSchema = z.object({ token: linkToken });
+export const verificationSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
 export const emailChangeSchema = z.object({ new_email: v.email });
 export const confirmEmailChangeSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
 export const otpLoginSchema = z.object({ otp_id: z.string().min(1).max(64), code: z.string().min(1).max(32), mfa_id: z.string().min(1).max(128).optional() });
@@ -30,11 +32,12 @@ export interface AccountRouteDeps {
 
 /** The account lifecycle by mail (contract 5.3): reset, verification, email change, email OTP login. */
 export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
-  const mailLimits = [d.limit.mail, d.limit.mailTarget];
+  // Per address, then the body parsed once, then per target address: the one the route mails.
+  const mailLimits = (schema: typeof emailSchema) => [d.limit.mail, parseMailRequest(schema, 'email'), d.limit.mailTarget];
 
   // 202 whether or not the address is known: the mail (if any) is sent after the answer.
-  router.post('/request-password-reset', ...mailLimits, async (req, res) => {
-    const { email } = v.parseInput(emailSchema, bodyObject(req));
+  router.post('/request-password-reset', ...mailLimits(emailSchema), async (req, res) => {
+    const { email } = parsedMailRequest(emailSchema, req);
     await d.lifecycle.requestPasswordReset(email, d.origin(req));
     sendJson(res, 202, { success: true });
   });
@@ -45,24 +48,33 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/request-verification', ...mailLimits, async (req, res) => {
-    const { email } = v.parseInput(emailSchema, bodyObject(req));
+  router.post('/request-verification', ...mailLimits(emailSchema), async (req, res) => {
+    const { email } = parsedMailRequest(emailSchema, req);
     await d.lifecycle.requestVerification(email, d.origin(req));
     sendJson(res, 202, { success: true });
   });
 
-  router.post('/confirm-verification', d.limit.code, async (req, res) => {
-    const { token } = v.parseInput(tokenSchema, bodyObject(req));
-    sendJson(res, 200, { success: true, user: await d.lifecycle.confirmVerification(token, d.origin(req)) });
+  // A wrong password here is a password guess: the login limiter counts it.
+  router.post('/confirm-verification', d.limit.code, d.limit.login, async (req, res) => {
+    const { token, password } = v.parseInput(verificationSchema, bodyObject(req));
+    sendJson(res, 200, { success: true, user: await d.lifecycle.confirmVerification(token, password, d.origin(req)) });
   });
 
-  router.post('/request-email-change', d.authenticate, accessTokenOnly, ...mailLimits, async (req, res) => {
-    const auth = caller(req);
-    if (auth.impersonator_id) throw new ForbiddenError('forbidden', 'an impersonation token cannot change the email');
-    const { new_email } = v.parseInput(emailChangeSchema, bodyObject(req));
-    await d.lifecycle.requestEmailChange(auth.user.id, new_email, d.origin(req));
-    sendJson(res, 202, { success: true });
-  });
+  router.post(
+    '/request-email-change',
+    d.authenticate,
+    accessTokenOnly,
+    d.limit.mail,
+    parseMailRequest(emailChangeSchema, 'new_email'),
+    d.limit.mailTarget,
+    async (req, res) => {
+      const auth = caller(req);
+      if (auth.impersonator_id) throw new ForbiddenError('forbidden', 'an impersonation token cannot change the email');
+      const { new_email } = parsedMailRequest(emailChangeSchema, req);
+      await d.lifecycle.requestEmailChange(auth.user.id, new_email, d.origin(req));
+      sendJson(res, 202, { success: true });
+    },
+  );
 
   // A wrong password here is a password guess: the login limiter counts it.
   router.post('/confirm-email-change', d.limit.login, async (req, res) => {
@@ -70,8 +82,8 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
     sendJson(res, 200, { success: true, user: await d.lifecycle.confirmEmailChange(token, password, d.origin(req)) });
   });
 
-  router.post('/request-otp', ...mailLimits, async (req, res) => {
-    const { email } = v.parseInput(emailSchema, bodyObject(req));
+  router.post('/request-otp', ...mailLimits(emailSchema), async (req, res) => {
+    const { email } = parsedMailRequest(emailSchema, req);
     sendJson(res, 202, await d.otp.request(email, d.origin(req)));
   });
 

@@ -44,6 +44,8 @@ export interface AuthRouteDeps {
   authenticate: Handler;
   /** `authenticate`, but letting through a user who still has to set up MFA (`/login/profile`, `/logout-all`). */
   authenticateForSetup: Handler;
+  /** Whether registration hands out tokens only once the address is verified. */
+  requireEmailVerification: boolean;
   /** With `requireEmailVerification`, registration mails the first verification link. */
   afterRegister: (userId: string, origin: EventOrigin) => Promise<void>;
   limit: { login: Handler; register: Handler; refresh: Handler };
@@ -68,10 +70,14 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     const input = v.parseInput(registerSchema, bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     // Only the fields above: roles, flags and ids are never taken from a public body.
-    const { user, result: tokens } = await d.users.createWith(input, (trx, userId) => d.sessions.startLogin(trx, userId));
+    // With requireEmailVerification the account gets no tokens until its address is verified.
+    const { user, result: tokens } = await d.users.createWith(input, (trx, userId) =>
+      d.requireEmailVerification ? Promise.resolve(undefined) : d.sessions.startLogin(trx, userId),
+    );
     await d.audit.record('register', { userId: user.id, origin: d.origin(req) });
     await d.afterRegister(user.id, d.origin(req));
-    d.tokens.send(res, 201, { user, ...tokens }, toCookie);
+    if (tokens) d.tokens.send(res, 201, { user, ...tokens }, toCookie);
+    else sendJson(res, 201, { user });
   });
 
   router.post('/token-refresh', d.limit.refresh, async (req, res) => {

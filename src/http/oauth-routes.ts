@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { BrowserCookie } from '../oauth/browser-cookie.js';
 import { addressKey } from '../security/rate-limit.js';
 import type { IdentityService } from '../services/identities.js';
+import { hasUnverifiedAddress } from '../services/address-ownership.js';
 import type { OAuthService } from '../services/oauth.js';
 import type { UserService } from '../services/users.js';
 import { parseInput } from '../validation.js';
@@ -168,6 +169,8 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   router.post('/:user/identities/:provider', d.authenticate, accessTokenOnly, d.limit.oauth, async (req, res) => {
     const userId = await targetUser(req);
     if (userId !== caller(req).user.id) throw new ForbiddenError('forbidden', 'only the signed-in user can link a provider to their account');
+    // Whoever registered an address they have not proven must not plant a way in (contract 5.3, "Ownership").
+    if (hasUnverifiedAddress(caller(req).user)) throw new ForbiddenError('email_not_verified', 'verify your email address before linking a provider');
     const { redirect_to, client_state } = parseInput(linkSchema, bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     const url = await beginFor(d, req, res, {

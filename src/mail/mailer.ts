@@ -1,6 +1,8 @@
+import { isIP } from 'node:net';
 import type { BackgroundTasks } from '../background-tasks.js';
 import type { Logger } from '../logger.js';
 import type { Audit, EventOrigin } from '../security/audit.js';
+import { deviceSummary } from './device-summary.js';
 import { renderMail, type MailKind, type MailTemplates } from './templates.js';
 
 export type { MailKind };
@@ -71,6 +73,7 @@ export class MailDispatcher {
       const linkKey = LINK_OF[request.kind];
       const template = linkKey ? this.settings.emailLinks[linkKey] : undefined;
       const url = template && request.token ? template.replaceAll('{token}', encodeURIComponent(request.token)) : undefined;
+      const device = deviceSummary(request.origin?.userAgent);
       const content = renderMail(this.settings.mailTemplates, {
         kind: request.kind,
         user: request.user,
@@ -78,8 +81,9 @@ export class MailDispatcher {
         appName: this.settings.issuer,
         requestedAt: this.settings.now(),
         ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
-        ...(request.origin?.ip ? { ip: request.origin.ip } : {}),
-        ...(request.origin?.userAgent ? { userAgent: request.origin.userAgent } : {}),
+        // Never the requester's free text: an address only if it parses as one, a device only as a summary.
+        ...(request.origin?.ip && isIP(request.origin.ip) ? { ip: request.origin.ip } : {}),
+        ...(device ? { device } : {}),
         ...(request.token ? { token: request.token } : {}),
         ...(request.code ? { code: request.code } : {}),
         ...(url ? { url } : {}),

@@ -1,8 +1,10 @@
 /**
  * What a mail is for. `email_changed` is the notice to the old address after an email change;
- * `group_invitation` tells someone a group admin invited them (they accept or decline once signed in).
+ * `failed_codes` tells the user that wrong second factors or email codes were entered for their
+ * account until it had to wait (someone may know their password); `group_invitation` tells someone
+ * a group admin invited them (they accept or decline once signed in).
  */
-export type MailKind = 'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp' | 'group_invitation';
+export type MailKind = 'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp' | 'failed_codes' | 'group_invitation';
 
 /** What a template gets to write a mail from. */
 export interface MailTemplateData {
@@ -15,9 +17,13 @@ export interface MailTemplateData {
   requestedAt: Date;
   /** When the link or code stops working. */
   expiresAt?: Date;
-  /** Who asked: the client address and user agent of the request. */
+  /**
+   * Who asked: the client address, and the device as a short summary from a fixed vocabulary
+   * ("Firefox on Windows"). The request's User-Agent itself never reaches a mail: it is the
+   * requester's free text.
+   */
   ip?: string;
-  userAgent?: string;
+  device?: string;
   token?: string;
   code?: string;
   url?: string;
@@ -46,7 +52,7 @@ function minutesLeft(d: MailTemplateData): string {
 }
 
 function whoAsked(d: MailTemplateData): string {
-  const from = d.ip ? ` from the address ${d.ip}${d.userAgent ? ` (${d.userAgent})` : ''}` : '';
+  const from = d.ip ? ` from the address ${d.ip}${d.device ? ` (${d.device})` : ''}` : '';
   return `This was requested for the account "${d.user.username}" at ${d.requestedAt.toISOString()}${from}.`;
 }
 
@@ -94,6 +100,14 @@ export const DEFAULT_MAIL_TEMPLATES: Readonly<Record<MailKind, (data: MailTempla
       html: lines.map((line) => (line === '' ? '' : `<p>${escape(line)}</p>`)).join('\n'),
     };
   },
+  failed_codes: (d) =>
+    plain(
+      `${d.appName}: wrong sign-in codes for your account`,
+      'Several wrong second-factor or emailed sign-in codes were entered for your account, so it now waits between tries.',
+      d,
+      undefined,
+      'If this was not you, someone may know your password: change it, or reset it by mail.',
+    ),
   otp: (d) =>
     plain(
       `${d.appName}: your sign-in code`,

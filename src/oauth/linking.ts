@@ -10,6 +10,7 @@ import { randomBase62 } from '../tokens/secrets.js';
 import { isSingleScript } from '../single-script.js';
 import { MAX_REAL_NAME_LENGTH } from '../validation.js';
 import type { ProviderIdentity } from './identity.js';
+import { hasUnverifiedAddress } from '../services/address-ownership.js';
 
 /** Who an identity resolved to: its user already, a user it was just linked to, or a new user. */
 export interface Resolution {
@@ -36,8 +37,10 @@ function usernameBase(identity: ProviderIdentity, provider: string): string {
  * 1. A linked identity is its user (for a linking flow, only if that is the signed-in user).
  * 2. A linking flow attaches the identity to the signed-in user who began it.
  * 3. A provider-verified email equal to a local account's links to it only if that account's email is
- *    verified too; otherwise 409 `account_exists`: whoever registered the address may not be its owner,
- *    so the owner must sign in to that account and link explicitly (or reset its password first).
+ *    verified and its holder proved it (`owner_proven`); otherwise 409 `account_exists`: whoever
+ *    registered the address may not be its owner, so the owner must sign in to that account and link
+ *    explicitly, or take it back by a reset link or an email code (which ends everything set up before).
+ * An account whose address is unverified links nothing, explicitly either (403 `email_not_verified`).
  * 4. Otherwise a new user. An email the provider does not vouch for stays on the identity and never
  *    takes users.email, so it can neither hold an address nor be linked into later.
  * A race with another login of the same identity, or a taken username, surfaces as a unique
@@ -90,7 +93,10 @@ export async function resolveIdentity(
   }
 
   if (linkUserId !== null) {
-    if (!(await findUserById(trx, linkUserId))) throw new NotFoundError('user not found');
+    const user = await findUserById(trx, linkUserId);
+    if (!user) throw new NotFoundError('user not found');
+    // Checked again here: the address may have changed since the flow began.
+    if (hasUnverifiedAddress(user)) throw new ForbiddenError('email_not_verified', 'verify your email address before linking a provider');
     if (await findOAuthAccountOfUser(trx, linkUserId, provider))
       throw new ConflictError(`this user is already linked to another ${provider} account; unlink it first`);
     return link(linkUserId);
@@ -99,7 +105,10 @@ export async function resolveIdentity(
   const verifiedKey = identity.email && identity.emailVerified ? identityKey(identity.email) : undefined;
   const owner = verifiedKey ? await findEmailOwner(trx, verifiedKey) : undefined;
   if (owner) {
-    if (!owner.email_verified) {
+    // Only into an account whose holder proved the address: a password set by whoever registered
+    // it (even if the owner later clicked a verification link that squatter asked for) must not
+    // open the account the owner's provider sign-in lands in.
+    if (!owner.email_verified || !owner.owner_proven) {
       throw new OAuthError('account_exists', `an account with this email already exists; sign in to it and link ${provider} from there`);
     }
     if (await findOAuthAccountOfUser(trx, owner.id, provider)) throw new ConflictError(`this email's account is already linked to another ${provider} account`);
@@ -118,6 +127,8 @@ export async function resolveIdentity(
       email: verifiedKey ? identity.email! : null,
       email_key: verifiedKey ?? null,
       email_verified: verifiedKey !== undefined,
+      // Created by the provider sign-in that vouched for the address (or with none): nothing predates it.
+      owner_proven: true,
       password_hash: null,
       real_name: identity.realName?.slice(0, MAX_REAL_NAME_LENGTH) ?? null,
       profile: JSON.stringify({}),

@@ -45,6 +45,8 @@ export type AuthEventType =
   | 'backup_code_used'
   | 'backup_codes_regenerated'
   | 'mail_failed'
+  | 'second_factor_locked'
+  | 'account_recovered'
   | 'group_created'
   | 'group_updated'
   | 'group_deleted'

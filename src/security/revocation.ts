@@ -121,17 +121,25 @@ export class Revocation {
   async commit<T>(db: Kysely<Database>, event: RevocationEvent, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
     const result = await db.transaction().execute(async (trx) => {
       const outcome = await work(trx);
-      await notifyOnCommit(trx, this.#channel, JSON.stringify(event));
-      // For instances that poll instead of LISTENing; old rows go at most once a minute per instance.
-      await logRevocation(trx, event);
-      if (Date.now() - this.#loggedPrunedAt > 60_000) {
-        this.#loggedPrunedAt = Date.now();
-        await pruneRevocations(trx);
-      }
+      await this.announce(trx, event);
       return outcome;
     });
     this.apply(event);
     return result;
+  }
+
+  /**
+   * Announces `event` to every instance when the caller's transaction commits, for work that only
+   * learns inside its transaction whether it revoked anything; the caller then `apply`s it here.
+   */
+  async announce(trx: Transaction<Database>, event: RevocationEvent): Promise<void> {
+    await notifyOnCommit(trx, this.#channel, JSON.stringify(event));
+    // For instances that poll instead of LISTENing; old rows go at most once a minute per instance.
+    await logRevocation(trx, event);
+    if (Date.now() - this.#loggedPrunedAt > 60_000) {
+      this.#loggedPrunedAt = Date.now();
+      await pruneRevocations(trx);
+    }
   }
 
   /** Applies `event` to this instance now (after the change committed). */

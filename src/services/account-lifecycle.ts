@@ -5,13 +5,23 @@ import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import type { Transaction } from 'kysely';
 import type { Database, OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
-import { bumpTokenVersion, findUserByEmail, findUserById, identityKey, markEmailVerified, type UserRecord } from '../db/users-repository.js';
+import {
+  bumpTokenVersion,
+  findUserByEmail,
+  findUserById,
+  identityKey,
+  lockUser,
+  markEmailVerified,
+  updateUserFields,
+  type UserRecord,
+} from '../db/users-repository.js';
 import type { MailDispatcher } from '../mail/mailer.js';
 import { checkPassword } from '../passwords/policy.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { ServiceContext } from './context.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
+import { claimForProvenHolder } from './address-ownership.js';
 
 /** Every link purpose: a password reset or an email change ends the live links of all of them. */
 const LINK_PURPOSES: readonly OneTimePurpose[] = ['password_reset', 'verification', 'email_change'];
@@ -44,22 +54,31 @@ export class AccountLifecycleService {
     this.#mailLink(user?.is_active && user.email ? user : undefined, 'password_reset', user?.email ?? email, this.ctx.opts.resetTokenExpiry, origin);
   }
 
-  /** Sets the new password, verifies the email the link went to, and ends every login and link of the user. */
+  /**
+   * Sets the new password, verifies the email the link went to, and ends every login and link of
+   * the user. When the account's holder had never proven the address, this is the address's owner
+   * taking it back: everything set up before ends too (see claimForProvenHolder).
+   */
   async confirmPasswordReset(token: string, password: string, origin?: EventOrigin): Promise<void> {
-    const { row, user } = await this.#peek('password_reset', token);
+    const { user } = await this.#peek('password_reset', token);
     checkPassword(password, this.ctx.opts.passwordPolicy, user);
     const hash = await this.ctx.hasher.hash(password);
     const now = this.ctx.opts.now();
-    await this.ctx.database.run((db) =>
+    const recovered = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { user: user.id }, async (trx) => {
-        if (!(await this.tokens.claim(trx, 'password_reset', token))) throw invalidLink();
-        // Whoever read the mail controls that address, so it counts as verified (if it is still the account's).
-        const verified = row.email !== null && identityKey(row.email) === user.email_key;
-        await bumpTokenVersion(trx, user.id, now, { password_hash: hash, ...(verified ? { email_verified: true } : {}) });
+        // The user's row first, then the link: the order in which links are issued.
+        const current = await lockUser(trx, user.id);
+        if (!current || !(await this.tokens.claim(trx, 'password_reset', token))) throw invalidLink();
+        // The link is bound to the address and password it was issued under, so it went to this
+        // account's current address: whoever read the mail controls it, and it counts as verified.
+        if (await claimForProvenHolder(trx, current, hash, now)) return true;
+        await bumpTokenVersion(trx, user.id, now, { password_hash: hash, email_verified: true });
         await this.#endEverything(trx, user.id, now);
+        return false;
       }),
     );
     await this.ctx.audit.record('password_reset', { userId: user.id, origin });
+    if (recovered) await this.ctx.audit.record('account_recovered', { userId: user.id, data: { by: 'password_reset' }, origin });
   }
 
   /** Mails a verification link to an existing, unverified address; answers alike otherwise. */
@@ -82,18 +101,33 @@ export class AccountLifecycleService {
     if (user?.email && !user.email_verified) this.#mailLink(user, 'verification', user.email, this.ctx.opts.verificationTokenExpiry, origin);
   }
 
-  async confirmVerification(token: string, origin?: EventOrigin): Promise<User> {
+  /**
+   * Marks the address the link went to verified. A bare click proves the address, not that whoever
+   * clicked holds the account (a squatter may have asked for the link): the account keeps its login,
+   * but its holder counts as proven (`owner_proven`) only when the account's password comes with
+   * the link (401 `invalid_credentials` when wrong; the link stays usable).
+   */
+  async confirmVerification(token: string, password?: string, origin?: EventOrigin): Promise<User> {
     const now = this.ctx.opts.now();
-    const user = await this.ctx.database.run(async (db) => {
-      const row = await this.tokens.peek(db, 'verification', token);
-      if (!row?.email) throw invalidLink();
-      return this.ctx.revocation.commit(db, { user: row.user_id }, async (trx) => {
-        if (!(await this.tokens.claim(trx, 'verification', token))) throw invalidLink();
+    const { row, user: holder } = await this.#peek('verification', token);
+    if (!row.email) throw invalidLink();
+    let proven = false;
+    if (password !== undefined) {
+      proven = holder.password_hash !== null && (await this.ctx.hasher.verify(password, holder.password_hash));
+      if (!proven) throw new AuthenticationError('invalid_credentials', 'the password is wrong');
+    }
+    const user = await this.ctx.database.run((db) =>
+      this.ctx.revocation.commit(db, { user: row.user_id }, async (trx) => {
+        const current = await lockUser(trx, row.user_id);
+        if (!current || !(await this.tokens.claim(trx, 'verification', token))) throw invalidLink();
+        // The password checked above must still be the account's (the link dies with a change, too).
+        if (proven && current.password_hash !== holder.password_hash) throw invalidLink();
         if (!(await markEmailVerified(trx, row.user_id, identityKey(row.email!), now))) throw invalidLink();
+        if (proven) await updateUserFields(trx, row.user_id, { owner_proven: true }, now);
         return (await findUserById(trx, row.user_id))!;
-      });
-    });
-    await this.ctx.audit.record('email_verified', { userId: user.id, origin });
+      }),
+    );
+    await this.ctx.audit.record('email_verified', { userId: user.id, data: { owner_proven: user.owner_proven }, origin });
     return toPublicUser(user);
   }
 
@@ -127,8 +161,11 @@ export class AccountLifecycleService {
     try {
       changed = await this.ctx.database.run((db) =>
         this.ctx.revocation.commit(db, { user: user.id }, async (trx) => {
+          await lockUser(trx, user.id);
           if (!(await this.tokens.claim(trx, 'email_change', token))) throw invalidLink();
-          await bumpTokenVersion(trx, user.id, now, { email: newEmail, email_key: identityKey(newEmail), email_verified: true });
+          // Asked for while signed in, confirmed with the password (or by a password-less holder):
+          // the account's holder reads the new address.
+          await bumpTokenVersion(trx, user.id, now, { email: newEmail, email_key: identityKey(newEmail), email_verified: true, owner_proven: true });
           await this.#endEverything(trx, user.id, now);
           return (await findUserById(trx, user.id))!;
         }),
@@ -172,7 +209,11 @@ export class AccountLifecycleService {
     const work = async () => {
       try {
         if (user) {
-          const issued = await this.ctx.database.run((db) => this.tokens.issue(db, { userId: user.id, purpose: kind, email: to, ttlSeconds }));
+          const issued = await this.ctx.database.run((db) =>
+            this.tokens.issue(db, { userId: user.id, purpose: kind, email: to, ttlSeconds, version: user.credential_version }),
+          );
+          // The address or password changed since the request was read: that request is void.
+          if (!issued) return;
           mailer.dispatch({ kind, to, user, token: issued.token, expiresAt: issued.expiresAt, origin });
         } else {
           await this.ctx.database.run((db) => this.tokens.decoy(db, kind));

@@ -100,7 +100,8 @@ export class Authenticator {
   }
 
   #mfaGate({ auth, record }: Checked, allowMfaSetup: boolean): AuthContext {
-    if (record && !allowMfaSetup && !record.mfa_enabled && this.opts.mfa.required?.(auth.user) === true) {
+    // The callback sees the effective roles (with roleImplications), so an admin by implication is held too.
+    if (record && !allowMfaSetup && !record.mfa_enabled && this.opts.mfa.required?.({ ...auth.user, roles: auth.roles }) === true) {
       throw new ForbiddenError('mfa_setup_required', 'set up a second factor (POST /mfa/totp/setup) before doing anything else');
     }
     return auth;

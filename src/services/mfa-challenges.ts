@@ -1,8 +1,8 @@
 import type { Transaction } from 'kysely';
-import { InvalidCodeError, MfaRequiredError } from '../errors.js';
-import { countFailedAttempt, lockLiveOneTimeToken, markOneTimeTokenUsed } from '../db/one-time-tokens-repository.js';
+import { AuthenticationError, InvalidCodeError, MfaRequiredError } from '../errors.js';
+import { countFailedAttempt, lockLiveOneTimeToken, markOneTimeTokenUsed, oneTimeTokenOwner } from '../db/one-time-tokens-repository.js';
 import type { Database } from '../db/schema.js';
-import type { UserRecord } from '../db/users-repository.js';
+import { findUserById, lockCredentialVersion, type UserRecord } from '../db/users-repository.js';
 import type { EventOrigin } from '../security/audit.js';
 import { sha256 } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
@@ -38,9 +38,19 @@ export class MfaChallenges {
 
   /** Starts the second step: the error to answer the first factor with. */
   async begin(user: UserRecord, first: SignInMethod, origin?: EventOrigin): Promise<MfaRequiredError> {
-    const { token } = await this.ctx.database.run((db) =>
-      this.tokens.issue(db, { userId: user.id, purpose: 'mfa', email: null, ttlSeconds: MFA_CHALLENGE_SECONDS, data: { method: first } }),
+    const issued = await this.ctx.database.run((db) =>
+      this.tokens.issue(db, {
+        userId: user.id,
+        purpose: 'mfa',
+        email: null,
+        ttlSeconds: MFA_CHALLENGE_SECONDS,
+        data: { method: first },
+        version: user.credential_version,
+      }),
     );
+    // The password or address changed while the first factor was being checked: that factor is void.
+    if (!issued) throw new AuthenticationError('invalid_credentials', 'invalid username or password');
+    const { token } = issued;
     await this.ctx.audit.record('mfa_required', { userId: user.id, data: { method: first }, origin });
     return new MfaRequiredError(token, this.methodsFor(user, first));
   }
@@ -59,25 +69,43 @@ export class MfaChallenges {
     const dead = () => new InvalidCodeError('the mfa_id is invalid, used or expired: sign in again', { signInOver: true });
     if (typeof mfaId !== 'string' || !MFA_ID.test(mfaId)) throw dead();
     const now = this.ctx.opts.now();
-    const outcome = await this.ctx.database.run((db) =>
-      db.transaction().execute(async (trx) => {
-        const row = await lockLiveOneTimeToken(trx, 'mfa', { tokenHash: sha256(mfaId) }, now);
-        if (!row) return { ok: false as const, userId: null };
+    const tokenHash = sha256(mfaId);
+    const outcome = await this.ctx.database.run(async (db) => {
+      const owner = await oneTimeTokenOwner(db, 'mfa', { tokenHash });
+      if (owner === undefined) return { ok: false as const, userId: null, notify: false };
+      return db.transaction().execute(async (trx) => {
+        // The user's row first, then the challenge (the order every revocation takes): every second
+        // factor of one account is checked one after another, so the per-account count holds.
+        await lockCredentialVersion(trx, owner);
+        const row = await lockLiveOneTimeToken(trx, 'mfa', { tokenHash }, now);
+        if (!row) return { ok: false as const, userId: null, notify: false };
+        await this.ctx.secondFactors.check(trx, row.user_id);
         const first = row.data.method;
         const sameMethod = first === second;
         const otherUser = options.userId !== undefined && options.userId !== row.user_id;
         if (sameMethod || otherUser || (options.verify && !(await options.verify(trx, row.user_id)))) {
           await countFailedAttempt(trx, row.id, MFA_CHALLENGE_ATTEMPTS, now);
-          return { ok: false as const, userId: row.user_id };
+          const notify = await this.ctx.secondFactors.failed(trx, row.user_id);
+          return { ok: false as const, userId: row.user_id, notify };
         }
         await markOneTimeTokenUsed(trx, row.id, now);
-        return { ok: true as const, userId: row.user_id };
-      }),
-    );
+        await this.ctx.secondFactors.succeeded(trx, row.user_id);
+        return { ok: true as const, userId: row.user_id, notify: false };
+      });
+    });
     if (!outcome.ok) {
       await this.ctx.audit.record('mfa_failed', { userId: outcome.userId, data: { method: second }, origin: options.origin });
+      if (outcome.notify && outcome.userId !== null) await this.tellOfFailures(outcome.userId);
       throw outcome.userId === null ? dead() : new InvalidCodeError();
     }
     return outcome.userId;
+  }
+
+  /** The notice mail when an account's wrong second factors reach the point where waits begin. */
+  async tellOfFailures(userId: string): Promise<void> {
+    await this.ctx.audit.record('second_factor_locked', { userId });
+    if (!this.ctx.mailer) return;
+    const user = await this.ctx.database.run((db) => findUserById(db, userId));
+    if (user?.email) this.ctx.mailer.dispatch({ kind: 'failed_codes', to: user.email, user });
   }
 }

@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type * as OTPAuthModule from 'otpauth';
 import { lazyRequire } from '../lazy-require.js';
-import { AuthenticationError, ConflictError, InvalidCodeError, NotFoundError } from '../errors.js';
+import { AuthenticationError, ConflictError, ForbiddenError, InvalidCodeError, NotFoundError } from '../errors.js';
+import { hasUnverifiedAddress } from './address-ownership.js';
 import { acceptTotpStep, countBackupCodes, deleteMfa, findTotp, replaceBackupCodes, savePendingTotp, useBackupCode } from '../db/mfa-repository.js';
 import type { Database } from '../db/schema.js';
 import { findUserById, type UserRecord } from '../db/users-repository.js';
@@ -26,6 +27,7 @@ export const BACKUP_CODE_COUNT = 10;
 /** Backup codes: 10 characters of a 32-letter alphabet without look-alikes (50 bits), shown as xxxxx-xxxxx. */
 const BACKUP_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 
+const notVerified = () => new ForbiddenError('email_not_verified', 'verify your email address before turning on a second factor');
 const wrongPassword = () => new AuthenticationError('invalid_credentials', 'the password is wrong');
 
 /** TOTP (setup, confirm, disable), backup codes, and the `/login/mfa` second step. */
@@ -46,6 +48,8 @@ export class MfaService {
   /** A new pending secret (replacing an unconfirmed one); 409 when TOTP is already on. */
   async setup(userId: string, password: string | undefined): Promise<{ secret: string; otpauth_url: string }> {
     const user = await this.#userWithPassword(userId, password);
+    // A second factor planted by whoever registered an address they have not proven would lock its owner out.
+    if (hasUnverifiedAddress(user)) throw notVerified();
     const secret = new (otpauth().Secret)({ size: 20 });
     const saved = await this.ctx.database.run((db) =>
       savePendingTotp(db, userId, seal(this.ctx.opts.encryptionKey, secret.base32, sealedAt.totpSecret(userId)), this.ctx.opts.now()),
@@ -62,6 +66,9 @@ export class MfaService {
       const totp = await findTotp(db, userId);
       if (totp?.confirmed) throw new ConflictError('TOTP is already on');
       if (!totp) throw new InvalidCodeError('start with POST /mfa/totp/setup');
+      // Checked again: the address may have changed since the setup.
+      const user = await findUserById(db, userId);
+      if (!user || hasUnverifiedAddress(user)) throw notVerified();
       // Announced: requireAuth on every instance sees MFA on (mfa_setup_required lifts).
       return this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
         if (!(await this.#acceptTotp(trx, userId, totp.secret_enc, code, true))) return false;

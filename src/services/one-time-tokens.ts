@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { claimOneTimeToken, findLiveOneTimeToken, insertOneTimeToken, pruneOneTimeTokens, retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
+import {
+  claimOneTimeToken,
+  findLiveOneTimeToken,
+  insertOneTimeToken,
+  pruneOneTimeTokens,
+  retireAllButNewest,
+  retireOneTimeTokens,
+} from '../db/one-time-tokens-repository.js';
+import { lockCredentialVersion } from '../db/users-repository.js';
 import type { Database, OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
 
@@ -9,6 +17,9 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** 43 base62 characters: 256 bits. */
 const LINK_TOKEN_LENGTH = 43;
 const LINK_TOKEN = /^[0-9A-Za-z]{43}$/;
+
+/** At most this many `mfa_id`s of one account are live at once; beginning another retires the oldest. */
+export const MFA_LIVE_CHALLENGES = 3;
 
 /** A link token as issued: the secret for the mail, and when it dies. */
 export interface IssuedToken {
@@ -25,31 +36,54 @@ export class OneTimeTokens {
 
   constructor(private readonly now: () => Date) {}
 
-  /** Issues a token for `purpose`; a newer one replaces every live one of the user for that purpose. */
+  /**
+   * Issues a token for `purpose` under the user's current address and password (it dies when
+   * either changes). A newer one replaces every live one of the user for that purpose; an `mfa_id`
+   * instead retires the oldest beyond MFA_LIVE_CHALLENGES. The user's row is locked first, so
+   * concurrent requests take turns and exactly one token stays live (the unique partial index on
+   * live tokens backs this up). `secret` gives the id and hash to store (an email code's); by
+   * default a 256-bit link token is made. Undefined when the user is gone.
+   */
   async issue(
-    db: Db,
-    input: { userId: string; purpose: OneTimePurpose; email: string | null; ttlSeconds: number; data?: Record<string, unknown> },
-  ): Promise<IssuedToken> {
+    db: Kysely<Database>,
+    input: {
+      userId: string;
+      purpose: OneTimePurpose;
+      email: string | null;
+      ttlSeconds: number;
+      data?: Record<string, unknown>;
+      secret?: { id: string; hash: string };
+      /** The credential version the caller read the user (and the address it mails) under: nothing is issued if it changed since. */
+      version: number;
+    },
+  ): Promise<IssuedToken | undefined> {
     const now = this.now();
-    const token = randomBase62(LINK_TOKEN_LENGTH);
+    const token = input.secret ? '' : randomBase62(LINK_TOKEN_LENGTH);
     const expiresAt = new Date(now.getTime() + input.ttlSeconds * 1000);
-    if (input.purpose !== 'mfa') await retireOneTimeTokens(db, input.userId, [input.purpose], now);
     // Rows a day past their expiry go, at most once a minute per instance.
     if (Date.now() - this.#prunedAt > 60_000) {
       this.#prunedAt = Date.now();
       await pruneOneTimeTokens(db, new Date(now.getTime() - 86_400_000));
     }
-    await insertOneTimeToken(db, {
-      id: randomUUID(),
-      user_id: input.userId,
-      purpose: input.purpose,
-      token_hash: sha256(token),
-      email: input.email,
-      ...(input.data ? { data: input.data } : {}),
-      created_at: now,
-      expires_at: expiresAt,
+    const issued = await db.transaction().execute(async (trx) => {
+      const version = await lockCredentialVersion(trx, input.userId);
+      if (version === undefined || version !== input.version) return false;
+      if (input.purpose === 'mfa') await retireAllButNewest(trx, input.userId, 'mfa', MFA_LIVE_CHALLENGES - 1, now);
+      else await retireOneTimeTokens(trx, input.userId, [input.purpose], now);
+      await insertOneTimeToken(trx, {
+        id: input.secret?.id ?? randomUUID(),
+        user_id: input.userId,
+        purpose: input.purpose,
+        token_hash: input.secret?.hash ?? sha256(token),
+        email: input.email,
+        ...(input.data ? { data: input.data } : {}),
+        credential_version: version,
+        created_at: now,
+        expires_at: expiresAt,
+      });
+      return true;
     });
-    return { token, expiresAt };
+    return issued ? { token, expiresAt } : undefined;
   }
 
   /**
@@ -59,6 +93,7 @@ export class OneTimeTokens {
    */
   async decoy(db: Kysely<Database>, purpose: OneTimePurpose): Promise<void> {
     await db.transaction().execute(async (trx) => {
+      await lockCredentialVersion(trx, randomUUID());
       await retireOneTimeTokens(trx, randomUUID(), [purpose], this.now());
       await findLiveOneTimeToken(trx, purpose, sha256(randomBase62(LINK_TOKEN_LENGTH)), this.now());
     });

@@ -132,6 +132,7 @@ export class SessionService {
           if (!user) throw new NotFoundError('user not found');
           if (checkedHash !== undefined && user.password_hash !== checkedHash) throw invalidCredentials();
           if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+          this.#mayHoldTokens(user);
           await touchLastLogin(trx, user.id, now);
           const tokens = await this.#startSession(trx, user);
           return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
@@ -161,7 +162,14 @@ export class SessionService {
     const user = await lockUser(trx, userId);
     if (!user) throw new NotFoundError('user not found');
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+    this.#mayHoldTokens(user);
     return this.#startSession(trx, user);
+  }
+
+  /** With `requireEmailVerification`, no path hands tokens to an account whose address is not verified. */
+  #mayHoldTokens(user: Pick<UserRecord, 'email_verified'>): void {
+    if (this.ctx.opts.requireEmailVerification && !user.email_verified)
+      throw new ForbiddenError('email_not_verified', 'verify your email address before signing in');
   }
 
   /**
@@ -289,6 +297,7 @@ export class SessionService {
     const user = await findUserById(trx, parent.user_id);
     if (!user) throw invalidRefresh();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
+    this.#mayHoldTokens(user);
     const refresh = await this.#insertRefresh(trx, { userId: user.id, sessionId: parent.family_id, parentId: parent.id, expiresAt: parent.expires_at });
     return { token: this.#access(user, parent.family_id), refresh_token: refresh };
   }

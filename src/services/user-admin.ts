@@ -188,6 +188,8 @@ export class UserAdminService {
       if (key !== currentEmailKey) fields.email_verified = false;
     }
     if (data.email_verified !== undefined) fields.email_verified = data.email_verified;
+    // An administrator who sets the address or its verification vouches for (or withdraws) it.
+    if (fields.email_verified !== undefined) fields.owner_proven = fields.email_verified || data.email === null;
     if (data.real_name !== undefined) fields.real_name = data.real_name;
     if (data.profile !== undefined) fields.profile = JSON.stringify(data.profile);
     return fields;

@@ -102,6 +102,9 @@ export class UserService {
               real_name: data.real_name ?? null,
               profile: JSON.stringify(data.profile ?? {}),
               email_verified: data.email_verified ?? false,
+              // A self-registration has proven nothing; an address an administrator (or the app) marks
+              // verified is vouched for by them, and an account without one holds nobody's.
+              owner_proven: data.email ? (data.email_verified ?? false) : true,
               is_active: data.is_active ?? true,
               created_at: now,
               updated_at: now,

@@ -85,5 +85,15 @@ export async function registerUser(t: TestApp, fields: { username?: string; emai
   return { ...(res.body as { user: { id: string; username: string; roles: string[] }; token: string; refresh_token: string }), password, username };
 }
 
+/**
+ * A registered user whose address an administrator then marked verified (as if the user had
+ * proven it): what linking a provider or enrolling TOTP needs (contract 5.3, "Ownership").
+ */
+export async function verifiedUser(t: TestApp, fields: { username?: string; email?: string; password?: string } = {}) {
+  const u = await registerUser(t, fields);
+  const user = await t.auth.users.update(u.user.id, { email_verified: true });
+  return { ...u, user: { ...u.user, ...user } };
+}
+
 /** Authorization header for a bearer token. */
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

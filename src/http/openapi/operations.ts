@@ -69,9 +69,9 @@ function op(tag: string, route: `${Operation['method']} /${string}`, summary: st
 /** Every route `auth.router` mounts, in the order of the README's endpoint table. */
 export const OPERATIONS: readonly Operation[] = [
   // Sessions (contract 5.1, 5.2)
-  op('sessions', 'post /register', 'Create an account and sign in', {
+  op('sessions', 'post /register', 'Create an account and sign in (with requireEmailVerification: no tokens until verified)', {
     body: ['RegisterRequest', auth.registerSchema],
-    ok: { 201: r.Login },
+    ok: { 201: r.Registered },
     errors: [403, 409],
     limited,
   }),
@@ -126,7 +126,7 @@ export const OPERATIONS: readonly Operation[] = [
     access: 'jwt',
     body: ['OAuthLinkRequest', oauth.linkSchema],
     ok: { 200: r.RedirectUrl },
-    errors: [404],
+    errors: [403, 404],
     limited,
   }),
   op('oauth', 'get /{user}/identities', "A user's linked provider accounts", { access: 'jwt', ok: { 200: r.IdentityList }, errors: [404] }),
@@ -166,9 +166,10 @@ export const OPERATIONS: readonly Operation[] = [
     errors: [501],
     limited,
   }),
-  op('account', 'post /confirm-verification', 'Verify the email with a link token', {
-    body: ['LinkTokenRequest', account.tokenSchema],
+  op('account', 'post /confirm-verification', 'Verify the email with a link token (with the password: the holder proves the address)', {
+    body: ['VerificationRequest', account.verificationSchema],
     ok: { 200: r.SuccessWithUser },
+    errors: [401],
     limited,
   }),
   op('account', 'post /request-email-change', 'Mail a confirmation link to a new address', {
@@ -209,7 +210,7 @@ export const OPERATIONS: readonly Operation[] = [
     access: 'jwt',
     body: ['TotpSetupRequest', mfa.setupSchema],
     ok: { 200: r.TotpSetup },
-    errors: [409],
+    errors: [403, 409],
     limited,
   }),
   op('mfa', 'post /mfa/totp/confirm', 'Confirm TOTP; answers the backup codes once', {

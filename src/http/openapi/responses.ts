@@ -36,6 +36,8 @@ export const TokenPair = z.strictObject({ token: z.string(), refresh_token: z.st
 export const Login = z.strictObject({ token: z.string(), refresh_token: z.string(), user: User });
 export const PasswordChanged = z.strictObject({ success, token: z.string(), refresh_token: z.string() });
 export const UserEnvelope = z.strictObject({ user: User });
+/** `/register`: a login, or with `requireEmailVerification` only the user (no tokens before the address is verified). */
+export const Registered = z.union([Login, UserEnvelope]);
 export const SuccessWithUser = z.strictObject({ success, user: User });
 export const RoleNames = z.array(z.string());
 export const RedirectUrl = z.strictObject({ redirect_url: z.string() });
