@@ -58,6 +58,41 @@ async function mfaId(app: TestApp, username: string): Promise<string> {
 const wrong = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
 describe('wrong second factors, per account', () => {
+  it('a signed-in caller (a stolen access token) guessing the code that turns TOTP off or renews backup codes is counted too', async () => {
+    const app = await limitedApp();
+    const u = await withTotp(app);
+    for (let i = 0; i < 5; i++) {
+      const path = i % 2 === 0 ? 'disable' : 'backup-codes';
+      const url = path === 'disable' ? `${BASE}/mfa/totp/disable` : `${BASE}/mfa/backup-codes`;
+      expectError(
+        await app.http
+          .post(url)
+          .set(from())
+          .set(bearer(u.token))
+          .send({ password: PASSWORD, code: wrong(totp(u.secret)) }),
+        400,
+        'invalid_code',
+      );
+    }
+    // The sixth waits, the right code included, and a sign-in's second factor shares the count.
+    expectError(
+      await app.http
+        .post(`${BASE}/mfa/totp/disable`)
+        .set(from())
+        .set(bearer(u.token))
+        .send({ password: PASSWORD, code: totp(u.secret) }),
+      429,
+      'rate_limited',
+    );
+    const signIn = await app.http
+      .post(`${BASE}/login/mfa`)
+      .set(from())
+      .send({ mfa_id: await mfaId(app, u.username), method: 'totp', code: totp(u.secret) });
+    expectError(signIn, 429, 'rate_limited');
+    await smtp.next('failed_codes', u.email);
+    expect((await app.http.get(`${BASE}/mfa`).set(bearer(u.token))).body.totp.enabled).toBe(true);
+  });
+
   it('with the password and a new address per guess, the sixth TOTP guess waits (429), even the right code; the user is mailed', async () => {
     const app = await limitedApp();
     const u = await withTotp(app);

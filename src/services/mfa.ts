@@ -6,7 +6,7 @@ import { AuthenticationError, ConflictError, ForbiddenError, InvalidCodeError, N
 import { hasUnverifiedAddress } from './address-ownership.js';
 import { acceptTotpStep, countBackupCodes, deleteMfa, findTotp, replaceBackupCodes, savePendingTotp, useBackupCode } from '../db/mfa-repository.js';
 import type { Database } from '../db/schema.js';
-import { findUserById, type UserRecord } from '../db/users-repository.js';
+import { findUserById, lockCredentialVersion, type UserRecord } from '../db/users-repository.js';
 import type { User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
 import { seal, unseal } from '../tokens/encryption.js';
@@ -129,15 +129,21 @@ export class MfaService {
   /** Runs `work` in the transaction that accepts `code` (TOTP or backup code) of the user's confirmed TOTP; 400 when wrong. */
   async #withSecondCode(userId: string, code: string, origin: EventOrigin | undefined, work: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
     const method = /^\d+$/.test(code) ? 'totp' : 'backup_code';
-    const ok = await this.ctx.database.run((db) =>
+    // Counted per account with the sign-in's second factors: a stolen access token must not buy
+    // unlimited guesses at the code that turns MFA off (the user's row serialises them).
+    const { ok, notify } = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
-        if (!(await this.#checkCode(trx, userId, code, method))) return false;
+        await lockCredentialVersion(trx, userId);
+        await this.ctx.secondFactors.check(trx, userId);
+        if (!(await this.#checkCode(trx, userId, code, method))) return { ok: false, notify: await this.ctx.secondFactors.failed(trx, userId) };
+        await this.ctx.secondFactors.succeeded(trx, userId);
         await work(trx);
-        return true;
+        return { ok: true, notify: false };
       }),
     );
     if (!ok) {
       await this.ctx.audit.record('mfa_failed', { userId, data: { method }, origin });
+      if (notify) await this.challenges.tellOfFailures(userId);
       throw new InvalidCodeError();
     }
     if (method === 'backup_code') await this.#backupCodeUsed(userId, origin);
