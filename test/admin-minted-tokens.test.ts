@@ -93,7 +93,9 @@ describe("a user's token minted by a site admin ends with the admin's standing, 
     await a.auth.users.setRoles(other.user.id, ['user']);
     await onB(own.token, 200);
     await onB(mine.body.token, 200);
-    const rows = await rawQuery<{ created_by: string | null }>(`select created_by from "${a.schema}".api_tokens where user_id = $1 and name = 'own'`, [bob.user.id]);
+    const rows = await rawQuery<{ created_by: string | null }>(`select created_by from "${a.schema}".api_tokens where user_id = $1 and name = 'own'`, [
+      bob.user.id,
+    ]);
     expect(rows).toEqual([{ created_by: null }]);
   });
 });
