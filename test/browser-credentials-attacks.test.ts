@@ -35,7 +35,7 @@ const lib = await import('/client.js');
 window.lib = lib;
 window.client = lib.createAuthClient({ baseUrl: location.origin, mode, storage: kept === 'local' ? localStorage : sessionStorage });
 if (location.hash.length > 1) {
-  try { window.client.completeOAuth(location.hash); window.completed = 'ok'; } catch (e) { window.completed = e.code ?? String(e); }
+  try { window.client.completeOAuth(location.hash); window.completed = 'ok'; } catch (e) { window.completed = e.code ?? String(e); window.completedText = String(e.message) + JSON.stringify(e.body ?? null); }
   history.replaceState(null, '', location.pathname);
 }
 const restore = () => (window.client.restore ? window.client.restore() : window.client.profile().catch(() => null));
@@ -457,12 +457,14 @@ describe.skipIf(!chromiumInstalled)('browser credentials against a sibling host,
       await page.waitForURL(`${APP}/landing/bearer/session`);
       await page.waitForFunction('window.ready === true');
       expect(await page.evaluate('window.completed')).toBe('invalid_state');
+      expect(await page.evaluate('window.completedText')).not.toMatch(/evil|password/i);
       // The tab's own flow failing at the provider comes back with its client_state: a known code, the server's words only.
       github.deny = true;
       await page.evaluate(`location.href = client.oauthStartUrl('github', { redirectTo: ${JSON.stringify(`${APP}/landing/bearer/session`)} })`);
       await page.waitForURL(`${APP}/landing/bearer/session`);
       await page.waitForFunction('window.ready === true');
       expect(await page.evaluate('window.completed')).toBe('access_denied');
+      expect(await page.evaluate('window.completedText')).not.toMatch(/evil|password/i);
       await context.close();
     }, 60_000);
 
