@@ -35,7 +35,7 @@ const lib = await import('/client.js');
 window.lib = lib;
 window.client = lib.createAuthClient({ baseUrl: location.origin, mode, storage: kept === 'local' ? localStorage : sessionStorage });
 if (location.hash.length > 1) {
-  try { window.client.completeOAuth(location.hash); window.completed = 'ok'; } catch (e) { window.completed = e.code ?? String(e); }
+  try { window.client.completeOAuth(location.hash); window.completed = 'ok'; } catch (e) { window.completed = e.code ?? String(e); window.completedText = String(e.message) + JSON.stringify(e.body ?? null); }
   history.replaceState(null, '', location.pathname);
 }
 const restore = () => (window.client.restore ? window.client.restore() : window.client.profile().catch(() => null));
@@ -420,6 +420,51 @@ describe.skipIf(!chromiumInstalled)('browser credentials against a sibling host,
         expect(await run(tabB, 'client.profile().then((u) => u.username)')).toBe(username);
       }
       expect(refreshes - before).toBe(1);
+      await context.close();
+    }, 60_000);
+
+    it('a tab signed out because another user signed in in another tab (shared localStorage and cookie) never becomes that user on its next call', async () => {
+      const context = await browser.newContext();
+      const tabA = await context.newPage();
+      await landing(tabA, 'cookie', 'local');
+      const alice = `sa${scheme}${Date.now() % 100000}`;
+      await run(tabA, `client.register({ username: '${alice}', password: '${PASSWORD}', email: '${alice}@example.com' })`);
+      const tabC = await context.newPage();
+      await landing(tabC, 'cookie', 'local');
+      const bob = `sb${scheme}${Date.now() % 100000}`;
+      await run(tabC, `client.register({ username: '${bob}', password: '${PASSWORD}', email: '${bob}@example.com' })`);
+      // Tab A notices on its next refresh: the storage and the cookie are bob's login now.
+      expect(await run(tabA, 'client.refresh()')).toBe('error:unauthorized');
+      const before = refreshes;
+      const status = `client.fetch('${BASE}/login/profile').then((r) => r.status)`;
+      expect(await run(tabA, status)).toBe(401);
+      expect(await run(tabA, status)).toBe(401);
+      expect(await run(tabA, 'client.profile().then((u) => u.username)')).toBe('error:unauthorized');
+      expect(refreshes - before).toBe(0);
+      expect(await run(tabA, 'JSON.stringify(client.store.getState())')).toBe('{"accessToken":null,"user":null}');
+      // Bob's tab is untouched; tab A takes up his login only when asked to (restore, as a reload does).
+      expect(await run(tabC, 'client.profile().then((u) => u.username)')).toBe(bob);
+      expect(await run(tabA, 'client.restore().then((u) => u.username)')).toBe(bob);
+      await context.close();
+    }, 60_000);
+
+    it('an OAuth error another site sends the landing page to (phishing text, markup) is refused by completeOAuth: invalid_state, no text of it anywhere', async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${ELSEWHERE}/`);
+      const fragment = '#error=invalid_token&error_description=Session+expired.+Re-enter+your+password+at+https%3A%2F%2Fevil.example.test';
+      await page.evaluate(`location.href = ${JSON.stringify(`${APP}/landing/bearer/session${fragment}`)}`);
+      await page.waitForURL(`${APP}/landing/bearer/session`);
+      await page.waitForFunction('window.ready === true');
+      expect(await page.evaluate('window.completed')).toBe('invalid_state');
+      expect(await page.evaluate('window.completedText')).not.toMatch(/evil|password/i);
+      // The tab's own flow failing at the provider comes back with its client_state: a known code, the server's words only.
+      github.deny = true;
+      await page.evaluate(`location.href = client.oauthStartUrl('github', { redirectTo: ${JSON.stringify(`${APP}/landing/bearer/session`)} })`);
+      await page.waitForURL(`${APP}/landing/bearer/session`);
+      await page.waitForFunction('window.ready === true');
+      expect(await page.evaluate('window.completed')).toBe('access_denied');
+      expect(await page.evaluate('window.completedText')).not.toMatch(/evil|password/i);
       await context.close();
     }, 60_000);
 

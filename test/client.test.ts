@@ -210,10 +210,89 @@ describe('bearer mode, Node fetch', () => {
     } catch (e) {
       expect((e as AuthClientError).body).toMatchObject({ code: 'mfa_required', mfa_id: 'm1', methods: ['totp', 'backup_code'] });
     }
-    // An error without an mfa_id continues nothing: thrown as it is.
-    expect(() => client.completeOAuth('#error=access_denied')).toThrow(AuthClientError);
     client.close();
     otherTab.close();
+  });
+
+  it('completeOAuth believes an error only of this tab’s flow, and never puts the fragment’s text in the error', async () => {
+    const client = createAuthClient({ baseUrl: api, flowStorage: memoryStorage() });
+    const codeOf = (fragment: string) => {
+      try {
+        client.completeOAuth(fragment);
+      } catch (e) {
+        expect(e).toBeInstanceOf(AuthClientError);
+        return { code: (e as AuthClientError).code, message: (e as AuthClientError).message, body: (e as AuthClientError).body };
+      }
+      return expect.unreachable();
+    };
+    const phishing = '#error=invalid_token&error_description=Session+expired.+Re-enter+your+password+at+https%3A%2F%2Fevil.example.test';
+    // Another site's error, with no flow begun, or while one is pending (without its client_state): not believed.
+    expect(codeOf(phishing).code).toBe('invalid_state');
+    expect(codeOf('#error=%3Cimg+src%3Dx%3E').code).toBe('invalid_state');
+    const state = new URL(client.oauthStartUrl('github')).searchParams.get('client_state')!;
+    expect(codeOf(phishing).code).toBe('invalid_state');
+    expect(codeOf(`${phishing}&client_state=${'A'.repeat(43)}`).code).toBe('invalid_state');
+    // The tab's own flow: a known code is kept, its text is not.
+    const own = codeOf(`${phishing}&client_state=${state}`);
+    expect(own.code).toBe('invalid_token');
+    expect(`${own.message} ${JSON.stringify(own.body)}`).not.toMatch(/evil|password/i);
+    // An unknown code (markup) becomes oauth_failed; methods the server never names are dropped.
+    const next = new URL(client.oauthStartUrl('github')).searchParams.get('client_state')!;
+    const odd = codeOf(`#error=%3Cimg+src%3Dx%3E&client_state=${next}`);
+    expect(odd.code).toBe('oauth_failed');
+    expect(`${odd.message} ${JSON.stringify(odd.body)}`).not.toContain('<img');
+    const third = new URL(client.oauthStartUrl('github')).searchParams.get('client_state')!;
+    expect(codeOf(`#error=mfa_required&mfa_id=m2&methods=totp%20%3Cb%3E&client_state=${third}`).body).toMatchObject({ mfa_id: 'm2', methods: ['totp'] });
+    client.close();
+  });
+
+  it('client.fetch sends the access token only to the API’s origin, and to the origins of tokenOrigins', async () => {
+    const elsewhere = await listen((req, res) => res.end(JSON.stringify({ authorization: req.headers.authorization ?? null })));
+    const other = `http://127.0.0.1:${portOf(elsewhere)}`;
+    try {
+      const u = await registerUser(t);
+      const seenBy = async (client: ReturnType<typeof createAuthClient>, url: string) =>
+        ((await (await client.fetch(url)).json()) as { authorization: string | null }).authorization;
+      const client = createAuthClient({ baseUrl: api });
+      await client.login({ username: u.username, password: PASSWORD });
+      expect(await seenBy(client, `${other}/collect`)).toBeNull();
+      expect(await seenBy(client, new URL('/collect', other).href)).toBeNull();
+      expect((await client.fetch(`${api}/me`)).status).toBe(200);
+      const allowing = createAuthClient({ baseUrl: api, tokenOrigins: [`${other}/any/path`] });
+      await allowing.login({ username: u.username, password: PASSWORD });
+      expect(await seenBy(allowing, `${other}/collect`)).toBe(`Bearer ${allowing.store.getAccessToken()}`);
+    } finally {
+      await closeServer(elsewhere);
+    }
+  });
+
+  it('a tab signed out because another user signed in elsewhere stays signed out: no call refreshes it into that user; restore() takes up the login explicitly', async () => {
+    const alice = await registerUser(t);
+    const bob = await registerUser(t);
+    const counter = counting();
+    const storage = memoryStorage();
+    const key = uniqueName('shared');
+    const tabA = createAuthClient({ baseUrl: api, storage, storageKey: key, crossTab: false, fetch: counter.fetch });
+    const tabC = createAuthClient({ baseUrl: api, storage, storageKey: key, crossTab: false });
+    const seen: AuthState[] = [];
+    tabA.store.subscribe((s) => seen.push(s));
+    await tabA.login({ username: alice.username, password: PASSWORD });
+    await tabC.login({ username: bob.username, password: PASSWORD });
+    await expectClientError(tabA.refresh(), 401, 'unauthorized');
+    const refreshes = counter.count('/token-refresh');
+    // Every kind of call, after the sign-out: none refreshes, none answers as bob.
+    expect((await tabA.fetch(`${api}/me`)).status).toBe(401);
+    await expectClientError(tabA.profile(), 401, 'unauthorized');
+    await expectClientError(tabA.refresh(), 401, 'unauthorized');
+    expect((await tabA.fetch(`${api}/me`)).status).toBe(401);
+    expect(counter.count('/token-refresh')).toBe(refreshes);
+    expect(tabA.store.getState()).toEqual({ accessToken: null, user: null });
+    // The store never held a token without its user, or a user without the token.
+    for (const s of seen) expect(s.accessToken === null).toBe(s.user === null);
+    // Taking up the browser's current login is explicit.
+    expect((await tabA.restore())?.username).toBe(bob.username);
+    expect(tabA.store.getUser()?.username).toBe(bob.username);
+    expect((await tabC.profile()).username).toBe(bob.username);
   });
 
   it('every failure is an AuthClientError: a network error in client.fetch, a response that is not JSON', async () => {
@@ -455,6 +534,75 @@ describe('cookie mode, front end on another origin, CORS with credentials', () =
     const tab = () => createAuthClient({ baseUrl: api, mode: 'cookie', fetch: counter.fetch, storage, storageKey: key });
     return { username, counter, tabA: tab(), tabB: tab() };
   }
+
+  it('cookie mode: a tab signed out because another user signed in (shared storage and cookie) never becomes that user on its next calls', async () => {
+    const browser = new Browser();
+    const counter = counting(browser.page(front));
+    const storage = memoryStorage();
+    const key = uniqueName('ckshared');
+    const tab = () => createAuthClient({ baseUrl: api, mode: 'cookie', fetch: counter.fetch, storage, storageKey: key, crossTab: false });
+    const [tabA, tabC] = [tab(), tab()];
+    const seen: AuthState[] = [];
+    tabA.store.subscribe((s) => seen.push(s));
+    const [alice, bob] = [uniqueName('ca'), uniqueName('cb')];
+    await tabA.register({ username: alice, password: PASSWORD, email: `${alice}@example.com` });
+    await tabC.register({ username: bob, password: PASSWORD, email: `${bob}@example.com` });
+    clockOffset += 2 * HOUR;
+    expect((await tabA.fetch(`${api}/api/v1/users/login/profile`)).status).toBe(401);
+    expect(tabA.store.getState()).toEqual({ accessToken: null, user: null });
+    const refreshes = counter.count('/token-refresh');
+    const second = await tabA.fetch(`${api}/api/v1/users/login/profile`);
+    expect(second.status).toBe(401);
+    expect(counter.count('/token-refresh')).toBe(refreshes);
+    expect(tabA.store.getState()).toEqual({ accessToken: null, user: null });
+    for (const s of seen) expect(s.accessToken === null).toBe(s.user === null);
+    // Bob's tab goes on.
+    expect((await tabC.profile()).username).toBe(bob);
+  });
+
+  it('cookie mode: a refresh that answers another login than the tab’s (its stored CSRF value is another login’s) is refused, never adopted', async () => {
+    const browser = new Browser();
+    const counter = counting(browser.page(front));
+    const [storageA, storageC] = [memoryStorage(), memoryStorage()];
+    const tabA = createAuthClient({ baseUrl: api, mode: 'cookie', fetch: counter.fetch, storage: storageA, crossTab: false });
+    const tabC = createAuthClient({ baseUrl: api, mode: 'cookie', fetch: counter.fetch, storage: storageC, crossTab: false });
+    const [alice, bob] = [uniqueName('ra'), uniqueName('rb')];
+    await tabA.register({ username: alice, password: PASSWORD, email: `${alice}@example.com` });
+    await tabC.register({ username: bob, password: PASSWORD, email: `${bob}@example.com` });
+    // The cookie is bob's now; the tab's storage is made to carry bob's CSRF value (a shared or tampered storage).
+    storageA.setItem('authlib:csrf_token', storageC.getItem('authlib:csrf_token')!);
+    const before = counter.count('/token-refresh');
+    await expectClientError(tabA.refresh(), 401, 'unauthorized');
+    expect(counter.count('/token-refresh')).toBe(before + 1);
+    expect(tabA.store.getState()).toEqual({ accessToken: null, user: null });
+    await expectClientError(tabA.profile(), 401, 'unauthorized');
+    expect((await tabC.profile()).username).toBe(bob);
+  });
+
+  it('cookie mode: a peer message never writes the stored CSRF value, and a token not of the tab’s login is ignored', async () => {
+    const browser = new Browser();
+    const storage = memoryStorage();
+    const key = uniqueName('peer');
+    const tabA = createAuthClient({ baseUrl: api, mode: 'cookie', fetch: browser.page(front), storage, storageKey: key });
+    const username = uniqueName('pa');
+    const user = await tabA.register({ username, password: PASSWORD, email: `${username}@example.com` });
+    const csrf = storage.getItem(`${key}:csrf_token`);
+    const token = tabA.store.getAccessToken()!;
+    const login = storage.getItem(`${key}:login`)!;
+    const forged = (claims: object) => `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
+    const channel = new BroadcastChannel(`${key}:auth:cookie:${api}/api/v1/users`);
+    channel.postMessage({ type: 'refreshed', login, token: forged({ sub: 'someone-else', sid: 'x' }), csrf: 'planted' });
+    channel.postMessage({ type: 'refreshed', login, token: forged({ sub: user.id, sid: login.split(' ')[1] }), csrf: 'planted' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    channel.close();
+    expect(storage.getItem(`${key}:csrf_token`)).toBe(csrf);
+    expect(tabA.store.getAccessToken()).not.toBe(token);
+    expect(tabA.store.getUser()?.id).toBe(user.id);
+    // The real CSRF value still refreshes the login.
+    await tabA.refresh();
+    expect((await tabA.profile()).username).toBe(username);
+    tabA.close();
+  });
 
   it('two tabs sharing the cookie: a refresh in one reaches the other over BroadcastChannel, which does not rotate again', async () => {
     const { username, counter, tabA, tabB } = await twoTabs();

@@ -1,5 +1,5 @@
 import { createAuthStore, type AuthStore } from './auth-store.js';
-import { AuthClientError, errorFrom } from './errors.js';
+import { AuthClientError, errorFrom, serverCode } from './errors.js';
 import { loginIdOf, randomState } from './login-id.js';
 import { RefreshCoordinator, type Refreshed } from './refresh-coordinator.js';
 import { memoryStorage, type AuthStorage } from './storage.js';
@@ -41,9 +41,18 @@ export interface AuthClientOptions {
    * sharing one refresh credential do not both rotate it. @default true in cookie mode or with a `storage`
    */
   crossTab?: boolean;
+  /**
+   * Origins besides the API's to which `client.fetch` may send the access token (e.g.
+   * `['https://reports.example.com']`). A call to any other origin goes as a plain fetch: no token,
+   * no refresh. @default none: the token goes only to the origin of `baseUrl`
+   */
+  tokenOrigins?: string[];
   /** The fetch to use. @default globalThis.fetch */
   fetch?: typeof fetch;
 }
+
+/** The second factors the server names (anything else in a URL is dropped). */
+const MFA_METHODS = new Set(['totp', 'backup_code', 'password', 'otp']);
 
 /** Codes of a 401 after which a refresh may help. */
 const REFRESHABLE = new Set(['token_expired', 'invalid_token']);
@@ -59,7 +68,18 @@ function sessionStorageOrMemory(): AuthStorage {
   return memoryStorage();
 }
 
-const notSignedIn = () => new AuthClientError('unauthorized', 401, 'not signed in', { error: 'not signed in', code: 'unauthorized', status_code: 401 });
+const unauthorized = (message: string) => new AuthClientError('unauthorized', 401, message, { error: message, code: 'unauthorized', status_code: 401 });
+/** The origin of a URL as a page would resolve it (against its location), or '' when it has none. */
+function originOf(input: string | URL): string {
+  try {
+    return new URL(input, (globalThis as { location?: { href?: string } }).location?.href).origin;
+  } catch {
+    return '';
+  }
+}
+
+const notSignedIn = () => unauthorized('not signed in');
+const otherLogin = () => unauthorized('signed in as someone else in another tab');
 
 /** The client of an express-authlib server; see `createAuthClient`. */
 export type AuthClient = ReturnType<typeof createAuthClient>;
@@ -81,9 +101,22 @@ export function createAuthClient(options: AuthClientOptions) {
   const flowKey = `${key}:oauth_state`;
   const flowStorage = options.flowStorage ?? sessionStorageOrMemory();
   const crossTab = options.crossTab ?? (mode === 'cookie' || options.storage !== undefined);
+  // Where the access token may go: the API's origin, and those the app names.
+  const tokenOrigins = new Set([options.baseUrl, ...(options.tokenOrigins ?? [])].map(originOf).filter((o) => o !== '' && o !== 'null'));
   const store = createAuthStore();
-  /** This tab's login: the one it signed in to or restored; null when signed out. */
-  let tabLogin: string | null = readStorage(loginKey) ?? (mode === 'bearer' ? loginIdOf(readStorage(storedKey)) : null);
+  /**
+   * This tab's login: the one it signed in to or restored (a new tab starts with the stored one);
+   * null when signed out. Refreshes are only ever for it: a signed-out tab takes up the browser's
+   * current login only by `restore()` or a sign-in.
+   */
+  let tabLogin: string | null = storedLogin();
+  /** Set by `restore()` around its refresh: the one refresh that may take up a login the tab does not know. */
+  let restoring = false;
+
+  /** The login of the stored credential, as far as storage tells. */
+  function storedLogin(): string | null {
+    return readStorage(loginKey) ?? (mode === 'bearer' ? loginIdOf(readStorage(storedKey)) : null);
+  }
 
   /** Storage read that never throws (a storage the browser denies reads as empty). */
   function readStorage(k: string): string | null {
@@ -126,14 +159,15 @@ export function createAuthClient(options: AuthClientOptions) {
   function accept(tokens: TokenResponse): Refreshed {
     const kept = mode === 'cookie' ? tokens.csrf_token : tokens.refresh_token;
     const login = loginIdOf(tokens.token);
-    // Another login than the one this tab had: the user it knew is not this one.
-    const switched = login !== tabLogin;
+    // The user the store knew stays only if the token is still theirs.
+    const known = store.getUser();
+    const sameUser = known !== null && login !== null && login.split(' ')[0] === known.id;
     tabLogin = login;
     if (kept) storage.setItem(storedKey, kept);
     if (login) storage.setItem(loginKey, login);
     else storage.removeItem(loginKey);
-    store.set({ accessToken: tokens.token, ...(tokens.user ? { user: tokens.user } : switched ? { user: null } : {}) });
-    return { token: tokens.token, csrf: tokens.csrf_token };
+    store.set({ accessToken: tokens.token, user: tokens.user ?? (sameUser ? known : null) });
+    return { token: tokens.token };
   }
 
   /** Signs this tab out; returns the login that ended (for the other tabs of it). */
@@ -149,15 +183,23 @@ export function createAuthClient(options: AuthClientOptions) {
     return ended;
   }
 
-  /** Signs this tab out without touching storage: the shared storage now belongs to another login. */
+  /** Signs this tab out without touching storage: the shared storage (or cookie) now belongs to another login. */
   function replaced(): never {
     tabLogin = null;
     store.set({ accessToken: null, user: null });
-    throw new AuthClientError('unauthorized', 401, 'signed in as someone else in another tab', {
-      error: 'signed in as someone else in another tab',
-      code: 'unauthorized',
-      status_code: 401,
-    });
+    throw otherLogin();
+  }
+
+  /** The user of a new access token, asked of the server before the token goes in the store (so the two never disagree). */
+  async function userFor(tokens: TokenResponse): Promise<TokenResponse> {
+    const known = store.getUser();
+    if (tokens.user || (known && loginIdOf(tokens.token)?.split(' ')[0] === known.id)) return tokens;
+    try {
+      return { ...tokens, user: (await call<{ user: User }>('GET', '/login/profile', { token: tokens.token })).user };
+    } catch {
+      // The refresh happened: its credential must be kept; `restore()` asks for the user again.
+      return tokens;
+    }
   }
 
   /** What `/token-refresh` and `/logout` need: the refresh token in the body, or the CSRF header for the cookie. */
@@ -172,18 +214,27 @@ export function createAuthClient(options: AuthClientOptions) {
     crossTab ? `${key}:auth:${mode}:${base}` : null,
     () => tabLogin,
     async () => {
+      // Only the login this tab holds is refreshed; from nothing, only `restore()` may.
+      const expected = tabLogin;
+      if (expected === null && !restoring) throw notSignedIn();
       const credential = refreshCredential();
       if (!credential) throw notSignedIn();
       // A shared storage whose credential is now another login's (signed in from another tab): not ours to use.
       const stored = readStorage(loginKey);
-      if (tabLogin !== null && stored !== null && stored !== tabLogin) replaced();
+      if (expected !== null && stored !== null && stored !== expected) replaced();
+      let tokens: TokenResponse;
       try {
-        return accept(await call<TokenResponse>('POST', '/token-refresh', credential));
+        tokens = await call<TokenResponse>('POST', '/token-refresh', credential);
       } catch (err) {
-        // The login is over (expired, revoked, reused): nothing to keep.
-        if (err instanceof AuthClientError && err.status === 401) forget();
+        // The login is over (expired, revoked, reused): nothing to keep, unless the tab moved on meanwhile.
+        if (err instanceof AuthClientError && err.status === 401 && tabLogin === expected) forget();
         throw err;
       }
+      // Signed out or in as someone else while the request ran: this result is no longer the tab's.
+      if (tabLogin !== expected) throw notSignedIn();
+      // Another user or session than the tab's (the shared cookie is another login's now): refused, never adopted.
+      if (expected !== null && loginIdOf(tokens.token) !== expected) replaced();
+      return accept(await userFor(tokens));
     },
     (message) => {
       // Only ever a message of this tab's own login (the coordinator checked user and session).
@@ -191,7 +242,7 @@ export function createAuthClient(options: AuthClientOptions) {
         tabLogin = null;
         return store.set({ accessToken: null, user: null });
       }
-      if (mode === 'cookie' && message.csrf) storage.setItem(storedKey, message.csrf);
+      // Only the token: a login's CSRF token never changes, and storage is the tab that refreshed's to write.
       store.set({ accessToken: message.token });
     },
   );
@@ -350,23 +401,23 @@ export function createAuthClient(options: AuthClientOptions) {
       const code = params.get('error');
       const token = params.get('token');
       const mfaId = params.get('mfa_id');
-      // Anything that would sign in (tokens) or continue a sign-in (an mfa_id) must be this tab's flow.
-      if (token !== null || mfaId !== null) {
-        const expected = readFlow();
-        const given = params.get('client_state');
-        if (expected === null || given === null || given !== expected) {
-          throw new AuthClientError('invalid_state', 0, 'this OAuth result is not of a flow this tab began');
-        }
-        flowStorage.removeItem(flowKey);
+      // Every result, tokens, an mfa_id or an error, must be this tab's flow: anyone can send the page to a URL.
+      const expected = readFlow();
+      const given = params.get('client_state');
+      if (expected === null || given === null || given !== expected) {
+        throw new AuthClientError('invalid_state', 0, 'this OAuth result is not of a flow this tab began');
       }
+      flowStorage.removeItem(flowKey);
       if (code !== null) {
+        // Even the tab's own flow's error is only a code: no text of the URL reaches a message shown to the user.
+        const known = serverCode(code) ?? 'oauth_failed';
         const body = {
-          error: params.get('error_description') ?? code,
-          code,
+          error: `the OAuth sign-in failed: ${known}`,
+          code: known,
           status_code: 0,
-          ...(mfaId ? { mfa_id: mfaId, methods: (params.get('methods') ?? '').split(' ') } : {}),
+          ...(mfaId ? { mfa_id: mfaId, methods: (params.get('methods') ?? '').split(' ').filter((m) => MFA_METHODS.has(m)) } : {}),
         };
-        throw new AuthClientError(code, 0, body.error, body);
+        throw new AuthClientError(known, 0, body.error, body);
       }
       if (!token) throw new AuthClientError('invalid_response', 0, 'the fragment carries no token');
       accept({
@@ -385,12 +436,19 @@ export function createAuthClient(options: AuthClientOptions) {
     async restore(): Promise<User | null> {
       if (store.getAccessToken() === null) {
         if (!refreshCredential()) return null;
+        // The explicit take-up: the tab's login becomes the one the browser holds now (its storage says which).
+        tabLogin = storedLogin();
+        restoring = true;
         try {
           await coordinator.refresh();
         } catch (err) {
           if (err instanceof AuthClientError && err.status === 401) return null;
           throw err;
+        } finally {
+          restoring = false;
         }
+        const known = store.getUser();
+        if (known) return known;
       }
       try {
         const { user: u } = await authed<{ user: User }>('GET', '/login/profile');
@@ -420,6 +478,7 @@ export function createAuthClient(options: AuthClientOptions) {
     /**
      * `fetch` for your own API: adds `Authorization: Bearer <access token>`, and on a 401
      * `token_expired` / `invalid_token` refreshes once (shared by all concurrent calls) and retries once.
+     * Only for the API's origin and `tokenOrigins`: any other URL is fetched as it is, without the token.
      */
     async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
       const send = async (token: string | null) => {
@@ -431,8 +490,10 @@ export function createAuthClient(options: AuthClientOptions) {
           throw new AuthClientError('network_error', 0, 'the request could not be sent', undefined, { cause });
         }
       };
+      if (!tokenOrigins.has(originOf(input))) return send(null);
       let token = store.getAccessToken();
-      if (token === null && refreshCredential()) token = await tokenAfterFailure(null).catch(() => null);
+      // A refresh only for the login this tab holds: a signed-out tab stays signed out.
+      if (token === null && tabLogin !== null && refreshCredential()) token = await tokenAfterFailure(null).catch(() => null);
       const res = await send(token);
       if (res.status !== 401 || token === null) return res;
       const body = (await res

@@ -31,6 +31,47 @@ export class AuthClientError extends Error {
   }
 }
 
+/** Every code the server may answer with: spelled out here so the browser bundle carries no server code; the type keeps it complete. */
+const SERVER_CODES: Record<AuthErrorCode, 1> = {
+  validation_error: 1,
+  unknown_provider: 1,
+  invalid_redirect: 1,
+  invalid_state: 1,
+  oauth_failed: 1,
+  invalid_code: 1,
+  duplicate_cookie: 1,
+  unauthorized: 1,
+  invalid_credentials: 1,
+  invalid_token: 1,
+  token_expired: 1,
+  refresh_token_reused: 1,
+  mfa_required: 1,
+  forbidden: 1,
+  account_disabled: 1,
+  csrf_failed: 1,
+  access_denied: 1,
+  email_not_verified: 1,
+  mfa_setup_required: 1,
+  not_found: 1,
+  conflict: 1,
+  account_exists: 1,
+  payload_too_large: 1,
+  unsupported_media_type: 1,
+  rate_limited: 1,
+  internal_error: 1,
+  not_configured: 1,
+  provider_unavailable: 1,
+  service_unavailable: 1,
+  database_error: 1,
+  schema_outdated: 1,
+  database_locked: 1,
+};
+
+/** `code` if the server has such a code, else null (text from a URL is anyone's). */
+export function serverCode(code: string): AuthErrorCode | null {
+  return Object.prototype.hasOwnProperty.call(SERVER_CODES, code) ? (code as AuthErrorCode) : null;
+}
+
 /** Builds the error of a failed response from its body (a body that is not the error shape still gives a usable error). */
 export async function errorFrom(res: Response): Promise<AuthClientError> {
   const body = (await res.json().catch(() => undefined)) as Partial<ErrorBody> | undefined;

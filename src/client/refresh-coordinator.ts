@@ -6,16 +6,13 @@ import { loginIdOf } from './login-id.js';
 // names its login (user and session), and a tab acts only on those of its own. Two tabs signed in
 // as two users (each with its own `sessionStorage`) never hand each other a token.
 
-/** A new access token (and, in cookie mode, the CSRF token that goes with it) shared between tabs. */
+/** A new access token shared between tabs (never the CSRF token: it is the same for every token of one login). */
 export interface Refreshed {
   token: string;
-  csrf?: string | undefined;
 }
 
 /** Every message names the login it is about: `<user id> <session id>`. */
-type Message = { login: string } & (
-  { type: 'refreshing' } | { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'failed' } | { type: 'signed_out' }
-);
+type Message = { login: string } & ({ type: 'refreshing' } | { type: 'refreshed'; token: string } | { type: 'failed' } | { type: 'signed_out' });
 
 /** Whether `value` is a message of ours (the channel is shared by every script of the origin). */
 function isMessage(value: unknown): value is Message {
@@ -55,7 +52,7 @@ export class RefreshCoordinator {
     private readonly name: string | null,
     private readonly login: () => string | null,
     private readonly refreshNow: () => Promise<Refreshed>,
-    private readonly onPeer: (message: { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'signed_out' }) => void,
+    private readonly onPeer: (message: { type: 'refreshed'; token: string } | { type: 'signed_out' }) => void,
   ) {
     const BroadcastChannelCtor = (globalThis as unknown as { BroadcastChannel?: new (name: string) => Channel }).BroadcastChannel;
     if (name !== null && BroadcastChannelCtor) {
@@ -112,7 +109,7 @@ export class RefreshCoordinator {
     try {
       const refreshed = await this.refreshNow();
       // A refresh keeps the login (same user, same session): peers of it take the token.
-      this.#post(loginIdOf(refreshed.token), { type: 'refreshed', token: refreshed.token, csrf: refreshed.csrf });
+      this.#post(loginIdOf(refreshed.token), { type: 'refreshed', token: refreshed.token });
       return refreshed;
     } catch (err) {
       this.#post(login, { type: 'failed' });
@@ -143,9 +140,9 @@ export class RefreshCoordinator {
       case 'refreshed':
         // The token itself must be of this login, whatever the message says.
         if (loginIdOf(message.token) !== mine) return;
-        this.#latest = { token: message.token, csrf: message.csrf };
+        this.#latest = { token: message.token };
         this.#lastShared = Date.now();
-        this.onPeer(message);
+        this.onPeer({ type: 'refreshed', token: message.token });
         this.#peer?.settle(this.#latest);
         return;
       case 'failed':
@@ -157,7 +154,7 @@ export class RefreshCoordinator {
     }
   }
 
-  #post(login: string | null, message: { type: 'refreshing' } | { type: 'refreshed'; token: string; csrf?: string | undefined } | { type: 'failed' }): void {
+  #post(login: string | null, message: { type: 'refreshing' } | { type: 'refreshed'; token: string } | { type: 'failed' }): void {
     if (login !== null) this.#channel?.postMessage({ ...message, login });
   }
 }
