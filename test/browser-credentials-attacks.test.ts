@@ -163,6 +163,9 @@ describe.skipIf(!chromiumInstalled)('browser credentials against a sibling host,
       await landing(page, 'bearer', 'session');
       const username = `u${scheme}${++n}${Date.now() % 100000}`;
       await run(page, `client.register({ username: '${username}', password: '${PASSWORD}', email: '${username}@example.com' })`);
+      // Linking a provider needs a verified address (contract 5.3, "Ownership"): this account has proven its own.
+      const found = await auth.users.findByIdentifier(username);
+      await auth.users.update(found!.id, { email_verified: true });
       return { username, token: (await run(page, 'client.store.getAccessToken()')) as string, page };
     }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, PASSWORD, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
 import { adminApi, registerAdmin } from './helpers/admin.js';
 import { BASE, loginOk } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
@@ -44,7 +44,7 @@ async function finish(redirectUrl: string) {
 
 describe('a linking flow ends with the logins of the user who began it', () => {
   it('finishes as before while the login stands', async () => {
-    const victim = await registerUser(t);
+    const victim = await verifiedUser(t);
     const res = await finish(await beginAsThief(victim.token));
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(await accountRows(t, victim.user.id)).toHaveLength(1);
@@ -77,7 +77,7 @@ describe('a linking flow ends with the logins of the user who began it', () => {
   ];
   for (const [what, end] of ends) {
     it(`the owner ${what} before the thief comes back from the provider: refused, nothing linked, no tokens`, async () => {
-      const victim = await registerUser(t);
+      const victim = await verifiedUser(t);
       const redirectUrl = await beginAsThief(victim.token);
       await end(victim);
       const res = await finish(redirectUrl);

@@ -170,7 +170,7 @@ describe("the front end's client_state goes back in the fragment, and only to th
     const b = await authorizeAt(navigated.headers.location!);
     expect(fragmentOf(await t.http.get(b.callbackPath).set('Cookie', b.cookie)).get('client_state')).toBe(`${clientState}x`);
 
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     github.nextUser = github.makeUser();
     const linking = rememberBrowser(
       await t.http

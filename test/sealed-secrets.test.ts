@@ -1,7 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, PASSWORD, type TestApp, verifiedUser } from './helpers/app.js';
 import { rawQuery } from './helpers/database.js';
 import { BASE, expectError } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
@@ -71,7 +71,7 @@ async function linkGitHub(u: { token: string; username: string; user: { id: stri
 
 /** A user with TOTP confirmed, and its secret. */
 async function withTotp(s: TestApp = t) {
-  const u = await registerUser(s);
+  const u = await verifiedUser(s);
   const setup = await s.http.post(`${BASE}/mfa/totp/setup`).set(bearer(u.token)).send({ password: PASSWORD });
   expect(setup.status).toBe(200);
   const secret = setup.body.secret as string;
@@ -99,7 +99,7 @@ const sealedOf = async (name: string, column: string, where: string, params: unk
 
 describe('a sealed secret copied to another place reads as no secret', () => {
   it("Alice's provider tokens copied into Bob's account: auth.integrations.get(bob, 'github') has no token, never Alice's", async () => {
-    const [alice, bob] = [await registerUser(t), await registerUser(t)];
+    const [alice, bob] = [await verifiedUser(t), await verifiedUser(t)];
     const aliceTokens = await linkGitHub(alice);
     await linkGitHub(bob);
     await rawQuery(
@@ -118,7 +118,7 @@ describe('a sealed secret copied to another place reads as no secret', () => {
   });
 
   it('a value moved to another column or table of the same user does not open there', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const tokens = await linkGitHub(u);
     await t.auth.integrations.set(u.user.id, 'vault', { secret: 'sk_vault_secret_value' });
     // The access token into the refresh token's column.
@@ -156,7 +156,7 @@ describe('a sealed secret copied to another place reads as no secret', () => {
 describe('values in the old format', () => {
   /** A user whose provider account, TOTP secret and integration are stored as the previous version stored them. */
   async function legacyUser() {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const secret = new OTPAuth.Secret({ size: 20 }).base32;
     const tokens = { access_token: `gho_${randomBytes(12).toString('hex')}`, refresh_token: `ghr_${randomBytes(12).toString('hex')}` };
     const providerId = `legacy-${randomBytes(4).toString('hex')}`;
@@ -206,7 +206,7 @@ describe('values in the old format', () => {
   });
 
   it('one that does not open (another key, or altered) stays as it is and reads as no secret', async () => {
-    const u = await registerUser(t);
+    const u = await verifiedUser(t);
     const garbage = `v1.${randomBytes(12).toString('base64url')}.${randomBytes(20).toString('base64url')}.${randomBytes(16).toString('base64url')}`;
     await rawQuery(`INSERT INTO ${table('integrations')} (user_id, connector, secret_enc) VALUES ($1, 'broken', $2)`, [u.user.id, garbage]);
     const b = await extraInstance(t.schema, { jwtSecret: t.secret, encryptionKey: KEY, logger: false });
