@@ -2,7 +2,8 @@ import { createAuthStore, type AuthStore } from './auth-store.js';
 import { AuthClientError, errorFrom, serverCode } from './errors.js';
 import { loginIdOf, randomState } from './login-id.js';
 import { RefreshCoordinator, type Refreshed } from './refresh-coordinator.js';
-import { memoryStorage, type AuthStorage } from './storage.js';
+import { memoryStorage, sessionStorageOrMemory } from './storage.js';
+import { originOf, type AuthClientOptions } from './client-options.js';
 import type {
   ApiToken,
   CreateApiTokenInput,
@@ -16,68 +17,13 @@ import type {
   User,
 } from './types.js';
 
-/** Options of `createAuthClient`. */
-export interface AuthClientOptions {
-  /** Origin (and any path prefix) of the API, e.g. `https://api.example.com`. */
-  baseUrl: string;
-  /** Where the server mounted the router. @default '/api/v1/users' */
-  basePath?: string;
-  /**
-   * `'bearer'`: the refresh token is kept in `storage`. `'cookie'`: the server keeps it in an
-   * HttpOnly cookie (needs its `cookies` option); requests go with `credentials: 'include'`. @default 'bearer'
-   */
-  mode?: 'bearer' | 'cookie';
-  /** What survives a reload: the refresh token (bearer) or the CSRF token (cookie). @default in memory */
-  storage?: AuthStorage;
-  /** Prefix of the storage keys and of the cross-tab channel's name (which adds the mode and the API's URL). @default 'authlib' */
-  storageKey?: string;
-  /**
-   * Where an OAuth flow's one-time value waits for the redirect back: it must survive the
-   * navigation to the provider and back in this tab, and be this tab's only. @default sessionStorage where it exists, else in memory
-   */
-  flowStorage?: AuthStorage;
-  /**
-   * Share refreshes between tabs (BroadcastChannel, and Web Locks where available), so that tabs
-   * sharing one refresh credential do not both rotate it. @default true in cookie mode or with a `storage`
-   */
-  crossTab?: boolean;
-  /**
-   * Origins besides the API's to which `client.fetch` may send the access token (e.g.
-   * `['https://reports.example.com']`). A call to any other origin goes as a plain fetch: no token,
-   * no refresh. @default none: the token goes only to the origin of `baseUrl`
-   */
-  tokenOrigins?: string[];
-  /** The fetch to use. @default globalThis.fetch */
-  fetch?: typeof fetch;
-}
-
 /** The second factors the server names (anything else in a URL is dropped). */
 const MFA_METHODS = new Set(['totp', 'backup_code', 'password', 'otp']);
 
 /** Codes of a 401 after which a refresh may help. */
 const REFRESHABLE = new Set(['token_expired', 'invalid_token']);
 
-/** The page's `sessionStorage` if it has a usable one (absent in Node, throws in some sandboxed frames). */
-function sessionStorageOrMemory(): AuthStorage {
-  try {
-    const session = (globalThis as { sessionStorage?: AuthStorage }).sessionStorage;
-    if (session) return session;
-  } catch {
-    // Access denied: fall through.
-  }
-  return memoryStorage();
-}
-
 const unauthorized = (message: string) => new AuthClientError('unauthorized', 401, message, { error: message, code: 'unauthorized', status_code: 401 });
-/** The origin of a URL as a page would resolve it (against its location), or '' when it has none. */
-function originOf(input: string | URL): string {
-  try {
-    return new URL(input, (globalThis as { location?: { href?: string } }).location?.href).origin;
-  } catch {
-    return '';
-  }
-}
-
 const notSignedIn = () => unauthorized('not signed in');
 const otherLogin = () => unauthorized('signed in as someone else in another tab');
 

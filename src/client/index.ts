@@ -1,5 +1,6 @@
 // express-authlib/client: the typed client for browsers and Node. No Node-only imports.
-export { createAuthClient, type AuthClient, type AuthClientOptions } from './client.js';
+export { createAuthClient, type AuthClient } from './client.js';
+export type { AuthClientOptions } from './client-options.js';
 export { AuthClientError, type ErrorBody } from './errors.js';
 export { memoryStorage, type AuthStorage } from './storage.js';
 export type { AuthState, AuthStore } from './auth-store.js';

@@ -18,3 +18,14 @@ export function memoryStorage(): AuthStorage {
     removeItem: (key) => void items.delete(key),
   };
 }
+
+/** The page's `sessionStorage` if it has a usable one (absent in Node, throws in some sandboxed frames). */
+export function sessionStorageOrMemory(): AuthStorage {
+  try {
+    const session = (globalThis as { sessionStorage?: AuthStorage }).sessionStorage;
+    if (session) return session;
+  } catch {
+    // Access denied: fall through.
+  }
+  return memoryStorage();
+}
