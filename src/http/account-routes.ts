@@ -17,7 +17,13 @@ export const resetSchema = z.object({ token: linkToken, password: v.password });
 export const tokenSchema = z.object({ token: linkToken });
 export const verificationSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
 export const emailChangeSchema = z.object({ new_email: v.email });
-export const confirmEmailChangeSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
+export const confirmEmailChangeSchema = z.object({
+  token: linkToken,
+  password: z.string().min(1).max(1024).optional().meta({
+    description:
+      "the account's password (401 `invalid_credentials` when wrong). A password-less account sends none and confirms with its own access JWT (`Authorization: Bearer`) instead: 401 `unauthorized` without one, 403 `forbidden` with another user's, an API token, a service key or an impersonation token",
+  }),
+});
 export const otpLoginSchema = z.object({ otp_id: z.string().min(1).max(64), code: z.string().min(1).max(32), mfa_id: z.string().min(1).max(128).optional() });
 
 export interface AccountRouteDeps {
