@@ -337,6 +337,25 @@ describe('an email change proves the holder as well as the mailbox: a victim who
   });
 });
 
+describe('an address that arrived by an unproven path is recovered by its owner', () => {
+  it("moved there by the programmatic API without email_verified: the owner's reset ends the linked identity, sessions and password", async () => {
+    const holder = await verifiedUser(t);
+    github.nextUser = github.makeUser({ email: `${uniqueName('holder')}@users.example`, verified: true });
+    const linked = await viaProvider(t, 'github', holder.token);
+    expect(linked.status, JSON.stringify(linked.body)).toBe(200);
+    const victim = `${uniqueName('victim')}@example.com`;
+    await t.auth.users.update(holder.user.id, { email: victim });
+    const rows = await rawQuery<{ owner_proven: boolean }>(`SELECT owner_proven FROM "${t.schema}".users WHERE id = $1`, [holder.user.id]);
+    expect(rows[0]!.owner_proven).toBe(false);
+    expect((await t.http.post(`${BASE}/request-password-reset`).send({ email: victim })).status).toBe(202);
+    const mail = await smtp.next('password_reset', victim);
+    expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: VICTIM_PASSWORD })).status).toBe(200);
+    expect(await accountRows(t, holder.user.id)).toHaveLength(0);
+    expect((await t.http.post(`${BASE}/token-refresh`).send({ refresh_token: linked.body.refresh_token })).status).toBe(401);
+    expectError(await t.http.post(`${BASE}/login`).send({ username: holder.username, password: PASSWORD }), 401, 'invalid_credentials');
+  });
+});
+
 describe('security mails carry no text the requester chose', () => {
   /** Whoever registered the victim's address chose this name; it must not reach the victim's mailbox. */
   const chosen = () => `Support.CALL-NOW.evil.${uniqueName('x').slice(2)}`;
