@@ -20,12 +20,16 @@ $$;
 
 -- Bumped by the database whenever the address or the password changes, by whatever path (the
 -- library's endpoints, the admin API, the CLI, the programmatic API, or plain SQL): every link,
--- code and mfa_id records the version it was issued under and dies when it differs.
+-- code and mfa_id records the version it was issued under and dies when it differs. The address is
+-- compared as written (`email`) as well as by its key (`email_key`): a plain-SQL update may set
+-- one without the other, and a change of case alone then also ends the links (harmless: new ones
+-- can be asked for).
 ALTER TABLE users ADD COLUMN IF NOT EXISTS credential_version integer NOT NULL DEFAULT 0;
 
 CREATE OR REPLACE FUNCTION users_bump_credential_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF NEW.email_key IS DISTINCT FROM OLD.email_key OR NEW.password_hash IS DISTINCT FROM OLD.password_hash THEN
+  IF NEW.email IS DISTINCT FROM OLD.email OR NEW.email_key IS DISTINCT FROM OLD.email_key
+     OR NEW.password_hash IS DISTINCT FROM OLD.password_hash THEN
     NEW.credential_version := OLD.credential_version + 1;
   END IF;
   RETURN NEW;

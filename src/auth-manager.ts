@@ -296,6 +296,7 @@ export class AuthManager {
       clientIp,
       adminRole: opts.adminRole,
       authenticate: this.requireAuth(),
+      authenticateIfPresent: this.requireAuth({ optional: true }),
       sessionOf: (req) => this.#authenticator.sessionOf(readCredentials(req)),
       authenticateForSetup: createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, opts.permissions, undefined, true),
       afterRegister: (userId, origin) => (opts.requireEmailVerification ? lifecycle.sendVerificationAfterRegister(userId, origin) : Promise.resolve()),

@@ -277,3 +277,122 @@ async function secondInstance(app: TestApp): Promise<TestApp> {
   other.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username }));
   return { app: other, auth, schema: app.schema, secret: app.secret, http: request(other), close: () => auth.close() };
 }
+
+describe('an email change proves the holder as well as the mailbox: a victim who clicks cannot hand their address over', () => {
+  /** A password-less account signed up through GitHub, asking to move to the victim's address. */
+  async function changeTowardVictim() {
+    const octo = github.makeUser({ email: `${uniqueName('attacker')}@users.example`, verified: true });
+    github.nextUser = octo;
+    const signUp = await viaProvider(t, 'github');
+    expect(signUp.status, JSON.stringify(signUp.body)).toBe(200);
+    const attacker = { id: signUp.body.user.id as string, token: signUp.body.token as string };
+    const victim = `${uniqueName('victim')}@example.com`;
+    expect((await t.http.post(`${BASE}/request-email-change`).set(bearer(attacker.token)).send({ new_email: victim })).status).toBe(202);
+    const mail = await smtp.next('email_change', victim);
+    return { octo, attacker, victim, link: mail.token! };
+  }
+
+  it("the victim's bare click is 401 unauthorized; the victim's Google sign-in then gets an account of its own", async () => {
+    const a = await changeTowardVictim();
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).send({ token: a.link }), 401, 'unauthorized');
+    const rows = await rawQuery<{ email: string | null; owner_proven: boolean }>(`SELECT email, owner_proven FROM "${t.schema}".users WHERE id = $1`, [
+      a.attacker.id,
+    ]);
+    expect(rows[0]!.email).not.toBe(a.victim);
+    google.nextUser = google.makeUser({ email: a.victim, email_verified: true });
+    const signIn = await viaProvider(t, 'google');
+    expect(signIn.status, JSON.stringify(signIn.body)).toBe(200);
+    expect(signIn.body.user.id).not.toBe(a.attacker.id);
+    expect(signIn.body.user.email).toBe(a.victim);
+    // The attacker's GitHub still signs in to the attacker's own account, not the victim's.
+    github.nextUser = a.octo;
+    expect((await viaProvider(t, 'github')).body.user.id).toBe(a.attacker.id);
+  });
+
+  it("another user's access token (the victim signed in elsewhere) is 403 forbidden", async () => {
+    const a = await changeTowardVictim();
+    const someone = await verifiedUser(t);
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).set(bearer(someone.token)).send({ token: a.link }), 403, 'forbidden');
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).set(bearer(someone.token)).send({ token: a.link, password: PASSWORD }), 403, 'forbidden');
+  });
+
+  it("an API token or an impersonation token of the account is 403 forbidden; the holder's own access token confirms", async () => {
+    const a = await changeTowardVictim();
+    const api = await t.http
+      .post(`${BASE}/me/api-tokens`)
+      .set(bearer(a.attacker.token))
+      .send({ name: 'x', scopes: ['*'] });
+    expect(api.status).toBe(201);
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).set('X-API-Token', api.body.token).send({ token: a.link }), 403, 'forbidden');
+    const admin = await registerUser(t);
+    await t.auth.users.setRoles(admin.user.id, ['admin', 'user']);
+    const { token: impersonating } = await t.auth.users.impersonate(admin.user.id, a.attacker.id);
+    expectError(await t.http.post(`${BASE}/confirm-email-change`).set(bearer(impersonating)).send({ token: a.link }), 403, 'forbidden');
+    // None of that spent the link: the holder confirms it, signed in, and the address is proven.
+    const ok = await t.http.post(`${BASE}/confirm-email-change`).set(bearer(a.attacker.token)).send({ token: a.link });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ok.body.user).toMatchObject({ email: a.victim, email_verified: true });
+    const rows = await rawQuery<{ owner_proven: boolean }>(`SELECT owner_proven FROM "${t.schema}".users WHERE id = $1`, [a.attacker.id]);
+    expect(rows[0]!.owner_proven).toBe(true);
+  });
+});
+
+describe('an address that arrived by an unproven path is recovered by its owner', () => {
+  it("moved there by the programmatic API without email_verified: the owner's reset ends the linked identity, sessions and password", async () => {
+    const holder = await verifiedUser(t);
+    github.nextUser = github.makeUser({ email: `${uniqueName('holder')}@users.example`, verified: true });
+    const linked = await viaProvider(t, 'github', holder.token);
+    expect(linked.status, JSON.stringify(linked.body)).toBe(200);
+    const victim = `${uniqueName('victim')}@example.com`;
+    await t.auth.users.update(holder.user.id, { email: victim });
+    const rows = await rawQuery<{ owner_proven: boolean }>(`SELECT owner_proven FROM "${t.schema}".users WHERE id = $1`, [holder.user.id]);
+    expect(rows[0]!.owner_proven).toBe(false);
+    expect((await t.http.post(`${BASE}/request-password-reset`).send({ email: victim })).status).toBe(202);
+    const mail = await smtp.next('password_reset', victim);
+    expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: mail.token, password: VICTIM_PASSWORD })).status).toBe(200);
+    expect(await accountRows(t, holder.user.id)).toHaveLength(0);
+    expect((await t.http.post(`${BASE}/token-refresh`).send({ refresh_token: linked.body.refresh_token })).status).toBe(401);
+    expectError(await t.http.post(`${BASE}/login`).send({ username: holder.username, password: PASSWORD }), 401, 'invalid_credentials');
+  });
+});
+
+describe('security mails carry no text the requester chose', () => {
+  /** Whoever registered the victim's address chose this name; it must not reach the victim's mailbox. */
+  const chosen = () => `Support.CALL-NOW.evil.${uniqueName('x').slice(2)}`;
+  function expectClean(mail: { subject: string; text: string; html: string }, username: string) {
+    for (const part of [mail.subject, mail.text, mail.html]) expect(part.toLowerCase()).not.toContain(username.toLowerCase());
+  }
+
+  it('reset, verification, email code, email change and the changed notice name no username', async () => {
+    const victim = `${uniqueName('victim')}@example.com`;
+    const squatter = await registerUser(t, { username: chosen(), email: victim });
+    expect((await t.http.post(`${BASE}/request-verification`).send({ email: victim })).status).toBe(202);
+    expectClean(await smtp.next('verification', victim), squatter.username);
+    expect((await t.http.post(`${BASE}/request-password-reset`).send({ email: victim })).status).toBe(202);
+    expectClean(await smtp.next('password_reset', victim), squatter.username);
+    expect((await t.http.post(`${BASE}/request-otp`).send({ email: victim })).status).toBe(202);
+    expectClean(await smtp.next('otp', victim), squatter.username);
+    const elsewhere = `${uniqueName('elsewhere')}@example.com`;
+    expect((await t.http.post(`${BASE}/request-email-change`).set(bearer(squatter.token)).send({ new_email: elsewhere })).status).toBe(202);
+    const change = await smtp.next('email_change', elsewhere);
+    expectClean(change, squatter.username);
+    expect((await t.http.post(`${BASE}/confirm-email-change`).send({ token: change.token, password: PASSWORD })).status).toBe(200);
+    expectClean(await smtp.next('email_changed', victim), squatter.username);
+  });
+
+  it('the wrong-codes notice names no username either', async () => {
+    const app = await opened.app({ mailer: smtp.url, rateLimit: {}, trustProxy: true });
+    const victim = `${uniqueName('victim')}@example.com`;
+    const squatter = await registerUser(app, { username: chosen(), email: victim });
+    let n = 0;
+    const from = () => ({ 'X-Forwarded-For': `203.0.113.${++n}` });
+    for (let round = 0; round < 4; round++) {
+      const otp = await app.http.post(`${BASE}/request-otp`).set(from()).send({ email: victim });
+      expect(otp.status).toBe(202);
+      const code = (await smtp.next('otp', victim)).code!;
+      const wrong = String((Number(code) + 1) % 1_000_000).padStart(code.length, '0');
+      for (let i = 0; i < 2; i++) await app.http.post(`${BASE}/login/otp`).set(from()).send({ otp_id: otp.body.otp_id, code: wrong });
+    }
+    expectClean(await smtp.next('failed_codes', victim), squatter.username);
+  });
+});

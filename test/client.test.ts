@@ -705,4 +705,18 @@ describe('account mail through the client: reset, verification, email change', (
     expect(client.store.getAccessToken()).toBeNull();
     await expectClientError(client.profile(), 401, 'unauthorized');
   });
+
+  it('a password-less account confirms its email change signed in: the client sends its access token', async () => {
+    const username = uniqueName('np');
+    const created = await t.auth.users.create({ username, email: `${username}@example.com`, email_verified: true });
+    const storage = memoryStorage();
+    storage.setItem('authlib:refresh_token', (await t.auth.issueTokens(created.id)).refresh_token);
+    const client = createAuthClient({ baseUrl: api, storage, crossTab: false });
+    expect((await client.restore())?.username).toBe(username);
+    const next = `${username}-new@example.com`;
+    await client.requestEmailChange(next);
+    const token = await mailTo(next, 'email_change');
+    await expectClientError(createAuthClient({ baseUrl: api, crossTab: false }).confirmEmailChange(token), 401, 'unauthorized');
+    expect((await client.confirmEmailChange(token)).email).toBe(next);
+  });
 });

@@ -68,6 +68,21 @@ describe('an address change kills what was mailed to the old address', () => {
     await t.auth.users.update(o.user.id, { email: `${uniqueName('api')}@example.com` });
     await expectDead(t, o);
   });
+
+  it('by plain SQL changing the address alone (email, not email_key): the old reset link and code no longer work', async () => {
+    const o = await withOutstanding();
+    await rawQuery(`UPDATE "${t.schema}".users SET email = $2 WHERE id = $1`, [o.user.id, `${uniqueName('sql')}@example.com`]);
+    await expectDead(t, o);
+  });
+
+  it('by plain SQL changing only the case of the address: the links end too (a new one can be asked for)', async () => {
+    const o = await withOutstanding();
+    await rawQuery(`UPDATE "${t.schema}".users SET email = upper(email) WHERE id = $1`, [o.user.id]);
+    await expectDead(t, o);
+    expect((await t.http.post(`${BASE}/request-password-reset`).send({ email: o.email })).status).toBe(202);
+    const fresh = (await smtp.next('password_reset', o.email.toUpperCase())).token!;
+    expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: fresh, password: NEW_PASSWORD })).status).toBe(200);
+  });
 });
 
 describe('a password change kills the links, codes and mfa_ids issued before', () => {

@@ -268,12 +268,15 @@ export function createAuthClient(options: AuthClientOptions) {
       await authed('POST', '/request-email-change', { new_email: newEmail });
     },
     /**
-     * Confirms the change with the token from that mail (and the password, unless the account has
-     * none); every login of the account ends, this one included.
+     * Confirms the change with the token from that mail and the password; a password-less account
+     * confirms signed in instead (this client's access token goes along). Every login of the
+     * account ends, this one included.
      */
     async confirmEmailChange(token: string, password?: string): Promise<User> {
-      const body = password === undefined ? { token } : { token, password };
-      const { user: u } = await call<{ user: User }>('POST', '/confirm-email-change', { body });
+      const { user: u } =
+        password === undefined
+          ? await authed<{ user: User }>('POST', '/confirm-email-change', { token })
+          : await call<{ user: User }>('POST', '/confirm-email-change', { body: { token, password } });
       coordinator.announceSignOut(forget());
       return u;
     },

@@ -17,13 +17,21 @@ export const resetSchema = z.object({ token: linkToken, password: v.password });
 export const tokenSchema = z.object({ token: linkToken });
 export const verificationSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
 export const emailChangeSchema = z.object({ new_email: v.email });
-export const confirmEmailChangeSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
+export const confirmEmailChangeSchema = z.object({
+  token: linkToken,
+  password: z.string().min(1).max(1024).optional().meta({
+    description:
+      "the account's password (401 `invalid_credentials` when wrong). A password-less account sends none and confirms with its own access JWT (`Authorization: Bearer`) instead: 401 `unauthorized` without one, 403 `forbidden` with another user's, an API token, a service key or an impersonation token",
+  }),
+});
 export const otpLoginSchema = z.object({ otp_id: z.string().min(1).max(64), code: z.string().min(1).max(32), mfa_id: z.string().min(1).max(128).optional() });
 
 export interface AccountRouteDeps {
   lifecycle: AccountLifecycleService;
   otp: OtpService;
   authenticate: Handler;
+  /** `authenticate` when the request carries a credential, else nothing (`/confirm-email-change`). */
+  authenticateIfPresent: Handler;
   origin: (req: Req) => EventOrigin;
   /** `mail` per address, `mailTarget` per target email, `code` failed codes, `login` failed passwords. */
   limit: { mail: Handler; mailTarget: Handler; code: Handler; login: Handler };
@@ -76,10 +84,16 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
     },
   );
 
-  // A wrong password here is a password guess: the login limiter counts it.
-  router.post('/confirm-email-change', d.limit.login, async (req, res) => {
+  // A wrong password here is a password guess: the login limiter counts it. A password-less
+  // account proves its holder with its own access JWT instead: an API token, a service key or an
+  // impersonation token is no such proof (and another user's JWT is refused by the service).
+  router.post('/confirm-email-change', d.limit.login, d.authenticateIfPresent, async (req, res) => {
     const { token, password } = v.parseInput(confirmEmailChangeSchema, bodyObject(req));
-    sendJson(res, 200, { success: true, user: await d.lifecycle.confirmEmailChange(token, password, d.origin(req)) });
+    const auth = req.auth;
+    if (auth && (auth.method !== 'jwt' || auth.impersonator_id !== undefined))
+      throw new ForbiddenError('forbidden', "an email change is confirmed with the password or the account's own access token");
+    const proof = { password, holderId: auth?.user.id };
+    sendJson(res, 200, { success: true, user: await d.lifecycle.confirmEmailChange(token, proof, d.origin(req)) });
   });
 
   router.post('/request-otp', ...mailLimits(emailSchema), async (req, res) => {

@@ -51,9 +51,14 @@ function minutesLeft(d: MailTemplateData): string {
   return `It works once, for ${minutes} minute${minutes === 1 ? '' : 's'} (until ${d.expiresAt.toISOString()}).`;
 }
 
+/**
+ * Who asked and when. Never the username or real name: whoever registered an address (a squatter
+ * on someone else's, say) chose them, and a security mail to the address's owner must carry no text
+ * a requester chose ("Support.CALL-NOW.evil.example").
+ */
 function whoAsked(d: MailTemplateData): string {
   const from = d.ip ? ` from the address ${d.ip}${d.device ? ` (${d.device})` : ''}` : '';
-  return `This was requested for the account "${d.user.username}" at ${d.requestedAt.toISOString()}${from}.`;
+  return `This was requested at ${d.requestedAt.toISOString()}${from}.`;
 }
 
 /** Plain mail: what happened, who asked from where, the link or code, when it expires, what to do if it was not you. */
@@ -73,7 +78,13 @@ export const DEFAULT_MAIL_TEMPLATES: Readonly<Record<MailKind, (data: MailTempla
   password_reset: (d) => plain(`${d.appName}: reset your password`, 'Someone asked to reset the password of your account.', d, linkOrToken(d), ignore),
   verification: (d) => plain(`${d.appName}: verify your email address`, `Confirm that ${d.to} is your address.`, d, linkOrToken(d), ignore),
   email_change: (d) =>
-    plain(`${d.appName}: confirm your new email address`, `Someone asked to change the email of your account to ${d.to}.`, d, linkOrToken(d), ignore),
+    plain(
+      `${d.appName}: confirm your new email address`,
+      `Someone asked to move an account of ${d.appName} to this address, ${d.to}. Confirm it only if you asked for it, signed in to that account.`,
+      d,
+      linkOrToken(d),
+      ignore,
+    ),
   email_changed: (d) =>
     plain(
       `${d.appName}: your email address was changed`,

@@ -1,4 +1,4 @@
-import { AuthenticationError, ConflictError, InvalidLinkError, NotConfiguredError, ValidationError } from '../errors.js';
+import { AuthenticationError, ConflictError, ForbiddenError, InvalidLinkError, NotConfiguredError, ValidationError } from '../errors.js';
 import { isUniqueViolation } from '../db/unavailable.js';
 import { deleteAllApiTokens } from '../db/api-tokens-repository.js';
 import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
@@ -29,6 +29,15 @@ const LINK_PURPOSES: readonly OneTimePurpose[] = ['password_reset', 'verificatio
 const REQUESTED = { password_reset: 'password_reset_requested', verification: 'verification_requested', email_change: 'email_change_requested' } as const;
 
 const invalidLink = () => new InvalidLinkError();
+
+/**
+ * What confirms an email change besides the link: the account's password, or for a password-less
+ * account the id of the user whose own access JWT came with the request.
+ */
+export interface EmailChangeProof {
+  password?: string;
+  holderId?: string;
+}
 
 /**
  * The account lifecycle by mail: password reset, email verification and email change. Links are
@@ -146,14 +155,23 @@ export class AccountLifecycleService {
 
   /**
    * Moves the account to the link's address (verified, since the link was read there), ends every
-   * login and link of the user, and sends a notice to the old address. An account with a password
-   * must give it (401 `invalid_credentials` when wrong; the link stays usable).
+   * login and link of the user, and sends a notice to the old address. The token proves the
+   * mailbox; the holder of the account must prove themselves too, or whoever asked could send the
+   * link to someone else's address and have its owner's click move that address into his account:
+   * an account with a password gives it (401 `invalid_credentials` when wrong; the link stays
+   * usable), a password-less one comes with an access JWT of its own (`holderId`: not an API token,
+   * service key or impersonation token; 401 `unauthorized` without one, 403 `forbidden` for
+   * another user's). Either way the holder proved the new address (`owner_proven`).
    */
-  async confirmEmailChange(token: string, password: string | undefined, origin?: EventOrigin): Promise<User> {
+  async confirmEmailChange(token: string, proof: EmailChangeProof, origin?: EventOrigin): Promise<User> {
     const { row, user } = await this.#peek('email_change', token);
     if (user.password_hash) {
-      const matches = password !== undefined && (await this.ctx.hasher.verify(password, user.password_hash));
+      const matches = proof.password !== undefined && (await this.ctx.hasher.verify(proof.password, user.password_hash));
       if (!matches) throw new AuthenticationError('invalid_credentials', 'the password is wrong');
+    } else if (proof.holderId === undefined) {
+      throw new AuthenticationError('unauthorized', 'this account has no password: confirm signed in to it, with its access token');
+    } else if (proof.holderId !== user.id) {
+      throw new ForbiddenError('forbidden', 'the link is for another account: confirm signed in to the account that asked for it');
     }
     const newEmail = row.email!;
     const now = this.ctx.opts.now();
@@ -161,10 +179,13 @@ export class AccountLifecycleService {
     try {
       changed = await this.ctx.database.run((db) =>
         this.ctx.revocation.commit(db, { user: user.id }, async (trx) => {
-          await lockUser(trx, user.id);
-          if (!(await this.tokens.claim(trx, 'email_change', token))) throw invalidLink();
-          // Asked for while signed in, confirmed with the password (or by a password-less holder):
-          // the account's holder reads the new address.
+          const current = await lockUser(trx, user.id);
+          if (!current || !(await this.tokens.claim(trx, 'email_change', token))) throw invalidLink();
+          // The password checked above must still be the account's (one set since would bump the
+          // version and kill the link, but the proof is only as good as the hash it was checked against).
+          if (current.password_hash !== user.password_hash) throw invalidLink();
+          // Asked for while signed in, confirmed with the holder's password or access token: the
+          // account's holder reads the new address.
           await bumpTokenVersion(trx, user.id, now, { email: newEmail, email_key: identityKey(newEmail), email_verified: true, owner_proven: true });
           await this.#endEverything(trx, user.id, now);
           return (await findUserById(trx, user.id))!;

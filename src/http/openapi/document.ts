@@ -98,6 +98,8 @@ function components(): { schemas: Record<string, JsonSchema>; bodyRef: (op: Oper
 function security(access: Access): Array<Record<string, string[]>> {
   if (access === 'none') return [];
   if (access === 'jwt') return [{ accessToken: [] }];
+  // Anonymous, or with an access JWT (an empty requirement makes the credential optional).
+  if (access === 'jwt_optional') return [{}, { accessToken: [] }];
   return [{ accessToken: [] }, { apiToken: [] }, { apiTokenBearer: [] }];
 }
 

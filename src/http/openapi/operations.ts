@@ -21,7 +21,8 @@ import * as r from './responses.js';
  * Who may call: `none` (public), `jwt` (an access JWT; an API token gets 403), `any` (an access JWT
  * or an API token), `admin` (`adminRole`, through an access JWT or an API token with scope `admin`).
  */
-export type Access = 'none' | 'jwt' | 'any' | 'admin';
+/** `jwt_optional`: no credential needed, but an access JWT sent along is checked and counts (`/confirm-email-change`). */
+export type Access = 'none' | 'jwt' | 'jwt_optional' | 'any' | 'admin';
 
 /** One documented operation: the request schemas are the ones that validate it. */
 export interface Operation {
@@ -180,9 +181,10 @@ export const OPERATIONS: readonly Operation[] = [
     limited,
   }),
   op('account', 'post /confirm-email-change', 'Move the account to the new address', {
+    access: 'jwt_optional',
     body: ['ConfirmEmailChangeRequest', account.confirmEmailChangeSchema],
     ok: { 200: r.SuccessWithUser },
-    errors: [401, 409],
+    errors: [401, 403, 409],
     limited,
   }),
   op('account', 'post /request-otp', 'Mail a one-time sign-in code', {
