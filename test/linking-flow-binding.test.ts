@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, PASSWORD, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
+import { bearer, createTestApp, PASSWORD, type TestApp, verifiedUser } from './helpers/app.js';
 import { adminApi, registerAdmin } from './helpers/admin.js';
 import { BASE, loginOk } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
@@ -50,7 +50,7 @@ describe('a linking flow ends with the logins of the user who began it', () => {
     expect(await accountRows(t, victim.user.id)).toHaveLength(1);
   });
 
-  const ends: Array<[string, (victim: Awaited<ReturnType<typeof registerUser>>) => Promise<void>]> = [
+  const ends: Array<[string, (victim: Awaited<ReturnType<typeof verifiedUser>>) => Promise<void>]> = [
     [
       'logs out everywhere',
       async (victim) => {
