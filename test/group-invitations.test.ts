@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, PASSWORD, registerUser, verifiedUser, type TestApp } from './helpers/app.js';
+import { createTestApp, PASSWORD, registerUser, verifiedUser, type TestApp } from './helpers/app.js';
 import { registerAdmin } from './helpers/admin.js';
 import { BASE, expectError, expectIsoUtc, expectUserObject, expectValidation, uniqueName } from './helpers/endpoints.js';
 import { groupApi, joinByInvitation } from './helpers/groups.js';
