@@ -76,8 +76,13 @@ export function mailTemplatesOf(value: unknown): Readonly<MailTemplates> {
   if (value === undefined) return DEFAULT_MAIL_TEMPLATES_OPTION;
   const templates = plainObject(value, 'mailTemplates', 'keyed by mail kind');
   for (const [kind, fn] of Object.entries(templates)) {
-    if (!['password_reset', 'verification', 'email_change', 'email_changed', 'otp'].includes(kind)) {
-      throw misuse(`mailTemplates.${kind}`, 'is not a mail kind: password_reset, verification, email_change, email_changed or otp');
+    // group_invitation too: its default names nothing anyone chose, so an app that wants the group's
+    // name in the mail writes its own template (and owns what user-chosen text it shows).
+    if (!['password_reset', 'verification', 'email_change', 'email_changed', 'otp', 'failed_codes', 'group_invitation'].includes(kind)) {
+      throw misuse(
+        `mailTemplates.${kind}`,
+        'is not a mail kind: password_reset, verification, email_change, email_changed, otp, failed_codes or group_invitation',
+      );
     }
     if (fn !== undefined && typeof fn !== 'function') throw misuse(`mailTemplates.${kind}`, 'must be a function (data) => ({ subject, text, html })');
   }

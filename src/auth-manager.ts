@@ -13,7 +13,7 @@ import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './optio
 import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
 import { permissionNeed, type Permissions } from './security/permissions.js';
-import { createLimiter } from './security/rate-limit.js';
+import { createCounter, createLimiter } from './security/rate-limit.js';
 import { mailTargetOf } from './http/mail-target.js';
 import { SecondFactorLimit } from './security/second-factor-limit.js';
 import { clientIpResolver } from './security/client-ip.js';
@@ -237,7 +237,9 @@ export class AuthManager {
     const groups = new GroupService(ctx, groupAccess);
     const groupMembers = new GroupMemberService(ctx, groupAccess);
     const serviceKeys = new ServiceKeyService(groupAccess, apiTokens, opts.adminRole);
-    const invitations = new GroupInvitationService(ctx, groupAccess);
+    // Invitation mails per target address, keyed by a hash so the counters hold no addresses.
+    const invitationMail = createCounter('invitationMail', opts.rateLimit, this.#database, opts.now);
+    const invitations = new GroupInvitationService(ctx, groupAccess, (to) => invitationMail(sha256(identityKey(to))));
     this.groups = groupsApi({ groups, members: groupMembers, invitations, serviceKeys, users, adminRole: opts.adminRole });
     const oneTimeTokens = new OneTimeTokens(opts.now);
     const challenges = new MfaChallenges(ctx, oneTimeTokens);

@@ -175,7 +175,19 @@ export class ConflictError extends AuthError {
  * `secondFactor` (the per-account limit on wrong second factors and email codes).
  */
 export type RateLimitName =
-  'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'account' | 'secondFactor' | 'invitation';
+  | 'login'
+  | 'register'
+  | 'refresh'
+  | 'token'
+  | 'oauth'
+  | 'oauthCallback'
+  | 'mail'
+  | 'mailTarget'
+  | 'code'
+  | 'account'
+  | 'secondFactor'
+  | 'invitation'
+  | 'invitationMail';
 
 const RATE_LIMITED: Record<RateLimitName, string> = {
   login: 'too many failed logins from this address',
@@ -190,6 +202,8 @@ const RATE_LIMITED: Record<RateLimitName, string> = {
   account: 'too many failed logins of this account from this address',
   secondFactor: 'too many wrong codes for this account',
   invitation: 'too many group invitations sent by this account',
+  // Never answered (over this limit the mail is just not sent); named for completeness.
+  invitationMail: 'too many invitation mails to this address',
 };
 
 /**

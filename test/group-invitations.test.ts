@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, registerUser, type TestApp } from './helpers/app.js';
+import { createTestApp, PASSWORD, registerUser, verifiedUser, type TestApp } from './helpers/app.js';
 import { registerAdmin } from './helpers/admin.js';
-import { expectError, expectIsoUtc, expectUserObject, expectValidation } from './helpers/endpoints.js';
+import { BASE, expectError, expectIsoUtc, expectUserObject, expectValidation, uniqueName } from './helpers/endpoints.js';
 import { groupApi, joinByInvitation } from './helpers/groups.js';
 import { rawQuery } from './helpers/database.js';
 import { mailbox } from './helpers/mailbox.js';
@@ -20,7 +20,8 @@ type Api = ReturnType<typeof groupApi>;
 const NO_SUCH = '00000000-0000-4000-8000-000000000000';
 
 async function ownedGroup(name = 'Crew') {
-  const owner = await registerUser(t);
+  // Inviting needs an inviter who proved their address.
+  const owner = await verifiedUser(t);
   const api = groupApi(t, owner.token);
   const { group } = (await api.create({ name })).body as { group: { id: string; slug: string; name: string } };
   return { owner, api, group };
@@ -110,9 +111,9 @@ describe('POST /groups/{id}/invitations', () => {
     const address = `fresh_${Date.now()}@example.com`;
     await api.invite(group.id, { email: address, roles: ['viewer'] });
     const mail = await box.next('group_invitation', address);
-    expect(mail.subject).toContain('Mail Club');
-    expect(mail.text).toContain(owner.username);
-    expect(mail.text).toContain('viewer');
+    // Nothing the inviter typed: no group name, no inviter name, no roles (see the B4 test below).
+    expect(mail.subject).toBe('express-authlib: you have been invited to join a group');
+    for (const chosen of ['Mail Club', owner.username, 'viewer']) expect(mail.subject + mail.text + mail.html).not.toContain(chosen);
     expect(mail.user).toEqual({ id: '', username: '' });
     // By username: an unverified address gets nothing (it may be someone else's), a verified one does.
     const unverified = await registerUser(t);
@@ -344,7 +345,7 @@ describe('rate limit', () => {
   it('counts every invitation an account sends, known invitee or not (429 rate_limited after the limit)', async () => {
     const limited = await createTestApp({ rateLimit: { invitation: { limit: 3, windowSeconds: 3600 } } });
     try {
-      const owner = await registerUser(limited);
+      const owner = await verifiedUser(limited);
       const api = groupApi(limited, owner.token);
       const { group } = (await api.create({ name: 'Busy' })).body;
       const real = await registerUser(limited);
@@ -354,11 +355,169 @@ describe('rate limit', () => {
       expectError(refused, 429, 'rate_limited');
       expectError(await api.invite(group.id, { username: real.username }), 429, 'rate_limited');
       // Per inviting account: another admin is not held back.
-      const other = await registerUser(limited);
+      const other = await verifiedUser(limited);
       const otherGroup = (await groupApi(limited, other.token).create({ name: 'Calm' })).body.group;
       expect((await groupApi(limited, other.token).invite(otherGroup.id, { username: real.username })).status).toBe(202);
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('an address squatter gets no invitation addressed to it (B2)', () => {
+  it("the owner's bare click on the squatter's verification link does not hand him the invitation; the owner's recovery does, to the owner", async () => {
+    const address = `${uniqueName('victim')}@example.com`;
+    // The squatter registers the victim's address and asks for a verification link (it goes to the victim).
+    const squatter = await registerUser(t, { email: address });
+    expect((await t.http.post(`${BASE}/request-verification`).send({ email: address })).status).toBe(202);
+    const link = await box.next('verification', address);
+    // A site admin invites that address as a group admin.
+    const admin = await registerAdminToken();
+    const { group } = (await groupApi(t, admin.token).create({ name: 'Operations' })).body as { group: { id: string } };
+    expect((await groupApi(t, admin.token).invite(group.id, { email: address, roles: ['admin'] })).status).toBe(202);
+    const invitationId = (await rawQuery<{ id: string }>(`SELECT id FROM "${t.schema}".group_invitations WHERE email = $1`, [address]))[0]!.id;
+    // The victim clicks the link: verified, but whoever holds the password is not proven.
+    const clicked = await t.http.post(`${BASE}/confirm-verification`).send({ token: link.token });
+    expect(clicked.status).toBe(200);
+    expect(clicked.body.user.email_verified).toBe(true);
+    // The squatter neither sees nor takes it.
+    const mine = groupApi(t, squatter.token);
+    expect(await pending(mine)).toEqual([]);
+    expectError(await mine.accept(invitationId), 404, 'not_found');
+    expectError(await mine.decline(invitationId), 404, 'not_found');
+    expect((await mine.userGroups()).body).toEqual([]);
+    // So no group admin, no service key, no invitation of his own real account.
+    expectError(await mine.createKey(group.id, { name: 'backdoor' }), 404, 'not_found');
+    const accomplice = await verifiedUser(t);
+    expectError(await mine.invite(group.id, { username: accomplice.username, roles: ['admin'] }), 404, 'not_found');
+    // The owner recovers the address: now the invitation is theirs, and only theirs.
+    expect((await t.http.post(`${BASE}/request-password-reset`).send({ email: address })).status).toBe(202);
+    const reset = await box.next('password_reset', address);
+    expect((await t.http.post(`${BASE}/confirm-password-reset`).send({ token: reset.token, password: 'the owner chose this one' })).status).toBe(200);
+    const login = await t.http.post(`${BASE}/login`).send({ username: address, password: 'the owner chose this one' });
+    expect(login.status).toBe(200);
+    const owner = groupApi(t, login.body.token);
+    expect((await pending(owner)).map((i) => i.id)).toEqual([invitationId]);
+    expect((await owner.accept(invitationId)).status).toBe(200);
+    const { members } = (await groupApi(t, admin.token).members(group.id)).body as { members: Array<{ user: { id: string }; roles: string[] }> };
+    expect(members.find((m) => m.user.id === squatter.user.id)?.roles).toEqual(['admin']);
+    // The same account row, but the squatter's password and tokens are gone.
+    expectError(await t.http.post(`${BASE}/login`).send({ username: squatter.username, password: PASSWORD }), 401, 'invalid_credentials');
+    expect((await mine.invitations()).status).toBe(401);
+  });
+
+  it('listing and accepting read the address as it stands: an address that became unproven again (changed by an admin) loses it', async () => {
+    const { api, group } = await ownedGroup();
+    const invitee = await verifiedUser(t);
+    const address = `${invitee.username}@example.com`;
+    await api.invite(group.id, { email: address });
+    const mine = groupApi(t, invitee.token);
+    const [invitation] = await pending(mine);
+    expect(invitation).toBeDefined();
+    // An admin marks the address unverified again: neither listed nor acceptable.
+    await t.auth.users.update(invitee.user.id, { email_verified: false });
+    expect(await pending(mine)).toEqual([]);
+    expectError(await mine.accept(invitation!.id), 404, 'not_found');
+  });
+});
+
+describe('invitation mail carries no attacker text and floods no inbox (B4)', () => {
+  it('an inviter whose address is unverified, or verified by a bare click only, gets 403 email_not_verified: nothing stored, nothing mailed', async () => {
+    const target = `${uniqueName('target')}@example.com`;
+    const fresh = await registerUser(t);
+    const api = groupApi(t, fresh.token);
+    const { group } = (await api.create({ name: 'Security Team - verify at https://evil.example' })).body as { group: { id: string } };
+    expectError(await api.invite(group.id, { email: target }), 403, 'email_not_verified');
+    expectError(await api.invite(group.id, { username: (await verifiedUser(t)).username }), 403, 'email_not_verified');
+    // A squatter's account the owner verified by a bare click does not count as proven either.
+    const squatted = `${uniqueName('victim')}@example.com`;
+    const squatter = await registerUser(t, { email: squatted });
+    expect((await t.http.post(`${BASE}/request-verification`).send({ email: squatted })).status).toBe(202);
+    expect((await t.http.post(`${BASE}/confirm-verification`).send({ token: (await box.next('verification', squatted)).token })).status).toBe(200);
+    const sq = groupApi(t, squatter.token);
+    const own = (await sq.create({ name: 'Payroll' })).body.group as { id: string };
+    expectError(await sq.invite(own.id, { email: target }), 403, 'email_not_verified');
+    // Trusted code acting as such an account is held to the same rule.
+    await expect(t.auth.groups.invite(group.id, { email: target }, { actor: fresh.user.id })).rejects.toMatchObject({ code: 'email_not_verified' });
+    const stored = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${t.schema}".group_invitations WHERE email = $1`, [target]);
+    expect(stored[0]!.n).toBe(0);
+    // A site admin is exempt (the app appointed them), proven or not.
+    const admin = await registerAdminToken();
+    expect((await groupApi(t, admin.token).invite(group.id, { email: target })).status).toBe(202);
+    await box.next('group_invitation', target);
+  });
+
+  it('the default mail names no group, inviter or role; an app template still gets them', async () => {
+    const templated = mailbox();
+    const app = await createTestApp({
+      mailer: templated.mailer,
+      issuer: 'Acme',
+      mailTemplates: {
+        group_invitation: (d) => ({
+          subject: `custom ${d.invitation!.group.name}`,
+          text: `${d.invitation!.invitedBy} ${d.invitation!.roles.join()}`,
+          html: '',
+        }),
+      },
+    });
+    try {
+      const inviter = await verifiedUser(app, { username: `Support_Desk_${Date.now()}` });
+      const api = groupApi(app, inviter.token);
+      const { group } = (await api.create({ name: 'Custom Crew' })).body as { group: { id: string } };
+      await api.invite(group.id, { email: 'custom@example.com', roles: ['viewer'] });
+      const custom = await templated.next('group_invitation', 'custom@example.com');
+      expect(custom.subject).toBe('custom Custom Crew');
+      expect(custom.text).toBe(`${inviter.username} viewer`);
+    } finally {
+      await app.close();
+    }
+    const evilName = 'Security Team - verify at https://evil.example';
+    const inviter = await verifiedUser(t, { username: `IT_Helpdesk_${Date.now()}` });
+    const api = groupApi(t, inviter.token);
+    const { group } = (await api.create({ name: evilName })).body as { group: { id: string } };
+    const target = `${uniqueName('target')}@example.com`;
+    await api.invite(group.id, { email: target, roles: ['admin'] });
+    const mail = await box.next('group_invitation', target);
+    const all = `${mail.subject}\n${mail.text}\n${mail.html}`;
+    for (const chosen of [evilName, 'evil.example', inviter.username, 'admin']) expect(all).not.toContain(chosen);
+    expect(mail.subject).toBe('express-authlib: you have been invited to join a group');
+    expect(mail.text).toContain('You have been invited to join a group on express-authlib.');
+    expect(mail.text).toContain('Sign in to express-authlib to see the invitation and accept or decline it.');
+  });
+
+  it('at most 5 invitation mails per target address an hour, whoever invites; beyond that the same 202, the invitation renewed, no mail', async () => {
+    const limitedBox = mailbox();
+    const loose = { limit: 1000, windowSeconds: 60 };
+    const app = await createTestApp({ mailer: limitedBox.mailer, rateLimit: { register: loose, invitation: loose } });
+    let invitee: Awaited<ReturnType<typeof verifiedUser>>;
+    const target = `${uniqueName('target')}@example.com`;
+    const other = `${uniqueName('other')}@example.com`;
+    try {
+      const inviter = await verifiedUser(app);
+      const api = groupApi(app, inviter.token);
+      const { group } = (await api.create({ name: 'Flood' })).body as { group: { id: string } };
+      const { group: second } = (await api.create({ name: 'Flood Two' })).body as { group: { id: string } };
+      // 12 invitations to one address (two groups, as any inviter could): each answered alike.
+      for (let i = 0; i < 12; i++) {
+        const res = await api.invite(i % 2 === 0 ? group.id : second.id, { email: target });
+        expect(res.status).toBe(202);
+        expect(res.body).toEqual({ success: true });
+      }
+      // Another address is not held back.
+      expect((await api.invite(group.id, { email: other })).status).toBe(202);
+      // By username: the account's address is the target counted.
+      invitee = await verifiedUser(app);
+      for (let i = 0; i < 8; i++) expect((await api.invite(i % 2 === 0 ? group.id : second.id, { username: invitee.username })).status).toBe(202);
+      // The invitations stand: the address's proven owner sees both.
+      const owner = await verifiedUser(app, { email: target });
+      expect((await pending(groupApi(app, owner.token))).map((i) => i.group.id).sort()).toEqual([group.id, second.id].sort());
+      expect(await pending(groupApi(app, invitee.token))).toHaveLength(2);
+    } finally {
+      await app.close(); // waits for the mail sent after the answers
+    }
+    const to = (address: string) => limitedBox.messages.filter((m) => m.kind === 'group_invitation' && m.to === address).length;
+    expect(to(target)).toBe(5);
+    expect(to(other)).toBe(1);
+    expect(to(`${invitee!.username}@example.com`)).toBe(5);
   });
 });

@@ -226,7 +226,7 @@ describe('real responses match the document', () => {
 
   it('groups, members, invitations, children and service keys (403, 404, 409)', async () => {
     const NO_INVITATION = '00000000-0000-4000-8000-000000000000';
-    const owner = await registerUser(t);
+    const owner = await verifiedUser(t); // inviting needs a proven address
     const other = await registerUser(t);
     const auth = bearer(owner.token);
     const g = await call('post', '/groups').send({ name: `Team ${uniqueName('g')}` }, auth);

@@ -239,7 +239,19 @@ describe('shared counters', () => {
         },
       },
     });
-    expect([...stores].sort()).toEqual(['code', 'invitation', 'login', 'mail', 'mailTarget', 'oauth', 'oauthCallback', 'refresh', 'register', 'token']);
+    expect([...stores].sort()).toEqual([
+      'code',
+      'invitation',
+      'invitationMail',
+      'login',
+      'mail',
+      'mailTarget',
+      'oauth',
+      'oauthCallback',
+      'refresh',
+      'register',
+      'token',
+    ]);
     expect((await failLogin(t.http, 'mem')).status).toBe(401);
     expect((await failLogin(t.http, 'mem')).status).toBe(401);
     expectRateLimited(await failLogin(t.http, 'mem'), 60);

@@ -94,19 +94,19 @@ export const DEFAULT_MAIL_TEMPLATES: Readonly<Record<MailKind, (data: MailTempla
       'If this was not you, reset your password and contact the app at once.',
     ),
   group_invitation: (d) => {
-    const inv = d.invitation;
-    const group = inv ? `"${inv.group.name}"` : 'a group';
-    const roles = inv && inv.roles.length > 0 ? ` with the roles ${inv.roles.join(', ')}` : '';
+    // No text anyone chose: group names, usernames and roles are typed by whoever invites (anyone
+    // who made a group), so "Security Team - verify at https://evil.example" must not reach an
+    // inbox in this app's name. The details stay in `d.invitation` for an app's own template.
     const lines = [
-      `${inv?.invitedBy ?? 'A group admin'} invited you to join ${group}${roles} on ${d.appName}.`,
+      `You have been invited to join a group on ${d.appName}.`,
       '',
-      `Sign in to ${d.appName} with an account whose verified address is ${d.to} (or the invited account) to accept or decline it.`,
+      `Sign in to ${d.appName} to see the invitation and accept or decline it.`,
       ...(d.expiresAt ? [`The invitation expires at ${d.expiresAt.toISOString()}.`] : []),
       '',
-      'If you do not know this group, ignore this mail; nothing happens unless you accept.',
+      'If you do not expect this, ignore this mail; nothing happens unless you accept.',
     ];
     return {
-      subject: `${d.appName}: you are invited to join ${group}`,
+      subject: `${d.appName}: you have been invited to join a group`,
       text: lines.join('\n'),
       html: lines.map((line) => (line === '' ? '' : `<p>${escape(line)}</p>`)).join('\n'),
     };

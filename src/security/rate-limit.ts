@@ -33,13 +33,20 @@ export interface RateLimitOptions {
   /** Group invitations sent (`POST /groups/{id}/invitations`) per inviting account, whatever the answer. @default 30 per 3600 s */
   invitation?: LimitRule;
   /**
+   * Group-invitation mails per target address (a username invitation counts under the account's
+   * address it is mailed to), whoever invites. Over the limit the invitation is still stored and
+   * answered alike (202); only its mail is left out, so the limit tells nobody anything. @default 5 per 3600 s
+   */
+  invitationMail?: LimitRule;
+  /**
    * Makes the counter store for one limiter (called once per limiter, with its name): any
    * express-rate-limit store, e.g. rate-limit-redis. @default counters in the library's database, shared by every instance
    */
   store?: (limiter: LimitName) => Store;
 }
 
-export type LimitName = 'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'invitation';
+export type LimitName =
+  'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'invitation' | 'invitationMail';
 
 export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
   login: { limit: 10, windowSeconds: 900 },
@@ -52,6 +59,7 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Objec
   mailTarget: { limit: 5, windowSeconds: 3600 },
   code: { limit: 10, windowSeconds: 900 },
   invitation: { limit: 30, windowSeconds: 3600 },
+  invitationMail: { limit: 5, windowSeconds: 3600 },
 });
 
 /** Limiters that count only failures: a success is the normal case and must never lock a user out. */
@@ -72,6 +80,22 @@ export function limiterSetup(name: LimitName, options: RateLimitOptions, db: Dat
 /** The counting key of a client address (IPv6 grouped by /56, as express-rate-limit does). */
 export function addressKey(name: LimitName, ip: string): string {
   return `${name}:${ipKeyGenerator(ip)}`;
+}
+
+/**
+ * A limit counted by code rather than by a route: each call counts one under `key` and says whether
+ * it is within the rule. Always true when rate limiting is off. Same store and key layout as the
+ * route limiters (`name:key`), so a custom `store` counts it too.
+ */
+export function createCounter(name: LimitName, options: false | RateLimitOptions, db: DatabaseGate, now: () => Date): (key: string) => Promise<boolean> {
+  if (options === false) return () => Promise.resolve(true);
+  const { rule, counter } = limiterSetup(name, options, db, now);
+  const ready = Promise.resolve(counter.init?.({ windowMs: rule.windowSeconds * 1000, limit: rule.limit } as ErlOptions));
+  return async (key) => {
+    await ready;
+    const { totalHits } = await counter.increment(`${name}:${key}`);
+    return totalHits <= rule.limit;
+  };
 }
 
 /** Builds the limiter for one endpoint group, or a pass-through when rate limiting is off. */

@@ -19,6 +19,16 @@ export function hasUnverifiedAddress(user: Pick<UserRow, 'email' | 'email_verifi
 }
 
 /**
+ * Whether the account's holder has proven the address it carries: verified, and verified by whoever
+ * holds the account's credentials (`owner_proven`), not by a bare click on a link someone else
+ * asked for. What it takes to act under that address towards others (invite into a group) or to be
+ * reached through it (an invitation addressed by email). An account without an address has none.
+ */
+export function holdsProvenAddress(user: Pick<UserRow, 'email' | 'email_verified' | 'owner_proven'>): boolean {
+  return user.email !== null && user.email_verified && user.owner_proven;
+}
+
+/**
  * Someone just proved the account's address by a recovery path (a reset link, an email code). If
  * the account's holder had not proven it before (`owner_proven` false: a self-registration, even
  * one whose verification link was clicked), whoever set the account up may be someone else who

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
 import {
   deleteExpiredInvitations,
   deleteInvitation,
@@ -14,6 +14,7 @@ import type { GroupInvitationRow, GroupRow } from '../db/schema.js';
 import { findUserById, findUsersByIds, identityKey, isUserId, lockUser, type UserRecord } from '../db/users-repository.js';
 import type { EventOrigin } from '../security/audit.js';
 import { email, parseInput } from '../validation.js';
+import { holdsProvenAddress } from './address-ownership.js';
 import type { ServiceContext } from './context.js';
 import { activeAdminOf, toGroup, type Actor, type Group, type GroupAccess, type GroupUser } from './group-access.js';
 import { setRolesSchema } from './group-members.js';
@@ -49,9 +50,12 @@ const sorted = (list: Iterable<string>) => [...new Set(list)].sort();
 /**
  * Joining a group by invitation: a group admin invites an account (by username) or an address (by
  * email); the invitee lists, accepts or declines. Inviting answers alike whether or not the account
- * exists, so it reveals nothing about accounts. An invitation addressed to an email is acceptable
- * only by an account whose verified email is that address (not by whoever registers it unverified);
- * one addressed to a username only by that account. It lives `INVITATION_DAYS`, is renewed by
+ * exists, so it reveals nothing about accounts. An invitation addressed to an email is listed and
+ * acceptable only by an account whose email is that address, verified and proven by its holder
+ * (`owner_proven`: not by whoever registered it, even once the owner clicked a verification link
+ * that registrant asked for); one addressed to a username only by that account. Only an inviter
+ * who proved their own address (or a site admin) invites, and each target address gets at most
+ * `rateLimit.invitationMail` invitation mails per window (the rest are stored, not mailed). It lives `INVITATION_DAYS`, is renewed by
  * inviting again, ends with its group or its inviter, and is void once the inviter no longer
  * administers the group.
  */
@@ -59,10 +63,18 @@ export class GroupInvitationService {
   constructor(
     private readonly ctx: ServiceContext,
     private readonly access: GroupAccess,
+    /**
+     * Counts one invitation mail to this address and says whether it may go out (false over the
+     * per-target limit). Runs after the answer, so the limit changes neither the answer nor its time.
+     */
+    private readonly mayMail: (to: string) => Promise<boolean> = () => Promise.resolve(true),
   ) {}
 
   /**
-   * Invites into a group the actor administers (404 unseen, 403 member). Whether or not an account
+   * Invites into a group the actor administers (404 unseen, 403 member). The inviter must hold a
+   * proven address (403 `email_not_verified`): the mail goes to someone else's inbox in this app's
+   * name, so a throw-away account (or a squatter on an address) cannot send it. Site admins are
+   * exempt: the app appointed them. Whether or not an account
    * has that name or address, one statement is run and nothing is returned; the mail (when a mailer
    * is set) goes out in the background: to the address for an email invitation, to the account's
    * verified address for a username one.
@@ -71,6 +83,10 @@ export class GroupInvitationService {
     if (actor === 'system') throw new TypeError('express-authlib: an invitation needs an inviter: pass { actor } (trusted code adds members with addMember)');
     const data = parseInput(inviteSchema, input);
     const group = await this.access.administered(actor, idOrSlug);
+    if (!actor.siteAdmin) {
+      const inviter = await this.ctx.database.run((db) => findUserById(db, actor.id));
+      if (!inviter || !holdsProvenAddress(inviter)) throw new ForbiddenError('email_not_verified', 'verify your email address before inviting anyone');
+    }
     const now = this.ctx.opts.now();
     const fields = {
       group_id: group.id,
@@ -100,7 +116,7 @@ export class GroupInvitationService {
     if (sent) this.#mail(sent, group, origin);
   }
 
-  /** The invitee's live invitations (to the account, or to its verified email), oldest first; void ones are left out. */
+  /** The invitee's live invitations (to the account, or to its proven email), oldest first; void ones are left out. */
   async list(userId: string): Promise<Invitation[]> {
     const now = this.ctx.opts.now();
     return this.ctx.database.run(async (db) => {
@@ -186,30 +202,47 @@ export class GroupInvitationService {
 
   /**
    * Queues the invitation mail, from what the invitation statement read (no further query, so a
-   * known invitee costs the answer nothing more than an unknown one).
+   * known invitee costs the answer nothing more than an unknown one). The per-target count runs
+   * after the answer: over the limit the invitation stands and no mail goes, and nobody can tell.
    */
   #mail({ row, invitee, inviter }: SentInvitation, group: GroupRow, origin: EventOrigin | undefined): void {
     if (!this.ctx.mailer) return;
     // A username invitation goes to the account's address only when verified: an unverified one may be someone else's.
     const to = row.user_id !== null ? (invitee?.email_verified ? invitee.email : null) : row.email;
     if (!to) return;
-    this.ctx.mailer.dispatch({
-      kind: 'group_invitation',
-      to,
-      user: invitee ? { id: invitee.id, username: invitee.username } : { id: '', username: '' },
-      expiresAt: row.expires_at,
-      invitation: { group: { name: group.name, slug: group.slug }, invitedBy: inviter, roles: sorted(row.roles) },
-      origin,
+    const mailer = this.ctx.mailer;
+    this.ctx.background.defer(async () => {
+      let allowed: boolean;
+      try {
+        allowed = await this.mayMail(to);
+      } catch (err) {
+        // Not counted, not sent: an invitation mail is not worth an uncounted one.
+        this.ctx.logger.warn({ err: { message: (err as Error)?.message } }, 'express-authlib: counting an invitation mail failed; not sent');
+        return;
+      }
+      if (!allowed) return;
+      mailer.dispatch({
+        kind: 'group_invitation',
+        to,
+        user: invitee ? { id: invitee.id, username: invitee.username } : { id: '', username: '' },
+        expiresAt: row.expires_at,
+        invitation: { group: { name: group.name, slug: group.slug }, invitedBy: inviter, roles: sorted(row.roles) },
+        origin,
+      });
     });
   }
 }
 
-/** The account's email key if that email is verified: the only address an email invitation may be accepted through. */
+/**
+ * The account's email key if its holder proved that email: the only address an email invitation
+ * is listed or accepted through. Verified is not enough: a squatter's registration verified by the
+ * owner's bare click still holds the squatter's password.
+ */
 function verifiedKey(user: UserRecord): string | null {
-  return user.email_verified && user.email_key ? user.email_key : null;
+  return user.email_key && holdsProvenAddress(user) ? user.email_key : null;
 }
 
-/** Whether the invitation is addressed to this account: by its id, or by its verified email. */
+/** Whether the invitation is addressed to this account: by its id, or by its proven email. */
 function addressedTo(row: GroupInvitationRow, user: UserRecord): boolean {
   if (row.user_id !== null) return row.user_id === user.id;
   return row.email_key !== null && row.email_key === verifiedKey(user);
