@@ -258,6 +258,19 @@ describe('bearer mode, Node fetch', () => {
       expect(await seenBy(client, `${other}/collect`)).toBeNull();
       expect(await seenBy(client, new URL('/collect', other).href)).toBeNull();
       expect((await client.fetch(`${api}/me`)).status).toBe(200);
+      // A Request is judged by its own URL, also in a page (where "[object Request]" would resolve to the page's origin).
+      const page = globalThis as { location?: { href: string } };
+      page.location = { href: `${api}/app/` };
+      try {
+        const request = async (c: ReturnType<typeof createAuthClient>, url: string, init?: RequestInit) =>
+          ((await (await c.fetch(new Request(url), init)).json()) as { authorization: string | null }).authorization;
+        expect(await request(client, `${other}/collect`)).toBeNull();
+        expect(await request(client, `${other}/collect`, { method: 'POST', body: 'x' })).toBeNull();
+        expect(await seenBy(client, `${other}/collect`)).toBeNull();
+        expect((await client.fetch(new Request(`${api}/me`))).status).toBe(200);
+      } finally {
+        delete page.location;
+      }
       const allowing = createAuthClient({ baseUrl: api, tokenOrigins: [`${other}/any/path`] });
       await allowing.login({ username: u.username, password: PASSWORD });
       expect(await seenBy(allowing, `${other}/collect`)).toBe(`Bearer ${allowing.store.getAccessToken()}`);

@@ -35,8 +35,13 @@ export interface AuthClientOptions {
   fetch?: typeof fetch;
 }
 
-/** The origin of a URL as a page would resolve it (against its location), or '' when it has none. */
+/**
+ * The origin of a URL as a page would resolve it (against its location), or '' when it has none.
+ * Only a string or a URL: anything else (a Request, an object with a toString) names no origin, so
+ * it never borrows the page's own by stringifying to a relative path.
+ */
 export function originOf(input: string | URL): string {
+  if (typeof input !== 'string' && !(input instanceof URL)) return '';
   try {
     return new URL(input, (globalThis as { location?: { href?: string } }).location?.href).origin;
   } catch {

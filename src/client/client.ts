@@ -429,17 +429,20 @@ export function createAuthClient(options: AuthClientOptions) {
      * `token_expired` / `invalid_token` refreshes once (shared by all concurrent calls) and retries once.
      * Only for the API's origin and `tokenOrigins`: any other URL is fetched as it is, without the token.
      */
-    async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+    async fetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+      // A Request is judged by its own URL (a page would otherwise resolve "[object Request]" against
+      // itself and find its own origin) and keeps its headers; each send uses a fresh copy of it.
+      const request = typeof Request !== 'undefined' && input instanceof Request ? input : undefined;
       const send = async (token: string | null) => {
-        const headers = new Headers(init.headers);
+        const headers = new Headers(init.headers ?? request?.headers);
         if (token) headers.set('Authorization', `Bearer ${token}`);
         try {
-          return await doFetch(input, { ...init, headers });
+          return await doFetch(request ? request.clone() : input, { ...init, headers });
         } catch (cause) {
           throw new AuthClientError('network_error', 0, 'the request could not be sent', undefined, { cause });
         }
       };
-      if (!tokenOrigins.has(originOf(input))) return send(null);
+      if (!tokenOrigins.has(originOf(request ? request.url : (input as string | URL)))) return send(null);
       let token = store.getAccessToken();
       // A refresh only for the login this tab holds: a signed-out tab stays signed out.
       if (token === null && tabLogin !== null && refreshCredential()) token = await tokenAfterFailure(null).catch(() => null);
