@@ -42,6 +42,7 @@ import { MfaService } from './services/mfa.js';
 import { OneTimeTokens } from './services/one-time-tokens.js';
 import { OtpService } from './services/otp.js';
 import { MailDispatcher } from './mail/mailer.js';
+import { createErrorHandler, type ErrorHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 import { identityKey } from './identity-key.js';
 import { groupsApi, type Groups } from './groups-api.js';
 import { GroupAccess } from './services/group-access.js';
@@ -337,6 +338,18 @@ export class AuthManager {
         throw new TypeError("express-authlib: requireAuth takes one argument: requireAuth(['admin', 'editor']) or requireAuth({ roles: [...] })");
       return build(args[0] as RequireAuthOptions | undefined);
     }) as RequireAuth;
+  }
+
+  /**
+   * An error middleware for the app's own routes, mounted last (`app.use(auth.errorHandler())`):
+   * an `AuthError` thrown or passed to `next` (`throw new ForbiddenError('not your note')`) is
+   * answered in the library's format, `{error, code, status_code}` with the same headers; any
+   * other error is a bare 500 `internal_error`, or with `{ others: 'next' }` goes on to the next
+   * error handler.
+   */
+  errorHandler(options?: ErrorHandlerOptions): ErrorHandler {
+    if (arguments.length > 1) throw new TypeError('express-authlib: errorHandler is a factory: app.use(auth.errorHandler()), not app.use(auth.errorHandler)');
+    return createErrorHandler(this.#logger, options);
   }
 
   /**

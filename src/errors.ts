@@ -68,6 +68,9 @@ export abstract class AuthError extends Error {
   readonly status: number;
 
   protected constructor(code: AuthErrorCode, message: string, options?: Options & { status?: number }) {
+    // Checked at run time too: JavaScript callers get no compiler to catch a swapped or unknown argument.
+    if (!Object.hasOwn(AUTH_ERROR_STATUS, code)) throw new TypeError(`express-authlib: ${String(code)} is not an error code`);
+    if (typeof message !== 'string') throw new TypeError(`express-authlib: the message of a ${new.target.name} must be a string`);
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -78,10 +81,56 @@ export abstract class AuthError extends Error {
   }
 }
 
+/**
+ * The `(code?, message?)` arguments of a family with several codes: a first argument that is one of
+ * the family's codes is the code; a lone string that is not is the message (with the family's
+ * default code), so `new ForbiddenError('not your note')` means what it says. Anything else (a
+ * code of another family, a message beside an unknown code) is a TypeError naming the codes.
+ */
+function familyArgs<C extends AuthErrorCode>(
+  family: string,
+  codes: readonly C[],
+  fallback: C | undefined,
+  defaultMessage: string,
+  args: readonly unknown[],
+): [C, string] {
+  const [first, second] = args;
+  const isCode = (v: unknown): v is C => typeof v === 'string' && (codes as readonly string[]).includes(v);
+  if (second !== undefined && typeof second !== 'string') throw new TypeError(`express-authlib: the message of a ${family} must be a string`);
+  if (first === undefined && fallback) return [fallback, second ?? defaultMessage];
+  if (isCode(first)) return [first, second ?? defaultMessage];
+  if (typeof first === 'string' && second === undefined && fallback) return [fallback, first];
+  throw new TypeError(`express-authlib: a ${family}'s code is one of ${codes.join(', ')}; got ${JSON.stringify(first) ?? String(first)}`);
+}
+
+const REQUEST_ERROR_CODES = ['payload_too_large', 'unsupported_media_type', 'duplicate_cookie'] as const satisfies readonly AuthErrorCode[];
+/** Codes of `RequestError`. */
+export type RequestErrorCode = (typeof REQUEST_ERROR_CODES)[number];
+const AUTHENTICATION_ERROR_CODES = [
+  'unauthorized',
+  'invalid_credentials',
+  'invalid_token',
+  'token_expired',
+  'refresh_token_reused',
+] as const satisfies readonly AuthErrorCode[];
+/** Codes of `AuthenticationError`. */
+export type AuthenticationErrorCode = (typeof AUTHENTICATION_ERROR_CODES)[number];
+const FORBIDDEN_ERROR_CODES = [
+  'forbidden',
+  'account_disabled',
+  'email_not_verified',
+  'mfa_setup_required',
+  'csrf_failed',
+] as const satisfies readonly AuthErrorCode[];
+/** Codes of `ForbiddenError`. */
+export type ForbiddenErrorCode = (typeof FORBIDDEN_ERROR_CODES)[number];
+
 /** 400 `validation_error`: a field is missing or ill-typed; `fields` names each one. */
 export class ValidationError extends AuthError {
   readonly fields: Record<string, string>;
   constructor(fields: Record<string, string>, message = 'request body is invalid') {
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields))
+      throw new TypeError("express-authlib: a ValidationError takes the fields first: new ValidationError({ title: 'is required' }, message?)");
     super('validation_error', message);
     this.fields = fields;
   }
@@ -92,15 +141,19 @@ export class ValidationError extends AuthError {
  * library's cookies twice (one of them planted by another host), so which one is genuine is unknown.
  */
 export class RequestError extends AuthError {
-  constructor(code: 'payload_too_large' | 'unsupported_media_type' | 'duplicate_cookie', message: string) {
-    super(code, message);
+  constructor(code: RequestErrorCode, message?: string);
+  constructor(...args: unknown[]) {
+    super(...familyArgs('RequestError', REQUEST_ERROR_CODES, undefined, 'the request cannot be read', args));
   }
 }
 
 /** 401: who the caller is could not be established. */
 export class AuthenticationError extends AuthError {
-  constructor(code: 'unauthorized' | 'invalid_credentials' | 'invalid_token' | 'token_expired' | 'refresh_token_reused', message: string, options?: Options) {
-    super(code, message, options);
+  /** `new AuthenticationError('sign in first')`: 401 `unauthorized` with that message. */
+  constructor(message?: string);
+  constructor(code: AuthenticationErrorCode, message?: string, options?: Options);
+  constructor(...args: unknown[]) {
+    super(...familyArgs('AuthenticationError', AUTHENTICATION_ERROR_CODES, 'unauthorized', 'authentication is required', args), args[2] as Options | undefined);
   }
 }
 
@@ -110,11 +163,11 @@ export class AuthenticationError extends AuthError {
  * cookie-authenticated request that failed the CSRF checks (`csrf_failed`).
  */
 export class ForbiddenError extends AuthError {
-  constructor(
-    code: 'forbidden' | 'account_disabled' | 'email_not_verified' | 'mfa_setup_required' | 'csrf_failed' = 'forbidden',
-    message = 'you do not have permission to do this',
-  ) {
-    super(code, message);
+  /** `new ForbiddenError('not your note')`: 403 `forbidden` with that message. */
+  constructor(message?: string);
+  constructor(code: ForbiddenErrorCode, message?: string);
+  constructor(...args: unknown[]) {
+    super(...familyArgs('ForbiddenError', FORBIDDEN_ERROR_CODES, 'forbidden', 'you do not have permission to do this', args));
   }
 }
 
@@ -222,9 +275,17 @@ export class RateLimitError extends AuthError {
   }
 }
 
+const OAUTH_ERROR_CODES = [
+  'unknown_provider',
+  'invalid_redirect',
+  'invalid_state',
+  'oauth_failed',
+  'access_denied',
+  'account_exists',
+  'provider_unavailable',
+] as const satisfies readonly AuthErrorCode[];
 /** Codes of the OAuth family. */
-export type OAuthErrorCode =
-  'unknown_provider' | 'invalid_redirect' | 'invalid_state' | 'oauth_failed' | 'access_denied' | 'account_exists' | 'provider_unavailable';
+export type OAuthErrorCode = (typeof OAUTH_ERROR_CODES)[number];
 
 /**
  * An OAuth flow failed: at the start (unknown provider, redirect), at the callback (state), at the
@@ -233,8 +294,11 @@ export type OAuthErrorCode =
  */
 export class OAuthError extends AuthError {
   declare readonly code: OAuthErrorCode;
-  constructor(code: OAuthErrorCode, message: string, options?: Options) {
-    super(code, message, options);
+  /** `new OAuthError('the provider said no')`: 400 `oauth_failed` with that message. */
+  constructor(message?: string);
+  constructor(code: OAuthErrorCode, message?: string, options?: Options);
+  constructor(...args: unknown[]) {
+    super(...familyArgs('OAuthError', OAUTH_ERROR_CODES, 'oauth_failed', 'the sign-in with the provider failed', args), args[2] as Options | undefined);
   }
 }
 

@@ -59,7 +59,8 @@ export {
   ServiceUnavailableError,
   ValidationError,
 } from './errors.js';
-export type { AuthErrorCode } from './errors.js';
+export type { AuthErrorCode, AuthenticationErrorCode, ForbiddenErrorCode, RequestErrorCode } from './errors.js';
+export type { ErrorHandler, ErrorHandlerOptions } from './http/error-handler.js';
 export type { User } from './public-user.js';
 export type { AuthContext } from './services/authenticator.js';
 export type { CreateUserInput } from './services/users.js';
