@@ -196,7 +196,7 @@ export class AuthManager {
       opts.mailer &&
       new MailDispatcher(
         opts.mailer,
-        { emailLinks: opts.emailLinks, mailTemplates: opts.mailTemplates, issuer: opts.issuer, now: opts.now },
+        { emailLinks: opts.emailLinks, mailTemplates: opts.mailTemplates, appName: opts.appName, now: opts.now },
         { logger: this.#logger, audit, background: this.#background },
       );
     const ctx = {

@@ -128,6 +128,11 @@ export interface AuthManagerOptions {
   emailLinks?: EmailLinks;
   /** Per mail kind, `(data) => ({subject, text, html})` replacing the plain default. @default {} */
   mailTemplates?: MailTemplates;
+  /**
+   * The app's name in mails (`data.appName`), apart from `issuer`, so renaming the app in mails does
+   * not change the JWT `iss` (which would end every token). @default the `issuer`
+   */
+  appName?: string;
   /** `/login` refuses an account whose email is not verified (403 `email_not_verified`). @default false */
   requireEmailVerification?: boolean;
   /** Lifetime of a password-reset link, seconds. @default 1800 */
@@ -262,6 +267,9 @@ function encryptionKeyOf(raw: unknown, options: AuthManagerOptions): Buffer {
   return key;
 }
 
+/** The issuer as resolved, for the options that default to it (`appName`, `mfa.issuer`). */
+const issuerOf = (all: AuthManagerOptions) => (typeof all.issuer === 'string' && all.issuer !== '' ? all.issuer : DEFAULT_ISSUER);
+
 /**
  * Each option's resolver: validates the given value (TypeError naming the option and the fix) and
  * applies its default. Keyed by every option of AuthManagerOptions, so the compiler rejects an
@@ -335,12 +343,13 @@ const RESOLVERS = {
   mailer: mailerOf,
   emailLinks: emailLinksOf,
   mailTemplates: mailTemplatesOf,
+  appName: (v, all) => str(v, 'appName', issuerOf(all)),
   requireEmailVerification: (v) => bool(v, 'requireEmailVerification', DEFAULT_REQUIRE_EMAIL_VERIFICATION),
   resetTokenExpiry: (v) => positiveInt(v, 'resetTokenExpiry', DEFAULT_RESET_TOKEN_EXPIRY),
   verificationTokenExpiry: (v) => positiveInt(v, 'verificationTokenExpiry', DEFAULT_VERIFICATION_TOKEN_EXPIRY),
   emailChangeTokenExpiry: (v) => positiveInt(v, 'emailChangeTokenExpiry', DEFAULT_EMAIL_CHANGE_TOKEN_EXPIRY),
   otp: otpOf,
-  mfa: (v, all) => mfaOf(v, typeof all.issuer === 'string' && all.issuer !== '' ? all.issuer : DEFAULT_ISSUER),
+  mfa: (v, all) => mfaOf(v, issuerOf(all)),
   passwordPolicy: passwordPolicyOf,
   logger: resolveLogger,
   hasher: (v) => v,

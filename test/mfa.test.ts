@@ -148,7 +148,35 @@ describe('two-step sign-in', () => {
     const a = await passwordFirst(t, u.username);
     expect((await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: a.mfa_id, method: 'totp', code })).status).toBe(200);
     const b = await passwordFirst(t, u.username);
-    expectError(await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: b.mfa_id, method: 'totp', code }), 400, 'invalid_code');
+    const replay = await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: b.mfa_id, method: 'totp', code });
+    expectError(replay, 400, 'invalid_code');
+    // Only the message tells the user to wait for the next code rather than retype this one.
+    expect(replay.body.error).toMatch(/already used/);
+    const right = totp(u.secret);
+    const wrong = await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: b.mfa_id, method: 'totp', code: right === '000000' ? '111111' : '000000' });
+    expectError(wrong, 400, 'invalid_code');
+    expect(wrong.body.error).not.toMatch(/already used/);
+  });
+
+  it('one TOTP code sent twice at once opens one sign-in; the other hears it was already used', async () => {
+    const u = await withTotp();
+    const code = totp(u.secret);
+    const [a, b] = await Promise.all([passwordFirst(t, u.username), passwordFirst(t, u.username)]);
+    const answers = await Promise.all([a, b].map((m) => t.http.post(`${BASE}/login/mfa`).send({ mfa_id: m.mfa_id, method: 'totp', code })));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 400]);
+    const refused = answers.find((r) => r.status === 400)!;
+    expect(refused.body).toMatchObject({ code: 'invalid_code', status_code: 400 });
+    expect(refused.body.error).toMatch(/already used/);
+  });
+
+  it('turning TOTP off with a code already used says so', async () => {
+    const u = await withTotp();
+    const code = totp(u.secret);
+    const a = await passwordFirst(t, u.username);
+    expect((await t.http.post(`${BASE}/login/mfa`).send({ mfa_id: a.mfa_id, method: 'totp', code })).status).toBe(200);
+    const off = await t.http.post(`${BASE}/mfa/totp/disable`).set(bearer(u.token)).send({ password: PASSWORD, code });
+    expectError(off, 400, 'invalid_code');
+    expect(off.body.error).toMatch(/already used/);
   });
 
   it('one step of skew either way is accepted; two are not', async () => {

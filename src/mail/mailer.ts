@@ -59,7 +59,7 @@ export interface MailRequest {
 export class MailDispatcher {
   constructor(
     private readonly mailer: Mailer,
-    private readonly settings: { emailLinks: EmailLinks; mailTemplates: MailTemplates; issuer: string; now: () => Date },
+    private readonly settings: { emailLinks: EmailLinks; mailTemplates: MailTemplates; appName: string; now: () => Date },
     private readonly deps: { logger: Logger; audit: Audit; background: BackgroundTasks },
   ) {}
 
@@ -78,7 +78,7 @@ export class MailDispatcher {
         kind: request.kind,
         user: request.user,
         to: request.to,
-        appName: this.settings.issuer,
+        appName: this.settings.appName,
         requestedAt: this.settings.now(),
         ...(request.expiresAt ? { expiresAt: request.expiresAt } : {}),
         // Never the requester's free text: an address only if it parses as one, a device only as a summary.

@@ -12,7 +12,7 @@ export interface MailTemplateData {
   user: { id: string; username: string };
   /** The recipient. */
   to: string;
-  /** `issuer`, as the name of the app. */
+  /** The `appName` option (by default the `issuer`). */
   appName: string;
   requestedAt: Date;
   /** When the link or code stops working. */
@@ -45,10 +45,26 @@ export type MailTemplates = Partial<Record<MailKind, (data: MailTemplateData) =>
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+
+/**
+ * A lifetime as a person says it: "5 minutes", "1 hour", "1 hour 30 minutes", "24 hours", "7 days";
+ * whole minutes, at least one.
+ */
+function humanDuration(ms: number): string {
+  const minutes = Math.max(1, Math.round(ms / 60_000));
+  if (minutes < 60) return plural(minutes, 'minute');
+  const days = Math.floor(minutes / 1440);
+  // Days only when they are whole ("2 days", not "2 days 3 hours"); a day and a half reads "36 hours".
+  if (days >= 2 && minutes % 1440 === 0) return plural(days, 'day');
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest === 0 ? plural(hours, 'hour') : `${plural(hours, 'hour')} ${plural(rest, 'minute')}`;
+}
+
 function minutesLeft(d: MailTemplateData): string {
   if (!d.expiresAt) return '';
-  const minutes = Math.max(1, Math.round((d.expiresAt.getTime() - d.requestedAt.getTime()) / 60_000));
-  return `It works once, for ${minutes} minute${minutes === 1 ? '' : 's'} (until ${d.expiresAt.toISOString()}).`;
+  return `It works once, for ${humanDuration(d.expiresAt.getTime() - d.requestedAt.getTime())} (until ${d.expiresAt.toISOString()}).`;
 }
 
 /**

@@ -18,6 +18,20 @@ export const MFA_CHALLENGE_ATTEMPTS = 5;
 const MFA_ID = /^[0-9A-Za-z]{43}$/;
 
 /**
+ * What a second-factor check found: accepted, wrong, or a TOTP code that was right but already
+ * accepted once (each time step opens once, so a code replayed, or sent twice at once, is refused).
+ */
+export type CodeVerdict = 'ok' | 'wrong' | 'used';
+
+/**
+ * 400 `invalid_code` for a refused code; only the message says whether it was already used (the
+ * user then waits for the authenticator's next code rather than retyping this one).
+ */
+export function invalidCode(verdict: 'wrong' | 'used'): InvalidCodeError {
+  return verdict === 'used' ? new InvalidCodeError('this code was already used; wait for the next one from your authenticator app') : new InvalidCodeError();
+}
+
+/**
  * The step between the first factor and the tokens for a user with MFA on: `begin` answers the
  * first factor with an `mfa_id` (single use, 300 s, bound to the user and the first method);
  * `consume` lets exactly one different second factor of that user finish it, and counts wrong ones.
@@ -64,7 +78,7 @@ export class MfaChallenges {
   async consume(
     mfaId: string,
     second: SignInMethod,
-    options: { userId?: string; verify?: (trx: Transaction<Database>, userId: string) => Promise<boolean>; origin?: EventOrigin | undefined } = {},
+    options: { userId?: string; verify?: (trx: Transaction<Database>, userId: string) => Promise<CodeVerdict>; origin?: EventOrigin | undefined } = {},
   ): Promise<string> {
     const dead = () => new InvalidCodeError('the mfa_id is invalid, used or expired: sign in again', { signInOver: true });
     if (typeof mfaId !== 'string' || !MFA_ID.test(mfaId)) throw dead();
@@ -72,21 +86,22 @@ export class MfaChallenges {
     const tokenHash = sha256(mfaId);
     const outcome = await this.ctx.database.run(async (db) => {
       const owner = await oneTimeTokenOwner(db, 'mfa', { tokenHash });
-      if (owner === undefined) return { ok: false as const, userId: null, notify: false };
+      if (owner === undefined) return { ok: false as const, userId: null, notify: false, used: false };
       return db.transaction().execute(async (trx) => {
         // The user's row first, then the challenge (the order every revocation takes): every second
         // factor of one account is checked one after another, so the per-account count holds.
         await lockCredentialVersion(trx, owner);
         const row = await lockLiveOneTimeToken(trx, 'mfa', { tokenHash }, now);
-        if (!row) return { ok: false as const, userId: null, notify: false };
+        if (!row) return { ok: false as const, userId: null, notify: false, used: false };
         await this.ctx.secondFactors.check(trx, row.user_id);
         const first = row.data.method;
         const sameMethod = first === second;
         const otherUser = options.userId !== undefined && options.userId !== row.user_id;
-        if (sameMethod || otherUser || (options.verify && !(await options.verify(trx, row.user_id)))) {
+        const verdict = sameMethod || otherUser ? 'wrong' : options.verify ? await options.verify(trx, row.user_id) : 'ok';
+        if (verdict !== 'ok') {
           await countFailedAttempt(trx, row.id, MFA_CHALLENGE_ATTEMPTS, now);
           const notify = await this.ctx.secondFactors.failed(trx, row.user_id);
-          return { ok: false as const, userId: row.user_id, notify };
+          return { ok: false as const, userId: row.user_id, notify, used: verdict === 'used' };
         }
         await markOneTimeTokenUsed(trx, row.id, now);
         await this.ctx.secondFactors.succeeded(trx, row.user_id);
@@ -96,7 +111,7 @@ export class MfaChallenges {
     if (!outcome.ok) {
       await this.ctx.audit.record('mfa_failed', { userId: outcome.userId, data: { method: second }, origin: options.origin });
       if (outcome.notify && outcome.userId !== null) await this.tellOfFailures(outcome.userId);
-      throw outcome.userId === null ? dead() : new InvalidCodeError();
+      throw outcome.userId === null ? dead() : invalidCode(outcome.used ? 'used' : 'wrong');
     }
     return outcome.userId;
   }

@@ -13,7 +13,7 @@ import { seal, unseal } from '../tokens/encryption.js';
 import { sealedAt } from '../security/sealed-places.js';
 import { keyedHash } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
-import type { MfaChallenges } from './mfa-challenges.js';
+import { invalidCode, type CodeVerdict, type MfaChallenges } from './mfa-challenges.js';
 import type { SessionService, TokenPair } from './sessions.js';
 
 // Loaded on the first TOTP operation.
@@ -71,17 +71,18 @@ export class MfaService {
       if (!user || hasUnverifiedAddress(user)) throw notVerified();
       // Announced: requireAuth on every instance sees MFA on (mfa_setup_required lifts).
       return this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
-        if (!(await this.#acceptTotp(trx, userId, totp.secret_enc, code, true))) return false;
+        const verdict = await this.#acceptTotp(trx, userId, totp.secret_enc, code, true);
+        if (verdict !== 'ok') return verdict;
         await replaceBackupCodes(
           trx,
           userId,
           codes.map((c) => this.#backupHash(c)),
           now,
         );
-        return true;
+        return verdict;
       });
     });
-    if (!ok) throw new InvalidCodeError();
+    if (ok !== 'ok') throw invalidCode(ok);
     await this.ctx.audit.record('mfa_enabled', { userId, data: { method: 'totp' }, origin });
     return { backup_codes: codes };
   }
@@ -131,20 +132,21 @@ export class MfaService {
     const method = /^\d+$/.test(code) ? 'totp' : 'backup_code';
     // Counted per account with the sign-in's second factors: a stolen access token must not buy
     // unlimited guesses at the code that turns MFA off (the user's row serialises them).
-    const { ok, notify } = await this.ctx.database.run((db) =>
+    const { verdict, notify } = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { user: userId }, async (trx) => {
         await lockCredentialVersion(trx, userId);
         await this.ctx.secondFactors.check(trx, userId);
-        if (!(await this.#checkCode(trx, userId, code, method))) return { ok: false, notify: await this.ctx.secondFactors.failed(trx, userId) };
+        const checked = await this.#checkCode(trx, userId, code, method);
+        if (checked !== 'ok') return { verdict: checked, notify: await this.ctx.secondFactors.failed(trx, userId) };
         await this.ctx.secondFactors.succeeded(trx, userId);
         await work(trx);
-        return { ok: true, notify: false };
+        return { verdict: checked, notify: false };
       }),
     );
-    if (!ok) {
+    if (verdict !== 'ok') {
       await this.ctx.audit.record('mfa_failed', { userId, data: { method }, origin });
       if (notify) await this.challenges.tellOfFailures(userId);
-      throw new InvalidCodeError();
+      throw invalidCode(verdict);
     }
     if (method === 'backup_code') await this.#backupCodeUsed(userId, origin);
   }
@@ -156,22 +158,24 @@ export class MfaService {
   }
 
   /** Whether `code` is a current TOTP code (never accepted twice) or an unused backup code of the user. */
-  async #checkCode(trx: Transaction<Database>, userId: string, code: string, method: 'totp' | 'backup_code'): Promise<boolean> {
+  async #checkCode(trx: Transaction<Database>, userId: string, code: string, method: 'totp' | 'backup_code'): Promise<CodeVerdict> {
     const totp = await findTotp(trx, userId);
-    if (!totp?.confirmed) return false;
+    if (!totp?.confirmed) return 'wrong';
     if (method === 'totp') return this.#acceptTotp(trx, userId, totp.secret_enc, code, false);
-    return useBackupCode(trx, userId, this.#backupHash(code), this.ctx.opts.now());
+    // A used backup code is gone, so it reads as wrong: nothing tells it from one never issued.
+    return (await useBackupCode(trx, userId, this.#backupHash(code), this.ctx.opts.now())) ? 'ok' : 'wrong';
   }
 
-  async #acceptTotp(trx: Transaction<Database>, userId: string, secretEnc: string, code: string, confirm: boolean): Promise<boolean> {
+  /** `used`: the code is right for its time step, but that step was already accepted (a replay, or the same code sent twice at once). */
+  async #acceptTotp(trx: Transaction<Database>, userId: string, secretEnc: string, code: string, confirm: boolean): Promise<CodeVerdict> {
     // Bound to this user's row: a secret copied from another user's row does not open here.
     const secret = unseal(this.ctx.opts.encryptionKey, secretEnc, sealedAt.totpSecret(userId));
-    if (!secret || !/^\d{6}$/.test(code)) return false;
+    if (!secret || !/^\d{6}$/.test(code)) return 'wrong';
     const now = this.ctx.opts.now().getTime();
     const delta = this.#totp(secret, '').validate({ token: code, timestamp: now, window: TOTP_WINDOW });
-    if (delta === null) return false;
+    if (delta === null) return 'wrong';
     const step = Math.floor(now / 1000 / TOTP_PERIOD) + delta;
-    return acceptTotpStep(trx, userId, step, this.ctx.opts.now(), confirm);
+    return (await acceptTotpStep(trx, userId, step, this.ctx.opts.now(), confirm)) ? 'ok' : 'used';
   }
 
   #totp(secretBase32: string, username: string): OTPAuthModule.TOTP {
