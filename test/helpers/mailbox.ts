@@ -20,21 +20,7 @@ export function mailbox(): Mailbox {
         for (const wake of waiting.splice(0)) wake();
       },
     },
-    async next(kind, to) {
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const found = messages.find((m) => m.kind === kind && m.to.toLowerCase() === to.toLowerCase() && !taken.has(m));
-        if (found) {
-          taken.add(found);
-          return found;
-        }
-        if (Date.now() > deadline) throw new Error(`no ${kind} mail to ${to}`);
-        await new Promise<void>((resolve) => {
-          waiting.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-    },
+    next: (kind, to) => nextMail(messages, taken, waiting, kind, to, 5000),
   };
 }
 
@@ -110,21 +96,34 @@ export async function smtpMailbox(): Promise<SmtpMailbox> {
   return {
     url: `smtp://127.0.0.1:${port}?from=accounts@app.example`,
     received,
-    async next(kind, to) {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const found = received.find((m) => m.kind === kind && m.to.toLowerCase() === to.toLowerCase() && !taken.has(m));
-        if (found) {
-          taken.add(found);
-          return found;
-        }
-        if (Date.now() > deadline) throw new Error(`no ${kind} mail to ${to}`);
-        await new Promise<void>((resolve) => {
-          waiting.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-    },
+    next: (kind, to) => nextMail(received, taken, waiting, kind, to, 10_000),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * The next mail (already arrived or still to come) of `kind` to `to` not handed out before; rejects
+ * after `timeoutMs`. `waiting` holds the wake-ups that each arrival calls.
+ */
+async function nextMail<M extends { kind?: MailKind | undefined; to: string }>(
+  mails: readonly M[],
+  taken: Set<M>,
+  waiting: Array<() => void>,
+  kind: MailKind,
+  to: string,
+  timeoutMs: number,
+): Promise<M> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = mails.find((m) => m.kind === kind && m.to.toLowerCase() === to.toLowerCase() && !taken.has(m));
+    if (found) {
+      taken.add(found);
+      return found;
+    }
+    if (Date.now() > deadline) throw new Error(`no ${kind} mail to ${to}`);
+    await new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      setTimeout(resolve, 100);
+    });
+  }
 }
