@@ -4,30 +4,13 @@
 // in alternating order; rate limits as shipped, a new client address per request. Prints the
 // medians and how often the known one was the slower of its pair.
 // `npx tsx bench/otp-timing.ts [pairs]`; not part of `npm test`.
-import { randomBytes } from 'node:crypto';
-import express from 'express';
-import request from 'supertest';
-import { AuthManager } from 'express-authlib';
+import { attackTarget } from './attack-target.js';
 
 const pairs = Number(process.argv[2] ?? 200);
-const app = express();
 let mails = 0;
-const auth = new AuthManager(app, {
-  dbDsn: process.env.BENCH_DSN ?? 'pglite://memory',
-  dbSchema: `bench_${randomBytes(4).toString('hex')}`,
-  jwtSecret: randomBytes(48),
-  bcryptRounds: 4,
-  trustProxy: true,
-  rateLimit: {},
-  mailer: {
-    send: async () => {
-      mails += 1;
-    },
-  },
-  logger: false,
+const { auth, http, close } = await attackTarget(() => {
+  mails += 1;
 });
-await auth.ready;
-const http = request(app);
 const BASE = '/api/v1/users';
 let address = 0;
 const from = () => {
@@ -71,4 +54,4 @@ for (let i = 0; i < pairs + 10; i++) {
 console.log(
   `${process.env.BENCH_DSN ? 'PostgreSQL' : 'PGlite'}: ${pairs} pairs, median known ${median(known).toFixed(2)} ms, unknown ${median(unknown).toFixed(2)} ms; known slower in ${((100 * knownSlower) / pairs).toFixed(0)}% of pairs`,
 );
-await auth.close();
+await close();

@@ -3,26 +3,11 @@
 // rate limits as shipped. Each mfa_id is used for 4 guesses (the fifth would end it). Prints the
 // guesses checked, refused (429), and the rate. `npx tsx bench/second-factor-guessing.ts [seconds]`;
 // not part of `npm test`.
-import { randomBytes } from 'node:crypto';
-import express from 'express';
 import * as OTPAuth from 'otpauth';
-import request from 'supertest';
-import { AuthManager } from 'express-authlib';
+import { attackTarget } from './attack-target.js';
 
 const seconds = Number(process.argv[2] ?? 20);
-const app = express();
-const auth = new AuthManager(app, {
-  dbDsn: process.env.BENCH_DSN ?? 'pglite://memory',
-  dbSchema: `bench_${randomBytes(4).toString('hex')}`,
-  jwtSecret: randomBytes(48),
-  bcryptRounds: 4,
-  trustProxy: true,
-  rateLimit: {},
-  mailer: { send: async () => undefined },
-  logger: false,
-});
-await auth.ready;
-const http = request(app);
+const { auth, http, close } = await attackTarget();
 const BASE = '/api/v1/users';
 const password = 'a long enough passphrase';
 const user = await auth.users.create({ username: 'target', email: 'target@example.com', password, email_verified: true });
@@ -65,4 +50,4 @@ const rate = checked / seconds;
 console.log(
   `${process.env.BENCH_DSN ? 'PostgreSQL' : 'PGlite'}: in ${seconds} s, ${checked} wrong TOTP guesses checked (${rate.toFixed(1)}/s), ${refused} refused with 429, ${other} other answers; ${address} client addresses`,
 );
-await auth.close();
+await close();
