@@ -3,6 +3,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
+import { Kysely, PostgresDialect, type DatabaseIntrospector } from 'kysely';
+import pg from 'pg';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuthError, AuthManager, type AuthManagerOptions } from '../src/index.js';
@@ -206,6 +208,62 @@ describe('migrations', () => {
     expect((await trio[1]!.users.findById(user.id))?.username).toBe('race_user');
     expect((await trio[2]!.users.findByIdentifier('RACE_USER'))?.id).toBe(user.id);
     for (const a of trio) await closeNow(a);
+  });
+  describe.skipIf(DB_KIND !== 'postgres')('on a database whose other schemas change while it migrates', () => {
+    it('reads nothing outside dbSchema: a Kysely instance whose whole-database introspection fails still migrates', async () => {
+      // Reading every table of the database is what raced with other schemas' DDL (42703, 3F000).
+      class NarrowDialect extends PostgresDialect {
+        override createIntrospector(): DatabaseIntrospector {
+          throw new Error('whole-database introspection was used');
+        }
+      }
+      const pool = new pg.Pool({ connectionString: TEST_DSN, max: 3 });
+      const db = new Kysely<any>({ dialect: new NarrowDialect({ pool }) });
+      const schema = uniqueSchema('narrow');
+      schemas.push(schema);
+      try {
+        const app = express();
+        const auth = manager(app, { db, dbSchema: schema });
+        await auth.ready;
+        expect(await tablesIn(schema)).toEqual(expect.arrayContaining(CORE_TABLES));
+        const reg = await request(app).post('/api/v1/users/register').send({ username: 'narrow_user', email: 'narrow@example.com', password: PASSWORD });
+        expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+        await closeNow(auth);
+      } finally {
+        await db.destroy();
+      }
+    });
+
+    it('four new schemas migrate while another schema adds, drops and renames columns and tables in a loop', async () => {
+      const churn = uniqueSchema('churn');
+      schemas.push(churn);
+      await rawQuery(`CREATE SCHEMA "${churn}"`);
+      let stop = false;
+      const pool = new pg.Pool({ connectionString: TEST_DSN, max: 2 });
+      const loop = async (n: number) => {
+        for (let i = 0; !stop; i++) {
+          const t = `"${churn}".t${n}_${i % 3}`;
+          await pool.query(`CREATE TABLE IF NOT EXISTS ${t} (id serial primary key, a int)`);
+          await pool.query(`ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS b int`);
+          await pool.query(`ALTER TABLE ${t} DROP COLUMN b`);
+          await pool.query(`DROP TABLE ${t}`);
+        }
+      };
+      const loops = [loop(0), loop(1)];
+      try {
+        const opts = await databaseOptions();
+        const fresh = [1, 2, 3, 4].map(() => uniqueSchema('churned'));
+        schemas.push(...fresh);
+        const starts = fresh.map((schema) => manager(null, { ...opts, dbSchema: schema }));
+        const outcomes = await Promise.allSettled(starts.map((a) => a.ready));
+        expect(outcomes.map((o) => (o.status === 'rejected' ? String((o.reason as Error).message) : 'ok'))).toEqual(['ok', 'ok', 'ok', 'ok']);
+        for (const a of starts) await closeNow(a);
+      } finally {
+        stop = true;
+        await Promise.all(loops);
+        await pool.end();
+      }
+    }, 60_000);
   });
 });
 

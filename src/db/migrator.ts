@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { DATA_STEPS } from './data-steps.js';
+import { withSchemaIntrospection } from './schema-introspector.js';
 
 /** Name of the table recording applied migrations (inside `dbSchema`). */
 export const MIGRATION_TABLE = 'authlib_migrations';
@@ -46,7 +47,7 @@ class SqlFileProvider implements MigrationProvider {
 
 function migratorFor(root: Kysely<any>, schema: string): Migrator {
   return new Migrator({
-    db: root,
+    db: withSchemaIntrospection(root, schema),
     provider: new SqlFileProvider(schema),
     migrationTableSchema: schema,
     migrationTableName: MIGRATION_TABLE,
@@ -66,13 +67,12 @@ async function migrationNames(schema: string): Promise<string[]> {
   return Object.keys(await new SqlFileProvider(schema).getMigrations()).sort();
 }
 
-// Kysely's Migrator looks for its tables by introspecting every table of the whole database. That is
-// slow on a large database, and fails (3F000) when another schema is dropped mid-query. So starts with
-// nothing pending skip it entirely, and a run that loses that race tries again after a short, random
-// pause (where schemas come and go all the time, as in a test suite, three tries were seen to lose).
+// Starts with nothing pending skip Kysely's Migrator (and its lock) entirely. Its table checks see
+// only this schema (schema-introspector.ts); the retry stays for a schema dropped mid-query (3F000)
+// and kindred races, after a short, random pause.
 const RETRIES = 8;
 const pause = () => new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
-const isIntrospectionRace = (err: unknown) => ['3F000', '42P01'].includes(String((err as { code?: unknown })?.code));
+const isIntrospectionRace = (err: unknown) => ['3F000', '42P01', '42703'].includes(String((err as { code?: unknown })?.code));
 
 /** Applies every pending migration under Kysely's lock (safe when several processes start at once). Returns the names applied. */
 export async function migrateToLatest(root: Kysely<any>, schema: string): Promise<string[]> {
