@@ -13,13 +13,14 @@ import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './optio
 import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
 import { permissionNeed, type Permissions } from './security/permissions.js';
+import { ipKeyGenerator } from 'express-rate-limit';
 import { createCounter, createLimiter } from './security/rate-limit.js';
 import { mailTargetOf } from './http/mail-target.js';
 import { SecondFactorLimit } from './security/second-factor-limit.js';
-import { clientIpResolver } from './security/client-ip.js';
+import { appSetting, clientIpResolver, everyHopWarning } from './security/client-ip.js';
 import { Revocation } from './security/revocation.js';
 import { Audit } from './security/audit.js';
-import { LoginThrottle } from './security/login-throttle.js';
+import { loginThrottle } from './security/login-throttle.js';
 import { TokenFailureLimiter } from './security/token-failures.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
@@ -187,9 +188,12 @@ export class AuthManager {
       await resealLegacySecrets(connection.db, opts.encryptionKey, this.#logger);
       await revocation.start(connection);
     });
-    const clientIp = clientIpResolver(opts.trustProxy, this.#logger);
+    // Trusting every proxy hop lets any client choose its address, which the login limits lean on.
+    const warnEveryHop = everyHopWarning(this.#logger);
+    warnEveryHop(opts.trustProxy);
+    const clientIp = clientIpResolver(opts.trustProxy, this.#logger, warnEveryHop);
     const audit = new Audit(this.#database, this.#logger, opts.now, opts.onEvent);
-    const throttle = opts.rateLimit === false ? undefined : new LoginThrottle(this.#database, opts.now);
+    const throttle = opts.rateLimit === false ? undefined : loginThrottle(opts.rateLimit, this.#database, opts.now);
     this.#tokenFailures =
       opts.rateLimit === false ? undefined : new TokenFailureLimiter(opts.rateLimit, this.#database, clientIp, opts.now, this.#logger, this.#background);
     const mailer =
@@ -260,7 +264,10 @@ export class AuthManager {
     this.requireAuth = this.#requireAuthFactory();
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
-    this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => undefined);
+    this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => {
+      // By now the host app has usually made its settings; one made later is caught per request.
+      if (opts.trustProxy === undefined) warnEveryHop(appSetting(app, 'trust proxy'));
+    });
     // Handles the rejection (an app that never awaits `ready` must not crash on it) and says it
     // once: with the default logger a failed start is one line on stderr, not a silent 503 later.
     this.ready.catch((err: unknown) => {
@@ -269,7 +276,13 @@ export class AuthManager {
     });
 
     const limiterDeps = { store: this.#database, clientIp, now: opts.now };
-    const limiter = (name: 'login' | 'register' | 'refresh' | 'oauth' | 'oauthCallback' | 'mail' | 'code') => createLimiter(name, opts.rateLimit, limiterDeps);
+    // A signed-in caller's failures count against its account, so one member of an office cannot
+    // spend the budget of everyone behind the same address; anonymous ones count per address.
+    const accountOrAddress = (req: IncomingMessage) => {
+      const userId = (req as { auth?: { user?: { id?: string } } }).auth?.user?.id;
+      return userId ? `u:${userId}` : `a:${ipKeyGenerator(clientIp(req))}`;
+    };
+    const limiter = (name: 'register' | 'refresh' | 'oauth' | 'oauthCallback' | 'mail') => createLimiter(name, opts.rateLimit, limiterDeps);
     // Per target address, whoever asks; keyed by a hash so the counters hold no addresses.
     // The address is the one the route parsed and will mail (http/mail-target.ts), never another field.
     const mailTarget = createLimiter('mailTarget', opts.rateLimit, limiterDeps, (req) => {
@@ -308,14 +321,16 @@ export class AuthManager {
       otpEnabled: otp.enabled,
       mfa,
       limit: {
-        login: limiter('login'),
+        // Password checks of a signed-in account count per account, so one member of an office
+        // cannot spend the others' budget; confirmation links (no account yet) per address.
+        passwordCheck: createLimiter('login', opts.rateLimit, limiterDeps, (req) => `password|${accountOrAddress(req)}`),
         register: limiter('register'),
         refresh: limiter('refresh'),
         oauth: limiter('oauth'),
         oauthCallback: limiter('oauthCallback'),
         mail: limiter('mail'),
         mailTarget,
-        code: limiter('code'),
+        code: createLimiter('code', opts.rateLimit, limiterDeps, accountOrAddress),
         // Per inviting account (the route runs it after authentication), whatever the answer.
         invitation: createLimiter('invitation', opts.rateLimit, limiterDeps, (req) => (req as { auth?: { user?: { id?: string } } }).auth?.user?.id),
       },

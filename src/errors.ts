@@ -252,7 +252,7 @@ const RATE_LIMITED: Record<RateLimitName, string> = {
   mail: 'too many mail requests from this address',
   mailTarget: 'too many mail requests for this email address',
   code: 'too many wrong codes from this address',
-  account: 'too many failed logins of this account from this address',
+  account: 'too many failed logins of this account',
   secondFactor: 'too many wrong codes for this account',
   invitation: 'too many group invitations sent by this account',
   // Never answered (over this limit the mail is just not sent); named for completeness.

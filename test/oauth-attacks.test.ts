@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
+import * as OTPAuth from 'otpauth';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthManager } from '../src/index.js';
@@ -369,6 +370,33 @@ describe('flooding: rate limits and the cap on stored states', () => {
       github.nextUser = github.makeUser();
       expect((await signIn(limited, 'github')).status).toBe(200);
     }
+    expectError(await limited.http.get(`${BASE}/login/oauth2callback?state=x&code=y`), 400, 'invalid_state');
+    expectError(await limited.http.get(`${BASE}/login/oauth2callback?state=x&code=y`), 400, 'invalid_state');
+    expectError(await limited.http.get(`${BASE}/login/oauth2callback?state=x&code=y`), 429, 'rate_limited');
+  });
+
+  it("the user's own answers do not count toward the callback limit: declining consent, a second factor due", async () => {
+    const limited = await opened.app({ publicUrl: PUBLIC_URL, oauthConfig: providers(), rateLimit: { oauthCallback: { limit: 2, windowSeconds: 60 } } });
+    for (let i = 0; i < 4; i++) {
+      github.nextUser = github.makeUser();
+      github.deny = true; // for the next sign-in only
+      expectError(await signIn(limited, 'github'), 403, 'access_denied');
+    }
+    // A user with TOTP on: each OAuth sign-in answers mfa_required, which is no failure either.
+    const email = `${uniqueName('cb')}@example.com`;
+    const username = uniqueName('cb');
+    await limited.auth.users.create({ username, email, password: PASSWORD, email_verified: true });
+    const login = await limited.http.post(`${BASE}/login`).send({ username, password: PASSWORD });
+    const setup = await limited.http.post(`${BASE}/mfa/totp/setup`).set('Authorization', `Bearer ${login.body.token}`).send({ password: PASSWORD });
+    const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.body.secret), digits: 6, period: 30 }).generate();
+    expect((await limited.http.post(`${BASE}/mfa/totp/confirm`).set('Authorization', `Bearer ${login.body.token}`).send({ code })).status).toBe(200);
+    const identity = github.makeUser({ email, verified: true });
+    for (let i = 0; i < 3; i++) {
+      github.nextUser = identity;
+      const due = await signIn(limited, 'github');
+      expect([due.status, due.body.code]).toEqual([401, 'mfa_required']);
+    }
+    // Forged callbacks still count, and the limit still holds.
     expectError(await limited.http.get(`${BASE}/login/oauth2callback?state=x&code=y`), 400, 'invalid_state');
     expectError(await limited.http.get(`${BASE}/login/oauth2callback?state=x&code=y`), 400, 'invalid_state');
     expectError(await limited.http.get(`${BASE}/login/oauth2callback?state=x&code=y`), 429, 'rate_limited');

@@ -366,9 +366,9 @@ describe('real responses match the document', () => {
   it('429 carries Retry-After, as documented', async () => {
     const limited = await createTestApp({ openapi: true, rateLimit: { login: { limit: 1, windowSeconds: 60 } } });
     try {
-      const attempt = () => limited.http.post(`${BASE}/login`).send({ username: 'nobody', password: 'wrong password' });
+      const attempt = (i: number) => limited.http.post(`${BASE}/login`).send({ username: `nobody${i}`, password: 'wrong password' });
       const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push(expectDocumented(await attempt(), 'post', '/login').status);
+      for (let i = 0; i < 3; i++) statuses.push(expectDocumented(await attempt(i), 'post', '/login').status);
       expect(statuses).toContain(429);
     } finally {
       await limited.close();

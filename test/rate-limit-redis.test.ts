@@ -27,12 +27,14 @@ describe('rate limits in Redis', () => {
     store: (limiter: string) => new RedisStore({ prefix: `${prefix}${limiter}:`, sendCommand: (...args: string[]) => client.sendCommand(args) }),
   });
 
-  it('counts failed logins in Redis, shared by two instances, and answers 429 past the limit', async () => {
+  it('counts the accounts that failed from an address in Redis, shared by two instances, and answers 429 past the limit', async () => {
     const a = await createTestApp({ rateLimit: redisLimits() });
     apps.push(a);
     const b = await createTestApp({ rateLimit: redisLimits() });
     apps.push(b);
-    const attempt = (t: TestApp) => t.http.post('/api/v1/users/login').send({ username: 'nobody', password: 'wrong-password' });
+    // The address limit counts accounts: each attempt names another one.
+    let n = 0;
+    const attempt = (t: TestApp) => t.http.post('/api/v1/users/login').send({ username: `nobody${(n += 1)}`, password: 'wrong-password' });
 
     expect((await attempt(a)).status).toBe(401);
     expect((await attempt(b)).status).toBe(401);

@@ -36,18 +36,20 @@ function failLogin(http: ReturnType<typeof request>, username: string, forwarded
 
 let n = 0;
 const uniqueName = (p: string) => `${p}${(n += 1)}_${Math.random().toString(36).slice(2, 8)}`;
+/** The address limit counts accounts: each failure here is for another account. */
+const another = () => uniqueName('acct');
 
 describe('login limit', () => {
-  it('3 failed logins are answered 401; the 4th is 429 rate_limited with Retry-After', async () => {
+  it('failed logins for 3 accounts are answered 401; a 4th account is 429 rate_limited with Retry-After', async () => {
     const t = await app({ rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
     const u = await registerUser(t);
     for (let i = 0; i < 3; i++) {
-      const res = await failLogin(t.http, u.username);
+      const res = await failLogin(t.http, another());
       expect(res.status, `attempt ${i + 1}`).toBe(401);
       expect(res.body.code).toBe('invalid_credentials');
     }
-    expectRateLimited(await failLogin(t.http, u.username), 60, 'login');
-    expect((await failLogin(t.http, u.username)).body.error).toMatch(
+    expectRateLimited(await failLogin(t.http, another()), 60, 'login');
+    expect((await failLogin(t.http, another())).body.error).toMatch(
       /^too many failed logins from this address \(rate limit "login": 3 per 60 s\); try again in \d+ s$/,
     );
     // While limited, even the right password is refused: the limit is on the client, not the outcome.
@@ -62,35 +64,35 @@ describe('login limit', () => {
       expect(ok.status, `successful login ${i + 1}`).toBe(200);
     }
     for (let i = 0; i < 3; i++) {
-      expect((await failLogin(t.http, u.username)).status, `failed login ${i + 1}`).toBe(401);
+      expect((await failLogin(t.http, another())).status, `failed login ${i + 1}`).toBe(401);
     }
-    expectRateLimited(await failLogin(t.http, u.username), 60);
+    expectRateLimited(await failLogin(t.http, another()), 60);
   });
 
   it('the window ends: after windowSeconds the client may try again', async () => {
     let clock = new Date('2030-01-01T00:00:00Z').getTime();
     const t = await app({ rateLimit: { login: { limit: 2, windowSeconds: 60 } }, now: () => new Date(clock) });
-    expect((await failLogin(t.http, 'ghost')).status).toBe(401);
-    expect((await failLogin(t.http, 'ghost')).status).toBe(401);
-    const limited = await failLogin(t.http, 'ghost');
+    expect((await failLogin(t.http, another())).status).toBe(401);
+    expect((await failLogin(t.http, another())).status).toBe(401);
+    const limited = await failLogin(t.http, another());
     expectRateLimited(limited, 60);
     clock += 30_000;
-    const stillLimited = await failLogin(t.http, 'ghost');
+    const stillLimited = await failLogin(t.http, another());
     expectRateLimited(stillLimited, 30);
     clock += 31_000;
-    expect((await failLogin(t.http, 'ghost')).status).toBe(401);
+    expect((await failLogin(t.http, another())).status).toBe(401);
   });
 
-  it('concurrent failed logins: exactly `limit` of them get through to the password check', async () => {
+  it('concurrent failed logins for many accounts: exactly `limit` of them get through to the password check', async () => {
     const t = await app({ rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
-    const results = await Promise.all(Array.from({ length: 8 }, () => failLogin(t.http, 'burst')));
+    const results = await Promise.all(Array.from({ length: 8 }, () => failLogin(t.http, another())));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([401, 401, 401, 429, 429, 429, 429, 429]);
   });
 
   it('rateLimit: false turns limiting off', async () => {
     const t = await app({ rateLimit: false });
-    for (let i = 0; i < 12; i++) expect((await failLogin(t.http, 'nobody')).status).toBe(401);
+    for (let i = 0; i < 12; i++) expect((await failLogin(t.http, another())).status).toBe(401);
   });
 });
 
@@ -112,32 +114,32 @@ describe('register limit', () => {
 
   it('the register limit does not consume the login limit', async () => {
     const t = await app({ rateLimit: { register: { limit: 1, windowSeconds: 60 }, login: { limit: 2, windowSeconds: 60 } } });
-    const u = await registerUser(t);
-    expect((await failLogin(t.http, u.username)).status).toBe(401);
-    expect((await failLogin(t.http, u.username)).status).toBe(401);
-    expectRateLimited(await failLogin(t.http, u.username), 60);
+    await registerUser(t);
+    expect((await failLogin(t.http, another())).status).toBe(401);
+    expect((await failLogin(t.http, another())).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, another()), 60);
   });
 });
 
 describe('client address', () => {
   it('with trustProxy false, X-Forwarded-For is ignored: changing it does not reset the counter', async () => {
     const t = await app({ trustProxy: false, rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
-    expect((await failLogin(t.http, 'victim', '203.0.113.1')).status).toBe(401);
-    expect((await failLogin(t.http, 'victim', '203.0.113.2')).status).toBe(401);
-    expect((await failLogin(t.http, 'victim', '203.0.113.3')).status).toBe(401);
-    expectRateLimited(await failLogin(t.http, 'victim', '203.0.113.4'), 60);
-    expectRateLimited(await failLogin(t.http, 'victim'), 60);
+    expect((await failLogin(t.http, another(), '203.0.113.1')).status).toBe(401);
+    expect((await failLogin(t.http, another(), '203.0.113.2')).status).toBe(401);
+    expect((await failLogin(t.http, another(), '203.0.113.3')).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, another(), '203.0.113.4'), 60);
+    expectRateLimited(await failLogin(t.http, another()), 60);
   });
 
   it('with trustProxy true, each X-Forwarded-For client is counted separately', async () => {
     const t = await app({ trustProxy: true, rateLimit: { login: { limit: 3, windowSeconds: 60 } } });
-    for (let i = 0; i < 3; i++) expect((await failLogin(t.http, 'victim', '198.51.100.7')).status).toBe(401);
-    expectRateLimited(await failLogin(t.http, 'victim', '198.51.100.7'), 60);
+    for (let i = 0; i < 3; i++) expect((await failLogin(t.http, another(), '198.51.100.7')).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, another(), '198.51.100.7'), 60);
     // Another client behind the same proxy is not affected.
-    expect((await failLogin(t.http, 'victim', '198.51.100.8')).status).toBe(401);
-    expect((await failLogin(t.http, 'victim', '198.51.100.8')).status).toBe(401);
+    expect((await failLogin(t.http, another(), '198.51.100.8')).status).toBe(401);
+    expect((await failLogin(t.http, another(), '198.51.100.8')).status).toBe(401);
     // With every hop trusted, the client is the left-most address of the chain.
-    expectRateLimited(await failLogin(t.http, 'victim', '198.51.100.7, 10.0.0.1'), 60);
+    expectRateLimited(await failLogin(t.http, another(), '198.51.100.7, 10.0.0.1'), 60);
   });
 });
 
@@ -178,27 +180,27 @@ describe('Express trust proxy', () => {
     await auth.ready;
     host.set('trust proxy', 1); // after new AuthManager, as apps often do
     const http = request(host);
-    for (let i = 0; i < 2; i++) expect((await failLogin(http, 'victim', '198.51.100.20')).status).toBe(401);
-    expectRateLimited(await failLogin(http, 'victim', '198.51.100.20'), 60, 'login');
+    for (let i = 0; i < 2; i++) expect((await failLogin(http, another(), '198.51.100.20')).status).toBe(401);
+    expectRateLimited(await failLogin(http, another(), '198.51.100.20'), 60, 'login');
     // Another client behind the same load balancer is not locked out with the first.
-    expect((await failLogin(http, 'victim', '198.51.100.21')).status).toBe(401);
+    expect((await failLogin(http, another(), '198.51.100.21')).status).toBe(401);
     expect(logger.warn).not.toHaveBeenCalled();
   });
 
   it('an explicit trustProxy overrides the Express setting', async () => {
     const t = await app({ trustProxy: false, rateLimit: { login: { limit: 2, windowSeconds: 60 } } });
     t.app.set('trust proxy', true);
-    for (let i = 0; i < 2; i++) expect((await failLogin(t.http, 'victim', `198.51.100.${30 + i}`)).status).toBe(401);
-    expectRateLimited(await failLogin(t.http, 'victim', '198.51.100.40'), 60, 'login');
+    for (let i = 0; i < 2; i++) expect((await failLogin(t.http, another(), `198.51.100.${30 + i}`)).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, another(), '198.51.100.40'), 60, 'login');
   });
 
   it('warns once through the logger when X-Forwarded-For arrives and nothing is trusted', async () => {
     const warnings: string[] = [];
     const logger = { info() {}, debug() {}, error() {}, warn: (_o: object, msg?: string) => warnings.push(msg ?? '') };
     const t = await app({ logger, rateLimit: { login: { limit: 50, windowSeconds: 60 } } });
-    await failLogin(t.http, 'victim');
+    await failLogin(t.http, another());
     expect(warnings).toEqual([]);
-    for (let i = 0; i < 3; i++) await failLogin(t.http, 'victim', '198.51.100.50');
+    for (let i = 0; i < 3; i++) await failLogin(t.http, another(), '198.51.100.50');
     expect(warnings).toEqual([expect.stringMatching(/X-Forwarded-For but no proxy is trusted.*trust proxy/)]);
   });
 });
@@ -220,12 +222,12 @@ describe('shared counters', () => {
     await auth2.ready;
     const http2 = request(app2);
 
-    const u = await registerUser(t);
-    expect((await failLogin(t.http, u.username)).status).toBe(401);
-    expect((await failLogin(http2, u.username)).status).toBe(401);
-    expect((await failLogin(t.http, u.username)).status).toBe(401);
-    expectRateLimited(await failLogin(http2, u.username), 60);
-    expectRateLimited(await failLogin(t.http, u.username), 60);
+    await registerUser(t);
+    expect((await failLogin(t.http, another())).status).toBe(401);
+    expect((await failLogin(http2, another())).status).toBe(401);
+    expect((await failLogin(t.http, another())).status).toBe(401);
+    expectRateLimited(await failLogin(http2, another()), 60);
+    expectRateLimited(await failLogin(t.http, another()), 60);
   });
 
   it('a store passed as rateLimit.store is used instead of the database', async () => {
@@ -252,9 +254,9 @@ describe('shared counters', () => {
       'register',
       'token',
     ]);
-    expect((await failLogin(t.http, 'mem')).status).toBe(401);
-    expect((await failLogin(t.http, 'mem')).status).toBe(401);
-    expectRateLimited(await failLogin(t.http, 'mem'), 60);
+    expect((await failLogin(t.http, another())).status).toBe(401);
+    expect((await failLogin(t.http, another())).status).toBe(401);
+    expectRateLimited(await failLogin(t.http, another()), 60);
     const rows = await rawQuery<{ n: number }>(`SELECT count(*)::int AS n FROM "${t.schema}".rate_limits`);
     expect(rows[0]!.n).toBe(0);
   });

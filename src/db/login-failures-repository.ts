@@ -1,16 +1,39 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
-export function findLoginFailures(db: Kysely<Database>, key: string) {
-  return db.selectFrom('login_failures').selectAll().where('key', '=', key).executeTakeFirst();
+/** A failure counter's row as the throttle reads it. */
+export interface FailureCount {
+  key: string;
+  failures: number;
+  last_failure_at: Date;
 }
 
-/** Counts one more failure of `key` (atomic upsert, so concurrent failures all count). */
-export async function recordLoginFailure(db: Kysely<Database>, key: string, at: Date): Promise<void> {
+/**
+ * Locks the counters of `keys` for the rest of the transaction, creating missing ones at zero, and
+ * returns them. Keys are locked in sorted order, so two attempts that share keys cannot deadlock;
+ * concurrent attempts on one account therefore take turns, each seeing the others' counts.
+ */
+export async function lockLoginFailures(db: Kysely<Database>, keys: readonly string[]): Promise<FailureCount[]> {
+  const sorted = [...new Set(keys)].sort();
   await db
     .insertInto('login_failures')
-    .values({ key, failures: 1, last_failure_at: at })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ failures: sql<number>`login_failures.failures + 1`, last_failure_at: at }))
+    .values(sorted.map((key) => ({ key, failures: 0, last_failure_at: new Date(0) })))
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
+  return db.selectFrom('login_failures').selectAll().where('key', 'in', sorted).orderBy('key').forUpdate().execute();
+}
+
+/** Sets a counter (the caller holds its lock). */
+export async function setLoginFailures(db: Kysely<Database>, key: string, failures: number, at: Date): Promise<void> {
+  await db.updateTable('login_failures').set({ failures, last_failure_at: at }).where('key', '=', key).execute();
+}
+
+/** Takes back one failure (an attempt counted in advance that turned out right). */
+export async function unrecordLoginFailure(db: Kysely<Database>, key: string): Promise<void> {
+  await db
+    .updateTable('login_failures')
+    .set({ failures: sql<number>`greatest(failures - 1, 0)` })
+    .where('key', '=', key)
     .execute();
 }
 

@@ -20,6 +20,11 @@ export async function hitRateLimit(db: Kysely<Database>, key: string, now: Date,
     .executeTakeFirstOrThrow();
 }
 
+/** The count of `key` in its current window (undefined when its window has ended or it never counted). */
+export function readRateLimit(db: Kysely<Database>, key: string, now: Date): Promise<{ hits: number; reset_at: Date } | undefined> {
+  return db.selectFrom('rate_limits').select(['hits', 'reset_at']).where('key', '=', key).where('reset_at', '>', now).executeTakeFirst();
+}
+
 export async function unhitRateLimit(db: Kysely<Database>, key: string): Promise<void> {
   await db
     .updateTable('rate_limits')

@@ -21,7 +21,7 @@ export interface MfaRouteDeps {
   /** Lets a user whom `mfa.required` holds back (mfa_setup_required) through: these routes are how they set it up. */
   authenticateForSetup: Handler;
   origin: (req: Req) => EventOrigin;
-  limit: { code: Handler; login: Handler };
+  limit: { code: Handler; passwordCheck: Handler };
   tokens: TokenDelivery;
 }
 
@@ -46,7 +46,7 @@ export function mountMfaRoutes(router: Routes, d: MfaRouteDeps): void {
   });
 
   // A wrong password here is a password guess: the login limiter counts it.
-  router.post('/mfa/totp/setup', ...signedIn, d.limit.login, async (req, res) => {
+  router.post('/mfa/totp/setup', ...signedIn, d.limit.passwordCheck, async (req, res) => {
     const input = parseInput(setupSchema, bodyObject(req));
     sendJson(res, 200, await d.mfa.setup(caller(req).user.id, input.password), true);
   });
@@ -56,13 +56,13 @@ export function mountMfaRoutes(router: Routes, d: MfaRouteDeps): void {
     sendJson(res, 200, await d.mfa.confirm(caller(req).user.id, input.code, d.origin(req)), true);
   });
 
-  router.post('/mfa/totp/disable', ...signedIn, d.limit.login, d.limit.code, async (req, res) => {
+  router.post('/mfa/totp/disable', ...signedIn, d.limit.passwordCheck, d.limit.code, async (req, res) => {
     const input = parseInput(proofSchema, bodyObject(req));
     await d.mfa.disable(caller(req).user.id, input.password, input.code, d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/mfa/backup-codes', ...signedIn, d.limit.login, d.limit.code, async (req, res) => {
+  router.post('/mfa/backup-codes', ...signedIn, d.limit.passwordCheck, d.limit.code, async (req, res) => {
     const input = parseInput(proofSchema, bodyObject(req));
     sendJson(res, 200, await d.mfa.regenerateBackupCodes(caller(req).user.id, input.password, input.code, d.origin(req)), true);
   });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ForbiddenError, MfaRequiredError, type AuthError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { BrowserCookie } from '../oauth/browser-cookie.js';
-import { addressKey } from '../security/rate-limit.js';
+import { addressKey, notAFailure } from '../security/rate-limit.js';
 import type { IdentityService } from '../services/identities.js';
 import { hasUnverifiedAddress } from '../services/address-ownership.js';
 import type { OAuthService } from '../services/oauth.js';
@@ -86,6 +86,9 @@ async function beginFor(
   return url;
 }
 
+/** Callback outcomes that count as failures: not the user's own choices, nor the provider being down. */
+const CALLBACK_FAILURES: ReadonlySet<string> = new Set(['invalid_state', 'oauth_failed', 'validation_error']);
+
 /** The callback, by GET (the usual redirect) or by form POST; both answer alike. */
 function callbackHandler(d: OAuthRouteDeps, paramsOf: (req: Req) => URLSearchParams): Handler {
   return async (req, res) => {
@@ -105,6 +108,8 @@ function callbackHandler(d: OAuthRouteDeps, paramsOf: (req: Req) => URLSearchPar
       return;
     }
     const error: AuthError = result.error;
+    // Only what a forger or a flood produces counts toward the callback limit.
+    if (!CALLBACK_FAILURES.has(error.code)) notAFailure(req);
     // A second factor is due: the front end finishes with the mfa_id (POST /login/mfa).
     const mfa: Record<string, string> = error instanceof MfaRequiredError ? { mfa_id: error.mfaId, methods: error.methods.join(' ') } : {};
     if (result.redirectTo) redirectWith(res, result.redirectTo, { error: error.code, ...mfa, error_description: error.message, ...clientState });

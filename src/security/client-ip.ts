@@ -27,6 +27,29 @@ const UNTRUSTED_WARNING =
   "express-authlib: requests carry X-Forwarded-For but no proxy is trusted, so every client counts as the proxy's address for rate limits and audit; " +
   "if the app is behind a proxy, set app.set('trust proxy', ...) or the trustProxy option (trustProxy: false silences this)";
 
+const EVERY_HOP_WARNING =
+  "express-authlib: 'trust proxy' is true, so every X-Forwarded-For hop is trusted and any client can pick the address its " +
+  'rate limits and audit entries count under; trust only your own proxies: the number of hops (e.g. 1), their addresses or ' +
+  "subnets, or 'loopback' / 'uniquelocal' (app.set('trust proxy', ...) or the trustProxy option)";
+
+/** An Express app's setting (`app.get(name)` with one argument); undefined for anything else. */
+export function appSetting(app: unknown, name: string): unknown {
+  const get = (app as { get?: unknown; set?: unknown } | null)?.get;
+  // Connect apps have no settings; Express apps have both get and set.
+  if (typeof get !== 'function' || typeof (app as { set?: unknown }).set !== 'function') return undefined;
+  return (get as (name: string) => unknown).call(app, name);
+}
+
+/** Says once that every hop is trusted, whether the option or the host app's setting says so. */
+export function everyHopWarning(logger: Logger): (setting: unknown) => void {
+  let warned = false;
+  return (setting) => {
+    if (setting !== true || warned) return;
+    warned = true;
+    logger.warn({}, EVERY_HOP_WARNING);
+  };
+}
+
 /**
  * Builds the function that names the client address. With the `trustProxy` option, it alone
  * decides whether X-Forwarded-For counts (false: never; true: every hop; a number: that many hops;
@@ -35,7 +58,11 @@ const UNTRUSTED_WARNING =
  * first request with X-Forwarded-For gets one warning: behind a proxy, every client would share
  * the proxy's address, and so its rate limits.
  */
-export function clientIpResolver(trustProxy: boolean | number | string | string[] | undefined, logger: Logger): (req: IncomingMessage) => string {
+export function clientIpResolver(
+  trustProxy: boolean | number | string | string[] | undefined,
+  logger: Logger,
+  warnEveryHop: (setting: unknown) => void = everyHopWarning(logger),
+): (req: IncomingMessage) => string {
   if (trustProxy === false) return (req) => req.socket.remoteAddress ?? 'unknown';
   const configured = trustProxy === undefined ? undefined : compile(trustProxy);
   let warned = false;
@@ -44,6 +71,8 @@ export function clientIpResolver(trustProxy: boolean | number | string | string[
     if (trust === undefined) {
       const host = expressSetting(req);
       trust = host?.trust;
+      // A setting made after start-up is caught at the first request it applies to.
+      warnEveryHop(host?.setting);
       if (!warned && (host === undefined || host.setting === false) && req.headers['x-forwarded-for'] !== undefined) {
         warned = true;
         logger.warn({}, UNTRUSTED_WARNING);

@@ -1,5 +1,5 @@
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
-import { hitRateLimit, resetRateLimit, unhitRateLimit } from '../db/rate-limits-repository.js';
+import { hitRateLimit, readRateLimit, resetRateLimit, unhitRateLimit } from '../db/rate-limits-repository.js';
 import type { DatabaseGate } from '../db/database-gate.js';
 
 /**
@@ -20,6 +20,11 @@ export class DatabaseRateLimitStore implements Store {
   async increment(key: string): Promise<ClientRateLimitInfo> {
     const row = await this.database.run((db) => hitRateLimit(db, key, this.now(), this.#windowMs));
     return { totalHits: row.hits, resetTime: row.reset_at };
+  }
+
+  async get(key: string): Promise<ClientRateLimitInfo | undefined> {
+    const row = await this.database.run((db) => readRateLimit(db, key, this.now()));
+    return row && { totalHits: row.hits, resetTime: row.reset_at };
   }
 
   async decrement(key: string): Promise<void> {

@@ -12,7 +12,14 @@ export interface LimitRule {
 
 /** The `rateLimit` option. Omitted rules keep their defaults. */
 export interface RateLimitOptions {
-  /** Failed logins (successful ones do not count). @default 10 per 900 s */
+  /**
+   * Accounts with a failed login from one address: each (address, account) pair counts once per
+   * window however often it fails (its own growing delays deal with repeats), so this stops one
+   * client spraying a password across accounts without locking out an office behind one address.
+   * The same rule counts failed password checks of a signed-in account (`/change-password`,
+   * `/mfa/*`), per account, and failed confirmation links (`/confirm-verification`,
+   * `/confirm-email-change`), per address. @default 30 per 900 s
+   */
   login?: LimitRule;
   /** Registrations. @default 10 per 3600 s */
   register?: LimitRule;
@@ -22,13 +29,23 @@ export interface RateLimitOptions {
   token?: LimitRule;
   /** OAuth flows begun (`POST /login/oauth`, `GET /login/oauth/{provider}`, `POST /{user}/identities/{provider}`): each stores a state. @default 30 per 600 s */
   oauth?: LimitRule;
-  /** Failed OAuth callbacks (bad or foreign state, refused code); successful ones do not count. @default 10 per 900 s */
+  /**
+   * Failed OAuth callbacks per address: a bad, foreign or used-up state, a refused code, a malformed
+   * callback. The user's own answers (declining consent, a second factor due, an account that must
+   * verify first) and the provider being down do not count. States are unguessable, so this guards
+   * against floods, not guessing, and is set for many people behind one address. @default 30 per 900 s
+   */
   oauthCallback?: LimitRule;
   /** Mail requested (`/request-password-reset`, `/request-verification`, `/request-email-change`, `/request-otp`) per address. @default 10 per 3600 s */
   mail?: LimitRule;
   /** The same requests per target email address, whoever asks (nobody can flood one inbox). @default 5 per 3600 s */
   mailTarget?: LimitRule;
-  /** Failed one-time codes (`/login/otp`, `/login/mfa`, `/mfa/*` codes) per address; successes do not count. @default 10 per 900 s */
+  /**
+   * Failed one-time codes and links: per address at `/login/otp`, `/login/mfa` and the confirmation
+   * links, per account at the signed-in `/mfa/*` routes; successes do not count. Each `otp_id` and
+   * `mfa_id` allows 5 tries and every account has its own second-factor delays besides, so this is
+   * set for many people behind one address. @default 30 per 900 s
+   */
   code?: LimitRule;
   /** Group invitations sent (`POST /groups/{id}/invitations`) per inviting account, whatever the answer. @default 30 per 3600 s */
   invitation?: LimitRule;
@@ -49,15 +66,15 @@ export type LimitName =
   'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'invitation' | 'invitationMail';
 
 export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
-  login: { limit: 10, windowSeconds: 900 },
+  login: { limit: 30, windowSeconds: 900 },
   register: { limit: 10, windowSeconds: 3600 },
   refresh: { limit: 60, windowSeconds: 60 },
   token: { limit: 60, windowSeconds: 60 },
   oauth: { limit: 30, windowSeconds: 600 },
-  oauthCallback: { limit: 10, windowSeconds: 900 },
+  oauthCallback: { limit: 30, windowSeconds: 900 },
   mail: { limit: 10, windowSeconds: 3600 },
   mailTarget: { limit: 5, windowSeconds: 3600 },
-  code: { limit: 10, windowSeconds: 900 },
+  code: { limit: 30, windowSeconds: 900 },
   invitation: { limit: 30, windowSeconds: 3600 },
   invitationMail: { limit: 5, windowSeconds: 3600 },
 });
@@ -65,16 +82,35 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Objec
 /** Limiters that count only failures: a success is the normal case and must never lock a user out. */
 const FAILURES_ONLY: ReadonlySet<LimitName> = new Set(['login', 'oauthCallback', 'code']);
 
+/** Requests whose failure answer is not a failure of the client (see `notAFailure`). */
+const uncounted = new WeakSet<IncomingMessage>();
+/** Marks a request answered with an error as not counting toward a failures-only limit. */
+export function notAFailure(req: IncomingMessage): void {
+  uncounted.add(req);
+}
+
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 const pass: Middleware = (_req, _res, next) => next();
 
-/** The rule and the counter store of one limiter: the one place its default and its checks live. */
+/** Each manager's limiters, by name: code that counts under a limiter's name shares its store. */
+const setups = new WeakMap<DatabaseGate, Map<LimitName, { rule: LimitRule; counter: Store }>>();
+
+/**
+ * The rule and the counter store of one limiter: the one place its default and its checks live.
+ * Made once per manager (its database gate) and name, so `rateLimit.store` is called once per limiter.
+ */
 export function limiterSetup(name: LimitName, options: RateLimitOptions, db: DatabaseGate, now: () => Date): { rule: LimitRule; counter: Store } {
+  let byName = setups.get(db);
+  if (!byName) setups.set(db, (byName = new Map()));
+  const known = byName.get(name);
+  if (known) return known;
   const rule = options[name] ?? DEFAULT_RATE_LIMITS[name];
   if (!Number.isInteger(rule.limit) || rule.limit < 1 || !Number.isInteger(rule.windowSeconds) || rule.windowSeconds < 1) {
     throw new TypeError(`express-authlib: option \`rateLimit.${name}\` must be { limit, windowSeconds } with positive integers`);
   }
-  return { rule, counter: options.store ? options.store(name) : new DatabaseRateLimitStore(db, now) };
+  const setup = { rule, counter: options.store ? options.store(name) : new DatabaseRateLimitStore(db, now) };
+  byName.set(name, setup);
+  return setup;
 }
 
 /** The counting key of a client address (IPv6 grouped by /56, as express-rate-limit does). */
@@ -116,7 +152,7 @@ export function createLimiter(
     skipSuccessfulRequests: FAILURES_ONLY.has(name),
     ...(keyOf ? { skip: (req: IncomingMessage) => keyOf(req) === undefined } : {}),
     // An OAuth failure in redirect mode is a 302 carrying `#error=` to the front end: still a failure.
-    requestWasSuccessful: (_req, res) => res.statusCode < 400 && !String(res.getHeader('location') ?? '').includes('#error='),
+    requestWasSuccessful: (req, res) => uncounted.has(req) || (res.statusCode < 400 && !String(res.getHeader('location') ?? '').includes('#error=')),
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     // We resolve the client address ourselves (trustProxy), so express-rate-limit's Express-specific checks do not apply.

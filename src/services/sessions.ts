@@ -55,21 +55,19 @@ export class SessionService {
    */
   async login({ identifier, password, ip, userAgent, mfaId }: LoginInput): Promise<TokenPair & { user: User }> {
     const origin: EventOrigin = { ...(ip !== undefined ? { ip } : {}), ...(userAgent !== undefined ? { userAgent } : {}) };
-    const throttle = ip === undefined ? undefined : this.ctx.throttle;
     const dummy = (this.#dummyHash ??= this.#makeDummyHash());
     const user = await this.ctx.database.run((db) => findUserByIdentifier(db, identifier));
-    const account = { userId: user?.id, identifier };
-    await throttle?.check(account, ip!);
+    // Counted as a failure before the password is checked, and taken back if it was right.
+    const attempt = ip === undefined ? undefined : await this.ctx.throttle?.begin({ userId: user?.id, identifier }, ip);
     const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
     if (!user || !user.password_hash || !matches) {
-      await throttle?.failed(account, ip!);
       // The attempted name is kept only when it is a real account's: an unknown "username" is often a
       // password typed into the wrong field.
       await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {}, origin });
       throw invalidCredentials();
     }
     // The password was right: whatever follows (a second factor, an unverified email) is no guess.
-    await throttle?.succeeded(account, ip!);
+    await attempt?.succeeded();
     if (this.ctx.opts.requireEmailVerification && !user.email_verified) {
       await this.ctx.audit.record('login_failure', { userId: user.id, data: { identifier: user.username, reason: 'email_not_verified' }, origin });
       throw new ForbiddenError('email_not_verified', 'verify your email address before signing in');
