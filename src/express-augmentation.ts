@@ -15,9 +15,13 @@ declare global {
     interface User {}
     interface Request {
       /** Set by `requireAuth` and the library's router when the caller is authenticated; `req.auth.user` is the library's user. */
-      auth?: AuthContext;
-      /** `req.auth.user`, typed as your app's Express.User (see the README to type it as the library's `User`). */
-      user?: User;
+      auth?: AuthContext | undefined;
+      /**
+       * `req.auth.user`, typed as your app's Express.User (see the README to type it as the library's `User`).
+       * Spelled exactly as @types/passport spells it: with exactOptionalPropertyTypes, `user?: User`
+       * and `user?: User | undefined` are different types, and the two declarations would clash.
+       */
+      user?: User | undefined;
     }
   }
 }

@@ -33,13 +33,25 @@ beforeAll(async () => {
 
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
   // The versions this repository tests with, so npm's cache (filled by `npm ci`) can serve them.
-  const deps = [`express@${version('express')}`, `@types/express@${version('@types/express')}`, `@types/node@${version('@types/node')}`];
+  const deps = [
+    `express@${version('express')}`,
+    `@types/express@${version('@types/express')}`,
+    `@types/node@${version('@types/node')}`,
+    // An app that also uses passport: its types declare req.user too.
+    `passport@${version('passport')}`,
+    `@types/passport@${version('@types/passport')}`,
+  ];
   const installed = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...deps], { cwd: dir, timeout: 240_000 });
   installLog = installed.stdout + installed.stderr;
   const base = JSON.parse(readFileSync(join(FIXTURES, 'tsconfig.json'), 'utf8')) as { compilerOptions: object };
   for (const file of ['app.mts', 'app.cts', 'testing.mts', 'testing.cts', 'client.mts', 'client.cts']) {
     copyFileSync(join(FIXTURES, file), join(dir, file));
     writeFileSync(join(dir, `tsconfig.${file}.json`), JSON.stringify({ ...base, files: [file] }));
+  }
+  // Beside @types/passport, with the strictest optional-property checking.
+  for (const file of ['passport-first.mts', 'passport-last.mts', 'passport.cts']) {
+    copyFileSync(join(FIXTURES, file), join(dir, file));
+    writeFileSync(join(dir, `tsconfig.${file}.json`), JSON.stringify({ compilerOptions: { ...base.compilerOptions, exactOptionalPropertyTypes: true }, files: [file] }));
   }
   // The client as browser code: the DOM library and no Node types at all.
   const browser = { ...base.compilerOptions, lib: ['ES2022', 'DOM'], types: [] };
@@ -90,6 +102,13 @@ describe.skipIf(TEST_DSN)('the packed package', () => {
     const [esm, cjs] = await Promise.all([typecheck('app.mts'), typecheck('app.cts')]);
     expect(esm, 'ESM consumer').toBe('');
     expect(cjs, 'CommonJS consumer').toBe('');
+  }, 240_000);
+
+  it('type-checks beside @types/passport with exactOptionalPropertyTypes, whichever declarations come first', async () => {
+    const [first, last, cjs] = await Promise.all([typecheck('passport-first.mts'), typecheck('passport-last.mts'), typecheck('passport.cts')]);
+    expect(first, 'passport first').toBe('');
+    expect(last, 'the library first').toBe('');
+    expect(cjs, 'CommonJS').toBe('');
   }, 240_000);
 
   it('ships express-authlib/testing in ESM and CommonJS, with declarations for both', async () => {
