@@ -51,7 +51,10 @@ beforeAll(async () => {
   // Beside @types/passport, with the strictest optional-property checking.
   for (const file of ['passport-first.mts', 'passport-last.mts', 'passport.cts']) {
     copyFileSync(join(FIXTURES, file), join(dir, file));
-    writeFileSync(join(dir, `tsconfig.${file}.json`), JSON.stringify({ compilerOptions: { ...base.compilerOptions, exactOptionalPropertyTypes: true }, files: [file] }));
+    writeFileSync(
+      join(dir, `tsconfig.${file}.json`),
+      JSON.stringify({ compilerOptions: { ...base.compilerOptions, exactOptionalPropertyTypes: true }, files: [file] }),
+    );
   }
   // The client as browser code: the DOM library and no Node types at all.
   const browser = { ...base.compilerOptions, lib: ['ES2022', 'DOM'], types: [] };
