@@ -35,6 +35,7 @@ import { SessionService, type TokenPair } from './services/sessions.js';
 import { RoleService } from './services/roles.js';
 import { UserService } from './services/users.js';
 import { UserAdminService } from './services/user-admin.js';
+import { LimitResetService } from './services/limit-resets.js';
 import { EventService } from './services/events.js';
 import { ImpersonationService, type Impersonation } from './services/impersonation.js';
 import { AccountLifecycleService } from './services/account-lifecycle.js';
@@ -114,10 +115,13 @@ export interface GuardResult {
  * keeps the admin role, stays active and is not deleted).
  */
 export type Users = Pick<UserService, 'create' | 'findById' | 'findByIdentifier' | 'setRoles' | 'setActive' | 'setPassword'> &
-  Pick<UserAdminService, 'list' | 'update' | 'delete'> & {
+  Pick<UserAdminService, 'list' | 'detail' | 'update' | 'delete' | 'verifyEmail'> &
+  Pick<LimitResetService, 'unlock'> & {
     /** An access token for `userId` with `imp: adminId`, no refresh token; `duration` seconds, default 900, at most 3600. */
     impersonate(adminId: string, userId: string, options?: { duration?: number }): Promise<Impersonation>;
   };
+/** `auth.rateLimits`: clears stored rate-limit counters and lockouts of an address, an account, or all. */
+export type RateLimits = Pick<LimitResetService, 'reset'>;
 /** `auth.roles`: list with holder counts, create, delete (409 while held, or for the admin and default roles). */
 export type Roles = Pick<RoleService, 'list' | 'create' | 'delete'>;
 /** `auth.events`: the audit trail, newest first. */
@@ -145,6 +149,8 @@ export class AuthManager {
   readonly roles: Roles;
   /** The audit trail. */
   readonly events: Events;
+  /** Rate-limit counters and lockouts kept in the database, for operators to clear. */
+  readonly rateLimits: RateLimits;
   /** Per-user API tokens. */
   readonly apiTokens: ApiTokens;
   /** Credentials for other services: stored ones and linked provider accounts, decrypted by `get`. */
@@ -222,6 +228,7 @@ export class AuthManager {
     const impersonation = new ImpersonationService(ctx);
     const roles = new RoleService(ctx);
     const events = new EventService(ctx);
+    const limitResets = new LimitResetService(ctx);
     // Methods bound one by one: `auth.users` is the user service and the admin operations as one surface.
     this.users = {
       create: (input) => users.create(input),
@@ -231,12 +238,16 @@ export class AuthManager {
       setActive: (id, active) => users.setActive(id, active),
       setPassword: (id, password) => users.setPassword(id, password),
       list: (input) => userAdmin.list(input),
+      detail: (id) => userAdmin.detail(id),
       update: (id, patch) => userAdmin.update(id, patch),
       delete: (id) => userAdmin.delete(id),
+      verifyEmail: (id) => userAdmin.verifyEmail(id),
+      unlock: (id) => limitResets.unlock(id),
       impersonate: (adminId, userId, options) => impersonation.impersonate(adminId, userId, options),
     };
     this.roles = { list: () => roles.list(), create: (name) => roles.create(name), delete: (name) => roles.delete(name) };
     this.events = { list: (input) => events.list(input) };
+    this.rateLimits = { reset: (target) => limitResets.reset(target) };
     this.apiTokens = apiTokens;
     const groupAccess = new GroupAccess(ctx);
     const groups = new GroupService(ctx, groupAccess);

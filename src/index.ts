@@ -10,10 +10,12 @@ export type {
   Integrations,
   Middleware,
   MountTarget,
+  RateLimits,
   RequireAuth,
   Roles,
   Users,
 } from './auth-manager.js';
+export type { LimitResetResult, LimitResetTarget } from './services/limit-resets.js';
 export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './services/user-admin.js';
 export type { RoleInfo } from './services/roles.js';
 export type { GroupCallOptions, GroupPageOptions, Groups } from './groups-api.js';

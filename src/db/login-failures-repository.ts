@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { containsPattern } from './users-repository.js';
 
 /** A failure counter's row as the throttle reads it. */
 export interface FailureCount {
@@ -39,4 +40,33 @@ export async function unrecordLoginFailure(db: Kysely<Database>, key: string): P
 
 export async function clearLoginFailures(db: Kysely<Database>, key: string): Promise<void> {
   await db.deleteFrom('login_failures').where('key', '=', key).execute();
+}
+
+/** Keys containing any of `parts` (a superset: the caller decides which keys name them). */
+export async function loginFailureKeysContaining(db: Kysely<Database>, parts: readonly string[]): Promise<string[]> {
+  if (parts.length === 0) return [];
+  const rows = await db
+    .selectFrom('login_failures')
+    .select('key')
+    .where((eb) => eb.or(parts.map((part) => eb('key', 'like', containsPattern(part)))))
+    .execute();
+  return rows.map((r) => r.key);
+}
+
+/** Deletes these counts; returns how many there were. */
+export async function deleteLoginFailures(db: Kysely<Database>, keys: readonly string[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < keys.length; i += 1000) {
+    const result = await db
+      .deleteFrom('login_failures')
+      .where('key', 'in', keys.slice(i, i + 1000))
+      .executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+  }
+  return deleted;
+}
+
+/** Deletes every count; returns how many there were. */
+export async function deleteAllLoginFailures(db: Kysely<Database>): Promise<number> {
+  return Number((await db.deleteFrom('login_failures').executeTakeFirst()).numDeletedRows);
 }

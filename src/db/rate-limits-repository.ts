@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { containsPattern } from './users-repository.js';
 
 /**
  * One more hit on `key` in its fixed window, in a single atomic upsert: a window that has ended
@@ -36,4 +37,33 @@ export async function unhitRateLimit(db: Kysely<Database>, key: string): Promise
 
 export async function resetRateLimit(db: Kysely<Database>, key: string): Promise<void> {
   await db.deleteFrom('rate_limits').where('key', '=', key).execute();
+}
+
+/** Keys containing any of `parts` (a superset: the caller decides which keys name them). */
+export async function rateLimitKeysContaining(db: Kysely<Database>, parts: readonly string[]): Promise<string[]> {
+  if (parts.length === 0) return [];
+  const rows = await db
+    .selectFrom('rate_limits')
+    .select('key')
+    .where((eb) => eb.or(parts.map((part) => eb('key', 'like', containsPattern(part)))))
+    .execute();
+  return rows.map((r) => r.key);
+}
+
+/** Deletes these counters; returns how many there were. */
+export async function deleteRateLimits(db: Kysely<Database>, keys: readonly string[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < keys.length; i += 1000) {
+    const result = await db
+      .deleteFrom('rate_limits')
+      .where('key', 'in', keys.slice(i, i + 1000))
+      .executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+  }
+  return deleted;
+}
+
+/** Deletes every counter; returns how many there were. */
+export async function deleteAllRateLimits(db: Kysely<Database>): Promise<number> {
+  return Number((await db.deleteFrom('rate_limits').executeTakeFirst()).numDeletedRows);
 }

@@ -40,6 +40,13 @@ export async function markSecondFactorNotified(db: Db, userId: string, now: Date
   await db.updateTable('second_factor_failures').set({ notified_at: now }).where('user_id', '=', userId).execute();
 }
 
-export async function clearSecondFactorFailures(db: Db, userId: string): Promise<void> {
-  await db.deleteFrom('second_factor_failures').where('user_id', '=', userId).execute();
+/** Deletes the account's count; returns whether there was one. */
+export async function clearSecondFactorFailures(db: Db, userId: string): Promise<boolean> {
+  const result = await db.deleteFrom('second_factor_failures').where('user_id', '=', userId).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+/** Deletes every account's count; returns how many there were. */
+export async function deleteAllSecondFactorFailures(db: Db): Promise<number> {
+  return Number((await db.deleteFrom('second_factor_failures').executeTakeFirst()).numDeletedRows);
 }

@@ -58,7 +58,9 @@ export type AuthEventType =
   | 'group_invitation_sent'
   | 'group_invitation_accepted'
   | 'group_invitation_declined'
-  | 'service_key_revoked';
+  | 'service_key_revoked'
+  | 'user_unlocked'
+  | 'rate_limits_reset';
 
 /** An audit event as stored and as handed to `onEvent`. Never carries a password, token or secret. */
 export interface AuthEvent {

@@ -1,7 +1,18 @@
 import { z } from 'zod';
-import { NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
-import { bumpTokenVersion, deleteUser, findUserById, identityKey, listUsers, replaceRoles, updateUserFields, type UserFields } from '../db/users-repository.js';
+import {
+  bumpTokenVersion,
+  deleteUser,
+  findUserById,
+  identityKey,
+  listUsers,
+  lockUser,
+  replaceRoles,
+  updateUserFields,
+  type UserFields,
+} from '../db/users-repository.js';
+import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
 import * as v from '../validation.js';
@@ -156,6 +167,28 @@ export class UserAdminService {
     if (row.is_active !== before.is_active) await this.ctx.audit.record(row.is_active ? 'user_enabled' : 'user_disabled', { userId: id, origin });
     if (hash !== undefined) await this.ctx.audit.record('password_change', { userId: id, data: { by: 'administrator' }, origin });
     await auditRevokedKeys(this.ctx.audit, revoked, row.is_active ? 'creator_demoted' : 'creator_disabled', origin);
+    return toPublicUser(row);
+  }
+
+  /**
+   * Marks the account's address verified and its holder proven (`owner_proven`), as a verification
+   * link confirmed with the account's password does: an operator vouches for both. Outstanding
+   * verification links are retired; logins and tokens stay. Audited as `email_verified` with
+   * `data.by: 'administrator'`. 404 for no such user, 409 `conflict` for an account without an address.
+   */
+  async verifyEmail(id: string, origin?: EventOrigin): Promise<User> {
+    const row = await this.ctx.database.run((db) =>
+      this.ctx.revocation.commit(db, { user: id }, async (trx) => {
+        const user = await lockUser(trx, id);
+        if (!user) throw new NotFoundError('user not found');
+        if (user.email === null) throw new ConflictError('the account has no email address to verify');
+        const now = this.ctx.opts.now();
+        await updateUserFields(trx, id, { email_verified: true, owner_proven: true }, now);
+        await retireOneTimeTokens(trx, id, ['verification'], now);
+        return (await findUserById(trx, id))!;
+      }),
+    );
+    await this.ctx.audit.record('email_verified', { userId: id, data: { owner_proven: true, by: 'administrator' }, origin });
     return toPublicUser(row);
   }
 
