@@ -7,10 +7,11 @@ import { addUserAdminCommands } from './commands/user-admin.js';
 import { roleCommand } from './commands/role.js';
 import { eventsCommand } from './commands/events.js';
 import { groupCommand, serviceKeyCommand } from './commands/group.js';
+import { limitsCommand } from './commands/limits.js';
 import type { GlobalOptions } from './context.js';
 
 const program = new Command('authlib')
-  .description('express-authlib: database set-up, users, roles, API tokens, groups and the audit trail')
+  .description('express-authlib: database set-up, users, roles, API tokens, groups, rate limits and the audit trail')
   .option('--dsn <url>', 'database: postgres://..., pglite://<dir> or pglite://memory (default: $AUTHLIB_DB_DSN, then $DATABASE_URL)')
   .option('--schema <name>', 'schema holding the tables (default: $AUTHLIB_DB_SCHEMA, then authlib)')
   .enablePositionalOptions(false)
@@ -27,6 +28,7 @@ program.addCommand(roleCommand(global));
 program.addCommand(eventsCommand(global));
 program.addCommand(groupCommand(global));
 program.addCommand(serviceKeyCommand(global));
+program.addCommand(limitsCommand(global));
 program
   .command('secret')
   .description('print a fresh random jwtSecret')

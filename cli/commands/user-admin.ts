@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { AuthManager } from '../../src/index.js';
+import type { AuthManager, LimitResetResult } from '../../src/index.js';
 import { findUser, withAuth, type GlobalOptions } from '../context.js';
 import { printJson, printTable } from './table.js';
 
@@ -21,7 +21,17 @@ export async function findUserByAny(auth: AuthManager, value: string) {
   return findUser(auth, value);
 }
 
-/** Adds `user list`, `user disable`, `user enable` and `user delete` to the `user` command. */
+/** Says what an unlock or a reset deleted, e.g. `2 failed-login delay(s), 1 second-factor count(s)`. */
+export function describeCleared(c: LimitResetResult): string {
+  const parts = [
+    c.login_failures > 0 ? `${c.login_failures} failed-login delay(s)` : '',
+    c.second_factor_failures > 0 ? `${c.second_factor_failures} second-factor count(s)` : '',
+    c.rate_limits > 0 ? `${c.rate_limits} rate-limit counter(s)` : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : 'nothing was limited';
+}
+
+/** Adds `user list`, `show`, `disable`, `enable`, `delete`, `verify` and `unlock` to the `user` command. */
 export function addUserAdminCommands(user: Command, global: () => GlobalOptions): void {
   user
     .command('list')
@@ -40,6 +50,51 @@ export function addUserAdminCommands(user: Command, global: () => GlobalOptions)
         'no users',
       );
       if (page.users.length > 0) console.log(`${page.offset + 1}-${page.offset + page.users.length} of ${page.total}`);
+    });
+
+  user
+    .command('show')
+    .description('show one user: fields, roles, linked identities and second factor')
+    .argument('<user>', 'username, email or id')
+    .option('--json', 'print {user, identities, mfa: {totp}} as JSON (as GET /admin/users/{id})')
+    .action(async (identifier: string, o: { json?: boolean }) => {
+      const detail = await withAuth(global(), async (auth) => auth.users.detail((await findUserByAny(auth, identifier)).id));
+      if (o.json) return printJson(detail);
+      const u = detail.user;
+      const rows: Array<[string, string]> = [
+        ['id', u.id],
+        ['username', u.username],
+        ['email', u.email === null ? '(none)' : `${u.email} (${u.email_verified ? 'verified' : 'not verified'})`],
+        ['roles', u.roles.join(', ') || '(none)'],
+        ['active', u.is_active ? 'yes' : 'no'],
+        ['real name', u.real_name ?? ''],
+        ['created', u.created_at],
+        ['last login', u.last_login ?? 'never'],
+        ['totp', detail.mfa.totp ? 'on' : 'off'],
+        ['identities', detail.identities.map((i) => `${i.provider} (${i.provider_user_id})`).join(', ') || '(none)'],
+      ];
+      for (const [key, value] of rows) console.log(`${key.padEnd(10)}  ${value}`);
+    });
+
+  user
+    .command('verify')
+    .description("mark a user's email address verified and proven by its holder, as a verification link confirmed with the password does")
+    .argument('<user>', 'username, email or id')
+    .action(async (identifier: string) => {
+      const verified = await withAuth(global(), async (auth) => auth.users.verifyEmail((await findUserByAny(auth, identifier)).id));
+      console.log(`verified ${verified.email} of ${verified.username} (${verified.id})`);
+    });
+
+  user
+    .command('unlock')
+    .description("clear a user's failed-login delays (from every address), second-factor lockout and the rate limits counted by their account")
+    .argument('<user>', 'username, email or id')
+    .action(async (identifier: string) => {
+      const { found, cleared } = await withAuth(global(), async (auth) => {
+        const found = await findUserByAny(auth, identifier);
+        return { found, cleared: await auth.users.unlock(found.id) };
+      });
+      console.log(`unlocked ${found.username} (${found.id}): ${describeCleared(cleared)}`);
     });
 
   for (const [name, active] of [
