@@ -3,6 +3,7 @@ import { connect } from '../../src/db/connect.js';
 import { migrateToLatest, migrationStatus } from '../../src/db/migrator.js';
 import { describeConnectionFailure, isDatabaseUnavailable } from '../../src/db/unavailable.js';
 import { PendingMigrationsError, resolveDsn, resolveSchema, type GlobalOptions } from '../context.js';
+import { printJson } from './table.js';
 
 async function withConnection<T>(options: GlobalOptions, work: (root: Awaited<ReturnType<typeof connect>>['root'], schema: string) => Promise<T>): Promise<T> {
   const dsn = resolveDsn(options);
@@ -32,12 +33,18 @@ export function dbCommand(global: () => GlobalOptions): Command {
 
   db.command('status')
     .description('list applied and pending migrations; exit 3 when some are pending')
-    .action(async () => {
+    .option('--json', 'print {schema, migrations: [{name, applied_at}], pending} as JSON (applied_at null while pending)')
+    .action(async (o: { json?: boolean }) => {
       const migrations = await withConnection(global(), (root, schema) => migrationStatus(root, schema));
-      for (const m of migrations) console.log(`${m.appliedAt ? 'applied' : 'pending'}  ${m.name}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}`);
       const pending = migrations.filter((m) => !m.appliedAt).length;
+      if (o.json) {
+        const list = migrations.map((m) => ({ name: m.name, applied_at: m.appliedAt ? m.appliedAt.toISOString() : null }));
+        printJson({ schema: resolveSchema(global()), migrations: list, pending });
+      } else {
+        for (const m of migrations) console.log(`${m.appliedAt ? 'applied' : 'pending'}  ${m.name}${m.appliedAt ? `  ${m.appliedAt.toISOString()}` : ''}`);
+      }
       if (pending > 0) throw new PendingMigrationsError(`${pending} migration(s) pending; run \`authlib db init\``);
-      console.log('nothing pending');
+      if (!o.json) console.log('nothing pending');
     });
 
   return db;

@@ -3,7 +3,7 @@ import { collect, findUser, UsageError, withAuth, type GlobalOptions } from '../
 import { printJson, printTable } from './table.js';
 import { days, printCreatedToken } from './token.js';
 
-/** `authlib group create|list|add-member|remove-member`: as trusted code, so every rule about who may act is the operator's. */
+/** `authlib group create|list|members|add-member|remove-member`: as trusted code, so every rule about who may act is the operator's. */
 export function groupCommand(global: () => GlobalOptions): Command {
   const group = new Command('group').description('manage groups and their members');
 
@@ -42,6 +42,28 @@ export function groupCommand(global: () => GlobalOptions): Command {
     });
 
   group
+    .command('members')
+    .description('list the members of a group, with their roles inside it')
+    .argument('<group>', 'id or slug')
+    .option('--json', 'print {members: [{user, roles, is_admin}], total} as JSON (as GET /groups/{id}/members)')
+    .action(async (idOrSlug: string, o: { json?: boolean }) => {
+      const page = await withAuth(global(), async (auth) => {
+        const members = [];
+        for (let offset = 0; ; offset += 100) {
+          const { members: batch, total } = await auth.groups.listMembers(idOrSlug, { limit: 100, offset });
+          members.push(...batch);
+          if (batch.length < 100) return { members, total };
+        }
+      });
+      if (o.json) return printJson(page);
+      printTable(
+        ['username', 'id', 'roles', 'admin'],
+        page.members.map((m) => [m.user.username, m.user.id, m.roles.join(',') || '(none)', m.is_admin ? 'yes' : 'no']),
+        'no members',
+      );
+    });
+
+  group
     .command('add-member')
     .description('add a user to a group')
     .argument('<group>', 'id or slug')
@@ -68,7 +90,7 @@ export function groupCommand(global: () => GlobalOptions): Command {
   return group;
 }
 
-/** `authlib service-key create`: an API token that acts for a group. */
+/** `authlib service-key create|list`: API tokens that act for a group. */
 export function serviceKeyCommand(global: () => GlobalOptions): Command {
   const key = new Command('service-key').description("manage groups' service keys");
 
@@ -89,6 +111,21 @@ export function serviceKeyCommand(global: () => GlobalOptions): Command {
         }),
       );
       printCreatedToken('service key', created, idOrSlug);
+    });
+
+  key
+    .command('list')
+    .description("list a group's service keys (never their secrets)")
+    .argument('<group>', 'id or slug')
+    .option('--json', 'print [{id, name, scopes, created_at, expires_at, last_used_at}] as JSON')
+    .action(async (idOrSlug: string, o: { json?: boolean }) => {
+      const keys = await withAuth(global(), (auth) => auth.groups.serviceKeys.list(idOrSlug));
+      if (o.json) return printJson(keys);
+      printTable(
+        ['id', 'name', 'scopes', 'created', 'expires', 'last used'],
+        keys.map((k) => [k.id, k.name, k.scopes.join(' ') || '(none)', k.created_at, k.expires_at ?? 'never', k.last_used_at ?? 'never']),
+        'no service keys',
+      );
     });
 
   return key;

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { MAX_API_TOKEN_DAYS, type CreatedApiToken } from '../../src/services/api-tokens.js';
 import { collect, findUser, UsageError, withAuth, type GlobalOptions } from '../context.js';
+import { printJson } from './table.js';
 
 /** `--expires-in-days`: a whole number of days within the API-token limit. */
 export const days = (value: string) => {
@@ -42,8 +43,10 @@ export function tokenCommand(global: () => GlobalOptions): Command {
     .command('list')
     .description("list a user's API tokens (never their secrets)")
     .argument('<user>', 'username or email')
-    .action(async (identifier: string) => {
+    .option('--json', 'print [{id, name, scopes, created_at, expires_at, last_used_at}] as JSON')
+    .action(async (identifier: string, o: { json?: boolean }) => {
       const tokens = await withAuth(global(), async (auth) => auth.apiTokens.list((await findUser(auth, identifier)).id));
+      if (o.json) return printJson(tokens);
       if (tokens.length === 0) console.log('(no API tokens)');
       for (const t of tokens) {
         console.log(
