@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import express from 'express';
+import request from 'supertest';
+import { AuthManager } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_DSN, dropSchema, uniqueSchema } from './helpers/database.js';
 
@@ -104,5 +107,42 @@ describe.skipIf(!TEST_DSN)('authlib user list|disable|enable|delete, role, event
     expect(ok(['events', '--type', 'nosuchtype']).trim()).toBe('no events');
     expect(fails(['events', '--limit', '501'])).toMatch(/limit/);
     expect(fails(['events', '--before', 'yesterday'])).toMatch(/before/);
+  });
+
+  it('events names the user and the actor beside their ids, a deleted user by the name it had', async () => {
+    // An admin's change over HTTP, so the event has an actor.
+    const auth = new AuthManager(null, { dbDsn: TEST_DSN!, dbSchema: schema, jwtSecret: 'c'.repeat(32), rateLimit: false, logger: false });
+    try {
+      const http = request(express().use('/api/v1/users', auth.router));
+      const token = (await http.post('/api/v1/users/login').send({ username: 'boss', password: 'boss passphrase 1' })).body.token;
+      const alixe = (await auth.users.findByIdentifier('alixe'))!;
+      expect((await http.patch(`/api/v1/users/admin/users/${alixe.id}`).set('authorization', `Bearer ${token}`).send({ real_name: 'Alix E' })).status).toBe(
+        200,
+      );
+    } finally {
+      await auth.close();
+    }
+    const [updated] = JSON.parse(ok(['events', '--type', 'user_updated', '--json']));
+    expect(updated).toMatchObject({ username: 'alixe', actor_username: 'boss' });
+    expect(Object.keys(updated)).toEqual(['id', 'type', 'user_id', 'username', 'actor_id', 'actor_username', 'ip', 'user_agent', 'data', 'created_at']);
+    const row = ok(['events', '--type', 'user_updated']).trim().split('\n')[1]!;
+    expect(row).toContain(`alixe (${updated.user_id})`);
+    expect(row).toContain(`boss (${updated.actor_id})`);
+    const [deleted] = JSON.parse(ok(['events', '--type', 'user_deleted', '--json']));
+    expect(deleted).toMatchObject({ username: 'bob', actor_id: null, actor_username: null });
+    expect(ok(['events', '--type', 'user_deleted'])).toContain(`bob, deleted (${deleted.user_id})`);
+  });
+
+  it('user show: one user as lines, --json as GET /admin/users/{id}; user roles --json', () => {
+    const lines = ok(['user', 'show', 'ALICE_X@example.com']).trim().split('\n');
+    expect(lines[1]).toBe('username    alice_x');
+    expect(lines[2]).toBe('email       alice_x@example.com (not verified)');
+    const detail = JSON.parse(ok(['user', 'show', 'alice_x', '--json']));
+    expect(Object.keys(detail).sort()).toEqual(['identities', 'mfa', 'user']);
+    expect(detail).toMatchObject({ user: { username: 'alice_x', email_verified: false }, identities: [], mfa: { totp: false } });
+    expect(JSON.parse(ok(['user', 'show', detail.user.id, '--json'])).user.username).toBe('alice_x');
+    expect(JSON.parse(ok(['user', 'roles', 'alice_x', '--json']))).toEqual({ id: detail.user.id, username: 'alice_x', roles: ['user'] });
+    expect(fails(['user', 'show', 'nobody'])).toBe("authlib: no user with username or email 'nobody'");
+    misused(['user', 'show']);
   });
 });

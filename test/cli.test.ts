@@ -47,6 +47,11 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/applied\s+0001_init/);
     expect(status.stdout).not.toMatch(/^pending/m);
+    const json = authlib(['db', 'status', '--json', ...db]);
+    expect(json.code, json.stderr).toBe(0);
+    const doc = JSON.parse(json.stdout);
+    expect(doc).toMatchObject({ schema, pending: 0 });
+    expect(doc.migrations[0]).toEqual({ name: '0001_init', applied_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/) });
   });
 
   it('reads --dsn and --schema from AUTHLIB_DB_DSN / AUTHLIB_DB_SCHEMA', () => {
@@ -82,6 +87,13 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
     expect(status.code).toBe(3);
     expect(status.stdout).toMatch(/^pending\s+0001_init/m);
     expect(status.stderr.trim()).toMatch(/^authlib: \d+ migration\(s\) pending; run `authlib db init`$/);
+    // --json: one document on stdout, the same exit code and line on stderr.
+    const json = authlib(['db', 'status', '--json', '--dsn', dsn, '--schema', fresh]);
+    expect(json.code).toBe(3);
+    const doc = JSON.parse(json.stdout);
+    expect(doc.pending).toBe(doc.migrations.length);
+    expect(doc.migrations[0]).toEqual({ name: '0001_init', applied_at: null });
+    expect(json.stderr.trim()).toMatch(/^authlib: \d+ migration\(s\) pending/);
   });
 
   it("checks --dsn and --schema with the library's own rules before connecting", () => {
@@ -136,6 +148,17 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(new RegExp(`^${id}  "to-revoke"  scopes: a:b  created: \\S+  expires: never  last used: never$`, 'm'));
     expect(listed.stdout).not.toContain(secret);
+    const json = authlib(['token', 'list', 'root', '--json', ...db]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toContainEqual({
+      id,
+      name: 'to-revoke',
+      scopes: ['a:b'],
+      created_at: expect.any(String),
+      expires_at: null,
+      last_used_at: null,
+    });
+    expect(json.stdout).not.toContain(secret);
     const revoked = authlib(['token', 'revoke', 'root', id, ...db]);
     expect(revoked.code, revoked.stderr).toBe(0);
     expect(authlib(['token', 'list', 'root', ...db]).stdout).not.toContain(id);

@@ -75,4 +75,35 @@ describe('authlib group and service-key', { timeout: 240_000 }, () => {
     expect(ok(['group', 'remove-member', 'platform', 'hank'])).toBe('removed hank from platform\n');
     expect(fails(['group', 'remove-member', 'platform', 'hank'])).toMatch(/no such member/);
   });
+
+  it('group members and service-key list: a table by default, one JSON document with --json', () => {
+    ok(['group', 'add-member', 'platform', 'hank', '--role', 'ops']);
+    const page = JSON.parse(ok(['group', 'members', 'platform', '--json']));
+    expect(page.total).toBe(2);
+    expect(page.members.map((m: { user: { username: string }; roles: string[]; is_admin: boolean }) => [m.user.username, m.roles, m.is_admin])).toEqual([
+      ['gina', ['admin', 'ops'], true],
+      ['hank', ['ops'], false],
+    ]);
+    const table = ok(['group', 'members', 'platform']).trim().split('\n');
+    expect(table[0]).toMatch(/^USERNAME\s+ID\s+ROLES\s+ADMIN$/);
+    expect(table[1]).toMatch(/^gina\s+[0-9a-f-]{36}\s+admin,ops\s+yes$/);
+    expect(ok(['group', 'members', 'acme-corp']).trim()).toBe('no members');
+    expect(fails(['group', 'members', 'no-such-group'])).toMatch(/group not found/);
+    expect(authlib(['group', 'members']).code).toBe(2);
+
+    const keys = JSON.parse(ok(['service-key', 'list', 'platform', '--json']));
+    expect(keys).toEqual([
+      {
+        id: expect.stringMatching(/^\w{8}$/),
+        name: 'deploy',
+        scopes: ['deploy'],
+        created_at: expect.any(String),
+        expires_at: expect.any(String),
+        last_used_at: null,
+      },
+    ]);
+    expect(ok(['service-key', 'list', 'platform'])).toMatch(new RegExp(`^${keys[0].id}\\s+deploy\\s+deploy\\s+\\S+\\s+\\S+\\s+never$`, 'm'));
+    expect(ok(['service-key', 'list', 'acme-corp']).trim()).toBe('no service keys');
+    expect(authlib(['service-key', 'list']).code).toBe(2);
+  });
 });

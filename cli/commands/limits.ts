@@ -19,6 +19,17 @@ export function limitsCommand(global: () => GlobalOptions): Command {
     .option('--ip <address>', 'the counters of this client address (an IPv6 address clears its /56, counted as one)', address)
     .option('--user <user>', 'the counters of this account (username, email or id), as `user unlock` does')
     .option('--all', 'every counter of every address and account')
+    .addHelpText(
+      'after',
+      `
+Give --ip, --user or both (their counters together), or --all alone; a bare \`limits reset\` is refused.
+Clears what the library keeps in its database, not counters in a custom rateLimit.store. Audited.
+
+Examples:
+  authlib limits reset --ip 203.0.113.7
+  authlib limits reset --ip 203.0.113.7 --user bob@example.com
+  authlib limits reset --all`,
+    )
     .action(async (o: { ip?: string; user?: string; all?: boolean }) => {
       if (o.all && (o.ip !== undefined || o.user !== undefined)) throw new UsageError('--all clears every limit: give it alone, without --ip or --user');
       if (!o.all && o.ip === undefined && o.user === undefined)
