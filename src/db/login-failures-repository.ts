@@ -53,20 +53,25 @@ export async function loginFailureKeysContaining(db: Kysely<Database>, parts: re
   return rows.map((r) => r.key);
 }
 
-/** Deletes these counts; returns how many there were. */
+/**
+ * Deletes these counters; returns how many of them were counting (failures above 0): a counter taken
+ * back to 0 by a success may linger, and holds nobody back.
+ */
 export async function deleteLoginFailures(db: Kysely<Database>, keys: readonly string[]): Promise<number> {
-  let deleted = 0;
+  let counting = 0;
   for (let i = 0; i < keys.length; i += 1000) {
-    const result = await db
+    const rows = await db
       .deleteFrom('login_failures')
       .where('key', 'in', keys.slice(i, i + 1000))
-      .executeTakeFirst();
-    deleted += Number(result.numDeletedRows);
+      .returning('failures')
+      .execute();
+    counting += rows.filter((r) => r.failures > 0).length;
   }
-  return deleted;
+  return counting;
 }
 
-/** Deletes every count; returns how many there were. */
+/** Deletes every counter; returns how many were counting (failures above 0). */
 export async function deleteAllLoginFailures(db: Kysely<Database>): Promise<number> {
-  return Number((await db.deleteFrom('login_failures').executeTakeFirst()).numDeletedRows);
+  const rows = await db.deleteFrom('login_failures').returning('failures').execute();
+  return rows.filter((r) => r.failures > 0).length;
 }

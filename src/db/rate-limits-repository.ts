@@ -50,20 +50,25 @@ export async function rateLimitKeysContaining(db: Kysely<Database>, parts: reado
   return rows.map((r) => r.key);
 }
 
-/** Deletes these counters; returns how many there were. */
+/**
+ * Deletes these counters; returns how many of them were counting (hits above 0): a counter taken
+ * back to 0 by a success may linger, and holds nobody back.
+ */
 export async function deleteRateLimits(db: Kysely<Database>, keys: readonly string[]): Promise<number> {
-  let deleted = 0;
+  let counting = 0;
   for (let i = 0; i < keys.length; i += 1000) {
-    const result = await db
+    const rows = await db
       .deleteFrom('rate_limits')
       .where('key', 'in', keys.slice(i, i + 1000))
-      .executeTakeFirst();
-    deleted += Number(result.numDeletedRows);
+      .returning('hits')
+      .execute();
+    counting += rows.filter((r) => r.hits > 0).length;
   }
-  return deleted;
+  return counting;
 }
 
-/** Deletes every counter; returns how many there were. */
+/** Deletes every counter; returns how many were counting (hits above 0). */
 export async function deleteAllRateLimits(db: Kysely<Database>): Promise<number> {
-  return Number((await db.deleteFrom('rate_limits').executeTakeFirst()).numDeletedRows);
+  const rows = await db.deleteFrom('rate_limits').returning('hits').execute();
+  return rows.filter((r) => r.hits > 0).length;
 }

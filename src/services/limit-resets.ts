@@ -19,7 +19,7 @@ export interface LimitResetTarget {
   all?: boolean;
 }
 
-/** How many stored counters a reset deleted, per table. */
+/** How many stored counters a reset deleted that were counting (a count above 0), per table. */
 export interface LimitResetResult {
   /** Route limiter counters (`login`, `mail`, `mailTarget`, ...). */
   rate_limits: number;
