@@ -248,6 +248,7 @@ describe('shared counters', () => {
       'mailTarget',
       'oauth',
       'oauthCallback',
+      'passkey',
       'refresh',
       'register',
       'token',
