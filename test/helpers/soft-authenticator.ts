@@ -59,11 +59,15 @@ export class SoftAuthenticator {
   /** Counters start here and go up by one per assertion (0 keeps no counter, as many passkeys do). */
   constructor(private readonly counterStep = 1) {}
 
-  /** `navigator.credentials.create()`: a new credential for the options' RP and user; answers the response JSON. */
-  create(options: { challenge: string; rp: { id?: string }; user: { id: string } }, ceremony: Ceremony) {
+  /**
+   * `navigator.credentials.create()`: a new credential for the options' RP and user; answers the
+   * response JSON. `credentialId` makes it under an id chosen by the caller (a credential id
+   * another account already registered).
+   */
+  create(options: { challenge: string; rp: { id?: string }; user: { id: string } }, ceremony: Ceremony & { credentialId?: string }) {
     const rpId = ceremony.rpId ?? options.rp.id!;
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const id = randomBytes(16);
+    const id = ceremony.credentialId === undefined ? randomBytes(16) : Buffer.from(ceremony.credentialId, 'base64url');
     const credential: SoftCredential = { id: b64url(id), rpId, userHandle: options.user.id, key: privateKey, publicKey, signCount: 0 };
     this.credentials.set(credential.id, credential);
     const flags = FLAG_UP | FLAG_AT | (ceremony.userVerified === false ? 0 : FLAG_UV);
