@@ -43,6 +43,9 @@ import { MfaChallenges } from './services/mfa-challenges.js';
 import { MfaService } from './services/mfa.js';
 import { OneTimeTokens } from './services/one-time-tokens.js';
 import { OtpService } from './services/otp.js';
+import { PasskeyChallenges } from './services/passkey-challenges.js';
+import { PasskeySignIn } from './services/passkey-sign-in.js';
+import { PasskeyService } from './services/passkeys.js';
 import { MailDispatcher } from './mail/mailer.js';
 import { createErrorHandler, type ErrorHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 import { identityKey } from './identity-key.js';
@@ -133,6 +136,11 @@ export type ApiTokens = Pick<ApiTokenService, 'create' | 'list' | 'revoke'>;
  * plus the provider accounts linked by OAuth (read-only here: `get` returns their tokens).
  */
 export type Integrations = Pick<IntegrationService, 'set' | 'get' | 'list' | 'has' | 'delete'>;
+/**
+ * `auth.passkeys`: a user's passkeys, listed, renamed and removed with the same rules as the
+ * endpoints (the last way to sign in stays). Registering one takes a browser: the endpoints.
+ */
+export type Passkeys = Pick<PasskeyService, 'list' | 'rename' | 'remove'>;
 
 /**
  * Authentication for an Express or Connect app: `/api/v1/users/*` endpoints, `requireAuth`
@@ -157,6 +165,8 @@ export class AuthManager {
   readonly integrations: Integrations;
   /** Groups, their members, hierarchy and service keys. */
   readonly groups: Groups;
+  /** Users' passkeys: list, rename, remove. */
+  readonly passkeys: Passkeys;
   /** Guard middleware factory; see {@link RequireAuth}. A bound function, so it can be passed around. */
   readonly requireAuth: RequireAuth;
 
@@ -264,6 +274,14 @@ export class AuthManager {
     const otp = new OtpService(ctx, lifecycle, this.#sessions, oneTimeTokens, challenges);
     const mfa = new MfaService(ctx, challenges, this.#sessions);
     const oauth = new OAuthService(ctx, this.#sessions);
+    const passkeyChallenges = new PasskeyChallenges(ctx, oneTimeTokens);
+    const passkeys = new PasskeyService(ctx, passkeyChallenges);
+    const passkeySignIn = new PasskeySignIn(ctx, passkeys, passkeyChallenges, this.#sessions, challenges);
+    this.passkeys = {
+      list: (userId) => passkeys.list(userId),
+      rename: (userId, passkeyId, name, origin) => passkeys.rename(userId, passkeyId, name, origin),
+      remove: (userId, passkeyId, origin) => passkeys.remove(userId, passkeyId, origin),
+    };
     const integrations = new IntegrationService(ctx, identities);
     this.integrations = integrations;
     // Guards that name a group, and service keys, find groups here; memberships come with each cached user.
@@ -293,7 +311,7 @@ export class AuthManager {
       const userId = (req as { auth?: { user?: { id?: string } } }).auth?.user?.id;
       return userId ? `u:${userId}` : `a:${ipKeyGenerator(clientIp(req))}`;
     };
-    const limiter = (name: 'register' | 'refresh' | 'oauth' | 'oauthCallback' | 'mail') => createLimiter(name, opts.rateLimit, limiterDeps);
+    const limiter = (name: 'register' | 'refresh' | 'oauth' | 'oauthCallback' | 'mail' | 'passkey') => createLimiter(name, opts.rateLimit, limiterDeps);
     // Per target address, whoever asks; keyed by a hash so the counters hold no addresses.
     // The address is the one the route parsed and will mail (http/mail-target.ts), never another field.
     const mailTarget = createLimiter('mailTarget', opts.rateLimit, limiterDeps, (req) => {
@@ -330,7 +348,10 @@ export class AuthManager {
       lifecycle,
       otp,
       otpEnabled: otp.enabled,
+      passkeyEnabled: passkeys.enabled,
       mfa,
+      passkeys,
+      passkeySignIn,
       limit: {
         // Password checks of a signed-in account count per account, so one member of an office
         // cannot spend the others' budget; confirmation links (no account yet) per address.
@@ -342,6 +363,7 @@ export class AuthManager {
         mail: limiter('mail'),
         mailTarget,
         code: createLimiter('code', opts.rateLimit, limiterDeps, accountOrAddress),
+        passkey: limiter('passkey'),
         // Per inviting account (the route runs it after authentication), whatever the answer.
         invitation: createLimiter('invitation', opts.rateLimit, limiterDeps, (req) => (req as { auth?: { user?: { id?: string } } }).auth?.user?.id),
       },

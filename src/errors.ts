@@ -237,6 +237,7 @@ export type RateLimitName =
   | 'mail'
   | 'mailTarget'
   | 'code'
+  | 'passkey'
   | 'account'
   | 'secondFactor'
   | 'invitation'
@@ -252,6 +253,7 @@ const RATE_LIMITED: Record<RateLimitName, string> = {
   mail: 'too many mail requests from this address',
   mailTarget: 'too many mail requests for this email address',
   code: 'too many wrong codes from this address',
+  passkey: 'too many passkey ceremonies begun from this address',
   account: 'too many failed logins of this account',
   secondFactor: 'too many wrong codes for this account',
   invitation: 'too many group invitations sent by this account',

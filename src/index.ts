@@ -10,6 +10,7 @@ export type {
   Integrations,
   Middleware,
   MountTarget,
+  Passkeys,
   RateLimits,
   RequireAuth,
   Roles,
@@ -26,6 +27,7 @@ export type { AddMemberInput, GroupMember, Membership, UserGroup } from './servi
 export type { AuditEvent, ListEventsInput } from './services/events.js';
 export type { Impersonation } from './services/impersonation.js';
 export type { Identity, LinkedAccount } from './services/identities.js';
+export type { Passkey } from './services/passkeys.js';
 export type { Integration, IntegrationInfo, IntegrationInput, LinkedIntegration, ManualIntegration } from './services/integrations.js';
 export type { OAuthErrorCode } from './errors.js';
 export type { AuthManagerOptions, DatabaseHandle, JwtSecret, OAuthProviderConfig } from './options.js';
@@ -79,6 +81,6 @@ export type { AuthEvent, AuthEventType } from './security/audit.js';
 export type { EmailLinks, Mailer, MailKind, MailMessage } from './mail/mailer.js';
 export type { MailContent, MailTemplateData, MailTemplates } from './mail/templates.js';
 export { DEFAULT_MAIL_TEMPLATES } from './mail/templates.js';
-export type { CookieOptions, MfaOptions, OtpOptions, PasswordPolicyOptions } from './options.js';
+export type { CookieOptions, MfaOptions, OtpOptions, PasswordPolicyOptions, WebAuthnOptions } from './options.js';
 export { generateSecret } from './tokens/secrets.js';
 export type { GroupMembership, GroupRef } from './security/group-memberships.js';

@@ -27,10 +27,11 @@ import type { RateLimitOptions } from './security/rate-limit.js';
 import { permissionsOf } from './security/permissions.js';
 import { roleImplicationsOf } from './security/role-implications.js';
 import type { AuthEvent } from './security/audit.js';
+import { webauthnOf, type WebAuthnOptions } from './webauthn-options.js';
 
 export { DEFAULT_EMAIL_LINKS, DEFAULT_MAIL_TEMPLATES_OPTION, DEFAULT_OTP, DEFAULT_PASSWORD_POLICY };
 export type { CookieOptions, MfaOptions, OAuthProviderConfig, OtpOptions, PasswordPolicyOptions };
-export type { DatabaseHandle };
+export type { DatabaseHandle, WebAuthnOptions };
 
 /** A JWT signing secret: a string or Buffer of at least 32 bytes. */
 export type JwtSecret = string | Buffer;
@@ -147,6 +148,11 @@ export interface AuthManagerOptions {
   mfa?: MfaOptions;
   /** Password rules for register, change and reset. @default { minLength: 8, maxLength: 1024, rejectCommon: true } */
   passwordPolicy?: PasswordPolicyOptions;
+  /**
+   * Passkeys (WebAuthn): `{ rpId, rpName, origins? }`, `origins` defaulting to the origin of
+   * `publicUrl`. Without it the passkey endpoints answer 501 `not_configured`. @default off
+   */
+  webauthn?: WebAuthnOptions;
   /**
    * pino-compatible logger; never receives a password, token or secret. `false` silences everything.
    * @default warnings and errors (a failed start-up, a lost database) as one line each on stderr
@@ -351,6 +357,7 @@ const RESOLVERS = {
   otp: otpOf,
   mfa: (v, all) => mfaOf(v, issuerOf(all)),
   passwordPolicy: passwordPolicyOf,
+  webauthn: (v, all) => webauthnOf(v, all.publicUrl),
   logger: resolveLogger,
   hasher: (v) => v,
   onEvent: (v) => optionalFunction<(event: AuthEvent) => void | Promise<void>>(v, 'onEvent', '(event) => void'),

@@ -63,7 +63,7 @@ describe('examples/basic', () => {
     const json = await http.get('/');
     expect(json.type).toBe('application/json');
     expect(json.body.hello).toBe('world');
-    expect((await http.get('/demo-config.json')).body).toEqual({ mode: 'bearer', base_path: '/api/v1/users' });
+    expect((await http.get('/demo-config.json')).body).toEqual({ mode: 'bearer', base_path: '/api/v1/users', passkeys: false });
     const script = await http.get('/app.js');
     expect(script.status).toBe(200);
     expect(script.type).toBe('text/javascript');

@@ -795,7 +795,7 @@ describe('sending the browser back to a front end', () => {
 });
 
 describe('GET /auth-methods', () => {
-  it('lists password and both configured providers; otp off without a mailer, mfa (TOTP) always on', async () => {
+  it('lists password and both configured providers; otp off without a mailer, mfa (TOTP) always on, passkeys off without webauthn', async () => {
     const res = await t.http.get(`${BASE}/auth-methods`);
     expect(res.status).toBe(200);
     const body = res.body as { oauth2: { providers: string[] } };
@@ -804,6 +804,7 @@ describe('GET /auth-methods', () => {
       oauth2: { providers: ['github', 'google'] },
       otp: { enabled: false },
       mfa: { enabled: true },
+      passkey: { enabled: false },
     });
   });
 });

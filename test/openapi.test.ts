@@ -12,6 +12,7 @@ import { bearer, createTestApp, PASSWORD, registerUser, type TestApp, verifiedUs
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
 import { mailbox } from './helpers/mailbox.js';
+import { ORIGIN, SoftAuthenticator, withPasskeys } from './helpers/passkeys.js';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
 type Operations = Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }>>;
@@ -336,6 +337,73 @@ describe('real responses match the document', () => {
     expect((await call('post', '/mfa/totp/disable').send({ password: PASSWORD, code: codes.body.backup_codes[0] }, fresh)).status).toBe(200);
   });
 
+  it('passkeys: registration, sign-in, the second factor, management and their errors (400, 401, 403, 409, 501)', async () => {
+    // 501 from this app, which has no `webauthn` option.
+    expect((await call('post', '/login/passkey/options').send({})).status).toBe(501);
+    const p = await createTestApp(withPasskeys);
+    try {
+      const on = (method: Method, template: string, path = template) => ({
+        send: async (body?: object, headers: Record<string, string> = {}) => {
+          let req = p.http[method](`${BASE}${path}`).set(headers);
+          if (body !== undefined) req = req.send(body);
+          return expectDocumented(await req, method, template);
+        },
+      });
+      const admin = await registerAdmin(p);
+      const plain = await registerUser(p);
+      expect((await on('post', '/passkeys/register/options').send({}, bearer(plain.token))).status).toBe(403);
+      const u = await verifiedUser(p);
+      const auth = bearer(u.token);
+      const authenticator = new SoftAuthenticator();
+      const options = await on('post', '/passkeys/register/options').send({}, auth);
+      expect(options.status).toBe(200);
+      expect((await on('post', '/passkeys/register').send({ challenge_id: options.body.challenge_id, response: {} }, auth)).status).toBe(400);
+      const response = authenticator.create(options.body.options, { origin: ORIGIN });
+      const created = await on('post', '/passkeys/register').send({ challenge_id: options.body.challenge_id, response, name: 'Laptop' }, auth);
+      expect(created.status).toBe(201);
+      const id = created.body.passkey.id as string;
+      const again = await on('post', '/passkeys/register/options').send({}, auth);
+      const copy = new SoftAuthenticator().create(again.body.options, { origin: ORIGIN, credentialId: response.id });
+      expect((await on('post', '/passkeys/register').send({ challenge_id: again.body.challenge_id, response: copy }, auth)).status).toBe(409);
+
+      const signIn = await on('post', '/login/passkey/options').send({ username: u.username });
+      expect(signIn.status).toBe(200);
+      const assertion = authenticator.get(signIn.body.options, { origin: ORIGIN });
+      expect((await on('post', '/login/passkey').send({ challenge_id: signIn.body.challenge_id, response: assertion })).status).toBe(200);
+      expect((await on('post', '/login/passkey').send({ challenge_id: signIn.body.challenge_id, response: assertion })).status).toBe(401);
+      const discoverable = await on('post', '/login/passkey/options').send({});
+      const login = await on('post', '/login/passkey').send({
+        challenge_id: discoverable.body.challenge_id,
+        response: authenticator.get(discoverable.body.options, { origin: ORIGIN }),
+      });
+      expect(login.status).toBe(200);
+      expect((await on('post', '/login/passkey/options').send({ mfa_id: 'A'.repeat(43) })).status).toBe(401);
+
+      expect((await on('get', '/{user}/passkeys', '/me/passkeys').send(undefined, auth)).status).toBe(200);
+      expect((await on('patch', '/{user}/passkeys/{passkey_id}', `/me/passkeys/${id}`).send({ name: 'Work' }, auth)).status).toBe(200);
+      expect((await on('patch', '/{user}/passkeys/{passkey_id}', `/me/passkeys/${u.user.id}`).send({ name: 'Work' }, auth)).status).toBe(404);
+      const adminAuth = bearer(admin.token);
+      expect((await on('get', '/admin/users/{id}/passkeys', `/admin/users/${u.user.id}/passkeys`).send(undefined, adminAuth)).status).toBe(200);
+      expect(
+        (await on('patch', '/admin/users/{id}/passkeys/{passkey_id}', `/admin/users/${u.user.id}/passkeys/${id}`).send({ name: 'x' }, adminAuth)).status,
+      ).toBe(200);
+      expect(
+        (await on('delete', '/admin/users/{id}/passkeys/{passkey_id}', `/admin/users/${u.user.id}/passkeys/${u.user.id}`).send(undefined, adminAuth)).status,
+      ).toBe(404);
+      expect((await on('delete', '/{user}/passkeys/{passkey_id}', `/me/passkeys/${id}`).send(undefined, auth)).status).toBe(200);
+      const pwless = await p.auth.users.create({ username: uniqueName('oapk'), email: `${uniqueName('oapk')}@example.com`, email_verified: true });
+      const own = bearer((await p.auth.issueTokens(pwless.id)).token);
+      const last = await on('post', '/passkeys/register/options').send({}, own);
+      const lastKey = await on('post', '/passkeys/register').send(
+        { challenge_id: last.body.challenge_id, response: new SoftAuthenticator().create(last.body.options, { origin: ORIGIN }) },
+        own,
+      );
+      expect((await on('delete', '/{user}/passkeys/{passkey_id}', `/me/passkeys/${lastKey.body.passkey.id}`).send(undefined, own)).status).toBe(409);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('the account lifecycle by mail', async () => {
     const email = `${uniqueName('life')}@example.com`;
     const u = await registerUser(t, { email });
@@ -381,6 +449,6 @@ describe('real responses match the document', () => {
     for (const op of operations) expect(all).toContain(op);
     // The count the README gives: operations checked against a real response, and (operation, status) pairs.
     console.info(`openapi: ${operations.size} of ${all.length} operations and ${checked.size} responses checked against real responses`);
-    expect(operations.size).toBeGreaterThanOrEqual(58);
+    expect(operations.size).toBeGreaterThanOrEqual(68);
   });
 });

@@ -250,6 +250,7 @@ describe('shared counters', () => {
       'mailTarget',
       'oauth',
       'oauthCallback',
+      'passkey',
       'refresh',
       'register',
       'token',

@@ -27,7 +27,7 @@ const PAGE_HEADERS = {
 export function createApp(options: AuthManagerOptions) {
   const app = express();
   const auth = new AuthManager(app, options);
-  const demoConfig = { mode: options.cookies ? 'cookie' : 'bearer', base_path: options.basePath ?? '/api/v1/users' };
+  const demoConfig = { mode: options.cookies ? 'cookie' : 'bearer', base_path: options.basePath ?? '/api/v1/users', passkeys: options.webauthn !== undefined };
 
   app.get('/', (req, res) => {
     res.vary('Accept');

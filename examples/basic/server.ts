@@ -28,6 +28,9 @@ const { app, auth } = createApp({
   jwtSecret: demoSecret(),
   // DEVELOPMENT ONLY: prints reset links and sign-in codes here instead of mailing them.
   mailer: process.env.SMTP_URL ?? consoleMailer(),
+  // Passkeys: a browser makes them for a domain name, never an IP address, so they work on
+  // http://localhost:<port> (a secure context without https), not on http://127.0.0.1:<port>.
+  webauthn: { rpId: 'localhost', rpName: 'express-authlib demo', origins: [`http://localhost:${port}`] },
   // Cookie mode for the page, on plain http: `secure: false` is for development on this machine only.
   ...(mode === 'cookie' ? { cookies: { secure: false, allowedOrigins: [`http://127.0.0.1:${port}`, `http://localhost:${port}`] } } : {}),
 });
@@ -53,6 +56,7 @@ const server = app.listen(port, '127.0.0.1', () => {
 
 Open ${base}/ in a browser for the demo page (${mode} mode${mode === 'bearer' ? '; AUTH_MODE=cookie npm start for cookie mode' : ''}):
 register, log in, API tokens, password reset, email codes and two-factor sign-in.
+Passkeys work at http://localhost:${port}/ (a passkey is made for a domain name, not for 127.0.0.1).
 
 Or try it with curl:
   curl -s -X POST ${base}/api/v1/users/register -H 'Content-Type: application/json' \\

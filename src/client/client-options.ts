@@ -1,4 +1,5 @@
 import type { AuthStorage } from './storage.js';
+import type { WebAuthnCredentials } from './types.js';
 
 /** Options of `createAuthClient`. */
 export interface AuthClientOptions {
@@ -33,6 +34,8 @@ export interface AuthClientOptions {
   tokenOrigins?: string[];
   /** The fetch to use. @default globalThis.fetch */
   fetch?: typeof fetch;
+  /** The WebAuthn API for `registerPasskey` and `signInWithPasskey`. @default navigator.credentials */
+  credentials?: WebAuthnCredentials;
 }
 
 /**

@@ -4,6 +4,8 @@ import { loginIdOf, randomState } from './login-id.js';
 import { RefreshCoordinator, type Refreshed } from './refresh-coordinator.js';
 import { memoryStorage, sessionStorageOrMemory } from './storage.js';
 import { originOf, type AuthClientOptions } from './client-options.js';
+import { passkeyCalls } from './passkeys.js';
+import { browserCredentials } from './webauthn.js';
 import type {
   ApiToken,
   CreateApiTokenInput,
@@ -18,7 +20,7 @@ import type {
 } from './types.js';
 
 /** The second factors the server names (anything else in a URL is dropped). */
-const MFA_METHODS = new Set(['totp', 'backup_code', 'password', 'otp']);
+const MFA_METHODS = new Set(['totp', 'backup_code', 'passkey', 'password', 'otp']);
 
 /** Codes of a 401 after which a refresh may help. */
 const REFRESHABLE = new Set(['token_expired', 'invalid_token']);
@@ -39,6 +41,8 @@ export function createAuthClient(options: AuthClientOptions) {
   if (mode !== 'bearer' && mode !== 'cookie') throw new TypeError("express-authlib client: mode must be 'bearer' or 'cookie'");
   const base = `${options.baseUrl.replace(/\/+$/, '')}${(options.basePath ?? '/api/v1/users').replace(/\/+$/, '')}`;
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  // Looked up at each ceremony: a page may load the client before anything else is ready.
+  const webauthn = () => options.credentials ?? browserCredentials();
   const storage = options.storage ?? memoryStorage();
   const key = options.storageKey ?? 'authlib';
   const storedKey = `${key}:${mode === 'cookie' ? 'csrf_token' : 'refresh_token'}`;
@@ -246,6 +250,8 @@ export function createAuthClient(options: AuthClientOptions) {
     requestOtp: (email: string) => call<{ otp_id: string }>('POST', '/request-otp', { body: { email } }),
     loginWithOtp: (input: OtpLoginInput) => signIn('/login/otp', input),
     loginWithMfa: (input: MfaLoginInput) => signIn('/login/mfa', input),
+
+    ...passkeyCalls({ call, authed, signIn, webauthn }),
 
     /** Mails a password-reset link or token; the server answers alike whether the address has an account. */
     async requestPasswordReset(email: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type SelectQueryBuilder, type Transaction, type UpdateQueryBuilder } from 'kysely';
-import type { Database, OneTimePurpose, OneTimeTokenRow } from './schema.js';
+import type { Database, OneTimePurpose, OneTimeTokenRow, UserOneTimeTokenRow } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -7,7 +7,7 @@ export async function insertOneTimeToken(
   db: Db,
   row: {
     id: string;
-    user_id: string;
+    user_id: string | null;
     purpose: OneTimePurpose;
     token_hash: string;
     email: string | null;
@@ -25,7 +25,8 @@ export async function insertOneTimeToken(
 
 /**
  * A token is live only while its user's address and password are the ones it was issued under:
- * the database bumps `users.credential_version` on any change of either, by any path.
+ * the database bumps `users.credential_version` on any change of either, by any path. (A row
+ * without a user, a passkey sign-in challenge, never passes: see claimPasskeyChallenge.)
  */
 function issuedForCurrentCredentials<
   QB extends SelectQueryBuilder<Database, 'one_time_tokens', any> | UpdateQueryBuilder<Database, 'one_time_tokens', 'one_time_tokens', any>,
@@ -56,7 +57,7 @@ export async function retireOneTimeTokens(db: Db, userId: string, purposes: read
  * Uses a live token up, if and only if it is live: the conditional UPDATE lets exactly one of any
  * number of concurrent presentations have it.
  */
-export function claimOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: string, now: Date): Promise<OneTimeTokenRow | undefined> {
+export function claimOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: string, now: Date): Promise<UserOneTimeTokenRow | undefined> {
   return issuedForCurrentCredentials(db.updateTable('one_time_tokens'))
     .set({ used_at: now })
     .where('token_hash', '=', tokenHash)
@@ -64,18 +65,18 @@ export function claimOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: st
     .where('used_at', 'is', null)
     .where('expires_at', '>', now)
     .returningAll()
-    .executeTakeFirst();
+    .executeTakeFirst() as Promise<UserOneTimeTokenRow | undefined>;
 }
 
 /** A live token by its hash, without using it up. */
-export function findLiveOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: string, now: Date): Promise<OneTimeTokenRow | undefined> {
+export function findLiveOneTimeToken(db: Db, purpose: OneTimePurpose, tokenHash: string, now: Date): Promise<UserOneTimeTokenRow | undefined> {
   return issuedForCurrentCredentials(db.selectFrom('one_time_tokens'))
     .selectAll()
     .where('token_hash', '=', tokenHash)
     .where('purpose', '=', purpose)
     .where('used_at', 'is', null)
     .where('expires_at', '>', now)
-    .executeTakeFirst();
+    .executeTakeFirst() as Promise<UserOneTimeTokenRow | undefined>;
 }
 
 /** A live token by id (OTP, mfa_id), locked for the caller's transaction so attempts are counted one at a time. */
@@ -84,7 +85,7 @@ export function lockLiveOneTimeToken(
   purpose: OneTimePurpose,
   by: { id: string } | { tokenHash: string },
   now: Date,
-): Promise<OneTimeTokenRow | undefined> {
+): Promise<UserOneTimeTokenRow | undefined> {
   return issuedForCurrentCredentials(db.selectFrom('one_time_tokens'))
     .selectAll()
     .where((eb) => ('id' in by ? eb('id', '=', by.id) : eb('token_hash', '=', by.tokenHash)))
@@ -92,7 +93,7 @@ export function lockLiveOneTimeToken(
     .where('used_at', 'is', null)
     .where('expires_at', '>', now)
     .forUpdate()
-    .executeTakeFirst();
+    .executeTakeFirst() as Promise<UserOneTimeTokenRow | undefined>;
 }
 
 /** Counts a wrong try; at `maxAttempts` the token is dead. */
@@ -123,7 +124,7 @@ export async function oneTimeTokenOwner(db: Db, purpose: OneTimePurpose, by: { i
     .where((eb) => ('id' in by ? eb('id', '=', by.id) : eb('token_hash', '=', by.tokenHash)))
     .where('purpose', '=', purpose)
     .executeTakeFirst();
-  return row?.user_id;
+  return row?.user_id ?? undefined;
 }
 
 /** Ends the oldest live tokens of the user for `purpose` beyond the newest `keep` (the cap on live mfa_ids). */
@@ -146,4 +147,29 @@ export async function retireAllButNewest(db: Db, userId: string, purpose: OneTim
     .where('used_at', 'is', null)
     .where('id', 'not in', newest)
     .execute();
+}
+
+/**
+ * Uses a WebAuthn challenge up, if it is live and is the one the response signed (`tokenHash`, the
+ * SHA-256 of the challenge the client data carries): the conditional UPDATE lets exactly one of any
+ * number of concurrent presentations have it. `challengeId`, when given, must name that same row.
+ * A registration challenge must be `userId`'s and still under the credentials it was issued with;
+ * a sign-in challenge has no user (`userId` null).
+ */
+export function claimPasskeyChallenge(
+  db: Db,
+  purpose: 'passkey_register' | 'passkey_login',
+  by: { tokenHash: string; challengeId?: string | undefined; userId: string | null },
+  now: Date,
+): Promise<OneTimeTokenRow | undefined> {
+  let qb = db
+    .updateTable('one_time_tokens')
+    .set({ used_at: now })
+    .where('token_hash', '=', by.tokenHash)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now);
+  if (by.challengeId !== undefined) qb = qb.where('id', '=', by.challengeId);
+  qb = by.userId === null ? qb.where('user_id', 'is', null) : issuedForCurrentCredentials(qb.where('user_id', '=', by.userId));
+  return qb.returningAll().executeTakeFirst();
 }

@@ -123,13 +123,14 @@ export interface LoginFailuresTable {
   last_failure_at: Date;
 }
 
-/** What a one-time token is for. */
-export type OneTimePurpose = 'password_reset' | 'verification' | 'email_change' | 'otp' | 'mfa';
+/** What a one-time token is for (the two `passkey_*` ones are WebAuthn challenges). */
+export type OneTimePurpose = 'password_reset' | 'verification' | 'email_change' | 'otp' | 'mfa' | 'passkey_register' | 'passkey_login';
 
 /** Link tokens, email codes and pending second factors: single use, expiring, hashed. */
 export interface OneTimeTokensTable {
   id: string;
-  user_id: string;
+  /** Null only for a passkey sign-in challenge, issued before anyone is known (sql/0017_passkeys.sql). */
+  user_id: string | null;
   purpose: OneTimePurpose;
   token_hash: string;
   email: string | null;
@@ -166,6 +167,24 @@ export interface MfaBackupCodesTable {
   code_hash: string;
   used_at: NullableTimestamp;
   created_at: Timestamp;
+}
+
+/** A registered WebAuthn credential (passkey): public material only. */
+export interface PasskeysTable {
+  id: Generated<string>;
+  user_id: string;
+  /** base64url credential id; unique across users. */
+  credential_id: string;
+  /** base64url COSE public key. */
+  public_key: string;
+  /** bigint: comes back as a string from node-postgres, a number from PGlite. */
+  counter: ColumnType<string | number, number | undefined, number>;
+  transports: ColumnType<string[], string[] | undefined, string[]>;
+  name: string;
+  device_type: string;
+  backed_up: boolean;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
 }
 
 /** A credential a user keeps for another service, entered through the app (`auth.integrations.set`). */
@@ -247,6 +266,7 @@ export interface Database {
   group_parents: GroupParentsTable;
   group_members: GroupMembersTable;
   group_invitations: GroupInvitationsTable;
+  passkeys: PasskeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -256,6 +276,9 @@ export type ApiTokenRow = Selectable<ApiTokensTable>;
 export type OAuthAccountRow = Selectable<OAuthAccountsTable>;
 export type OAuthStateRow = Selectable<OAuthStatesTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
+/** A one-time token that belongs to a user: every purpose but a passkey sign-in challenge. */
+export type UserOneTimeTokenRow = OneTimeTokenRow & { user_id: string };
+export type PasskeyRow = Selectable<PasskeysTable>;
 export type IntegrationRow = Selectable<IntegrationsTable>;
 export type GroupRow = Selectable<GroupsTable>;
 export type GroupMemberRow = Selectable<GroupMembersTable>;

@@ -4,10 +4,11 @@ import type { Database, NewUserRow, UserRow } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** A user row with its role names (sorted), whether TOTP is confirmed (MFA on), and whether the user is in any group. */
+/** A user row with its role names (sorted), whether TOTP is confirmed (MFA on), whether the user has a passkey, and whether they are in any group. */
 export interface UserRecord extends UserRow {
   roles: string[];
   mfa_enabled: boolean;
+  has_passkey: boolean;
   in_groups: boolean;
 }
 
@@ -31,6 +32,7 @@ function selectUsers(db: Db) {
       sql<boolean>`exists(${eb.selectFrom('mfa_totp').select('mfa_totp.user_id').whereRef('mfa_totp.user_id', '=', 'users.id').where('mfa_totp.confirmed_at', 'is not', null)})`.as(
         'mfa_enabled',
       ),
+      sql<boolean>`exists(${eb.selectFrom('passkeys').select('passkeys.user_id').whereRef('passkeys.user_id', '=', 'users.id')})`.as('has_passkey'),
       sql<boolean>`exists(${eb.selectFrom('group_members').select('group_members.user_id').whereRef('group_members.user_id', '=', 'users.id')})`.as(
         'in_groups',
       ),

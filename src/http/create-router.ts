@@ -9,6 +9,7 @@ import { mountAdminRoutes, type AdminRouteDeps } from './admin-routes.js';
 import { mountMfaRoutes, type MfaRouteDeps } from './mfa-routes.js';
 import { mountIntegrationRoutes, type IntegrationRouteDeps } from './integration-routes.js';
 import { mountGroupRoutes, type GroupRouteDeps } from './group-routes.js';
+import { mountPasskeyRoutes, type PasskeyRouteDeps } from './passkey-routes.js';
 import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
 import type { OpenApiDocument } from './openapi/document.js';
 import { mountOpenApiRoute } from './openapi/openapi-route.js';
@@ -19,12 +20,20 @@ import type { Next, Req, Res, Routes } from './types.js';
 /** `auth.router`: a plain (req, res, next) middleware, so it mounts into Express 4, Express 5 and Connect. */
 export function createRouter(
   given: Omit<
-    AuthRouteDeps & ApiTokenRouteDeps & OAuthRouteDeps & AdminRouteDeps & AccountRouteDeps & MfaRouteDeps & IntegrationRouteDeps & GroupRouteDeps,
+    AuthRouteDeps &
+      ApiTokenRouteDeps &
+      OAuthRouteDeps &
+      AdminRouteDeps &
+      AccountRouteDeps &
+      MfaRouteDeps &
+      IntegrationRouteDeps &
+      GroupRouteDeps &
+      PasskeyRouteDeps,
     'origin' | 'limit'
   > & {
     logger: Logger;
     clientIp: (req: Req) => string;
-    limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] & AccountRouteDeps['limit'] & GroupRouteDeps['limit'];
+    limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] & AccountRouteDeps['limit'] & GroupRouteDeps['limit'] & PasskeyRouteDeps['limit'];
     /** Served at `GET /openapi.json` when given (the `openapi` option). */
     openapi?: OpenApiDocument | undefined;
   },
@@ -43,6 +52,7 @@ export function createRouter(
   mountAdminRoutes(router, deps);
   mountAccountRoutes(router, deps);
   mountMfaRoutes(router, deps);
+  mountPasskeyRoutes(router, deps);
   mountIntegrationRoutes(router, deps);
   if (given.openapi) mountOpenApiRoute(router, given.openapi);
   router.use((_req: Req, _res: Res, next: Next) => next(new NotFoundError('no such endpoint')));

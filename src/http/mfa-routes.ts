@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { ForbiddenError } from '../errors.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { MfaService } from '../services/mfa.js';
+import type { PasskeySignIn } from '../services/passkey-sign-in.js';
 import { parseInput } from '../validation.js';
 import { accessTokenOnly } from './access-token-only.js';
+import { assertionResponseSchema } from './passkey-routes.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
 import type { TokenDelivery } from './token-delivery.js';
@@ -14,10 +16,21 @@ const code = z.string().trim().min(1).max(32);
 export const setupSchema = z.object({ password: password.optional() });
 export const confirmSchema = z.object({ code });
 export const proofSchema = z.object({ password: password.optional(), code });
-export const loginSchema = z.object({ mfa_id: z.string().min(1).max(128), method: z.enum(['totp', 'backup_code']), code });
+const mfaId = z.string().min(1).max(128);
+export const loginSchema = z.discriminatedUnion('method', [
+  z.object({ mfa_id: mfaId, method: z.enum(['totp', 'backup_code']), code }),
+  z.object({
+    mfa_id: mfaId,
+    method: z.literal('passkey'),
+    // Options come from POST /login/passkey/options {mfa_id}; the response names its challenge in its client data.
+    response: assertionResponseSchema,
+    challenge_id: z.uuid().optional().meta({ description: 'the `challenge_id` of the passkey options (optional: the response carries its challenge)' }),
+  }),
+]);
 
 export interface MfaRouteDeps {
   mfa: MfaService;
+  passkeySignIn: PasskeySignIn;
   /** Lets a user whom `mfa.required` holds back (mfa_setup_required) through: these routes are how they set it up. */
   authenticateForSetup: Handler;
   origin: (req: Req) => EventOrigin;
@@ -38,7 +51,11 @@ export function mountMfaRoutes(router: Routes, d: MfaRouteDeps): void {
   router.post('/login/mfa', d.limit.code, async (req, res) => {
     const input = parseInput(loginSchema, bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
-    d.tokens.send(res, 200, await d.mfa.loginSecondFactor(input.mfa_id, input.method, input.code, d.origin(req)), toCookie);
+    const login =
+      input.method === 'passkey'
+        ? await d.passkeySignIn.secondFactor(input.mfa_id, { challengeId: input.challenge_id, response: input.response }, d.origin(req))
+        : await d.mfa.loginSecondFactor(input.mfa_id, input.method, input.code, d.origin(req));
+    d.tokens.send(res, 200, login, toCookie);
   });
 
   router.get('/mfa', ...signedIn, async (req, res) => {

@@ -40,6 +40,8 @@ export interface OAuthRouteDeps {
   logger: Logger;
   /** Whether email one-time codes work (a mailer exists), for `/auth-methods`. */
   otpEnabled: boolean;
+  /** Whether passkeys work (the `webauthn` option), for `/auth-methods`. */
+  passkeyEnabled: boolean;
   origin: (req: Req) => EventOrigin;
   tokens: TokenDelivery;
 }
@@ -161,6 +163,7 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
       otp: { enabled: d.otpEnabled },
       // TOTP needs no configuration: any user can turn it on.
       mfa: { enabled: true },
+      passkey: { enabled: d.passkeyEnabled },
     });
   });
 

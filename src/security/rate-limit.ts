@@ -47,6 +47,8 @@ export interface RateLimitOptions {
    * set for many people behind one address. @default 30 per 900 s
    */
   code?: LimitRule;
+  /** Passkey ceremonies begun (`POST /login/passkey/options`, `POST /passkeys/register/options`) per address: each stores a challenge. @default 30 per 600 s */
+  passkey?: LimitRule;
   /** Group invitations sent (`POST /groups/{id}/invitations`) per inviting account, whatever the answer. @default 30 per 3600 s */
   invitation?: LimitRule;
   /**
@@ -63,7 +65,7 @@ export interface RateLimitOptions {
 }
 
 export type LimitName =
-  'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'invitation' | 'invitationMail';
+  'login' | 'register' | 'refresh' | 'token' | 'oauth' | 'oauthCallback' | 'mail' | 'mailTarget' | 'code' | 'passkey' | 'invitation' | 'invitationMail';
 
 export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Object.freeze({
   login: { limit: 30, windowSeconds: 900 },
@@ -75,6 +77,7 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<LimitName, LimitRule>> = Objec
   mail: { limit: 10, windowSeconds: 3600 },
   mailTarget: { limit: 5, windowSeconds: 3600 },
   code: { limit: 30, windowSeconds: 900 },
+  passkey: { limit: 30, windowSeconds: 600 },
   invitation: { limit: 30, windowSeconds: 3600 },
   invitationMail: { limit: 5, windowSeconds: 3600 },
 });

@@ -4,7 +4,7 @@ import { deleteAllApiTokens } from '../db/api-tokens-repository.js';
 import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import type { Transaction } from 'kysely';
-import type { Database, OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
+import type { Database, OneTimePurpose, UserOneTimeTokenRow } from '../db/schema.js';
 import {
   bumpTokenVersion,
   findUserByEmail,
@@ -211,7 +211,7 @@ export class AccountLifecycleService {
   }
 
   /** The live link and its user, without using the link up (nothing is spent on a request that fails a check). */
-  async #peek(purpose: OneTimePurpose, token: string): Promise<{ row: OneTimeTokenRow; user: UserRecord }> {
+  async #peek(purpose: OneTimePurpose, token: string): Promise<{ row: UserOneTimeTokenRow; user: UserRecord }> {
     return this.ctx.database.run(async (db) => {
       const row = await this.tokens.peek(db, purpose, token);
       const user = row && (await findUserById(db, row.user_id));

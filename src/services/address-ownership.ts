@@ -2,13 +2,14 @@ import type { Transaction } from 'kysely';
 import { deleteAllApiTokens } from '../db/api-tokens-repository.js';
 import { deleteMfa } from '../db/mfa-repository.js';
 import { deleteAllOAuthAccounts } from '../db/oauth-repository.js';
+import { deleteAllPasskeys } from '../db/passkeys-repository.js';
 import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import type { Database, OneTimePurpose, UserRow } from '../db/schema.js';
 import { bumpTokenVersion, type UserRecord } from '../db/users-repository.js';
 
 /** Every purpose of a one-time token. */
-export const ALL_PURPOSES: readonly OneTimePurpose[] = ['password_reset', 'verification', 'email_change', 'otp', 'mfa'];
+export const ALL_PURPOSES: readonly OneTimePurpose[] = ['password_reset', 'verification', 'email_change', 'otp', 'mfa', 'passkey_register'];
 
 /**
  * Whether the account's address is held by someone who has not proven it: such an account cannot
@@ -33,8 +34,8 @@ export function holdsProvenAddress(user: Pick<UserRow, 'email' | 'email_verified
  * the account's holder had not proven it before (`owner_proven` false: a self-registration, even
  * one whose verification link was clicked), whoever set the account up may be someone else who
  * typed this address: nothing of theirs may still open it. Every login (refresh tokens; access
- * tokens through the version bump), API token, linked identity, TOTP and backup code, outstanding
- * link, code and mfa_id ends, and the password becomes `passwordHash` (the reset's new one, or
+ * tokens through the version bump), API token, linked identity, passkey, TOTP and backup code,
+ * outstanding link, code, mfa_id and passkey challenge ends, and the password becomes `passwordHash` (the reset's new one, or
  * none after an email code). Returns whether it did so (false: the holder was already proven, and
  * the caller ends what its own path ends). The caller holds the user's row lock (revocation.commit).
  */
@@ -50,6 +51,7 @@ export async function claimForProvenHolder(
   await deleteAllApiTokens(trx, user.id);
   await deleteAllOAuthAccounts(trx, user.id);
   await deleteMfa(trx, user.id);
+  await deleteAllPasskeys(trx, user.id);
   await retireOneTimeTokens(trx, user.id, ALL_PURPOSES, now);
   return true;
 }

@@ -101,8 +101,10 @@ export class Authenticator {
 
   #mfaGate({ auth, record }: Checked, allowMfaSetup: boolean): AuthContext {
     // The callback sees the effective roles (with roleImplications), so an admin by implication is held too.
-    if (record && !allowMfaSetup && !record.mfa_enabled && this.opts.mfa.required?.({ ...auth.user, roles: auth.roles }) === true) {
-      throw new ForbiddenError('mfa_setup_required', 'set up a second factor (POST /mfa/totp/setup) before doing anything else');
+    // A passkey counts as the second factor `mfa.required` asks for (when passkeys are configured).
+    const secondFactor = record && (record.mfa_enabled || (record.has_passkey && this.opts.webauthn !== undefined));
+    if (record && !allowMfaSetup && !secondFactor && this.opts.mfa.required?.({ ...auth.user, roles: auth.roles }) === true) {
+      throw new ForbiddenError('mfa_setup_required', 'set up a second factor (POST /mfa/totp/setup, or a passkey) before doing anything else');
     }
     return auth;
   }

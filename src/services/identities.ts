@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from '../errors.js';
 import { deleteOAuthAccount, findOAuthAccountOfUser, listOAuthAccounts } from '../db/oauth-repository.js';
-import { findUserById, isUserId } from '../db/users-repository.js';
+import { isUserId, lockUser } from '../db/users-repository.js';
 import { unseal } from '../tokens/encryption.js';
 import { sealedAt } from '../security/sealed-places.js';
 import type { EventOrigin } from '../security/audit.js';
@@ -40,15 +40,18 @@ export class IdentityService {
     }));
   }
 
-  /** Unlinks a provider; refuses to remove a user's last way to sign in. */
+  /**
+   * Unlinks a provider; refuses to remove a user's last way to sign in (a password, another
+   * provider or a passkey). The user's row is locked, as a passkey's removal locks it.
+   */
   async unlink(userId: string, provider: string, origin?: EventOrigin): Promise<void> {
     await this.ctx.database.run((db) =>
       db.transaction().execute(async (trx) => {
-        const user = await findUserById(trx, userId);
+        const user = await lockUser(trx, userId);
         const accounts = user ? await listOAuthAccounts(trx, userId) : [];
         if (!accounts.some((a) => a.provider === provider)) throw new NotFoundError('identity not found');
-        if (!user!.password_hash && accounts.length === 1)
-          throw new ConflictError('this is the only way this user can sign in; set a password or link another provider first');
+        if (!user!.password_hash && !user!.has_passkey && accounts.length === 1)
+          throw new ConflictError('this is the only way this user can sign in; set a password, link another provider or add a passkey first');
         await deleteOAuthAccount(trx, userId, provider);
       }),
     );

@@ -1,21 +1,28 @@
 import type { Transaction } from 'kysely';
 import { AuthenticationError, InvalidCodeError, MfaRequiredError } from '../errors.js';
-import { countFailedAttempt, lockLiveOneTimeToken, markOneTimeTokenUsed, oneTimeTokenOwner } from '../db/one-time-tokens-repository.js';
+import { countFailedAttempt, findLiveOneTimeToken, lockLiveOneTimeToken, markOneTimeTokenUsed, oneTimeTokenOwner } from '../db/one-time-tokens-repository.js';
 import type { Database } from '../db/schema.js';
 import { findUserById, lockCredentialVersion, type UserRecord } from '../db/users-repository.js';
+import { toPublicUser } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
+import { effectiveRolesOf } from '../security/role-implications.js';
 import { sha256 } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
 
-/** A way to sign in; MFA takes two different ones (a backup code counts as TOTP). */
-export type SignInMethod = 'password' | 'otp' | 'oauth' | 'totp';
+/**
+ * A way to sign in; MFA takes two different ones (a backup code counts as TOTP). A passkey, which
+ * always comes with user verification, counts as two on its own.
+ */
+export type SignInMethod = 'password' | 'otp' | 'oauth' | 'totp' | 'passkey';
 
 /** How long an `mfa_id` lives, and how many wrong second factors it survives. */
 export const MFA_CHALLENGE_SECONDS = 300;
 export const MFA_CHALLENGE_ATTEMPTS = 5;
 
 const MFA_ID = /^[0-9A-Za-z]{43}$/;
+
+const deadMfaId = () => new InvalidCodeError('the mfa_id is invalid, used or expired: sign in again', { signInOver: true });
 
 /**
  * What a second-factor check found: accepted, wrong, or a TOTP code that was right but already
@@ -37,17 +44,38 @@ export function invalidCode(verdict: 'wrong' | 'used'): InvalidCodeError {
  * `consume` lets exactly one different second factor of that user finish it, and counts wrong ones.
  */
 export class MfaChallenges {
+  readonly #effectiveRoles: (held: readonly string[]) => string[];
+
   constructor(
     private readonly ctx: ServiceContext,
     private readonly tokens: OneTimeTokens,
-  ) {}
+  ) {
+    this.#effectiveRoles = effectiveRolesOf(ctx.opts.roleImplications);
+  }
+
+  /** Whether the user's passkeys count (the `webauthn` option is set and the user has one). */
+  #passkeys(user: Pick<UserRecord, 'has_passkey'>): boolean {
+    return this.ctx.opts.webauthn !== undefined && user.has_passkey;
+  }
 
   /** The second factors `user` can finish with after `first`. */
-  methodsFor(user: Pick<UserRecord, 'password_hash' | 'email'>, first: SignInMethod): string[] {
-    const methods = ['totp', 'backup_code'];
+  methodsFor(user: Pick<UserRecord, 'password_hash' | 'email' | 'mfa_enabled' | 'has_passkey'>, first: SignInMethod): string[] {
+    const methods = user.mfa_enabled ? ['totp', 'backup_code'] : [];
+    if (this.#passkeys(user)) methods.push('passkey');
     if (user.password_hash) methods.push('password');
     if (this.ctx.mailer && user.email) methods.push('otp');
     return first === 'totp' ? methods.filter((m) => m !== 'totp' && m !== 'backup_code') : methods.filter((m) => m !== first);
+  }
+
+  /**
+   * Whether a sign-in's first factor must be followed by a second: TOTP is on, or `mfa.required`
+   * holds the user and they have a passkey (their second factor; without one they sign in and meet
+   * `mfa_setup_required`). A passkey by itself is a way in, not a demand for two.
+   */
+  due(user: UserRecord): boolean {
+    if (user.mfa_enabled) return true;
+    if (!this.#passkeys(user) || !this.ctx.opts.mfa.required) return false;
+    return this.ctx.opts.mfa.required({ ...toPublicUser(user), roles: this.#effectiveRoles(user.roles) }) === true;
   }
 
   /** Starts the second step: the error to answer the first factor with. */
@@ -70,6 +98,16 @@ export class MfaChallenges {
   }
 
   /**
+   * The user of a live `mfa_id`, without using it up (the options of a passkey as its second
+   * factor name that user's passkeys); 401 `invalid_code` when it is dead.
+   */
+  async userOf(mfaId: string): Promise<string> {
+    const row = MFA_ID.test(mfaId) ? await this.ctx.database.run((db) => findLiveOneTimeToken(db, 'mfa', sha256(mfaId), this.ctx.opts.now())) : undefined;
+    if (!row) throw deadMfaId();
+    return row.user_id;
+  }
+
+  /**
    * Finishes the challenge with a second factor: `second` must differ from the first method, the
    * challenge must belong to `userId` (when the second factor named a user, as a password does),
    * and `verify` (run inside the transaction, with the challenge's user) must accept the code. A
@@ -80,7 +118,7 @@ export class MfaChallenges {
     second: SignInMethod,
     options: { userId?: string; verify?: (trx: Transaction<Database>, userId: string) => Promise<CodeVerdict>; origin?: EventOrigin | undefined } = {},
   ): Promise<string> {
-    const dead = () => new InvalidCodeError('the mfa_id is invalid, used or expired: sign in again', { signInOver: true });
+    const dead = deadMfaId;
     if (typeof mfaId !== 'string' || !MFA_ID.test(mfaId)) throw dead();
     const now = this.ctx.opts.now();
     const tokenHash = sha256(mfaId);

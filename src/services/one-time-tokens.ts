@@ -9,7 +9,7 @@ import {
   retireOneTimeTokens,
 } from '../db/one-time-tokens-repository.js';
 import { lockCredentialVersion } from '../db/users-repository.js';
-import type { Database, OneTimePurpose, OneTimeTokenRow } from '../db/schema.js';
+import type { Database, OneTimePurpose, UserOneTimeTokenRow } from '../db/schema.js';
 import { randomBase62, sha256 } from '../tokens/secrets.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -29,7 +29,8 @@ export interface IssuedToken {
 
 /**
  * Single-use, expiring secrets kept only as SHA-256 in `one_time_tokens`: the links of password
- * reset, email verification and email change, and pending second factors (`mfa_id`).
+ * reset, email verification and email change, pending second factors (`mfa_id`) and WebAuthn
+ * challenges.
  */
 export class OneTimeTokens {
   #prunedAt = 0;
@@ -87,6 +88,34 @@ export class OneTimeTokens {
   }
 
   /**
+   * Stores a challenge of a passkey sign-in, which is asked for before anyone is known: no user,
+   * so nothing to replace; `secret` gives its id and the hash of the challenge.
+   */
+  async issueAnonymous(
+    db: Kysely<Database>,
+    input: { purpose: 'passkey_login'; ttlSeconds: number; data: Record<string, unknown>; secret: { id: string; hash: string } },
+  ): Promise<IssuedToken> {
+    const now = this.now();
+    const expiresAt = new Date(now.getTime() + input.ttlSeconds * 1000);
+    if (Date.now() - this.#prunedAt > 60_000) {
+      this.#prunedAt = Date.now();
+      await pruneOneTimeTokens(db, new Date(now.getTime() - 86_400_000));
+    }
+    await insertOneTimeToken(db, {
+      id: input.secret.id,
+      user_id: null,
+      purpose: input.purpose,
+      token_hash: input.secret.hash,
+      email: null,
+      data: input.data,
+      credential_version: 0,
+      created_at: now,
+      expires_at: expiresAt,
+    });
+    return { token: '', expiresAt };
+  }
+
+  /**
    * The database work of `issue` for an address that has no account, so that the background work a
    * request leaves behind (which on embedded PGlite shares the thread with the next request) does
    * not tell known and unknown addresses apart: the same transaction, matching nothing.
@@ -100,13 +129,13 @@ export class OneTimeTokens {
   }
 
   /** The live token, without using it up (to check what it is for before the work that uses it). */
-  peek(db: Db, purpose: OneTimePurpose, token: string): Promise<OneTimeTokenRow | undefined> {
+  peek(db: Db, purpose: OneTimePurpose, token: string): Promise<UserOneTimeTokenRow | undefined> {
     if (!LINK_TOKEN.test(token)) return Promise.resolve(undefined);
     return findLiveOneTimeToken(db, purpose, sha256(token), this.now());
   }
 
   /** Uses the token up if it is live; undefined for an unknown, used, expired or replaced one. */
-  claim(db: Db, purpose: OneTimePurpose, token: string): Promise<OneTimeTokenRow | undefined> {
+  claim(db: Db, purpose: OneTimePurpose, token: string): Promise<UserOneTimeTokenRow | undefined> {
     if (!LINK_TOKEN.test(token)) return Promise.resolve(undefined);
     return claimOneTimeToken(db, purpose, sha256(token), this.now());
   }

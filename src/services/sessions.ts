@@ -99,7 +99,10 @@ export class SessionService {
     return this.#beginLogin(user);
   }
 
-  /** A first factor is done: finish an `mfa_id` with it, or start one when MFA is on, else log in. */
+  /**
+   * A first factor is done: finish an `mfa_id` with it, or start one when a second factor is due
+   * (never after a passkey: one with user verification is two factors), else log in.
+   */
   async #afterFirstFactor(
     user: UserRecord,
     method: SignInMethod,
@@ -108,7 +111,7 @@ export class SessionService {
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     if (options.mfaId !== undefined) {
       await this.challenges.consume(options.mfaId, method, { userId: user.id, origin: options.origin });
-    } else if (user.mfa_enabled) {
+    } else if (method !== 'passkey' && this.challenges.due(user)) {
       throw await this.challenges.begin(user, method, options.origin);
     }
     return this.#beginLogin(user, options.checkedHash);

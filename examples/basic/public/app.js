@@ -79,6 +79,9 @@ async function main() {
   });
 
   document.body.dataset.mode = config.mode;
+  // Passkeys need the server's `webauthn` option (and a page on its origin: http://localhost, not 127.0.0.1).
+  show('passkey-signin-section', config.passkeys);
+  show('passkeys', config.passkeys);
   $('mode').textContent = cookieMode
     ? 'Cookie mode: the refresh token is in an HttpOnly cookie that this page cannot read; the access token is kept in memory. A reload keeps you signed in.'
     : "Bearer mode: the access and refresh tokens are kept in this page's memory only. A reload signs you out.";
@@ -93,6 +96,7 @@ async function main() {
     for (const id of ['profile-username', 'profile-email', 'profile-verified', 'profile-roles', 'new-token-value', 'totp-secret', 'totp-url'])
       $(id).textContent = '';
     $('token-list').replaceChildren();
+    $('passkey-list').replaceChildren();
     $('backup-code-list').replaceChildren();
     for (const id of ['signed-in', 'second-factor', 'new-token', 'mfa-pending', 'backup-codes']) show(id, false);
     show('signed-out', true);
@@ -135,6 +139,18 @@ async function main() {
     await enterSignedIn('Signed in with two factors.');
   });
 
+  // A passkey: the whole sign-in, or the second factor of one that answered mfa_required.
+  onClick('passkey-signin', async () => {
+    const second = mfaId !== null;
+    try {
+      await client.signInWithPasskey(second ? { mfaId } : {});
+    } catch (err) {
+      if (secondFactorDue(err)) return;
+      throw err;
+    }
+    await enterSignedIn(second ? 'Signed in with two factors.' : 'Signed in with a passkey.');
+  });
+
   onSubmit('otp-request-form', async (fields) => {
     ({ otp_id: otpId } = await client.requestOtp(fields.email));
     show('otp-login-form', true);
@@ -173,7 +189,7 @@ async function main() {
     show('second-factor', false);
     show('signed-in', true);
     say(text);
-    await Promise.all([listTokens(), mfaStatus()]);
+    await Promise.all([listTokens(), mfaStatus(), listPasskeys()]);
   }
 
   async function listTokens() {
@@ -222,6 +238,52 @@ async function main() {
     show('new-token', true);
     await listTokens();
     say(`Token "${created.name}" created: copy it now, it is not shown again.`);
+  });
+
+  async function listPasskeys() {
+    if (!config.passkeys) return;
+    const passkeys = await client.passkeys.list();
+    $('passkey-list').replaceChildren(
+      ...passkeys.map((passkey) => {
+        const row = document.createElement('tr');
+        const kind = passkey.device_type === 'multiDevice' ? 'synced' : 'this device only';
+        for (const text of [passkey.name, kind, dateOf(passkey.created_at), dateOf(passkey.last_used_at)]) {
+          const cell = document.createElement('td');
+          cell.textContent = text;
+          row.append(cell);
+        }
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.textContent = 'Remove';
+        remove.setAttribute('aria-label', `Remove passkey ${passkey.name}`);
+        remove.addEventListener('click', () => {
+          remove.disabled = true;
+          client.passkeys
+            .remove(passkey.id)
+            .then(async () => {
+              await listPasskeys();
+              say(`Passkey "${passkey.name}" removed.`);
+            })
+            .catch((err) => {
+              remove.disabled = false;
+              sayError(err);
+            });
+        });
+        const cell = document.createElement('td');
+        cell.append(remove);
+        row.append(cell);
+        return row;
+      }),
+    );
+    show('no-passkeys', passkeys.length === 0);
+  }
+
+  onSubmit('passkey-form', async (fields, form) => {
+    const name = fields.name.trim();
+    const passkey = await client.registerPasskey(name ? { name } : {});
+    form.reset();
+    await listPasskeys();
+    say(`Passkey "${passkey.name}" added: you can sign in with it now.`);
   });
 
   async function mfaStatus() {

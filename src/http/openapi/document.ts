@@ -20,6 +20,7 @@ const PATH_PARAMETERS: Record<string, (path: string) => string> = {
   child_id: () => 'The child group: id or slug',
   invitation_id: () => 'An invitation of the caller (from `GET /{user}/invitations`)',
   token_id: () => 'An API token id',
+  passkey_id: () => 'A passkey id (from `GET /{user}/passkeys`)',
   provider: () => 'An OAuth provider name, as in `oauthConfig`',
   connector: () => 'An integration connector name',
   name: () => 'A role name',

@@ -5,6 +5,7 @@ import * as auth from '../auth-routes.js';
 import * as groupRoutes from '../group-routes.js';
 import * as mfa from '../mfa-routes.js';
 import * as oauth from '../oauth-routes.js';
+import * as passkeys from '../passkey-routes.js';
 import { pageSchema } from '../../services/group-access.js';
 import { addSchema, setRolesSchema } from '../../services/group-members.js';
 import { inviteSchema } from '../../services/group-invitations.js';
@@ -204,7 +205,7 @@ export const OPERATIONS: readonly Operation[] = [
   op('mfa', 'post /login/mfa', 'The second factor of a sign-in', {
     body: ['MfaLoginRequest', mfa.loginSchema],
     ok: { 200: r.Login },
-    errors: [401, 403],
+    errors: [401, 403, 501],
     limited,
   }),
   op('mfa', 'get /mfa', "The caller's second factors", { access: 'jwt', ok: { 200: r.MfaStatus } }),
@@ -237,6 +238,44 @@ export const OPERATIONS: readonly Operation[] = [
     limited,
   }),
 
+  // Passkeys (contract 5.7); every one answers 501 without the `webauthn` option
+  op('passkeys', 'post /passkeys/register/options', 'Options for a new passkey of the caller (a verified, owner-proven address)', {
+    access: 'jwt',
+    ok: { 200: r.PasskeyRegistrationOptions },
+    errors: [404, 501],
+    limited,
+  }),
+  op('passkeys', 'post /passkeys/register', "Register the browser's new passkey (400 when not accepted)", {
+    access: 'jwt',
+    body: ['PasskeyRegisterRequest', passkeys.registerSchema],
+    ok: { 201: r.PasskeyEnvelope },
+    errors: [404, 409, 501],
+  }),
+  op('passkeys', 'post /login/passkey/options', "Options for a passkey sign-in: an account's passkeys, or (no username) the browser's discoverable ones", {
+    body: ['PasskeySignInOptionsRequest', passkeys.loginOptionsSchema],
+    ok: { 200: r.PasskeySignInOptions },
+    errors: [401, 501],
+    limited,
+  }),
+  op('passkeys', 'post /login/passkey', 'Sign in with a passkey (two factors on its own), or finish an mfa_id with it', {
+    body: ['PasskeyLoginRequest', passkeys.loginSchema],
+    ok: { 200: r.Login },
+    errors: [401, 403, 501],
+    limited,
+  }),
+  op('passkeys', 'get /{user}/passkeys', "A user's passkeys", { access: 'jwt', ok: { 200: r.PasskeyList }, errors: [404, 501] }),
+  op('passkeys', 'patch /{user}/passkeys/{passkey_id}', 'Rename a passkey', {
+    access: 'jwt',
+    body: ['PasskeyRenameRequest', passkeys.renameSchema],
+    ok: { 200: r.PasskeyEnvelope },
+    errors: [404, 501],
+  }),
+  op('passkeys', 'delete /{user}/passkeys/{passkey_id}', 'Remove a passkey (not the last way to sign in)', {
+    access: 'jwt',
+    ok: { 200: r.Success },
+    errors: [404, 409, 501],
+  }),
+
   // Administration (contract 5.5)
   op('admin', 'get /admin/users', 'Users, newest first', { access: 'admin', query: userAdmin.listSchema, ok: { 200: r.UserPage } }),
   op('admin', 'post /admin/users', 'Create a user', {
@@ -254,6 +293,18 @@ export const OPERATIONS: readonly Operation[] = [
   }),
   op('admin', 'delete /admin/users/{id}', 'Delete a user', { access: 'admin', ok: { 200: r.Success }, errors: [404, 409] }),
   op('admin', 'post /admin/users/{id}/logout-all', 'End every login of a user', { access: 'admin', ok: { 200: r.Success }, errors: [404] }),
+  op('admin', 'get /admin/users/{id}/passkeys', "A user's passkeys", { access: 'admin', ok: { 200: r.PasskeyList }, errors: [404, 501] }),
+  op('admin', 'patch /admin/users/{id}/passkeys/{passkey_id}', "Rename a user's passkey", {
+    access: 'admin',
+    body: ['PasskeyRenameRequest', passkeys.renameSchema],
+    ok: { 200: r.PasskeyEnvelope },
+    errors: [404, 501],
+  }),
+  op('admin', 'delete /admin/users/{id}/passkeys/{passkey_id}', "Remove a user's passkey (not their last way to sign in)", {
+    access: 'admin',
+    ok: { 200: r.Success },
+    errors: [404, 409, 501],
+  }),
   op('admin', 'get /admin/roles', 'Roles and how many users hold each', { access: 'admin', ok: { 200: r.RoleInfoList } }),
   op('admin', 'post /admin/roles', 'Create a role', { access: 'admin', body: ['RoleRequest', roleSchema], ok: { 201: r.RoleInfo }, errors: [409] }),
   op('admin', 'delete /admin/roles/{name}', 'Delete a role nobody holds', { access: 'admin', ok: { 200: r.Success }, errors: [404, 409] }),

@@ -48,6 +48,7 @@ export const AuthMethods = z.strictObject({
   oauth2: z.strictObject({ providers: z.array(z.string()) }),
   otp: z.strictObject({ enabled: z.boolean() }),
   mfa: z.strictObject({ enabled: z.boolean() }),
+  passkey: z.strictObject({ enabled: z.boolean() }),
 });
 
 export const Identity = z.strictObject({
@@ -84,6 +85,48 @@ export const IntegrationList = z.array(Integration);
 export const MfaStatus = z.strictObject({ totp: z.strictObject({ enabled: z.boolean() }), backup_codes: z.strictObject({ remaining: z.int() }) });
 export const TotpSetup = z.strictObject({ secret: z.string(), otpauth_url: z.string() });
 export const BackupCodes = z.strictObject({ backup_codes: z.array(z.string()) });
+
+/** A registered passkey: never its key material. */
+export const Passkey = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  created_at: timestamp,
+  last_used_at: timestamp.nullable(),
+  device_type: z.enum(['singleDevice', 'multiDevice']).meta({ description: '`multiDevice`: a passkey its provider syncs between devices' }),
+  backed_up: z.boolean(),
+});
+export const PasskeyList = z.array(Passkey);
+export const PasskeyEnvelope = z.strictObject({ passkey: Passkey });
+const credentialDescriptor = z.looseObject({ id: z.string(), type: z.literal('public-key'), transports: z.array(z.string()).optional() });
+/** What `navigator.credentials.create()` needs, as JSON (`PublicKeyCredential.parseCreationOptionsFromJSON()` takes it as it is). */
+export const PasskeyRegistrationOptions = z.strictObject({
+  challenge_id: z.string().meta({ description: 'send it back with the response' }),
+  options: z
+    .looseObject({
+      challenge: z.string(),
+      rp: z.looseObject({ name: z.string(), id: z.string() }),
+      user: z.looseObject({ id: z.string(), name: z.string(), displayName: z.string() }),
+      pubKeyCredParams: z.array(z.looseObject({ type: z.literal('public-key'), alg: z.int() })),
+      timeout: z.int(),
+      excludeCredentials: z.array(credentialDescriptor),
+      authenticatorSelection: z.looseObject({}),
+      attestation: z.string(),
+    })
+    .meta({ description: 'PublicKeyCredentialCreationOptionsJSON: a discoverable credential, user verification required, the user’s passkeys excluded' }),
+});
+/** What `navigator.credentials.get()` needs, as JSON (`PublicKeyCredential.parseRequestOptionsFromJSON()` takes it as it is). */
+export const PasskeySignInOptions = z.strictObject({
+  challenge_id: z.string().meta({ description: 'send it back with the response' }),
+  options: z
+    .looseObject({
+      challenge: z.string(),
+      rpId: z.string(),
+      timeout: z.int(),
+      userVerification: z.literal('required'),
+      allowCredentials: z.array(credentialDescriptor).optional(),
+    })
+    .meta({ description: 'PublicKeyCredentialRequestOptionsJSON: without `allowCredentials` the browser offers its discoverable passkeys for the site' }),
+});
 
 export const UserPage = z.strictObject({ users: z.array(User), total: z.int(), limit: z.int(), offset: z.int() });
 export const UserDetail = z.strictObject({ user: User, identities: IdentityList, mfa: z.strictObject({ totp: z.boolean() }) });
