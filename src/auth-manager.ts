@@ -295,7 +295,7 @@ export class AuthManager {
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
     this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => {
       // By now the host app has usually made its settings; one made later is caught per request.
-      if (opts.trustProxy === undefined) warnEveryHop(appSetting(app, 'trust proxy'));
+      if (opts.trustProxy === undefined) warnEveryHop(appSetting(app, 'trust proxy fn'));
     });
     // Handles the rejection (an app that never awaits `ready` must not crash on it) and says it
     // once: with the default logger a failed start is one line on stderr, not a silent 503 later.
@@ -353,9 +353,6 @@ export class AuthManager {
       passkeys,
       passkeySignIn,
       limit: {
-        // Password checks of a signed-in account count per account, so one member of an office
-        // cannot spend the others' budget; confirmation links (no account yet) per address.
-        passwordCheck: createLimiter('login', opts.rateLimit, limiterDeps, (req) => `password|${accountOrAddress(req)}`),
         register: limiter('register'),
         refresh: limiter('refresh'),
         oauth: limiter('oauth'),

@@ -2,7 +2,9 @@ import express from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { AuthManager, type AuthManagerOptions } from '../src/index.js';
+import * as OTPAuth from 'otpauth';
 import { closedAfterEach, PASSWORD } from './helpers/app.js';
+import { mailbox } from './helpers/mailbox.js';
 import { databaseOptions, uniqueSchema } from './helpers/database.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
 
@@ -145,20 +147,104 @@ describe('growing delays', () => {
     expect((await login(t.http, victim!, WRONG)).status).toBe(429);
   });
 
-  it('password checks of a signed-in account count per account, not against the address the office shares', async () => {
-    const t = await app({ rateLimit: { login: { limit: 3, windowSeconds: 900 } } });
-    const [alice, carol] = await accounts(t.auth, 2, 'pw');
-    const token = (await login(t.http, alice!, PASSWORD)).body.token as string;
-    const change = (bearer: string, current: string) =>
+  it("every check of an account's password shares the login delays: a stolen token is no way around them, and the owner at home is not held back", async () => {
+    const clock = Date.parse('2030-01-01T00:00:00Z');
+    const box = mailbox();
+    const t = await app({ trustProxy: 1, rateLimit: {}, mailer: box.mailer, now: () => new Date(clock) });
+    const [alice] = await accounts(t.auth, 1, 'stolen');
+    const home = '192.0.2.10';
+    const token = (await login(t.http, alice!, PASSWORD, home)).body.token as string;
+    const thief = (i: number) => `203.0.113.${i + 1}`;
+    const change = (from: string, current: string) =>
       t.http
         .post(`${BASE}/change-password`)
-        .set('Authorization', `Bearer ${bearer}`)
+        .set('X-Forwarded-For', from)
+        .set('Authorization', `Bearer ${token}`)
         .send({ current_password: current, password: `${PASSWORD} 2` });
-    for (let i = 0; i < 3; i++) expect((await change(token, WRONG)).status).toBe(401);
-    expect((await change(token, WRONG)).status).toBe(429);
-    // Carol, same address, is not touched by alice's mistakes.
-    const carolToken = (await login(t.http, carol!, PASSWORD)).body.token as string;
-    expect((await change(carolToken, PASSWORD)).status).toBe(200);
+    // From one address: five free guesses, then the same delay a login guesser meets, shared with /login.
+    for (let i = 0; i < 5; i++) expect((await change(thief(0), `${WRONG} ${i}`)).status).toBe(401);
+    const delayed = await change(thief(0), WRONG);
+    expect([delayed.status, limitOf(delayed)]).toEqual([429, 'account']);
+    expect((await login(t.http, alice!, WRONG, thief(0))).status).toBe(429);
+    // The confirmation of an email change he asked for with the token checks the password the same way.
+    expect((await t.http.post(`${BASE}/request-email-change`).set('Authorization', `Bearer ${token}`).send({ new_email: 'thief@evil.example' })).status).toBe(
+      202,
+    );
+    const link = (await box.next('email_change', 'thief@evil.example')).token!;
+    const confirm = (from: string, password: string) =>
+      t.http.post(`${BASE}/confirm-email-change`).set('X-Forwarded-For', from).send({ token: link, password });
+    expect([(await confirm(thief(0), WRONG)).status]).toEqual([429]);
+    // Spread over addresses, he meets the account-wide delay after 20 guesses in all.
+    const answers: number[] = [];
+    for (let i = 1; i <= 20; i++) answers.push((await confirm(thief(i), `${WRONG} ${i}`)).status);
+    expect(answers.filter((s) => s === 401)).toHaveLength(15);
+    expect(answers.slice(-1)).toEqual([429]);
+    // Alice, from home where her password was right before, is not held back by it.
+    const own = await change(home, PASSWORD);
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+  });
+
+  it('a delay tells nothing about which email address belongs to which username', async () => {
+    const t = await app({ rateLimit: {} });
+    const [bob] = await accounts(t.auth, 1, 'enum');
+    for (let i = 0; i < 5; i++) expect((await login(t.http, bob!, WRONG)).status).toBe(401);
+    expect((await login(t.http, bob!, WRONG)).status).toBe(429);
+    // His real address and a made-up one answer alike.
+    expect((await login(t.http, `${bob}@example.com`, WRONG)).status).toBe(401);
+    expect((await login(t.http, `${bob}@elsewhere.example`, WRONG)).status).toBe(401);
+  });
+
+  it('a guesser who keeps the account-wide delay armed cannot keep the owner out of an address she signed in from', async () => {
+    let clock = Date.parse('2030-01-01T00:00:00Z');
+    const t = await app({ trustProxy: 1, rateLimit: {}, now: () => new Date(clock) });
+    const [victim] = await accounts(t.auth, 1, 'armed');
+    expect((await login(t.http, victim!, PASSWORD, '192.0.2.20')).status).toBe(200);
+    let n = 0;
+    const guess = () => login(t.http, victim!, `${WRONG} ${n}`, `198.18.1.${(n += 1)}`);
+    for (let i = 0; i < 20; i++) expect((await guess()).status).toBe(401);
+    const owner: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      // The guesser re-arms the delay the moment it ends; the owner tries in between.
+      const res = await guess();
+      if (res.status === 429) clock += Number(res.headers['retry-after']) * 1000;
+      else clock += 500;
+      owner.push((await login(t.http, victim!, PASSWORD, '192.0.2.20')).status);
+      expect((await login(t.http, victim!, PASSWORD, '192.0.2.99')).status).toBe(429);
+    }
+    expect(owner).toEqual(Array(10).fill(200));
+  });
+
+  it('a wrong password given as the second factor counts as a wrong second factor: the fifth ends the mfa_id', async () => {
+    const box = mailbox();
+    const t = await app({ rateLimit: false, mailer: box.mailer });
+    const carol = uniqueName('second');
+    const email = `${carol}@example.com`;
+    await t.auth.users.create({ username: carol, email, password: PASSWORD, email_verified: true });
+    const signedIn = (await login(t.http, carol, PASSWORD)).body.token as string;
+    const setup = await t.http.post(`${BASE}/mfa/totp/setup`).set('Authorization', `Bearer ${signedIn}`).send({ password: PASSWORD });
+    const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(setup.body.secret), digits: 6, period: 30 }).generate();
+    expect((await t.http.post(`${BASE}/mfa/totp/confirm`).set('Authorization', `Bearer ${signedIn}`).send({ code })).status).toBe(200);
+    // First factor: an emailed code; the password is to be the second.
+    const otpId = (await t.http.post(`${BASE}/request-otp`).send({ email })).body.otp_id as string;
+    const mail = await box.next('otp', email);
+    const first = await t.http.post(`${BASE}/login/otp`).send({ otp_id: otpId, code: mail.code });
+    expect(first.body.code).toBe('mfa_required');
+    const mfaId = first.body.mfa_id as string;
+    for (let i = 0; i < 5; i++) expect((await t.http.post(LOGIN).send({ username: carol, password: `${WRONG} ${i}`, mfa_id: mfaId })).status).toBe(401);
+    const late = await t.http.post(LOGIN).send({ username: carol, password: PASSWORD, mfa_id: mfaId });
+    expect(late.status).toBe(401);
+    expect(late.body.token).toBeUndefined();
+  });
+
+  it('an X-Forwarded-For entry with a port is the same client as without it', async () => {
+    const t = await app({ trustProxy: 1, rateLimit: {} });
+    const [victim] = await accounts(t.auth, 1, 'port');
+    const answers: number[] = [];
+    for (let i = 0; i < 8; i++) answers.push((await login(t.http, victim!, WRONG, i % 2 ? `203.0.113.7:${40000 + i}` : '203.0.113.7')).status);
+    expect(answers).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+    const v6: number[] = [];
+    for (let i = 0; i < 6; i++) v6.push((await login(t.http, victim!, WRONG, `[2001:db8::${i % 2 ? 'A' : 'a'}]:${443 + i}`)).status);
+    expect(v6).toEqual([401, 401, 401, 401, 401, 429]);
   });
 });
 
@@ -183,7 +269,7 @@ describe('trust proxy set to trust every hop', () => {
     host.set('trust proxy', true);
     const { auth } = await base(logger, {}, host);
     await auth.ready;
-    expect(warnings).toEqual([expect.stringMatching(/'trust proxy' is true.*number of hops.*'loopback'/)]);
+    expect(warnings).toEqual([expect.stringMatching(/'trust proxy' trusts every X-Forwarded-For hop.*number of hops.*'loopback'/)]);
     await request(host).post(LOGIN).set('X-Forwarded-For', '203.0.113.1').send({ username: 'x', password: WRONG });
     expect(warnings).toHaveLength(1);
 
@@ -196,10 +282,27 @@ describe('trust proxy set to trust every hop', () => {
     expect(quiet).toEqual([]);
   });
 
+  it.each<[string, unknown]>([
+    ['every IPv4 address in two halves', '0.0.0.0/1,128.0.0.0/1'],
+    ['a function that trusts anyone', () => true],
+    ['99 hops', 99],
+  ])('%s counts as trusting everyone', async (_name, setting) => {
+    const warnings: string[] = [];
+    const host = express();
+    host.set('trust proxy', setting);
+    const { auth } = await base({ warn: (_o, m) => warnings.push(m ?? '') }, {}, host);
+    await auth.ready;
+    expect(warnings).toEqual([expect.stringMatching(/'trust proxy' trusts every/)]);
+  });
+
+  it("a trustProxy the library cannot read is a TypeError naming the option, not proxy-addr's", async () => {
+    expect(() => new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'p'.repeat(32), trustProxy: 'true' })).toThrow(/option `trustProxy` must be/);
+  });
+
   it('the option trustProxy: true warns too, and a setting made after start-up is caught at the first request', async () => {
     const warnings: string[] = [];
     const { auth } = await base({ warn: (_o, m) => warnings.push(m ?? '') }, { trustProxy: true });
-    expect(warnings).toEqual([expect.stringMatching(/'trust proxy' is true/)]);
+    expect(warnings).toEqual([expect.stringMatching(/'trust proxy' trusts every/)]);
     await auth.ready;
 
     const later: string[] = [];
@@ -210,6 +313,6 @@ describe('trust proxy set to trust every hop', () => {
     host.set('trust proxy', true);
     await request(host).post(LOGIN).send({ username: 'x', password: WRONG });
     await request(host).post(LOGIN).send({ username: 'y', password: WRONG });
-    expect(later).toEqual([expect.stringMatching(/'trust proxy' is true/)]);
+    expect(later).toEqual([expect.stringMatching(/'trust proxy' trusts every/)]);
   });
 });

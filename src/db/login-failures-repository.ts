@@ -75,3 +75,16 @@ export async function deleteAllLoginFailures(db: Kysely<Database>): Promise<numb
   const rows = await db.deleteFrom('login_failures').returning('failures').execute();
   return rows.filter((r) => r.failures > 0).length;
 }
+
+export function findLoginFailure(db: Kysely<Database>, key: string): Promise<FailureCount | undefined> {
+  return db.selectFrom('login_failures').selectAll().where('key', '=', key).executeTakeFirst();
+}
+
+/** Remembers when a password was last right from an address (kept in the same table: a key and a time). */
+export async function markKnownAddress(db: Kysely<Database>, key: string, at: Date): Promise<void> {
+  await db
+    .insertInto('login_failures')
+    .values({ key, failures: 0, last_failure_at: at })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ last_failure_at: at }))
+    .execute();
+}

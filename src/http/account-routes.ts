@@ -34,7 +34,7 @@ export interface AccountRouteDeps {
   authenticateIfPresent: Handler;
   origin: (req: Req) => EventOrigin;
   /** `mail` per address, `mailTarget` per target email, `code` failed codes, `login` failed passwords. */
-  limit: { mail: Handler; mailTarget: Handler; code: Handler; passwordCheck: Handler };
+  limit: { mail: Handler; mailTarget: Handler; code: Handler };
   tokens: TokenDelivery;
 }
 
@@ -63,7 +63,7 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
   });
 
   // A wrong password here is a password guess: the login limiter counts it.
-  router.post('/confirm-verification', d.limit.code, d.limit.passwordCheck, async (req, res) => {
+  router.post('/confirm-verification', d.limit.code, async (req, res) => {
     const { token, password } = v.parseInput(verificationSchema, bodyObject(req));
     sendJson(res, 200, { success: true, user: await d.lifecycle.confirmVerification(token, password, d.origin(req)) });
   });
@@ -87,7 +87,7 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
   // A wrong password here is a password guess: the login limiter counts it. A password-less
   // account proves its holder with its own access JWT instead: an API token, a service key or an
   // impersonation token is no such proof (and another user's JWT is refused by the service).
-  router.post('/confirm-email-change', d.limit.passwordCheck, d.authenticateIfPresent, async (req, res) => {
+  router.post('/confirm-email-change', d.authenticateIfPresent, async (req, res) => {
     const { token, password } = v.parseInput(confirmEmailChangeSchema, bodyObject(req));
     const auth = req.auth;
     if (auth && (auth.method !== 'jwt' || auth.impersonator_id !== undefined))

@@ -48,7 +48,7 @@ export interface AuthRouteDeps {
   requireEmailVerification: boolean;
   /** With `requireEmailVerification`, registration mails the first verification link. */
   afterRegister: (userId: string, origin: EventOrigin) => Promise<void>;
-  limit: { passwordCheck: Handler; register: Handler; refresh: Handler };
+  limit: { register: Handler; refresh: Handler };
   /** Where a request comes from, for the audit trail and the per-account login delays. */
   origin: (req: Req) => EventOrigin;
   /** Tokens in the body, or the refresh token in a cookie (cookie mode). */
@@ -99,7 +99,7 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/change-password', d.authenticate, accessTokenOnly, d.limit.passwordCheck, async (req, res) => {
+  router.post('/change-password', d.authenticate, accessTokenOnly, async (req, res) => {
     const { current_password, password } = v.parseInput(changePasswordSchema, bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     const tokens = await d.sessions.changePassword(caller(req).user.id, current_password, password, d.origin(req));

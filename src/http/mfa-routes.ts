@@ -34,7 +34,7 @@ export interface MfaRouteDeps {
   /** Lets a user whom `mfa.required` holds back (mfa_setup_required) through: these routes are how they set it up. */
   authenticateForSetup: Handler;
   origin: (req: Req) => EventOrigin;
-  limit: { code: Handler; passwordCheck: Handler };
+  limit: { code: Handler };
   tokens: TokenDelivery;
 }
 
@@ -63,9 +63,9 @@ export function mountMfaRoutes(router: Routes, d: MfaRouteDeps): void {
   });
 
   // A wrong password here is a password guess: the login limiter counts it.
-  router.post('/mfa/totp/setup', ...signedIn, d.limit.passwordCheck, async (req, res) => {
+  router.post('/mfa/totp/setup', ...signedIn, async (req, res) => {
     const input = parseInput(setupSchema, bodyObject(req));
-    sendJson(res, 200, await d.mfa.setup(caller(req).user.id, input.password), true);
+    sendJson(res, 200, await d.mfa.setup(caller(req).user.id, input.password, d.origin(req)), true);
   });
 
   router.post('/mfa/totp/confirm', ...signedIn, d.limit.code, async (req, res) => {
@@ -73,13 +73,13 @@ export function mountMfaRoutes(router: Routes, d: MfaRouteDeps): void {
     sendJson(res, 200, await d.mfa.confirm(caller(req).user.id, input.code, d.origin(req)), true);
   });
 
-  router.post('/mfa/totp/disable', ...signedIn, d.limit.passwordCheck, d.limit.code, async (req, res) => {
+  router.post('/mfa/totp/disable', ...signedIn, d.limit.code, async (req, res) => {
     const input = parseInput(proofSchema, bodyObject(req));
     await d.mfa.disable(caller(req).user.id, input.password, input.code, d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
-  router.post('/mfa/backup-codes', ...signedIn, d.limit.passwordCheck, d.limit.code, async (req, res) => {
+  router.post('/mfa/backup-codes', ...signedIn, d.limit.code, async (req, res) => {
     const input = parseInput(proofSchema, bodyObject(req));
     sendJson(res, 200, await d.mfa.regenerateBackupCodes(caller(req).user.id, input.password, input.code, d.origin(req)), true);
   });

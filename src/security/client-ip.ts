@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 import proxyaddr from 'proxy-addr';
 import type { Logger } from '../logger.js';
 
@@ -9,7 +10,46 @@ type ExpressRequest = IncomingMessage & { app?: { get?: (setting: string) => unk
 function compile(trustProxy: boolean | number | string | string[]): Trust {
   if (trustProxy === true) return () => true;
   if (typeof trustProxy === 'number') return (_addr, hop) => hop < trustProxy;
-  return proxyaddr.compile(trustProxy as string | string[]);
+  try {
+    return proxyaddr.compile(trustProxy as string | string[]);
+  } catch (err) {
+    throw new TypeError(
+      `express-authlib: option \`trustProxy\` must be true, false, a hop count, or proxy addresses, subnets or 'loopback' / 'linklocal' / 'uniquelocal' (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Public addresses no proxy of an app's is: a setting that trusts one of them at every hop (true,
+ * ranges covering everything, a function that says yes, a hop count of 10 or more) lets any client
+ * choose its address through X-Forwarded-For.
+ */
+const FOREIGN = ['8.8.8.8', '9.9.9.9', '2001:4860:4860::8888'];
+function trustsAnyone(trust: Trust): boolean {
+  return FOREIGN.some((addr) => Array.from({ length: 10 }, (_, hop) => hop).every((hop) => safely(() => trust(addr, hop))));
+}
+const safely = (check: () => boolean) => {
+  try {
+    return check() === true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The client address as a counter key: an `X-Forwarded-For` entry may carry a port
+ * (`203.0.113.7:41234`, `[2001:db8::1]:443`) or brackets, which would make each connection a
+ * client of its own. What is still not an address after that names nobody: the request counts
+ * under the peer that sent it.
+ */
+function normalised(addr: string, peer: string): string {
+  let value = addr.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(value);
+  if (bracketed) value = bracketed[1]!;
+  else if (/^\d{1,3}(?:\.\d{1,3}){3}:\d+$/.test(value)) value = value.slice(0, value.lastIndexOf(':'));
+  value = value.replace(/%.*$/, '').toLowerCase();
+  return isIP(value) ? value : peer;
 }
 
 /**
@@ -28,7 +68,7 @@ const UNTRUSTED_WARNING =
   "if the app is behind a proxy, set app.set('trust proxy', ...) or the trustProxy option (trustProxy: false silences this)";
 
 const EVERY_HOP_WARNING =
-  "express-authlib: 'trust proxy' is true, so every X-Forwarded-For hop is trusted and any client can pick the address its " +
+  "express-authlib: 'trust proxy' trusts every X-Forwarded-For hop (true, all addresses, or 10 hops or more) and any client can pick the address its " +
   'rate limits and audit entries count under; trust only your own proxies: the number of hops (e.g. 1), their addresses or ' +
   "subnets, or 'loopback' / 'uniquelocal' (app.set('trust proxy', ...) or the trustProxy option)";
 
@@ -40,11 +80,21 @@ export function appSetting(app: unknown, name: string): unknown {
   return (get as (name: string) => unknown).call(app, name);
 }
 
-/** Says once that every hop is trusted, whether the option or the host app's setting says so. */
+/**
+ * Says once that any client may choose its address, whether the option or the host app's setting
+ * says so. Given a setting (`trust proxy` as set, or the option) or its compiled function.
+ */
 export function everyHopWarning(logger: Logger): (setting: unknown) => void {
   let warned = false;
   return (setting) => {
-    if (setting !== true || warned) return;
+    if (warned || setting === undefined || setting === false) return;
+    let trust: Trust;
+    try {
+      trust = typeof setting === 'function' ? (setting as Trust) : compile(setting as boolean | number | string | string[]);
+    } catch {
+      return;
+    }
+    if (!trustsAnyone(trust)) return;
     warned = true;
     logger.warn({}, EVERY_HOP_WARNING);
   };
@@ -72,17 +122,18 @@ export function clientIpResolver(
       const host = expressSetting(req);
       trust = host?.trust;
       // A setting made after start-up is caught at the first request it applies to.
-      warnEveryHop(host?.setting);
+      if (host?.setting !== undefined && host.setting !== false) warnEveryHop(host.trust);
       if (!warned && (host === undefined || host.setting === false) && req.headers['x-forwarded-for'] !== undefined) {
         warned = true;
         logger.warn({}, UNTRUSTED_WARNING);
       }
       if (host === undefined) return req.socket.remoteAddress ?? 'unknown';
     }
+    const peer = req.socket.remoteAddress ?? 'unknown';
     try {
-      return proxyaddr(req, trust!);
+      return normalised(proxyaddr(req, trust!), peer);
     } catch {
-      return req.socket.remoteAddress ?? 'unknown';
+      return peer;
     }
   };
 }

@@ -1,7 +1,16 @@
 import type { Options as ErlOptions, Store } from 'express-rate-limit';
-import { clearLoginFailures, lockLoginFailures, setLoginFailures, unrecordLoginFailure, type FailureCount } from '../db/login-failures-repository.js';
+import {
+  clearLoginFailures,
+  findLoginFailure,
+  lockLoginFailures,
+  markKnownAddress,
+  setLoginFailures,
+  unrecordLoginFailure,
+  type FailureCount,
+} from '../db/login-failures-repository.js';
 import type { DatabaseGate } from '../db/database-gate.js';
-import { identityKey } from '../db/users-repository.js';
+import { identityKey } from '../identity-key.js';
+import { sha256 } from '../tokens/secrets.js';
 import { RateLimitError } from '../errors.js';
 import { addressKey, limiterSetup, type LimitRule, type RateLimitOptions } from './rate-limit.js';
 
@@ -26,10 +35,15 @@ export const PAIR_DELAYS: DelayRule = Object.freeze({ free: 5, baseSeconds: 1, m
 export const ACCOUNT_DELAYS: DelayRule = Object.freeze({ free: 20, baseSeconds: 1, maxSeconds: 60 });
 /** A counter whose last failure is older than this starts again from zero. */
 export const FAILURES_FORGOTTEN_AFTER_SECONDS = 24 * 3600;
+/**
+ * An address where the account's password was right within this long is the owner's: the
+ * account-wide delay does not apply there, so a guesser spread over many addresses, who can hold
+ * that delay up for as long as he keeps guessing, cannot keep the owner out from home or work.
+ */
+export const KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600;
 
-/** Who a login attempt is for: the account when it exists, and the name as typed. */
+/** Who a password attempt is for: the name as typed at a login, or the account's username for a signed-in check. */
 export interface Account {
-  userId: string | undefined;
   identifier: string;
 }
 
@@ -69,9 +83,14 @@ export class LoginThrottle {
     this.#ready = Promise.resolve(counter.init?.({ windowMs: addressRule.windowSeconds * 1000, limit: addressRule.limit } as ErlOptions));
   }
 
-  /** An existing account by its id, so its username and email share one budget; else the name typed. */
+  /**
+   * The name as typed (folded, hashed: a password typed into the name field is not kept). By name,
+   * not by account, so that an account's counters answer no differently from an unknown name's:
+   * a 429 for one spelling must not tell a guesser which email address belongs to which username.
+   * A username and an email address thus have a budget each.
+   */
   #account(account: Account): string {
-    return account.userId ? `u:${account.userId}` : `n:${identityKey(account.identifier)}`;
+    return `n:${sha256(identityKey(account.identifier))}`;
   }
 
   /** Counts the attempt, or throws 429 when a limit says this client must wait. */
@@ -79,7 +98,7 @@ export class LoginThrottle {
     const who = this.#account(account);
     const address = await this.#claimAddress(who, ip);
     try {
-      await this.#claimDelays(`${who}|${ip}`, who);
+      await this.#claimDelays(`${who}|${ip}`, who, `ok:${who}|${ip}`);
     } catch (err) {
       await address.release();
       throw err;
@@ -90,6 +109,7 @@ export class LoginThrottle {
         await this.database.run(async (db) => {
           await clearLoginFailures(db, `${who}|${ip}`);
           await unrecordLoginFailure(db, who);
+          await markKnownAddress(db, `ok:${who}|${ip}`, this.now());
         });
       },
     };
@@ -128,14 +148,16 @@ export class LoginThrottle {
   }
 
   /** Both delay counters in one transaction, locked: either both count this attempt, or it waits. */
-  async #claimDelays(pairKey: string, accountKey: string): Promise<void> {
+  async #claimDelays(pairKey: string, accountKey: string, knownKey: string): Promise<void> {
     const now = this.now();
     await this.database.run((db) =>
       db.transaction().execute(async (trx) => {
         const rows = new Map((await lockLoginFailures(trx, [pairKey, accountKey])).map((row) => [row.key, row]));
         const pair = current(rows.get(pairKey), now);
         const account = current(rows.get(accountKey), now);
-        const wait = Math.max(waitMs(pair, PAIR_DELAYS, now), waitMs(account, ACCOUNT_DELAYS, now));
+        const known = await findLoginFailure(trx, knownKey);
+        const owners = known !== undefined && now.getTime() - known.last_failure_at.getTime() < KNOWN_ADDRESS_SECONDS * 1000;
+        const wait = Math.max(waitMs(pair, PAIR_DELAYS, now), owners ? 0 : waitMs(account, ACCOUNT_DELAYS, now));
         if (wait > 0) throw new RateLimitError(Math.ceil(wait / 1000), 'account');
         await setLoginFailures(trx, pairKey, pair.failures + 1, now);
         await setLoginFailures(trx, accountKey, account.failures + 1, now);

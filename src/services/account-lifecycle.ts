@@ -20,6 +20,7 @@ import { checkPassword } from '../passwords/policy.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { ServiceContext } from './context.js';
+import { accountPasswordMatches } from './account-password.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
 import { claimForProvenHolder } from './address-ownership.js';
 
@@ -122,7 +123,7 @@ export class AccountLifecycleService {
     if (!row.email) throw invalidLink();
     let proven = false;
     if (password !== undefined) {
-      proven = holder.password_hash !== null && (await this.ctx.hasher.verify(password, holder.password_hash));
+      proven = holder.password_hash !== null && (await accountPasswordMatches(this.ctx, holder, password, origin));
       if (!proven) throw new AuthenticationError('invalid_credentials', 'the password is wrong');
     }
     const user = await this.ctx.database.run((db) =>
@@ -166,7 +167,7 @@ export class AccountLifecycleService {
   async confirmEmailChange(token: string, proof: EmailChangeProof, origin?: EventOrigin): Promise<User> {
     const { row, user } = await this.#peek('email_change', token);
     if (user.password_hash) {
-      const matches = proof.password !== undefined && (await this.ctx.hasher.verify(proof.password, user.password_hash));
+      const matches = await accountPasswordMatches(this.ctx, user, proof.password, origin);
       if (!matches) throw new AuthenticationError('invalid_credentials', 'the password is wrong');
     } else if (proof.holderId === undefined) {
       throw new AuthenticationError('unauthorized', 'this account has no password: confirm signed in to it, with its access token');

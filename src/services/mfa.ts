@@ -13,6 +13,7 @@ import { seal, unseal } from '../tokens/encryption.js';
 import { sealedAt } from '../security/sealed-places.js';
 import { keyedHash } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
+import { accountPasswordMatches } from './account-password.js';
 import { invalidCode, type CodeVerdict, type MfaChallenges } from './mfa-challenges.js';
 import type { SessionService, TokenPair } from './sessions.js';
 
@@ -46,8 +47,8 @@ export class MfaService {
   }
 
   /** A new pending secret (replacing an unconfirmed one); 409 when TOTP is already on. */
-  async setup(userId: string, password: string | undefined): Promise<{ secret: string; otpauth_url: string }> {
-    const user = await this.#userWithPassword(userId, password);
+  async setup(userId: string, password: string | undefined, origin?: EventOrigin): Promise<{ secret: string; otpauth_url: string }> {
+    const user = await this.#userWithPassword(userId, password, origin);
     // A second factor planted by whoever registered an address they have not proven would lock its owner out.
     if (hasUnverifiedAddress(user)) throw notVerified();
     const secret = new (otpauth().Secret)({ size: 20 });
@@ -89,14 +90,14 @@ export class MfaService {
 
   /** Turns TOTP off (and drops the backup codes): the password (if the account has one) and a TOTP or backup code. */
   async disable(userId: string, password: string | undefined, code: string, origin?: EventOrigin): Promise<void> {
-    await this.#userWithPassword(userId, password);
+    await this.#userWithPassword(userId, password, origin);
     await this.#withSecondCode(userId, code, origin, (trx) => deleteMfa(trx, userId));
     await this.ctx.audit.record('mfa_disabled', { userId, origin });
   }
 
   /** A fresh set of backup codes; the old ones die. Same proof as `disable`. */
   async regenerateBackupCodes(userId: string, password: string | undefined, code: string, origin?: EventOrigin): Promise<{ backup_codes: string[] }> {
-    await this.#userWithPassword(userId, password);
+    await this.#userWithPassword(userId, password, origin);
     const codes = Array.from({ length: BACKUP_CODE_COUNT }, backupCode);
     await this.#withSecondCode(userId, code, origin, (trx) =>
       replaceBackupCodes(
@@ -120,10 +121,10 @@ export class MfaService {
   }
 
   /** The user, after checking `password` when the account has one (a password-less account gives none). */
-  async #userWithPassword(userId: string, password: string | undefined): Promise<UserRecord> {
+  async #userWithPassword(userId: string, password: string | undefined, origin: EventOrigin | undefined): Promise<UserRecord> {
     const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
-    if (user.password_hash && (password === undefined || !(await this.ctx.hasher.verify(password, user.password_hash)))) throw wrongPassword();
+    if (user.password_hash && !(await accountPasswordMatches(this.ctx, user, password, origin))) throw wrongPassword();
     return user;
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { AuthenticationError, ForbiddenError, NotFoundError } from '../errors.js';
+import { AuthenticationError, ForbiddenError, NotFoundError, RateLimitError } from '../errors.js';
 import type { Database } from '../db/schema.js';
 import { bumpTokenVersion, findUserById, findUserByIdentifier, lockUser, touchLastLogin, type UserRecord } from '../db/users-repository.js';
 import { claimRefreshToken, findChild, findRefreshToken, insertRefreshToken, revokeAllForUser, revokeSession } from '../db/refresh-tokens-repository.js';
@@ -12,6 +12,7 @@ import { randomBase62, sha256 } from '../tokens/secrets.js';
 import type { ServiceContext } from './context.js';
 import type { MfaChallenges, SignInMethod } from './mfa-challenges.js';
 import { checkPassword } from '../passwords/policy.js';
+import { accountPasswordMatches } from './account-password.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -58,12 +59,15 @@ export class SessionService {
     const dummy = (this.#dummyHash ??= this.#makeDummyHash());
     const user = await this.ctx.database.run((db) => findUserByIdentifier(db, identifier));
     // Counted as a failure before the password is checked, and taken back if it was right.
-    const attempt = ip === undefined ? undefined : await this.ctx.throttle?.begin({ userId: user?.id, identifier }, ip);
+    const attempt = ip === undefined ? undefined : await this.ctx.throttle?.begin({ identifier }, ip);
     const matches = await this.ctx.hasher.verify(password, user?.password_hash ?? (await dummy));
     if (!user || !user.password_hash || !matches) {
       // The attempted name is kept only when it is a real account's: an unknown "username" is often a
       // password typed into the wrong field.
       await this.ctx.audit.record('login_failure', { userId: user?.id ?? null, data: user ? { identifier: user.username } : {}, origin });
+      // As the second factor of a sign-in, a wrong password is a wrong second factor: it counts
+      // against the challenge (the fifth ends it) and the account's second-factor delays.
+      if (mfaId !== undefined) await this.#secondFactorFailed(mfaId, origin);
       throw invalidCredentials();
     }
     // The password was right: whatever follows (a second factor, an unverified email) is no guess.
@@ -75,6 +79,15 @@ export class SessionService {
     const result = await this.#afterFirstFactor(user, 'password', { mfaId, origin, checkedHash: user.password_hash });
     await this.ctx.audit.record('login_success', { userId: user.id, data: { method: mfaId === undefined ? 'password' : 'password+mfa' }, origin });
     return result;
+  }
+
+  /** Counts a failed password against the `mfa_id` it was to finish; a 429 of the second-factor delays passes through. */
+  async #secondFactorFailed(mfaId: string, origin: EventOrigin): Promise<void> {
+    try {
+      await this.challenges.consume(mfaId, 'password', { origin, verify: () => Promise.resolve('wrong') });
+    } catch (err) {
+      if (err instanceof RateLimitError) throw err;
+    }
   }
 
   /**
@@ -260,8 +273,7 @@ export class SessionService {
   async changePassword(userId: string, currentPassword: string, newPassword: string, origin?: EventOrigin): Promise<TokenPair> {
     const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
-    const matches = user.password_hash ? await this.ctx.hasher.verify(currentPassword, user.password_hash) : false;
-    if (!matches) throw new AuthenticationError('invalid_credentials', 'current password is wrong');
+    if (!(await accountPasswordMatches(this.ctx, user, currentPassword, origin))) throw new AuthenticationError('invalid_credentials', 'current password is wrong');
     checkPassword(newPassword, this.ctx.opts.passwordPolicy, user);
     const hash = await this.ctx.hasher.hash(newPassword);
     const now = this.ctx.opts.now();
