@@ -273,7 +273,8 @@ export class SessionService {
   async changePassword(userId: string, currentPassword: string, newPassword: string, origin?: EventOrigin): Promise<TokenPair> {
     const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
-    if (!(await accountPasswordMatches(this.ctx, user, currentPassword, origin))) throw new AuthenticationError('invalid_credentials', 'current password is wrong');
+    if (!(await accountPasswordMatches(this.ctx, user, currentPassword, origin)))
+      throw new AuthenticationError('invalid_credentials', 'current password is wrong');
     checkPassword(newPassword, this.ctx.opts.passwordPolicy, user);
     const hash = await this.ctx.hasher.hash(newPassword);
     const now = this.ctx.opts.now();
