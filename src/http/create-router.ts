@@ -51,7 +51,7 @@ export function createRouter(
   mountOAuthFormCallback(router, deps);
   // RFC 7662 has a form body; JSON is taken there too.
   mountIntrospectionRoute(router, deps);
-  if (given.jwks) mountJwksRoute(router, given.jwks);
+  mountJwksRoute(router, given.jwks);
   router.use(jsonBody);
   mountAuthRoutes(router, deps);
   // Before the `/{user}/...` routes: `/groups/{id}/api-tokens` is a group's, not a user called `groups`.

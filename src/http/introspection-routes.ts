@@ -22,9 +22,17 @@ export interface IntrospectionRouteDeps {
   tokenFailures: TokenFailureLimiter | undefined;
 }
 
-const schema = z.object({ token: z.string().min(1).max(16 * 1024), token_type_hint: z.string().max(100).optional() });
+/** RFC 7662 2.1: `token`, and a `token_type_hint` that may be ignored (it is: the token says what it is). */
+export const introspectSchema = z.object({
+  token: z
+    .string()
+    .min(1)
+    .max(16 * 1024),
+  token_type_hint: z.string().max(100).optional(),
+});
 
-const notAClient = () => new AuthenticationError('unauthorized', 'introspection needs client credentials (HTTP Basic) or a service key with the scope introspect');
+const notAClient = () =>
+  new AuthenticationError('unauthorized', 'introspection needs client credentials (HTTP Basic) or a service key with the scope introspect');
 
 /**
  * `POST /introspect` (RFC 7662), before the JSON-only parser: it takes a form body too. Only
@@ -55,7 +63,7 @@ export function mountIntrospectionRoute(router: Routes, d: IntrospectionRouteDep
       if (req.headers.authorization !== undefined || req.headers['x-api-token'] !== undefined) d.tokenFailures?.failed(req);
       throw notAClient();
     }
-    const { token } = parseInput(schema, bodyObject(req));
+    const { token } = parseInput(introspectSchema, bodyObject(req));
     sendJson(res, 200, await d.introspector.introspect(token), true);
   });
 }

@@ -35,10 +35,10 @@ export function jwksHandler(jwks: Jwks): (req: Req, res: Res, next: Next) => voi
   };
 }
 
-/** `GET /.well-known/jwks.json` on the router; only mounted with `signingKeys` (else the usual 404). */
-export function mountJwksRoute(router: Routes, jwks: Jwks): void {
-  const handler = jwksHandler(jwks);
-  router.get(JWKS_PATH, handler);
+/** `GET /.well-known/jwks.json` on the router; without `signingKeys` it goes on to the usual 404. */
+export function mountJwksRoute(router: Routes, jwks: Jwks | undefined): void {
+  const handler = jwks ? jwksHandler(jwks) : undefined;
+  router.get(JWKS_PATH, (req, res, next) => (handler ? handler(req, res, next) : next()));
 }
 
 /**
