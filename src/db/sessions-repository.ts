@@ -46,14 +46,7 @@ const live = (now: Date) => (eb: ExpressionBuilder<Database, 'sessions'>) =>
 
 /** The user's logins that are still going, most recently used first. */
 export function listLiveSessions(db: Db, userId: string, now: Date): Promise<SessionRow[]> {
-  return db
-    .selectFrom('sessions')
-    .selectAll()
-    .where('user_id', '=', userId)
-    .where(live(now))
-    .orderBy('last_used_at', 'desc')
-    .orderBy('id')
-    .execute();
+  return db.selectFrom('sessions').selectAll().where('user_id', '=', userId).where(live(now)).orderBy('last_used_at', 'desc').orderBy('id').execute();
 }
 
 /** One login of the user that is still going, or undefined (over, another user's, or no such id). */

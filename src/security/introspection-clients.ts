@@ -37,7 +37,10 @@ export function introspectionOf(value: unknown): Readonly<{ clients: readonly In
     if (ids.has(id)) throw misuse(`introspection.clients[${i}].id`, `repeats the id '${id}'`);
     ids.add(id);
     if (typeof secret !== 'string' || Buffer.byteLength(secret) < MIN_CLIENT_SECRET_BYTES)
-      throw misuse(`introspection.clients[${i}].secret`, `must be a string of at least ${MIN_CLIENT_SECRET_BYTES} bytes; generate one with \`npx authlib secret\``);
+      throw misuse(
+        `introspection.clients[${i}].secret`,
+        `must be a string of at least ${MIN_CLIENT_SECRET_BYTES} bytes; generate one with \`npx authlib secret\``,
+      );
     return Object.freeze({ id, secret });
   });
   return Object.freeze({ clients: Object.freeze(resolved) });

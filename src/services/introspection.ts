@@ -30,7 +30,7 @@ export interface ActiveToken {
   group?: { id: string; slug: string };
 }
 
-const INACTIVE: { active: false } = Object.freeze({ active: false }) as { active: false };
+const INACTIVE: { active: false } = Object.freeze({ active: false });
 
 const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 

@@ -54,23 +54,28 @@ export function signAccessToken(
   lifetime = opts.tokenExpiry,
 ): string {
   const iat = Math.floor(opts.now().getTime() / 1000);
-  return signJwt(opts, ACCESS_TOKEN_TYPE, {
-    sub: subject.userId,
-    roles: [...subject.roles],
-    ver: subject.version,
-    ...(subject.sessionId ? { sid: subject.sessionId } : {}),
-    jti: randomUUID(),
-    iat,
-    exp: iat + lifetime,
-    ...(subject.impersonator
-      ? {
-          imp: subject.impersonator.id,
-          imp_ver: subject.impersonator.version,
-          ...(subject.impersonator.sessionId ? { imp_sid: subject.impersonator.sessionId } : {}),
-          ...(subject.impersonator.apiTokenId ? { imp_tid: subject.impersonator.apiTokenId } : {}),
-        }
-      : {}),
-  }, true);
+  return signJwt(
+    opts,
+    ACCESS_TOKEN_TYPE,
+    {
+      sub: subject.userId,
+      roles: [...subject.roles],
+      ver: subject.version,
+      ...(subject.sessionId ? { sid: subject.sessionId } : {}),
+      jti: randomUUID(),
+      iat,
+      exp: iat + lifetime,
+      ...(subject.impersonator
+        ? {
+            imp: subject.impersonator.id,
+            imp_ver: subject.impersonator.version,
+            ...(subject.impersonator.sessionId ? { imp_sid: subject.impersonator.sessionId } : {}),
+            ...(subject.impersonator.apiTokenId ? { imp_tid: subject.impersonator.apiTokenId } : {}),
+          }
+        : {}),
+    },
+    true,
+  );
 }
 
 /**

@@ -31,7 +31,9 @@ export interface AsymmetricKey {
 const SHAPE = 'an Ed25519 or P-256 key: a PEM string, a JWK object or a KeyObject; generate one with `npx authlib keys generate`';
 
 function looksLikeJwk(value: unknown): value is JsonWebKey {
-  return value !== null && typeof value === 'object' && !(value instanceof KeyObject) && !Buffer.isBuffer(value) && typeof (value as JsonWebKey).kty === 'string';
+  return (
+    value !== null && typeof value === 'object' && !(value instanceof KeyObject) && !Buffer.isBuffer(value) && typeof (value as JsonWebKey).kty === 'string'
+  );
 }
 
 function keyObjectOf(value: unknown, option: string): KeyObject {
@@ -64,13 +66,15 @@ export function jwkThumbprint(jwk: Pick<PublicJwk, 'kty' | 'crv' | 'x' | 'y'>): 
 function resolveOne(value: unknown, option: string, mustSign: boolean): AsymmetricKey {
   const key = keyObjectOf(value, option);
   const alg = algorithmOf(key, option);
-  if (mustSign && key.type !== 'private') throw misuse(option, 'must be a private key: the first key signs (public keys may follow it, to verify during a rotation)');
+  if (mustSign && key.type !== 'private')
+    throw misuse(option, 'must be a private key: the first key signs (public keys may follow it, to verify during a rotation)');
   const publicKey = key.type === 'private' ? createPublicKey(key) : key;
   const exported = publicKey.export({ format: 'jwk' }) as { kty: 'OKP' | 'EC'; crv: 'Ed25519' | 'P-256'; x: string; y?: string };
   const given = looksLikeJwk(value) ? (value as { kid?: unknown }).kid : undefined;
-  if (given !== undefined && (typeof given !== 'string' || given.length === 0 || given.length > 200)) throw misuse(option, 'has a `kid` that is not a short string');
+  if (given !== undefined && (typeof given !== 'string' || given.length === 0 || given.length > 200))
+    throw misuse(option, 'has a `kid` that is not a short string');
   const base = { kty: exported.kty, crv: exported.crv, x: exported.x, ...(exported.y ? { y: exported.y } : {}) };
-  const jwk: PublicJwk = Object.freeze({ ...base, kid: (given as string | undefined) ?? jwkThumbprint(base), alg, use: 'sig' as const });
+  const jwk: PublicJwk = Object.freeze({ ...base, kid: given ?? jwkThumbprint(base), alg, use: 'sig' as const });
   return Object.freeze({ kid: jwk.kid, alg, privateKey: key.type === 'private' ? key : undefined, publicKey, jwk });
 }
 
