@@ -7,10 +7,11 @@ import { addUserAdminCommands } from './commands/user-admin.js';
 import { roleCommand } from './commands/role.js';
 import { eventsCommand } from './commands/events.js';
 import { groupCommand, serviceKeyCommand } from './commands/group.js';
+import { keysCommand } from './commands/keys.js';
 import type { GlobalOptions } from './context.js';
 
 const program = new Command('authlib')
-  .description('express-authlib: database set-up, users, roles, API tokens, groups and the audit trail')
+  .description('express-authlib: database set-up, users, roles, API tokens, groups, signing keys and the audit trail')
   .option('--dsn <url>', 'database: postgres://..., pglite://<dir> or pglite://memory (default: $AUTHLIB_DB_DSN, then $DATABASE_URL)')
   .option('--schema <name>', 'schema holding the tables (default: $AUTHLIB_DB_SCHEMA, then authlib)')
   .enablePositionalOptions(false)
@@ -31,6 +32,7 @@ program
   .command('secret')
   .description('print a fresh random jwtSecret')
   .action(() => console.log(generateSecret()));
+program.addCommand(keysCommand());
 
 // Commander's own messages (unknown option, missing argument) start like ours, from every level.
 const output = { outputError: (text: string, write: (s: string) => void) => write(text.replace(/^error: /, 'authlib: ')) };
