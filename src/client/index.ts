@@ -13,6 +13,7 @@ export type {
   MfaStatus,
   OtpLoginInput,
   RegisterInput,
+  Session,
   TokenResponse,
   User,
 } from './types.js';
