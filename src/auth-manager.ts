@@ -51,7 +51,7 @@ import { GroupMemberService } from './services/group-members.js';
 import { GroupInvitationService } from './services/group-invitations.js';
 import { ServiceKeyService } from './services/service-keys.js';
 import { sha256 } from './tokens/secrets.js';
-import { UserSessionService } from './services/user-sessions.js';
+import { UserSessionService, type Session } from './services/user-sessions.js';
 import { Introspector, type IntrospectionResult } from './services/introspection.js';
 import { IntrospectionClients } from './security/introspection-clients.js';
 import { jwksOf, type Jwks } from './tokens/jwks.js';
@@ -134,7 +134,12 @@ export type ApiTokens = Pick<ApiTokenService, 'create' | 'list' | 'revoke'>;
  */
 export type Integrations = Pick<IntegrationService, 'set' | 'get' | 'list' | 'has' | 'delete'>;
 /** `auth.sessions`: a user's logins that are still going, and ending one on every instance. */
-export type Sessions = Pick<UserSessionService, 'list' | 'revoke'>;
+export interface Sessions {
+  /** The user's live logins, most recently used first (`current` is false: no request is asking). 404 for an unknown user. */
+  list(userId: string): Promise<Session[]>;
+  /** Ends one login of the user: its refresh and access tokens stop working on every instance. 404 when it is not a live login of theirs. */
+  revoke(userId: string, sessionId: string): Promise<void>;
+}
 
 /**
  * Authentication for an Express or Connect app: `/api/v1/users/*` endpoints, `requireAuth`
