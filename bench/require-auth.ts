@@ -37,6 +37,8 @@ interface Target {
 const jwtHeader = (t: Target) => ({ authorization: `Bearer ${t.token}` });
 const LIBRARY: Array<[string, string, (t: Target) => Record<string, string>]> = [
   ['requireAuth-jwt', 'requireAuth(), access JWT', jwtHeader],
+  ['requireAuth-jwt-eddsa', 'requireAuth(), access JWT (EdDSA signingKeys)', jwtHeader],
+  ['requireAuth-jwt-es256', 'requireAuth(), access JWT (ES256 signingKeys)', jwtHeader],
   ['requireAuth-roles', "requireAuth({ roles: ['user'] }), access JWT", jwtHeader],
   ['requireAuth-api-token', 'requireAuth(), API token', (t) => ({ 'x-api-token': t.apiToken })],
   ['requireAuth-group', 'requireAuth({ group }), access JWT', jwtHeader],
@@ -147,6 +149,14 @@ for (const r of rows) {
   console.log(
     `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p50_ms).padStart(6)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${r.ratio.toFixed(2).padStart(12)}x  ${change(r.ratio, before(r))}`,
   );
+}
+// The verified-token cache makes the signature's cost a one-off per token: the algorithms should be within a few percent.
+for (const database of databases) {
+  const hs = rows.find((r) => r.variant === 'requireAuth-jwt' && r.database === database);
+  for (const alg of ['eddsa', 'es256']) {
+    const other = rows.find((r) => r.variant === `requireAuth-jwt-${alg}` && r.database === database);
+    if (hs && other) console.log(`${alg === 'eddsa' ? 'EdDSA' : 'ES256'} vs HS256 (${database}): ${((other.rps / hs.rps - 1) * 100).toFixed(1)}% req/s`);
+  }
 }
 for (const [v, frames] of profiles) {
   console.log(`\nCPU profile, ${v.label} (${v.database}): self time as a share of busy time`);

@@ -35,11 +35,14 @@ const mounted = variant.startsWith('mounted');
 const library = variant.startsWith('requireAuth') || mounted;
 if (library) {
   // Imported only here, so that the bare variants' memory is Express's alone.
-  const { AuthManager } = await import('express-authlib');
+  const { AuthManager, generateSigningKey } = await import('express-authlib');
+  // requireAuth-jwt-eddsa / -es256: access tokens signed with a signing key instead of jwtSecret.
+  const algorithm = variant.endsWith('-eddsa') ? 'EdDSA' : variant.endsWith('-es256') ? 'ES256' : undefined;
   auth = new AuthManager(mounted ? app : null, {
     dbDsn: dsn,
     dbSchema: schema,
     jwtSecret: secret,
+    ...(algorithm ? { signingKeys: generateSigningKey(algorithm) } : {}),
     rateLimit: false,
     bcryptRounds: 4,
     permissions: { 'reports:read': ['editor'] },
@@ -67,6 +70,8 @@ switch (variant) {
   case 'mounted-async':
     break;
   case 'requireAuth-jwt':
+  case 'requireAuth-jwt-eddsa':
+  case 'requireAuth-jwt-es256':
   case 'requireAuth-api-token':
     guard = auth!.requireAuth() as RequestHandler;
     break;

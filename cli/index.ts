@@ -8,11 +8,12 @@ import { addPasskeyCommand } from './commands/passkeys.js';
 import { roleCommand } from './commands/role.js';
 import { eventsCommand } from './commands/events.js';
 import { groupCommand, serviceKeyCommand } from './commands/group.js';
+import { keysCommand } from './commands/keys.js';
 import { limitsCommand } from './commands/limits.js';
 import type { GlobalOptions } from './context.js';
 
 const program = new Command('authlib')
-  .description('express-authlib: database set-up, users, roles, API tokens, groups, rate limits and the audit trail')
+  .description('express-authlib: database set-up, users, roles, API tokens, groups, rate limits, signing keys and the audit trail')
   .option('--dsn <url>', 'database: postgres://..., pglite://<dir> or pglite://memory (default: $AUTHLIB_DB_DSN, then $DATABASE_URL)')
   .option('--schema <name>', 'schema holding the tables (default: $AUTHLIB_DB_SCHEMA, then authlib)')
   .enablePositionalOptions(false)
@@ -35,6 +36,7 @@ program
   .command('secret')
   .description('print a fresh random jwtSecret')
   .action(() => console.log(generateSecret()));
+program.addCommand(keysCommand());
 
 // Commander's own messages (unknown option, missing argument) start like ours, from every level.
 const output = { outputError: (text: string, write: (s: string) => void) => write(text.replace(/^error: /, 'authlib: ')) };

@@ -9,7 +9,7 @@ import { hasGroupRole, standingIn } from './security/group-standing.js';
 import { createRouter } from './http/create-router.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document.js';
 import { tokenDelivery } from './http/token-delivery.js';
-import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions } from './options.js';
+import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions, type ResolvedOptions } from './options.js';
 import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
 import { permissionNeed, type Permissions } from './security/permissions.js';
@@ -56,6 +56,11 @@ import { GroupMemberService } from './services/group-members.js';
 import { GroupInvitationService } from './services/group-invitations.js';
 import { ServiceKeyService } from './services/service-keys.js';
 import { sha256 } from './tokens/secrets.js';
+import { UserSessionService, type Session } from './services/user-sessions.js';
+import { Introspector, type IntrospectionResult } from './services/introspection.js';
+import { IntrospectionClients } from './security/introspection-clients.js';
+import { jwksOf, type Jwks } from './tokens/jwks.js';
+import { JWKS_PATH, rootJwksMiddleware } from './http/jwks-route.js';
 
 /** Anything with `use(path, middleware)`: an Express 4/5 app or a Connect app. */
 export interface MountTarget {
@@ -141,6 +146,13 @@ export type Integrations = Pick<IntegrationService, 'set' | 'get' | 'list' | 'ha
  * endpoints (the last way to sign in stays). Registering one takes a browser: the endpoints.
  */
 export type Passkeys = Pick<PasskeyService, 'list' | 'rename' | 'remove'>;
+/** `auth.sessions`: a user's logins that are still going, and ending one on every instance. */
+export interface Sessions {
+  /** The user's live logins, most recently used first (`current` is false: no request is asking). 404 for an unknown user. */
+  list(userId: string): Promise<Session[]>;
+  /** Ends one login of the user: its refresh and access tokens stop working on every instance. 404 when it is not a live login of theirs. */
+  revoke(userId: string, sessionId: string): Promise<void>;
+}
 
 /**
  * Authentication for an Express or Connect app: `/api/v1/users/*` endpoints, `requireAuth`
@@ -167,6 +179,8 @@ export class AuthManager {
   readonly groups: Groups;
   /** Users' passkeys: list, rename, remove. */
   readonly passkeys: Passkeys;
+  /** Each user's logins (one per sign-in): list them, end one. */
+  readonly sessions: Sessions;
   /** Guard middleware factory; see {@link RequireAuth}. A bound function, so it can be passed around. */
   readonly requireAuth: RequireAuth;
 
@@ -181,6 +195,8 @@ export class AuthManager {
   readonly #logger;
   readonly #background = new BackgroundTasks();
   readonly #basePath: string;
+  readonly #introspector: Introspector;
+  readonly #signingKeys: ResolvedOptions['signingKeys'];
 
   constructor(app: MountTarget | null, options: AuthManagerOptions) {
     if (app !== null && typeof app !== 'function' && typeof app !== 'object') {
@@ -191,6 +207,9 @@ export class AuthManager {
     const opts = resolveOptions(options);
     this.#logger = opts.logger;
     this.#basePath = opts.basePath;
+    this.#signingKeys = opts.signingKeys;
+    if (opts.jwksAtRoot && app === null)
+      throw new TypeError('express-authlib: option `jwksAtRoot` needs an app to mount on; without one, serve auth.jwks() at /.well-known/jwks.json yourself');
     this.#ownsHasher = opts.hasher === undefined;
     this.#hasher = opts.hasher ?? DEFAULT_HASHER(opts.bcryptRounds);
 
@@ -291,6 +310,9 @@ export class AuthManager {
     this.#authenticator = new Authenticator(opts, revocation, apiTokens, directory);
     this.#permissions = opts.permissions;
     this.requireAuth = this.#requireAuthFactory();
+    const userSessions = new UserSessionService(ctx);
+    this.sessions = { list: (userId) => userSessions.list(userId), revoke: (userId, sessionId) => userSessions.revoke(userId, sessionId) };
+    this.#introspector = new Introspector(opts, this.#authenticator, apiTokens);
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
     this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => {
@@ -343,6 +365,11 @@ export class AuthManager {
       authenticate: this.requireAuth(),
       authenticateIfPresent: this.requireAuth({ optional: true }),
       sessionOf: (req) => this.#authenticator.sessionOf(readCredentials(req)),
+      userSessions,
+      introspector: this.#introspector,
+      introspectionClients: new IntrospectionClients(opts.introspection.clients),
+      verifyBearer: (token) => this.#authenticator.authenticate(token),
+      tokenFailures: this.#tokenFailures,
       authenticateForSetup: createRequireAuth(this.#authenticator, this.#logger, this.#tokenFailures, opts.permissions, undefined, true),
       afterRegister: (userId, origin) => (opts.requireEmailVerification ? lifecycle.sendVerificationAfterRegister(userId, origin) : Promise.resolve()),
       lifecycle,
@@ -366,9 +393,11 @@ export class AuthManager {
       },
       logger: this.#logger,
       openapi: opts.openapi ? this.openapi() : undefined,
+      jwks: opts.signingKeys.length > 0 ? this.jwks() : undefined,
     });
     this.router = (req, res, next) => router(req, res, next);
     if (app) app.use(opts.basePath, this.router);
+    if (app && opts.jwksAtRoot) app.use(JWKS_PATH, rootJwksMiddleware(this.jwks()));
   }
 
   #requireAuthFactory(): RequireAuth {
@@ -403,6 +432,23 @@ export class AuthManager {
    */
   openapi(): OpenApiDocument {
     return buildOpenApiDocument(this.#basePath);
+  }
+
+  /**
+   * The public keys of `signingKeys` as a JSON Web Key Set (`{keys: [...]}`, the signing key first),
+   * as served at `GET {basePath}/.well-known/jwks.json`; `{keys: []}` without signing keys.
+   */
+  jwks(): Jwks {
+    return jwksOf(this.#signingKeys);
+  }
+
+  /**
+   * RFC 7662 introspection of an access JWT or API token, as `POST {basePath}/introspect` answers
+   * it: `{active: true, sub, username, scope, roles, exp, iat, iss, aud, token_type}` when
+   * `requireAuth` would accept it now (on any instance), else `{active: false}`, never saying why.
+   */
+  introspect(token: string): Promise<IntrospectionResult> {
+    return this.#introspector.introspect(token);
   }
 
   /** Verifies an access JWT or API token exactly as `requireAuth` does; throws an AuthError. */

@@ -14,9 +14,16 @@ export type {
   RateLimits,
   RequireAuth,
   Roles,
+  Sessions,
   Users,
 } from './auth-manager.js';
 export type { LimitResetResult, LimitResetTarget } from './services/limit-resets.js';
+export type { Session } from './services/user-sessions.js';
+export type { ActiveToken, IntrospectionResult } from './services/introspection.js';
+export type { Jwks } from './tokens/jwks.js';
+export type { PublicJwk, SigningAlgorithm, SigningKeyInput } from './tokens/signing-keys.js';
+export { generateSigningKey } from './tokens/signing-keys.js';
+export type { IntrospectionClient, IntrospectionOptions } from './security/introspection-clients.js';
 export type { ListUsersInput, UpdateUserInput, UserDetail, UserPage } from './services/user-admin.js';
 export type { RoleInfo } from './services/roles.js';
 export type { GroupCallOptions, GroupPageOptions, Groups } from './groups-api.js';

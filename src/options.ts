@@ -28,10 +28,13 @@ import { permissionsOf } from './security/permissions.js';
 import { roleImplicationsOf } from './security/role-implications.js';
 import type { AuthEvent } from './security/audit.js';
 import { webauthnOf, type WebAuthnOptions } from './webauthn-options.js';
+import { introspectionOf, type IntrospectionClient, type IntrospectionOptions } from './security/introspection-clients.js';
+import { signingKeysOf, type SigningKeyInput } from './tokens/signing-keys.js';
 
 export { DEFAULT_EMAIL_LINKS, DEFAULT_MAIL_TEMPLATES_OPTION, DEFAULT_OTP, DEFAULT_PASSWORD_POLICY };
 export type { CookieOptions, MfaOptions, OAuthProviderConfig, OtpOptions, PasswordPolicyOptions };
 export type { DatabaseHandle, WebAuthnOptions };
+export type { IntrospectionClient, IntrospectionOptions, SigningKeyInput };
 
 /** A JWT signing secret: a string or Buffer of at least 32 bytes. */
 export type JwtSecret = string | Buffer;
@@ -53,6 +56,30 @@ export interface AuthManagerOptions {
   autoMigrate?: boolean;
   /** HS256 key(s) of >= 32 bytes; with an array the first signs and all verify. Required. */
   jwtSecret: JwtSecret | JwtSecret[];
+  /**
+   * Ed25519 (EdDSA) or P-256 (ES256) private keys that sign access tokens instead of `jwtSecret`,
+   * so other services verify them with the public keys (`GET {basePath}/.well-known/jwks.json`)
+   * and never hold a secret that mints tokens. PEM, JWK or KeyObject; a list rotates: the first
+   * signs, every one verifies (public keys may follow the first), picked by `kid`, each pinned to
+   * its algorithm. HS256 access tokens of a `jwtSecret` still verify until they expire; refresh
+   * tokens stay HS256. @default none: HS256 with `jwtSecret`
+   */
+  signingKeys?: SigningKeyInput | SigningKeyInput[];
+  /**
+   * Also serve the JWKS at the root, `GET /.well-known/jwks.json` (needs `signingKeys` and an app
+   * passed to the constructor; without an app, serve `auth.jwks()` yourself). @default false
+   */
+  jwksAtRoot?: boolean;
+  /**
+   * Who may call `POST {basePath}/introspect` (RFC 7662) with HTTP Basic credentials, besides
+   * service keys with the scope `introspect`. @default { clients: [] }
+   */
+  introspection?: IntrospectionOptions;
+  /**
+   * Mail the account's address when someone signs in from a device (browser and system) the
+   * account has not signed in from before (needs `mailer`). @default false
+   */
+  newDeviceNotice?: boolean;
   /** `iss` claim put in and required on every JWT. @default 'express-authlib' */
   issuer?: string;
   /** `aud` claim put in and required on every JWT. @default 'express-authlib' */
@@ -184,6 +211,8 @@ export const DEFAULT_ROLE_IMPLICATIONS: Readonly<Record<string, readonly string[
 export const DEFAULT_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({});
 export const DEFAULT_ALLOW_REGISTRATION = true;
 export const DEFAULT_OPENAPI = false;
+export const DEFAULT_JWKS_AT_ROOT = false;
+export const DEFAULT_NEW_DEVICE_NOTICE = false;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
 export const DEFAULT_GROUP_CREATION = 'anyone';
 /** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
@@ -261,6 +290,15 @@ function signingKeys(value: unknown): readonly SigningKey[] {
   });
 }
 
+/** The kids of the `jwtSecret` keys, when they resolve (else that option's own resolver reports it). */
+function hmacKids(secret: unknown): string[] {
+  try {
+    return signingKeys(secret).map((k) => k.kid);
+  } catch {
+    return [];
+  }
+}
+
 function encryptionKeyOf(raw: unknown, options: AuthManagerOptions): Buffer {
   if (raw === undefined) {
     // Domain-separated from the signing use of the same secret.
@@ -294,6 +332,11 @@ const RESOLVERS = {
   },
   autoMigrate: (v) => bool(v, 'autoMigrate', DEFAULT_AUTO_MIGRATE),
   jwtSecret: (v) => Object.freeze(signingKeys(v)),
+  // After jwtSecret: a signing key's kid may not be a secret's.
+  signingKeys: (v, all) => signingKeysOf(v, hmacKids(all.jwtSecret)),
+  jwksAtRoot: (v) => bool(v, 'jwksAtRoot', DEFAULT_JWKS_AT_ROOT),
+  introspection: introspectionOf,
+  newDeviceNotice: (v) => bool(v, 'newDeviceNotice', DEFAULT_NEW_DEVICE_NOTICE),
   issuer: (v) => str(v, 'issuer', DEFAULT_ISSUER),
   audience: (v) => str(v, 'audience', DEFAULT_AUDIENCE),
   tokenExpiry: (v) => positiveInt(v, 'tokenExpiry', DEFAULT_TOKEN_EXPIRY),
@@ -396,6 +439,8 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
   for (const r of [...o.defaultRoles, o.adminRole]) {
     if (!o.roles.includes(r)) throw misuse(r === o.adminRole ? 'adminRole' : 'defaultRoles', `names role '${r}', which is not in \`roles\``);
   }
+  if (o.jwksAtRoot && o.signingKeys.length === 0) throw misuse('jwksAtRoot', 'needs `signingKeys`: without them there are no public keys to serve');
+  if (o.newDeviceNotice && o.mailer === undefined) throw misuse('newDeviceNotice', 'needs a `mailer` to send the notice with');
   if (Object.keys(o.oauthConfig).length > 0 && o.publicUrl === undefined) {
     throw misuse('publicUrl', 'is required when `oauthConfig` names a provider: the external base URL, e.g. https://app.example.com');
   }

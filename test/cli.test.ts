@@ -223,4 +223,31 @@ describe('authlib CLI', { timeout: 120_000 }, () => {
     expect(Buffer.byteLength(a.stdout.trim())).toBeGreaterThanOrEqual(32);
     expect(a.stdout).not.toBe(b.stdout);
   });
+
+  it('keys generate prints a private key that signingKeys takes: Ed25519 PEM by default, P-256 as a JWK with its kid', async () => {
+    const pem = authlib(['keys', 'generate']);
+    expect(pem.code, pem.stderr).toBe(0);
+    expect(pem.stdout).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]+-----END PRIVATE KEY-----\n$/);
+    expect(authlib(['keys', 'generate']).stdout).not.toBe(pem.stdout);
+    const jwk = authlib(['keys', 'generate', '--alg', 'ES256', '--format', 'jwk']);
+    expect(jwk.code, jwk.stderr).toBe(0);
+    const parsed = JSON.parse(jwk.stdout);
+    expect(parsed).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    expect(typeof parsed.d).toBe('string');
+    const auth = new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'x'.repeat(48), signingKeys: [parsed, pem.stdout], logger: false });
+    try {
+      const published = auth.jwks().keys;
+      expect(published.map((k) => [k.alg, k.crv])).toEqual([
+        ['ES256', 'P-256'],
+        ['EdDSA', 'Ed25519'],
+      ]);
+      expect(published[0]!.kid).toBe(parsed.kid);
+      expect(JSON.stringify(published)).not.toContain(parsed.d);
+    } finally {
+      await auth.close();
+    }
+    const bad = authlib(['keys', 'generate', '--alg', 'RS256']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^authlib: .*RS256/);
+  });
 });

@@ -246,6 +246,30 @@ describe('bearer mode, Node fetch', () => {
     client.close();
   });
 
+  it('sessions() lists the logins with this one marked current; endSession ends another on the server, or this one and signs out', async () => {
+    const username = uniqueName('cs');
+    const laptop = createAuthClient({ baseUrl: api });
+    await laptop.register({ username, password: PASSWORD, email: `${username}@example.com` });
+    const phone = createAuthClient({ baseUrl: api });
+    await phone.login({ username, password: PASSWORD });
+    const listed = await laptop.sessions();
+    expect(listed).toHaveLength(2);
+    const mine = listed.find((s) => s.current)!;
+    const other = listed.find((s) => !s.current)!;
+    const sid = JSON.parse(Buffer.from(laptop.store.getAccessToken()!.split('.')[1]!, 'base64url').toString()).sid;
+    expect(mine.id).toBe(sid);
+    // Ending the phone's login: the phone's calls then fail (its refresh too), the laptop stays in.
+    await laptop.endSession(other.id);
+    await expectClientError(phone.profile(), 401, 'invalid_token');
+    expect(phone.store.getAccessToken()).toBeNull();
+    expect((await laptop.sessions()).map((s) => s.id)).toEqual([mine.id]);
+    // Ending its own: signed out here as well.
+    await laptop.endSession(mine.id);
+    expect(laptop.store.getAccessToken()).toBeNull();
+    expect(laptop.store.getUser()).toBeNull();
+    await expectClientError(laptop.sessions(), 401, 'unauthorized');
+  });
+
   it('client.fetch sends the access token only to the API’s origin, and to the origins of tokenOrigins', async () => {
     const elsewhere = await listen((req, res) => res.end(JSON.stringify({ authorization: req.headers.authorization ?? null })));
     const other = `http://127.0.0.1:${portOf(elsewhere)}`;

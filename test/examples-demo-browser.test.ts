@@ -25,6 +25,7 @@ const JWT_LIKE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 const USER = { username: 'alice', email: 'alice@example.com', password: 'correct horse battery' };
 const NEW_PASSWORD = 'a new long passphrase';
+const PHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1';
 
 function totp(secret: string, at: number): string {
   return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: at });
@@ -179,7 +180,7 @@ describe.skipIf(!chromiumInstalled)('examples/basic demo page in Chromium', () =
     it('logs in, and the signed-in page renders (screenshot)', async () => {
       await logIn(USER.username, USER.password);
       await expectSignedIn(USER.username);
-      for (const name of ['Profile', 'API tokens', 'Two-factor authentication']) await visible(region(name)).toBe(true);
+      for (const name of ['Profile', 'Where you are signed in', 'API tokens', 'Two-factor authentication']) await visible(region(name)).toBe(true);
       for (const name of ['Log out', 'Log out everywhere', 'Create token']) await visible(page.getByRole('button', { name, exact: true })).toBe(true);
       expect(await region('Register').isVisible()).toBe(false);
 
@@ -230,6 +231,38 @@ describe.skipIf(!chromiumInstalled)('examples/basic demo page in Chromium', () =
         expect(await message()).toBe(''); // signed out is no error
       }, 60_000);
     }
+
+    it('lists where the account is signed in, this browser marked, and ends another session with its button', async () => {
+      if (await region('Profile').isVisible()) await logOut();
+      // A phone signs in too (through the API, with its own User-Agent), then this browser.
+      const phone = await fetch(`${base}/api/v1/users/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'User-Agent': PHONE },
+        body: JSON.stringify({ username: USER.username, password: USER.password }),
+      }).then((res) => res.json() as Promise<{ token: string }>);
+      expect((await fetch(`${base}/protected`, { headers: { Authorization: `Bearer ${phone.token}` } })).status).toBe(200);
+      await logIn(USER.username, USER.password);
+      await expectSignedIn(USER.username);
+
+      const sessions = region('Where you are signed in');
+      const phoneRow = sessions.getByRole('row').filter({ hasText: 'Safari on iOS' });
+      await visible(phoneRow).toBe(true);
+      // Headless Chromium on Linux, summarised; this one is marked and its button says so.
+      const here = sessions.locator('tr[data-current="true"]');
+      expect(await here.count()).toBe(1);
+      expect(await here.textContent()).toContain('Chrome on Linux');
+      await visible(sessions.getByRole('button', { name: 'End the session on Chrome on Linux (this device)' })).toBe(true);
+      // The summary only: no User-Agent text on the page.
+      expect(await sessions.textContent()).not.toMatch(/Mozilla|AppleWebKit|HeadlessChrome/);
+
+      await sessions.getByRole('button', { name: 'End the session on Safari on iOS' }).click();
+      await expect.poll(message).toBe('The session on Safari on iOS ended: it is signed out there.');
+      expect(await phoneRow.count()).toBe(0);
+      expect((await fetch(`${base}/protected`, { headers: { Authorization: `Bearer ${phone.token}` } })).status).toBe(401);
+      // This browser is still signed in.
+      expect(await region('Profile').isVisible()).toBe(true);
+      expect(await here.count()).toBe(1);
+    }, 60_000);
 
     it('resets the password with the mailed token, refuses the old password and accepts the new one', async () => {
       if (await region('Profile').isVisible()) await logOut();

@@ -20,7 +20,7 @@ interface Res {
   headers: Headers;
 }
 
-async function call(inst: InstanceProcess, method: 'GET' | 'POST', path: string, opts: { body?: unknown; token?: string } = {}): Promise<Res> {
+async function call(inst: InstanceProcess, method: 'GET' | 'POST' | 'DELETE', path: string, opts: { body?: unknown; token?: string } = {}): Promise<Res> {
   const headers: Record<string, string> = {};
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -157,6 +157,24 @@ describe.skipIf(!TEST_DSN)('three AuthManager processes on one PostgreSQL schema
     expectRejectedInTime('logout', await pollUntilRejected(A, a.token, revokedAt));
     expect((await me(A, other.token)).status).toBe(200);
     expect((await call(B, 'POST', `${BASE}/token-refresh`, { body: { refresh_token: a.refresh_token } })).status).toBe(401);
+  });
+
+  it('DELETE /me/sessions/{id} on C (ending a login from another device) rejects that login on A within 1 s, and only that login', async () => {
+    const u = await register(A);
+    const lost = await login(A, u.username);
+    const kept = await login(B, u.username);
+    expect((await me(A, lost.token)).status).toBe(200);
+    const sid = JSON.parse(Buffer.from(lost.token.split('.')[1]!, 'base64url').toString()).sid as string;
+    const listed = await call(C, 'GET', `${BASE}/me/sessions`, { token: kept.token });
+    expect((listed.body as Array<{ id: string }>).map((s) => s.id)).toContain(sid);
+
+    const out = await call(C, 'DELETE', `${BASE}/me/sessions/${sid}`, { token: kept.token });
+    const revokedAt = Date.now();
+    expect(out.status).toBe(200);
+
+    expectRejectedInTime('session ended', await pollUntilRejected(A, lost.token, revokedAt));
+    expect((await me(A, kept.token)).status).toBe(200);
+    expect((await call(B, 'POST', `${BASE}/token-refresh`, { body: { refresh_token: lost.refresh_token } })).status).toBe(401);
   });
 
   it('auth.users.setActive(id, false) on C rejects the user on A within 1 s', async () => {

@@ -431,6 +431,42 @@ describe('real responses match the document', () => {
     expect((await call('post', '/confirm-email-change').send({ token: change.token, password: `${PASSWORD} 3` })).status).toBe(200);
   });
 
+  it('sessions, admin sessions, the JWKS (404 here: no signing keys) and introspection (401 for a non-client)', async () => {
+    const admin = await registerAdmin(t);
+    const u = await registerUser(t);
+    const again = await t.http.post(`${BASE}/login`).send({ username: u.username, password: PASSWORD });
+    const listed = await call('get', '/{user}/sessions', '/me/sessions').send(undefined, bearer(u.token));
+    expect(listed.status).toBe(200);
+    expect(listed.body.length).toBe(2);
+    const other = (listed.body as Array<{ id: string; current: boolean }>).find((s) => !s.current)!;
+    expect((await call('delete', '/{user}/sessions/{session_id}', `/me/sessions/${other.id}`).send(undefined, bearer(u.token))).status).toBe(200);
+    expect((await call('delete', '/{user}/sessions/{session_id}', `/me/sessions/${other.id}`).send(undefined, bearer(u.token))).status).toBe(404);
+    expect(again.status).toBe(200);
+    const viaAdmin = await call('get', '/admin/users/{id}/sessions', `/admin/users/${u.user.id}/sessions`).send(undefined, bearer(admin.token));
+    expect(viaAdmin.status).toBe(200);
+    const last = viaAdmin.body[0].id as string;
+    expect(
+      (await call('delete', '/admin/users/{id}/sessions/{session_id}', `/admin/users/${u.user.id}/sessions/${last}`).send(undefined, bearer(admin.token)))
+        .status,
+    ).toBe(200);
+    expect((await call('get', '/admin/users/{id}/sessions', `/admin/users/${admin.user.id}/sessions`).send(undefined, bearer(u.token))).status).toBe(401);
+    expect((await call('get', '/.well-known/jwks.json').send()).status).toBe(404);
+    expect((await call('post', '/introspect').send({ token: admin.token })).status).toBe(401);
+    // A service key with the scope introspect is a client.
+    const group = await t.http
+      .post(`${BASE}/groups`)
+      .set(bearer(admin.token))
+      .send({ name: `Gw ${uniqueName('g')}` });
+    const key = await t.http
+      .post(`${BASE}/groups/${group.body.group.id}/api-tokens`)
+      .set(bearer(admin.token))
+      .send({ name: 'gw', scopes: ['introspect'] });
+    const active = await call('post', '/introspect').send({ token: admin.token }, bearer(key.body.token));
+    expect(active.body).toMatchObject({ active: true, sub: admin.user.id });
+    expect((await call('post', '/introspect').send({ token: 'nope' }, bearer(key.body.token))).body).toEqual({ active: false });
+    expect((await call('post', '/introspect').send({}, bearer(key.body.token))).status).toBe(400);
+  });
+
   it('429 carries Retry-After, as documented', async () => {
     const limited = await createTestApp({ openapi: true, rateLimit: { login: { limit: 1, windowSeconds: 60 } } });
     try {
@@ -449,6 +485,6 @@ describe('real responses match the document', () => {
     for (const op of operations) expect(all).toContain(op);
     // The count the README gives: operations checked against a real response, and (operation, status) pairs.
     console.info(`openapi: ${operations.size} of ${all.length} operations and ${checked.size} responses checked against real responses`);
-    expect(operations.size).toBeGreaterThanOrEqual(68);
+    expect(operations.size).toBeGreaterThanOrEqual(72);
   });
 });

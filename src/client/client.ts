@@ -15,6 +15,7 @@ import type {
   MfaStatus,
   OtpLoginInput,
   RegisterInput,
+  Session,
   TokenResponse,
   User,
 } from './types.js';
@@ -413,6 +414,15 @@ export function createAuthClient(options: AuthClientOptions) {
         if (err instanceof AuthClientError && err.status === 401) return null;
         throw err;
       }
+    },
+
+    /** The user's logins that are still going, most recently used first; `current` marks this tab's. */
+    sessions: (userId = 'me') => authed<Session[]>('GET', `/${user(userId)}/sessions`),
+    /** Ends one login on every instance; ending this tab's own signs it out here, in every tab sharing it. */
+    async endSession(sessionId: string, userId = 'me'): Promise<void> {
+      const own = tabLogin !== null && tabLogin.split(' ')[1] === sessionId && (userId === 'me' || tabLogin.startsWith(`${userId} `));
+      await authed('DELETE', `/${user(userId)}/sessions/${encodeURIComponent(sessionId)}`);
+      if (own) coordinator.announceSignOut(forget());
     },
 
     apiTokens: {

@@ -25,6 +25,7 @@ export type {
   WebAuthnCredentials,
   WebAuthnDescriptor,
   WebAuthnRequestOptions,
+  Session,
   TokenResponse,
   User,
 } from './types.js';

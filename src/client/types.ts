@@ -183,3 +183,16 @@ export interface MfaStatus {
   totp: { enabled: boolean };
   backup_codes: { remaining: number };
 }
+
+/** One login of the user (`GET /{user}/sessions`). */
+export interface Session {
+  id: string;
+  created_at: string;
+  /** The sign-in, or the latest refresh. */
+  last_used_at: string;
+  ip: string | null;
+  /** A short summary such as "Chrome on macOS", never the User-Agent itself. */
+  device: string | null;
+  /** The login of the access token the request came with (this tab's). */
+  current: boolean;
+}

@@ -49,6 +49,17 @@ export interface RefreshTokensTable {
   revoked_at: NullableTimestamp;
 }
 
+/** One login (sql/0016_sessions.sql): its id is the refresh-token family. */
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp;
+  ip: string | null;
+  /** A short summary of the User-Agent ("Chrome on macOS"), never the header itself. */
+  device: string | null;
+}
+
 export interface ApiTokensTable {
   id: string;
   /** The owner of a user's token; null for a service key. */
@@ -259,6 +270,7 @@ export interface Database {
   roles: RolesTable;
   user_roles: UserRolesTable;
   refresh_tokens: RefreshTokensTable;
+  sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   integrations: IntegrationsTable;
   rate_limits: RateLimitsTable;

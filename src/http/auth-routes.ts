@@ -72,7 +72,7 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
     // Only the fields above: roles, flags and ids are never taken from a public body.
     // With requireEmailVerification the account gets no tokens until its address is verified.
     const { user, result: tokens } = await d.users.createWith(input, (trx, userId) =>
-      d.requireEmailVerification ? Promise.resolve(undefined) : d.sessions.startLogin(trx, userId),
+      d.requireEmailVerification ? Promise.resolve(undefined) : d.sessions.startLogin(trx, userId, d.origin(req)),
     );
     await d.audit.record('register', { userId: user.id, origin: d.origin(req) });
     await d.afterRegister(user.id, d.origin(req));

@@ -100,3 +100,11 @@ export function formBody(req: Req, res: ServerResponse, next: Next): void {
   }
   parseForm(req, res, (err?: unknown) => (err ? next(translate(err)) : next()));
 }
+
+/**
+ * For `POST /introspect` (RFC 7662 2.1): a form body, as the RFC has it, or JSON; anything else is 415.
+ */
+export function jsonOrFormBody(req: Req, res: ServerResponse, next: Next): void {
+  if (typeis.hasBody(req) && req.headers['content-length'] !== '0' && typeis(req, ['application/x-www-form-urlencoded'])) return formBody(req, res, next);
+  jsonBody(req, res, next);
+}

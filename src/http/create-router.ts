@@ -11,6 +11,10 @@ import { mountIntegrationRoutes, type IntegrationRouteDeps } from './integration
 import { mountGroupRoutes, type GroupRouteDeps } from './group-routes.js';
 import { mountPasskeyRoutes, type PasskeyRouteDeps } from './passkey-routes.js';
 import { mountOAuthFormCallback, mountOAuthRoutes, type OAuthRouteDeps } from './oauth-routes.js';
+import { mountSessionRoutes, type SessionRouteDeps } from './session-routes.js';
+import { mountIntrospectionRoute, type IntrospectionRouteDeps } from './introspection-routes.js';
+import { mountJwksRoute } from './jwks-route.js';
+import type { Jwks } from '../tokens/jwks.js';
 import type { OpenApiDocument } from './openapi/document.js';
 import { mountOpenApiRoute } from './openapi/openapi-route.js';
 import { originResolver } from './origin.js';
@@ -28,7 +32,9 @@ export function createRouter(
       MfaRouteDeps &
       IntegrationRouteDeps &
       GroupRouteDeps &
-      PasskeyRouteDeps,
+      PasskeyRouteDeps &
+      SessionRouteDeps &
+      IntrospectionRouteDeps,
     'origin' | 'limit'
   > & {
     logger: Logger;
@@ -36,18 +42,24 @@ export function createRouter(
     limit: AuthRouteDeps['limit'] & OAuthRouteDeps['limit'] & AccountRouteDeps['limit'] & GroupRouteDeps['limit'] & PasskeyRouteDeps['limit'];
     /** Served at `GET /openapi.json` when given (the `openapi` option). */
     openapi?: OpenApiDocument | undefined;
+    /** Served at `GET /.well-known/jwks.json` when given (the `signingKeys` option). */
+    jwks?: Jwks | undefined;
   },
 ): (req: Req, res: Res, next: Next) => void {
   // The standalone router Express 5 is built on: the same matching and async-error handling whatever the host is.
   const deps = { ...given, origin: originResolver(given.clientIp) };
   const router = new Router({ caseSensitive: true, strict: false }) as unknown as Routes & ((req: Req, res: Res, next: Next) => void);
-  // Before the JSON parser: the one route that takes a form body (a provider's form_post callback).
+  // Before the JSON parser: the routes that take a form body (a provider's form_post callback, introspection).
   mountOAuthFormCallback(router, deps);
+  // RFC 7662 has a form body; JSON is taken there too.
+  mountIntrospectionRoute(router, deps);
+  mountJwksRoute(router, given.jwks);
   router.use(jsonBody);
   mountAuthRoutes(router, deps);
   // Before the `/{user}/...` routes: `/groups/{id}/api-tokens` is a group's, not a user called `groups`.
   mountGroupRoutes(router, deps);
   mountApiTokenRoutes(router, deps);
+  mountSessionRoutes(router, deps);
   mountOAuthRoutes(router, deps);
   mountAdminRoutes(router, deps);
   mountAccountRoutes(router, deps);

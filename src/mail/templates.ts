@@ -2,9 +2,10 @@
  * What a mail is for. `email_changed` is the notice to the old address after an email change;
  * `failed_codes` tells the user that wrong second factors or email codes were entered for their
  * account until it had to wait (someone may know their password); `group_invitation` tells someone
- * a group admin invited them (they accept or decline once signed in).
+ * a group admin invited them (they accept or decline once signed in); `new_device` tells them their
+ * account was signed in to from a device it had not been used from (option `newDeviceNotice`).
  */
-export type MailKind = 'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp' | 'failed_codes' | 'group_invitation';
+export type MailKind = 'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp' | 'failed_codes' | 'group_invitation' | 'new_device';
 
 /** What a template gets to write a mail from. */
 export interface MailTemplateData {
@@ -135,6 +136,21 @@ export const DEFAULT_MAIL_TEMPLATES: Readonly<Record<MailKind, (data: MailTempla
       undefined,
       'If this was not you, someone may know your password: change it, or reset it by mail.',
     ),
+  new_device: (d) => {
+    // The device is a summary from the parser's own names and the address one that parsed: nothing the signer-in typed.
+    const lines = [
+      `Your account on ${d.appName} was signed in to from a device it had not been used from before${d.device ? ` (${d.device})` : ''}.`,
+      '',
+      `This happened at ${d.requestedAt.toISOString()}${d.ip ? ` from the address ${d.ip}` : ''}.`,
+      'If this was you, there is nothing to do.',
+      'If it was not, change your password, and end that session in the list of your sessions.',
+    ];
+    return {
+      subject: `${d.appName}: new sign-in to your account`,
+      text: lines.join('\n'),
+      html: lines.map((line) => (line === '' ? '' : `<p>${escape(line)}</p>`)).join('\n'),
+    };
+  },
   otp: (d) =>
     plain(
       `${d.appName}: your sign-in code`,

@@ -12,6 +12,7 @@ export type AuthEventType =
   | 'refresh_reuse'
   | 'logout'
   | 'logout_all'
+  | 'session_revoked'
   | 'password_change'
   | 'api_token_created'
   | 'api_token_deleted'

@@ -205,11 +205,16 @@ export class Authenticator {
    * impersonation) to that login; undefined for an API token or a token of no login.
    */
   sessionOf(token: string | undefined): string | undefined {
+    return this.claimsOf(token)?.sid;
+  }
+
+  /** The verified claims of an access token (not whether it is revoked: `authenticate` says that); undefined for anything else. */
+  claimsOf(token: string | undefined): AccessClaims | undefined {
     if (token === undefined || token.startsWith(API_TOKEN_PREFIX)) return undefined;
     const known = this.#verified.get(token);
-    if (known) return known.sid;
+    if (known) return known;
     const result = verifyAccessToken(this.opts, token);
-    return result.ok ? result.claims.sid : undefined;
+    return result.ok ? result.claims : undefined;
   }
 
   /**

@@ -115,7 +115,7 @@ export class MfaService {
   async loginSecondFactor(mfaId: string, method: 'totp' | 'backup_code', code: string, origin?: EventOrigin): Promise<TokenPair & { user: User }> {
     const userId = await this.challenges.consume(mfaId, 'totp', { origin, verify: (trx, id) => this.#checkCode(trx, id, code, method) });
     if (method === 'backup_code') await this.#backupCodeUsed(userId, origin);
-    const login = await this.sessions.loginAfterSecondFactor(userId);
+    const login = await this.sessions.loginAfterSecondFactor(userId, origin);
     await this.ctx.audit.record('login_success', { userId, data: { method: `mfa:${method}` }, origin });
     return login;
   }

@@ -13,6 +13,8 @@ import type { ServiceContext } from './context.js';
 import type { MfaChallenges, SignInMethod } from './mfa-challenges.js';
 import { checkPassword } from '../passwords/policy.js';
 import { accountPasswordMatches } from './account-password.js';
+import { deviceHistory, insertSession, touchSession } from '../db/sessions-repository.js';
+import { placeOf } from './session-place.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -106,10 +108,10 @@ export class SessionService {
   }
 
   /** The login after `/login/mfa` consumed the challenge: both factors are done. */
-  async loginAfterSecondFactor(userId: string): Promise<TokenPair & { user: User }> {
+  async loginAfterSecondFactor(userId: string, origin?: EventOrigin): Promise<TokenPair & { user: User }> {
     const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
-    return this.#beginLogin(user);
+    return this.#beginLogin(user, undefined, origin);
   }
 
   /**
@@ -127,7 +129,7 @@ export class SessionService {
     } else if (method !== 'passkey' && this.challenges.due(user)) {
       throw await this.challenges.begin(user, method, options.origin);
     }
-    return this.#beginLogin(user, options.checkedHash);
+    return this.#beginLogin(user, options.checkedHash, options.origin);
   }
 
   /**
@@ -135,11 +137,14 @@ export class SessionService {
    * change, logout-all, disable or role change that commits meanwhile is either seen here or sees
    * this login's refresh token and revokes it. `checkedHash` is the password hash that was just
    * verified: if it is no longer the account's, the password that was checked is no longer valid.
+   * `origin` is where the sign-in comes from: kept with the session, and with `newDeviceNotice`
+   * the account's address is told of a sign-in from a device it was never used from.
    */
-  async #beginLogin(stale: UserRecord, checkedHash?: string | null): Promise<TokenPair & { user: User }> {
+  async #beginLogin(stale: UserRecord, checkedHash?: string | null, origin?: EventOrigin): Promise<TokenPair & { user: User }> {
     if (!stale.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     const now = this.ctx.opts.now();
-    return this.ctx.database
+    const place = placeOf(origin);
+    const { notice, ...result } = await this.ctx.database
       .run((db) =>
         db.transaction().execute(async (trx) => {
           const user = await lockUser(trx, stale.id);
@@ -148,11 +153,18 @@ export class SessionService {
           if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
           this.#mayHoldTokens(user);
           await touchLastLogin(trx, user.id, now);
-          const tokens = await this.#startSession(trx, user);
-          return { ...tokens, user: toPublicUser({ ...user, last_login: now }) };
+          // Only sign-ins with a known origin (HTTP) are judged: a programmatic login comes from no device.
+          const watched = this.ctx.opts.newDeviceNotice && origin !== undefined && user.email !== null;
+          const seen = watched ? await deviceHistory(trx, user.id, place.device) : undefined;
+          const tokens = await this.#startSession(trx, user, origin);
+          // The first sign-in of an account is no news to its owner; a device never seen before is.
+          const newDevice = seen !== undefined && seen.any && !seen.thisDevice;
+          return { ...tokens, user: toPublicUser({ ...user, last_login: now }), notice: newDevice ? user.email : null };
         }),
       )
       .finally(() => this.ctx.revocation.apply({ user: stale.id })); // the cached copy has the old last_login
+    if (notice) this.ctx.mailer?.dispatch({ kind: 'new_device', to: notice, user: { id: result.user.id, username: result.user.username }, origin });
+    return result;
   }
 
   /** The decoy hash is awaited only for unknown users; a failure must neither go unhandled nor stick. */
@@ -172,12 +184,12 @@ export class SessionService {
   }
 
   /** Starts a login inside the caller's transaction (registration: the user and its first login commit together). */
-  async startLogin(trx: Transaction<Database>, userId: string): Promise<TokenPair> {
+  async startLogin(trx: Transaction<Database>, userId: string, origin?: EventOrigin): Promise<TokenPair> {
     const user = await lockUser(trx, userId);
     if (!user) throw new NotFoundError('user not found');
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     this.#mayHoldTokens(user);
-    return this.#startSession(trx, user);
+    return this.#startSession(trx, user, origin);
   }
 
   /** With `requireEmailVerification`, no path hands tokens to an account whose address is not verified. */
@@ -205,7 +217,7 @@ export class SessionService {
         // The same lock every revocation takes first: see lockUser.
         await lockUser(trx, sub);
         const claimed = await claimRefreshToken(trx, jti, hash, now);
-        return claimed && this.#rotate(trx, claimed);
+        return claimed && this.#rotate(trx, claimed, origin);
       }),
     );
     if (rotated) {
@@ -226,7 +238,7 @@ export class SessionService {
           (await db.transaction().execute(async (trx) => {
             await lockUser(trx, row.user_id);
             const claimed = await claimRefreshToken(trx, child.id, child.token_hash, now);
-            return claimed && this.#rotate(trx, claimed);
+            return claimed && this.#rotate(trx, claimed, origin);
           }));
         if (again) return again;
       }
@@ -283,7 +295,7 @@ export class SessionService {
         await bumpTokenVersion(trx, userId, now, { password_hash: hash });
         await revokeAllForUser(trx, userId, now);
         const fresh = await findUserById(trx, userId);
-        return this.#startSession(trx, fresh!);
+        return this.#startSession(trx, fresh!, origin);
       }),
     );
     await this.ctx.audit.record('password_change', { userId, origin });
@@ -299,19 +311,26 @@ export class SessionService {
     });
   }
 
-  async #startSession(db: Db, user: UserRecord): Promise<TokenPair> {
+  async #startSession(db: Db, user: UserRecord, origin?: EventOrigin): Promise<TokenPair> {
     const now = this.ctx.opts.now();
     const sessionId = randomUUID();
     const expiresAt = new Date(now.getTime() + this.ctx.opts.refreshTokenExpiry * 1000);
+    await insertSession(db, { id: sessionId, user_id: user.id, created_at: now, ...placeOf(origin) });
     const refresh = await this.#insertRefresh(db, { userId: user.id, sessionId, parentId: null, expiresAt });
     return { token: this.#access(user, sessionId), refresh_token: refresh };
   }
 
-  async #rotate(trx: Transaction<Database>, parent: { id: string; user_id: string; family_id: string; expires_at: Date }): Promise<TokenPair> {
+  async #rotate(
+    trx: Transaction<Database>,
+    parent: { id: string; user_id: string; family_id: string; expires_at: Date },
+    origin: EventOrigin | undefined,
+  ): Promise<TokenPair> {
     const user = await findUserById(trx, parent.user_id);
     if (!user) throw invalidRefresh();
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     this.#mayHoldTokens(user);
+    // A refresh is the login's use that the server sees (access tokens are checked in memory).
+    await touchSession(trx, parent.family_id, this.ctx.opts.now(), placeOf(origin));
     const refresh = await this.#insertRefresh(trx, { userId: user.id, sessionId: parent.family_id, parentId: parent.id, expiresAt: parent.expires_at });
     return { token: this.#access(user, parent.family_id), refresh_token: refresh };
   }

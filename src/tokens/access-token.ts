@@ -42,37 +42,48 @@ export interface Impersonator {
   apiTokenId?: string | undefined;
 }
 
-type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now' | 'tokenExpiry'>;
+type Options = Pick<ResolvedOptions, 'keys' | 'signingKeys' | 'issuer' | 'audience' | 'now' | 'tokenExpiry'>;
 
-/** Signs an access token for `userId`; `lifetime` overrides `tokenExpiry` (impersonation uses a shorter one). */
+/**
+ * Signs an access token for `userId` (with the first of `signingKeys` when there are any, else
+ * HS256 with `jwtSecret`); `lifetime` overrides `tokenExpiry` (impersonation uses a shorter one).
+ */
 export function signAccessToken(
   opts: Options,
   subject: { userId: string; roles: readonly string[]; version: number; sessionId?: string; impersonator?: Impersonator },
   lifetime = opts.tokenExpiry,
 ): string {
   const iat = Math.floor(opts.now().getTime() / 1000);
-  return signJwt(opts, ACCESS_TOKEN_TYPE, {
-    sub: subject.userId,
-    roles: [...subject.roles],
-    ver: subject.version,
-    ...(subject.sessionId ? { sid: subject.sessionId } : {}),
-    jti: randomUUID(),
-    iat,
-    exp: iat + lifetime,
-    ...(subject.impersonator
-      ? {
-          imp: subject.impersonator.id,
-          imp_ver: subject.impersonator.version,
-          ...(subject.impersonator.sessionId ? { imp_sid: subject.impersonator.sessionId } : {}),
-          ...(subject.impersonator.apiTokenId ? { imp_tid: subject.impersonator.apiTokenId } : {}),
-        }
-      : {}),
-  });
+  return signJwt(
+    opts,
+    ACCESS_TOKEN_TYPE,
+    {
+      sub: subject.userId,
+      roles: [...subject.roles],
+      ver: subject.version,
+      ...(subject.sessionId ? { sid: subject.sessionId } : {}),
+      jti: randomUUID(),
+      iat,
+      exp: iat + lifetime,
+      ...(subject.impersonator
+        ? {
+            imp: subject.impersonator.id,
+            imp_ver: subject.impersonator.version,
+            ...(subject.impersonator.sessionId ? { imp_sid: subject.impersonator.sessionId } : {}),
+            ...(subject.impersonator.apiTokenId ? { imp_tid: subject.impersonator.apiTokenId } : {}),
+          }
+        : {}),
+    },
+    true,
+  );
 }
 
-/** Verifies signature, type and claims of an access token. Revocation is checked elsewhere. */
+/**
+ * Verifies signature, type and claims of an access token: signed by one of `signingKeys`, or HS256
+ * by a `jwtSecret` (the default, and during a move to signing keys). Revocation is checked elsewhere.
+ */
 export function verifyAccessToken(opts: Options, token: string): JwtResult<AccessClaims> {
-  const result = verifyJwt(opts, token, ACCESS_TOKEN_TYPE, Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS));
+  const result = verifyJwt(opts, token, ACCESS_TOKEN_TYPE, Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS), true);
   if (!result.ok) return result;
   const { roles, ver, imp, imp_ver, imp_sid, imp_tid, sid, exp, iat } = result.claims;
   // Only an impersonation token may outlive `tokenExpiry`.

@@ -53,6 +53,7 @@ const SUBJECTS: ReadonlyArray<readonly [RegExp, MailKind]> = [
   [/your email address was changed$/, 'email_changed'],
   [/your sign-in code$/, 'otp'],
   [/wrong sign-in codes for your account$/, 'failed_codes'],
+  [/new sign-in to your account$/, 'new_device'],
 ];
 
 /**

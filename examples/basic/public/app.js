@@ -97,6 +97,7 @@ async function main() {
       $(id).textContent = '';
     $('token-list').replaceChildren();
     $('passkey-list').replaceChildren();
+    $('session-list').replaceChildren();
     $('backup-code-list').replaceChildren();
     for (const id of ['signed-in', 'second-factor', 'new-token', 'mfa-pending', 'backup-codes']) show(id, false);
     show('signed-out', true);
@@ -189,7 +190,50 @@ async function main() {
     show('second-factor', false);
     show('signed-in', true);
     say(text);
-    await Promise.all([listTokens(), mfaStatus(), listPasskeys()]);
+    await Promise.all([listSessions(), listTokens(), mfaStatus(), listPasskeys()]);
+  }
+
+  /** The account's sessions: this one marked, any other with a button that ends it on the server. */
+  async function listSessions() {
+    const sessions = await client.sessions();
+    $('session-list').replaceChildren(
+      ...sessions.map((session) => {
+        const row = document.createElement('tr');
+        const device = session.device ?? 'Unknown device';
+        for (const text of [device, session.ip ?? '', dateOf(session.created_at), dateOf(session.last_used_at)]) {
+          const cell = document.createElement('td');
+          cell.textContent = text;
+          row.append(cell);
+        }
+        const cell = document.createElement('td');
+        const end = document.createElement('button');
+        end.type = 'button';
+        end.textContent = session.current ? 'End (this device)' : 'End';
+        end.setAttribute('aria-label', `End the session on ${device}${session.current ? ' (this device)' : ''}`);
+        end.addEventListener('click', () => {
+          end.disabled = true;
+          client
+            .endSession(session.id)
+            .then(async () => {
+              if (session.current) {
+                renderSignedOut();
+                say('This session ended: signed out.');
+                return;
+              }
+              await listSessions();
+              say(`The session on ${device} ended: it is signed out there.`);
+            })
+            .catch((err) => {
+              end.disabled = false;
+              sayError(err);
+            });
+        });
+        cell.append(end);
+        row.append(cell);
+        if (session.current) row.dataset.current = 'true';
+        return row;
+      }),
+    );
   }
 
   async function listTokens() {

@@ -21,6 +21,7 @@ const PATH_PARAMETERS: Record<string, (path: string) => string> = {
   invitation_id: () => 'An invitation of the caller (from `GET /{user}/invitations`)',
   token_id: () => 'An API token id',
   passkey_id: () => 'A passkey id (from `GET /{user}/passkeys`)',
+  session_id: () => 'A login (from `GET /{user}/sessions`)',
   provider: () => 'An OAuth provider name, as in `oauthConfig`',
   connector: () => 'An integration connector name',
   name: () => 'A role name',
@@ -101,6 +102,7 @@ function security(access: Access): Array<Record<string, string[]>> {
   if (access === 'jwt') return [{ accessToken: [] }];
   // Anonymous, or with an access JWT (an empty requirement makes the credential optional).
   if (access === 'jwt_optional') return [{}, { accessToken: [] }];
+  if (access === 'client') return [{ introspectionClient: [] }, { apiToken: [] }, { apiTokenBearer: [] }];
   return [{ accessToken: [] }, { apiToken: [] }, { apiTokenBearer: [] }];
 }
 
@@ -157,8 +159,14 @@ function operation(op: Operation, c: ReturnType<typeof components>): JsonSchema 
     tags: [op.tag],
     security: security(op.access),
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(body ? { requestBody: { required: true, content: json(body) } } : {}),
-    ...(form ? { requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: form } } } } : {}),
+    ...(body || form
+      ? {
+          requestBody: {
+            required: true,
+            content: { ...(body ? json(body) : {}), ...(form ? { 'application/x-www-form-urlencoded': { schema: form } } : {}) },
+          },
+        }
+      : {}),
     responses: out,
   };
 }
@@ -188,6 +196,11 @@ export function buildOpenApiDocument(basePath: string): OpenApiDocument {
         accessToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access JWT from /login, /register, /token-refresh...' },
         apiToken: { type: 'apiKey', in: 'header', name: 'X-API-Token', description: 'An API token (`api_...`)' },
         apiTokenBearer: { type: 'http', scheme: 'bearer', bearerFormat: 'api_...', description: 'An API token sent as a bearer token' },
+        introspectionClient: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'Client credentials from the `introspection` option (or a service key with the scope `introspect`)',
+        },
       },
     },
   };

@@ -6,6 +6,7 @@ import * as groupRoutes from '../group-routes.js';
 import * as mfa from '../mfa-routes.js';
 import * as oauth from '../oauth-routes.js';
 import * as passkeys from '../passkey-routes.js';
+import { introspectSchema } from '../introspection-routes.js';
 import { pageSchema } from '../../services/group-access.js';
 import { addSchema, setRolesSchema } from '../../services/group-members.js';
 import { inviteSchema } from '../../services/group-invitations.js';
@@ -23,7 +24,8 @@ import * as r from './responses.js';
  * or an API token), `admin` (`adminRole`, through an access JWT or an API token with scope `admin`).
  */
 /** `jwt_optional`: no credential needed, but an access JWT sent along is checked and counts (`/confirm-email-change`). */
-export type Access = 'none' | 'jwt' | 'jwt_optional' | 'any' | 'admin';
+/** `client`: an introspection client (HTTP Basic from the `introspection` option, or a service key with the scope `introspect`). */
+export type Access = 'none' | 'jwt' | 'jwt_optional' | 'any' | 'admin' | 'client';
 
 /** One documented operation: the request schemas are the ones that validate it. */
 export interface Operation {
@@ -98,6 +100,16 @@ export const OPERATIONS: readonly Operation[] = [
     limited,
   }),
   op('sessions', 'get /login/profile', 'The signed-in user', { access: 'any', ok: { 200: r.UserEnvelope } }),
+  op('sessions', 'get /{user}/sessions', "A user's logins that are still going, most recently used first", {
+    access: 'jwt',
+    ok: { 200: r.SessionList },
+    errors: [404],
+  }),
+  op('sessions', 'delete /{user}/sessions/{session_id}', 'End one login: its refresh and access tokens stop working on every instance', {
+    access: 'jwt',
+    ok: { 200: r.Success },
+    errors: [404],
+  }),
   op('sessions', 'get /roles', 'The role names that exist', { ok: { 200: r.RoleNames } }),
   op('sessions', 'get /auth-methods', 'The sign-in methods this server offers', { ok: { 200: r.AuthMethods } }),
 
@@ -305,6 +317,12 @@ export const OPERATIONS: readonly Operation[] = [
     ok: { 200: r.Success },
     errors: [404, 409, 501],
   }),
+  op('admin', 'get /admin/users/{id}/sessions', "A user's logins that are still going", { access: 'admin', ok: { 200: r.SessionList }, errors: [404] }),
+  op('admin', 'delete /admin/users/{id}/sessions/{session_id}', 'End one login of a user on every instance', {
+    access: 'admin',
+    ok: { 200: r.Success },
+    errors: [404],
+  }),
   op('admin', 'get /admin/roles', 'Roles and how many users hold each', { access: 'admin', ok: { 200: r.RoleInfoList } }),
   op('admin', 'post /admin/roles', 'Create a role', { access: 'admin', body: ['RoleRequest', roleSchema], ok: { 201: r.RoleInfo }, errors: [409] }),
   op('admin', 'delete /admin/roles/{name}', 'Delete a role nobody holds', { access: 'admin', ok: { 200: r.Success }, errors: [404, 409] }),
@@ -387,4 +405,13 @@ export const OPERATIONS: readonly Operation[] = [
 
   // This document (mounted when `openapi: true`)
   op('meta', 'get /openapi.json', 'This OpenAPI document', { ok: { 200: r.OpenApiDocument } }),
+
+  // Signing keys and introspection (contract 5.8)
+  op('tokens', 'get /.well-known/jwks.json', 'The public keys of `signingKeys` (cacheable; 404 without signing keys)', { ok: { 200: r.Jwks }, errors: [404] }),
+  op('tokens', 'post /introspect', 'RFC 7662 introspection: whether a token is active now, on any instance, and what it stands for', {
+    access: 'client',
+    body: ['IntrospectionRequest', introspectSchema],
+    form: introspectSchema,
+    ok: { 200: r.Introspection },
+  }),
 ];

@@ -163,3 +163,45 @@ export const UserGroupList = z.array(z.strictObject({ group: Group, roles: z.arr
 
 /** The OpenAPI document itself, as far as a schema says anything useful about it. */
 export const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) });
+
+/** A login as listed by `GET /{user}/sessions`. */
+export const Session = z.strictObject({
+  id: z.string(),
+  created_at: timestamp,
+  last_used_at: timestamp.meta({ description: 'the sign-in, or the latest refresh' }),
+  ip: z.string().nullable(),
+  device: z.string().nullable().meta({ description: 'a short summary such as "Chrome on macOS", never the User-Agent' }),
+  current: z.boolean().meta({ description: 'the login the request came with' }),
+});
+export const SessionList = z.array(Session);
+
+/** A public key of `signingKeys` (RFC 7517). */
+export const PublicJwk = z.strictObject({
+  kty: z.enum(['OKP', 'EC']),
+  crv: z.enum(['Ed25519', 'P-256']),
+  x: z.string(),
+  y: z.string().optional(),
+  kid: z.string(),
+  alg: z.enum(['EdDSA', 'ES256']),
+  use: z.literal('sig'),
+});
+export const Jwks = z.strictObject({ keys: z.array(PublicJwk) });
+
+/** RFC 7662 2.2: an active token's details, or only `active: false`, whatever the reason. */
+export const Introspection = z.union([
+  z.strictObject({ active: z.literal(false) }),
+  z.strictObject({
+    active: z.literal(true),
+    sub: z.string().optional(),
+    username: z.string().optional(),
+    scope: z.string(),
+    roles: z.array(z.string()),
+    exp: z.int().optional(),
+    iat: z.int(),
+    iss: z.string(),
+    aud: z.string(),
+    token_type: z.enum(['access_token', 'api_token', 'service_key']),
+    act: z.strictObject({ sub: z.string() }).optional(),
+    group: z.strictObject({ id: z.string(), slug: z.string() }).optional(),
+  }),
+]);
