@@ -49,6 +49,7 @@ export {
   AuthError,
   AuthenticationError,
   ConflictError,
+  UnprovenCredentialsError,
   DatabaseLockedError,
   ForbiddenError,
   InternalError,
