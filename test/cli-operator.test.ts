@@ -175,7 +175,7 @@ describe('authlib user unlock, limits reset, user verify and create --email-veri
     expect(ok(['limits', 'reset', '--ip', '198.51.100.2'])).toMatch(
       /^reset the limits of 198\.51\.100\.2: \d+ failed-login delay\(s\), \d+ rate-limit counter\(s\)$/m,
     );
-    expect(ok(['user', 'verify', 'dave'])).toBe(`verified dave@example.com of dave (${ids.dave})\n`);
+    expect(ok(['user', 'verify', 'dave', '--keep-credentials'])).toBe(`verified dave@example.com of dave (${ids.dave})\n`);
 
     await withApp(async (http) => {
       expect((await login(http, '198.51.100.1', 'bob')).status).toBe(200);

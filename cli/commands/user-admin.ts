@@ -85,14 +85,17 @@ export function addUserAdminCommands(user: Command, global: () => GlobalOptions)
     .command('verify')
     .description("mark a user's email address verified and proven by its holder, as a verification link confirmed with the password does")
     .argument('<user>', 'username, email or id')
-    .option('--keep-credentials', "on an account whose holder never proved the address, keep its password, linked identities and passkeys: you vouch for whoever holds them")
+    .option(
+      '--keep-credentials',
+      'on an account whose holder never proved the address, keep its password, linked identities and passkeys: you vouch for whoever holds them',
+    )
     .action(async (identifier: string, o: { keepCredentials?: boolean }) => {
       const verified = await withAuth(global(), async (auth) => {
         const found = await findUserByAny(auth, identifier);
         return auth.users.verifyEmail(found.id, { keepCredentials: Boolean(o.keepCredentials) }).catch((err: unknown) => {
           if (!(err instanceof UnprovenCredentialsError)) throw err;
           throw new Error(
-            `not verified: the holder of ${found.username}'s address never proved it, the account has ${err.described} that may be someone else's; ` +
+            `not verified: the holder of ${found.username}'s address never proved it, and the account has ${err.described} that may be someone else's; ` +
               `send a password reset to ${found.email} instead (it ends them), or pass --keep-credentials to vouch for whoever holds them`,
           );
         });

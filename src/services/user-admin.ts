@@ -254,9 +254,5 @@ export class UserAdminService {
 /** The ways into an account that do not depend on its address: a password, linked providers, passkeys. */
 async function credentialsOf(trx: Parameters<typeof listOAuthAccounts>[0], user: UserRecord): Promise<string[]> {
   const identities = await listOAuthAccounts(trx, user.id);
-  return [
-    ...(user.password_hash !== null ? ['password'] : []),
-    ...(identities.length > 0 ? ['identities'] : []),
-    ...(user.has_passkey ? ['passkeys'] : []),
-  ];
+  return [...(user.password_hash !== null ? ['password'] : []), ...(identities.length > 0 ? ['identities'] : []), ...(user.has_passkey ? ['passkeys'] : [])];
 }
