@@ -201,7 +201,9 @@ describe('authlib user unlock, limits reset, user verify and create --email-veri
     const [reset] = events('rate_limits_reset');
     expect(reset).toMatchObject({ username: null, data: { ip: '198.51.100.2', cleared: { second_factor_failures: 0 } } });
     expect((reset!.data.cleared as { rate_limits: number }).rate_limits).toBeGreaterThan(0);
-    expect(events('email_verified')).toEqual([expect.objectContaining({ username: 'dave', data: { owner_proven: true, by: 'administrator', kept_credentials: ['password'] } })]);
+    expect(events('email_verified')).toEqual([
+      expect.objectContaining({ username: 'dave', data: { owner_proven: true, by: 'administrator', kept_credentials: ['password'] } }),
+    ]);
   });
 
   it('limits reset --user clears the account from every address, --all clears everything', async () => {
