@@ -260,7 +260,7 @@ export class AuthManager {
     const limitResets = new LimitResetService(ctx);
     // Methods bound one by one: `auth.users` is the user service and the admin operations as one surface.
     this.users = {
-      create: (input) => users.create(input),
+      create: (input) => userAdmin.create(input),
       findById: (id) => users.findById(id),
       findByIdentifier: (identifier) => users.findByIdentifier(identifier),
       setRoles: (id, list) => users.setRoles(id, list),
@@ -270,7 +270,7 @@ export class AuthManager {
       detail: (id) => userAdmin.detail(id),
       update: (id, patch) => userAdmin.update(id, patch),
       delete: (id) => userAdmin.delete(id),
-      verifyEmail: (id) => userAdmin.verifyEmail(id),
+      verifyEmail: (id, options) => userAdmin.verifyEmail(id, options),
       unlock: (id) => limitResets.unlock(id),
       impersonate: (adminId, userId, options) => impersonation.impersonate(adminId, userId, options),
     };

@@ -223,6 +223,32 @@ export class ConflictError extends AuthError {
   }
 }
 
+/** How the message of `UnprovenCredentialsError` words each kind of credential. */
+const CREDENTIAL_WORDS: Record<string, string> = { password: 'a password', identities: 'linked identities', passkeys: 'passkeys' };
+
+/**
+ * 409 `conflict` from `auth.users.verifyEmail`: the account's holder never proved its address, and
+ * ways in that whoever registered it set up are still there (`holds`: `password`, `identities`,
+ * `passkeys`). Vouching for the address would hand the owner's later provider sign-in to whoever
+ * holds them (contract 5.3, "Ownership"); a password reset sent to the address ends them instead.
+ */
+export class UnprovenCredentialsError extends ConflictError {
+  /** The credentials in words, e.g. `a password and linked identities`. */
+  readonly described: string;
+
+  constructor(
+    readonly username: string,
+    readonly holds: string[],
+  ) {
+    const described = holds.map((h) => CREDENTIAL_WORDS[h] ?? h).join(' and ');
+    super(
+      `the holder of ${username}'s address never proved it, and the account has ${described} that may be someone else's: ` +
+        'send a password reset to the address instead (it ends them), or keep them (keepCredentials) to vouch for whoever holds them',
+    );
+    this.described = described;
+  }
+}
+
 /**
  * Which limit refused a request: a `rateLimit` limiter, `account` (the per-account login delay), or
  * `secondFactor` (the per-account limit on wrong second factors and email codes).

@@ -56,6 +56,7 @@ export {
   AuthError,
   AuthenticationError,
   ConflictError,
+  UnprovenCredentialsError,
   DatabaseLockedError,
   ForbiddenError,
   InternalError,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem, type PasswordRules } from './passwords/policy.js';
 import { isSingleScript } from './single-script.js';
+import { isIdShaped } from './id-shape.js';
 
 /** Longest accepted `real_name`. */
 export const MAX_REAL_NAME_LENGTH = 200;
@@ -30,7 +31,8 @@ const nfkcTrim = (s: string) => s.trim().normalize('NFKC');
 
 /**
  * 3-64 letters, digits, `_`, `.` or `-` after trimming and NFKC, all in one script (no `аdmin`
- * with a Cyrillic `а` beside `admin`); no `@`, so a login name is never mistaken for an email.
+ * with a Cyrillic `а` beside `admin`); no `@`, so a login name is never mistaken for an email, and
+ * not shaped like an id, so it is never mistaken for one.
  */
 export const username = z
   .string()
@@ -40,7 +42,9 @@ export const username = z
     z
       .string()
       .regex(/^[\p{L}\p{N}_.-]{3,64}$/u, 'must be 3-64 letters, digits, _ . or -')
-      .refine(isSingleScript, 'must be written in one script (letters of several alphabets can imitate another name)'),
+      .refine(isSingleScript, 'must be written in one script (letters of several alphabets can imitate another name)')
+      // A name that reads as an id could stand for another account wherever either is accepted.
+      .refine((s) => !isIdShaped(s), 'must not be shaped like a user id (32 hex digits, with or without hyphens)'),
   );
 
 export const email = z.string().max(320).transform(nfkcTrim).pipe(z.email('must be an email address').max(254));

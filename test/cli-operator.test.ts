@@ -175,7 +175,7 @@ describe('authlib user unlock, limits reset, user verify and create --email-veri
     expect(ok(['limits', 'reset', '--ip', '198.51.100.2'])).toMatch(
       /^reset the limits of 198\.51\.100\.2: \d+ failed-login delay\(s\), \d+ rate-limit counter\(s\)$/m,
     );
-    expect(ok(['user', 'verify', 'dave'])).toBe(`verified dave@example.com of dave (${ids.dave})\n`);
+    expect(ok(['user', 'verify', 'dave', '--keep-credentials'])).toBe(`verified dave@example.com of dave (${ids.dave})\n`);
 
     await withApp(async (http) => {
       expect((await login(http, '198.51.100.1', 'bob')).status).toBe(200);
@@ -201,7 +201,9 @@ describe('authlib user unlock, limits reset, user verify and create --email-veri
     const [reset] = events('rate_limits_reset');
     expect(reset).toMatchObject({ username: null, data: { ip: '198.51.100.2', cleared: { second_factor_failures: 0 } } });
     expect((reset!.data.cleared as { rate_limits: number }).rate_limits).toBeGreaterThan(0);
-    expect(events('email_verified')).toEqual([expect.objectContaining({ username: 'dave', data: { owner_proven: true, by: 'administrator' } })]);
+    expect(events('email_verified')).toEqual([
+      expect.objectContaining({ username: 'dave', data: { owner_proven: true, by: 'administrator', kept_credentials: ['password'] } }),
+    ]);
   });
 
   it('limits reset --user clears the account from every address, --all clears everything', async () => {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { withAuth, type GlobalOptions } from '../context.js';
 import { printJson, printTable } from './table.js';
-import { findUserByAny, isId, wholeNumber } from './user-admin.js';
+import { findUserByAny, idOf, wholeNumber } from './user-admin.js';
 import { usernameOf, usernamesOf, withName } from './usernames.js';
 
 /** `authlib events`: the audit trail, newest first, with the username beside each user id. */
@@ -15,7 +15,7 @@ export function eventsCommand(global: () => GlobalOptions): Command {
     .option('--json', 'print [{id, type, user_id, username, actor_id, actor_username, ip, user_agent, data, created_at}] as JSON')
     .action(async (o: { user?: string; type?: string; before?: string; limit?: number; json?: boolean }) => {
       const { events, names } = await withAuth(global(), async (auth) => {
-        const user = o.user === undefined ? undefined : isId(o.user) ? o.user : (await findUserByAny(auth, o.user)).id;
+        const user = o.user === undefined ? undefined : (idOf(o.user) ?? (await findUserByAny(auth, o.user)).id);
         const events = await auth.events.list({ user_id: user, type: o.type, before: o.before, limit: o.limit });
         return {
           events,

@@ -1,10 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { AuthManager, LimitResetResult } from '../../src/index.js';
+import { UnprovenCredentialsError, type AuthManager, type LimitResetResult } from '../../src/index.js';
+import { canonicalId } from '../../src/id-shape.js';
 import { findUser, withAuth, type GlobalOptions } from '../context.js';
 import { printJson, printTable } from './table.js';
 
-/** Whether a command-line value is shaped like a user id. */
-export const isId = (value: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+/** The user id a command-line value spells (any spelling PostgreSQL reads as one), canonical; undefined for a name or an address. */
+export const idOf = (value: string): string | undefined => canonicalId(value.trim());
 
 /** A whole number for `--limit` / `--offset` (ranges are the library's to check). */
 export const wholeNumber = (value: string): number => {
@@ -12,13 +13,17 @@ export const wholeNumber = (value: string): number => {
   return Number(value);
 };
 
-/** A user by id, username or email, or a one-line failure. */
+/**
+ * A user by id, username or email, or a one-line failure. A value shaped like an id is looked up
+ * as an id and nothing else: no username is shaped like one (the library refuses them), and
+ * falling back to names would let an account named after a deleted user's id answer for it.
+ */
 export async function findUserByAny(auth: AuthManager, value: string) {
-  if (isId(value)) {
-    const byId = await auth.users.findById(value);
-    if (byId) return byId;
-  }
-  return findUser(auth, value);
+  const id = idOf(value);
+  if (id === undefined) return findUser(auth, value);
+  const byId = await auth.users.findById(id);
+  if (!byId) throw new Error(`no user with id '${id}'`);
+  return byId;
 }
 
 /** Says what an unlock or a reset deleted, e.g. `2 failed-login delay(s), 1 second-factor count(s)`. */
@@ -80,8 +85,21 @@ export function addUserAdminCommands(user: Command, global: () => GlobalOptions)
     .command('verify')
     .description("mark a user's email address verified and proven by its holder, as a verification link confirmed with the password does")
     .argument('<user>', 'username, email or id')
-    .action(async (identifier: string) => {
-      const verified = await withAuth(global(), async (auth) => auth.users.verifyEmail((await findUserByAny(auth, identifier)).id));
+    .option(
+      '--keep-credentials',
+      'on an account whose holder never proved the address, keep its password, linked identities and passkeys: you vouch for whoever holds them',
+    )
+    .action(async (identifier: string, o: { keepCredentials?: boolean }) => {
+      const verified = await withAuth(global(), async (auth) => {
+        const found = await findUserByAny(auth, identifier);
+        return auth.users.verifyEmail(found.id, { keepCredentials: Boolean(o.keepCredentials) }).catch((err: unknown) => {
+          if (!(err instanceof UnprovenCredentialsError)) throw err;
+          throw new Error(
+            `not verified: the holder of ${found.username}'s address never proved it, and the account has ${err.described} that may be someone else's; ` +
+              `send a password reset to ${found.email} instead (it ends them), or pass --keep-credentials to vouch for whoever holds them`,
+          );
+        });
+      });
       console.log(`verified ${verified.email} of ${verified.username} (${verified.id})`);
     });
 

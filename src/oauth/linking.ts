@@ -8,6 +8,7 @@ import { seal } from '../tokens/encryption.js';
 import { sealedAt } from '../security/sealed-places.js';
 import { randomBase62 } from '../tokens/secrets.js';
 import { isSingleScript } from '../single-script.js';
+import { isIdShaped } from '../id-shape.js';
 import { MAX_REAL_NAME_LENGTH } from '../validation.js';
 import type { ProviderIdentity } from './identity.js';
 import { hasUnverifiedAddress } from '../services/address-ownership.js';
@@ -21,14 +22,15 @@ export interface Resolution {
 /**
  * A username from the provider's login name: our allowed characters, 3-64 long, in one script. A
  * provider's name is not checked by anyone we trust, so a look-alike (`аdmin` with a Cyrillic `а`)
- * is replaced by a neutral `<provider>_user` rather than kept.
+ * is replaced by a neutral `<provider>_user` rather than kept, and a name shaped like a user id
+ * (which could stand for another account) gets `<provider>_` in front.
  */
 function usernameBase(identity: ProviderIdentity, provider: string): string {
   const cleaned = (identity.login ?? '')
     .normalize('NFKC')
     .replace(/[^\p{L}\p{N}_.-]/gu, '')
     .slice(0, 48);
-  if (cleaned.length >= 3 && isSingleScript(cleaned)) return cleaned;
+  if (cleaned.length >= 3 && isSingleScript(cleaned) && !isIdShaped(cleaned)) return cleaned;
   return `${provider}_${cleaned.length > 0 && isSingleScript(cleaned) ? cleaned : 'user'}`.slice(0, 48);
 }
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { pageOffset } from '../validation.js';
+import { isIdShaped } from '../id-shape.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import { accessOf, findGroup } from '../db/groups-repository.js';
 import { findUserById } from '../db/users-repository.js';
@@ -30,15 +31,8 @@ export const GROUP_ADMIN_ROLE = 'admin';
 /** What a slug may be (besides not being shaped like an id). */
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
-/**
- * Whether a slug could be read as a group id: 32 hex digits once hyphens are dropped, which is
- * every spelling PostgreSQL's uuid type accepts within the slug alphabet (hyphenated or not,
- * hyphens anywhere). Such slugs are refused, so that a path segment or a guard's `group` never
- * names two groups.
- */
-export function isIdShaped(slug: string): boolean {
-  return /^[0-9a-f]{32}$/i.test(slug.replaceAll('-', ''));
-}
+/** Slugs shaped like an id are refused (see `isIdShaped`), so that a reference names one group. */
+export { isIdShaped };
 
 /** Paging of the group listings. */
 export const MAX_GROUP_PAGE = 100;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, UnprovenCredentialsError } from '../errors.js';
+import { listOAuthAccounts } from '../db/oauth-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';
 import {
   bumpTokenVersion,
@@ -11,6 +12,7 @@ import {
   replaceRoles,
   updateUserFields,
   type UserFields,
+  type UserRecord,
 } from '../db/users-repository.js';
 import { retireOneTimeTokens } from '../db/one-time-tokens-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
@@ -98,10 +100,19 @@ export class UserAdminService {
     this.#updateSchema = updateSchema.extend({ password: v.policyPassword(ctx.opts.passwordPolicy).optional() });
   }
 
-  /** Creates a user as an admin (any roles, flags); audited as `user_created`. */
+  /**
+   * Creates a user as an admin (any roles, flags): `POST /admin/users`, `auth.users.create` and the
+   * CLI's `user create`. Audited as `user_created` with `data: {by: 'administrator', roles,
+   * email_verified}` (the caller as actor over HTTP), as the other administrator changes are: an
+   * account made with the admin role, or with an address vouched for, is worth a trace.
+   */
   async create(input: CreateUserInput, origin?: EventOrigin): Promise<User> {
     const user = await this.users.create(input);
-    await this.ctx.audit.record('user_created', { userId: user.id, data: { roles: user.roles }, origin });
+    await this.ctx.audit.record('user_created', {
+      userId: user.id,
+      data: { by: 'administrator', roles: user.roles, email_verified: user.email_verified },
+      origin,
+    });
     return user;
   }
 
@@ -175,20 +186,31 @@ export class UserAdminService {
    * link confirmed with the account's password does: an operator vouches for both. Outstanding
    * verification links are retired; logins and tokens stay. Audited as `email_verified` with
    * `data.by: 'administrator'`. 404 for no such user, 409 `conflict` for an account without an address.
+   *
+   * An account whose holder never proved the address may have been registered by someone else (a
+   * squatter), whose password, linked providers and passkeys would then open the account that the
+   * owner's provider sign-in lands in (contract 5.3, "Ownership"). So while any of them is there,
+   * this refuses (409, `UnprovenCredentialsError`) unless `keepCredentials` says the operator
+   * vouches for whoever holds them too; a password reset sent to the address is the other way, and
+   * ends them.
    */
-  async verifyEmail(id: string, origin?: EventOrigin): Promise<User> {
-    const row = await this.ctx.database.run((db) =>
+  async verifyEmail(id: string, options: { keepCredentials?: boolean } = {}, origin?: EventOrigin): Promise<User> {
+    const keep = options.keepCredentials === true;
+    const { row, kept } = await this.ctx.database.run((db) =>
       this.ctx.revocation.commit(db, { user: id }, async (trx) => {
         const user = await lockUser(trx, id);
         if (!user) throw new NotFoundError('user not found');
         if (user.email === null) throw new ConflictError('the account has no email address to verify');
+        const holds = user.owner_proven ? [] : await credentialsOf(trx, user);
+        if (holds.length > 0 && !keep) throw new UnprovenCredentialsError(user.username, holds);
         const now = this.ctx.opts.now();
         await updateUserFields(trx, id, { email_verified: true, owner_proven: true }, now);
         await retireOneTimeTokens(trx, id, ['verification'], now);
-        return (await findUserById(trx, id))!;
+        return { row: (await findUserById(trx, id))!, kept: holds };
       }),
     );
-    await this.ctx.audit.record('email_verified', { userId: id, data: { owner_proven: true, by: 'administrator' }, origin });
+    const data = { owner_proven: true, by: 'administrator', ...(kept.length > 0 ? { kept_credentials: kept } : {}) };
+    await this.ctx.audit.record('email_verified', { userId: id, data, origin });
     return toPublicUser(row);
   }
 
@@ -227,4 +249,10 @@ export class UserAdminService {
     if (data.profile !== undefined) fields.profile = JSON.stringify(data.profile);
     return fields;
   }
+}
+
+/** The ways into an account that do not depend on its address: a password, linked providers, passkeys. */
+async function credentialsOf(trx: Parameters<typeof listOAuthAccounts>[0], user: UserRecord): Promise<string[]> {
+  const identities = await listOAuthAccounts(trx, user.id);
+  return [...(user.password_hash !== null ? ['password'] : []), ...(identities.length > 0 ? ['identities'] : []), ...(user.has_passkey ? ['passkeys'] : [])];
 }
