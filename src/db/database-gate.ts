@@ -18,6 +18,8 @@ export interface DatabaseGateOptions {
   roles: readonly string[];
 }
 
+const elapsed = (since: number) => Math.round(performance.now() - since);
+
 /** After a failed start, how long requests answer 503 before the next attempt to reach the database. */
 export const RETRY_INTERVAL_MS = 1000;
 
@@ -84,12 +86,18 @@ export class DatabaseGate {
 
   async #start(): Promise<Kysely<Database>> {
     try {
-      this.#connection ??= await connect(this.opts, this.opts.dbSchema, this.logger);
+      const opening = performance.now();
+      if (!this.#connection) {
+        this.#connection = await connect(this.opts, this.opts.dbSchema, this.logger);
+        this.logger.debug({ kind: this.#connection.kind, ms: elapsed(opening) }, 'express-authlib: database open');
+      }
       const { root, db } = this.#connection;
       if (this.#closed) return db;
+      const migrating = performance.now();
       if (this.opts.autoMigrate) {
         const applied = await migrateToLatest(root, this.opts.dbSchema);
         if (applied.length > 0) this.logger.info({ migrations: applied }, 'express-authlib: applied migrations');
+        this.logger.debug({ applied: applied.length, ms: elapsed(migrating) }, 'express-authlib: schema current');
       } else {
         const pending = (await migrationStatus(root, this.opts.dbSchema)).filter((m) => !m.appliedAt);
         if (pending.length > 0) {
