@@ -164,6 +164,7 @@ export class AuthManager {
   readonly #logger;
   readonly #background = new BackgroundTasks();
   readonly #basePath: string;
+  #closing = false;
 
   constructor(app: MountTarget | null, options: AuthManagerOptions) {
     if (app !== null && typeof app !== 'function' && typeof app !== 'object') {
@@ -260,7 +261,13 @@ export class AuthManager {
     this.requireAuth = this.#requireAuthFactory();
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
-    this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => undefined);
+    const constructed = performance.now();
+    this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => {
+      // One line with the time it took, so an operator sees the start end (and what it costs).
+      if (this.#closing) return;
+      const ms = Math.round(performance.now() - constructed);
+      this.#logger.info({ ms }, `express-authlib: ready in ${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`);
+    });
     // Handles the rejection (an app that never awaits `ready` must not crash on it) and says it
     // once: with the default logger a failed start is one line on stderr, not a silent 503 later.
     this.ready.catch((err: unknown) => {
@@ -418,6 +425,7 @@ export class AuthManager {
 
   /** Releases the listening connection, the database pool (when the library opened it) and the password workers. */
   async close(): Promise<void> {
+    this.#closing = true;
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.
     // Work that outlives its request (mail, its audit events) may still need the database: it goes first.

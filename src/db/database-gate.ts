@@ -95,8 +95,14 @@ export class DatabaseGate {
       if (this.#closed) return db;
       const migrating = performance.now();
       if (this.opts.autoMigrate) {
-        const applied = await migrateToLatest(root, this.opts.dbSchema);
-        if (applied.length > 0) this.logger.info({ migrations: applied }, 'express-authlib: applied migrations');
+        // Said before the work starts: a first start can take seconds, and silence looks like a hang.
+        const applied = await migrateToLatest(root, this.opts.dbSchema, (pending) =>
+          this.logger.info(
+            { pending: pending.length },
+            `express-authlib: applying ${pending.length} pending migration(s) to schema "${this.opts.dbSchema}" on ${this.#connection!.target}`,
+          ),
+        );
+        if (applied.length > 0) this.logger.debug({ migrations: applied }, 'express-authlib: applied migrations');
         this.logger.debug({ applied: applied.length, ms: elapsed(migrating) }, 'express-authlib: schema current');
       } else {
         const pending = (await migrationStatus(root, this.opts.dbSchema)).filter((m) => !m.appliedAt);
