@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
 import type { Logger } from '../logger.js';
+import { loadPGlite } from './load-pglite.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
 import type { Database } from './schema.js';
@@ -129,10 +130,9 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
 async function openPGlite(location: string): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
   const release = location === 'memory' ? async () => {} : await lockPGliteDirectory(location);
   try {
-    // Loaded on demand: a PostgreSQL deployment never pays for the WebAssembly build.
-    const { PGlite } = await import('@electric-sql/pglite');
+    // Loaded on demand: a PostgreSQL deployment never installs or loads the WebAssembly build.
+    const { PGlite, pg_trgm } = loadPGlite(`pglite://${location} needs`);
     // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
-    const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
     const options = { extensions: { pg_trgm } };
     const instance = location === 'memory' ? new PGlite(options) : new PGlite(location, options);
     await instance.waitReady;

@@ -3,6 +3,7 @@ import { AuthError, ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DatabaseHandle } from './database-handle.js';
 import { connect, type Connection } from './connect.js';
+import { MissingPackageError } from './load-pglite.js';
 import { migrateToLatest, migrationStatus } from './migrator.js';
 import { ensureRoles } from './roles-repository.js';
 import type { Database } from './schema.js';
@@ -121,7 +122,8 @@ export class DatabaseGate {
       return db;
     } catch (err) {
       this.#failedAt = Date.now();
-      if (err instanceof AuthError) throw err;
+      // A missing optional package is a set-up mistake: its TypeError names the install command.
+      if (err instanceof AuthError || err instanceof MissingPackageError) throw err;
       if (isDatabaseUnavailable(err) || !this.#connection) {
         throw new ServiceUnavailableError(describeConnectionFailure(this.#connection, err), { cause: err });
       }

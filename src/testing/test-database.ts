@@ -1,5 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import type { PGlite } from '@electric-sql/pglite';
+import { loadPGlite, PGLITE_PACKAGE } from '../db/load-pglite.js';
 import { withPGliteLock } from '../db/pglite-dialect.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from '../db/migrator.js';
 import { revocationChannel } from '../security/revocation.js';
@@ -36,10 +36,16 @@ export interface SchemaLease {
   release(): Promise<void>;
 }
 
+/** An in-memory PGlite with pg_trgm, as `pglite://memory` opens; a MissingPackageError names the install command. */
+function bootPGlite(): PGlite {
+  const { PGlite, pg_trgm } = loadPGlite('express-authlib/testing runs on', `npm install --save-dev ${PGLITE_PACKAGE}`);
+  return new PGlite({ extensions: { pg_trgm } });
+}
+
 /** Leases a schema: one used before when one is free, else a new name (migrated by the instance's start). */
 export function leaseSchema(): SchemaLease {
   // Constructed synchronously: queries wait for the WebAssembly start on their own.
-  const db: Shared = (shared ??= { pglite: new PGlite({ extensions: { pg_trgm } }), leases: 0, free: [], tables: new Map() });
+  const db: Shared = (shared ??= { pglite: bootPGlite(), leases: 0, free: [], tables: new Map() });
   db.leases += 1;
   const reusedSchema = db.free.pop();
   schemas += 1;
