@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { loadPGlite } from './load-pglite.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
+import { clearNewDatabase, isNewDatabase, pgliteTemplate } from './pglite-template.js';
 import type { Database } from './schema.js';
 
 /** An open database: `db` is scoped to the library's schema; `close` releases what we opened. */
@@ -126,17 +127,42 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
   return root.withSchema(schema) as Kysely<Database>;
 }
 
-/** Opens an embedded database; on disk, under the directory's one-writer lock (`release` gives it up). */
-async function openPGlite(location: string): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
+/**
+ * Opens an embedded database; on disk, under the directory's one-writer lock (`release` gives it
+ * up). `template` gives the cluster a new database starts from (tests pass a broken one).
+ */
+export async function openPGlite(
+  location: string,
+  logger: Logger | undefined,
+  template: () => Promise<Blob | undefined> = pgliteTemplate,
+): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
   const release = location === 'memory' ? async () => {} : await lockPGliteDirectory(location);
   try {
     // Loaded on demand: a PostgreSQL deployment never installs or loads the WebAssembly build.
     const { PGlite, pg_trgm } = loadPGlite(`pglite://${location} needs`);
     // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
     const options = { extensions: { pg_trgm } };
-    const instance = location === 'memory' ? new PGlite(options) : new PGlite(location, options);
-    await instance.waitReady;
-    return { pglite: instance, release };
+    const open = async (loadDataDir: Blob | undefined) => {
+      const settings = loadDataDir ? { ...options, loadDataDir } : options;
+      const instance = location === 'memory' ? new PGlite(settings) : new PGlite(location, settings);
+      try {
+        await instance.waitReady;
+      } catch (err) {
+        await instance.close().catch(() => undefined);
+        throw err;
+      }
+      return instance;
+    };
+    // A new database starts from the cluster the build made instead of running initdb (seconds of CPU).
+    const cluster = isNewDatabase(location) ? await template().catch(() => undefined) : undefined;
+    if (!cluster) return { pglite: await open(undefined), release };
+    try {
+      return { pglite: await open(cluster), release };
+    } catch (err) {
+      logger?.warn({ err: { message: (err as Error)?.message } }, 'express-authlib: the pre-built embedded database did not start; running initdb');
+      await clearNewDatabase(location);
+      return { pglite: await open(undefined), release };
+    }
   } catch (err) {
     await release();
     throw err;
@@ -178,7 +204,7 @@ export async function connect(
   const dsn = dbDsn!;
   if (dsn.startsWith('pglite://')) {
     const location = dsn.slice('pglite://'.length);
-    const { pglite, release } = await openPGlite(location);
+    const { pglite, release } = await openPGlite(location, logger);
     const root = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
     return {
       db: scoped(root, schema),
