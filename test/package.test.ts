@@ -236,12 +236,15 @@ createTestAuth(null).then(
   }, 120_000);
 
   it.skipIf(!TEST_DSN)(
-    'an Express app on PostgreSQL: register, login and a protected route, from ESM and CommonJS',
+    'an Express app on PostgreSQL: register, login and a protected route, from ESM and CommonJS, and with its own Kysely instance',
     async () => {
       const script = (load: string) => `${load}
 (async () => {
   const app = express();
-  const auth = new AuthManager(app, { dbDsn: process.env.DSN, dbSchema: process.env.SCHEMA, jwtSecret: 'p'.repeat(32), logger: false });
+  // The app's own Kysely instance (kysely and pg come with the package) meets the library's bundled copy of kysely.
+  const pool = process.env.OWN_KYSELY ? new pg.Pool({ connectionString: process.env.DSN }) : undefined;
+  const database = pool ? { db: new Kysely({ dialect: new PostgresDialect({ pool }) }) } : { dbDsn: process.env.DSN };
+  const auth = new AuthManager(app, { ...database, dbSchema: process.env.SCHEMA, jwtSecret: 'p'.repeat(32), logger: false });
   app.get('/protected', auth.requireAuth(), (req, res) => res.json({ hello: req.auth.user.username }));
   await auth.ready;
   const server = app.listen(0, '127.0.0.1');
@@ -258,20 +261,23 @@ createTestAuth(null).then(
   console.log(JSON.stringify({ registered: registered.status, login: login.status, guarded: await guarded.json(), anonymous: anonymous.status }));
   server.close();
   await auth.close();
+  await pool?.end();
 })();
 `;
-      writeFileSync(join(bare, 'pg-app.mjs'), script("import express from 'express';\nimport { AuthManager } from 'express-authlib';"));
-      writeFileSync(join(bare, 'pg-app.cjs'), script("const express = require('express');\nconst { AuthManager } = require('express-authlib');"));
-      for (const [file, name] of [
-        ['pg-app.mjs', 'esm_user'],
-        ['pg-app.cjs', 'cjs_user'],
+      const esm =
+        "import express from 'express';\nimport { Kysely, PostgresDialect } from 'kysely';\nimport pg from 'pg';\nimport { AuthManager } from 'express-authlib';";
+      const cjs =
+        "const express = require('express');\nconst { Kysely, PostgresDialect } = require('kysely');\nconst pg = require('pg');\nconst { AuthManager } = require('express-authlib');";
+      writeFileSync(join(bare, 'pg-app.mjs'), script(esm));
+      writeFileSync(join(bare, 'pg-app.cjs'), script(cjs));
+      for (const [file, name, own] of [
+        ['pg-app.mjs', 'esm_user', ''],
+        ['pg-app.cjs', 'cjs_user', ''],
+        ['pg-app.mjs', 'kysely_user', '1'],
       ] as const) {
-        const { stdout } = await run(process.execPath, [file], {
-          cwd: bare,
-          timeout: 60_000,
-          env: { ...process.env, DSN: TEST_DSN, SCHEMA: schema, NAME: name },
-        });
-        expect(JSON.parse(stdout.trim()), file).toEqual({ registered: 201, login: 200, guarded: { hello: name }, anonymous: 401 });
+        const env = { ...process.env, DSN: TEST_DSN, SCHEMA: schema, NAME: name, OWN_KYSELY: own };
+        const { stdout } = await run(process.execPath, [file], { cwd: bare, timeout: 60_000, env });
+        expect(JSON.parse(stdout.trim()), `${file} ${name}`).toEqual({ registered: 201, login: 200, guarded: { hello: name }, anonymous: 401 });
       }
     },
     120_000,

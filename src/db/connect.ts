@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
+import { lazyRequire } from '../lazy-require.js';
 import type { Logger } from '../logger.js';
 import { loadPGlite } from './load-pglite.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
@@ -28,6 +29,9 @@ export interface Connection {
 
 /** Starts listening; resolves with the function that stops. */
 export type Listen = (channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void) => Promise<() => Promise<void>>;
+
+// node-postgres only for PostgreSQL: an embedded database (or a Kysely instance) never loads it.
+const postgres = lazyRequire<typeof pg>('pg');
 
 /** LISTEN on a pg client we hold; `release` gives the client back (or ends it). */
 async function listenOn(
@@ -64,7 +68,7 @@ async function listenOn(
 
 function listenWithDsn(dsn: string): Listen {
   return async (channel, onMessage, onLost) => {
-    const client = new pg.Client({ connectionString: dsn, connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS, application_name: 'express-authlib-listen' });
+    const client = new (postgres().Client)({ connectionString: dsn, connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS, application_name: 'express-authlib-listen' });
     client.on('error', () => undefined); // reported through listenOn once connected
     await client.connect();
     return listenOn(client, () => client.end().catch(() => undefined), channel, onMessage, onLost);
@@ -220,7 +224,7 @@ export async function connect(
     };
   }
 
-  const pool = new pg.Pool({
+  const pool = new (postgres().Pool)({
     connectionString: dsn,
     max: DEFAULT_POOL_SIZE,
     connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
