@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { loadPGlite } from './load-pglite.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
-import { clearNewDatabase, isNewDatabase, pgliteTemplate } from './pglite-template.js';
+import { clearNewDatabase, isNewDatabase, pgliteTemplate, type PGliteTemplate } from './pglite-template.js';
 import type { Database } from './schema.js';
 
 /** An open database: `db` is scoped to the library's schema; `close` releases what we opened. */
@@ -68,7 +68,11 @@ async function listenOn(
 
 function listenWithDsn(dsn: string): Listen {
   return async (channel, onMessage, onLost) => {
-    const client = new (postgres().Client)({ connectionString: dsn, connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS, application_name: 'express-authlib-listen' });
+    const client = new (postgres().Client)({
+      connectionString: dsn,
+      connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
+      application_name: 'express-authlib-listen',
+    });
     client.on('error', () => undefined); // reported through listenOn once connected
     await client.connect();
     return listenOn(client, () => client.end().catch(() => undefined), channel, onMessage, onLost);
@@ -137,8 +141,9 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
  */
 export async function openPGlite(
   location: string,
+  schema: string,
   logger: Logger | undefined,
-  template: () => Promise<Blob | undefined> = pgliteTemplate,
+  template: () => Promise<PGliteTemplate | undefined> = pgliteTemplate,
 ): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
   const release = location === 'memory' ? async () => {} : await lockPGliteDirectory(location);
   try {
@@ -157,11 +162,20 @@ export async function openPGlite(
       }
       return instance;
     };
-    // A new database starts from the cluster the build made instead of running initdb (seconds of CPU).
+    // A new database starts from the cluster the build made and migrated, instead of running initdb
+    // and every migration (seconds of CPU). For another dbSchema the template's schema goes first;
+    // the migrations then run as on any database (pg_trgm, in public, is already there).
     const cluster = isNewDatabase(location) ? await template().catch(() => undefined) : undefined;
     if (!cluster) return { pglite: await open(undefined), release };
     try {
-      return { pglite: await open(cluster), release };
+      const pglite = await open(cluster.tar);
+      try {
+        if (cluster.schema !== schema) await pglite.exec(`DROP SCHEMA IF EXISTS "${cluster.schema.replace(/"/g, '""')}" CASCADE`);
+      } catch (err) {
+        await pglite.close().catch(() => undefined);
+        throw err;
+      }
+      return { pglite, release };
     } catch (err) {
       logger?.warn({ err: { message: (err as Error)?.message } }, 'express-authlib: the pre-built embedded database did not start; running initdb');
       await clearNewDatabase(location);
@@ -208,7 +222,7 @@ export async function connect(
   const dsn = dbDsn!;
   if (dsn.startsWith('pglite://')) {
     const location = dsn.slice('pglite://'.length);
-    const { pglite, release } = await openPGlite(location, logger);
+    const { pglite, release } = await openPGlite(location, schema, logger);
     const root = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
     return {
       db: scoped(root, schema),

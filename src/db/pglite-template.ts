@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -20,28 +20,39 @@ function installedVersion(): string | undefined {
   }
 }
 
-/** The template the build made for `version`: beside the bundle in dist/, or in dist/ when running from the sources. */
-function templateFile(version: string): string | undefined {
-  const name = `pglite-template-${version}.tar.br`;
+/** A cluster to start from, and the schema migrated in it. */
+export interface PGliteTemplate {
+  tar: Blob;
+  /** The schema the build migrated (the default dbSchema); a database for another schema drops it. */
+  schema: string;
+}
+
+/** The template the build made for `version`, beside the bundle in dist/ (or in dist/ when running from the sources). */
+function templateFile(version: string): { file: string; schema: string } | undefined {
+  const prefix = `pglite-template-${version}-`;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 3; i++) {
-    for (const candidate of [join(dir, name), join(dir, 'dist', name)]) if (existsSync(candidate)) return candidate;
+    for (const folder of [dir, join(dir, 'dist')]) {
+      const name = existsSync(folder) ? readdirSync(folder).find((f) => f.startsWith(prefix) && f.endsWith('.tar.br')) : undefined;
+      if (name) return { file: join(folder, name), schema: name.slice(prefix.length, -'.tar.br'.length) };
+    }
     dir = dirname(dir);
   }
   return undefined;
 }
 
 /**
- * An empty cluster, made by initdb at build time (scripts/pglite-template.mjs), as a tar for
- * PGlite's `loadDataDir`: a new embedded database starts from a copy instead of running initdb,
- * which costs seconds of CPU. Only for the exact PGlite version that made it (another version may
- * keep its catalog differently); undefined otherwise, and PGlite runs initdb as before.
+ * A cluster made by initdb at build time and migrated into the default schema by the library
+ * (scripts/pglite-template.mjs), as a tar for PGlite's `loadDataDir`: a new embedded database
+ * starts from a copy instead of running initdb and every migration, which cost seconds of CPU.
+ * Only for the exact PGlite version that made it (another version may keep its catalog
+ * differently); undefined otherwise, and PGlite runs initdb as before.
  */
-export async function pgliteTemplate(): Promise<Blob | undefined> {
+export async function pgliteTemplate(): Promise<PGliteTemplate | undefined> {
   const version = installedVersion();
-  const file = version && templateFile(version);
-  if (!file) return undefined;
-  return new Blob([await unbrotli(await readFile(file))], { type: 'application/x-tar' });
+  const found = version && templateFile(version);
+  if (!found) return undefined;
+  return { tar: new Blob([await unbrotli(await readFile(found.file))], { type: 'application/x-tar' }), schema: found.schema };
 }
 
 /** Whether `location` (a directory, or 'memory') holds no database yet. */
