@@ -148,7 +148,7 @@ export async function openPGlite(
   const release = location === 'memory' ? async () => {} : await lockPGliteDirectory(location);
   try {
     // Loaded on demand: a PostgreSQL deployment never installs or loads the WebAssembly build.
-    const { PGlite, pg_trgm } = loadPGlite(`pglite://${location} needs`);
+    const { PGlite, pg_trgm } = await loadPGlite(`pglite://${location} needs`);
     // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
     const options = { extensions: { pg_trgm } };
     const open = async (loadDataDir: Blob | undefined) => {

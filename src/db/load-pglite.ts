@@ -1,8 +1,5 @@
-import { createRequire } from 'node:module';
 import type { PGlite } from '@electric-sql/pglite';
 import type { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-
-const load = createRequire(import.meta.url);
 
 /** The embedded database's package: an optional peer dependency, installed by the apps that use it. */
 export const PGLITE_PACKAGE = '@electric-sql/pglite';
@@ -27,7 +24,7 @@ export interface PGliteModule {
   pg_trgm: typeof pg_trgm;
 }
 
-let loaded: PGliteModule | undefined;
+let loading: Promise<PGliteModule> | undefined;
 
 const notFound = (err: unknown) => {
   const code = (err as { code?: unknown })?.code;
@@ -36,24 +33,22 @@ const notFound = (err: unknown) => {
 
 /**
  * Loads PGlite on first use: an app on PostgreSQL never installs or loads the WebAssembly build
- * (27 MB). `purpose` and `install` complete the message when the package is missing, e.g.
- * "pglite://memory needs" and "npm install @electric-sql/pglite".
+ * (27 MB). Imported as the app would import it, so the app, its tests and the library share one
+ * copy (and one compiled WebAssembly module). `purpose` and `install` complete the message when
+ * the package is missing, e.g. "pglite://memory needs" and "npm install @electric-sql/pglite".
  */
-export function loadPGlite(purpose: string, install = `npm install ${PGLITE_PACKAGE}`): PGliteModule {
-  if (loaded) return loaded;
-  try {
-    // require, not import(): the testing helper needs it synchronously, and both paths then share one copy.
-    loaded = {
-      PGlite: (load(PGLITE_PACKAGE) as PGliteModule).PGlite,
-      pg_trgm: (load(`${PGLITE_PACKAGE}/contrib/pg_trgm`) as PGliteModule).pg_trgm,
-    };
-    return loaded;
-  } catch (err) {
+export function loadPGlite(purpose: string, install = `npm install ${PGLITE_PACKAGE}`): Promise<PGliteModule> {
+  loading ??= Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/pg_trgm')]).then(([main, trgm]) => ({
+    PGlite: main.PGlite,
+    pg_trgm: trgm.pg_trgm,
+  }));
+  return loading.catch((err: unknown) => {
+    loading = undefined; // installed meanwhile: the next start tries again
     if (!notFound(err)) throw err;
     throw new MissingPackageError(
       PGLITE_PACKAGE,
       `express-authlib: ${purpose} the embedded database ${PGLITE_PACKAGE}, an optional dependency that is not installed; install it with \`${install}\``,
       { cause: err },
     );
-  }
+  });
 }
