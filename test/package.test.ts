@@ -96,6 +96,8 @@ describe.skipIf(TEST_DSN)('the packed package', () => {
       expect(packedFiles).toContain(f);
     }
     expect(packedFiles.filter((f) => /^(src|test|cli)\//.test(f))).toEqual([]);
+    // The pre-built embedded cluster, for the PGlite version this repository builds with.
+    expect(packedFiles).toContain(`dist/pglite-template-${version('@electric-sql/pglite')}-authlib.tar.br`);
   });
 
   it('installs into a fresh project without install-script warnings', () => {
