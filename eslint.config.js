@@ -6,7 +6,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.readme-snippets/', '.authlib/', 'bin/', '.quick-start/', 'test/fixtures/'] },
+  { ignores: ['dist/', '.cache/', 'node_modules/', 'coverage/', '.readme-snippets/', '.authlib/', 'bin/', '.quick-start/', 'test/fixtures/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

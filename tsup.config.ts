@@ -16,11 +16,21 @@ export default defineConfig([
     clean: true,
     shims: true,
     target: 'node20',
+    // Bundled, not imported: kysely and zod are each hundreds of small ES modules, and resolving and
+    // linking them was most of the package's import time (kysely alone ~0.3 s of the ~0.5 s).
+    // Bundled they load in a fraction of that. Both are pure JavaScript without module state shared
+    // with the app: a Kysely instance the app passes as `db` works with the bundled query builders
+    // (kysely recognises its nodes and executors by shape), and zod's schemas never leave the library
+    // (no declaration names zod, so it is a dev dependency; kysely stays a dependency for its types).
+    noExternal: ['kysely', 'zod'],
   },
   {
     entry: { cli: 'cli/index.ts' },
     format: ['esm'],
-    sourcemap: true,
+    // As the library: zod is not installed with the package (only bundled), and kysely loads faster so.
+    noExternal: ['kysely', 'zod'],
+    // No map: the CLI reports one line and no stack, and with kysely and zod inside, its map was 3 MB.
+    sourcemap: false,
     shims: true,
     target: 'node20',
   },

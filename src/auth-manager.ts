@@ -197,6 +197,7 @@ export class AuthManager {
   readonly #basePath: string;
   readonly #introspector: Introspector;
   readonly #signingKeys: ResolvedOptions['signingKeys'];
+  #closing = false;
 
   constructor(app: MountTarget | null, options: AuthManagerOptions) {
     if (app !== null && typeof app !== 'function' && typeof app !== 'object') {
@@ -315,9 +316,14 @@ export class AuthManager {
     this.#introspector = new Introspector(opts, this.#authenticator, apiTokens);
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
+    const constructed = performance.now();
     this.ready = Promise.all([this.#database.ready, oauth.ready()]).then(() => {
+      // One line with the time it took, so an operator sees the start end (and what it costs).
+      if (this.#closing) return;
       // By now the host app has usually made its settings; one made later is caught per request.
       if (opts.trustProxy === undefined) warnEveryHop(appSetting(app, 'trust proxy fn'));
+      const ms = Math.round(performance.now() - constructed);
+      this.#logger.info({ ms }, `express-authlib: ready in ${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`);
     });
     // Handles the rejection (an app that never awaits `ready` must not crash on it) and says it
     // once: with the default logger a failed start is one line on stderr, not a silent 503 later.
@@ -509,6 +515,7 @@ export class AuthManager {
 
   /** Releases the listening connection, the database pool (when the library opened it) and the password workers. */
   async close(): Promise<void> {
+    this.#closing = true;
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.
     // Work that outlives its request (mail, its audit events) may still need the database: it goes first.

@@ -21,12 +21,15 @@ function line(obj: object, msg: string | undefined): string {
 }
 
 /**
- * The default: warnings and errors, one line each, on stderr; info and debug say nothing. A
- * start-up failure or a misread proxy set-up must be visible without configuring anything.
+ * The default: info, warnings and errors, one line each, on stderr; debug says nothing. A start-up
+ * failure or a misread proxy set-up must be visible without configuring anything, and so must a
+ * start-up that takes seconds (the migrations line, then the ready line with its time).
  */
 export const stderrLogger: Logger = {
-  info() {},
   debug() {},
+  info(obj, msg) {
+    process.stderr.write(line(obj, msg));
+  },
   warn(obj, msg) {
     process.stderr.write(line(obj, msg));
   },

@@ -182,7 +182,7 @@ export interface AuthManagerOptions {
   webauthn?: WebAuthnOptions;
   /**
    * pino-compatible logger; never receives a password, token or secret. `false` silences everything.
-   * @default warnings and errors (a failed start-up, a lost database) as one line each on stderr
+   * @default info, warnings and errors (migrations starting, ready with its time, a failed start-up, a lost database) as one line each on stderr; debug is silent
    */
   logger?: Logger | false;
   /** Password hasher. @default bcrypt in a worker pool */
@@ -217,7 +217,7 @@ export const DEFAULT_BCRYPT_ROUNDS = 12;
 export const DEFAULT_GROUP_CREATION = 'anyone';
 /** No `trustProxy`: follow the Express app's `trust proxy` setting (false outside Express). */
 export const DEFAULT_TRUST_PROXY = undefined;
-/** Warnings and errors on stderr, one line each; `logger: false` is silentLogger. */
+/** Info, warnings and errors on stderr, one line each (debug is silent); `logger: false` is silentLogger. */
 export const DEFAULT_LOGGER: Logger = stderrLogger;
 export const DEFAULT_REQUIRE_EMAIL_VERIFICATION = false;
 export const DEFAULT_RESET_TOKEN_EXPIRY = 1800;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,61 @@ describe('start-up failures are visible', () => {
   it('rejects a logger that is not a logger at construction', () => {
     expect(() => new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'f'.repeat(32), logger: console.log as never })).toThrow(/option `logger`/);
   });
+});
+
+describe('start-up says what it does, through the default logger', () => {
+  const migrations = readdirSync(fileURLToPath(new URL('../sql/', import.meta.url))).filter((f) => /^\d{4}_.+\.sql$/.test(f)).length;
+
+  /** A database nothing has touched: a new schema on PostgreSQL (its DSN carrying a password), a new directory for PGlite. */
+  function freshDatabase(): { dbDsn: string; dbSchema: string; target: RegExp } {
+    const dbSchema = uniqueSchema('lines');
+    schemas.push(dbSchema);
+    if (!TEST_DSN) {
+      const dbDsn = `pglite://${join(dir, dbSchema)}`;
+      return { dbDsn, dbSchema, target: new RegExp(`on ${dbDsn.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`) };
+    }
+    const url = new URL(TEST_DSN);
+    url.username = 'postgres';
+    url.password = 'hunter2-secret';
+    return { dbDsn: url.toString(), dbSchema, target: new RegExp(`on ${url.hostname.replace(/\./g, '\\.')}:${url.port || '5432'}$`) };
+  }
+
+  async function start(dbDsn: string, dbSchema: string): Promise<string[]> {
+    const text = await stderrOf(async () => {
+      const auth = new AuthManager(null, { dbDsn, dbSchema, jwtSecret: 'f'.repeat(32) });
+      await auth.ready;
+      await auth.close();
+    });
+    expect(text).not.toContain('hunter2');
+    return text.trim().split('\n');
+  }
+
+  it('a first start: one line naming the pending migrations and the target, then one with the time it took', async () => {
+    const { dbDsn, dbSchema, target } = freshDatabase();
+    const lines = await start(dbDsn, dbSchema);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^express-authlib: applying ${migrations} pending migration\\(s\\) to schema "${dbSchema}" `));
+    expect(lines[0]!.replace(/ \{.*\}$/, '')).toMatch(target);
+    expect(lines[0]).toContain(`{"pending":${migrations}}`);
+    expect(lines[1]).toMatch(/^express-authlib: ready in \d+\.\d+ s \{"ms":\d+\}$/);
+  }, 60_000);
+
+  it('a start with nothing to migrate prints the ready line alone', async () => {
+    const { dbDsn, dbSchema } = freshDatabase();
+    await start(dbDsn, dbSchema);
+    const lines = await start(dbDsn, dbSchema);
+    expect(lines).toEqual([expect.stringMatching(/^express-authlib: ready in \d+\.\d+ s/)]);
+  }, 60_000);
+
+  it('close() before ready: no ready line', async () => {
+    const { dbDsn, dbSchema } = freshDatabase();
+    const text = await stderrOf(async () => {
+      const auth = new AuthManager(null, { dbDsn, dbSchema, jwtSecret: 'f'.repeat(32) });
+      await auth.close();
+      await auth.ready.catch(() => undefined);
+    });
+    expect(text).not.toContain('ready in');
+  }, 60_000);
 });
 
 describe('close() before or during ready', () => {

@@ -1,9 +1,12 @@
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
+import { lazyRequire } from '../lazy-require.js';
 import type { Logger } from '../logger.js';
+import { loadPGlite } from './load-pglite.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
+import { clearNewDatabase, isNewDatabase, pgliteTemplate, type PGliteTemplate } from './pglite-template.js';
 import type { Database } from './schema.js';
 
 /** An open database: `db` is scoped to the library's schema; `close` releases what we opened. */
@@ -26,6 +29,9 @@ export interface Connection {
 
 /** Starts listening; resolves with the function that stops. */
 export type Listen = (channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void) => Promise<() => Promise<void>>;
+
+// node-postgres only for PostgreSQL: an embedded database (or a Kysely instance) never loads it.
+const postgres = lazyRequire<typeof pg>('pg');
 
 /** LISTEN on a pg client we hold; `release` gives the client back (or ends it). */
 async function listenOn(
@@ -62,7 +68,11 @@ async function listenOn(
 
 function listenWithDsn(dsn: string): Listen {
   return async (channel, onMessage, onLost) => {
-    const client = new pg.Client({ connectionString: dsn, connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS, application_name: 'express-authlib-listen' });
+    const client = new (postgres().Client)({
+      connectionString: dsn,
+      connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
+      application_name: 'express-authlib-listen',
+    });
     client.on('error', () => undefined); // reported through listenOn once connected
     await client.connect();
     return listenOn(client, () => client.end().catch(() => undefined), channel, onMessage, onLost);
@@ -125,18 +135,52 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
   return root.withSchema(schema) as Kysely<Database>;
 }
 
-/** Opens an embedded database; on disk, under the directory's one-writer lock (`release` gives it up). */
-async function openPGlite(location: string): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
+/**
+ * Opens an embedded database; on disk, under the directory's one-writer lock (`release` gives it
+ * up). `template` gives the cluster a new database starts from (tests pass a broken one).
+ */
+export async function openPGlite(
+  location: string,
+  schema: string,
+  logger: Logger | undefined,
+  template: () => Promise<PGliteTemplate | undefined> = pgliteTemplate,
+): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
   const release = location === 'memory' ? async () => {} : await lockPGliteDirectory(location);
   try {
-    // Loaded on demand: a PostgreSQL deployment never pays for the WebAssembly build.
-    const { PGlite } = await import('@electric-sql/pglite');
+    // Loaded on demand: a PostgreSQL deployment never installs or loads the WebAssembly build.
+    const { PGlite, pg_trgm } = await loadPGlite(`pglite://${location} needs`);
     // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
-    const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
     const options = { extensions: { pg_trgm } };
-    const instance = location === 'memory' ? new PGlite(options) : new PGlite(location, options);
-    await instance.waitReady;
-    return { pglite: instance, release };
+    const open = async (loadDataDir: Blob | undefined) => {
+      const settings = loadDataDir ? { ...options, loadDataDir } : options;
+      const instance = location === 'memory' ? new PGlite(settings) : new PGlite(location, settings);
+      try {
+        await instance.waitReady;
+      } catch (err) {
+        await instance.close().catch(() => undefined);
+        throw err;
+      }
+      return instance;
+    };
+    // A new database starts from the cluster the build made and migrated, instead of running initdb
+    // and every migration (seconds of CPU). For another dbSchema the template's schema goes first;
+    // the migrations then run as on any database (pg_trgm, in public, is already there).
+    const cluster = isNewDatabase(location) ? await template().catch(() => undefined) : undefined;
+    if (!cluster) return { pglite: await open(undefined), release };
+    try {
+      const pglite = await open(cluster.tar);
+      try {
+        if (cluster.schema !== schema) await pglite.exec(`DROP SCHEMA IF EXISTS "${cluster.schema.replace(/"/g, '""')}" CASCADE`);
+      } catch (err) {
+        await pglite.close().catch(() => undefined);
+        throw err;
+      }
+      return { pglite, release };
+    } catch (err) {
+      logger?.warn({ err: { message: (err as Error)?.message } }, 'express-authlib: the pre-built embedded database did not start; running initdb');
+      await clearNewDatabase(location);
+      return { pglite: await open(undefined), release };
+    }
   } catch (err) {
     await release();
     throw err;
@@ -178,7 +222,7 @@ export async function connect(
   const dsn = dbDsn!;
   if (dsn.startsWith('pglite://')) {
     const location = dsn.slice('pglite://'.length);
-    const { pglite, release } = await openPGlite(location);
+    const { pglite, release } = await openPGlite(location, schema, logger);
     const root = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
     return {
       db: scoped(root, schema),
@@ -194,7 +238,7 @@ export async function connect(
     };
   }
 
-  const pool = new pg.Pool({
+  const pool = new (postgres().Pool)({
     connectionString: dsn,
     max: DEFAULT_POOL_SIZE,
     connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,

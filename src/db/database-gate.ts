@@ -3,6 +3,7 @@ import { AuthError, ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DatabaseHandle } from './database-handle.js';
 import { connect, type Connection } from './connect.js';
+import { MissingPackageError } from './load-pglite.js';
 import { migrateToLatest, migrationStatus } from './migrator.js';
 import { ensureRoles } from './roles-repository.js';
 import type { Database } from './schema.js';
@@ -17,6 +18,8 @@ export interface DatabaseGateOptions {
   autoMigrate: boolean;
   roles: readonly string[];
 }
+
+const elapsed = (since: number) => Math.round(performance.now() - since);
 
 /** After a failed start, how long requests answer 503 before the next attempt to reach the database. */
 export const RETRY_INTERVAL_MS = 1000;
@@ -84,12 +87,24 @@ export class DatabaseGate {
 
   async #start(): Promise<Kysely<Database>> {
     try {
-      this.#connection ??= await connect(this.opts, this.opts.dbSchema, this.logger);
+      const opening = performance.now();
+      if (!this.#connection) {
+        this.#connection = await connect(this.opts, this.opts.dbSchema, this.logger);
+        this.logger.debug({ kind: this.#connection.kind, ms: elapsed(opening) }, 'express-authlib: database open');
+      }
       const { root, db } = this.#connection;
       if (this.#closed) return db;
+      const migrating = performance.now();
       if (this.opts.autoMigrate) {
-        const applied = await migrateToLatest(root, this.opts.dbSchema);
-        if (applied.length > 0) this.logger.info({ migrations: applied }, 'express-authlib: applied migrations');
+        // Said before the work starts: a first start can take seconds, and silence looks like a hang.
+        const applied = await migrateToLatest(root, this.opts.dbSchema, (pending) =>
+          this.logger.info(
+            { pending: pending.length },
+            `express-authlib: applying ${pending.length} pending migration(s) to schema "${this.opts.dbSchema}" on ${this.#connection!.target}`,
+          ),
+        );
+        if (applied.length > 0) this.logger.debug({ migrations: applied }, 'express-authlib: applied migrations');
+        this.logger.debug({ applied: applied.length, ms: elapsed(migrating) }, 'express-authlib: schema current');
       } else {
         const pending = (await migrationStatus(root, this.opts.dbSchema)).filter((m) => !m.appliedAt);
         if (pending.length > 0) {
@@ -107,7 +122,8 @@ export class DatabaseGate {
       return db;
     } catch (err) {
       this.#failedAt = Date.now();
-      if (err instanceof AuthError) throw err;
+      // A missing optional package is a set-up mistake: its TypeError names the install command.
+      if (err instanceof AuthError || err instanceof MissingPackageError) throw err;
       if (isDatabaseUnavailable(err) || !this.#connection) {
         throw new ServiceUnavailableError(describeConnectionFailure(this.#connection, err), { cause: err });
       }

@@ -74,10 +74,15 @@ const RETRIES = 8;
 const pause = () => new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
 const isIntrospectionRace = (err: unknown) => ['3F000', '42P01', '42703'].includes(String((err as { code?: unknown })?.code));
 
-/** Applies every pending migration under Kysely's lock (safe when several processes start at once). Returns the names applied. */
-export async function migrateToLatest(root: Kysely<any>, schema: string): Promise<string[]> {
+/**
+ * Applies every pending migration under Kysely's lock (safe when several processes start at once).
+ * `onPending` hears the names found pending before any is applied. Returns the names applied.
+ */
+export async function migrateToLatest(root: Kysely<any>, schema: string, onPending?: (names: string[]) => void): Promise<string[]> {
   const applied = await appliedMigrations(root, schema);
-  if (applied && (await migrationNames(schema)).every((name) => applied.has(name))) return [];
+  const pending = (await migrationNames(schema)).filter((name) => !applied?.has(name));
+  if (pending.length === 0) return [];
+  onPending?.(pending);
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await migratorFor(root, schema).migrateToLatest();
     if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

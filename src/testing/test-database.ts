@@ -1,6 +1,6 @@
-import { PGlite } from '@electric-sql/pglite';
-import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { withPGliteLock } from '../db/pglite-dialect.js';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
+import { loadPGlite, PGLITE_PACKAGE } from '../db/load-pglite.js';
+import { withPGliteLock, type PGliteLike } from '../db/pglite-dialect.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE } from '../db/migrator.js';
 import { revocationChannel } from '../security/revocation.js';
 
@@ -13,7 +13,7 @@ const MIGRATED_ROLES = ['admin', 'user'];
  * booted by the first lease and closed when the last lease ends, so nothing outlives the tests.
  */
 interface Shared {
-  pglite: PGlite;
+  pglite: SharedPGlite;
   leases: number;
   /** Schemas of closed instances, emptied and migrated: the next instance starts without migrating. */
   free: string[];
@@ -26,7 +26,7 @@ let schemas = 0;
 
 /** A schema on the shared PGlite, lent to one test instance until `release`. */
 export interface SchemaLease {
-  readonly pglite: PGlite;
+  readonly pglite: SharedPGlite;
   readonly schema: string;
   /** Whether the schema was used before (already migrated). */
   readonly reused: boolean;
@@ -36,10 +36,43 @@ export interface SchemaLease {
   release(): Promise<void>;
 }
 
+/**
+ * The shared in-memory PGlite (with pg_trgm, as `pglite://memory` opens it), usable at once: each
+ * call waits for the package to load and the database to start. PGlite is imported as the tests
+ * import it (one copy, one compiled WebAssembly module); when it is not installed, every call
+ * rejects with a MissingPackageError naming the install command, and so does the instance's start.
+ */
+class SharedPGlite implements PGliteLike {
+  readonly #instance: Promise<PGlite>;
+
+  constructor() {
+    this.#instance = loadPGlite('express-authlib/testing runs on', `npm install --save-dev ${PGLITE_PACKAGE}`).then(
+      ({ PGlite, pg_trgm }) => new PGlite({ extensions: { pg_trgm } }),
+    );
+    this.#instance.catch(() => undefined); // reported by the calls that need it
+  }
+
+  async query<T>(sql: string, params?: unknown[]) {
+    return (await this.#instance).query<T>(sql, params);
+  }
+  async exec(sql: string) {
+    return (await this.#instance).exec(sql);
+  }
+  async listen(channel: string, callback: (payload: string) => void) {
+    return (await this.#instance).listen(channel, callback);
+  }
+  async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return (await this.#instance).transaction(work);
+  }
+  async close(): Promise<void> {
+    await (await this.#instance.catch(() => undefined))?.close();
+  }
+}
+
 /** Leases a schema: one used before when one is free, else a new name (migrated by the instance's start). */
 export function leaseSchema(): SchemaLease {
   // Constructed synchronously: queries wait for the WebAssembly start on their own.
-  const db: Shared = (shared ??= { pglite: new PGlite({ extensions: { pg_trgm } }), leases: 0, free: [], tables: new Map() });
+  const db: Shared = (shared ??= { pglite: new SharedPGlite(), leases: 0, free: [], tables: new Map() });
   db.leases += 1;
   const reusedSchema = db.free.pop();
   schemas += 1;
@@ -78,7 +111,7 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
  * it, so plain DELETEs in that order never trip a foreign key. `ordered: false` when foreign keys
  * form a cycle (no migration makes one today): the caller then truncates.
  */
-async function deleteOrder(pglite: PGlite, schema: string): Promise<{ tables: string[]; ordered: boolean }> {
+async function deleteOrder(pglite: SharedPGlite, schema: string): Promise<{ tables: string[]; ordered: boolean }> {
   const tables = (
     await pglite.query<{ name: string }>('SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND NOT (tablename = ANY($2))', [
       schema,

@@ -1,0 +1,122 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AuthManager } from '../src/index.js';
+import { openPGlite } from '../src/db/connect.js';
+import { LOCK_FILE } from '../src/db/pglite-lock.js';
+import { TEST_DSN } from './helpers/database.js';
+
+// A new embedded database starts from the cluster the build made and migrated
+// (dist/pglite-template-*.tar.br) instead of running initdb and every migration, which cost seconds
+// of CPU on every first start.
+const root = mkdtempSync(join(tmpdir(), 'authlib-template-'));
+let n = 0;
+const freshDir = () => join(root, `db${(n += 1)}`);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** initdb gives every cluster a random system identifier; copies of one template share it. */
+async function systemIdentifier(dir: string): Promise<string> {
+  const pglite = new PGlite(dir, { extensions: { pg_trgm } });
+  try {
+    const { rows } = await pglite.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
+    return rows[0]!.id;
+  } finally {
+    await pglite.close();
+  }
+}
+
+/** Starts and closes an AuthManager; returns its info lines. */
+async function startLines(dbDsn: string, dbSchema?: string): Promise<string[]> {
+  const lines: string[] = [];
+  const logger = { info: (_o: object, msg?: string) => lines.push(msg ?? ''), warn() {}, error() {}, debug() {} };
+  const auth = new AuthManager(null, { dbDsn, jwtSecret: 't'.repeat(32), logger, ...(dbSchema ? { dbSchema } : {}) });
+  await auth.ready;
+  await auth.close();
+  return lines;
+}
+
+async function rows(dir: string, query: string): Promise<unknown[]> {
+  const pglite = new PGlite(dir, { extensions: { pg_trgm } });
+  try {
+    return (await pglite.query(query)).rows;
+  } finally {
+    await pglite.close();
+  }
+}
+
+describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built cluster', () => {
+  it('two new directories are copies of one cluster, migrated already, and each opens again as an existing database', async () => {
+    const [a, b] = [freshDir(), freshDir()];
+    // The default schema comes migrated: the first start has nothing to apply.
+    expect(await startLines(`pglite://${a}`)).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
+    await startLines(`pglite://${b}`);
+    expect(await systemIdentifier(a)).toBe(await systemIdentifier(b));
+    const migrations = readdirSync(fileURLToPath(new URL('../sql/', import.meta.url))).filter((f) => /^\d{4}_.+\.sql$/.test(f));
+    expect(await rows(a, 'SELECT name FROM authlib.authlib_migrations ORDER BY name')).toEqual(migrations.map((f) => ({ name: f.replace(/\.sql$/, '') })));
+    // Reopened: the schema is there and current (nothing to apply), the data directory intact.
+    const lines: string[] = [];
+    const logger = { info: (_o: object, msg?: string) => lines.push(msg ?? ''), warn() {}, error() {}, debug() {} };
+    const auth = new AuthManager(null, { dbDsn: `pglite://${a}`, jwtSecret: 't'.repeat(32), logger });
+    await auth.ready;
+    const user = await auth.users.create({ username: 'templated', email: 'templated@example.com', password: 'correct horse battery' });
+    expect((await auth.users.findById(user.id))?.username).toBe('templated');
+    await auth.close();
+    expect(lines).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
+  }, 120_000);
+
+  it('another dbSchema: the schema of the template is dropped and the migrations run into the one asked for', async () => {
+    const dir = freshDir();
+    const lines = await startLines(`pglite://${dir}`, 'mine');
+    expect(lines[0]).toMatch(/^express-authlib: applying \d+ pending migration\(s\) to schema "mine"/);
+    const schemas = await rows(dir, "SELECT nspname FROM pg_namespace WHERE nspname IN ('authlib', 'mine') ORDER BY 1");
+    expect(schemas).toEqual([{ nspname: 'mine' }]);
+  }, 120_000);
+
+  it('a cluster that does not start is set aside: initdb runs instead, with one warning, in the same directory', async () => {
+    const dir = freshDir();
+    const warnings: string[] = [];
+    const logger = { info() {}, error() {}, debug() {}, warn: (_o: object, msg?: string) => warnings.push(msg ?? '') };
+    // A tar of one file PostgreSQL cannot start from.
+    const broken = async () => ({ tar: new Blob([tarOf('PG_VERSION', 'not a version\n')], { type: 'application/x-tar' }), schema: 'authlib' });
+    const { pglite, release } = await openPGlite(dir, 'authlib', logger, broken);
+    try {
+      expect((await pglite.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pglite.close();
+      await release();
+    }
+    expect(warnings).toEqual(['express-authlib: the pre-built embedded database did not start; running initdb']);
+    expect(readdirSync(dir)).not.toContain(LOCK_FILE);
+    expect(readdirSync(dir)).toContain('PG_VERSION');
+  }, 120_000);
+});
+
+/** A minimal ustar archive holding one file. */
+function tarOf(name: string, content: string): Uint8Array {
+  const data = Buffer.from(content);
+  const header = Buffer.alloc(512);
+  header.write(name, 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
+  header.write(
+    Math.floor(Date.now() / 1000)
+      .toString(8)
+      .padStart(11, '0') + '\0',
+    136,
+  );
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0' + '00', 257);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  const body = Buffer.alloc(Math.ceil(data.length / 512) * 512);
+  data.copy(body);
+  return new Uint8Array(Buffer.concat([header, body, Buffer.alloc(1024)]));
+}
