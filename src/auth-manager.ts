@@ -13,9 +13,8 @@ import { DEFAULT_HASHER, resolveOptions, type AuthManagerOptions, type ResolvedO
 import type { PasswordHasher } from './passwords/hasher.js';
 import { createRequireAuth, isAuthorized, isMiddlewareCall, type RequireAuthOptions } from './require-auth.js';
 import { permissionNeed, type Permissions } from './security/permissions.js';
-import { ipKeyGenerator } from 'express-rate-limit';
-import { createCounter, createLimiter } from './security/rate-limit.js';
-import { mailTargetOf } from './http/mail-target.js';
+import { createCounter } from './security/rate-limit.js';
+import { routeLimiters } from './http/route-limiters.js';
 import { SecondFactorLimit } from './security/second-factor-limit.js';
 import { appSetting, clientIpResolver, everyHopWarning } from './security/client-ip.js';
 import { Revocation } from './security/revocation.js';
@@ -24,6 +23,7 @@ import { loginThrottle } from './security/login-throttle.js';
 import { TokenFailureLimiter } from './security/token-failures.js';
 import { ApiTokenService } from './services/api-tokens.js';
 import { Authenticator, type AuthContext } from './services/authenticator.js';
+import type { GuardContext, GuardOptions, GuardResult } from './guard-options.js';
 import { readCredentials } from './http/credentials.js';
 import { resealLegacySecrets } from './security/reseal-secrets.js';
 import { MAX_IMPERSONATION_SECONDS } from './tokens/access-token.js';
@@ -81,43 +81,7 @@ export interface RequireAuth {
   (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
 }
 
-/** What `auth.guard` checks besides authentication; every part that is given must pass. */
-export interface GuardOptions {
-  /** Any one of these effective roles. */
-  roles?: string[];
-  /** Every one of these scopes, for an API token (access JWTs are not scope-limited). */
-  scopes?: string[];
-  /**
-   * An operation of the `permissions` option, as `requireAuth({ permission })`: with `group`, granted
-   * by the caller's roles in that group; alone, by site roles (never to a service key). One that
-   * `permissions` does not declare is never authorized.
-   */
-  operation?: string;
-  /** A group (id or slug) the caller must belong to, as `requireAuth({ group })`; it becomes the context's organization. */
-  group?: string;
-  /** With `group`: one of these roles inside it. */
-  groupRoles?: string[];
-}
-
-/** Who is calling, for the app's own decisions: the user, their groups, and the organization in question. */
-export interface GuardContext {
-  /** The calling user; null for a service key. */
-  user: AuthContext['user'] | null;
-  groups: AuthContext['groups'];
-  /** The group named by `group`, else the caller's only top-level group, else null. */
-  organization: GroupRef | null;
-}
-
-/** The result of `auth.guard`: never throws. */
-export interface GuardResult {
-  is_authenticated: boolean;
-  is_authorized: boolean;
-  auth: AuthContext | null;
-  /** Null when the token was not accepted. */
-  context: GuardContext | null;
-  error: AuthError | null;
-}
-
+export type { GuardContext, GuardOptions, GuardResult } from './guard-options.js';
 /**
  * `auth.users`: user management with the same rules as the HTTP endpoints (the last active admin
  * keeps the admin role, stays active and is not deleted).
@@ -332,20 +296,6 @@ export class AuthManager {
       this.#logger.error({ code: e?.code }, `express-authlib: start-up failed: ${String(e?.message ?? err)}`);
     });
 
-    const limiterDeps = { store: this.#database, clientIp, now: opts.now };
-    // A signed-in caller's failures count against its account, so one member of an office cannot
-    // spend the budget of everyone behind the same address; anonymous ones count per address.
-    const accountOrAddress = (req: IncomingMessage) => {
-      const userId = (req as { auth?: { user?: { id?: string } } }).auth?.user?.id;
-      return userId ? `u:${userId}` : `a:${ipKeyGenerator(clientIp(req))}`;
-    };
-    const limiter = (name: 'register' | 'refresh' | 'oauth' | 'oauthCallback' | 'mail' | 'passkey') => createLimiter(name, opts.rateLimit, limiterDeps);
-    // Per target address, whoever asks; keyed by a hash so the counters hold no addresses.
-    // The address is the one the route parsed and will mail (http/mail-target.ts), never another field.
-    const mailTarget = createLimiter('mailTarget', opts.rateLimit, limiterDeps, (req) => {
-      const email = mailTargetOf(req);
-      return email === undefined ? undefined : sha256(identityKey(email));
-    });
     const router = createRouter({
       users,
       sessions: this.#sessions,
@@ -385,18 +335,7 @@ export class AuthManager {
       mfa,
       passkeys,
       passkeySignIn,
-      limit: {
-        register: limiter('register'),
-        refresh: limiter('refresh'),
-        oauth: limiter('oauth'),
-        oauthCallback: limiter('oauthCallback'),
-        mail: limiter('mail'),
-        mailTarget,
-        code: createLimiter('code', opts.rateLimit, limiterDeps, accountOrAddress),
-        passkey: limiter('passkey'),
-        // Per inviting account (the route runs it after authentication), whatever the answer.
-        invitation: createLimiter('invitation', opts.rateLimit, limiterDeps, (req) => (req as { auth?: { user?: { id?: string } } }).auth?.user?.id),
-      },
+      limit: routeLimiters(opts.rateLimit, { store: this.#database, clientIp, now: opts.now }),
       logger: this.#logger,
       openapi: opts.openapi ? this.openapi() : undefined,
       jwks: opts.signingKeys.length > 0 ? this.jwks() : undefined,
