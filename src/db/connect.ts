@@ -25,6 +25,12 @@ export interface Connection {
    * connection dies. Undefined when there is nothing to listen with (a Kysely instance without `listenDsn`).
    */
   listen: Listen | undefined;
+  /**
+   * A connection of its own for migrations, without the per-query timeout: a migration may take
+   * long (an index on a large table, a busy server) and must not be cut off half-way like a request.
+   * Only for pools the library opened itself; an app's own pool or Kysely instance is used as it is.
+   */
+  migrations?: () => { root: Kysely<any>; close(): Promise<void> };
 }
 
 /** Starts listening; resolves with the function that stops. */
@@ -250,5 +256,25 @@ export async function connect(
   // An idle client losing its server must not crash the process; the next query reports it.
   guardPool(pool, logger);
   const root = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
-  return { db: scoped(root, schema), root, kind: 'postgres', target: describeDsn(dsn), close: () => root.destroy(), listen: dedicated ?? listenWithDsn(dsn) };
+  const migrations = () => {
+    const own = new (postgres().Pool)({
+      connectionString: dsn,
+      max: 2,
+      connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      application_name: 'express-authlib migrations',
+    });
+    guardPool(own, logger);
+    const migrationRoot = new Kysely<any>({ dialect: new PostgresDialect({ pool: own }) });
+    return { root: migrationRoot, close: () => migrationRoot.destroy() };
+  };
+  return {
+    db: scoped(root, schema),
+    root,
+    kind: 'postgres',
+    target: describeDsn(dsn),
+    close: () => root.destroy(),
+    listen: dedicated ?? listenWithDsn(dsn),
+    migrations,
+  };
 }

@@ -97,11 +97,15 @@ export class DatabaseGate {
       const migrating = performance.now();
       if (this.opts.autoMigrate) {
         // Said before the work starts: a first start can take seconds, and silence looks like a hang.
-        const applied = await migrateToLatest(root, this.opts.dbSchema, (pending) =>
-          this.logger.info(
-            { pending: pending.length },
-            `express-authlib: applying ${pending.length} pending migration(s) to schema "${this.opts.dbSchema}" on ${this.#connection!.target}`,
-          ),
+        const applied = await migrateToLatest(
+          root,
+          this.opts.dbSchema,
+          (pending) =>
+            this.logger.info(
+              { pending: pending.length },
+              `express-authlib: applying ${pending.length} pending migration(s) to schema "${this.opts.dbSchema}" on ${this.#connection!.target}`,
+            ),
+          this.#connection.migrations,
         );
         if (applied.length > 0) this.logger.debug({ migrations: applied }, 'express-authlib: applied migrations');
         this.logger.debug({ applied: applied.length, ms: elapsed(migrating) }, 'express-authlib: schema current');

@@ -78,16 +78,27 @@ const isIntrospectionRace = (err: unknown) => ['3F000', '42P01', '42703'].includ
  * Applies every pending migration under Kysely's lock (safe when several processes start at once).
  * `onPending` hears the names found pending before any is applied. Returns the names applied.
  */
-export async function migrateToLatest(root: Kysely<any>, schema: string, onPending?: (names: string[]) => void): Promise<string[]> {
+export async function migrateToLatest(
+  root: Kysely<any>,
+  schema: string,
+  onPending?: (names: string[]) => void,
+  /** A connection of the migrations' own (see Connection.migrations), used only when there is work. */
+  ownConnection?: () => { root: Kysely<any>; close(): Promise<void> },
+): Promise<string[]> {
   const applied = await appliedMigrations(root, schema);
   const pending = (await migrationNames(schema)).filter((name) => !applied?.has(name));
   if (pending.length === 0) return [];
   onPending?.(pending);
-  for (let attempt = 1; ; attempt++) {
-    const { error, results } = await migratorFor(root, schema).migrateToLatest();
-    if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-    if (attempt >= RETRIES || !isIntrospectionRace(error)) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
-    await pause();
+  const own = ownConnection?.();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const { error, results } = await migratorFor(own?.root ?? root, schema).migrateToLatest();
+      if (!error) return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+      if (attempt >= RETRIES || !isIntrospectionRace(error)) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+      await pause();
+    }
+  } finally {
+    await own?.close();
   }
 }
 
