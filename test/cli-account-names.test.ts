@@ -1,41 +1,16 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_DSN, dropSchema, rawQuery, uniqueSchema } from './helpers/database.js';
+import { cliRunner } from './helpers/cli-runner.js';
+import { TEST_DSN, dropSchema, rawQuery } from './helpers/database.js';
 
 // The built bin against a real database: `user create` leaves a trace, an id-shaped username is
 // refused and an id names only its own account, and `user verify` will not vouch for an address
 // while someone who may not own it still holds a way into the account (contract 5.3, "Ownership").
 
-const BIN = join(process.cwd(), 'bin', 'authlib.js');
-const dir = mkdtempSync(join(tmpdir(), 'authlib-names-'));
-const schema = uniqueSchema('clin');
-const pgliteDir = join(dir, 'db');
-const db = ['--dsn', TEST_DSN ?? `pglite://${pgliteDir}`, '--schema', schema];
+const { dir, schema, pgliteDir, ok, fails } = cliRunner('clin');
 const PASSWORD = 'operator passphrase 1';
-
-function authlib(args: string[], input?: string) {
-  const result = spawnSync(process.execPath, [BIN, ...args, ...db], { input, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function ok(args: string[], input?: string): string {
-  const r = authlib(args, input);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout;
-}
-
-function fails(args: string[], input?: string): string {
-  const r = authlib(args, input);
-  expect(r.code, r.stdout + r.stderr).toBe(1);
-  expect(r.stdout).toBe('');
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  return r.stderr.trim();
-}
 
 async function query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
   if (TEST_DSN) return rawQuery<T>(text, params);
@@ -77,7 +52,7 @@ describe('authlib and account names', { timeout: 600_000 }, () => {
   it('a username shaped like an id is refused; an id names its own account only, even once that account is gone', () => {
     const victim = idOf(create('victim'));
     for (const name of [victim, victim.toUpperCase(), victim.replaceAll('-', '')]) {
-      expect(fails(['user', 'create', '--username', name, '--email', `m${Math.random()}@example.com`, '--password-stdin'], `${PASSWORD}\n`)).toMatch(
+      expect(fails(['user', 'create', '--username', name, '--email', `m${Math.random()}@example.com`, '--password-stdin'], 1, `${PASSWORD}\n`)).toMatch(
         /username.*shaped like a user id/,
       );
     }

@@ -1,8 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import express from 'express';
@@ -10,7 +7,8 @@ import * as OTPAuth from 'otpauth';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthManager } from '../src/index.js';
-import { TEST_DSN, dropSchema, rawQuery, uniqueSchema } from './helpers/database.js';
+import { cliRunner } from './helpers/cli-runner.js';
+import { TEST_DSN, dropSchema, rawQuery } from './helpers/database.js';
 
 // The operator commands as an operator runs them (issue 22): the built bin against a real
 // database, then the app over HTTP to show the effect. A throttled login, a second factor locked
@@ -18,34 +16,8 @@ import { TEST_DSN, dropSchema, rawQuery, uniqueSchema } from './helpers/database
 // login succeeds, while the limits of everyone else stay. On PGlite the app and the CLI take
 // turns on one on-disk database (one writer at a time).
 
-const BIN = join(process.cwd(), 'bin', 'authlib.js');
-const dir = mkdtempSync(join(tmpdir(), 'authlib-operator-'));
-const schema = uniqueSchema('clio');
-const pgliteDir = join(dir, 'db');
-const db = ['--dsn', TEST_DSN ?? `pglite://${pgliteDir}`, '--schema', schema];
+const { dir, schema, pgliteDir, ok, fails } = cliRunner('clio');
 const PASSWORD = 'operator passphrase 1';
-
-function authlib(args: string[], input?: string) {
-  const result = spawnSync(process.execPath, [BIN, ...args, ...db], { input, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function ok(args: string[], input?: string): string {
-  const r = authlib(args, input);
-  expect(r.code, r.stderr).toBe(0);
-  return r.stdout;
-}
-
-/** A failure with exit `code` and one line on stderr, no stack; returns the line. */
-function fails(args: string[], code: 1 | 2): string {
-  const r = authlib(args);
-  expect(r.code, r.stdout + r.stderr).toBe(code);
-  expect(r.stdout).toBe('');
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).toMatch(/^authlib: /);
-  expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/);
-  return r.stderr.trim();
-}
 
 /** The app's clock: still, so a delay or a window never runs out on its own while the test works. */
 let clock = Date.now();
