@@ -2,7 +2,12 @@
 // side by side: every variant runs in its own process, pinned to one core, and the rounds are
 // interleaved (bare, guard A, guard B, ... then again) so that a slow moment of the machine
 // falls on all of them alike. `npm run bench`. Not part of `npm test`.
-//   BENCH_SECONDS (3) per measurement, BENCH_ROUNDS (3), BENCH_VARIANTS=a,b (a subset),
+// Two figures per variant, each a ratio to bare Express in the same round: req/s, and the server's
+// CPU time per request (its own CPU clock over the requests it served), which a busy machine
+// disturbs far less than throughput. The whole measurement runs BENCH_RUNS (2) times over the
+// same processes, and each run's medians are printed side by side, so a reader sees how stable
+// they are.
+//   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_VARIANTS=a,b (a subset),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -13,8 +18,9 @@ import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
 import { topFrames, type CpuProfile } from './profile.js';
 import { change, describeMachine, median, previousResults, saveResults } from './results.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
+const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const CONNECTIONS = 50;
 const DSN = BENCH_PG_DSN;
 // The server on the second core, the load generator on the first, when the machine has two.
@@ -36,6 +42,7 @@ interface Target {
 
 const jwtHeader = (t: Target) => ({ authorization: `Bearer ${t.token}` });
 const LIBRARY: Array<[string, string, (t: Target) => Record<string, string>]> = [
+  ['mounted', 'the library mounted, this route not guarded', jwtHeader],
   ['requireAuth-jwt', 'requireAuth(), access JWT', jwtHeader],
   ['requireAuth-jwt-eddsa', 'requireAuth(), access JWT (EdDSA signingKeys)', jwtHeader],
   ['requireAuth-jwt-es256', 'requireAuth(), access JWT (ES256 signingKeys)', jwtHeader],
@@ -45,6 +52,7 @@ const LIBRARY: Array<[string, string, (t: Target) => Record<string, string>]> = 
   ['requireAuth-permission-group', 'requireAuth({ permission, group }), access JWT', jwtHeader],
 ];
 const PEERS: Array<[string, string]> = [
+  ['noop', 'a no-op middleware (reads the header, sets req.auth)'],
   ['express-jwt', 'express-jwt 8 (signature only)'],
   ['passport-jwt', 'passport-jwt 4 (signature only)'],
   ['fast-jwt', 'fast-jwt 6 with its verify cache'],
@@ -76,7 +84,22 @@ async function start(v: Variant): Promise<Target> {
 async function load(port: number, headers: Record<string, string>, duration: number) {
   const result = await autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: CONNECTIONS, duration, headers });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total };
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** The server's CPU time per request, µs. */
+  cpu: number;
+}
+
+/** One measurement: the load, and the server's CPU clock read before and after it. */
+async function measure(t: Target, headers: Record<string, string>, duration: number): Promise<Sample> {
+  const before = await cpuOf(t.child);
+  const { requests, ...rest } = await load(t.port, headers, duration);
+  return { ...rest, cpu: ((await cpuOf(t.child)) - before) / requests };
 }
 
 function ask<T>(child: ChildProcess, question: string): Promise<T> {
@@ -86,17 +109,23 @@ function ask<T>(child: ChildProcess, question: string): Promise<T> {
   });
 }
 const rssOf = async (child: ChildProcess) => (await ask<{ rss: number }>(child, 'rss')).rss;
+const cpuOf = async (child: ChildProcess) => (await ask<{ cpu: number }>(child, 'cpu')).cpu;
 
 // Start every target first (idle processes cost nothing but memory), warm each up, then interleave.
 const targets = new Map<Variant, Target>();
 for (const v of variants) targets.set(v, await start(v));
 for (const v of variants) await load(targets.get(v)!.port, v.headers(targets.get(v)!), 1);
 
-const samples = new Map<Variant, Array<{ rps: number; p50: number; p99: number }>>(variants.map((v) => [v, []]));
-for (let round = 0; round < ROUNDS; round++) {
-  // Rotate the order each round so that no variant always follows the same one.
-  const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
-  for (const v of order) samples.get(v)!.push(await load(targets.get(v)!.port, v.headers(targets.get(v)!), SECONDS));
+// runs[r]: each variant's samples of run r.
+const runs: Array<Map<Variant, Sample[]>> = [];
+for (let run = 0; run < RUNS; run++) {
+  const samples = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order each round so that no variant always follows the same one.
+    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+    for (const v of order) samples.get(v)!.push(await measure(targets.get(v)!, v.headers(targets.get(v)!), SECONDS));
+  }
+  runs.push(samples);
 }
 // BENCH_PROFILE=1: one more measurement of each variant under a CPU profile, and its top frames.
 const profiles = new Map<Variant, ReturnType<typeof topFrames>>();
@@ -122,33 +151,66 @@ interface Row {
   rps: number;
   p50_ms: number;
   p99_ms: number;
-  ratio: number;
+  /** req/s as a ratio to bare Express, the median of the first run's rounds (then each later run's). */
+  ratios: number[];
+  /** The server's CPU µs per request, each run's median. */
+  cpu_us: number[];
+  /** Bare Express's CPU per request over this variant's (1 = costs nothing more), per run. */
+  cpu_ratios: number[];
   rss_mb: number;
+  /** The first run's ratio, for the comparison with the last saved run. */
+  ratio: number;
 }
-const bareRps = median(samples.get(variants[0]!)!.map((s) => s.rps));
+const bare = variants[0]!;
+const round3 = (n: number) => Number(n.toFixed(3));
 const rows: Row[] = variants.map((v) => {
-  const s = samples.get(v)!;
-  const rps = median(s.map((x) => x.rps));
+  const all = runs.flatMap((r) => r.get(v)!);
+  const ratios = runs.map((r) => round3(median(r.get(v)!.map((x) => x.rps)) / median(r.get(bare)!.map((x) => x.rps))));
+  const cpu = runs.map((r) => median(r.get(v)!.map((x) => x.cpu)));
+  const cpuRatios = runs.map((r, i) => round3(median(r.get(bare)!.map((x) => x.cpu)) / cpu[i]!));
   return {
     variant: v.name,
     label: v.label,
     database: v.database,
-    rps: Math.round(rps),
-    p50_ms: median(s.map((x) => x.p50)),
-    p99_ms: median(s.map((x) => x.p99)),
-    ratio: Number((rps / bareRps).toFixed(3)),
+    rps: Math.round(median(all.map((x) => x.rps))),
+    p50_ms: median(all.map((x) => x.p50)),
+    p99_ms: median(all.map((x) => x.p99)),
+    ratios,
+    cpu_us: cpu.map((c) => Number(c.toFixed(1))),
+    cpu_ratios: cpuRatios,
     rss_mb: Math.round(rss.get(v)! / 2 ** 20),
+    ratio: ratios[0]!,
   };
 });
 
 const previous = previousResults<{ rows: Row[] }>('require-auth');
 const before = (r: Row) => previous?.rows.find((p) => p.variant === r.variant && p.database === r.database)?.ratio;
-console.log(`\nGET /hello, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${SECONDS} s, server pinned to one core; ${describeMachine()}`);
-console.log('guard                                           database   req/s   p50 ms  p99 ms  RSS MB  ratio to bare  vs last run');
+const list = (xs: number[], digits = 2) => xs.map((x) => x.toFixed(digits)).join(' / ');
+console.log(
+  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} interleaved rounds of ${SECONDS} s, server pinned to one core; ${describeMachine()}`,
+);
+console.log("Ratios to bare Express in the same round, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
+console.log('guard                                           database   req/s  p99 ms  RSS MB  req/s ratio   CPU µs/req   CPU ratio    vs last run');
 for (const r of rows) {
   console.log(
-    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p50_ms).padStart(6)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${r.ratio.toFixed(2).padStart(12)}x  ${change(r.ratio, before(r))}`,
+    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${list(r.ratios).padStart(11)}  ${list(r.cpu_us, 1).padStart(11)}  ${list(r.cpu_ratios).padStart(11)}  ${change(r.ratio, before(r))}`,
   );
+}
+// The issue's goals, each as the two figures it compares (per run), on each database.
+const find = (variant: string, database: Database) => rows.find((r) => r.variant === variant && r.database === database);
+const versus = (label: string, a: Row | undefined, b: Row | undefined) => {
+  if (!a || !b) return;
+  const rps = a.ratios.map((x, i) => x / b.ratios[i]!);
+  const cpu = a.cpu_ratios.map((x, i) => x / b.cpu_ratios[i]!);
+  console.log(`${label.padEnd(62)} req/s ${list(rps)}   CPU ${list(cpu)}`);
+};
+console.log('');
+for (const database of databases) {
+  versus(`unguarded route with the library mounted / bare (${database})`, find('mounted', database), find('bare', 'none'));
+  versus(`unguarded route with the library mounted / no-op middleware (${database})`, find('mounted', database), find('noop', 'none'));
+  versus(`requireAuth() JWT / fast-jwt (${database})`, find('requireAuth-jwt', database), find('fast-jwt', 'none'));
+  versus(`requireAuth({ roles }) / fast-jwt (${database})`, find('requireAuth-roles', database), find('fast-jwt', 'none'));
+  versus(`requireAuth() API token / JWT (${database})`, find('requireAuth-api-token', database), find('requireAuth-jwt', database));
 }
 // The verified-token cache makes the signature's cost a one-off per token: the algorithms should be within a few percent.
 for (const database of databases) {
@@ -162,4 +224,4 @@ for (const [v, frames] of profiles) {
   console.log(`\nCPU profile, ${v.label} (${v.database}): self time as a share of busy time`);
   for (const f of frames) console.log(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
 }
-saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, rows });
+saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs: RUNS, rows });

@@ -30,6 +30,7 @@ let auth: AuthManager | undefined;
 // Compared with and without the library mounted (but not guarding it), it shows what the library
 // costs routes it does not guard.
 const asyncHost = variant.endsWith('-async');
+// `mounted`: the library mounted on the app (its endpoints under basePath) while /hello is not guarded.
 const mounted = variant.startsWith('mounted');
 
 const library = variant.startsWith('requireAuth') || mounted;
@@ -53,7 +54,7 @@ if (library) {
   apiToken = (await auth.apiTokens.create(user.id, { name: 'bench' })).token;
 }
 
-if (!library && variant !== 'bare' && variant !== 'bare-async') {
+if (!library && variant !== 'bare' && variant !== 'bare-async' && variant !== 'noop') {
   // The peers verify a token of exactly the shape the library issues, minted here so that their
   // process holds no database (its memory is theirs alone).
   token = jwt.sign({ sub: randomBytes(16).toString('hex'), roles: ['user'], jti: randomBytes(16).toString('base64url'), ver: 0, sid: 'x' }, secret, {
@@ -67,7 +68,15 @@ if (!library && variant !== 'bare' && variant !== 'bare-async') {
 switch (variant) {
   case 'bare':
   case 'bare-async':
+  case 'mounted':
   case 'mounted-async':
+    break;
+  case 'noop':
+    // What any guard costs at least: read the header, set req.auth, call next.
+    guard = (req, _res, next) => {
+      (req as { auth?: unknown }).auth = { token: req.headers.authorization };
+      next();
+    };
     break;
   case 'requireAuth-jwt':
   case 'requireAuth-jwt-eddsa':
@@ -162,6 +171,11 @@ const server = app.listen(0, '127.0.0.1', async () => {
 const inspector = new Session();
 process.on('message', async (msg) => {
   if (msg === 'rss') process.send?.({ rss: process.memoryUsage().rss });
+  // The process's own CPU clock (user + system, µs): what a request costs the server, whatever else the machine does.
+  if (msg === 'cpu') {
+    const used = process.cpuUsage();
+    process.send?.({ cpu: used.user + used.system });
+  }
   if (msg === 'profile-start') {
     inspector.connect();
     await inspector.post('Profiler.enable');

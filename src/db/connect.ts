@@ -142,6 +142,20 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
 }
 
 /**
+ * What the library's own embedded database runs with, as command-line settings: they take
+ * precedence over postgresql.conf without rewriting it, so a directory keeps whatever its owner put
+ * there. PostgreSQL's defaults are sized for a server of its own; inside an app's process:
+ * - shared_buffers 16 MB, not 128 MB: the pages already sit in memory (pglite://memory) or in the
+ *   operating system's cache (a directory), so a large buffer pool mostly holds a second copy
+ *   (about 115 MB of resident memory saved, measured by bench/pglite-memory.ts);
+ * - max_wal_size 64 MB, not 1 GB: in memory, WAL files are the process's own memory, so write-heavy
+ *   use must checkpoint long before a gigabyte of them piles up; min_wal_size 32 MB (two 16 MB
+ *   segments, the least PostgreSQL accepts) keeps fewer recycled ones.
+ * An app that wants other settings passes its own PGlite instance (`db`).
+ */
+export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB', '-c', 'max_wal_size=64MB', '-c', 'min_wal_size=32MB'];
+
+/**
  * Opens an embedded database; on disk, under the directory's one-writer lock (`release` gives it
  * up). `template` gives the cluster a new database starts from (tests pass a broken one).
  */
@@ -156,7 +170,7 @@ export async function openPGlite(
     // Loaded on demand: a PostgreSQL deployment never installs or loads the WebAssembly build.
     const { PGlite, pg_trgm } = await loadPGlite(`pglite://${location} needs`);
     // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
-    const options = { extensions: { pg_trgm } };
+    const options = { extensions: { pg_trgm }, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] };
     const open = async (loadDataDir: Blob | undefined) => {
       const settings = loadDataDir ? { ...options, loadDataDir } : options;
       const instance = location === 'memory' ? new PGlite(settings) : new PGlite(location, settings);
