@@ -49,6 +49,7 @@ import { PasskeyService } from './services/passkeys.js';
 import { MailDispatcher } from './mail/mailer.js';
 import { createErrorHandler, type ErrorHandler, type ErrorHandlerOptions } from './http/error-handler.js';
 import { identityKey } from './identity-key.js';
+import { normalizeId } from './id-shape.js';
 import { groupsApi, type Groups } from './groups-api.js';
 import { GroupAccess } from './services/group-access.js';
 import { GroupService } from './services/groups.js';
@@ -224,25 +225,31 @@ export class AuthManager {
     const events = new EventService(ctx);
     const limitResets = new LimitResetService(ctx);
     // Methods bound one by one: `auth.users` is the user service and the admin operations as one surface.
+    // Every id argument enters here: its one spelling (lower case) is what the services see.
     this.users = {
       create: (input) => userAdmin.create(input),
-      findById: (id) => users.findById(id),
+      findById: (id) => users.findById(normalizeId(id)),
       findByIdentifier: (identifier) => users.findByIdentifier(identifier),
-      setRoles: (id, list) => users.setRoles(id, list),
-      setActive: (id, active) => users.setActive(id, active),
-      setPassword: (id, password) => users.setPassword(id, password),
+      setRoles: (id, list) => users.setRoles(normalizeId(id), list),
+      setActive: (id, active) => users.setActive(normalizeId(id), active),
+      setPassword: (id, password) => users.setPassword(normalizeId(id), password),
       list: (input) => userAdmin.list(input),
-      detail: (id) => userAdmin.detail(id),
-      update: (id, patch) => userAdmin.update(id, patch),
-      delete: (id) => userAdmin.delete(id),
-      verifyEmail: (id, options) => userAdmin.verifyEmail(id, options),
-      unlock: (id) => limitResets.unlock(id),
-      impersonate: (adminId, userId, options) => impersonation.impersonate(adminId, userId, options),
+      detail: (id) => userAdmin.detail(normalizeId(id)),
+      update: (id, patch) => userAdmin.update(normalizeId(id), patch),
+      delete: (id) => userAdmin.delete(normalizeId(id)),
+      verifyEmail: (id, options) => userAdmin.verifyEmail(normalizeId(id), options),
+      unlock: (id) => limitResets.unlock(normalizeId(id)),
+      impersonate: (adminId, userId, options) => impersonation.impersonate(normalizeId(adminId), normalizeId(userId), options),
     };
     this.roles = { list: () => roles.list(), create: (name) => roles.create(name), delete: (name) => roles.delete(name) };
     this.events = { list: (input) => events.list(input) };
     this.rateLimits = { reset: (target) => limitResets.reset(target) };
-    this.apiTokens = apiTokens;
+    // API-token ids are base62 and case-sensitive: only the user id has a canonical spelling.
+    this.apiTokens = {
+      create: (userId, input, origin, minter) => apiTokens.create(normalizeId(userId), input, origin, minter),
+      list: (userId) => apiTokens.list(normalizeId(userId)),
+      revoke: (userId, tokenId, origin) => apiTokens.revoke(normalizeId(userId), tokenId, origin),
+    };
     const groupAccess = new GroupAccess(ctx);
     const groups = new GroupService(ctx, groupAccess);
     const groupMembers = new GroupMemberService(ctx, groupAccess);
@@ -262,12 +269,18 @@ export class AuthManager {
     const passkeys = new PasskeyService(ctx, passkeyChallenges);
     const passkeySignIn = new PasskeySignIn(ctx, passkeys, passkeyChallenges, this.#sessions, challenges);
     this.passkeys = {
-      list: (userId) => passkeys.list(userId),
-      rename: (userId, passkeyId, name, origin) => passkeys.rename(userId, passkeyId, name, origin),
-      remove: (userId, passkeyId, origin) => passkeys.remove(userId, passkeyId, origin),
+      list: (userId) => passkeys.list(normalizeId(userId)),
+      rename: (userId, passkeyId, name, origin) => passkeys.rename(normalizeId(userId), normalizeId(passkeyId), name, origin),
+      remove: (userId, passkeyId, origin) => passkeys.remove(normalizeId(userId), normalizeId(passkeyId), origin),
     };
     const integrations = new IntegrationService(ctx, identities);
-    this.integrations = integrations;
+    this.integrations = {
+      set: (userId, connector, input, origin) => integrations.set(normalizeId(userId), connector, input, origin),
+      get: (userId, connector) => integrations.get(normalizeId(userId), connector),
+      list: (userId) => integrations.list(normalizeId(userId)),
+      has: (userId, connector) => integrations.has(normalizeId(userId), connector),
+      delete: (userId, connector, origin) => integrations.delete(normalizeId(userId), connector, origin),
+    };
     // Guards that name a group, and service keys, find groups here; memberships come with each cached user.
     const directory = new GroupDirectory((idOrSlug) => this.#database.run((db) => findLineage(db, idOrSlug)));
     revocation.onGroupsChanged(() => directory.clear());
@@ -276,7 +289,10 @@ export class AuthManager {
     this.#permissions = opts.permissions;
     this.requireAuth = this.#requireAuthFactory();
     const userSessions = new UserSessionService(ctx);
-    this.sessions = { list: (userId) => userSessions.list(userId), revoke: (userId, sessionId) => userSessions.revoke(userId, sessionId) };
+    this.sessions = {
+      list: (userId) => userSessions.list(normalizeId(userId)),
+      revoke: (userId, sessionId) => userSessions.revoke(normalizeId(userId), normalizeId(sessionId)),
+    };
     this.#introspector = new Introspector(opts, this.#authenticator, apiTokens);
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
@@ -440,7 +456,7 @@ export class AuthManager {
 
   /** A fresh login for `userId`: `{ token, refresh_token }`. */
   issueTokens(userId: string): Promise<TokenPair> {
-    return this.#sessions.issueTokens(userId);
+    return this.#sessions.issueTokens(normalizeId(userId));
   }
 
   /**

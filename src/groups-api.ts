@@ -1,4 +1,5 @@
 import { ForbiddenError, NotFoundError } from './errors.js';
+import { normalizeId } from './id-shape.js';
 import type { EventOrigin } from './security/audit.js';
 import type { ApiTokenInfo, CreatedApiToken } from './services/api-tokens.js';
 import type { Actor, Group } from './services/group-access.js';
@@ -79,9 +80,10 @@ export function groupsApi(d: {
   users: UserService;
   adminRole: string;
 }): Groups {
+  // Ids enter here: an id in either case becomes its one spelling (a slug stays a slug).
   const as = async (options?: GroupCallOptions): Promise<[Actor, EventOrigin | undefined]> => {
     if (options?.actor === undefined) return ['system', undefined];
-    const user = await d.users.findById(options.actor);
+    const user = await d.users.findById(normalizeId(options.actor));
     if (!user) throw new NotFoundError('user not found');
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     return [{ id: user.id, siteAdmin: user.roles.includes(d.adminRole) }, { actorId: user.id }];
@@ -92,27 +94,27 @@ export function groupsApi(d: {
   const page = (o?: GroupPageOptions) => ({ limit: o?.limit, offset: o?.offset });
   return {
     create: (input, o) => acting(o, (actor, origin) => d.groups.create(actor, input, origin)),
-    get: (id, o) => acting(o, (actor) => d.groups.get(actor, id)),
+    get: (id, o) => acting(o, (actor) => d.groups.get(actor, normalizeId(id))),
     list: (o) => acting(o, (actor) => d.groups.list(actor, page(o))),
-    update: (id, patch, o) => acting(o, (actor, origin) => d.groups.update(actor, id, patch, origin)),
-    delete: (id, o) => acting(o, (actor, origin) => d.groups.delete(actor, id, origin)),
-    listMembers: (id, o) => acting(o, (actor) => d.members.list(actor, id, page(o))),
-    addMember: (id, input, o) => acting(o, (actor, origin) => d.members.add(actor, id, input, origin)),
-    invite: (id, input, o) => acting(o, (actor, origin) => d.invitations.invite(actor, id, input, origin)),
-    invitations: (userId) => d.invitations.list(userId),
-    acceptInvitation: (userId, invitationId) => d.invitations.accept(userId, invitationId, { actorId: userId }),
-    declineInvitation: (userId, invitationId) => d.invitations.decline(userId, invitationId, { actorId: userId }),
-    removeMember: (id, userId, o) => acting(o, (actor, origin) => d.members.remove(actor, id, userId, origin)),
-    setMemberRoles: (id, userId, roles, o) => acting(o, (actor, origin) => d.members.setRoles(actor, id, userId, roles, origin)),
-    addChild: (id, child, o) => acting(o, (actor, origin) => d.groups.addChild(actor, id, child, origin)),
-    removeChild: (id, child, o) => acting(o, (actor, origin) => d.groups.removeChild(actor, id, child, origin)),
-    groupsOf: (userId) => d.members.groupsOf(userId),
-    membershipsOf: (userId) => d.members.membershipsOf(userId),
-    resolve: (id) => d.groups.resolve(id),
+    update: (id, patch, o) => acting(o, (actor, origin) => d.groups.update(actor, normalizeId(id), patch, origin)),
+    delete: (id, o) => acting(o, (actor, origin) => d.groups.delete(actor, normalizeId(id), origin)),
+    listMembers: (id, o) => acting(o, (actor) => d.members.list(actor, normalizeId(id), page(o))),
+    addMember: (id, input, o) => acting(o, (actor, origin) => d.members.add(actor, normalizeId(id), input, origin)),
+    invite: (id, input, o) => acting(o, (actor, origin) => d.invitations.invite(actor, normalizeId(id), input, origin)),
+    invitations: (userId) => d.invitations.list(normalizeId(userId)),
+    acceptInvitation: (userId, invitationId) => d.invitations.accept(normalizeId(userId), normalizeId(invitationId), { actorId: normalizeId(userId) }),
+    declineInvitation: (userId, invitationId) => d.invitations.decline(normalizeId(userId), normalizeId(invitationId), { actorId: normalizeId(userId) }),
+    removeMember: (id, userId, o) => acting(o, (actor, origin) => d.members.remove(actor, normalizeId(id), normalizeId(userId), origin)),
+    setMemberRoles: (id, userId, roles, o) => acting(o, (actor, origin) => d.members.setRoles(actor, normalizeId(id), normalizeId(userId), roles, origin)),
+    addChild: (id, child, o) => acting(o, (actor, origin) => d.groups.addChild(actor, normalizeId(id), normalizeId(child), origin)),
+    removeChild: (id, child, o) => acting(o, (actor, origin) => d.groups.removeChild(actor, normalizeId(id), normalizeId(child), origin)),
+    groupsOf: (userId) => d.members.groupsOf(normalizeId(userId)),
+    membershipsOf: (userId) => d.members.membershipsOf(normalizeId(userId)),
+    resolve: (id) => d.groups.resolve(normalizeId(id)),
     serviceKeys: {
-      create: (id, input, o) => acting(o, (actor, origin) => d.serviceKeys.create(actor, id, input, origin)),
-      list: (id, o) => acting(o, (actor) => d.serviceKeys.list(actor, id)),
-      revoke: (id, tokenId, o) => acting(o, (actor, origin) => d.serviceKeys.revoke(actor, id, tokenId, origin)),
+      create: (id, input, o) => acting(o, (actor, origin) => d.serviceKeys.create(actor, normalizeId(id), input, origin)),
+      list: (id, o) => acting(o, (actor) => d.serviceKeys.list(actor, normalizeId(id))),
+      revoke: (id, tokenId, o) => acting(o, (actor, origin) => d.serviceKeys.revoke(actor, normalizeId(id), tokenId, origin)),
     },
   };
 }

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from 'kysely';
 import { identityKey } from '../identity-key.js';
+import { isWrittenId } from '../id-shape.js';
 import type { Database, NewUserRow, UserRow } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -12,12 +13,11 @@ export interface UserRecord extends UserRow {
   in_groups: boolean;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether `id` can be a user id; anything else would make PostgreSQL raise instead of finding nothing. */
-export function isUserId(id: unknown): id is string {
-  return typeof id === 'string' && UUID.test(id);
-}
+/**
+ * Whether `id` can be a user id (hyphenated, either case); anything else would make PostgreSQL
+ * raise, or name an id in a spelling the rest of the library does not accept, instead of finding nothing.
+ */
+export const isUserId = isWrittenId;
 
 export { identityKey };
 

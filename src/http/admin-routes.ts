@@ -11,6 +11,7 @@ import { adminOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { queryParams, wholeNumber } from './query.js';
 import { sendJson } from './respond.js';
+import { idParam, param } from './path-params.js';
 import { caller, type Handler, type Req, type Routes } from './types.js';
 
 export interface AdminRouteDeps {
@@ -29,8 +30,6 @@ export interface AdminRouteDeps {
 // Admin-created users need an email; the service validates every field and drops unknown ones.
 const createSchema = z.object({ email: z.string() }).loose();
 
-const param = (req: Req, name: string) => req.params?.[name] ?? '';
-
 /** `/admin/*` (users, roles, audit events) and `POST /{user}/impersonate`: admins only, each change audited with the admin as actor. */
 export function mountAdminRoutes(router: Routes, d: AdminRouteDeps): void {
   const admin = [d.authenticate, adminOnly(d.adminRole)];
@@ -48,20 +47,20 @@ export function mountAdminRoutes(router: Routes, d: AdminRouteDeps): void {
   });
 
   router.get('/admin/users/:id', ...admin, async (req, res) => {
-    sendJson(res, 200, await d.userAdmin.detail(param(req, 'id')));
+    sendJson(res, 200, await d.userAdmin.detail(idParam(req, 'id')));
   });
 
   router.patch('/admin/users/:id', ...admin, async (req, res) => {
-    sendJson(res, 200, { user: await d.userAdmin.update(param(req, 'id'), bodyObject(req), d.origin(req)) });
+    sendJson(res, 200, { user: await d.userAdmin.update(idParam(req, 'id'), bodyObject(req), d.origin(req)) });
   });
 
   router.delete('/admin/users/:id', ...admin, async (req, res) => {
-    await d.userAdmin.delete(param(req, 'id'), d.origin(req));
+    await d.userAdmin.delete(idParam(req, 'id'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
   router.post('/admin/users/:id/logout-all', ...admin, async (req, res) => {
-    await d.sessions.logoutAll(param(req, 'id'), d.origin(req));
+    await d.sessions.logoutAll(idParam(req, 'id'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
@@ -89,7 +88,7 @@ export function mountAdminRoutes(router: Routes, d: AdminRouteDeps): void {
     const { duration } = bodyObject(req) as { duration?: number };
     const auth = caller(req);
     const adminId = auth.user.id;
-    const target = param(req, 'user') === 'me' ? adminId : param(req, 'user');
+    const target = idParam(req, 'user') === 'me' ? adminId : idParam(req, 'user');
     // Bound to the admin's login (or API token) that asks, so ending it ends the impersonation too.
     const login = auth.method === 'api_token' ? { apiTokenId: auth.token_id } : { sessionId: d.sessionOf(req) };
     const result = await d.impersonation.impersonate(adminId, target, { duration }, d.origin(req), login);

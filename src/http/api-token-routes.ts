@@ -11,6 +11,7 @@ import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
 import type { Handler, Req, Routes } from './types.js';
+import { idParam } from './path-params.js';
 import type { EventOrigin } from '../security/audit.js';
 
 export const createSchema = z.object({
@@ -51,7 +52,7 @@ export function mountApiTokenRoutes(router: Routes, d: ApiTokenRouteDeps): void 
   });
 
   router.delete('/:user/api-tokens/:tokenId', d.authenticate, accessTokenOnly, async (req, res) => {
-    await d.apiTokens.revoke(await targetUser(req), req.params?.tokenId ?? '', d.origin(req));
+    await d.apiTokens.revoke(await targetUser(req), idParam(req, 'tokenId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

@@ -15,6 +15,7 @@ import { sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
 import { NotFoundError } from '../errors.js';
 import { caller, type Handler, type Req, type Routes } from './types.js';
+import { idParam } from './path-params.js';
 
 export interface GroupRouteDeps {
   groups: GroupService;
@@ -37,8 +38,6 @@ export const serviceKeySchema = z.object({
 
 export const childSchema = z.object({ child_id: z.string().min(1).max(100) });
 
-const param = (req: Req, name: string) => req.params?.[name] ?? '';
-
 /** `/groups/*` and `GET /{user}/groups`: access JWTs only (an API token gets 403), each change audited with the caller as actor. */
 export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
   const signedIn = [d.authenticate, accessTokenOnly];
@@ -48,7 +47,7 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
     return { id: auth.user.id, siteAdmin: auth.user.roles.includes(d.adminRole) };
   };
   // `me` stands for the caller in member paths, as in `/{user}/...` paths.
-  const memberId = (req: Req) => (param(req, 'userId') === 'me' ? caller(req).user.id : param(req, 'userId'));
+  const memberId = (req: Req) => (idParam(req, 'userId') === 'me' ? caller(req).user.id : idParam(req, 'userId'));
   const page = (req: Req) => {
     const q = queryParams(req, ['limit', 'offset']);
     return { limit: wholeNumber(q.limit, 'limit'), offset: wholeNumber(q.offset, 'offset') };
@@ -64,51 +63,51 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
   });
 
   router.get('/groups/:id', ...signedIn, async (req, res) => {
-    sendJson(res, 200, await d.groups.get(actor(req), param(req, 'id')));
+    sendJson(res, 200, await d.groups.get(actor(req), idParam(req, 'id')));
   });
 
   router.patch('/groups/:id', ...signedIn, async (req, res) => {
-    const group = await d.groups.update(actor(req), param(req, 'id'), bodyObject(req), d.origin(req));
+    const group = await d.groups.update(actor(req), idParam(req, 'id'), bodyObject(req), d.origin(req));
     sendJson(res, 200, { group });
   });
 
   router.delete('/groups/:id', ...signedIn, async (req, res) => {
-    await d.groups.delete(actor(req), param(req, 'id'), d.origin(req));
+    await d.groups.delete(actor(req), idParam(req, 'id'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
   router.get('/groups/:id/members', ...signedIn, async (req, res) => {
-    sendJson(res, 200, await d.groupMembers.list(actor(req), param(req, 'id'), page(req)));
+    sendJson(res, 200, await d.groupMembers.list(actor(req), idParam(req, 'id'), page(req)));
   });
 
   router.post('/groups/:id/members', ...signedIn, async (req, res) => {
-    sendJson(res, 201, await d.groupMembers.add(actor(req), param(req, 'id'), bodyObject(req), d.origin(req)));
+    sendJson(res, 201, await d.groupMembers.add(actor(req), idParam(req, 'id'), bodyObject(req), d.origin(req)));
   });
 
   // 202 and the same body whether or not the account exists: nothing here tells who has an account.
   router.post('/groups/:id/invitations', ...signedIn, d.limit.invitation, async (req, res) => {
-    await d.invitations.invite(actor(req), param(req, 'id'), bodyObject(req), d.origin(req));
+    await d.invitations.invite(actor(req), idParam(req, 'id'), bodyObject(req), d.origin(req));
     sendJson(res, 202, { success: true });
   });
 
   router.patch('/groups/:id/members/:userId', ...signedIn, async (req, res) => {
     const { roles } = bodyObject(req) as { roles: string[] };
-    sendJson(res, 200, await d.groupMembers.setRoles(actor(req), param(req, 'id'), memberId(req), roles, d.origin(req)));
+    sendJson(res, 200, await d.groupMembers.setRoles(actor(req), idParam(req, 'id'), memberId(req), roles, d.origin(req)));
   });
 
   router.delete('/groups/:id/members/:userId', ...signedIn, async (req, res) => {
-    await d.groupMembers.remove(actor(req), param(req, 'id'), memberId(req), d.origin(req));
+    await d.groupMembers.remove(actor(req), idParam(req, 'id'), memberId(req), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
   router.post('/groups/:id/children', ...signedIn, async (req, res) => {
     const { child_id } = parseInput(childSchema, bodyObject(req));
-    await d.groups.addChild(actor(req), param(req, 'id'), child_id, d.origin(req));
+    await d.groups.addChild(actor(req), idParam(req, 'id'), child_id, d.origin(req));
     sendJson(res, 201, { success: true });
   });
 
   router.delete('/groups/:id/children/:childId', ...signedIn, async (req, res) => {
-    await d.groups.removeChild(actor(req), param(req, 'id'), param(req, 'childId'), d.origin(req));
+    await d.groups.removeChild(actor(req), idParam(req, 'id'), idParam(req, 'childId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
@@ -116,7 +115,7 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
     const input = parseInput(serviceKeySchema, bodyObject(req));
     const created = await d.serviceKeys.create(
       actor(req),
-      param(req, 'id'),
+      idParam(req, 'id'),
       { name: input.name, scopes: input.scopes, expiresInDays: input.expires_in_days ?? null },
       d.origin(req),
     );
@@ -124,17 +123,17 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
   });
 
   router.get('/groups/:id/api-tokens', ...signedIn, async (req, res) => {
-    sendJson(res, 200, await d.serviceKeys.list(actor(req), param(req, 'id')));
+    sendJson(res, 200, await d.serviceKeys.list(actor(req), idParam(req, 'id')));
   });
 
   router.delete('/groups/:id/api-tokens/:tokenId', ...signedIn, async (req, res) => {
-    await d.serviceKeys.revoke(actor(req), param(req, 'id'), param(req, 'tokenId'), d.origin(req));
+    await d.serviceKeys.revoke(actor(req), idParam(req, 'id'), idParam(req, 'tokenId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
   // An invitation is its invitee's alone: `me` or the caller's own id; anyone else's (site admins too) is 404.
   const self = (req: Req) => {
-    const user = param(req, 'user');
+    const user = idParam(req, 'user');
     if (user === 'me' || user === caller(req).user.id) return caller(req).user.id;
     throw new NotFoundError('user not found');
   };
@@ -144,11 +143,11 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
   });
 
   router.post('/:user/invitations/:invitationId/accept', ...signedIn, async (req, res) => {
-    sendJson(res, 200, await d.invitations.accept(self(req), param(req, 'invitationId'), d.origin(req)));
+    sendJson(res, 200, await d.invitations.accept(self(req), idParam(req, 'invitationId'), d.origin(req)));
   });
 
   router.post('/:user/invitations/:invitationId/decline', ...signedIn, async (req, res) => {
-    await d.invitations.decline(self(req), param(req, 'invitationId'), d.origin(req));
+    await d.invitations.decline(self(req), idParam(req, 'invitationId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 

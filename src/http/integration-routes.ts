@@ -5,6 +5,7 @@ import { accessTokenOnly } from './access-token-only.js';
 import { sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
 import type { Handler, Req, Routes } from './types.js';
+import { param } from './path-params.js';
 
 export interface IntegrationRouteDeps {
   integrations: IntegrationService;
@@ -27,7 +28,7 @@ export function mountIntegrationRoutes(router: Routes, d: IntegrationRouteDeps):
   });
 
   router.delete('/:user/integrations/:connector', d.authenticate, accessTokenOnly, async (req, res) => {
-    await d.integrations.delete(await targetUser(req), req.params?.connector ?? '', d.origin(req));
+    await d.integrations.delete(await targetUser(req), param(req, 'connector'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

@@ -15,6 +15,7 @@ import { sendError, sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
 import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Handler, type Req, type Res, type Routes } from './types.js';
+import { param } from './path-params.js';
 
 export const beginSchema = z.object({
   provider: z.string().min(1).max(64),
@@ -182,7 +183,7 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
     const { redirect_to, client_state } = parseInput(linkSchema, bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     const url = await beginFor(d, req, res, {
-      provider: req.params?.provider ?? '',
+      provider: param(req, 'provider'),
       redirectTo: redirect_to,
       clientState: client_state,
       linkUserId: userId,
@@ -192,7 +193,7 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   });
 
   router.delete('/:user/identities/:provider', d.authenticate, accessTokenOnly, async (req, res) => {
-    await d.identities.unlink(await targetUser(req), req.params?.provider ?? '', d.origin(req));
+    await d.identities.unlink(await targetUser(req), param(req, 'provider'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

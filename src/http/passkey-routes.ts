@@ -11,6 +11,7 @@ import { sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
 import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Handler, type Next, type Req, type Res, type Routes } from './types.js';
+import { idParam } from './path-params.js';
 
 // The browser's PublicKeyCredential as JSON (what `credential.toJSON()` gives): every binary field
 // base64url. Checked for shape here; everything about its content is the verification's to judge.
@@ -94,8 +95,6 @@ function ownAccessToken(req: Req, _res: Res, next: Next): void {
   next();
 }
 
-const param = (req: Req, name: string) => req.params?.[name] ?? '';
-
 /** Passkeys (contract 5.7): registration, sign-in (first or second factor) and management. */
 export function mountPasskeyRoutes(router: Routes, d: PasskeyRouteDeps): void {
   // Before anything else (authentication included): without the option every passkey route is 501.
@@ -138,18 +137,18 @@ export function mountPasskeyRoutes(router: Routes, d: PasskeyRouteDeps): void {
 
   router.patch('/:user/passkeys/:passkeyId', ...own, async (req, res) => {
     const { name } = parseInput(renameSchema, bodyObject(req));
-    sendJson(res, 200, { passkey: await d.passkeys.rename(await targetUser(req), param(req, 'passkeyId'), name, d.origin(req)) });
+    sendJson(res, 200, { passkey: await d.passkeys.rename(await targetUser(req), idParam(req, 'passkeyId'), name, d.origin(req)) });
   });
 
   router.delete('/:user/passkeys/:passkeyId', ...own, async (req, res) => {
-    await d.passkeys.remove(await targetUser(req), param(req, 'passkeyId'), d.origin(req));
+    await d.passkeys.remove(await targetUser(req), idParam(req, 'passkeyId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
   // The same for a site admin, beside the other `/admin/users/{id}` routes (an admin's API token with scope `admin` too).
   const admin = [configured, d.authenticate, adminOnly(d.adminRole)];
   const existing = async (req: Req) => {
-    const id = param(req, 'id');
+    const id = idParam(req, 'id');
     await d.passkeys.userMustExist(id);
     return id;
   };
@@ -160,11 +159,11 @@ export function mountPasskeyRoutes(router: Routes, d: PasskeyRouteDeps): void {
 
   router.patch('/admin/users/:id/passkeys/:passkeyId', ...admin, async (req, res) => {
     const { name } = parseInput(renameSchema, bodyObject(req));
-    sendJson(res, 200, { passkey: await d.passkeys.rename(await existing(req), param(req, 'passkeyId'), name, d.origin(req)) });
+    sendJson(res, 200, { passkey: await d.passkeys.rename(await existing(req), idParam(req, 'passkeyId'), name, d.origin(req)) });
   });
 
   router.delete('/admin/users/:id/passkeys/:passkeyId', ...admin, async (req, res) => {
-    await d.passkeys.remove(await existing(req), param(req, 'passkeyId'), d.origin(req));
+    await d.passkeys.remove(await existing(req), idParam(req, 'passkeyId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

@@ -5,6 +5,7 @@ import { accessTokenOnly, adminOnly } from './access-token-only.js';
 import { sendJson } from './respond.js';
 import { targetUserResolver } from './target-user.js';
 import { caller, type Handler, type Req, type Routes } from './types.js';
+import { idParam } from './path-params.js';
 
 export interface SessionRouteDeps {
   userSessions: UserSessionService;
@@ -15,8 +16,6 @@ export interface SessionRouteDeps {
   /** The login (`sid`) of the access token the request came with, if any. */
   sessionOf: (req: Req) => string | undefined;
 }
-
-const param = (req: Req, name: string) => req.params?.[name] ?? '';
 
 /**
  * `/{user}/sessions`: the caller's own logins (`me` or their id, with an access JWT), or anyone's
@@ -36,17 +35,17 @@ export function mountSessionRoutes(router: Routes, d: SessionRouteDeps): void {
   });
 
   router.delete('/:user/sessions/:sessionId', d.authenticate, accessTokenOnly, async (req, res) => {
-    await d.userSessions.revoke(await targetUser(req), param(req, 'sessionId'), d.origin(req));
+    await d.userSessions.revoke(await targetUser(req), idParam(req, 'sessionId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 
   router.get('/admin/users/:id/sessions', ...admin, async (req, res) => {
-    const userId = param(req, 'id');
+    const userId = idParam(req, 'id');
     sendJson(res, 200, await d.userSessions.list(userId, currentOf(req, userId)), true);
   });
 
   router.delete('/admin/users/:id/sessions/:sessionId', ...admin, async (req, res) => {
-    await d.userSessions.revoke(param(req, 'id'), param(req, 'sessionId'), d.origin(req));
+    await d.userSessions.revoke(idParam(req, 'id'), idParam(req, 'sessionId'), d.origin(req));
     sendJson(res, 200, { success: true });
   });
 }

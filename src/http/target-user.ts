@@ -1,5 +1,6 @@
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { UserService } from '../services/users.js';
+import { idParam } from './path-params.js';
 import { caller, type Req } from './types.js';
 
 /**
@@ -11,7 +12,7 @@ export function targetUserResolver(users: UserService, adminRole: string): (req:
   return async (req) => {
     const auth = caller(req);
     if (auth.method !== 'jwt') throw new ForbiddenError('forbidden', 'this needs an access token, not an API token');
-    const param = req.params?.user ?? '';
+    const param = idParam(req, 'user');
     if (param === 'me' || param === auth.user.id) return auth.user.id;
     // The held admin role, as for the admin endpoints (an implied one does not make a site admin).
     if (auth.user.roles.includes(adminRole) && (await users.findById(param))) return param;

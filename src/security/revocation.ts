@@ -6,6 +6,7 @@ import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { ApiTokenRow, Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { deepFreeze } from '../deep-freeze.js';
+import { idKey } from '../id-shape.js';
 import { toPublicUser, type User } from '../public-user.js';
 import { sessionsRevokedSince } from '../db/refresh-tokens-repository.js';
 import { logRevocation, notifyOnCommit, pruneRevocations } from '../db/revocation-log-repository.js';
@@ -32,6 +33,18 @@ export type RevocationEvent = { user: string } | { session: string } | { apiToke
  */
 export const GROUPS_CHANGED: RevocationEvent = Object.freeze({ groups: true });
 
+/**
+ * The event with its user or session id in the canonical spelling (see `idKey`): what is announced,
+ * logged and applied, so that an id that reached the database in another spelling (PostgreSQL's
+ * uuid reads them all as one) still names the cached user or the revoked login. API-token ids are
+ * base62 and case-sensitive: kept as they are.
+ */
+export function canonicalEvent(event: RevocationEvent): RevocationEvent {
+  if ('user' in event) return { user: idKey(event.user) };
+  if ('session' in event) return { session: idKey(event.session) };
+  return event;
+}
+
 /** A cached user: the row (undefined when the user does not exist) and, once asked for, its frozen wire form. */
 export interface CachedUser {
   readonly user: UserRecord | undefined;
@@ -52,6 +65,8 @@ export function revocationChannel(schema: string): string {
  * kept in memory so that `requireAuth` reads no database row per request:
  * - per user: the current token version, roles and active flag (a token with an older `ver` is dead);
  * - per session: the set of revoked sessions (a token whose `sid` is there is dead).
+ * Users and sessions are keyed by their id's canonical spelling (`idKey`), whatever spelling a
+ * caller, an event or a log row used.
  * A change goes through `commit`: announced inside the transaction that makes it (NOTIFY is
  * delivered on commit) and applied here at once; every instance LISTENs and applies the others'.
  */
@@ -132,7 +147,8 @@ export class Revocation {
    * Announces `event` to every instance when the caller's transaction commits, for work that only
    * learns inside its transaction whether it revoked anything; the caller then `apply`s it here.
    */
-  async announce(trx: Transaction<Database>, event: RevocationEvent): Promise<void> {
+  async announce(trx: Transaction<Database>, given: RevocationEvent): Promise<void> {
+    const event = canonicalEvent(given);
     await notifyOnCommit(trx, this.#channel, JSON.stringify(event));
     // For instances that poll instead of LISTENing; old rows go at most once a minute per instance.
     await logRevocation(trx, event);
@@ -143,7 +159,9 @@ export class Revocation {
   }
 
   /** Applies `event` to this instance now (after the change committed). */
-  apply(event: RevocationEvent): void {
+  apply(given: RevocationEvent): void {
+    // Also the events of other instances and of log rows written before ids were canonical.
+    const event = canonicalEvent(given);
     if ('user' in event) {
       this.#users.delete(event.user);
       this.#loading.delete(event.user);
@@ -183,7 +201,8 @@ export class Revocation {
    * cache: the request that asked still gets the user's memberships as read after the change,
    * never none. A stale entry is served while the database is down.
    */
-  async cachedEntry(userId: string): Promise<CachedUser> {
+  async cachedEntry(id: string): Promise<CachedUser> {
+    const userId = idKey(id);
     const entry = this.#users.get(userId);
     if (entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS) return entry;
     try {
@@ -199,7 +218,7 @@ export class Revocation {
    * undefined when the user must be loaded through `cachedUser`.
    */
   peekUser(userId: string): CachedUser | undefined {
-    const entry = this.#users.get(userId);
+    const entry = this.#users.get(idKey(userId));
     return entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS ? entry : undefined;
   }
 
@@ -230,7 +249,7 @@ export class Revocation {
   }
 
   isSessionRevoked(sessionId: string): boolean {
-    return this.#revokedSessions.has(sessionId);
+    return this.#revokedSessions.has(idKey(sessionId));
   }
 
   async close(): Promise<void> {
