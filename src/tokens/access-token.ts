@@ -42,7 +42,7 @@ export interface Impersonator {
   apiTokenId?: string | undefined;
 }
 
-type Options = Pick<ResolvedOptions, 'keys' | 'signingKeys' | 'issuer' | 'audience' | 'now' | 'tokenExpiry'>;
+type Options = Pick<ResolvedOptions, 'keys' | 'signingKeys' | 'hs256IssuedBy' | 'issuer' | 'audience' | 'now' | 'tokenExpiry'>;
 
 /**
  * Signs an access token for `userId` (with the first of `signingKeys` when there are any, else
@@ -80,7 +80,8 @@ export function signAccessToken(
 
 /**
  * Verifies signature, type and claims of an access token: signed by one of `signingKeys`, or HS256
- * by a `jwtSecret` (the default, and during a move to signing keys). Revocation is checked elsewhere.
+ * by a `jwtSecret` (the default, and during a move to signing keys: only a token issued before the
+ * instance started, see `hs256IssuedBy`). Revocation is checked elsewhere.
  */
 export function verifyAccessToken(opts: Options, token: string): JwtResult<AccessClaims> {
   const result = verifyJwt(opts, token, ACCESS_TOKEN_TYPE, Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS), true);
