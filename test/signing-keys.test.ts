@@ -3,6 +3,7 @@ import { createHmac, createPrivateKey, createPublicKey, createSecretKey, generat
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { AuthManager, generateSigningKey, type AuthManagerOptions } from '../src/index.js';
@@ -337,6 +338,24 @@ describe('signingKeys: asymmetric access tokens and the JWKS', () => {
     const base = { dbDsn: 'pglite://memory', jwtSecret: 'x'.repeat(48) };
     expect(() => new AuthManager(null, { ...base, acceptLegacyHs256: false })).toThrow(/acceptLegacyHs256.*signingKeys/);
     expect(() => new AuthManager(null, { ...base, acceptLegacyHs256: 'no' as never })).toThrow(/acceptLegacyHs256/);
+  });
+
+  it('an impersonation token names the admin in `act` (RFC 8693), which jose reads, so a verifier can refuse it', async () => {
+    const t = await app({ signingKeys: generateSigningKey('EdDSA') });
+    const u = await registerUser(t);
+    const admin = await registerAdmin(t);
+    const imp = await t.http.post(`${BASE}/${u.user.id}/impersonate`).set(bearer(admin.token)).send({});
+    expect(imp.status).toBe(200);
+    const keys = createLocalJWKSet(t.auth.jwks());
+    const options = { issuer: ISSUER, audience: AUDIENCE, typ: 'at+jwt', algorithms: ['EdDSA', 'ES256'] };
+    const { payload } = await jwtVerify(imp.body.token, keys, options);
+    expect(payload.sub).toBe(u.user.id);
+    expect(payload.act).toEqual({ sub: admin.user.id });
+    // The user's own token has none.
+    expect((await jwtVerify(u.token, keys, options)).payload.act).toBeUndefined();
+    // The library agrees on who is behind it.
+    expect(await t.auth.verifyToken(imp.body.token)).toMatchObject({ user: { id: u.user.id }, impersonator_id: admin.user.id });
+    expect(await t.auth.introspect(imp.body.token)).toMatchObject({ active: true, sub: u.user.id, act: { sub: admin.user.id } });
   });
 
   it('jwksAtRoot also serves /.well-known/jwks.json at the root of the app', async () => {
