@@ -277,7 +277,7 @@ export class AuthManager {
     this.requireAuth = this.#requireAuthFactory();
     const userSessions = new UserSessionService(ctx);
     this.sessions = { list: (userId) => userSessions.list(userId), revoke: (userId, sessionId) => userSessions.revoke(userId, sessionId) };
-    this.#introspector = new Introspector(opts, this.#authenticator, apiTokens);
+    this.#introspector = new Introspector(opts, this.#authenticator, apiTokens, revocation);
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
     const constructed = performance.now();
