@@ -293,7 +293,7 @@ export class AuthManager {
       list: (userId) => userSessions.list(normalizeId(userId)),
       revoke: (userId, sessionId) => userSessions.revoke(normalizeId(userId), normalizeId(sessionId)),
     };
-    this.#introspector = new Introspector(opts, this.#authenticator, apiTokens);
+    this.#introspector = new Introspector(opts, this.#authenticator, apiTokens, revocation);
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
     const constructed = performance.now();

@@ -66,6 +66,14 @@ export interface AuthManagerOptions {
    */
   signingKeys?: SigningKeyInput | SigningKeyInput[];
   /**
+   * With `signingKeys`: whether HS256 access tokens of a `jwtSecret` issued before this instance
+   * started (a clock skew of 30 s allowed) still verify until they expire: the move from HS256,
+   * which so ends by itself one token lifetime after the start (`tokenExpiry`, or 3600 s for an
+   * impersonation token). An HS256 token issued later is refused, whoever holds the secret.
+   * `false` ends the move at once. `false` without `signingKeys` is a TypeError. @default true
+   */
+  acceptLegacyHs256?: boolean;
+  /**
    * Also serve the JWKS at the root, `GET /.well-known/jwks.json` (needs `signingKeys` and an app
    * passed to the constructor; without an app, serve `auth.jwks()` yourself). @default false
    */
@@ -212,6 +220,7 @@ export const DEFAULT_PERMISSIONS: Readonly<Record<string, readonly string[]>> = 
 export const DEFAULT_ALLOW_REGISTRATION = true;
 export const DEFAULT_OPENAPI = false;
 export const DEFAULT_JWKS_AT_ROOT = false;
+export const DEFAULT_ACCEPT_LEGACY_HS256 = true;
 export const DEFAULT_NEW_DEVICE_NOTICE = false;
 export const DEFAULT_BCRYPT_ROUNDS = 12;
 export const DEFAULT_GROUP_CREATION = 'anyone';
@@ -334,6 +343,7 @@ const RESOLVERS = {
   jwtSecret: (v) => Object.freeze(signingKeys(v)),
   // After jwtSecret: a signing key's kid may not be a secret's.
   signingKeys: (v, all) => signingKeysOf(v, hmacKids(all.jwtSecret)),
+  acceptLegacyHs256: (v) => bool(v, 'acceptLegacyHs256', DEFAULT_ACCEPT_LEGACY_HS256),
   jwksAtRoot: (v) => bool(v, 'jwksAtRoot', DEFAULT_JWKS_AT_ROOT),
   introspection: introspectionOf,
   newDeviceNotice: (v) => bool(v, 'newDeviceNotice', DEFAULT_NEW_DEVICE_NOTICE),
@@ -413,7 +423,21 @@ type Resolved = { readonly [K in keyof typeof RESOLVERS]: ReturnType<(typeof RES
  * Options after validation and defaulting; frozen, handed to every module (each takes the `Pick`
  * it uses). `jwtSecret` becomes `keys`: the first signs, every key verifies.
  */
-export type ResolvedOptions = Omit<Resolved, 'jwtSecret'> & { readonly keys: Resolved['jwtSecret'] };
+export type ResolvedOptions = Omit<Resolved, 'jwtSecret'> & {
+  readonly keys: Resolved['jwtSecret'];
+  /**
+   * The latest `iat` (seconds) of an HS256 access token that verifies: no limit without
+   * `signingKeys` (Infinity); with them, the moment these options were resolved (the instance's
+   * start), or none at all (-Infinity) with `acceptLegacyHs256: false`.
+   */
+  readonly hs256IssuedBy: number;
+};
+
+/** See `ResolvedOptions.hs256IssuedBy`: when the move from HS256 to signing keys stops taking new HS256 tokens. */
+function hs256IssuedBy(o: Omit<ResolvedOptions, 'hs256IssuedBy'>): number {
+  if (o.signingKeys.length === 0) return Number.POSITIVE_INFINITY;
+  return o.acceptLegacyHs256 ? Math.floor(o.now().getTime() / 1000) : Number.NEGATIVE_INFINITY;
+}
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set(Object.keys(RESOLVERS));
 
@@ -429,7 +453,7 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
   for (const [name, resolve] of Object.entries(RESOLVERS) as Array<[keyof AuthManagerOptions, (value: unknown, all: AuthManagerOptions) => unknown]>) {
     resolved[name === 'jwtSecret' ? 'keys' : name] = resolve(options[name], options);
   }
-  const o = resolved as ResolvedOptions;
+  const o = resolved as Omit<ResolvedOptions, 'hs256IssuedBy'>;
 
   // Rules that span options.
   if (o.dbDsn === undefined && o.db === undefined) {
@@ -440,9 +464,11 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
     if (!o.roles.includes(r)) throw misuse(r === o.adminRole ? 'adminRole' : 'defaultRoles', `names role '${r}', which is not in \`roles\``);
   }
   if (o.jwksAtRoot && o.signingKeys.length === 0) throw misuse('jwksAtRoot', 'needs `signingKeys`: without them there are no public keys to serve');
+  if (!o.acceptLegacyHs256 && o.signingKeys.length === 0)
+    throw misuse('acceptLegacyHs256', 'can be false only with `signingKeys`: without them access tokens are signed with HS256');
   if (o.newDeviceNotice && o.mailer === undefined) throw misuse('newDeviceNotice', 'needs a `mailer` to send the notice with');
   if (Object.keys(o.oauthConfig).length > 0 && o.publicUrl === undefined) {
     throw misuse('publicUrl', 'is required when `oauthConfig` names a provider: the external base URL, e.g. https://app.example.com');
   }
-  return Object.freeze(o);
+  return Object.freeze({ ...o, hs256IssuedBy: hs256IssuedBy(o) });
 }

@@ -35,7 +35,8 @@ describe('POST /{user}/impersonate', () => {
     expect(res.body.user.id).toBe(u.user.id);
     const { header, payload } = decodeJwt(res.body.token);
     expect(header.typ).toBe('at+jwt');
-    expect(payload).toMatchObject({ sub: u.user.id, imp: admin.user.id });
+    // The admin as RFC 8693 has it (what outside verifiers read), besides the library's own `imp`.
+    expect(payload).toMatchObject({ sub: u.user.id, imp: admin.user.id, act: { sub: admin.user.id } });
     expect(payload.sid).toBeUndefined();
     expect((payload.exp as number) - (payload.iat as number)).toBe(900);
     expect(new Date(res.body.expires_at).getTime()).toBe((payload.exp as number) * 1000);
@@ -78,6 +79,27 @@ describe('POST /{user}/impersonate', () => {
     expect(await meStatus(t, forge({ alg: 'HS256', typ: 'at+jwt', kid }, { ...claims, imp: admin.user.id, imp_ver: adminVersion }, { key: t.secret }))).toBe(
       200,
     );
+  });
+
+  it('`act` must name the admin of `imp`: another actor, an act without imp or of another shape is refused', async () => {
+    const u = await registerUser(t);
+    const { payload } = decodeJwt((await impersonated(u.user.id)).token);
+    const kid = decodeJwt(admin.token).header.kid;
+    const sign = (claims: Record<string, unknown>) => forge({ alg: 'HS256', typ: 'at+jwt', kid }, { ...claims, jti: randomUUID() }, { key: t.secret });
+    const other = await registerUser(t);
+    expect(await meStatus(t, sign(payload))).toBe(200);
+    // The same claims as the user's own token (tokenExpiry here is 300 s) pass; with `act` they do not.
+    const { imp: _imp, imp_ver: _ver, imp_sid: _sid, act: _act, ...own } = payload;
+    const plain = { ...own, exp: (own.iat as number) + 300 };
+    expect(await meStatus(t, sign(plain))).toBe(200);
+    const refused: Array<[string, Record<string, unknown>]> = [
+      ['another actor', { ...payload, act: { sub: other.user.id } }],
+      ['act without imp', { ...plain, act: { sub: admin.user.id } }],
+      ['act as a string', { ...payload, act: admin.user.id }],
+      ['act null', { ...payload, act: null }],
+      ['act without sub', { ...payload, act: {} }],
+    ];
+    for (const [name, claims] of refused) expect({ name, status: await meStatus(t, sign(claims)) }).toEqual({ name, status: 401 });
   });
 
   it('refuses another admin (403), the admin themself (403), a disabled user (403 account_disabled), no user (404)', async () => {
@@ -175,7 +197,8 @@ describe('auth.users.impersonate', () => {
     const result = await t.auth.users.impersonate(admin.user.id, u.user.id, { duration: 60 });
     expect(Object.keys(result).sort()).toEqual(['expires_at', 'token', 'user']);
     const { payload } = decodeJwt(result.token);
-    expect(payload).toMatchObject({ sub: u.user.id, imp: admin.user.id });
+    // The admin as RFC 8693 has it (what outside verifiers read), besides the library's own `imp`.
+    expect(payload).toMatchObject({ sub: u.user.id, imp: admin.user.id, act: { sub: admin.user.id } });
     expect((payload.exp as number) - (payload.iat as number)).toBe(60);
     const code = (p: Promise<unknown>) =>
       p.then(

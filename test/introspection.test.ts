@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthManager, generateSigningKey } from '../src/index.js';
 import { bearer, closedAfterEach, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
 import { registerAdmin } from './helpers/admin.js';
-import { databaseOptions } from './helpers/database.js';
+import { databaseOptions, rawQuery } from './helpers/database.js';
 import { BASE, expectError } from './helpers/endpoints.js';
 import { groupApi } from './helpers/groups.js';
 
@@ -89,8 +89,8 @@ describe('POST /introspect', () => {
     expect((await introspect(u.token, basic(encodeURIComponent(CLIENT.id), encodeURIComponent(CLIENT.secret)))).status).toBe(200);
   });
 
-  it('a service key with the scope introspect may call it; one without may not', async () => {
-    const owner = await registerUser(t);
+  it('a service key with the scope introspect, minted by a site admin or trusted code, may call it; one without may not', async () => {
+    const owner = await registerAdmin(t);
     const api = groupApi(t, owner.token);
     const group = await api.create({ name: `Gateway ${Date.now()}` });
     const withScope = await api.createKey(group.body.group.id, { name: 'gw', scopes: ['introspect'] });
@@ -109,6 +109,47 @@ describe('POST /introspect', () => {
     expect((await api.deleteKey(group.body.group.id, withScope.body.id)).status).toBe(200);
     expectError(await introspect(u.token, bearer(withScope.body.token)), 401, 'unauthorized');
     expect((await introspect(withScope.body.token)).body).toEqual({ active: false });
+    // Trusted code (no actor: the CLI, the app itself) may mint one too.
+    const trusted = await t.auth.groups.serviceKeys.create(group.body.group.id, { name: 'trusted', scopes: ['introspect'] });
+    expect((await introspect(u.token, bearer(trusted.token))).body).toMatchObject({ active: true, sub: u.user.id });
+  });
+
+  it('the scope introspect is a site-level right: a group admin cannot mint it (403), and a key a group admin minted before is no client', async () => {
+    const owner = await registerUser(t);
+    const api = groupApi(t, owner.token);
+    const group = (await api.create({ name: `Own ${Date.now()}` })).body.group as { id: string };
+    for (const scopes of [['introspect'], ['reader', 'introspect']]) expectError(await api.createKey(group.id, { name: 'gw', scopes }), 403, 'forbidden');
+    await expect(t.auth.groups.serviceKeys.create(group.id, { name: 'gw', scopes: ['introspect'] }, { actor: owner.user.id })).rejects.toMatchObject({
+      status: 403,
+      code: 'forbidden',
+    });
+    expect((await api.listKeys(group.id)).body).toEqual([]);
+    // Other scopes are still the group admin's to grant.
+    expect((await api.createKey(group.id, { name: 'reader', scopes: ['reader'] })).status).toBe(201);
+
+    // A key minted with the scope by the group admin before minting it was refused: the same row.
+    const earlier = await t.auth.groups.serviceKeys.create(group.id, { name: 'earlier', scopes: ['introspect'] });
+    await rawQuery(`UPDATE "${t.schema}".api_tokens SET created_by = $1 WHERE id = $2`, [owner.user.id, earlier.id]);
+    const u = await registerUser(t);
+    expectError(await introspect(u.token, bearer(earlier.token)), 401, 'unauthorized');
+    expectError(await introspect(u.token, { 'X-API-Token': earlier.token }), 401, 'unauthorized');
+    // It still acts for its group; it only reads no one's tokens.
+    expect((await introspect(earlier.token)).body).toMatchObject({ active: true, token_type: 'service_key', group: { id: group.id } });
+  });
+
+  it("a site admin's key stops being a client once the admin loses the role, on the next use", async () => {
+    await registerAdmin(t); // not the last admin
+    const admin = await registerAdmin(t);
+    const api = groupApi(t, admin.token);
+    const group = (await api.create({ name: `Site ${Date.now()}` })).body.group as { id: string };
+    const key = await api.createKey(group.id, { name: 'gw', scopes: ['introspect', 'reader'] });
+    expect(key.status).toBe(201);
+    const u = await registerUser(t);
+    expect((await introspect(u.token, bearer(key.body.token))).status).toBe(200);
+    await t.auth.users.setRoles(admin.user.id, ['user']);
+    // Still the group's admin (they created it), so the key lives; but it is no introspection client.
+    expect((await introspect(key.body.token)).body).toMatchObject({ active: true, token_type: 'service_key' });
+    expectError(await introspect(u.token, bearer(key.body.token)), 401, 'unauthorized');
   });
 
   it('inactive, never saying why: a refresh token, garbage, an expired token', async () => {

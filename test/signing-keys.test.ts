@@ -3,6 +3,7 @@ import { createHmac, createPrivateKey, createPublicKey, createSecretKey, generat
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { AuthManager, generateSigningKey, type AuthManagerOptions } from '../src/index.js';
@@ -271,6 +272,90 @@ describe('signingKeys: asymmetric access tokens and the JWKS', () => {
     const kid = moved.auth.jwks().keys[0]!.kid;
     const confused = forge({ alg: 'HS256', typ: 'at+jwt', kid }, payloadOf(u.token), hs256(t.secret));
     expectError(await moved.http.get('/me').set(bearer(confused)), 401, 'invalid_token');
+  });
+
+  it('the move from HS256 ends by itself: only HS256 tokens issued before the instance started verify, and none past one token lifetime', async () => {
+    const clock = { ms: Date.now() };
+    const now = () => new Date(clock.ms);
+    const t = await app({ signingKeys: generateSigningKey('EdDSA'), tokenExpiry: 600, now });
+    const started = Math.floor(clock.ms / 1000);
+    const u = await registerUser(t);
+    // The secret's kid is no secret: every refresh token names it.
+    const kid = headerOf(u.refresh_token).kid;
+    const claims = payloadOf(u.token);
+    const hs = (iat: number, lifetime = 600) => forge({ alg: 'HS256', typ: 'at+jwt', kid }, { ...claims, iat, exp: iat + lifetime }, hs256(t.secret));
+    /** What requireAuth, verifyToken and introspection say of a token: they must agree. */
+    const verdict = async (token: string) => {
+      const res = await t.http.get('/me').set(bearer(token));
+      const verified = await t.auth.verifyToken(token).then(
+        () => 'ok',
+        (err: { code: string }) => err.code,
+      );
+      const introspected = (await t.auth.introspect(token)).active;
+      return { status: res.status, verified, introspected };
+    };
+    const accepted = { status: 200, verified: 'ok', introspected: true };
+    const refused = { status: 401, verified: 'invalid_token', introspected: false };
+
+    clock.ms += 120_000;
+    // Minted now by whoever holds the secret: refused, however it is dressed.
+    expect(await verdict(hs(started + 120))).toEqual(refused);
+    expect(await verdict(hs(started + 60))).toEqual(refused);
+    // Issued before the start (or within the clock skew of it): accepted until it expires.
+    const before = hs(started - 30);
+    expect(await verdict(before)).toEqual(accepted);
+    expect(await verdict(hs(started + 30))).toEqual(accepted);
+    // A lifetime longer than tokenExpiry is refused as before.
+    expect(await verdict(hs(started - 30, 601))).toEqual(refused);
+    // The genuine signed token is untouched.
+    expect(await verdict(u.token)).toEqual(accepted);
+
+    clock.ms = (started - 30 + 600) * 1000;
+    expect(await verdict(before)).toEqual({ status: 401, verified: 'token_expired', introspected: false });
+    // One lifetime (and the skew) after the start no HS256 token is taken, whatever its iat.
+    clock.ms = (started + 600 + 30) * 1000;
+    for (const iat of [started - 600, started - 1, started, started + 30, started + 600, started + 630]) {
+      const res = await t.http.get('/me').set(bearer(hs(iat)));
+      expect({ iat, status: res.status }).toEqual({ iat, status: 401 });
+      expect((await t.auth.introspect(hs(iat))).active).toBe(false);
+    }
+  });
+
+  it('acceptLegacyHs256: false ends the move at once; without signingKeys it is a TypeError', async () => {
+    const t = await app();
+    const u = await registerUser(t);
+    expect(headerOf(u.token).alg).toBe('HS256');
+    const moving = await sibling(t, { signingKeys: generateSigningKey('EdDSA') });
+    expect((await moving.http.get('/me').set(bearer(u.token))).status).toBe(200);
+    const moved = await sibling(t, { signingKeys: generateSigningKey('EdDSA'), acceptLegacyHs256: false });
+    expectError(await moved.http.get('/me').set(bearer(u.token)), 401, 'invalid_token');
+    expect(await moved.auth.introspect(u.token)).toEqual({ active: false });
+    // Refresh tokens stay HS256 and keep working: the user gets a signed token.
+    const refreshed = await moved.http.post(`${BASE}/token-refresh`).send({ refresh_token: u.refresh_token });
+    expect(refreshed.status).toBe(200);
+    expect((await moved.http.get('/me').set(bearer(refreshed.body.token))).status).toBe(200);
+    // Without signing keys HS256 is how tokens are signed: false would refuse them all.
+    const base = { dbDsn: 'pglite://memory', jwtSecret: 'x'.repeat(48) };
+    expect(() => new AuthManager(null, { ...base, acceptLegacyHs256: false })).toThrow(/acceptLegacyHs256.*signingKeys/);
+    expect(() => new AuthManager(null, { ...base, acceptLegacyHs256: 'no' as never })).toThrow(/acceptLegacyHs256/);
+  });
+
+  it('an impersonation token names the admin in `act` (RFC 8693), which jose reads, so a verifier can refuse it', async () => {
+    const t = await app({ signingKeys: generateSigningKey('EdDSA') });
+    const u = await registerUser(t);
+    const admin = await registerAdmin(t);
+    const imp = await t.http.post(`${BASE}/${u.user.id}/impersonate`).set(bearer(admin.token)).send({});
+    expect(imp.status).toBe(200);
+    const keys = createLocalJWKSet(t.auth.jwks());
+    const options = { issuer: ISSUER, audience: AUDIENCE, typ: 'at+jwt', algorithms: ['EdDSA', 'ES256'] };
+    const { payload } = await jwtVerify(imp.body.token, keys, options);
+    expect(payload.sub).toBe(u.user.id);
+    expect(payload.act).toEqual({ sub: admin.user.id });
+    // The user's own token has none.
+    expect((await jwtVerify(u.token, keys, options)).payload.act).toBeUndefined();
+    // The library agrees on who is behind it.
+    expect(await t.auth.verifyToken(imp.body.token)).toMatchObject({ user: { id: u.user.id }, impersonator_id: admin.user.id });
+    expect(await t.auth.introspect(imp.body.token)).toMatchObject({ active: true, sub: u.user.id, act: { sub: admin.user.id } });
   });
 
   it('jwksAtRoot also serves /.well-known/jwks.json at the root of the app', async () => {

@@ -10,9 +10,6 @@ import { readCredentials } from './credentials.js';
 import { sendJson } from './respond.js';
 import type { Req, Routes } from './types.js';
 
-/** The scope a service key needs to call `POST /introspect`. */
-export const INTROSPECT_SCOPE = 'introspect';
-
 export interface IntrospectionRouteDeps {
   introspector: Introspector;
   introspectionClients: IntrospectionClients;
@@ -37,8 +34,8 @@ const notAClient = () =>
 /**
  * `POST /introspect` (RFC 7662), before the JSON-only parser: it takes a form body too. Only
  * introspection clients may call it: HTTP Basic credentials from the `introspection` option, or a
- * service key with the scope `introspect`; anyone else gets 401, and their failures are limited
- * like failed tokens.
+ * service key with the scope `introspect` minted by a site admin or trusted code; anyone else gets
+ * 401, and their failures are limited like failed tokens.
  */
 export function mountIntrospectionRoute(router: Routes, d: IntrospectionRouteDeps): void {
   async function client(req: Req): Promise<string | undefined> {
@@ -48,7 +45,7 @@ export function mountIntrospectionRoute(router: Routes, d: IntrospectionRouteDep
     if (!bearer) return undefined;
     try {
       const auth = await d.verifyBearer(bearer);
-      return auth.method === 'service_key' && auth.scopes.includes(INTROSPECT_SCOPE) ? auth.token_id : undefined;
+      return (await d.introspector.isClientKey(auth)) ? auth.token_id : undefined;
     } catch (err) {
       if (err instanceof AuthError && err.status < 500) return undefined;
       throw err;

@@ -1,8 +1,15 @@
 import { AuthError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
+import type { Revocation } from '../security/revocation.js';
 import { API_TOKEN_PREFIX } from '../tokens/api-token.js';
 import type { ApiTokenService } from './api-tokens.js';
-import { MAX_TOKEN_LENGTH, type Authenticator } from './authenticator.js';
+import { MAX_TOKEN_LENGTH, type AuthContext, type Authenticator } from './authenticator.js';
+
+/**
+ * The scope that makes a service key an introspection client: a site-level right (it reads every
+ * token of the site), so only a site admin or trusted code may mint a key carrying it.
+ */
+export const INTROSPECT_SCOPE = 'introspect';
 
 /** What `POST /introspect` and `auth.introspect` answer (RFC 7662 2.2). */
 export type IntrospectionResult = ActiveToken | { active: false };
@@ -42,10 +49,28 @@ const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
  */
 export class Introspector {
   constructor(
-    private readonly opts: Pick<ResolvedOptions, 'issuer' | 'audience'>,
+    private readonly opts: Pick<ResolvedOptions, 'issuer' | 'audience' | 'adminRole'>,
     private readonly authenticator: Authenticator,
     private readonly apiTokens: ApiTokenService,
+    /** The users as every instance keeps them current (a role change or disabling reaches it at once). */
+    private readonly users: Pick<Revocation, 'cachedUser'>,
   ) {}
+
+  /**
+   * Whether a caller that authenticated as `auth` is an introspection client by its service key:
+   * the key carries the scope `introspect` and was minted by trusted code (no minter) or by a user
+   * who is an active site admin now. Judged at every use, like the rest of a key's standing, so a
+   * key a group admin minted with the scope (before minting it was refused) is no client, and one
+   * whose minter has since lost the admin role stops being one on every instance.
+   */
+  async isClientKey(auth: AuthContext): Promise<boolean> {
+    if (auth.method !== 'service_key' || !auth.scopes.includes(INTROSPECT_SCOPE) || auth.token_id === undefined) return false;
+    const row = await this.apiTokens.live(auth.token_id);
+    if (!row) return false;
+    if (row.created_by === null) return true;
+    const minter = await this.users.cachedUser(row.created_by);
+    return minter?.is_active === true && minter.roles.includes(this.opts.adminRole);
+  }
 
   async introspect(token: unknown): Promise<IntrospectionResult> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return INACTIVE;

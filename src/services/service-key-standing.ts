@@ -10,8 +10,9 @@ export type KeyRevocationReason = 'creator_removed' | 'creator_demoted' | 'creat
 
 /**
  * Whether `userId` may hold the tokens they minted: for a group's key (`groupId`), administering
- * that group; for a user's token minted on that user's behalf (`groupId` null), being an active
- * site admin (the held `adminRole`, as for the admin endpoints). The standing it takes to mint one.
+ * that group; for a user's token minted on that user's behalf, or a key with a site-level scope
+ * (`introspect`) (`groupId` null), being an active site admin (the held `adminRole`, as for the
+ * admin endpoints). The standing it takes to mint one.
  */
 export async function standsForKeys(trx: Transaction<Database>, adminRole: string, userId: string, groupId: string | null): Promise<boolean> {
   if (groupId !== null) return activeAdminOf(trx, adminRole, userId, groupId);

@@ -1,11 +1,13 @@
 import type { Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/schema.js';
+import { ForbiddenError } from '../errors.js';
 import { parseInput } from '../validation.js';
 import type { EventOrigin } from '../security/audit.js';
 import { standsForKeys } from './service-key-standing.js';
 import type { ApiTokenInfo, ApiTokenInput, ApiTokenService, CreatedApiToken } from './api-tokens.js';
 import type { Actor, GroupAccess } from './group-access.js';
+import { INTROSPECT_SCOPE } from './introspection.js';
 import { ROLE_NAME } from './roles.js';
 
 /**
@@ -34,14 +36,22 @@ export class ServiceKeyService {
   /**
    * Creates a key for the group; the returned `token` is never retrievable again. Its scopes are
    * its roles in the group, so each must be a role name (what a group can grant a member); `*` is
-   * refused (400), since no role stands for every role.
+   * refused (400), since no role stands for every role. The scope `introspect` is no role of the
+   * group but a site-level right (the key could read every token of the site): only a site admin
+   * or trusted code may mint a key carrying it; a group admin gets 403.
    */
   async create(actor: Actor, idOrSlug: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
     const group = await this.access.administered(actor, idOrSlug);
-    parseInput(serviceKeyInput, { scopes: input?.scopes });
-    // A key minted by a person lives while they administer the group; trusted code's key belongs to the group.
+    const { scopes } = parseInput(serviceKeyInput, { scopes: input?.scopes });
+    const siteLevel = scopes?.includes(INTROSPECT_SCOPE) === true;
+    if (siteLevel && actor !== 'system' && !actor.siteAdmin)
+      throw new ForbiddenError('forbidden', `only a site admin can mint a key with the scope ${INTROSPECT_SCOPE}`);
+    // A key minted by a person lives while they administer the group; trusted code's key belongs to
+    // the group. One with `introspect` needs its minter to be a site admin still, under the locks.
     const minter =
-      actor === 'system' ? undefined : { id: actor.id, stands: (trx: Transaction<Database>) => standsForKeys(trx, this.adminRole, actor.id, group.id) };
+      actor === 'system'
+        ? undefined
+        : { id: actor.id, stands: (trx: Transaction<Database>) => standsForKeys(trx, this.adminRole, actor.id, siteLevel ? null : group.id) };
     return this.apiTokens.createForGroup(group.id, input, origin, minter);
   }
 

@@ -16,7 +16,9 @@ export const MAX_IMPERSONATION_SECONDS = 3600;
  * id), `imp_ver` (the admin's token version) and, when the admin acted through a login of theirs,
  * `imp_sid` (that login), or when the admin acted through an API token, `imp_tid` (that token).
  * Whatever ends the admin's tokens (logout-all, a password change, a role change, disabling) moves
- * the version on for good, so the impersonation ends with them and cannot come back.
+ * the version on for good, so the impersonation ends with them and cannot come back. It carries the
+ * admin as `act: { sub }` too (RFC 8693 4.1), the claim other verifiers know, so that they can tell
+ * it from the user's own token.
  */
 export interface AccessClaims {
   sub: string;
@@ -30,6 +32,7 @@ export interface AccessClaims {
   imp_ver?: number;
   imp_sid?: string;
   imp_tid?: string;
+  act?: { sub: string };
 }
 
 /** The admin behind an impersonation token, as it was when the token was issued. */
@@ -42,7 +45,7 @@ export interface Impersonator {
   apiTokenId?: string | undefined;
 }
 
-type Options = Pick<ResolvedOptions, 'keys' | 'signingKeys' | 'issuer' | 'audience' | 'now' | 'tokenExpiry'>;
+type Options = Pick<ResolvedOptions, 'keys' | 'signingKeys' | 'hs256IssuedBy' | 'issuer' | 'audience' | 'now' | 'tokenExpiry'>;
 
 /**
  * Signs an access token for `userId` (with the first of `signingKeys` when there are any, else
@@ -68,6 +71,7 @@ export function signAccessToken(
       ...(subject.impersonator
         ? {
             imp: subject.impersonator.id,
+            act: { sub: subject.impersonator.id },
             imp_ver: subject.impersonator.version,
             ...(subject.impersonator.sessionId ? { imp_sid: subject.impersonator.sessionId } : {}),
             ...(subject.impersonator.apiTokenId ? { imp_tid: subject.impersonator.apiTokenId } : {}),
@@ -80,12 +84,13 @@ export function signAccessToken(
 
 /**
  * Verifies signature, type and claims of an access token: signed by one of `signingKeys`, or HS256
- * by a `jwtSecret` (the default, and during a move to signing keys). Revocation is checked elsewhere.
+ * by a `jwtSecret` (the default, and during a move to signing keys: only a token issued before the
+ * instance started, see `hs256IssuedBy`). Revocation is checked elsewhere.
  */
 export function verifyAccessToken(opts: Options, token: string): JwtResult<AccessClaims> {
   const result = verifyJwt(opts, token, ACCESS_TOKEN_TYPE, Math.max(opts.tokenExpiry, MAX_IMPERSONATION_SECONDS), true);
   if (!result.ok) return result;
-  const { roles, ver, imp, imp_ver, imp_sid, imp_tid, sid, exp, iat } = result.claims;
+  const { roles, ver, imp, imp_ver, imp_sid, imp_tid, act, sid, exp, iat } = result.claims;
   // Only an impersonation token may outlive `tokenExpiry`.
   if (imp === undefined && exp - iat > opts.tokenExpiry) return { ok: false, code: 'invalid_token' };
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string') || !Number.isInteger(ver)) {
@@ -97,8 +102,10 @@ export function verifyAccessToken(opts: Options, token: string): JwtResult<Acces
   // An impersonation token names the admin's standing it was issued under, or it is not accepted
   // (one issued before the binding existed cannot be ended by the admin, so it ends now).
   const optionalText = (value: unknown) => value === undefined || typeof value === 'string';
-  const bound = imp !== undefined && Number.isInteger(imp_ver) && optionalText(imp_sid) && optionalText(imp_tid);
-  const unbound = imp === undefined && imp_ver === undefined && imp_sid === undefined && imp_tid === undefined;
+  // `act` names the same admin as `imp`; one issued before `act` was added has none (it lives an hour at most).
+  const actor = act === undefined || (act !== null && typeof act === 'object' && !Array.isArray(act) && (act as { sub?: unknown }).sub === imp);
+  const bound = imp !== undefined && Number.isInteger(imp_ver) && optionalText(imp_sid) && optionalText(imp_tid) && actor;
+  const unbound = imp === undefined && imp_ver === undefined && imp_sid === undefined && imp_tid === undefined && act === undefined;
   if (!bound && !unbound) return { ok: false, code: 'invalid_token' };
   return { ok: true, claims: result.claims as unknown as AccessClaims };
 }

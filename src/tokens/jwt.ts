@@ -11,8 +11,8 @@ export type JwtResult<T> = { ok: true; claims: T } | { ok: false; code: JwtFailu
 /** Clock skew tolerated for `iat` in the future (another instance's clock may run ahead). */
 export const CLOCK_SKEW_SECONDS = 30;
 
-/** `signingKeys` is left out by the callers that only ever use `jwtSecret` (refresh tokens). */
-type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now'> & Partial<Pick<ResolvedOptions, 'signingKeys'>>;
+/** `signingKeys` and `hs256IssuedBy` are left out by the callers that only ever use `jwtSecret` (refresh tokens). */
+type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now'> & Partial<Pick<ResolvedOptions, 'signingKeys' | 'hs256IssuedBy'>>;
 
 type Claims = jwt.JwtPayload & { sub: string; jti: string; exp: number; iat: number };
 
@@ -62,7 +62,8 @@ export function signJwt(opts: Options, typ: string, claims: Record<string, unkno
 /**
  * Verifies a JWT of the given `typ`: the algorithm pinned by its key's `kid`, issuer, audience,
  * required `exp`/`iat`/`sub`/`jti`, `iat` not in the future and a lifetime no longer than
- * `maxLifetime`. `withSigningKeys` lets the keys of `signingKeys` verify too (access tokens only).
+ * `maxLifetime`. `withSigningKeys` lets the keys of `signingKeys` verify too (access tokens only),
+ * and takes an HS256 token only if it was issued by `hs256IssuedBy` (the move to signing keys).
  */
 export function verifyJwt(opts: Options, token: string, typ: string, maxLifetime: number, withSigningKeys = false): JwtResult<Claims> {
   const header = parseHeader(token);
@@ -89,6 +90,9 @@ export function verifyJwt(opts: Options, token: string, typ: string, maxLifetime
   const { sub, jti, exp, iat } = payload;
   if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') return fail();
   if (iat > nowSeconds + CLOCK_SKEW_SECONDS || exp - iat > maxLifetime) return fail();
+  // Once access tokens are signed with keys, whoever still holds the secret could mint HS256 ones
+  // that never stop verifying: only those issued before the move are taken, so it ends by itself.
+  if (withSigningKeys && 'hmac' in key && iat > (opts.hs256IssuedBy ?? Number.POSITIVE_INFINITY) + CLOCK_SKEW_SECONDS) return fail();
   return { ok: true, claims: payload as Claims };
 }
 

@@ -199,7 +199,8 @@ export function buildOpenApiDocument(basePath: string): OpenApiDocument {
         introspectionClient: {
           type: 'http',
           scheme: 'basic',
-          description: 'Client credentials from the `introspection` option (or a service key with the scope `introspect`)',
+          description:
+            'Client credentials from the `introspection` option (or a service key with the scope `introspect`, minted by a site admin or trusted code, while its minter is still a site admin)',
         },
       },
     },

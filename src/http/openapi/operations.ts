@@ -24,7 +24,7 @@ import * as r from './responses.js';
  * or an API token), `admin` (`adminRole`, through an access JWT or an API token with scope `admin`).
  */
 /** `jwt_optional`: no credential needed, but an access JWT sent along is checked and counts (`/confirm-email-change`). */
-/** `client`: an introspection client (HTTP Basic from the `introspection` option, or a service key with the scope `introspect`). */
+/** `client`: an introspection client (HTTP Basic from the `introspection` option, or a service key with the scope `introspect` minted by a site admin or trusted code). */
 export type Access = 'none' | 'jwt' | 'jwt_optional' | 'any' | 'admin' | 'client';
 
 /** One documented operation: the request schemas are the ones that validate it. */
@@ -393,12 +393,17 @@ export const OPERATIONS: readonly Operation[] = [
     ok: { 200: r.Success },
     errors: [404],
   }),
-  op('groups', 'post /groups/{id}/api-tokens', 'Create a service key acting for the group (its scopes are its roles there; no `*`)', {
-    access: 'jwt',
-    body: ['ServiceKeyRequest', groupRoutes.serviceKeySchema],
-    ok: { 201: r.CreatedApiToken },
-    errors: [404],
-  }),
+  op(
+    'groups',
+    'post /groups/{id}/api-tokens',
+    'Create a service key acting for the group (its scopes are its roles there; no `*`; the scope `introspect` is a site-level right: 403 unless the caller is a site admin)',
+    {
+      access: 'jwt',
+      body: ['ServiceKeyRequest', groupRoutes.serviceKeySchema],
+      ok: { 201: r.CreatedApiToken },
+      errors: [404],
+    },
+  ),
   op('groups', 'get /groups/{id}/api-tokens', "A group's service keys", { access: 'jwt', ok: { 200: r.ApiTokenList }, errors: [404] }),
   op('groups', 'delete /groups/{id}/api-tokens/{token_id}', 'Revoke a service key', { access: 'jwt', ok: { 200: r.Success }, errors: [404] }),
   op('groups', 'get /{user}/groups', "A user's groups, direct and inherited", { access: 'jwt', ok: { 200: r.UserGroupList }, errors: [404] }),
