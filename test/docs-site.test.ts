@@ -60,7 +60,7 @@ describe.skipIf(!chromiumInstalled || TEST_DSN)('the documentation site in Chrom
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(String(err)));
-  }, 300_000);
+  }, 480_000);
 
   afterAll(async () => {
     await browser?.close();
