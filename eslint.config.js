@@ -6,7 +6,23 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.cache/', 'node_modules/', 'coverage/', '.readme-snippets/', '.authlib/', 'bin/', '.quick-start/', 'test/fixtures/'] },
+  {
+    ignores: [
+      'dist/',
+      '.cache/',
+      'node_modules/',
+      'coverage/',
+      '.readme-snippets/',
+      '.authlib/',
+      'bin/',
+      '.quick-start/',
+      'test/fixtures/',
+      'docs/.vitepress/dist/',
+      'docs/.vitepress/cache/',
+      'docs/.vitepress/.temp/',
+      'docs/reference/api/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

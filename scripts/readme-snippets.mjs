@@ -1,5 +1,6 @@
 // Writes every ```ts block of README.md to .readme-snippets/ so that `npm run typecheck` compiles
-// them: the README's examples cannot drift from the API.
+// them: the README's examples cannot drift from the API. The blocks of docs/ are checked by
+// `npm run docs:check`.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

@@ -2,22 +2,22 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AUTH_ERROR_ALSO_STATUS, AUTH_ERROR_CODES, AUTH_ERROR_STATUS } from '../src/index.js';
 
-// The README's error table is the user's reference: it must list exactly the codes the library
-// can produce, each with every status it can have.
+// The error table of docs/reference/errors.md is the user's reference: it must list exactly the
+// codes the library can produce, each with every status it can have.
 
-/** Every `status code` pair the README's table lists. */
-function readmeErrorTable(): string[] {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('### Errors'), readme.indexOf('\n## ', readme.indexOf('### Errors')));
+/** Every `status code` pair the reference's table lists. */
+function documentedErrorTable(): string[] {
+  const page = readFileSync(new URL('../docs/reference/errors.md', import.meta.url), 'utf8');
+  const section = page.slice(page.indexOf('# Errors\n'), page.indexOf('\n## ', page.indexOf('# Errors\n')));
   return [...section.matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
 }
 
 describe('error codes', () => {
-  it('the README table lists every AuthErrorCode with each status it can have, and nothing else', () => {
+  it('the error reference (docs/reference/errors.md) lists every AuthErrorCode with each status it can have, and nothing else', () => {
     const expected = AUTH_ERROR_CODES.flatMap((code) =>
       [AUTH_ERROR_STATUS[code], ...(AUTH_ERROR_ALSO_STATUS[code] ?? [])].map((status) => `${status} ${code}`),
     );
-    expect(readmeErrorTable()).toEqual(expected.sort());
+    expect(documentedErrorTable()).toEqual(expected.sort());
   });
 
   it('every code is snake_case', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,12 +8,13 @@ import { bearer, closedAfterEach, registerUser } from './helpers/app.js';
 import { BASE } from './helpers/endpoints.js';
 import { decodeJwt } from './helpers/tokens.js';
 
-// The README's operating patterns, run as written: the shutdown sequence, and what a role change
-// does to the tokens the user holds (the quick start says it where it changes a role).
+// The documented operating patterns, run as written: the shutdown sequence of
+// docs/guide/production.md ("Shutting down cleanly"), and what a role change does to the tokens the
+// user holds (the README's quick start says it where it changes a role).
 
 const opened = closedAfterEach();
 
-/** The README's SIGTERM handler, as a function a test can call instead of sending the signal. */
+/** The production guide's SIGTERM handler, as a function a test can call instead of sending the signal. */
 function shutdown(server: Server, auth: AuthManager, graceMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.close(async () => {
@@ -24,6 +26,21 @@ function shutdown(server: Server, auth: AuthManager, graceMs: number): Promise<v
 }
 
 describe('shutdown: server.close, then auth.close()', () => {
+  it('is the sequence the production guide shows', () => {
+    // The function above is the guide's handler with the signal and process.exit taken out: the
+    // guide's block must make the same calls in the same order.
+    const guide = readFileSync(new URL('../docs/guide/production.md', import.meta.url), 'utf8');
+    const section = guide.slice(guide.indexOf('## Shutting down cleanly'));
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const calls = ['server.close(async () => {', 'await auth.close();', 'server.closeIdleConnections();', 'server.closeAllConnections()'];
+    const at = calls.map((call) => block.indexOf(call));
+    expect(
+      at.every((i) => i >= 0),
+      block,
+    ).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+  });
+
   it('finishes the request under way, closes keep-alive sockets, then releases the library', async () => {
     const t = await opened.app();
     let release!: () => void;
