@@ -18,10 +18,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildIsStale, prepareConsumer } from './docs-check/consumer.js';
+import { buildIsStale, exampleDependencies, prepareConsumer } from './docs-check/consumer.js';
 import { checkLinks } from './docs-check/links.js';
 import { markdownFiles, readMarkdown, type MarkdownFile, type Problem } from './docs-check/markdown.js';
-import { runBlocks, typecheck } from './docs-check/snippets.js';
+import { readContexts, runBlocks, typecheck } from './docs-check/snippets.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -51,7 +51,8 @@ export async function docsCheck(root: string, { build = true, log = (line: strin
 
   const lap = (since: number) => ((performance.now() - since) / 1000).toFixed(1);
   let at = performance.now();
-  const consumer = prepareConsumer(REPO, log);
+  const deps = exampleDependencies(REPO, [...blocks.map((b) => b.code), ...readContexts(root).values()]);
+  const consumer = prepareConsumer(REPO, deps, log);
   const timings = [`package packed and installed in ${lap(at)} s`];
   at = performance.now();
   const checked = typecheck(REPO, root, consumer, blocks);

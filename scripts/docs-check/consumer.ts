@@ -1,33 +1,50 @@
 // The package as a user meets it: packed from the repository and installed into a project of its
-// own, beside what the documentation's examples import. The project is kept between runs (keyed by
-// the dependency versions), and only the package is replaced: a refresh takes seconds, not an install.
+// own, beside what the documentation's examples import. The project is kept between runs (while the
+// dependencies stay the same), and only the package is replaced: seconds, not an install.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 
-/** What the examples import besides the package (the repository's own versions, so npm's cache serves them). */
-export const EXAMPLE_DEPENDENCIES = [
-  'express',
-  '@types/express',
-  '@types/node',
-  '@electric-sql/pglite',
-  'connect',
-  '@types/connect',
-  'cors',
-  '@types/cors',
-  'supertest',
-  '@types/supertest',
-  'vitest',
-  'openid-client',
-  'passport',
-  '@types/passport',
-  'passport-openidconnect',
-  '@types/passport-openidconnect',
-  'passport-oauth2',
-  '@types/passport-oauth2',
-];
+/** Always installed: what the contexts and most examples import, and Node's types. */
+const BASE_DEPENDENCIES = ['express', '@types/express', '@types/node', '@electric-sql/pglite'];
+
+/** The package a bare import specifier names: `openid-client/passport` -> `openid-client`. */
+function packageOf(specifier: string): string | undefined {
+  if (/^(\.|\/|node:|[a-z]+:)/.test(specifier) || builtinModules.includes(specifier.split('/')[0]!)) return undefined;
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/** Its DefinitelyTyped package: `@types/passport-oauth2`, `@types/scope__name`. */
+function typesOf(name: string): string {
+  return `@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`;
+}
+
+/**
+ * What the examples import (and the @types of each, where there are some), at the versions this
+ * repository installs, so that npm's cache serves them: `name@version`, sorted. A package the
+ * repository does not have is left out; the type-check then says it cannot be found, at its line.
+ */
+export function exampleDependencies(repo: string, sources: string[]): string[] {
+  const names = new Set(BASE_DEPENDENCIES);
+  const imports = /\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(?\s*['"]([^'"]+)['"]|\brequire\(\s*['"]([^'"]+)['"]/g;
+  for (const source of sources) {
+    for (const m of source.matchAll(imports)) {
+      const name = packageOf(m[1] ?? m[2] ?? m[3]!);
+      if (!name || name === 'express-authlib') continue;
+      names.add(name);
+      names.add(typesOf(name));
+    }
+  }
+  const installed = (name: string) => join(repo, 'node_modules', name, 'package.json');
+  return [...names]
+    .filter((name) => existsSync(installed(name)))
+    .map((name) => `${name}@${readJson<{ version: string }>(installed(name)).version}`)
+    .sort();
+}
 
 function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
@@ -50,17 +67,13 @@ export function buildIsStale(repo: string): boolean {
 }
 
 /**
- * A consumer project with the freshly packed package and `EXAMPLE_DEPENDENCIES` installed; its
- * directory. Holds a lock on the project until the process exits (two checks at once wait in turn).
+ * A consumer project with the freshly packed package and `deps` installed; its directory (one per
+ * checkout). Holds a lock on the project until the process exits (two checks at once wait in turn).
  */
-export function prepareConsumer(repo: string, log: (line: string) => void): string {
+export function prepareConsumer(repo: string, deps: string[], log: (line: string) => void): string {
   const pkg = readJson<{ dependencies?: object; peerDependencies?: object }>(join(repo, 'package.json'));
-  const deps = EXAMPLE_DEPENDENCIES.map((name) => `${name}@${readJson<{ version: string }>(join(repo, 'node_modules', name, 'package.json')).version}`);
-  const key = createHash('sha256')
-    .update(JSON.stringify([deps, pkg.dependencies, pkg.peerDependencies, process.version]))
-    .digest('hex')
-    .slice(0, 12);
-  const dir = join(tmpdir(), `express-authlib-docs-check-${key}`);
+  const key = JSON.stringify([deps, pkg.dependencies, pkg.peerDependencies, process.version]);
+  const dir = join(tmpdir(), `express-authlib-docs-check-${createHash('sha256').update(repo).digest('hex').slice(0, 12)}`);
   lock(`${dir}.lock`);
 
   // --ignore-scripts: dist/ is built already (and a rebuild here would race whatever runs it).
@@ -73,8 +86,9 @@ export function prepareConsumer(repo: string, log: (line: string) => void): stri
   const [info] = JSON.parse(packed) as Array<{ filename: string }>;
   const tarball = join(dir, info!.filename);
 
-  const ready = join(dir, 'node_modules', '.docs-check-ready');
-  if (!existsSync(ready)) {
+  // What the project was installed with: the same, and only the package is new.
+  const ready = join(dir, 'node_modules', '.docs-check-key');
+  if (!existsSync(ready) || readFileSync(ready, 'utf8') !== key) {
     log(`installing the packed package and ${deps.length} example dependencies into ${dir}`);
     rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
     rmSync(join(dir, 'package-lock.json'), { force: true });
@@ -84,9 +98,8 @@ export function prepareConsumer(repo: string, log: (line: string) => void): stri
       stdio: ['ignore', 'pipe', 'inherit'],
       timeout: 300_000,
     });
-    writeFileSync(ready, '');
+    writeFileSync(ready, key);
   } else {
-    // The same dependencies (the key says so): only the package itself is new.
     const target = join(dir, 'node_modules', 'express-authlib');
     rmSync(target, { recursive: true, force: true });
     mkdirSync(target, { recursive: true });
