@@ -108,21 +108,35 @@ export function prepareConsumer(repo: string, deps: string[], log: (line: string
   return dir;
 }
 
+/** A lock directory holding the owner's pid; one whose owner is gone (killed) is taken over. */
 function lock(path: string): void {
   const deadline = Date.now() + 600_000;
   for (;;) {
     try {
       mkdirSync(path);
+      writeFileSync(join(path, 'pid'), String(process.pid));
       process.on('exit', () => rmSync(path, { recursive: true, force: true }));
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      // A lock older than the longest check is one a killed run left behind.
-      const held = statSync(path, { throwIfNoEntry: false });
-      if (!held) continue;
-      if (Date.now() - held.mtimeMs > 900_000) rmSync(path, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`${path}: another docs check holds this lock`, { cause: err });
+      let owner = 0;
+      try {
+        owner = Number(readFileSync(join(path, 'pid'), 'utf8'));
+      } catch {
+        // being taken or released right now
+      }
+      if (owner && !alive(owner)) rmSync(path, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`${path}: another docs check (pid ${owner}) holds this lock`, { cause: err });
       else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
     }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
