@@ -1,6 +1,6 @@
 // The package as a user meets it: packed from the repository and installed into a project of its
-// own, beside what the documentation's examples import. The project is kept between runs (while the
-// dependencies stay the same), and only the package is replaced: seconds, not an install.
+// own, beside what the documentation's examples import. The project is kept between runs (while it
+// has every dependency asked for), and only the package is replaced: seconds, not an install.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -72,7 +72,7 @@ export function buildIsStale(repo: string): boolean {
  */
 export function prepareConsumer(repo: string, deps: string[], log: (line: string) => void): string {
   const pkg = readJson<{ dependencies?: object; peerDependencies?: object }>(join(repo, 'package.json'));
-  const key = JSON.stringify([deps, pkg.dependencies, pkg.peerDependencies, process.version]);
+  const base = JSON.stringify([pkg.dependencies, pkg.peerDependencies, process.version]);
   const dir = join(tmpdir(), `express-authlib-docs-check-${createHash('sha256').update(repo).digest('hex').slice(0, 12)}`);
   lock(`${dir}.lock`);
 
@@ -86,19 +86,24 @@ export function prepareConsumer(repo: string, deps: string[], log: (line: string
   const [info] = JSON.parse(packed) as Array<{ filename: string }>;
   const tarball = join(dir, info!.filename);
 
-  // What the project was installed with: the same, and only the package is new.
-  const ready = join(dir, 'node_modules', '.docs-check-key');
-  if (!existsSync(ready) || readFileSync(ready, 'utf8') !== key) {
-    log(`installing the packed package and ${deps.length} example dependencies into ${dir}`);
+  // What the project was installed with: if it has every dependency asked for, only the package is
+  // new; else everything is installed again, with what it had (another checkout's examples).
+  const stampPath = join(dir, 'node_modules', '.docs-check-installed.json');
+  const stamp = existsSync(stampPath) ? readJson<{ base: string; deps: string[] }>(stampPath) : undefined;
+  if (stamp?.base !== base || !deps.every((dep) => stamp.deps.includes(dep))) {
+    const nameOf = (spec: string) => spec.slice(0, spec.lastIndexOf('@'));
+    const kept = stamp?.base === base ? stamp.deps.filter((old) => !deps.some((dep) => nameOf(dep) === nameOf(old))) : [];
+    const all = [...kept, ...deps].sort();
+    log(`installing the packed package and ${all.length} example dependencies into ${dir}`);
     rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
     rmSync(join(dir, 'package-lock.json'), { force: true });
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'docs-check-consumer', private: true, type: 'module' }));
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, ...deps], {
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, ...all], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'inherit'],
       timeout: 300_000,
     });
-    writeFileSync(ready, key);
+    writeFileSync(stampPath, JSON.stringify({ base, deps: all }));
   } else {
     const target = join(dir, 'node_modules', 'express-authlib');
     rmSync(target, { recursive: true, force: true });

@@ -18,7 +18,7 @@ interface Module {
   path: string;
   block: CodeBlock | undefined;
   /** For a context checked on its own, or the context part of a fragment's module. */
-  context: { file: string; fragmentLine: number; fragmentLines: number } | undefined;
+  context: { file: string; fragmentLine: number; fragmentLines: number; indent: number } | undefined;
 }
 
 /** docs/.snippets/NAME.ts by name, read from the Markdown root. */
@@ -77,7 +77,7 @@ export function typecheck(repo: string, root: string, consumer: string, blocks: 
   };
 
   // Each context on its own (an empty fragment): a broken context is reported as itself.
-  const contextParts = new Map<string, { before: string; after: string; line: number }>();
+  const contextParts = new Map<string, { before: string; after: string; line: number; indent: number }>();
   for (const [name, text] of contexts) {
     const file = `${CONTEXT_DIR}/${name}.ts`;
     const at = text.indexOf(FRAGMENT);
@@ -85,11 +85,12 @@ export function typecheck(repo: string, root: string, consumer: string, blocks: 
       problems.push({ file, line: 1, message: `a context must say ${FRAGMENT} exactly once, where the fragment goes` });
       continue;
     }
-    const part = { before: text.slice(0, at), after: text.slice(at + FRAGMENT.length), line: text.slice(0, at).split('\n').length };
+    const before = text.slice(0, at);
+    const part = { before, after: text.slice(at + FRAGMENT.length), line: before.split('\n').length, indent: at - before.lastIndexOf('\n') - 1 };
     contextParts.set(name, part);
     write(`context-${name}.ts`, `${part.before}${part.after}\nexport {};\n`, {
       block: undefined,
-      context: { file, fragmentLine: part.line, fragmentLines: 1 },
+      context: { file, fragmentLine: part.line, fragmentLines: 1, indent: part.indent },
     });
   }
 
@@ -103,7 +104,12 @@ export function typecheck(repo: string, root: string, consumer: string, blocks: 
         problems.push({ file: block.file, line: block.line, message: `no context ${CONTEXT_DIR}/${block.marker.name}.ts (contexts: ${known})` });
         continue;
       }
-      const context = { file: `${CONTEXT_DIR}/${block.marker.name}.ts`, fragmentLine: part.line, fragmentLines: block.code.split('\n').length };
+      const context = {
+        file: `${CONTEXT_DIR}/${block.marker.name}.ts`,
+        fragmentLine: part.line,
+        fragmentLines: block.code.split('\n').length,
+        indent: part.indent,
+      };
       write(name, `${part.before}${block.code}${part.after}\nexport {};\n`, { block, context });
     } else {
       // `export {}`: a block without imports or exports is still a module of its own.
@@ -131,7 +137,9 @@ function locate(diagnostic: ts.Diagnostic, modules: Map<string, Module>, consume
   if (!context) return { file: block!.file, line: block!.line + 1 + line, message: text, column: character + 1 };
   const first = context.fragmentLine - 1;
   if (block && line >= first && line < first + context.fragmentLines) {
-    return { file: block.file, line: block.line + 1 + line - first, message: text, column: character + 1 };
+    // The fragment's first line follows what its context has before it on that line.
+    const column = line === first ? Math.max(1, character + 1 - context.indent) : character + 1;
+    return { file: block.file, line: block.line + 1 + line - first, message: text, column };
   }
   const contextLine = line < first ? line + 1 : line - context.fragmentLines + 2;
   if (!block) return { file: context.file, line: contextLine, message: text };
