@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { memoryAdapter } from 'better-auth/adapters/memory';
 import { getMigrations } from 'better-auth/db/migration';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import request from 'supertest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthManager, AuthManagerOptions } from 'express-authlib';
 import * as betterAuthAfter from '../examples/migrating/better-auth/after.js';
 import * as betterAuthBefore from '../examples/migrating/better-auth/before.js';
@@ -22,6 +23,10 @@ import { TEST_DSN, databaseOptions, dropSchema, rawQuery, sharedPGlite, uniqueSc
 
 const PASSWORD = 'correct horse battery';
 const cleanups: (() => Promise<void>)[] = [];
+// The embedded database starts before the first test, as other files start theirs in a hook.
+beforeAll(async () => {
+  if (!TEST_DSN) await sharedPGlite();
+});
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
@@ -210,12 +215,19 @@ describe('docs/migrating/passport.md', () => {
   });
 
   it('after: express-authlib, same paths (basePath /auth), JSON errors, roles and logout that take effect at once', async () => {
-    const made = await started(passportAfter.createApp);
+    const jwtSecret = randomBytes(32).toString('hex');
+    const made = await started(passportAfter.createApp, { jwtSecret });
     const driver = libraryDriver(made, '/auth', 'username');
     const after = await scenario(driver);
     expectLibraryAnswers(after);
     await expectLastAdminKept(made.auth);
     await expectLogoutEndsAccess(driver, '/auth', after.login, after.aliceCredentials);
+    // A token as the old app signed it, even with the same secret, is not one of the library's.
+    const ops = (await made.auth.users.findByIdentifier('ops'))!;
+    const old = jwt.sign({ username: 'ops', role: 'admin' }, jwtSecret, { subject: ops.id, expiresIn: '1h', algorithm: 'HS256' });
+    const refused = await driver.http.get('/admin').set('Authorization', `Bearer ${old}`);
+    expect(refused.status).toBe(401);
+    expect(refused.body.code).toBe('invalid_token');
   });
 });
 
@@ -248,6 +260,7 @@ describe('docs/migrating/express-jwt.md', () => {
     const claims = jwt.decode(after.login.body.token, { complete: true })!;
     expect(claims.header).toMatchObject({ alg: 'HS256', typ: 'at+jwt' });
     expect(claims.payload).toMatchObject({ sub: after.login.body.user.id, roles: ['user'], iss: 'express-authlib', aud: 'express-authlib' });
+    expect(Object.keys(claims.payload).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'roles', 'sid', 'sub', 'ver']);
   });
 });
 
@@ -255,36 +268,40 @@ describe('bcrypt users of the passport and express-jwt apps, imported', () => {
   it.each([
     ['passport', passportBefore.createApp],
     ['express-jwt', expressJwtBefore.createApp],
-  ])('%s: users keep their passwords and roles; names that fold together are refused, not merged', async (_peer, createBefore) => {
-    const db = await oldAppDatabase();
-    const old = tableDriver(await createBefore(db, randomBytes(32).toString('hex')), db);
-    for (const name of ['carol', 'dave', 'Erin', 'erin']) expect((await old.register(name)).status).toBe(201);
-    await old.setAdmin('dave', true);
+  ])(
+    '%s: users keep their passwords and roles; names that fold together are refused, not merged',
+    async (_peer, createBefore) => {
+      const db = await oldAppDatabase();
+      const old = tableDriver(await createBefore(db, randomBytes(32).toString('hex')), db);
+      for (const name of ['carol', 'dave', 'Erin', 'erin']) expect((await old.register(name)).status).toBe(201);
+      await old.setAdmin('dave', true);
 
-    const made = await started(passportAfter.createApp);
-    const { ids, refused } = await importUsers(made.auth, db, made.schema);
-    expect(ids.size).toBe(3);
-    expect(refused).toEqual([{ id: expect.any(Number), username: 'erin', code: 'conflict' }]);
-    const [stored] = await rawQuery<{ password_hash: string }>(`SELECT password_hash FROM "${made.schema}".users WHERE username = 'carol'`);
-    expect(stored!.password_hash).toMatch(/^\$2b\$10\$/);
+      const made = await started(passportAfter.createApp);
+      const { ids, refused } = await importUsers(made.auth, db, made.schema);
+      expect(ids.size).toBe(3);
+      expect(refused).toEqual([{ id: expect.any(Number), username: 'erin', code: 'conflict' }]);
+      const [stored] = await rawQuery<{ password_hash: string }>(`SELECT password_hash FROM "${made.schema}".users WHERE username = 'carol'`);
+      expect(stored!.password_hash).toMatch(/^\$2b\$10\$/);
 
-    const after = libraryDriver(made, '/auth', 'username');
-    expect((await after.login('carol')).res.status).toBe(200);
-    expect((await after.login('carol', 'not the password')).res.status).toBe(401);
-    // Names are case-insensitive now: Erin signs in as erin too.
-    expect((await after.login('ERIN')).res.body.user.username).toBe('Erin');
-    const dave = await after.login('dave');
-    expect(dave.res.body.user.roles).toEqual(['admin', 'user']);
-    expect((await after.http.get('/admin').set(dave.credentials)).status).toBe(200);
-    // A password changed in the new app is the library's own hash from then on.
-    const change = await after.http
-      .post('/auth/change-password')
-      .set(dave.credentials)
-      .send({ current_password: PASSWORD, password: 'a new password for dave' });
-    expect(change.status).toBe(200);
-    const [changed] = await rawQuery<{ password_hash: string }>(`SELECT password_hash FROM "${made.schema}".users WHERE username = 'dave'`);
-    expect(changed!.password_hash).toMatch(/^\$authlib-hmac-sha256\$2/);
-  });
+      const after = libraryDriver(made, '/auth', 'username');
+      expect((await after.login('carol')).res.status).toBe(200);
+      expect((await after.login('carol', 'not the password')).res.status).toBe(401);
+      // Names are case-insensitive now: Erin signs in as erin too.
+      expect((await after.login('ERIN')).res.body.user.username).toBe('Erin');
+      const dave = await after.login('dave');
+      expect(dave.res.body.user.roles).toEqual(['admin', 'user']);
+      expect((await after.http.get('/admin').set(dave.credentials)).status).toBe(200);
+      // A password changed in the new app is the library's own hash from then on.
+      const change = await after.http
+        .post('/auth/change-password')
+        .set(dave.credentials)
+        .send({ current_password: PASSWORD, password: 'a new password for dave' });
+      expect(change.status).toBe(200);
+      const [changed] = await rawQuery<{ password_hash: string }>(`SELECT password_hash FROM "${made.schema}".users WHERE username = 'dave'`);
+      expect(changed!.password_hash).toMatch(/^\$authlib-hmac-sha256\$2/);
+    },
+    60_000,
+  );
 });
 
 describe('docs/migrating/better-auth.md', () => {
@@ -332,7 +349,7 @@ describe('docs/migrating/better-auth.md', () => {
     // New passwords get better-auth's format too.
     const [stored] = await rawQuery<{ password_hash: string }>(`SELECT password_hash FROM "${made.schema}".users WHERE username = 'alice'`);
     expect(stored!.password_hash).toMatch(/^[0-9a-f]{32}:[0-9a-f]{128}$/);
-  });
+  }, 60_000);
 
   it("import: better-auth's users keep their passwords, names, verified flags, roles and bans", async () => {
     const { app, auth } = await betterAuthApp();
@@ -366,5 +383,26 @@ describe('docs/migrating/better-auth.md', () => {
     const other = await login('dave@example.org');
     expect(other.body.user.username).toMatch(/^dave-[0-9a-z]{8}$/);
     expect((await login('mallory@example.com')).body.code).toBe('account_disabled');
+  }, 60_000);
+});
+
+describe('the guides show the example files as they are', () => {
+  const blocksOf = (guide: string) =>
+    [...readFileSync(new URL(`../docs/migrating/${guide}`, import.meta.url), 'utf8').matchAll(/^(<!-- check: (\w+) -->\n)?```ts\n([\s\S]*?)^```$/gm)].map(
+      (m) => ({
+        marker: m[2],
+        code: m[3],
+      }),
+    );
+  const file = (path: string) => readFileSync(new URL(`../examples/migrating/${path}`, import.meta.url), 'utf8');
+
+  it.each([
+    ['passport.md', ['passport/before.ts', 'passport/after.ts', 'import-bcrypt-users.ts']],
+    ['express-jwt.md', ['express-jwt/before.ts', 'express-jwt/after.ts', 'import-bcrypt-users.ts']],
+    ['better-auth.md', ['better-auth/before.ts', 'better-auth/after.ts', 'better-auth/import-users.ts']],
+  ])('%s: before, after and the import, verbatim; code that needs the other library is left to this test', (guide, files) => {
+    const blocks = blocksOf(guide);
+    expect(blocks.map((b) => b.code)).toEqual(files.map(file));
+    expect(blocks.map((b) => b.marker)).toEqual(['skip', undefined, files[2] === 'better-auth/import-users.ts' ? 'skip' : undefined]);
   });
 });

@@ -5,12 +5,7 @@ export interface Db {
   query(text: string, params?: unknown[]): Promise<{ rows: any[] }>;
 }
 
-/**
- * Copies the old app's users, with their bcrypt hashes, into the library's tables: nobody has to
- * choose a new password. Run it before the new app takes sign-ups: a name or address already there
- * is refused (409), never merged. Returns the old id -> new id map (for the app's own tables that
- * refer to users) and the rows the library refused.
- */
+/** Copies the old app's users with their bcrypt hashes; returns old id -> new id, and the rows the library refused. */
 export async function importUsers(auth: AuthManager, db: Db, schema = 'authlib') {
   await auth.ready;
   const ids = new Map<number, string>();

@@ -10,11 +10,8 @@ export interface Db {
 type SourceUser = BetterAuthUser & { role?: string | null; banned?: boolean | null };
 
 /**
- * Copies better-auth's users into the library's tables through better-auth's own adapter (so
- * whatever database it used), with their scrypt hashes: the new app verifies them with
- * `betterAuthHasher`. Usernames come from the address (users may keep signing in with the address).
- * Run it before the new app takes sign-ups: an address already there is refused (409), never
- * merged. Returns old id -> new id and the users the library refused.
+ * Copies better-auth's users, read through its own adapter (whatever its database), with their
+ * scrypt hashes, which `betterAuthHasher` verifies; returns old id -> new id, and the users refused.
  */
 export async function importUsers(source: { $context: Promise<{ adapter: Pick<DBAdapter, 'findMany'> }> }, auth: AuthManager, db: Db, schema = 'authlib') {
   const { adapter } = await source.$context;
