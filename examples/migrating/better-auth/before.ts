@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { betterAuth, type BetterAuthOptions } from 'better-auth';
+import { getMigrations } from 'better-auth/db/migration';
 import { fromNodeHeaders, toNodeHandler } from 'better-auth/node';
 import { admin } from 'better-auth/plugins';
 import express from 'express';
@@ -40,9 +41,9 @@ export function createApp(database: BetterAuthOptions['database'], secret: strin
 }
 
 // `tsx before.ts` serves it on PORT (3000) with DATABASE_URL and BETTER_AUTH_SECRET.
-// The tables come first: `npx @better-auth/cli migrate`.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const port = Number(process.env.PORT ?? 3000);
-  const { app } = createApp(new pg.Pool({ connectionString: process.env.DATABASE_URL }), process.env.BETTER_AUTH_SECRET!, `http://localhost:${port}`);
+  const { app, auth } = createApp(new pg.Pool({ connectionString: process.env.DATABASE_URL }), process.env.BETTER_AUTH_SECRET!, `http://localhost:${port}`);
+  await (await getMigrations(auth.options)).runMigrations(); // its tables, as `npx @better-auth/cli migrate` makes them
   app.listen(port);
 }
