@@ -5,7 +5,7 @@
  * thrown at construction.
  */
 
-/** Every code, with the HTTP status it always maps to. The README's error table is checked against it. */
+/** Every code, with the HTTP status it always maps to. The error table (docs/reference/errors.md) is checked against it. */
 export const AUTH_ERROR_STATUS = {
   validation_error: 400,
   unknown_provider: 400,

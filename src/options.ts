@@ -447,7 +447,7 @@ export function resolveOptions(options: AuthManagerOptions): ResolvedOptions {
     throw new TypeError('express-authlib: options must be an object, e.g. { dbDsn, jwtSecret }');
   }
   for (const name of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(name)) throw misuse(name, 'is not a known option; check its spelling against the README');
+    if (!KNOWN_OPTIONS.has(name)) throw misuse(name, 'is not a known option; check its spelling against the options reference (docs/reference/options.md)');
   }
   const resolved: Record<string, unknown> = {};
   for (const [name, resolve] of Object.entries(RESOLVERS) as Array<[keyof AuthManagerOptions, (value: unknown, all: AuthManagerOptions) => unknown]>) {

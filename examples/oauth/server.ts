@@ -1,7 +1,7 @@
 import type { OAuthProviderConfig } from 'express-authlib';
 import { createOAuthApp } from './app.js';
 
-// Configure the providers you have credentials for (see the README's OAuth section):
+// Configure the providers you have credentials for (see docs/guide/oauth.md):
 //   GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET, GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET,
 //   OIDC_ISSUER / OIDC_CLIENT_ID / OIDC_CLIENT_SECRET (any OpenID Connect provider, shown as "oidc"),
 //   PUBLIC_URL (default http://localhost:3000), JWT_SECRET (>= 32 bytes), DATABASE_URL (default embedded PGlite).
