@@ -305,8 +305,13 @@ async function main() {
           client.passkeys
             .remove(passkey.id)
             .then(async () => {
-              await listPasskeys();
-              say(`Passkey "${passkey.name}" removed.`);
+              // Removing a passkey ends the logins it opened: this page's own, if it signed in with it.
+              const ended = await listPasskeys().then(
+                () => false,
+                (err) => err instanceof ClientError && err.status === 401,
+              );
+              if (ended) renderSignedOut();
+              say(ended ? `Passkey "${passkey.name}" removed. It opened this sign-in, which has ended with it.` : `Passkey "${passkey.name}" removed.`);
             })
             .catch((err) => {
               remove.disabled = false;
