@@ -78,10 +78,14 @@ export function mailTemplatesOf(value: unknown): Readonly<MailTemplates> {
   for (const [kind, fn] of Object.entries(templates)) {
     // group_invitation too: its default names nothing anyone chose, so an app that wants the group's
     // name in the mail writes its own template (and owns what user-chosen text it shows).
-    if (!['password_reset', 'verification', 'email_change', 'email_changed', 'otp', 'failed_codes', 'group_invitation', 'new_device'].includes(kind)) {
+    if (
+      !['password_reset', 'verification', 'email_change', 'email_changed', 'otp', 'failed_codes', 'group_invitation', 'new_device', 'passkey_added'].includes(
+        kind,
+      )
+    ) {
       throw misuse(
         `mailTemplates.${kind}`,
-        'is not a mail kind: password_reset, verification, email_change, email_changed, otp, failed_codes, group_invitation or new_device',
+        'is not a mail kind: password_reset, verification, email_change, email_changed, otp, failed_codes, group_invitation, new_device or passkey_added',
       );
     }
     if (fn !== undefined && typeof fn !== 'function') throw misuse(`mailTemplates.${kind}`, 'must be a function (data) => ({ subject, text, html })');

@@ -26,6 +26,7 @@ export const AUTH_ERROR_STATUS = {
   access_denied: 403,
   email_not_verified: 403,
   mfa_setup_required: 403,
+  reauthentication_required: 403,
   not_found: 404,
   conflict: 409,
   account_exists: 409,
@@ -120,6 +121,7 @@ const FORBIDDEN_ERROR_CODES = [
   'account_disabled',
   'email_not_verified',
   'mfa_setup_required',
+  'reauthentication_required',
   'csrf_failed',
 ] as const satisfies readonly AuthErrorCode[];
 /** Codes of `ForbiddenError`. */
@@ -159,8 +161,9 @@ export class AuthenticationError extends AuthError {
 
 /**
  * 403: the caller is known but may not do this: lacks a role or scope, is disabled, has not
- * verified the email (`requireEmailVerification`), must set up a second factor first, or sent a
- * cookie-authenticated request that failed the CSRF checks (`csrf_failed`).
+ * verified the email (`requireEmailVerification`), must set up a second factor first, must prove
+ * again that they hold the account (`reauthentication_required`: a fresh sign-in or the password),
+ * or sent a cookie-authenticated request that failed the CSRF checks (`csrf_failed`).
  */
 export class ForbiddenError extends AuthError {
   /** `new ForbiddenError('not your note')`: 403 `forbidden` with that message. */

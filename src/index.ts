@@ -35,6 +35,8 @@ export type { AuditEvent, ListEventsInput } from './services/events.js';
 export type { Impersonation } from './services/impersonation.js';
 export type { Identity, LinkedAccount } from './services/identities.js';
 export type { Passkey } from './services/passkeys.js';
+/** How recent a sign-in must be to add a passkey without the password (600 s). */
+export { REAUTHENTICATION_WINDOW_SECONDS } from './services/passkeys.js';
 export type { Integration, IntegrationInfo, IntegrationInput, LinkedIntegration, ManualIntegration } from './services/integrations.js';
 export type { OAuthErrorCode } from './errors.js';
 export type { AuthManagerOptions, DatabaseHandle, JwtSecret, OAuthProviderConfig } from './options.js';

@@ -117,8 +117,10 @@ describe('client passkeys (Node, WebAuthn passed in)', () => {
     expect((first as AuthClientError).body).toMatchObject({ code: 'mfa_required', methods: expect.arrayContaining(['passkey']) });
     expect((await client.signInWithPasskey({ mfaId: (first as AuthClientError).body!.mfa_id! })).id).toBe(u.user.id);
 
+    // This login was opened by the passkey (its second factor): removing the passkey ends it too.
     expect(await client.passkeys.remove(passkey.id)).toEqual({ success: true });
-    expect(await client.passkeys.list()).toEqual([]);
+    await expect(client.passkeys.list()).rejects.toMatchObject({ status: 401 });
+    expect(await t.auth.passkeys.list(u.user.id)).toEqual([]);
   });
 
   it('browser refusals are client errors: passkey_unavailable, passkey_cancelled, passkey_failed; a refused assertion is the server’s 401', async () => {

@@ -52,6 +52,7 @@ const SERVER_CODES: Record<AuthErrorCode, 1> = {
   access_denied: 1,
   email_not_verified: 1,
   mfa_setup_required: 1,
+  reauthentication_required: 1,
   not_found: 1,
   conflict: 1,
   account_exists: 1,

@@ -32,9 +32,18 @@ export function passkeyCalls(d: PasskeyCallDeps) {
         : d.signIn('/login/passkey', { challenge_id, response });
     },
 
-    /** Adds a passkey to the signed-in account (`navigator.credentials.create`); answers it as listed. */
-    async registerPasskey(input: { name?: string } = {}): Promise<Passkey> {
-      const { challenge_id, options } = await d.authed<{ challenge_id: string; options: PasskeyCreationOptionsJSON }>('POST', '/passkeys/register/options');
+    /**
+     * Adds a passkey to the signed-in account (`navigator.credentials.create`); answers it as listed.
+     * Unless the sign-in is of the last 10 minutes, the server wants the account's `password`
+     * (`reauthentication_required` without it, or with a wrong one).
+     */
+    async registerPasskey(input: { name?: string; password?: string } = {}): Promise<Passkey> {
+      const proof = input.password !== undefined ? { password: input.password } : {};
+      const { challenge_id, options } = await d.authed<{ challenge_id: string; options: PasskeyCreationOptionsJSON }>(
+        'POST',
+        '/passkeys/register/options',
+        proof,
+      );
       const response = registrationJSON(await ceremony(d.webauthn(), (c) => c.create({ publicKey: creationOptions(options) })));
       const body = { challenge_id, response, ...(input.name !== undefined ? { name: input.name } : {}) };
       return (await d.authed<{ passkey: Passkey }>('POST', '/passkeys/register', body)).passkey;

@@ -33,6 +33,12 @@ export async function listPasskeys(db: Db, userId: string): Promise<PasskeyRecor
   return rows.map(record);
 }
 
+/** Whether the user has a passkey of this id. */
+export async function passkeyExists(db: Db, userId: string, id: string): Promise<boolean> {
+  if (!isUserId(userId) || !isUserId(id)) return false;
+  return (await db.selectFrom('passkeys').select('id').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst()) !== undefined;
+}
+
 /** The passkey of a credential id (whoever's it is), as an assertion names it. */
 export async function findPasskeyByCredentialId(db: Db, credentialId: string): Promise<PasskeyRecord | undefined> {
   const row = await db.selectFrom('passkeys').selectAll().where('credential_id', '=', credentialId).executeTakeFirst();

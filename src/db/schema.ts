@@ -58,6 +58,8 @@ export interface SessionsTable {
   ip: string | null;
   /** A short summary of the User-Agent ("Chrome on macOS"), never the header itself. */
   device: string | null;
+  /** The passkey that opened the login, first or second factor (sql/0019); its removal ends the login. */
+  passkey_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokensTable {

@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, SessionsTable } from './schema.js';
+import { isUserId } from './users-repository.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -11,7 +12,8 @@ export interface SessionPlace {
   device: string | null;
 }
 
-export async function insertSession(db: Db, row: { id: string; user_id: string; created_at: Date } & SessionPlace): Promise<void> {
+/** A new login; `passkey_id` names the passkey that opened it (first or second factor), if one did. */
+export async function insertSession(db: Db, row: { id: string; user_id: string; created_at: Date; passkey_id?: string | null } & SessionPlace): Promise<void> {
   await db
     .insertInto('sessions')
     .values({ ...row, last_used_at: row.created_at })
@@ -52,6 +54,19 @@ export function listLiveSessions(db: Db, userId: string, now: Date): Promise<Ses
 /** One login of the user that is still going, or undefined (over, another user's, or no such id). */
 export function findLiveSession(db: Db, userId: string, id: string, now: Date): Promise<SessionRow | undefined> {
   return db.selectFrom('sessions').selectAll().where('id', '=', id).where('user_id', '=', userId).where(live(now)).executeTakeFirst();
+}
+
+/** When the user's login `id` began (its sign-in: a refresh does not move it), or undefined for no such login of theirs. */
+export async function sessionStartedAt(db: Db, userId: string, id: string): Promise<Date | undefined> {
+  if (!isUserId(id) || !isUserId(userId)) return undefined;
+  const row = await db.selectFrom('sessions').select('created_at').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+  return row?.created_at;
+}
+
+/** The ids of the user's logins, still going, that `passkeyId` opened. */
+export async function liveSessionsOpenedBy(db: Db, userId: string, passkeyId: string, now: Date): Promise<string[]> {
+  const rows = await db.selectFrom('sessions').select('id').where('user_id', '=', userId).where('passkey_id', '=', passkeyId).where(live(now)).execute();
+  return rows.map((r) => r.id);
 }
 
 /** Whether the user has ever signed in before, and whether from a device with this summary. */

@@ -54,6 +54,14 @@ const challengeId = z.uuid().meta({ description: 'the `challenge_id` of the opti
 const passkeyName = z.string().trim().min(1).max(64);
 const mfaId = z.string().min(1).max(128);
 
+export const registerOptionsSchema = z.object({
+  password: z
+    .string()
+    .min(1)
+    .max(1024)
+    .optional()
+    .meta({ description: "the account's password: needed unless this access token's sign-in began within the last 10 minutes" }),
+});
 export const registerSchema = z.object({
   challenge_id: challengeId,
   response: registrationResponseSchema,
@@ -81,6 +89,8 @@ export interface PasskeyRouteDeps {
   origin: (req: Req) => EventOrigin;
   limit: { passkey: Handler; code: Handler };
   tokens: TokenDelivery;
+  /** The login (`sid`) of the request's access token. */
+  sessionOf: (req: Req) => string | undefined;
 }
 
 /**
@@ -105,8 +115,10 @@ export function mountPasskeyRoutes(router: Routes, d: PasskeyRouteDeps): void {
   const own = [configured, d.authenticate, ownAccessToken];
   const targetUser = targetUserResolver(d.users, d.adminRole);
 
+  // Only for a fresh sign-in or with the password (403 reauthentication_required): a wrong password here is a password guess, counted as one.
   router.post('/passkeys/register/options', configured, d.authenticateForSetup, ownAccessToken, d.limit.passkey, async (req, res) => {
-    sendJson(res, 200, await d.passkeys.registrationOptions(caller(req).user.id), true);
+    const { password } = parseInput(registerOptionsSchema, bodyObject(req));
+    sendJson(res, 200, await d.passkeys.registrationOptions(caller(req).user.id, { sessionId: d.sessionOf(req), password }, d.origin(req)), true);
   });
 
   router.post('/passkeys/register', configured, d.authenticateForSetup, ownAccessToken, async (req, res) => {

@@ -3,9 +3,11 @@
  * `failed_codes` tells the user that wrong second factors or email codes were entered for their
  * account until it had to wait (someone may know their password); `group_invitation` tells someone
  * a group admin invited them (they accept or decline once signed in); `new_device` tells them their
- * account was signed in to from a device it had not been used from (option `newDeviceNotice`).
+ * account was signed in to from a device it had not been used from (option `newDeviceNotice`);
+ * `passkey_added` tells them a passkey was added to their account.
  */
-export type MailKind = 'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp' | 'failed_codes' | 'group_invitation' | 'new_device';
+export type MailKind =
+  'password_reset' | 'verification' | 'email_change' | 'email_changed' | 'otp' | 'failed_codes' | 'group_invitation' | 'new_device' | 'passkey_added';
 
 /** What a template gets to write a mail from. */
 export interface MailTemplateData {
@@ -147,6 +149,21 @@ export const DEFAULT_MAIL_TEMPLATES: Readonly<Record<MailKind, (data: MailTempla
     ];
     return {
       subject: `${d.appName}: new sign-in to your account`,
+      text: lines.join('\n'),
+      html: lines.map((line) => (line === '' ? '' : `<p>${escape(line)}</p>`)).join('\n'),
+    };
+  },
+  passkey_added: (d) => {
+    // Never the passkey's name: whoever held the access token chose it. The device is the summary.
+    const lines = [
+      `A passkey was added to your account on ${d.appName}. It signs in to your account by itself, without your password.`,
+      '',
+      `This happened at ${d.requestedAt.toISOString()}${d.ip ? ` from the address ${d.ip}` : ''}${d.device ? ` (${d.device})` : ''}.`,
+      'If this was you, there is nothing to do.',
+      'If it was not, remove that passkey in the list of your passkeys (removing it ends the logins it opened), and reset your password.',
+    ];
+    return {
+      subject: `${d.appName}: a passkey was added to your account`,
       text: lines.join('\n'),
       html: lines.map((line) => (line === '' ? '' : `<p>${escape(line)}</p>`)).join('\n'),
     };

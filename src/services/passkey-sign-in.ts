@@ -85,7 +85,7 @@ export class PasskeySignIn {
       throw refused();
     }
     const { passkey } = checked;
-    const login = await this.sessions.loginVerified(passkey.user_id, 'passkey', { origin });
+    const login = await this.sessions.loginVerified(passkey.user_id, 'passkey', { origin, passkeyId: passkey.id });
     await this.ctx.audit.record('passkey_login', { userId: passkey.user_id, data: { passkey_id: passkey.id }, origin });
     await this.ctx.audit.record('login_success', { userId: passkey.user_id, data: { method: 'passkey' }, origin });
     return login;
@@ -125,7 +125,7 @@ export class PasskeySignIn {
       if (err instanceof InvalidCodeError && err.status === 400) throw refused();
       throw err;
     }
-    const login = await this.sessions.loginAfterSecondFactor(userId);
+    const login = await this.sessions.loginAfterSecondFactor(userId, undefined, seen.used!.id);
     await this.ctx.audit.record('passkey_login', { userId, data: { passkey_id: seen.used!.id, second_factor: true }, origin });
     await this.ctx.audit.record('login_success', { userId, data: { method: 'mfa:passkey' }, origin });
     return login;

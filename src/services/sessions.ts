@@ -14,6 +14,7 @@ import type { MfaChallenges, SignInMethod } from './mfa-challenges.js';
 import { checkPassword } from '../passwords/policy.js';
 import { accountPasswordMatches } from './account-password.js';
 import { deviceHistory, insertSession, touchSession } from '../db/sessions-repository.js';
+import { passkeyExists } from '../db/passkeys-repository.js';
 import { placeOf } from './session-place.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -100,18 +101,21 @@ export class SessionService {
   async loginVerified(
     userId: string,
     method: SignInMethod = 'oauth',
-    options: { mfaId?: string | undefined; origin?: EventOrigin | undefined } = {},
+    options: { mfaId?: string | undefined; origin?: EventOrigin | undefined; passkeyId?: string | undefined } = {},
   ): Promise<TokenPair & { user: User }> {
     const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
     return this.#afterFirstFactor(user, method, options);
   }
 
-  /** The login after `/login/mfa` consumed the challenge: both factors are done. */
-  async loginAfterSecondFactor(userId: string, origin?: EventOrigin): Promise<TokenPair & { user: User }> {
+  /**
+   * The login after `/login/mfa` consumed the challenge: both factors are done. `passkeyId`: the
+   * passkey that was the second factor (the login ends when it is removed).
+   */
+  async loginAfterSecondFactor(userId: string, origin?: EventOrigin, passkeyId?: string): Promise<TokenPair & { user: User }> {
     const user = await this.ctx.database.run((db) => findUserById(db, userId));
     if (!user) throw new NotFoundError('user not found');
-    return this.#beginLogin(user, undefined, origin);
+    return this.#beginLogin(user, undefined, origin, passkeyId);
   }
 
   /**
@@ -121,7 +125,7 @@ export class SessionService {
   async #afterFirstFactor(
     user: UserRecord,
     method: SignInMethod,
-    options: { mfaId?: string | undefined; origin?: EventOrigin | undefined; checkedHash?: string | null },
+    options: { mfaId?: string | undefined; origin?: EventOrigin | undefined; checkedHash?: string | null; passkeyId?: string | undefined },
   ): Promise<TokenPair & { user: User }> {
     if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     if (options.mfaId !== undefined) {
@@ -129,7 +133,7 @@ export class SessionService {
     } else if (method !== 'passkey' && this.challenges.due(user)) {
       throw await this.challenges.begin(user, method, options.origin);
     }
-    return this.#beginLogin(user, options.checkedHash, options.origin);
+    return this.#beginLogin(user, options.checkedHash, options.origin, options.passkeyId);
   }
 
   /**
@@ -138,9 +142,10 @@ export class SessionService {
    * this login's refresh token and revokes it. `checkedHash` is the password hash that was just
    * verified: if it is no longer the account's, the password that was checked is no longer valid.
    * `origin` is where the sign-in comes from: kept with the session, and with `newDeviceNotice`
-   * the account's address is told of a sign-in from a device it was never used from.
+   * the account's address is told of a sign-in from a device it was never used from. `passkeyId`:
+   * the passkey that opened the login, recorded with it; one removed meanwhile opens nothing.
    */
-  async #beginLogin(stale: UserRecord, checkedHash?: string | null, origin?: EventOrigin): Promise<TokenPair & { user: User }> {
+  async #beginLogin(stale: UserRecord, checkedHash?: string | null, origin?: EventOrigin, passkeyId?: string): Promise<TokenPair & { user: User }> {
     if (!stale.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
     const now = this.ctx.opts.now();
     const place = placeOf(origin);
@@ -150,13 +155,15 @@ export class SessionService {
           const user = await lockUser(trx, stale.id);
           if (!user) throw new NotFoundError('user not found');
           if (checkedHash !== undefined && user.password_hash !== checkedHash) throw invalidCredentials();
+          // Under the user's lock, which a removal takes first: the removal either sees this login or came before it.
+          if (passkeyId !== undefined && !(await passkeyExists(trx, user.id, passkeyId))) throw invalidCredentials();
           if (!user.is_active) throw new ForbiddenError('account_disabled', 'this account is disabled');
           this.#mayHoldTokens(user);
           await touchLastLogin(trx, user.id, now);
           // Only sign-ins with a known origin (HTTP) are judged: a programmatic login comes from no device.
           const watched = this.ctx.opts.newDeviceNotice && origin !== undefined && user.email !== null;
           const seen = watched ? await deviceHistory(trx, user.id, place.device) : undefined;
-          const tokens = await this.#startSession(trx, user, origin);
+          const tokens = await this.#startSession(trx, user, origin, passkeyId);
           // The first sign-in of an account is no news to its owner; a device never seen before is.
           const newDevice = seen !== undefined && seen.any && !seen.thisDevice;
           return { ...tokens, user: toPublicUser({ ...user, last_login: now }), notice: newDevice ? user.email : null };
@@ -311,11 +318,11 @@ export class SessionService {
     });
   }
 
-  async #startSession(db: Db, user: UserRecord, origin?: EventOrigin): Promise<TokenPair> {
+  async #startSession(db: Db, user: UserRecord, origin?: EventOrigin, passkeyId?: string): Promise<TokenPair> {
     const now = this.ctx.opts.now();
     const sessionId = randomUUID();
     const expiresAt = new Date(now.getTime() + this.ctx.opts.refreshTokenExpiry * 1000);
-    await insertSession(db, { id: sessionId, user_id: user.id, created_at: now, ...placeOf(origin) });
+    await insertSession(db, { id: sessionId, user_id: user.id, created_at: now, passkey_id: passkeyId ?? null, ...placeOf(origin) });
     const refresh = await this.#insertRefresh(db, { userId: user.id, sessionId, parentId: null, expiresAt });
     return { token: this.#access(user, sessionId), refresh_token: refresh };
   }

@@ -54,6 +54,7 @@ const SUBJECTS: ReadonlyArray<readonly [RegExp, MailKind]> = [
   [/your sign-in code$/, 'otp'],
   [/wrong sign-in codes for your account$/, 'failed_codes'],
   [/new sign-in to your account$/, 'new_device'],
+  [/a passkey was added to your account$/, 'passkey_added'],
 ];
 
 /**

@@ -305,8 +305,13 @@ async function main() {
           client.passkeys
             .remove(passkey.id)
             .then(async () => {
-              await listPasskeys();
-              say(`Passkey "${passkey.name}" removed.`);
+              // Removing a passkey ends the logins it opened: this page's own, if it signed in with it.
+              const ended = await listPasskeys().then(
+                () => false,
+                (err) => err instanceof ClientError && err.status === 401,
+              );
+              if (ended) renderSignedOut();
+              say(ended ? `Passkey "${passkey.name}" removed. It opened this sign-in, which has ended with it.` : `Passkey "${passkey.name}" removed.`);
             })
             .catch((err) => {
               remove.disabled = false;
@@ -322,10 +327,21 @@ async function main() {
     show('no-passkeys', passkeys.length === 0);
   }
 
+  // Adding a passkey needs a sign-in of the last 10 minutes, or the password: asked for when the server says so.
   onSubmit('passkey-form', async (fields, form) => {
     const name = fields.name.trim();
-    const passkey = await client.registerPasskey(name ? { name } : {});
+    let passkey;
+    try {
+      passkey = await client.registerPasskey({ ...(name ? { name } : {}), ...(fields.password ? { password: fields.password } : {}) });
+    } catch (err) {
+      if (!(err instanceof ClientError) || err.code !== 'reauthentication_required') throw err;
+      show('passkey-password', true);
+      $('passkey-password').querySelector('input').focus();
+      say(fields.password ? 'That password is not right.' : 'You signed in more than 10 minutes ago: enter your password to add a passkey.', 'error');
+      return;
+    }
     form.reset();
+    show('passkey-password', false);
     await listPasskeys();
     say(`Passkey "${passkey.name}" added: you can sign in with it now.`);
   });

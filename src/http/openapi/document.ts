@@ -162,7 +162,7 @@ function operation(op: Operation, c: ReturnType<typeof components>): JsonSchema 
     ...(body || form
       ? {
           requestBody: {
-            required: true,
+            required: op.bodyOptional !== true,
             content: { ...(body ? json(body) : {}), ...(form ? { 'application/x-www-form-urlencoded': { schema: form } } : {}) },
           },
         }

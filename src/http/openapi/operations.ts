@@ -37,6 +37,8 @@ export interface Operation {
   access: Access;
   /** A JSON body, and the component name it is published under. */
   body?: readonly [name: string, schema: z.ZodType];
+  /** The JSON body may be left out (every field of it is optional). */
+  bodyOptional?: boolean;
   /** An `application/x-www-form-urlencoded` body (the OAuth form_post callback). */
   form?: z.ZodObject;
   query?: z.ZodObject;
@@ -251,12 +253,19 @@ export const OPERATIONS: readonly Operation[] = [
   }),
 
   // Passkeys (contract 5.7); every one answers 501 without the `webauthn` option
-  op('passkeys', 'post /passkeys/register/options', 'Options for a new passkey of the caller (a verified, owner-proven address)', {
-    access: 'jwt',
-    ok: { 200: r.PasskeyRegistrationOptions },
-    errors: [404, 501],
-    limited,
-  }),
+  op(
+    'passkeys',
+    'post /passkeys/register/options',
+    "Options for a new passkey of the caller (a verified, owner-proven address): the access token's sign-in began within 10 minutes, or the body carries the account's password; otherwise 403 reauthentication_required",
+    {
+      access: 'jwt',
+      body: ['PasskeyRegisterOptionsRequest', passkeys.registerOptionsSchema],
+      bodyOptional: true,
+      ok: { 200: r.PasskeyRegistrationOptions },
+      errors: [404, 501],
+      limited,
+    },
+  ),
   op('passkeys', 'post /passkeys/register', "Register the browser's new passkey (400 when not accepted)", {
     access: 'jwt',
     body: ['PasskeyRegisterRequest', passkeys.registerSchema],
