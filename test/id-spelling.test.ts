@@ -5,10 +5,10 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthManager, type AuthManagerOptions } from '../src/index.js';
 import { PGliteDialect } from '../src/db/pglite-dialect.js';
-import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
+import { bearer, createTestApp, deploymentOptions, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
 import { adminApi, registerAdmin } from './helpers/admin.js';
 import { auditRows } from './helpers/audit.js';
-import { databaseOptions, rawQuery, sharedPGlite, TEST_DSN } from './helpers/database.js';
+import { rawQuery, sharedPGlite, TEST_DSN } from './helpers/database.js';
 import { BASE, loginOk } from './helpers/endpoints.js';
 import { groupApi } from './helpers/groups.js';
 import { decodeJwt } from './helpers/tokens.js';
@@ -51,15 +51,7 @@ const closing: Array<() => Promise<void>> = [];
 /** Another instance of A's deployment (same schema and secret), with a group-guarded route. */
 async function instance(options: Partial<AuthManagerOptions> = {}): Promise<Instance> {
   const app = express();
-  const auth = new AuthManager(app, {
-    ...(await databaseOptions()),
-    dbSchema: a.schema,
-    jwtSecret: a.secret,
-    bcryptRounds: 4,
-    rateLimit: false,
-    logger: false,
-    ...options,
-  });
+  const auth = new AuthManager(app, await deploymentOptions(a, options));
   closing.push(() => auth.close());
   await auth.ready;
   app.get('/me', auth.requireAuth(), (req, res) => res.json({ id: req.auth!.user.id }));
@@ -251,14 +243,7 @@ describe('group membership changes with ids in upper case reach requireAuth({ gr
   /** A route on another instance that needs the group role `editor`. */
   async function instanceRoute() {
     const app = express();
-    const auth = new AuthManager(app, {
-      ...(await databaseOptions()),
-      dbSchema: a.schema,
-      jwtSecret: a.secret,
-      bcryptRounds: 4,
-      rateLimit: false,
-      logger: false,
-    });
+    const auth = new AuthManager(app, await deploymentOptions(a));
     closing.push(() => auth.close());
     await auth.ready;
     app.get('/g/:id/edit', auth.requireAuth({ group: (req: express.Request) => req.params.id, groupRoles: ['editor'] }), (_req, res) => res.json({}));
@@ -284,7 +269,8 @@ describe('deletions that already held whatever the spelling', () => {
   it('a group admin deleting a service key through an upper-case group id ends it on every instance', async () => {
     const owner = await registerUser(a);
     const g = (await groupApi(a, owner.token).create({ name: 'Keyed spelling' })).body.group as { id: string };
-    const key = await groupApi(a, owner.token).createKey(upper(g.id), { name: 'k', scopes: ['introspect'] });
+    // `introspect` is a site-level right: a site admin mints the key, the group's admin deletes it.
+    const key = await groupApi(a, admin.token).createKey(upper(g.id), { name: 'k', scopes: ['introspect'] });
     expect(key.status).toBe(201);
     const introspect = () => b.http.post(`${BASE}/introspect`).set(bearer(key.body.token)).send({ token: owner.token });
     expect((await introspect()).status).toBe(200);

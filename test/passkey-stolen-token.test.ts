@@ -3,8 +3,7 @@ import * as OTPAuth from 'otpauth';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthManager, REAUTHENTICATION_WINDOW_SECONDS } from '../src/index.js';
-import { bearer, closedAfterEach, createTestApp, PASSWORD, verifiedUser, type TestApp } from './helpers/app.js';
-import { databaseOptions } from './helpers/database.js';
+import { bearer, closedAfterEach, createTestApp, deploymentOptions, PASSWORD, verifiedUser, type TestApp } from './helpers/app.js';
 import { BASE, expectError, uniqueName } from './helpers/endpoints.js';
 import { mailbox, type Mailbox } from './helpers/mailbox.js';
 import { enrol, ORIGIN, passkeyLogin, signInOptions, SoftAuthenticator, withPasskeys } from './helpers/passkeys.js';
@@ -184,15 +183,7 @@ describe('removing a passkey ends the logins it opened', () => {
     track(() => a.close());
     // A second AuthManager on the same schema and secret: another instance of the deployment.
     const server = express();
-    const b = new AuthManager(server, {
-      ...(await databaseOptions()),
-      dbSchema: a.schema,
-      jwtSecret: a.secret,
-      bcryptRounds: 4,
-      rateLimit: false,
-      logger: false,
-      webauthn: withPasskeys.webauthn,
-    });
+    const b = new AuthManager(server, await deploymentOptions(a, { webauthn: withPasskeys.webauthn }));
     track(() => b.close());
     await b.ready;
     server.get('/me', b.requireAuth(), (req, res) => res.json({ id: req.auth!.user.id }));

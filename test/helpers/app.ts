@@ -25,15 +25,7 @@ export async function createTestApp(overrides: Partial<AuthManagerOptions> = {})
   const schema = uniqueSchema();
   const secret = randomBytes(48).toString('base64url');
   const app = express();
-  const auth = new AuthManager(app, {
-    ...(await databaseOptions()),
-    dbSchema: schema,
-    jwtSecret: secret,
-    bcryptRounds: 4,
-    rateLimit: false,
-    logger: false,
-    ...overrides,
-  });
+  const auth = new AuthManager(app, await deploymentOptions({ schema, secret }, overrides));
   await auth.ready;
   app.get('/public', (_req, res) => res.json({ ok: true }));
   app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username, method: req.auth!.method }));
@@ -49,6 +41,25 @@ export async function createTestApp(overrides: Partial<AuthManagerOptions> = {})
       await auth.close();
       await dropSchema(schema);
     },
+  };
+}
+
+/**
+ * The options of an instance of a deployment (one schema, one secret) on the test database: what
+ * `createTestApp` uses, and what a test passes to start another instance of the same deployment.
+ */
+export async function deploymentOptions(
+  deployment: Pick<TestApp, 'schema' | 'secret'>,
+  overrides: Partial<AuthManagerOptions> = {},
+): Promise<AuthManagerOptions> {
+  return {
+    ...(await databaseOptions()),
+    dbSchema: deployment.schema,
+    jwtSecret: deployment.secret,
+    bcryptRounds: 4,
+    rateLimit: false,
+    logger: false,
+    ...overrides,
   };
 }
 
