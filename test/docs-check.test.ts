@@ -129,6 +129,8 @@ describe.skipIf(TEST_DSN)('npm run docs:check', () => {
     at('README.md', readmeLink, /docs\/guide\/missing\.md does not exist/);
     // Nothing else: the good links, the good run and the rest of the documentation pass.
     expect(problems, stdout).toHaveLength(9);
-    expect(stdout).toMatch(/2 run, \d+ internal links; 9 problems/);
+    // Its two run blocks besides the copied documentation's own (which run and pass).
+    const ran = Number(/(\d+) run, \d+ internal links; 9 problems/.exec(stdout)?.[1]);
+    expect(ran).toBeGreaterThanOrEqual(2);
   }, 300_000);
 });
