@@ -21,7 +21,12 @@ if (variant !== 'bare') {
     own = new PGlite({ extensions: { pg_trgm } });
     source = { db: own };
   } else {
-    source = variant === 'pglite' ? { dbDsn: 'pglite://memory' } : { dbDsn: process.env.BENCH_DSN, dbSchema: schema };
+    source =
+      variant === 'pglite'
+        ? { dbDsn: 'pglite://memory' }
+        : variant === 'pglite-dir'
+          ? { dbDsn: `pglite://${process.env.BENCH_DIR}` }
+          : { dbDsn: process.env.BENCH_DSN, dbSchema: schema };
   }
   const auth = new AuthManager(app, { ...base, ...source });
   await auth.ready;

@@ -68,6 +68,24 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     expect(lines).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
   }, 120_000);
 
+  it('the cluster is unpacked to a private temporary file, removed once the database has loaded it', async () => {
+    const scratch = mkdtempSync(join(root, 'tmp-'));
+    const previous = process.env.TMPDIR;
+    process.env.TMPDIR = scratch; // os.tmpdir() reads it on every call
+    try {
+      for (const dsn of ['pglite://memory', `pglite://${freshDir()}`]) {
+        const auth = new AuthManager(null, { dbDsn: dsn, jwtSecret: 't'.repeat(32), logger: false });
+        await auth.ready;
+        expect(readdirSync(scratch)).toEqual([]);
+        await auth.users.create({ username: 'unpacked', email: 'unpacked@example.com', password: 'correct horse battery' });
+        await auth.close();
+      }
+    } finally {
+      if (previous === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previous;
+    }
+  }, 120_000);
+
   it('another dbSchema: the schema of the template is dropped and the migrations run into the one asked for', async () => {
     const dir = freshDir();
     const lines = await startLines(`pglite://${dir}`, 'mine');
@@ -81,7 +99,12 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     const warnings: string[] = [];
     const logger = { info() {}, error() {}, debug() {}, warn: (_o: object, msg?: string) => warnings.push(msg ?? '') };
     // A tar of one file PostgreSQL cannot start from.
-    const broken = async () => ({ tar: new Blob([tarOf('PG_VERSION', 'not a version\n')], { type: 'application/x-tar' }), schema: 'authlib' });
+    let disposed = 0;
+    const broken = async () => ({
+      tar: new Blob([tarOf('PG_VERSION', 'not a version\n')], { type: 'application/x-tar' }),
+      schema: 'authlib',
+      dispose: async () => void (disposed += 1),
+    });
     const { pglite, release } = await openPGlite(dir, 'authlib', logger, broken);
     try {
       expect((await pglite.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
@@ -90,6 +113,7 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
       await release();
     }
     expect(warnings).toEqual(['express-authlib: the pre-built embedded database did not start; running initdb']);
+    expect(disposed).toBe(1);
     expect(readdirSync(dir)).not.toContain(LOCK_FILE);
     expect(readdirSync(dir)).toContain('PG_VERSION');
   }, 120_000);

@@ -188,7 +188,7 @@ export async function openPGlite(
     const cluster = isNewDatabase(location) ? await template().catch(() => undefined) : undefined;
     if (!cluster) return { pglite: await open(undefined), release };
     try {
-      const pglite = await open(cluster.tar);
+      const pglite = await open(cluster.tar).finally(() => cluster.dispose());
       try {
         if (cluster.schema !== schema) await pglite.exec(`DROP SCHEMA IF EXISTS "${cluster.schema.replace(/"/g, '""')}" CASCADE`);
       } catch (err) {
