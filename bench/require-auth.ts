@@ -93,13 +93,16 @@ interface Sample {
   p99: number;
   /** The server's CPU time per request, µs. */
   cpu: number;
+  /** Of which the collector's pauses, µs per request. */
+  gc: number;
 }
 
 /** One measurement: the load, and the server's CPU clock read before and after it. */
 async function measure(t: Target, headers: Record<string, string>, duration: number): Promise<Sample> {
-  const before = await cpuOf(t.child);
+  const before = await clocksOf(t.child);
   const { requests, ...rest } = await load(t.port, headers, duration);
-  return { ...rest, cpu: ((await cpuOf(t.child)) - before) / requests };
+  const after = await clocksOf(t.child);
+  return { ...rest, cpu: (after.cpu - before.cpu) / requests, gc: (after.gc - before.gc) / requests };
 }
 
 function ask<T>(child: ChildProcess, question: string): Promise<T> {
@@ -109,7 +112,7 @@ function ask<T>(child: ChildProcess, question: string): Promise<T> {
   });
 }
 const rssOf = async (child: ChildProcess) => (await ask<{ rss: number }>(child, 'rss')).rss;
-const cpuOf = async (child: ChildProcess) => (await ask<{ cpu: number }>(child, 'cpu')).cpu;
+const clocksOf = (child: ChildProcess) => ask<{ cpu: number; gc: number }>(child, 'cpu');
 
 // Start every target first (idle processes cost nothing but memory), warm each up, then interleave.
 const targets = new Map<Variant, Target>();
@@ -155,6 +158,8 @@ interface Row {
   ratios: number[];
   /** The server's CPU µs per request, each run's median. */
   cpu_us: number[];
+  /** Of the CPU per request, the collector's pauses (µs), each run's median. */
+  gc_us: number[];
   /** Bare Express's CPU per request over this variant's (1 = costs nothing more), per run. */
   cpu_ratios: number[];
   rss_mb: number;
@@ -177,6 +182,7 @@ const rows: Row[] = variants.map((v) => {
     p99_ms: median(all.map((x) => x.p99)),
     ratios,
     cpu_us: cpu.map((c) => Number(c.toFixed(1))),
+    gc_us: runs.map((r) => Number(median(r.get(v)!.map((x) => x.gc)).toFixed(1))),
     cpu_ratios: cpuRatios,
     rss_mb: Math.round(rss.get(v)! / 2 ** 20),
     ratio: ratios[0]!,
@@ -190,10 +196,12 @@ console.log(
   `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} interleaved rounds of ${SECONDS} s, server pinned to one core; ${describeMachine()}`,
 );
 console.log("Ratios to bare Express in the same round, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
-console.log('guard                                           database   req/s  p99 ms  RSS MB  req/s ratio   CPU µs/req   CPU ratio    vs last run');
+console.log(
+  'guard                                           database   req/s  p99 ms  RSS MB  req/s ratio   CPU µs/req    GC µs/req   CPU ratio    vs last run',
+);
 for (const r of rows) {
   console.log(
-    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${list(r.ratios).padStart(11)}  ${list(r.cpu_us, 1).padStart(11)}  ${list(r.cpu_ratios).padStart(11)}  ${change(r.ratio, before(r))}`,
+    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${list(r.ratios).padStart(11)}  ${list(r.cpu_us, 1).padStart(11)}  ${list(r.gc_us, 1).padStart(11)}  ${list(r.cpu_ratios).padStart(11)}  ${change(r.ratio, before(r))}`,
   );
 }
 // The issue's goals, each as the two figures it compares (per run), on each database.

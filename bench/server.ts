@@ -3,6 +3,7 @@
 // when listening. PostgreSQL is BENCH_DSN.
 import { randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
+import { PerformanceObserver } from 'node:perf_hooks';
 import express, { type RequestHandler } from 'express';
 import { expressjwt } from 'express-jwt';
 import { createVerifier } from 'fast-jwt';
@@ -169,12 +170,18 @@ const server = app.listen(0, '127.0.0.1', async () => {
 // The parent asks for the resident set size after the load, when every cache is warm, and may
 // profile one measurement (BENCH_PROFILE).
 const inspector = new Session();
+// The collector's pauses on the main thread, summed (µs), for the GC column: where the time a
+// variant costs beyond bare Express goes when its guard's own frames do not explain it.
+let gcMicros = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMicros += entry.duration * 1000;
+}).observe({ entryTypes: ['gc'] });
 process.on('message', async (msg) => {
   if (msg === 'rss') process.send?.({ rss: process.memoryUsage().rss });
   // The process's own CPU clock (user + system, µs): what a request costs the server, whatever else the machine does.
   if (msg === 'cpu') {
     const used = process.cpuUsage();
-    process.send?.({ cpu: used.user + used.system });
+    process.send?.({ cpu: used.user + used.system, gc: gcMicros });
   }
   if (msg === 'profile-start') {
     inspector.connect();
