@@ -15,6 +15,21 @@ const run = promisify(execFile);
 const ROOT = process.cwd();
 const copy = mkdtempSync(join(tmpdir(), 'authlib-docs-check-'));
 
+const RUN_MARKER = '<!-- check: run -->';
+
+/** README.md and every Markdown file under docs/ of `root`. */
+function markdownUnder(root: string): string[] {
+  const found = [join(root, 'README.md')];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(dir, entry.name));
+      else if (entry.name.endsWith('.md')) found.push(join(dir, entry.name));
+    }
+  };
+  walk(join(root, 'docs'));
+  return found;
+}
+
 async function docsCheck(root: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const tsx = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
   const args = [tsx, join(ROOT, 'scripts', 'docs-check.ts'), '--no-build', '--root', root];
@@ -47,6 +62,12 @@ describe.skipIf(TEST_DSN)('npm run docs:check', () => {
     cpSync(join(ROOT, 'README.md'), join(copy, 'README.md'));
     cpSync(join(ROOT, 'docs'), join(copy, 'docs'), { recursive: true });
     mkdirSync(join(copy, 'docs', 'guide'), { recursive: true });
+    // The documentation's own run blocks ran in the test above; here they stay plain modules
+    // (type-checked as before), so the copy runs only the broken page's two.
+    for (const file of markdownUnder(copy)) {
+      const text = readFileSync(file, 'utf8');
+      if (text.includes(RUN_MARKER)) writeFileSync(file, text.replaceAll(`${RUN_MARKER}\n`, ''));
+    }
 
     const page = [
       '# A broken page', //                                                          1
@@ -129,8 +150,8 @@ describe.skipIf(TEST_DSN)('npm run docs:check', () => {
     at('README.md', readmeLink, /docs\/guide\/missing\.md does not exist/);
     // Nothing else: the good links, the good run and the rest of the documentation pass.
     expect(problems, stdout).toHaveLength(9);
-    // Its two run blocks besides the copied documentation's own (which run and pass).
+    // Its two run blocks, and only those.
     const ran = Number(/(\d+) run, \d+ internal links; 9 problems/.exec(stdout)?.[1]);
-    expect(ran).toBeGreaterThanOrEqual(2);
+    expect(ran).toBe(2);
   }, 300_000);
 });
