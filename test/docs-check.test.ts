@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { markdownFiles } from '../scripts/docs-check/markdown.js';
 import { TEST_DSN } from './helpers/database.js';
 
 // `npm run docs:check` as CI runs it: the TypeScript blocks of README.md and docs/ type-checked
@@ -16,19 +17,6 @@ const ROOT = process.cwd();
 const copy = mkdtempSync(join(tmpdir(), 'authlib-docs-check-'));
 
 const RUN_MARKER = '<!-- check: run -->';
-
-/** README.md and every Markdown file under docs/ of `root`. */
-function markdownUnder(root: string): string[] {
-  const found = [join(root, 'README.md')];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(join(dir, entry.name));
-      else if (entry.name.endsWith('.md')) found.push(join(dir, entry.name));
-    }
-  };
-  walk(join(root, 'docs'));
-  return found;
-}
 
 async function docsCheck(root: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const tsx = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -64,7 +52,7 @@ describe.skipIf(TEST_DSN)('npm run docs:check', () => {
     mkdirSync(join(copy, 'docs', 'guide'), { recursive: true });
     // The documentation's own run blocks ran in the test above; here they stay plain modules
     // (type-checked as before), so the copy runs only the broken page's two.
-    for (const file of markdownUnder(copy)) {
+    for (const file of markdownFiles(copy).map((path) => join(copy, path))) {
       const text = readFileSync(file, 'utf8');
       if (text.includes(RUN_MARKER)) writeFileSync(file, text.replaceAll(`${RUN_MARKER}\n`, ''));
     }
