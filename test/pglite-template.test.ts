@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,8 +74,13 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     process.env.TMPDIR = scratch; // os.tmpdir() reads it on every call
     try {
       for (const dsn of ['pglite://memory', `pglite://${freshDir()}`]) {
+        // What appeared there meanwhile: the unpacked cluster's private directory, then nothing.
+        const seen = new Set<string>();
+        const watcher = watch(scratch, (_event, name) => name && seen.add(String(name)));
         const auth = new AuthManager(null, { dbDsn: dsn, jwtSecret: 't'.repeat(32), logger: false });
         await auth.ready;
+        watcher.close();
+        expect([...seen].filter((name) => name.startsWith('authlib-cluster-'))).toHaveLength(1);
         expect(readdirSync(scratch)).toEqual([]);
         await auth.users.create({ username: 'unpacked', email: 'unpacked@example.com', password: 'correct horse battery' });
         await auth.close();
