@@ -82,10 +82,13 @@ describe.skipIf(!TEST_DSN)('groups at 100,000 groups, depth 10 (PostgreSQL)', { 
     // The root under a leaf would be a cycle: refused after walking up ten levels, not the tree.
     expect((await api.addChild(leaf, root.id)).status).toBe(409);
     expect(await median(5, () => api.addChild(leaf, root.id))).toBeLessThan(80);
+    // An edge that is no cycle walks the same ten levels; added and removed again, median of five.
     const extra = (await api.create({ name: 'Extra' })).body.group;
-    const took = await median(1, () => api.addChild(chainTop, extra.id));
-    expect(took).toBeLessThan(80);
-    expect((await api.removeChild(chainTop, extra.id)).status).toBe(200);
+    const took = await median(5, async () => {
+      expect((await api.addChild(chainTop, extra.id)).status).toBe(201);
+      expect((await api.removeChild(chainTop, extra.id)).status).toBe(200);
+    });
+    expect(took).toBeLessThan(160);
     // Listing every group as a site admin pages over the slug index.
     expect((await t.auth.groups.list({ limit: 100, offset: 50_000 })).length).toBe(100);
     expect(await median(5, () => t.auth.groups.list({ limit: 100, offset: 0 }))).toBeLessThan(50);
