@@ -10,7 +10,20 @@ const app = express();
 app.get('/hello', (_req, res) => res.json({ hello: 'world' }));
 let close = async () => {};
 let auth;
-if (variant !== 'bare') {
+let readMicros;
+if (variant === 'pglite-only') {
+  // PGlite with the library's settings and no library: the floor an instance on it cannot go under.
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+  const settings = JSON.parse(process.env.BENCH_PGLITE_SETTINGS);
+  const pglite = new PGlite({ extensions: { pg_trgm }, startParams: [...PGlite.defaultStartParams, ...settings] });
+  await pglite.query('CREATE TABLE users (id uuid PRIMARY KEY, username text NOT NULL)');
+  const READS = 3000;
+  const started = performance.now();
+  for (let i = 0; i < READS; i++) await pglite.query('SELECT * FROM users WHERE id = $1', [randomUUID()]);
+  readMicros = ((performance.now() - started) * 1000) / READS;
+  close = () => pglite.close();
+} else if (variant !== 'bare') {
   const { AuthManager } = await import('../dist/index.js');
   const base = { jwtSecret: randomBytes(48).toString('base64url'), rateLimit: false, logger: false };
   const schema = `bench_mem_${randomBytes(4).toString('hex')}`;
@@ -46,8 +59,7 @@ const server = app.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const { port } = server.address();
 for (let i = 0; i < 50; i++) await globalThis.fetch(`http://127.0.0.1:${port}/hello`);
-let readMicros;
-if (variant !== 'bare') {
+if (auth) {
   for (let i = 0; i < 20; i++) await globalThis.fetch(`http://127.0.0.1:${port}/api/v1/users/auth-methods`);
   // Database reads through the library, so that a setting that saves memory shows what it costs:
   // a user by an id nobody has (a query every time; no cache answers it).

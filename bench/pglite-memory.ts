@@ -4,7 +4,8 @@
 // database reads, and reports its resident set size after a collection. The embedded database is
 // measured with the library's own settings (PGLITE_SETTINGS in src/db/connect.ts) in memory
 // (pglite://memory) and in a new directory, and, for comparison, with PostgreSQL's defaults (an
-// app's own PGlite instance passed as `db`).
+// app's own PGlite instance passed as `db`), and PGlite alone with the library's settings and no
+// library in the process (pglite-only: the floor for an instance on the embedded database).
 // Every kind runs under three process settings, which are the operator's, not the library's (see
 // docs/guide/production.md, "Memory on a small server"):
 //   default  node as it starts;
@@ -18,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGLITE_SETTINGS } from '../src/db/connect.js';
 import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
 import { describeMachine, median, saveResults } from './results.js';
 
@@ -30,17 +32,17 @@ const SETTINGS = {
   lean: { args: ['--liftoff-only'], env: { MALLOC_TRIM_THRESHOLD_: TRIM } },
 } as const;
 type Setting = keyof typeof SETTINGS;
-type Kind = 'bare' | 'postgres' | 'pglite' | 'pglite-dir' | 'pglite-defaults';
+type Kind = 'bare' | 'postgres' | 'pglite' | 'pglite-dir' | 'pglite-defaults' | 'pglite-only';
 interface Measured {
   rss: number;
   heapUsed: number;
   external: number;
-  /** µs per read of a user by id, through the library (none for bare Express). */
+  /** µs per read of a user by id, through the library or straight on PGlite (none for bare Express). */
   readMicros?: number;
 }
 
 {
-  const kinds: Kind[] = ['bare', 'pglite', 'pglite-dir', 'pglite-defaults'];
+  const kinds: Kind[] = ['bare', 'pglite-only', 'pglite', 'pglite-dir', 'pglite-defaults'];
   if (await postgresReachable()) kinds.splice(1, 0, 'postgres');
   const scratch = mkdtempSync(join(tmpdir(), 'bench-mem-'));
   const mb = (n: number) => Math.round(n / 2 ** 20);
@@ -52,7 +54,13 @@ interface Measured {
       const runs = Array.from({ length: SAMPLE }, (_, i) => {
         const out = execFileSync(process.execPath, ['--expose-gc', ...args, 'bench/pglite-memory-child.mjs', kind], {
           encoding: 'utf8',
-          env: { ...process.env, ...env, BENCH_DSN: BENCH_PG_DSN, BENCH_DIR: join(scratch, `${kind}-${setting}-${i}`) },
+          env: {
+            ...process.env,
+            ...env,
+            BENCH_DSN: BENCH_PG_DSN,
+            BENCH_DIR: join(scratch, `${kind}-${setting}-${i}`),
+            BENCH_PGLITE_SETTINGS: JSON.stringify(PGLITE_SETTINGS),
+          },
         });
         return JSON.parse(out.trim().split('\n').pop()!) as Measured;
       });
