@@ -6,7 +6,9 @@
 // CPU time per request (its own CPU clock over the requests it served), which a busy machine
 // disturbs far less than throughput. The whole measurement runs BENCH_RUNS (2) times over the
 // same processes, and each run's medians are printed side by side, so a reader sees how stable
-// they are.
+// they are. Two controls show where the cost of a mounted instance to routes it does not guard
+// comes from: the library imported without an instance (its code in the heap), and bare Express
+// holding as many MB of plain objects as an instance on PGlite adds to the heap (BENCH_HEAP_MB, 16).
 //   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_VARIANTS=a,b (a subset),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,6 +24,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
 const CONNECTIONS = 50;
+/** The `heap` control's live plain objects: about what an instance on PGlite adds to the heap. */
+const HEAP_MB = Number(process.env.BENCH_HEAP_MB ?? 16);
 const DSN = BENCH_PG_DSN;
 // The server on the second core, the load generator on the first, when the machine has two.
 const PIN = process.platform === 'linux' ? ['taskset', '-c', '1'] : [];
@@ -53,6 +57,9 @@ const LIBRARY: Array<[string, string, (t: Target) => Record<string, string>]> = 
 ];
 const PEERS: Array<[string, string]> = [
   ['noop', 'a no-op middleware (reads the header, sets req.auth)'],
+  // Controls for what a mounted instance costs routes it does not guard: no guard, no database.
+  ['imported', 'the library imported, no instance'],
+  ['heap', `bare + ${HEAP_MB} MB of plain objects, no library`],
   ['express-jwt', 'express-jwt 8 (signature only)'],
   ['passport-jwt', 'passport-jwt 4 (signature only)'],
   ['fast-jwt', 'fast-jwt 6 with its verify cache'],
@@ -73,7 +80,7 @@ if (only) variants = variants.filter((v) => v.name === 'bare' || only.includes(v
 async function start(v: Variant): Promise<Target> {
   const args = ['--import', 'tsx', 'bench/server.ts', v.name, v.database === 'none' ? 'pglite' : v.database];
   const [cmd, ...rest] = [...PIN, process.execPath, ...args];
-  const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN } });
+  const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN, BENCH_HEAP_MB: String(HEAP_MB) } });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${v.name} exited with ${code}`)));
@@ -213,9 +220,12 @@ const versus = (label: string, a: Row | undefined, b: Row | undefined) => {
   console.log(`${label.padEnd(62)} req/s ${list(rps)}   CPU ${list(cpu)}`);
 };
 console.log('');
+versus('the library imported, no instance / bare', find('imported', 'none'), find('bare', 'none'));
+versus(`${HEAP_MB} MB of plain objects / bare`, find('heap', 'none'), find('bare', 'none'));
 for (const database of databases) {
   versus(`unguarded route with the library mounted / bare (${database})`, find('mounted', database), find('bare', 'none'));
   versus(`unguarded route with the library mounted / no-op middleware (${database})`, find('mounted', database), find('noop', 'none'));
+  versus(`unguarded route with the library mounted / ${HEAP_MB} MB of objects (${database})`, find('mounted', database), find('heap', 'none'));
   versus(`requireAuth() JWT / fast-jwt (${database})`, find('requireAuth-jwt', database), find('fast-jwt', 'none'));
   versus(`requireAuth({ roles }) / fast-jwt (${database})`, find('requireAuth-roles', database), find('fast-jwt', 'none'));
   versus(`requireAuth() API token / JWT (${database})`, find('requireAuth-api-token', database), find('requireAuth-jwt', database));

@@ -55,7 +55,7 @@ if (library) {
   apiToken = (await auth.apiTokens.create(user.id, { name: 'bench' })).token;
 }
 
-if (!library && variant !== 'bare' && variant !== 'bare-async' && variant !== 'noop') {
+if (!library && variant !== 'bare' && variant !== 'bare-async' && variant !== 'noop' && variant !== 'imported' && variant !== 'heap') {
   // The peers verify a token of exactly the shape the library issues, minted here so that their
   // process holds no database (its memory is theirs alone).
   token = jwt.sign({ sub: randomBytes(16).toString('hex'), roles: ['user'], jti: randomBytes(16).toString('base64url'), ver: 0, sid: 'x' }, secret, {
@@ -66,8 +66,20 @@ if (!library && variant !== 'bare' && variant !== 'bare-async' && variant !== 'n
   });
 }
 
+// Controls (see bench/require-auth.ts): the library's code in the heap without an instance, and a
+// heap grown by plain objects alone. Both are kept alive for the process's life.
+const kept: unknown[] = [];
+if (variant === 'imported') kept.push(await import('express-authlib'));
+if (variant === 'heap') {
+  // Small objects with a string and a nested object each, about 200 bytes apiece once allocated.
+  const count = Math.round((Number(process.env.BENCH_HEAP_MB ?? 16) * 2 ** 20) / 200);
+  for (let i = 0; i < count; i++) kept.push({ id: i, name: `object ${i}`, data: { n: i, list: [i, i + 1] } });
+}
+
 switch (variant) {
   case 'bare':
+  case 'imported':
+  case 'heap':
   case 'bare-async':
   case 'mounted':
   case 'mounted-async':
