@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from './errors.js';
 import { MAX_PASSWORD_LENGTH, passwordProblem, type PasswordRules } from './passwords/policy.js';
 import { isSingleScript } from './single-script.js';

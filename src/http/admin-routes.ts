@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EventService } from '../services/events.js';
 import type { ImpersonationService } from '../services/impersonation.js';
 import type { RoleService } from '../services/roles.js';

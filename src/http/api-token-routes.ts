@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Database } from '../db/schema.js';
 import { standsForKeys } from '../services/service-key-standing.js';
 import type { ApiTokenService } from '../services/api-tokens.js';

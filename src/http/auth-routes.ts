@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenError } from '../errors.js';
 import { MAX_PASSWORD_LENGTH } from '../passwords/policy.js';
 import type { SessionService } from '../services/sessions.js';

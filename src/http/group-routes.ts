@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_API_TOKEN_DAYS } from '../services/api-tokens.js';
 import type { Actor } from '../services/group-access.js';
 import type { GroupInvitationService } from '../services/group-invitations.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AuthError, AuthenticationError, RateLimitError } from '../errors.js';
 import type { IntrospectionClients } from '../security/introspection-clients.js';
 import type { TokenFailureLimiter } from '../security/token-failures.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import * as v from '../validation.js';
 import { bodyObject } from './body.js';
 import type { Handler, Req } from './types.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenError } from '../errors.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { MfaService } from '../services/mfa.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenError, MfaRequiredError, type AuthError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { BrowserCookie } from '../oauth/browser-cookie.js';

@@ -1,5 +1,5 @@
 import { serialize, type SerializeOptions } from 'cookie';
-import { z } from 'zod';
+import * as z from 'zod';
 import { hostCookieName, type ResolvedCookieOptions } from '../cookie-options.js';
 import { ForbiddenError, NotConfiguredError } from '../errors.js';
 import type { Logger } from '../logger.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import { isForeignKeyViolation } from '../db/unavailable.js';
 import { deleteApiToken, findApiToken, insertApiToken, listApiTokens, touchApiToken, type ApiTokenOwner } from '../db/api-tokens-repository.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { listAuthEvents } from '../db/auth-events-repository.js';
 import type { AuthEvent } from '../security/audit.js';
 import { parseInput } from '../validation.js';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { z } from 'zod';
+import * as z from 'zod';
 import { pageOffset } from '../validation.js';
 import { isIdShaped } from '../id-shape.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';

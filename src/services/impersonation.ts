@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import { findUserById } from '../db/users-repository.js';
 import { toPublicUser, type User } from '../public-user.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { deleteIntegration, findIntegration, listIntegrations, upsertIntegration } from '../db/integrations-repository.js';
 import { findOAuthAccountOfUser, listOAuthAccounts } from '../db/oauth-repository.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { countHolders, deleteRole, insertRole, listRoles, listRolesWithCounts, lockRole } from '../db/roles-repository.js';
 import type { EventOrigin } from '../security/audit.js';

@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Database } from '../db/schema.js';
 import { ForbiddenError } from '../errors.js';
 import { parseInput } from '../validation.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, NotFoundError, UnprovenCredentialsError } from '../errors.js';
 import { listOAuthAccounts } from '../db/oauth-repository.js';
 import { revokeAllForUser } from '../db/refresh-tokens-repository.js';

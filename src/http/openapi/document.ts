@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AUTH_ERROR_STATUS } from '../../errors.js';
 import { OPERATIONS, type Access, type Operation } from './operations.js';
 import * as responses from './responses.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import * as account from '../account-routes.js';
 import * as apiTokens from '../api-token-routes.js';
 import * as auth from '../auth-routes.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AUTH_ERROR_CODES } from '../../errors.js';
 
 // The bodies the endpoints send, as zod schemas, so the document is generated like the request side.
