@@ -55,7 +55,9 @@ if (library) {
   apiToken = (await auth.apiTokens.create(user.id, { name: 'bench' })).token;
 }
 
-if (!library && variant !== 'bare' && variant !== 'bare-async' && variant !== 'noop' && variant !== 'imported' && variant !== 'heap') {
+// Variants that check no token, so none is minted for them.
+const TOKENLESS = new Set(['bare', 'bare-async', 'noop', 'imported', 'heap']);
+if (!library && !TOKENLESS.has(variant)) {
   // The peers verify a token of exactly the shape the library issues, minted here so that their
   // process holds no database (its memory is theirs alone).
   token = jwt.sign({ sub: randomBytes(16).toString('hex'), roles: ['user'], jti: randomBytes(16).toString('base64url'), ver: 0, sid: 'x' }, secret, {
@@ -72,7 +74,10 @@ const kept: unknown[] = [];
 if (variant === 'imported') kept.push(await import('express-authlib'));
 if (variant === 'heap') {
   // Small objects with a string and a nested object each, about 200 bytes apiece once allocated.
-  const count = Math.round((Number(process.env.BENCH_HEAP_MB ?? 16) * 2 ** 20) / 200);
+  // bench/require-auth.ts sets the size (its BENCH_HEAP_MB); one place for the default.
+  const mb = Number(process.env.BENCH_HEAP_MB);
+  if (!(mb > 0)) throw new Error('BENCH_HEAP_MB (MB of plain objects) is needed for the heap variant');
+  const count = Math.round((mb * 2 ** 20) / 200);
   for (let i = 0; i < count; i++) kept.push({ id: i, name: `object ${i}`, data: { n: i, list: [i, i + 1] } });
 }
 
