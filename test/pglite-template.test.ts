@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, watch } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AuthManager } from '../src/index.js';
 import { openPGlite } from '../src/db/connect.js';
 import { LOCK_FILE } from '../src/db/pglite-lock.js';
+import type { PGliteTemplate } from '../src/db/pglite-template.js';
 import { TEST_DSN } from './helpers/database.js';
 
 // A new embedded database starts from the cluster the build made and migrated
@@ -68,20 +69,24 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     expect(lines).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
   }, 120_000);
 
-  it('the cluster is unpacked to a private temporary file, removed once the database has loaded it', async () => {
+  it('in memory the cluster is unpacked to a private temporary file, removed once loaded; a directory gets it unpacked in place', async () => {
     const scratch = mkdtempSync(join(root, 'tmp-'));
     const previous = process.env.TMPDIR;
     process.env.TMPDIR = scratch; // os.tmpdir() reads it on every call
     try {
-      for (const dsn of ['pglite://memory', `pglite://${freshDir()}`]) {
-        // What appeared there meanwhile: the unpacked cluster's private directory, then nothing.
+      for (const [dsn, dir] of [
+        ['pglite://memory', undefined],
+        ['pglite://' + freshDir(), 'dir'],
+      ] as const) {
+        // What appeared there meanwhile: the unpacked cluster's private directory (in memory only), then nothing.
         const seen = new Set<string>();
         const watcher = watch(scratch, (_event, name) => name && seen.add(String(name)));
         const auth = new AuthManager(null, { dbDsn: dsn, jwtSecret: 't'.repeat(32), logger: false });
         await auth.ready;
         watcher.close();
-        expect([...seen].filter((name) => name.startsWith('authlib-cluster-'))).toHaveLength(1);
+        expect([...seen].filter((name) => name.startsWith('authlib-cluster-'))).toHaveLength(dir ? 0 : 1);
         expect(readdirSync(scratch)).toEqual([]);
+        if (dir) expect(readdirSync(dsn.slice('pglite://'.length)).filter((name) => name.startsWith('.authlib-cluster-'))).toEqual([]);
         await auth.users.create({ username: 'unpacked', email: 'unpacked@example.com', password: 'correct horse battery' });
         await auth.close();
       }
@@ -89,6 +94,22 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
       if (previous === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = previous;
     }
+  }, 120_000);
+
+  it('a first start cut short while unpacking: the next start unpacks the cluster again over what it left', async () => {
+    const dir = freshDir();
+    // What a process killed half-way leaves: its staging directory and some of the cluster moved in, no PG_VERSION.
+    mkdirSync(join(dir, '.authlib-cluster-Xy12ab', 'base'), { recursive: true });
+    mkdirSync(join(dir, 'base', '1'), { recursive: true });
+    writeFileSync(join(dir, 'base', '1', '1259'), 'half a catalog');
+    writeFileSync(join(dir, 'postgresql.conf'), 'half a config');
+    expect(await startLines(`pglite://${dir}`)).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
+    expect(readdirSync(dir).filter((name) => name.startsWith('.authlib-cluster-'))).toEqual([]);
+    const auth = new AuthManager(null, { dbDsn: `pglite://${dir}`, jwtSecret: 't'.repeat(32), logger: false });
+    await auth.ready;
+    const user = await auth.users.create({ username: 'resumed', email: 'resumed@example.com', password: 'correct horse battery' });
+    expect((await auth.users.findById(user.id))?.email).toBe('resumed@example.com');
+    await auth.close();
   }, 120_000);
 
   it('another dbSchema: the schema of the template is dropped and the migrations run into the one asked for', async () => {
@@ -99,29 +120,40 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     expect(schemas).toEqual([{ nspname: 'mine' }]);
   }, 120_000);
 
-  it('a cluster that does not start is set aside: initdb runs instead, with one warning, in the same directory', async () => {
-    const dir = freshDir();
-    const warnings: string[] = [];
-    const logger = { info() {}, error() {}, debug() {}, warn: (_o: object, msg?: string) => warnings.push(msg ?? '') };
-    // A tar of one file PostgreSQL cannot start from.
-    let disposed = 0;
-    const broken = async () => ({
-      tar: new Blob([tarOf('PG_VERSION', 'not a version\n')], { type: 'application/x-tar' }),
-      schema: 'authlib',
-      dispose: async () => void (disposed += 1),
-    });
-    const { pglite, release } = await openPGlite(dir, 'authlib', logger, broken);
-    try {
-      expect((await pglite.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-    } finally {
-      await pglite.close();
-      await release();
-    }
-    expect(warnings).toEqual(['express-authlib: the pre-built embedded database did not start; running initdb']);
-    expect(disposed).toBe(1);
-    expect(readdirSync(dir)).not.toContain(LOCK_FILE);
-    expect(readdirSync(dir)).toContain('PG_VERSION');
-  }, 120_000);
+  it.each(['a directory', 'memory'])(
+    'a cluster that does not start is set aside: initdb runs instead, with one warning (%s)',
+    async (where) => {
+      const dir = where === 'memory' ? 'memory' : freshDir();
+      const warnings: string[] = [];
+      const logger = { info() {}, error() {}, debug() {}, warn: (_o: object, msg?: string) => warnings.push(msg ?? '') };
+      // A cluster of one file PostgreSQL cannot start from.
+      let disposed = 0;
+      const broken = async (): Promise<PGliteTemplate> => ({
+        schema: 'authlib',
+        unpackInto: async (into) => writeFileSync(join(into, 'PG_VERSION'), 'not a version\n'),
+        asTar: async () => ({
+          tar: new Blob([tarOf('PG_VERSION', 'not a version\n')], { type: 'application/x-tar' }),
+          dispose: async () => void (disposed += 1),
+        }),
+      });
+      const { pglite, release } = await openPGlite(dir, 'authlib', logger, broken);
+      try {
+        expect((await pglite.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      } finally {
+        await pglite.close();
+        await release();
+      }
+      expect(warnings).toEqual(['express-authlib: the pre-built embedded database did not start; running initdb']);
+      if (dir === 'memory') {
+        expect(disposed).toBe(1);
+        return;
+      }
+      expect(readdirSync(dir)).not.toContain(LOCK_FILE);
+      expect(readdirSync(dir)).toContain('PG_VERSION');
+      expect(readFileSync(join(dir, 'PG_VERSION'), 'utf8')).toMatch(/^\d+\n$/);
+    },
+    120_000,
+  );
 });
 
 /** A minimal ustar archive holding one file. */

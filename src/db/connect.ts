@@ -182,13 +182,23 @@ export async function openPGlite(
       }
       return instance;
     };
+    // In memory the cluster can only come in through PGlite's loadDataDir; a directory gets its
+    // files before PGlite opens it, as an existing database (which holds far less memory).
+    const startFrom = async (cluster: PGliteTemplate) => {
+      if (location !== 'memory') {
+        await cluster.unpackInto(location);
+        return open(undefined);
+      }
+      const unpacked = await cluster.asTar();
+      return open(unpacked.tar).finally(() => unpacked.dispose());
+    };
     // A new database starts from the cluster the build made and migrated, instead of running initdb
     // and every migration (seconds of CPU). For another dbSchema the template's schema goes first;
     // the migrations then run as on any database (pg_trgm, in public, is already there).
     const cluster = isNewDatabase(location) ? await template().catch(() => undefined) : undefined;
     if (!cluster) return { pglite: await open(undefined), release };
     try {
-      const pglite = await open(cluster.tar).finally(() => cluster.dispose());
+      const pglite = await startFrom(cluster);
       try {
         if (cluster.schema !== schema) await pglite.exec(`DROP SCHEMA IF EXISTS "${cluster.schema.replace(/"/g, '""')}" CASCADE`);
       } catch (err) {
