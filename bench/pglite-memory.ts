@@ -1,11 +1,14 @@
 // Resident memory of an instance against bare Express, each in a process of its own
 // (bench/pglite-memory-child.mjs: plain Node, importing the built package as installed, so no
 // TypeScript loader's memory is counted), that serves a few requests, times a few thousand
-// database reads, and reports its resident set size after a collection. The embedded database is
-// measured with the library's own settings (PGLITE_SETTINGS in src/db/connect.ts) in memory
-// (pglite://memory) and in a new directory, and, for comparison, with PostgreSQL's defaults (an
-// app's own PGlite instance passed as `db`), and PGlite alone with the library's settings and no
-// library in the process (pglite-only: the floor for an instance on the embedded database).
+// database reads, and reports its resident set size after collections. The embedded database is
+// measured with the library's own settings (PGLITE_SETTINGS in src/db/connect.ts): in memory
+// (pglite://memory); in a new directory; in a directory an earlier process started, as after a
+// restart (pglite-dir-existing: the first start unpacks the cluster, and what that leaves in the
+// allocator stays until the process ends). For comparison: PostgreSQL's defaults (an app's own
+// PGlite instance passed as `db`), and PGlite alone with the library's settings and no library in
+// the process, the floor for an instance on the embedded database: in memory (pglite-only), and
+// opened on a directory another process initialised (pglite-only-dir).
 // Every kind runs under three process settings, which are the operator's, not the library's (see
 // docs/guide/production.md, "Memory on a small server"):
 //   default  node as it starts;
@@ -32,7 +35,7 @@ const SETTINGS = {
   lean: { args: ['--liftoff-only'], env: { MALLOC_TRIM_THRESHOLD_: TRIM } },
 } as const;
 type Setting = keyof typeof SETTINGS;
-type Kind = 'bare' | 'postgres' | 'pglite' | 'pglite-dir' | 'pglite-defaults' | 'pglite-only';
+type Kind = 'bare' | 'postgres' | 'pglite' | 'pglite-dir' | 'pglite-dir-existing' | 'pglite-defaults' | 'pglite-only' | 'pglite-only-dir';
 interface Measured {
   rss: number;
   heapUsed: number;
@@ -42,7 +45,7 @@ interface Measured {
 }
 
 {
-  const kinds: Kind[] = ['bare', 'pglite-only', 'pglite', 'pglite-dir', 'pglite-defaults'];
+  const kinds: Kind[] = ['bare', 'pglite-only', 'pglite', 'pglite-only-dir', 'pglite-dir', 'pglite-dir-existing', 'pglite-defaults'];
   if (await postgresReachable()) kinds.splice(1, 0, 'postgres');
   const scratch = mkdtempSync(join(tmpdir(), 'bench-mem-'));
   const mb = (n: number) => Math.round(n / 2 ** 20);
@@ -79,10 +82,10 @@ interface Measured {
   rmSync(scratch, { recursive: true, force: true });
   for (const r of rows) r.over_bare_mb = r.rss_mb - rows.find((b) => b.kind === 'bare' && b.setting === r.setting)!.rss_mb;
   console.log(`\nresident memory after serving, median of ${SAMPLE} processes each; ${describeMachine()}`);
-  console.log('variant           setting  RSS MB  over bare  JS heap MB  external MB  µs per read');
+  console.log('variant             setting  RSS MB  over bare  JS heap MB  external MB  µs per read');
   for (const r of rows)
     console.log(
-      `${r.kind.padEnd(17)} ${r.setting.padEnd(7)} ${String(r.rss_mb).padStart(7)}  ${String(r.over_bare_mb).padStart(9)}  ${String(r.heap_mb).padStart(10)}  ${String(r.external_mb).padStart(11)}  ${String(r.read_us ?? '').padStart(11)}`,
+      `${r.kind.padEnd(19)} ${r.setting.padEnd(7)} ${String(r.rss_mb).padStart(7)}  ${String(r.over_bare_mb).padStart(9)}  ${String(r.heap_mb).padStart(10)}  ${String(r.external_mb).padStart(11)}  ${String(r.read_us ?? '').padStart(11)}`,
     );
   saveResults('pglite-memory', { sample: SAMPLE, rows });
 }
