@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AuthManager } from '../src/index.js';
 import { openPGlite } from '../src/db/connect.js';
 import { LOCK_FILE } from '../src/db/pglite-lock.js';
-import type { PGliteTemplate } from '../src/db/pglite-template.js';
+import { pgliteTemplate, type PGliteTemplate } from '../src/db/pglite-template.js';
 import { TEST_DSN } from './helpers/database.js';
 
 // A new embedded database starts from the cluster the build made and migrated
@@ -110,6 +110,96 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     const user = await auth.users.create({ username: 'resumed', email: 'resumed@example.com', password: 'correct horse battery' });
     expect((await auth.users.findById(user.id))?.email).toBe('resumed@example.com');
     await auth.close();
+  }, 120_000);
+
+  it("a new directory holding the app's own files: none is touched, and initdb runs beside them", async () => {
+    const dir = freshDir();
+    mkdirSync(join(dir, 'notes'), { recursive: true });
+    writeFileSync(join(dir, 'config.json'), '{"mine":true}');
+    writeFileSync(join(dir, 'notes', 'todo.txt'), 'keep me');
+    writeFileSync(join(dir, '.authlib-cluster-notes'), 'not a staging directory of the library');
+    const debug: string[] = [];
+    const logger = { info() {}, warn() {}, error() {}, debug: (_o: object, msg?: string) => debug.push(msg ?? '') };
+    const auth = new AuthManager(null, { dbDsn: `pglite://${dir}`, jwtSecret: 't'.repeat(32), logger });
+    await auth.ready;
+    const user = await auth.users.create({ username: 'beside', email: 'beside@example.com', password: 'correct horse battery' });
+    expect((await auth.users.findById(user.id))?.username).toBe('beside');
+    await auth.close();
+    expect(debug).toContain('express-authlib: the new database directory holds other files; running initdb beside them');
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"mine":true}');
+    expect(readFileSync(join(dir, 'notes', 'todo.txt'), 'utf8')).toBe('keep me');
+    expect(readFileSync(join(dir, '.authlib-cluster-notes'), 'utf8')).toBe('not a staging directory of the library');
+
+    // Nor when a start from the cluster would fail (its fallback empties what the start put there): it is not tried.
+    const other = freshDir();
+    mkdirSync(other);
+    writeFileSync(join(other, 'backup.sql'), 'the app');
+    let asked = 0;
+    const failing = async (): Promise<PGliteTemplate> => {
+      asked += 1;
+      return {
+        schema: 'authlib',
+        unpackInto: () => Promise.reject(new Error('disk full')),
+        asTar: () => Promise.reject(new Error('disk full')),
+      };
+    };
+    const { pglite, release } = await openPGlite(other, 'authlib', undefined, failing);
+    await pglite.close();
+    await release();
+    expect(asked).toBe(0);
+    expect(readFileSync(join(other, 'backup.sql'), 'utf8')).toBe('the app');
+  }, 120_000);
+
+  it('a directory reached through a symbolic link starts from the cluster and opens again', async () => {
+    const real = freshDir();
+    const link = join(root, `link-${(n += 1)}`);
+    mkdirSync(real);
+    symlinkSync(real, link);
+    expect(await startLines(`pglite://${link}`)).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
+    expect(readdirSync(real)).toContain('PG_VERSION');
+    const auth = new AuthManager(null, { dbDsn: `pglite://${link}`, jwtSecret: 't'.repeat(32), logger: false });
+    await auth.ready;
+    await auth.users.create({ username: 'linked', email: 'linked@example.com', password: 'correct horse battery' });
+    await auth.close();
+    expect(await rows(real, "SELECT username FROM authlib.users WHERE username = 'linked'")).toEqual([{ username: 'linked' }]);
+  }, 120_000);
+
+  it('an existing database: a staging directory left by a start cut short after PG_VERSION is removed, nothing else', async () => {
+    const dir = freshDir();
+    await startLines(`pglite://${dir}`);
+    mkdirSync(join(dir, '.authlib-cluster-Qw34er'));
+    writeFileSync(join(dir, 'mine.txt'), 'the app');
+    await startLines(`pglite://${dir}`);
+    expect(readdirSync(dir).filter((name) => name.startsWith('.authlib-cluster-'))).toEqual([]);
+    expect(readFileSync(join(dir, 'mine.txt'), 'utf8')).toBe('the app');
+  }, 120_000);
+
+  it("a cluster made by another PGlite of the same release line is used; another line's is not", async () => {
+    const installed = JSON.parse(readFileSync(fileURLToPath(new URL('../node_modules/@electric-sql/pglite/package.json', import.meta.url)), 'utf8')) as {
+      version: string;
+    };
+    const [major, minor] = installed.version.split('.');
+    const built = readdirSync(fileURLToPath(new URL('../dist/', import.meta.url))).find((f) => f.startsWith(`pglite-template-${installed.version}-`))!;
+    const folder = mkdtempSync(join(root, 'line-'));
+    const laterPatch = join(folder, `pglite-template-${major}.${minor}.999-authlib.tar.br`);
+    copyFileSync(fileURLToPath(new URL(`../dist/${built}`, import.meta.url)), laterPatch);
+    expect(await pgliteTemplate(undefined, [folder])).toMatchObject({ schema: 'authlib' });
+    // A database from it: already migrated.
+    const dir = freshDir();
+    const { pglite, release } = await openPGlite(dir, 'authlib', undefined, () => pgliteTemplate(undefined, [folder]));
+    try {
+      expect((await pglite.query<{ n: number }>('SELECT count(*)::int AS n FROM authlib.authlib_migrations')).rows[0]!.n).toBeGreaterThan(0);
+    } finally {
+      await pglite.close();
+      await release();
+    }
+    // The next minor of a 0.x PGlite (or the next major) may keep its catalog differently: not used, and the debug log says why.
+    const nextLine = major === '0' ? `0.${Number(minor) + 1}.0` : `${Number(major) + 1}.0.0`;
+    renameSync(laterPatch, join(folder, `pglite-template-${nextLine}-authlib.tar.br`));
+    const debug: string[] = [];
+    const logger = { info() {}, warn() {}, error() {}, debug: (_o: object, msg?: string) => debug.push(msg ?? '') };
+    expect(await pgliteTemplate(logger, [folder])).toBeUndefined();
+    expect(debug).toEqual(['express-authlib: no pre-built cluster for this PGlite release line; running initdb and the migrations']);
   }, 120_000);
 
   it('another dbSchema: the schema of the template is dropped and the migrations run into the one asked for', async () => {

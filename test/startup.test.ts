@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,17 @@ describe('start-up failures are visible', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^express-authlib: start-up failed: cannot connect to PostgreSQL at 127\.0\.0\.1:1: connection refused/);
     expect(text).not.toContain('hunter2');
+  });
+
+  it('an embedded database that cannot open is named as PGlite, with the reason in words', async () => {
+    const file = join(dir, 'not-a-directory');
+    writeFileSync(file, 'a file where the database directory should be');
+    const auth = new AuthManager(null, { dbDsn: `pglite://${file}`, jwtSecret: 'f'.repeat(32), logger: false });
+    const err = (await auth.ready.catch((e: unknown) => e)) as Error & { code?: string };
+    await auth.close();
+    expect(err.code).toBe('service_unavailable');
+    expect(err.message).toMatch(new RegExp(`^cannot open PGlite at pglite://${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\S`));
+    expect(err.message).not.toContain('[object Object]');
   });
 
   it('logger: false says nothing; a logger of the app gets the failure at error level', async () => {

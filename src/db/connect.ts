@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
@@ -6,8 +7,9 @@ import type { Logger } from '../logger.js';
 import { loadPGlite } from './load-pglite.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
-import { clearNewDatabase, isNewDatabase, pgliteTemplate, type PGliteTemplate } from './pglite-template.js';
+import { clearNewDatabase, isNewDatabase, pgliteTemplate, readyForCluster, removeStaleStaging, type PGliteTemplate } from './pglite-template.js';
 import type { Database } from './schema.js';
+import { describeThrown } from './unavailable.js';
 
 /** An open database: `db` is scoped to the library's schema; `close` releases what we opened. */
 export interface Connection {
@@ -163,17 +165,19 @@ export async function openPGlite(
   location: string,
   schema: string,
   logger: Logger | undefined,
-  template: () => Promise<PGliteTemplate | undefined> = pgliteTemplate,
+  template: (logger?: Logger) => Promise<PGliteTemplate | undefined> = pgliteTemplate,
 ): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
   const release = location === 'memory' ? async () => {} : await lockPGliteDirectory(location);
   try {
+    // PGlite cannot open a directory through a symbolic link (a deploy's `data -> /var/lib/app`): it gets the real path.
+    const where = location === 'memory' ? location : await realpath(location);
     // Loaded on demand: a PostgreSQL deployment never installs or loads the WebAssembly build.
     const { PGlite, pg_trgm } = await loadPGlite(`pglite://${location} needs`);
     // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
     const options = { extensions: { pg_trgm }, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] };
     const open = async (loadDataDir: Blob | undefined) => {
       const settings = loadDataDir ? { ...options, loadDataDir } : options;
-      const instance = location === 'memory' ? new PGlite(settings) : new PGlite(location, settings);
+      const instance = where === 'memory' ? new PGlite(settings) : new PGlite(where, settings);
       try {
         await instance.waitReady;
       } catch (err) {
@@ -185,17 +189,24 @@ export async function openPGlite(
     // In memory the cluster can only come in through PGlite's loadDataDir; a directory gets its
     // files before PGlite opens it, as an existing database (which holds far less memory).
     const startFrom = async (cluster: PGliteTemplate) => {
-      if (location !== 'memory') {
-        await cluster.unpackInto(location);
+      if (where !== 'memory') {
+        await cluster.unpackInto(where);
         return open(undefined);
       }
       const unpacked = await cluster.asTar();
       return open(unpacked.tar).finally(() => unpacked.dispose());
     };
+    if (!isNewDatabase(where)) {
+      await removeStaleStaging(where);
+      return { pglite: await open(undefined), release };
+    }
     // A new database starts from the cluster the build made and migrated, instead of running initdb
     // and every migration (seconds of CPU). For another dbSchema the template's schema goes first;
-    // the migrations then run as on any database (pg_trgm, in public, is already there).
-    const cluster = isNewDatabase(location) ? await template().catch(() => undefined) : undefined;
+    // the migrations then run as on any database (pg_trgm, in public, is already there). A directory
+    // that holds files of the app's own gets initdb beside them, and none of them is ever removed.
+    const ready = where === 'memory' || (await readyForCluster(where));
+    if (!ready) logger?.debug({}, 'express-authlib: the new database directory holds other files; running initdb beside them');
+    const cluster = ready ? await template(logger).catch(() => undefined) : undefined;
     if (!cluster) return { pglite: await open(undefined), release };
     try {
       const pglite = await startFrom(cluster);
@@ -207,8 +218,8 @@ export async function openPGlite(
       }
       return { pglite, release };
     } catch (err) {
-      logger?.warn({ err: { message: (err as Error)?.message } }, 'express-authlib: the pre-built embedded database did not start; running initdb');
-      await clearNewDatabase(location);
+      logger?.warn({ err: { message: describeThrown(err) } }, 'express-authlib: the pre-built embedded database did not start; running initdb');
+      await clearNewDatabase(where);
       return { pglite: await open(undefined), release };
     }
   } catch (err) {

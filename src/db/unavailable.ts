@@ -31,11 +31,24 @@ export function isForeignKeyViolation(err: unknown): boolean {
   return err instanceof Error && (err as { code?: unknown }).code === '23503';
 }
 
+/**
+ * What went wrong, in words: an Error's message. PGlite's file system throws plain objects (an
+ * errno and a code, no message), which `String` would print as "[object Object]".
+ */
+export function describeThrown(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  const { message, code, errno } = (typeof err === 'object' && err !== null ? err : {}) as { message?: unknown; code?: unknown; errno?: unknown };
+  if (typeof message === 'string' && message) return message;
+  if (typeof code === 'string' || typeof code === 'number') return `error ${String(code)}`;
+  if (typeof errno === 'number') return `file system error ${errno}`;
+  return String(err);
+}
+
 /** One line saying which database could not be reached and why, never its password. */
 export function describeConnectionFailure(conn: { kind: 'postgres' | 'pglite'; target: string } | undefined, err: unknown): string {
-  const what = conn?.kind === 'pglite' ? 'PGlite' : 'PostgreSQL';
   const where = conn?.target ?? 'the configured database';
   const first = err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err;
+  if (conn?.kind === 'pglite') return `cannot open PGlite at ${where}: ${describeThrown(first)}`;
   const code = (first as { code?: unknown } | undefined)?.code;
   const reason =
     code === 'ECONNREFUSED'
@@ -44,6 +57,6 @@ export function describeConnectionFailure(conn: { kind: 'postgres' | 'pglite'; t
         ? 'host not found'
         : code === 'ETIMEDOUT'
           ? 'connection timed out'
-          : ((first as Error | undefined)?.message ?? String(first));
-  return `cannot connect to ${what} at ${where}: ${reason}`;
+          : describeThrown(first);
+  return `cannot connect to PostgreSQL at ${where}: ${reason}`;
 }
