@@ -96,15 +96,22 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     }
   }, 120_000);
 
-  it('a first start cut short while unpacking: the next start unpacks the cluster again over what it left', async () => {
+  it('a first start cut short while moving the cluster in: the next start undoes its moves and starts again; later files of the app stay', async () => {
     const dir = freshDir();
-    // What a process killed half-way leaves: its staging directory and some of the cluster moved in, no PG_VERSION.
-    mkdirSync(join(dir, '.authlib-cluster-Xy12ab', 'base'), { recursive: true });
+    // What a process killed half-way leaves: its staging directory with the list of names to move
+    // and those not moved yet, the ones it moved, and no PG_VERSION.
+    const staging = join(dir, '.authlib-cluster-Xy12ab');
+    mkdirSync(join(staging, 'global'), { recursive: true });
+    writeFileSync(join(staging, 'PG_VERSION'), '17\n');
+    writeFileSync(join(staging, '.authlib-moving'), ['base', 'postgresql.conf', 'global', 'PG_VERSION'].join('\n'));
     mkdirSync(join(dir, 'base', '1'), { recursive: true });
     writeFileSync(join(dir, 'base', '1', '1259'), 'half a catalog');
     writeFileSync(join(dir, 'postgresql.conf'), 'half a config');
+    // The app's own file, added after the crash.
+    writeFileSync(join(dir, 'notes.txt'), 'the app');
     expect(await startLines(`pglite://${dir}`)).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
     expect(readdirSync(dir).filter((name) => name.startsWith('.authlib-cluster-'))).toEqual([]);
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('the app');
     const auth = new AuthManager(null, { dbDsn: `pglite://${dir}`, jwtSecret: 't'.repeat(32), logger: false });
     await auth.ready;
     const user = await auth.users.create({ username: 'resumed', email: 'resumed@example.com', password: 'correct horse battery' });
@@ -112,42 +119,47 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     await auth.close();
   }, 120_000);
 
-  it("a new directory holding the app's own files: none is touched, and initdb runs beside them", async () => {
+  it("a new directory holding the app's own files gets the cluster beside them; a failed start removes only what it put there", async () => {
     const dir = freshDir();
     mkdirSync(join(dir, 'notes'), { recursive: true });
     writeFileSync(join(dir, 'config.json'), '{"mine":true}');
     writeFileSync(join(dir, 'notes', 'todo.txt'), 'keep me');
-    writeFileSync(join(dir, '.authlib-cluster-notes'), 'not a staging directory of the library');
-    const debug: string[] = [];
-    const logger = { info() {}, warn() {}, error() {}, debug: (_o: object, msg?: string) => debug.push(msg ?? '') };
-    const auth = new AuthManager(null, { dbDsn: `pglite://${dir}`, jwtSecret: 't'.repeat(32), logger });
-    await auth.ready;
-    const user = await auth.users.create({ username: 'beside', email: 'beside@example.com', password: 'correct horse battery' });
-    expect((await auth.users.findById(user.id))?.username).toBe('beside');
-    await auth.close();
-    expect(debug).toContain('express-authlib: the new database directory holds other files; running initdb beside them');
+    writeFileSync(join(dir, '.gitkeep'), '');
+    writeFileSync(join(dir, '.authlib-cluster-backup'), 'a file of the app, shaped like a staging directory');
+    expect(await startLines(`pglite://${dir}`)).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
     expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe('{"mine":true}');
     expect(readFileSync(join(dir, 'notes', 'todo.txt'), 'utf8')).toBe('keep me');
-    expect(readFileSync(join(dir, '.authlib-cluster-notes'), 'utf8')).toBe('not a staging directory of the library');
+    expect(readFileSync(join(dir, '.authlib-cluster-backup'), 'utf8')).toBe('a file of the app, shaped like a staging directory');
+    expect(readdirSync(dir)).toContain('.gitkeep');
 
-    // Nor when a start from the cluster would fail (its fallback empties what the start put there): it is not tried.
+    // A start from the cluster that fails (a full disk, say): what it moved in goes, the app's files stay.
     const other = freshDir();
     mkdirSync(other);
     writeFileSync(join(other, 'backup.sql'), 'the app');
-    let asked = 0;
-    const failing = async (): Promise<PGliteTemplate> => {
-      asked += 1;
-      return {
-        schema: 'authlib',
-        unpackInto: () => Promise.reject(new Error('disk full')),
-        asTar: () => Promise.reject(new Error('disk full')),
-      };
-    };
-    const { pglite, release } = await openPGlite(other, 'authlib', undefined, failing);
+    const warnings: string[] = [];
+    const logger = { info() {}, error() {}, debug() {}, warn: (_o: object, msg?: string) => warnings.push(msg ?? '') };
+    const failing = async (): Promise<PGliteTemplate> => ({
+      schema: 'authlib',
+      unpackInto: async (into) => {
+        writeFileSync(join(into, 'PG_VERSION'), 'not a version\n');
+        return ['PG_VERSION'];
+      },
+      asTar: () => Promise.reject(new Error('not in memory')),
+    });
+    const { pglite, release } = await openPGlite(other, 'authlib', logger, failing);
     await pglite.close();
     await release();
-    expect(asked).toBe(0);
+    expect(warnings).toEqual(['express-authlib: the pre-built embedded database did not start; running initdb']);
     expect(readFileSync(join(other, 'backup.sql'), 'utf8')).toBe('the app');
+    expect(readFileSync(join(other, 'PG_VERSION'), 'utf8')).toMatch(/^\d+\n$/);
+
+    // A directory that already holds a name of the cluster gets nothing moved in (initdb runs instead).
+    const clash = freshDir();
+    mkdirSync(clash);
+    writeFileSync(join(clash, 'postgresql.conf'), "the app's own");
+    expect(await (await pgliteTemplate())!.unpackInto(clash)).toBeUndefined();
+    expect(readdirSync(clash)).toEqual(['postgresql.conf']);
+    expect(readFileSync(join(clash, 'postgresql.conf'), 'utf8')).toBe("the app's own");
   }, 120_000);
 
   it('a directory reached through a symbolic link starts from the cluster and opens again', async () => {
@@ -164,14 +176,18 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     expect(await rows(real, "SELECT username FROM authlib.users WHERE username = 'linked'")).toEqual([{ username: 'linked' }]);
   }, 120_000);
 
-  it('an existing database: a staging directory left by a start cut short after PG_VERSION is removed, nothing else', async () => {
+  it('an existing database: a staging directory left by a start cut short after PG_VERSION is removed, nothing else (the database least of all)', async () => {
     const dir = freshDir();
     await startLines(`pglite://${dir}`);
+    // All moved in, PG_VERSION last: the list names everything, the staging directory holds only the list.
     mkdirSync(join(dir, '.authlib-cluster-Qw34er'));
+    writeFileSync(join(dir, '.authlib-cluster-Qw34er', '.authlib-moving'), readdirSync(dir).join('\n'));
+    writeFileSync(join(dir, '.authlib-cluster-files'), 'the app');
     writeFileSync(join(dir, 'mine.txt'), 'the app');
     await startLines(`pglite://${dir}`);
-    expect(readdirSync(dir).filter((name) => name.startsWith('.authlib-cluster-'))).toEqual([]);
+    expect(readdirSync(dir).filter((name) => name.startsWith('.authlib-cluster-'))).toEqual(['.authlib-cluster-files']);
     expect(readFileSync(join(dir, 'mine.txt'), 'utf8')).toBe('the app');
+    expect(await rows(dir, 'SELECT count(*)::int AS n FROM authlib.authlib_migrations')).not.toEqual([{ n: 0 }]);
   }, 120_000);
 
   it("a cluster made by another PGlite of the same release line is used; another line's is not", async () => {
@@ -220,7 +236,10 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
       let disposed = 0;
       const broken = async (): Promise<PGliteTemplate> => ({
         schema: 'authlib',
-        unpackInto: async (into) => writeFileSync(join(into, 'PG_VERSION'), 'not a version\n'),
+        unpackInto: async (into) => {
+          writeFileSync(join(into, 'PG_VERSION'), 'not a version\n');
+          return ['PG_VERSION'];
+        },
         asTar: async () => ({
           tar: new Blob([tarOf('PG_VERSION', 'not a version\n')], { type: 'application/x-tar' }),
           dispose: async () => void (disposed += 1),

@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import { loadPGlite } from './load-pglite.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
-import { clearNewDatabase, isNewDatabase, pgliteTemplate, readyForCluster, removeStaleStaging, type PGliteTemplate } from './pglite-template.js';
+import { isNewDatabase, pgliteTemplate, recoverCutShort, removeEntries, type PGliteTemplate } from './pglite-template.js';
 import type { Database } from './schema.js';
 import { describeThrown } from './unavailable.js';
 
@@ -167,6 +167,9 @@ export async function openPGlite(
   logger: Logger | undefined,
   template: (logger?: Logger) => Promise<PGliteTemplate | undefined> = pgliteTemplate,
 ): Promise<{ pglite: PGliteLike; release: () => Promise<void> }> {
+  if (location !== 'memory' && (await stat(location).catch(() => undefined))?.isDirectory() === false) {
+    throw new Error(`${location} is not a directory`);
+  }
   const release = location === 'memory' ? async () => {} : await lockPGliteDirectory(location);
   try {
     // PGlite cannot open a directory through a symbolic link (a deploy's `data -> /var/lib/app`): it gets the real path.
@@ -186,30 +189,31 @@ export async function openPGlite(
       }
       return instance;
     };
-    // In memory the cluster can only come in through PGlite's loadDataDir; a directory gets its
-    // files before PGlite opens it, as an existing database (which holds far less memory).
-    const startFrom = async (cluster: PGliteTemplate) => {
-      if (where !== 'memory') {
-        await cluster.unpackInto(where);
-        return open(undefined);
-      }
-      const unpacked = await cluster.asTar();
-      return open(unpacked.tar).finally(() => unpacked.dispose());
-    };
-    if (!isNewDatabase(where)) {
-      await removeStaleStaging(where);
-      return { pglite: await open(undefined), release };
-    }
+    if (where !== 'memory') await recoverCutShort(where, isNewDatabase(where));
+    if (!isNewDatabase(where)) return { pglite: await open(undefined), release };
     // A new database starts from the cluster the build made and migrated, instead of running initdb
     // and every migration (seconds of CPU). For another dbSchema the template's schema goes first;
-    // the migrations then run as on any database (pg_trgm, in public, is already there). A directory
-    // that holds files of the app's own gets initdb beside them, and none of them is ever removed.
-    const ready = where === 'memory' || (await readyForCluster(where));
-    if (!ready) logger?.debug({}, 'express-authlib: the new database directory holds other files; running initdb beside them');
-    const cluster = ready ? await template(logger).catch(() => undefined) : undefined;
+    // the migrations then run as on any database (pg_trgm, in public, is already there).
+    const cluster = await template(logger).catch(() => undefined);
     if (!cluster) return { pglite: await open(undefined), release };
+    // What this start moved into the directory: all that a failed start removes, never the app's own files.
+    let moved: string[] = [];
     try {
-      const pglite = await startFrom(cluster);
+      let pglite: PGliteLike;
+      if (where === 'memory') {
+        // In memory the cluster can only come in through PGlite's loadDataDir.
+        const unpacked = await cluster.asTar();
+        pglite = await open(unpacked.tar).finally(() => unpacked.dispose());
+      } else {
+        // A directory gets the files before PGlite opens it, as an existing database (far less memory).
+        const names = await cluster.unpackInto(where);
+        if (names === undefined) {
+          logger?.debug({}, 'express-authlib: the new database directory holds a file named as one of the cluster; running initdb');
+          return { pglite: await open(undefined), release };
+        }
+        moved = names;
+        pglite = await open(undefined);
+      }
       try {
         if (cluster.schema !== schema) await pglite.exec(`DROP SCHEMA IF EXISTS "${cluster.schema.replace(/"/g, '""')}" CASCADE`);
       } catch (err) {
@@ -219,7 +223,7 @@ export async function openPGlite(
       return { pglite, release };
     } catch (err) {
       logger?.warn({ err: { message: describeThrown(err) } }, 'express-authlib: the pre-built embedded database did not start; running initdb');
-      await clearNewDatabase(where);
+      await removeEntries(where, moved);
       return { pglite: await open(undefined), release };
     }
   } catch (err) {

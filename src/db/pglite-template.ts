@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, existsSync, openAsBlob, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,6 @@ import { createBrotliDecompress } from 'node:zlib';
 import type * as Tar from 'tar';
 import type { Logger } from '../logger.js';
 import { PGLITE_PACKAGE } from './load-pglite.js';
-import { LOCK_FILE } from './pglite-lock.js';
 import { lazyRequire } from '../lazy-require.js';
 
 // Only an embedded database's first start unpacks the cluster: an app on PostgreSQL never loads it.
@@ -48,9 +47,10 @@ export interface PGliteTemplate {
   schema: string;
   /**
    * Writes the cluster's files into `dir`, a new database's directory, which PGlite then opens as
-   * any existing database.
+   * any existing database; resolves to the names it moved in (what a failed start removes), or
+   * undefined when the directory already holds one of those names (nothing is moved: initdb).
    */
-  unpackInto(dir: string): Promise<void>;
+  unpackInto(dir: string): Promise<string[] | undefined>;
   /**
    * The cluster as a tar for PGlite's `loadDataDir`, which an in-memory database has to start from;
    * `dispose` removes the file behind it once the database has loaded it.
@@ -120,13 +120,27 @@ export async function pgliteTemplate(logger?: Logger, folders?: string[]): Promi
     // that the C allocator keeps for the life of the process (bench/pglite-memory.ts).
     async unpackInto(dir) {
       // Unpacked beside, then moved in with PG_VERSION last: a directory that holds PG_VERSION is an
-      // existing database (isNewDatabase), so a start cut short leaves one that the next start
-      // recognises by the staging directory, removed last (readyForCluster), and fills again.
+      // existing database (isNewDatabase). Before the first move, the staging directory gets the
+      // list of names to move: a start cut short is undone from it (recoverCutShort).
       const staging = await mkdtemp(join(dir, STAGING));
-      await untar(unpacked(), staging);
-      const names = (await readdir(staging)).sort((a, b) => Number(a === 'PG_VERSION') - Number(b === 'PG_VERSION'));
-      for (const name of names) await rename(join(staging, name), join(dir, name));
-      await rm(staging, { recursive: true, force: true });
+      const moved: string[] = [];
+      try {
+        await untar(unpacked(), staging);
+        const names = (await readdir(staging)).sort((a, b) => Number(a === 'PG_VERSION') - Number(b === 'PG_VERSION'));
+        const present = new Set(await readdir(dir));
+        if (names.some((name) => present.has(name))) return undefined;
+        await writeFile(join(staging, MANIFEST), names.join('\n'));
+        for (const name of names) {
+          await rename(join(staging, name), join(dir, name));
+          moved.push(name);
+        }
+        return names;
+      } catch (err) {
+        await removeEntries(dir, moved);
+        throw err;
+      } finally {
+        await rm(staging, { recursive: true, force: true });
+      }
     },
     // Unpacked to a file and handed over as a Blob backed by it, not by memory: PGlite keeps the
     // Blob it was given for as long as the database is open, so a Blob made from a buffer held the
@@ -154,32 +168,37 @@ export function isNewDatabase(location: string): boolean {
 /** A staging directory of ours: the prefix and mkdtemp's six characters. */
 const isStaging = (name: string) => name.startsWith(STAGING) && /^[A-Za-z0-9]{6}$/.test(name.slice(STAGING.length));
 
-/**
- * Whether the pre-built cluster may go into `dir`, a directory without a database: only when it
- * holds nothing of anyone else's. What a start of ours cut short left (recognised by its staging
- * directory: unpacking starts only in a directory holding nothing else, and removes the staging
- * directory last) is cleared away first. Anything else is the app's own and is never touched: PGlite
- * runs initdb beside it, as it did before there was a template.
- */
-export async function readyForCluster(dir: string): Promise<boolean> {
-  const names = (await readdir(dir)).filter((name) => name !== LOCK_FILE);
-  if (!names.some(isStaging)) return names.length === 0;
-  for (const name of names) await rm(join(dir, name), { recursive: true, force: true });
-  return true;
-}
+/** In a staging directory: the names to move into place, written before the first move. */
+const MANIFEST = '.authlib-moving';
 
-/** An existing database's directory: the staging directory a start cut short after PG_VERSION left. */
-export async function removeStaleStaging(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) if (isStaging(name)) await rm(join(dir, name), { recursive: true, force: true });
+/** Removes `names` (entries the library put there) from `dir`; nothing else. */
+export async function removeEntries(dir: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\')) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+  }
 }
 
 /**
- * After a start from the template failed: empties the new database's directory (all but our lock)
- * for initdb. Only ever after `readyForCluster`, so everything in it is what the start put there.
+ * Undoes what a start cut short left in `dir`: its staging directories and, in a directory that
+ * is still no database (`newDatabase`), the entries it had already moved in: named in the staging
+ * directory's list and no longer in it. In an existing database the moves were complete and are
+ * the database: only the staging directory goes. Entries of the app's own, and files whose names
+ * merely look like a staging directory's, are never touched.
  */
-export async function clearNewDatabase(location: string): Promise<void> {
-  if (location === 'memory' || !existsSync(location)) return;
-  for (const entry of await readdir(location)) {
-    if (entry !== LOCK_FILE) await rm(join(location, entry), { recursive: true, force: true });
+export async function recoverCutShort(dir: string, newDatabase: boolean): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (!isStaging(name)) continue;
+    const staging = join(dir, name);
+    if (!(await lstat(staging)).isDirectory()) continue;
+    if (newDatabase) {
+      const list = await readFile(join(staging, MANIFEST), 'utf8').catch(() => '');
+      const left = new Set(await readdir(staging));
+      await removeEntries(
+        dir,
+        list.split('\n').filter((moved) => moved && !left.has(moved)),
+      );
+    }
+    await rm(staging, { recursive: true, force: true });
   }
 }
