@@ -64,7 +64,7 @@ export interface PGliteTemplate {
  * and its on-disk format. A patch release of PGlite opens it as it opens an app's own database made
  * by the previous patch; a cluster that does not start is set aside all the same.
  */
-export function sameReleaseLine(made: string, installed: string): boolean {
+function sameReleaseLine(made: string, installed: string): boolean {
   const [a, b] = [made, installed].map((v) => /^(\d+)\.(\d+)\./.exec(v));
   if (!a || !b) return false;
   return a[1] === b[1] && (a[1] !== '0' || a[2] === b[2]);
