@@ -128,6 +128,16 @@ function isPool(handle: object): handle is pg.Pool {
   return typeof (handle as pg.Pool).connect === 'function' && typeof (handle as pg.Pool).query === 'function';
 }
 
+/** Where a `pglite://` DSN points (a directory, or 'memory'); undefined for a PostgreSQL DSN. */
+function pgliteLocation(dsn: string): string | undefined {
+  return dsn.startsWith('pglite://') ? dsn.slice('pglite://'.length) : undefined;
+}
+
+/** What `dbDsn` points at, for a message about a database that never opened (never a password). */
+export function dsnTarget(dsn: string): { kind: 'postgres' | 'pglite'; target: string } {
+  return { kind: pgliteLocation(dsn) === undefined ? 'postgres' : 'pglite', target: describeDsn(dsn) };
+}
+
 /** The host:port/database of a postgres DSN, never its password. */
 export function describeDsn(dsn: string): string {
   try {
@@ -265,8 +275,8 @@ export async function connect(
   }
 
   const dsn = dbDsn!;
-  if (dsn.startsWith('pglite://')) {
-    const location = dsn.slice('pglite://'.length);
+  const location = pgliteLocation(dsn);
+  if (location !== undefined) {
     const { pglite, release } = await openPGlite(location, schema, logger);
     const root = new Kysely<any>({ dialect: new PGliteDialect(pglite) });
     return {

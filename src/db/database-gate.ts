@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { AuthError, ServiceUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DatabaseHandle } from './database-handle.js';
-import { connect, describeDsn, type Connection } from './connect.js';
+import { connect, dsnTarget, type Connection } from './connect.js';
 import { MissingPackageError } from './load-pglite.js';
 import { migrateToLatest, migrationStatus } from './migrator.js';
 import { ensureRoles } from './roles-repository.js';
@@ -130,16 +130,10 @@ export class DatabaseGate {
       if (err instanceof AuthError || err instanceof MissingPackageError) throw err;
       if (isDatabaseUnavailable(err) || !this.#connection) {
         // Not open at all (an embedded database that did not start): named from the options.
-        const target = this.#connection ?? intendedTarget(this.opts.dbDsn);
+        const target = this.#connection ?? (this.opts.dbDsn === undefined ? undefined : dsnTarget(this.opts.dbDsn));
         throw new ServiceUnavailableError(describeConnectionFailure(target, err), { cause: err });
       }
       throw new ServiceUnavailableError(`database setup failed: ${(err as Error).message}`, { cause: err, code: 'database_error' });
     }
   }
-}
-
-/** What `dbDsn` points at, for a message about a database that never opened. */
-function intendedTarget(dbDsn: string | undefined): { kind: 'postgres' | 'pglite'; target: string } | undefined {
-  if (dbDsn === undefined) return undefined;
-  return { kind: dbDsn.startsWith('pglite://') ? 'pglite' : 'postgres', target: describeDsn(dbDsn) };
 }
