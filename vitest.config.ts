@@ -11,6 +11,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // One worker per core. Files in a worker share one embedded PGlite (it costs seconds and
     // hundreds of MB to start), each file in a schema of its own; hence no per-file isolation.
     pool: 'forks',

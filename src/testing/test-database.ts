@@ -106,12 +106,18 @@ export function leaseSchema(): SchemaLease {
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
+/** What finding the delete order needs of a database: PGlite, or a PostgreSQL client wrapped alike. */
+export interface Queryable {
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+}
+
 /**
  * The schema's tables but the migration records and roles, each after every table that references
  * it, so plain DELETEs in that order never trip a foreign key. `ordered: false` when foreign keys
- * form a cycle (no migration makes one today): the caller then truncates.
+ * form a cycle (no migration makes one today): the caller then truncates. Also used by the
+ * project's own test suite, which hands migrated schemas from one test app to the next the same way.
  */
-async function deleteOrder(pglite: SharedPGlite, schema: string): Promise<{ tables: string[]; ordered: boolean }> {
+export async function deleteOrder(pglite: Queryable, schema: string): Promise<{ tables: string[]; ordered: boolean }> {
   const tables = (
     await pglite.query<{ name: string }>('SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND NOT (tablename = ANY($2))', [
       schema,

@@ -3,7 +3,8 @@ import express from 'express';
 import request from 'supertest';
 import { afterEach } from 'vitest';
 import { AuthManager, type AuthManagerOptions } from '../../src/index.js';
-import { databaseOptions, dropSchema, uniqueSchema } from './database.js';
+import { databaseOptions } from './database.js';
+import { giveBackSchema, schemaReady, takeSchema } from './schema-pool.js';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -17,16 +18,18 @@ export interface TestApp {
 }
 
 /**
- * An Express app with an AuthManager on the test database, in a fresh schema, with a public
+ * An Express app with an AuthManager on the test database, in a schema of its own (a new one, or
+ * one an earlier app of this worker gave back, emptied: see schema-pool.ts), with a public
  * route, a route for any signed-in user and an admin-only one. Cheap bcrypt and no rate limits
  * unless a test asks for them.
  */
 export async function createTestApp(overrides: Partial<AuthManagerOptions> = {}): Promise<TestApp> {
-  const schema = uniqueSchema();
+  const schema = await takeSchema();
   const secret = randomBytes(48).toString('base64url');
   const app = express();
   const auth = new AuthManager(app, await deploymentOptions({ schema, secret }, overrides));
   await auth.ready;
+  await schemaReady(schema);
   app.get('/public', (_req, res) => res.json({ ok: true }));
   app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username, method: req.auth!.method }));
   app.get('/admin', auth.requireAuth({ roles: ['admin'] }), (_req, res) => res.json({ admin: true }));
@@ -39,7 +42,7 @@ export async function createTestApp(overrides: Partial<AuthManagerOptions> = {})
     http: request(app),
     async close() {
       await auth.close();
-      await dropSchema(schema);
+      giveBackSchema(schema);
     },
   };
 }
