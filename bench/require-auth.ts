@@ -10,7 +10,8 @@
 // comes from: the library imported without an instance (its code in the heap), and bare Express
 // holding as many MB of plain objects as an instance on PGlite adds to the heap (BENCH_HEAP_MB, 16).
 //   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_VARIANTS=a,b (a subset),
-//   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable).
+//   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
+//   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ const CONNECTIONS = 50;
 /** The `heap` control's live plain objects: about what an instance on PGlite adds to the heap. */
 const HEAP_MB = Number(process.env.BENCH_HEAP_MB ?? 16);
 const DSN = BENCH_PG_DSN;
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
 // The server on the second core, the load generator on the first, when the machine has two.
 const PIN = process.platform === 'linux' ? ['taskset', '-c', '1'] : [];
 
@@ -78,7 +80,7 @@ const only = process.env.BENCH_VARIANTS?.split(',');
 if (only) variants = variants.filter((v) => v.name === 'bare' || only.includes(v.name));
 
 async function start(v: Variant): Promise<Target> {
-  const args = ['--import', 'tsx', 'bench/server.ts', v.name, v.database === 'none' ? 'pglite' : v.database];
+  const args = [...NODE_FLAGS, '--import', 'tsx', 'bench/server.ts', v.name, v.database === 'none' ? 'pglite' : v.database];
   const [cmd, ...rest] = [...PIN, process.execPath, ...args];
   const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN, BENCH_HEAP_MB: String(HEAP_MB) } });
   const line = await new Promise<string>((resolve, reject) => {
@@ -200,7 +202,7 @@ const previous = previousResults<{ rows: Row[] }>('require-auth');
 const before = (r: Row) => previous?.rows.find((p) => p.variant === r.variant && p.database === r.database)?.ratio;
 const list = (xs: number[], digits = 2) => xs.map((x) => x.toFixed(digits)).join(' / ');
 console.log(
-  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} interleaved rounds of ${SECONDS} s, server pinned to one core; ${describeMachine()}`,
+  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} interleaved rounds of ${SECONDS} s, server pinned to one core${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''}; ${describeMachine()}`,
 );
 console.log("Ratios to bare Express in the same round, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
 console.log(
@@ -242,4 +244,4 @@ for (const [v, frames] of profiles) {
   console.log(`\nCPU profile, ${v.label} (${v.database}): self time as a share of busy time`);
   for (const f of frames) console.log(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
 }
-saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs: RUNS, rows });
+saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs: RUNS, node_flags: NODE_FLAGS, rows });
