@@ -12,8 +12,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
-    // One worker per core. Files in a worker share one embedded PGlite (it costs seconds and
-    // hundreds of MB to start), each file in a schema of its own; hence no per-file isolation.
+    // One worker per core (a third worker was slower: the two cores are busy throughout). Files in
+    // a worker share one embedded PGlite (it costs seconds and hundreds of MB to start), and the
+    // migrated schemas of their test apps (test/helpers/schema-pool.ts); hence no per-file isolation.
     pool: 'forks',
     maxWorkers: 2,
     isolate: false,

@@ -8,6 +8,8 @@ import { sharedPGlite, TEST_DSN, uniqueSchema } from './database.js';
 // machine, some 200 times per database per run). A schema given back is lent again, emptied as
 // express-authlib/testing empties its own, unless anything about its make-up changed since its
 // migrations (a test altered a table, added an index, granted a privilege): then it is dropped.
+// What a second instance on the schema writes after the app's close is emptied with the rest when
+// the schema is lent again; a test closes every instance it starts before it ends, as it must.
 
 /** The prefix of this run's schemas; the run's global teardown drops whatever is left under it. */
 export const POOL_PREFIX = process.env.AUTHLIB_TEST_POOL_PREFIX ?? 'tpool';
