@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { withPGliteLock } from '../../src/db/pglite-dialect.js';
-import { deleteOrder, type Queryable } from '../../src/testing/test-database.js';
+import { deleteOrder, deleteRows, MIGRATED_ROLES, quote, type Queryable } from '../../src/testing/test-database.js';
 import { sharedPGlite, TEST_DSN, uniqueSchema } from './database.js';
 
 // Migrated schemas, handed from one test app to the next within a worker. Migrating a fresh schema
@@ -14,13 +14,10 @@ import { sharedPGlite, TEST_DSN, uniqueSchema } from './database.js';
 /** The prefix of this run's schemas; the run's global teardown drops whatever is left under it. */
 export const POOL_PREFIX = process.env.AUTHLIB_TEST_POOL_PREFIX ?? 'tpool';
 
-/** The roles a schema holds as its migrations leave it. */
-const MIGRATED_ROLES = ['admin', 'user'];
-
 /** Schemas given back, to be checked and emptied when lent again. */
 const free: string[] = [];
-/** Schemas lent out, each with whether it was lent before (its app then migrates nothing). */
-const lent = new Map<string, boolean>();
+/** Schemas lent out. */
+const lent = new Set<string>();
 /** Per schema, its make-up right after its migrations (see `makeUp`). */
 const migrated = new Map<string, string>();
 /** Per schema, its tables in an order plain DELETEs can follow (found once: a schema's tables do not change while it is kept). */
@@ -76,7 +73,7 @@ export async function takeSchema(): Promise<string> {
   while (free.length > 0) {
     const schema = free.pop()!;
     if (await withSession((db) => emptied(db, schema)).catch(() => false)) {
-      lent.set(schema, true);
+      lent.add(schema);
       return schema;
     }
     migrated.delete(schema);
@@ -84,13 +81,13 @@ export async function takeSchema(): Promise<string> {
     await withSession((db) => db.exec(`DROP SCHEMA IF EXISTS ${quote(schema)} CASCADE`));
   }
   const schema = uniqueSchema(POOL_PREFIX);
-  lent.set(schema, false);
+  lent.add(schema);
   return schema;
 }
 
 /** Called once the app on `schema` is ready: a fresh schema's make-up is recorded, and its delete order found. */
 export async function schemaReady(schema: string): Promise<void> {
-  if (lent.get(schema) !== false) return;
+  if (!lent.has(schema) || migrated.has(schema)) return;
   await withSession(async (db) => {
     migrated.set(schema, await makeUp(db, schema));
     orders.set(schema, await deleteOrder(db, schema));
@@ -102,23 +99,19 @@ export function giveBackSchema(schema: string): void {
   if (lent.delete(schema) && migrated.has(schema)) free.push(schema);
 }
 
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
 /** Empties `schema` (every row but the migration records; the roles as migrated) if its make-up is unchanged; false if it changed. */
 async function emptied(db: Session, schema: string): Promise<boolean> {
   const order = orders.get(schema);
   if (!order || (await makeUp(db, schema)) !== migrated.get(schema)) return false;
-  const names = order.tables.map((t) => `${quote(schema)}.${quote(t)}`);
   const roles = MIGRATED_ROLES.map((r) => `'${r}'`);
   await db.exec(
     [
-      'BEGIN',
-      // DELETE, not TRUNCATE: on tables of a few rows it is far faster (TRUNCATE makes new files).
-      ...(order.ordered ? names.map((name) => `DELETE FROM ${name}`) : [`TRUNCATE ${names.join(', ')} CASCADE`]),
-      `DELETE FROM ${quote(schema)}.roles WHERE name NOT IN (${roles.join(', ')})`,
-      `INSERT INTO ${quote(schema)}.roles (name) VALUES ${roles.map((r) => `(${r})`).join(', ')} ON CONFLICT DO NOTHING`,
-      'COMMIT',
-    ].join(';\n'),
+      'BEGIN;',
+      deleteRows(schema, order),
+      `DELETE FROM ${quote(schema)}.roles WHERE name NOT IN (${roles.join(', ')});`,
+      `INSERT INTO ${quote(schema)}.roles (name) VALUES ${roles.map((r) => `(${r})`).join(', ')} ON CONFLICT DO NOTHING;`,
+      'COMMIT;',
+    ].join('\n'),
   );
   return true;
 }
