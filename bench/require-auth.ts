@@ -9,6 +9,8 @@
 // they are. Two controls show where the cost of a mounted instance to routes it does not guard
 // comes from: the library imported without an instance (its code in the heap), and bare Express
 // holding as many MB of plain objects as an instance on PGlite adds to the heap (BENCH_HEAP_MB, 16).
+// Each variant's live heap after a full collection is printed beside its RSS: the collector marks
+// it on every major cycle, whoever's objects they are.
 //   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_VARIANTS=a,b (a subset),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
 //   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from).
@@ -121,6 +123,7 @@ function ask<T>(child: ChildProcess, question: string): Promise<T> {
   });
 }
 const rssOf = async (child: ChildProcess) => (await ask<{ rss: number }>(child, 'rss')).rss;
+const liveHeapOf = async (child: ChildProcess) => (await ask<{ heap: number }>(child, 'heap')).heap;
 const clocksOf = (child: ChildProcess) => ask<{ cpu: number; gc: number }>(child, 'cpu');
 
 // Start every target first (idle processes cost nothing but memory), warm each up, then interleave.
@@ -154,6 +157,9 @@ if (process.env.BENCH_PROFILE) {
 }
 const rss = new Map<Variant, number>();
 for (const v of variants) rss.set(v, await rssOf(targets.get(v)!.child));
+// After the RSS (a full collection returns memory to the system), the live heap each variant's collector marks.
+const liveHeap = new Map<Variant, number>();
+for (const v of variants) liveHeap.set(v, await liveHeapOf(targets.get(v)!.child));
 for (const t of targets.values()) t.child.kill('SIGTERM');
 
 interface Row {
@@ -172,6 +178,8 @@ interface Row {
   /** Bare Express's CPU per request over this variant's (1 = costs nothing more), per run. */
   cpu_ratios: number[];
   rss_mb: number;
+  /** The live JavaScript heap after a full collection, MB: what the collector marks on each major cycle. */
+  live_heap_mb: number;
   /** The first run's ratio, for the comparison with the last saved run. */
   ratio: number;
 }
@@ -194,6 +202,7 @@ const rows: Row[] = variants.map((v) => {
     gc_us: runs.map((r) => Number(median(r.get(v)!.map((x) => x.gc)).toFixed(1))),
     cpu_ratios: cpuRatios,
     rss_mb: Math.round(rss.get(v)! / 2 ** 20),
+    live_heap_mb: Number((liveHeap.get(v)! / 2 ** 20).toFixed(1)),
     ratio: ratios[0]!,
   };
 });
@@ -206,11 +215,11 @@ console.log(
 );
 console.log("Ratios to bare Express in the same round, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
 console.log(
-  'guard                                           database   req/s  p99 ms  RSS MB  req/s ratio   CPU µs/req    GC µs/req   CPU ratio    vs last run',
+  'guard                                           database   req/s  p99 ms  RSS MB  heap MB  req/s ratio   CPU µs/req    GC µs/req   CPU ratio    vs last run',
 );
 for (const r of rows) {
   console.log(
-    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${list(r.ratios).padStart(11)}  ${list(r.cpu_us, 1).padStart(11)}  ${list(r.gc_us, 1).padStart(11)}  ${list(r.cpu_ratios).padStart(11)}  ${change(r.ratio, before(r))}`,
+    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${r.live_heap_mb.toFixed(1).padStart(7)}  ${list(r.ratios).padStart(11)}  ${list(r.cpu_us, 1).padStart(11)}  ${list(r.gc_us, 1).padStart(11)}  ${list(r.cpu_ratios).padStart(11)}  ${change(r.ratio, before(r))}`,
   );
 }
 // The issue's goals, each as the two figures it compares (per run), on each database.
