@@ -11,7 +11,8 @@
 // holding as many MB of plain objects as an instance on PGlite adds to the heap (BENCH_HEAP_MB, 16).
 // Each variant's live heap after a full collection is printed beside its RSS: the collector marks
 // it on every major cycle, whoever's objects they are.
-//   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_VARIANTS=a,b (a subset),
+// Every variant runs in BENCH_PROCESSES (2) processes, and a round's figure is their mean.
+//   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_PROCESSES (2), BENCH_VARIANTS=a,b (a subset),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
 //   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,6 +27,13 @@ import { change, describeMachine, median, previousResults, saveResults } from '.
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+/**
+ * Processes per variant. Identical processes differ: four bare Express servers measured in the
+ * same rounds on this 2-core machine took 211 to 234 µs of CPU per request, each steady over six
+ * rounds (where the heap and the code land in memory differs from one process to the next). With
+ * one process per variant, that difference was read as the variant's.
+ */
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 2);
 const CONNECTIONS = 50;
 /** The `heap` control's live plain objects: about what an instance on PGlite adds to the heap. */
 const HEAP_MB = Number(process.env.BENCH_HEAP_MB ?? 16);
@@ -127,9 +135,17 @@ const liveHeapOf = async (child: ChildProcess) => (await ask<{ heap: number }>(c
 const clocksOf = (child: ChildProcess) => ask<{ cpu: number; gc: number }>(child, 'cpu');
 
 // Start every target first (idle processes cost nothing but memory), warm each up, then interleave.
-const targets = new Map<Variant, Target>();
-for (const v of variants) targets.set(v, await start(v));
-for (const v of variants) await load(targets.get(v)!.port, v.headers(targets.get(v)!), 1);
+const targets = new Map<Variant, Target[]>();
+for (const v of variants) targets.set(v, await Promise.all(Array.from({ length: PROCESSES }, () => start(v))));
+for (const v of variants) for (const t of targets.get(v)!) await load(t.port, v.headers(t), 1);
+
+/** A variant's figure for one round: each of its processes measured in turn, and their mean. */
+async function measureVariant(v: Variant): Promise<Sample> {
+  const samples: Sample[] = [];
+  for (const t of targets.get(v)!) samples.push(await measure(t, v.headers(t), SECONDS));
+  const mean = (key: keyof Sample) => samples.reduce((sum, x) => sum + x[key], 0) / samples.length;
+  return { rps: mean('rps'), p50: mean('p50'), p99: mean('p99'), cpu: mean('cpu'), gc: mean('gc') };
+}
 
 // runs[r]: each variant's samples of run r.
 const runs: Array<Map<Variant, Sample[]>> = [];
@@ -138,7 +154,7 @@ for (let run = 0; run < RUNS; run++) {
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order each round so that no variant always follows the same one.
     const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
-    for (const v of order) samples.get(v)!.push(await measure(targets.get(v)!, v.headers(targets.get(v)!), SECONDS));
+    for (const v of order) samples.get(v)!.push(await measureVariant(v));
   }
   runs.push(samples);
 }
@@ -146,21 +162,23 @@ for (let run = 0; run < RUNS; run++) {
 const profiles = new Map<Variant, ReturnType<typeof topFrames>>();
 if (process.env.BENCH_PROFILE) {
   for (const v of variants) {
-    const { child, port } = targets.get(v)!;
+    const [first] = targets.get(v)!;
+    const { child, port } = first!;
     await ask(child, 'profile-start');
-    await load(port, v.headers(targets.get(v)!), SECONDS);
+    await load(port, v.headers(first!), SECONDS);
     const { profile } = await ask<{ profile: CpuProfile }>(child, 'profile-stop');
     profiles.set(v, topFrames(profile, 12));
     // BENCH_PROFILE=<directory> also keeps the profiles, to open in Chrome's DevTools.
     if (process.env.BENCH_PROFILE !== '1') writeFileSync(join(process.env.BENCH_PROFILE, `${v.name}-${v.database}.cpuprofile`), JSON.stringify(profile));
   }
 }
+// Memory is the median over a variant's processes.
 const rss = new Map<Variant, number>();
-for (const v of variants) rss.set(v, await rssOf(targets.get(v)!.child));
+for (const v of variants) rss.set(v, median(await Promise.all(targets.get(v)!.map((t) => rssOf(t.child)))));
 // After the RSS (a full collection returns memory to the system), the live heap each variant's collector marks.
 const liveHeap = new Map<Variant, number>();
-for (const v of variants) liveHeap.set(v, await liveHeapOf(targets.get(v)!.child));
-for (const t of targets.values()) t.child.kill('SIGTERM');
+for (const v of variants) liveHeap.set(v, median(await Promise.all(targets.get(v)!.map((t) => liveHeapOf(t.child)))));
+for (const t of [...targets.values()].flat()) t.child.kill('SIGTERM');
 
 interface Row {
   variant: string;
@@ -211,7 +229,7 @@ const previous = previousResults<{ rows: Row[] }>('require-auth');
 const before = (r: Row) => previous?.rows.find((p) => p.variant === r.variant && p.database === r.database)?.ratio;
 const list = (xs: number[], digits = 2) => xs.map((x) => x.toFixed(digits)).join(' / ');
 console.log(
-  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} interleaved rounds of ${SECONDS} s, server pinned to one core${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''}; ${describeMachine()}`,
+  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} interleaved rounds of ${SECONDS} s on each of ${PROCESSES} processes per variant, servers pinned to one core${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''}; ${describeMachine()}`,
 );
 console.log("Ratios to bare Express in the same round, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
 console.log(
@@ -253,4 +271,4 @@ for (const [v, frames] of profiles) {
   console.log(`\nCPU profile, ${v.label} (${v.database}): self time as a share of busy time`);
   for (const f of frames) console.log(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
 }
-saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs: RUNS, node_flags: NODE_FLAGS, rows });
+saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs: RUNS, processes: PROCESSES, node_flags: NODE_FLAGS, rows });
