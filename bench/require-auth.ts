@@ -10,7 +10,9 @@
 // comes from: the library imported without an instance (its code in the heap), and bare Express
 // holding as many MB of plain objects as an instance on PGlite adds to the heap (BENCH_HEAP_MB, 16).
 // Each variant's live heap after a full collection is printed beside its RSS: the collector marks
-// it on every major cycle, whoever's objects they are.
+// it on every major cycle, whoever's objects they are. And the collector's work is counted as well as
+// timed (KB its scavenges copied and KB its full collections marked, per request): counts that a
+// slow moment of the machine does not change.
 // Every variant runs in BENCH_PROCESSES (2) processes, and a round's figure is their mean.
 //   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_PROCESSES (2), BENCH_VARIANTS=a,b (a subset),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
@@ -114,6 +116,9 @@ interface Sample {
   cpu: number;
   /** Of which the collector's pauses, µs per request. */
   gc: number;
+  /** The collector's work, counted: KB its scavenges copied, and KB its full collections marked, per request. */
+  copiedKb: number;
+  markedKb: number;
 }
 
 /** One measurement: the load, and the server's CPU clock read before and after it. */
@@ -121,7 +126,13 @@ async function measure(t: Target, headers: Record<string, string>, duration: num
   const before = await clocksOf(t.child);
   const { requests, ...rest } = await load(t.port, headers, duration);
   const after = await clocksOf(t.child);
-  return { ...rest, cpu: (after.cpu - before.cpu) / requests, gc: (after.gc - before.gc) / requests };
+  return {
+    ...rest,
+    cpu: (after.cpu - before.cpu) / requests,
+    gc: (after.gc - before.gc) / requests,
+    copiedKb: after.work.copied / 1024 / requests,
+    markedKb: after.work.marked / 1024 / requests,
+  };
 }
 
 function ask<T>(child: ChildProcess, question: string): Promise<T> {
@@ -132,7 +143,14 @@ function ask<T>(child: ChildProcess, question: string): Promise<T> {
 }
 const rssOf = async (child: ChildProcess) => (await ask<{ rss: number }>(child, 'rss')).rss;
 const liveHeapOf = async (child: ChildProcess) => (await ask<{ heap: number }>(child, 'heap')).heap;
-const clocksOf = (child: ChildProcess) => ask<{ cpu: number; gc: number }>(child, 'cpu');
+interface CollectorWork {
+  scavenges: number;
+  copied: number;
+  fulls: number;
+  marked: number;
+}
+/** The server's clocks, and the collector's work since the last time they were read. */
+const clocksOf = (child: ChildProcess) => ask<{ cpu: number; gc: number; work: CollectorWork }>(child, 'cpu');
 
 // Start every target first (idle processes cost nothing but memory), warm each up, then interleave.
 const targets = new Map<Variant, Target[]>();
@@ -144,7 +162,7 @@ async function measureVariant(v: Variant): Promise<Sample> {
   const samples: Sample[] = [];
   for (const t of targets.get(v)!) samples.push(await measure(t, v.headers(t), SECONDS));
   const mean = (key: keyof Sample) => samples.reduce((sum, x) => sum + x[key], 0) / samples.length;
-  return { rps: mean('rps'), p50: mean('p50'), p99: mean('p99'), cpu: mean('cpu'), gc: mean('gc') };
+  return { rps: mean('rps'), p50: mean('p50'), p99: mean('p99'), cpu: mean('cpu'), gc: mean('gc'), copiedKb: mean('copiedKb'), markedKb: mean('markedKb') };
 }
 
 // runs[r]: each variant's samples of run r.
@@ -193,6 +211,10 @@ interface Row {
   cpu_us: number[];
   /** Of the CPU per request, the collector's pauses (µs), each run's median. */
   gc_us: number[];
+  /** KB the collector's scavenges copied per request (a count, not a time: steady on a busy machine), each run's median. */
+  copied_kb: number[];
+  /** KB the collector's full collections marked per request, each run's median. */
+  marked_kb: number[];
   /** Bare Express's CPU per request over this variant's (1 = costs nothing more), per run. */
   cpu_ratios: number[];
   rss_mb: number;
@@ -218,6 +240,8 @@ const rows: Row[] = variants.map((v) => {
     ratios,
     cpu_us: cpu.map((c) => Number(c.toFixed(1))),
     gc_us: runs.map((r) => Number(median(r.get(v)!.map((x) => x.gc)).toFixed(1))),
+    copied_kb: runs.map((r) => Number(median(r.get(v)!.map((x) => x.copiedKb)).toFixed(2))),
+    marked_kb: runs.map((r) => Number(median(r.get(v)!.map((x) => x.markedKb)).toFixed(2))),
     cpu_ratios: cpuRatios,
     rss_mb: Math.round(rss.get(v)! / 2 ** 20),
     live_heap_mb: Number((liveHeap.get(v)! / 2 ** 20).toFixed(1)),
@@ -233,11 +257,11 @@ console.log(
 );
 console.log("Ratios to bare Express in the same round, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
 console.log(
-  'guard                                           database   req/s  p99 ms  RSS MB  heap MB  req/s ratio   CPU µs/req    GC µs/req   CPU ratio    vs last run',
+  'guard                                           database   req/s  p99 ms  RSS MB  heap MB  req/s ratio   CPU µs/req    GC µs/req   CPU ratio    KB copied/req  KB marked/req  vs last run',
 );
 for (const r of rows) {
   console.log(
-    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${r.live_heap_mb.toFixed(1).padStart(7)}  ${list(r.ratios).padStart(11)}  ${list(r.cpu_us, 1).padStart(11)}  ${list(r.gc_us, 1).padStart(11)}  ${list(r.cpu_ratios).padStart(11)}  ${change(r.ratio, before(r))}`,
+    `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${r.live_heap_mb.toFixed(1).padStart(7)}  ${list(r.ratios).padStart(11)}  ${list(r.cpu_us, 1).padStart(11)}  ${list(r.gc_us, 1).padStart(11)}  ${list(r.cpu_ratios).padStart(11)}  ${list(r.copied_kb, 1).padStart(13)}  ${list(r.marked_kb, 1).padStart(13)}  ${change(r.ratio, before(r))}`,
   );
 }
 // The issue's goals, each as the two figures it compares (per run), on each database.

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
+import { GCProfiler, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import express, { type RequestHandler } from 'express';
 import { expressjwt } from 'express-jwt';
@@ -201,6 +201,32 @@ let gcMicros = 0;
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) gcMicros += entry.duration * 1000;
 }).observe({ entryTypes: ['gc'] });
+// The collector's work counted, not timed, so that a slow moment of the machine does not change it:
+// per scavenge, the bytes it copied (what survived in the young generation plus what it promoted
+// to the old one); per full collection, the live heap it marked. Read and restarted with each 'cpu'.
+let gcProfiler = new GCProfiler();
+gcProfiler.start();
+function collectorWork() {
+  const { statistics } = gcProfiler.stop();
+  gcProfiler = new GCProfiler();
+  gcProfiler.start();
+  const used = (stats: (typeof statistics)[number]['afterGC'], space: string) =>
+    stats.heapSpaceStatistics.find((x) => x.spaceName === space)?.spaceUsedSize ?? 0;
+  let scavenges = 0,
+    copied = 0,
+    fulls = 0,
+    marked = 0;
+  for (const gc of statistics) {
+    if (gc.gcType === 'Scavenge') {
+      scavenges++;
+      copied += used(gc.afterGC, 'new_space') + Math.max(0, used(gc.afterGC, 'old_space') - used(gc.beforeGC, 'old_space'));
+    } else if (gc.gcType === 'MarkSweepCompact') {
+      fulls++;
+      marked += gc.afterGC.heapStatistics.usedHeapSize;
+    }
+  }
+  return { scavenges, copied, fulls, marked };
+}
 process.on('message', async (msg) => {
   if (msg === 'rss') process.send?.({ rss: process.memoryUsage().rss });
   // The live heap after a full collection: what the collector marks on each of its major cycles,
@@ -212,7 +238,7 @@ process.on('message', async (msg) => {
   // The process's own CPU clock (user + system, µs): what a request costs the server, whatever else the machine does.
   if (msg === 'cpu') {
     const used = process.cpuUsage();
-    process.send?.({ cpu: used.user + used.system, gc: gcMicros });
+    process.send?.({ cpu: used.user + used.system, gc: gcMicros, work: collectorWork() });
   }
   if (msg === 'profile-start') {
     inspector.connect();
