@@ -230,7 +230,7 @@ function collectorWork() {
 process.on('message', async (msg) => {
   if (msg === 'rss') process.send?.({ rss: process.memoryUsage().rss });
   // The live heap after a full collection: what the collector marks on each of its major cycles,
-  // and with it what a route the library does not guard pays (see docs/guides/performance.md).
+  // and with it what a route the library does not guard pays (see docs/guide/performance.md).
   if (msg === 'heap') {
     fullCollection();
     process.send?.({ heap: process.memoryUsage().heapUsed, kept: kept.length });
