@@ -12,7 +12,7 @@
 // Each variant's live heap after a full collection is printed beside its RSS: the collector marks
 // it on every major cycle, whoever's objects they are. And the collector's work is counted as well as
 // timed (KB its scavenges copied and KB its full collections marked, per request): counts that a
-// slow moment of the machine does not change.
+// slow moment of the machine moves far less than it moves times.
 // Every variant runs in BENCH_PROCESSES (2) processes, and a round's figure is their mean.
 //   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_PROCESSES (2), BENCH_VARIANTS=a,b (a subset),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
@@ -24,6 +24,7 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
 import { topFrames, type CpuProfile } from './profile.js';
+import type { CollectorWork } from './server.js';
 import { change, describeMachine, median, previousResults, saveResults } from './results.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -143,12 +144,6 @@ function ask<T>(child: ChildProcess, question: string): Promise<T> {
 }
 const rssOf = async (child: ChildProcess) => (await ask<{ rss: number }>(child, 'rss')).rss;
 const liveHeapOf = async (child: ChildProcess) => (await ask<{ heap: number }>(child, 'heap')).heap;
-interface CollectorWork {
-  scavenges: number;
-  copied: number;
-  fulls: number;
-  marked: number;
-}
 /** The server's clocks, and the collector's work since the last time they were read. */
 const clocksOf = (child: ChildProcess) => ask<{ cpu: number; gc: number; work: CollectorWork }>(child, 'cpu');
 
@@ -211,7 +206,7 @@ interface Row {
   cpu_us: number[];
   /** Of the CPU per request, the collector's pauses (µs), each run's median. */
   gc_us: number[];
-  /** KB the collector's scavenges copied per request (a count, not a time: steady on a busy machine), each run's median. */
+  /** KB the collector's scavenges copied per request (a count, not a time: far steadier on a busy machine), each run's median. */
   copied_kb: number[];
   /** KB the collector's full collections marked per request, each run's median. */
   marked_kb: number[];
