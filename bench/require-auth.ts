@@ -1,20 +1,28 @@
 // requireAuth throughput against the same app without it, and against the usual alternatives,
-// side by side: every variant runs in its own process, pinned to one core, and the rounds are
-// interleaved (bare, guard A, guard B, ... then again) so that a slow moment of the machine
-// falls on all of them alike. `npm run bench`. Not part of `npm test`.
-// Two figures per variant, each a ratio to bare Express in the same round: req/s, and the server's
-// CPU time per request (its own CPU clock over the requests it served), which a busy machine
-// disturbs far less than throughput. The whole measurement runs BENCH_RUNS (2) times over the
-// same processes, and each run's medians are printed side by side, so a reader sees how stable
-// they are. Two controls show where the cost of a mounted instance to routes it does not guard
-// comes from: the library imported without an instance (its code in the heap), and bare Express
-// holding as many MB of plain objects as an instance on PGlite adds to the heap (BENCH_HEAP_MB, 16).
-// Each variant's live heap after a full collection is printed beside its RSS: the collector marks
-// it on every major cycle, whoever's objects they are. And the collector's work is counted as well as
-// timed (KB its scavenges copied and KB its full collections marked, per request): counts that a
-// slow moment of the machine moves far less than it moves times.
-// Every variant runs in BENCH_PROCESSES (2) processes, and a round's figure is their mean.
-//   BENCH_SECONDS (2) per measurement, BENCH_ROUNDS (6), BENCH_RUNS (2), BENCH_PROCESSES (2), BENCH_VARIANTS=a,b (a subset),
+// head to head: every variant runs in its own processes, pinned to one core, and is measured against
+// bare Express (and the issue's comparisons against each other: a no-op middleware against a mounted
+// instance, fast-jwt against requireAuth, a JWT against an API token) in quartets a b b a of short
+// measurements, so that a change of the machine's speed during a quartet falls on both sides alike.
+// `npm run bench`. Not part of `npm test`.
+// Two figures per pair, each the median over its quartets of b's cost against a's: req/s, and the
+// server's CPU time per request (its own CPU clock over the requests it served), which a busy
+// machine disturbs far less than throughput. The whole measurement runs BENCH_RUNS (2) times over
+// the same processes, and each run's medians are printed side by side, so a reader sees how stable
+// they are. A second set of bare Express processes measured against the first ("bare-again")
+// shows what the measure itself can tell apart: its figure is 1 when nothing is wrong.
+// Each measurement follows BENCH_WARM (0.5) s of load that is not counted: a process that sat idle
+// while the others were measured serves its first second up to a fifth slower (its caches and
+// young generation cold), and bare Express, measured in every pair, was never idle that long.
+// Two controls show where the cost of a mounted instance to routes it does not guard comes from:
+// the library imported without an instance (its code in the heap), and bare Express holding as
+// many MB of plain objects as an instance on PGlite adds to the heap (BENCH_HEAP_MB, 16).
+// Each variant's live heap after a full collection is printed beside its RSS, and the collector's
+// work is counted as well as timed (KB its scavenges copied and KB its full collections marked,
+// per request): counts that a slow moment of the machine moves far less than it moves times.
+// Every variant runs in BENCH_PROCESSES (2) processes (identical processes differ), one per half of
+// each quartet.
+//   BENCH_SECONDS (1) per measurement, BENCH_ROUNDS (6 quartets per pair), BENCH_RUNS (2), BENCH_PROCESSES (2),
+//   BENCH_WARM (0.5 s), BENCH_VARIANTS=a,b (a subset; bare is always measured),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
 //   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -25,11 +33,13 @@ import autocannon from 'autocannon';
 import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
 import { topFrames, type CpuProfile } from './profile.js';
 import type { CollectorWork } from './server.js';
-import { change, describeMachine, median, previousResults, saveResults } from './results.js';
+import { change, describeMachine, median, percentile, previousResults, saveResults } from './results.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const RUNS = Number(process.env.BENCH_RUNS ?? 2);
+/** Seconds of load, not counted, before each measurement: see the comment at the top. */
+const WARM = Number(process.env.BENCH_WARM ?? 0.5);
 /**
  * Processes per variant. Identical processes differ: four bare Express servers measured in the
  * same rounds on this 2-core machine took 211 to 234 µs of CPU per request, each steady over six
@@ -41,6 +51,15 @@ const CONNECTIONS = 50;
 /** The `heap` control's live plain objects: about what an instance on PGlite adds to the heap. */
 const HEAP_MB = Number(process.env.BENCH_HEAP_MB ?? 16);
 const DSN = BENCH_PG_DSN;
+/** Comparisons the issue sets, measured head to head as well as each against bare Express. */
+const HEAD_TO_HEAD: Array<[string, string]> = [
+  ['noop', 'mounted'],
+  ['fast-jwt', 'requireAuth-jwt'],
+  ['fast-jwt', 'requireAuth-roles'],
+  ['requireAuth-jwt', 'requireAuth-api-token'],
+];
+/** Variants without a guard, whose figure against bare Express is printed head to head. */
+const CONTROLS = new Set(['bare-again', 'noop', 'imported', 'heap']);
 const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
 // The server on the second core, the load generator on the first, when the machine has two.
 const PIN = process.platform === 'linux' ? ['taskset', '-c', '1'] : [];
@@ -71,6 +90,8 @@ const LIBRARY: Array<[string, string, (t: Target) => Record<string, string>]> = 
   ['requireAuth-permission-group', 'requireAuth({ permission, group }), access JWT', jwtHeader],
 ];
 const PEERS: Array<[string, string]> = [
+  // The measure's own noise: a second set of bare Express processes, measured against the first.
+  ['bare-again', 'bare Express again (the measure itself)'],
   ['noop', 'a no-op middleware (reads the header, sets req.auth)'],
   // Controls for what a mounted instance costs routes it does not guard: no guard, no database.
   ['imported', 'the library imported, no instance'],
@@ -93,7 +114,7 @@ const only = process.env.BENCH_VARIANTS?.split(',');
 if (only) variants = variants.filter((v) => v.name === 'bare' || only.includes(v.name));
 
 async function start(v: Variant): Promise<Target> {
-  const args = [...NODE_FLAGS, '--import', 'tsx', 'bench/server.ts', v.name, v.database === 'none' ? 'pglite' : v.database];
+  const args = [...NODE_FLAGS, '--import', 'tsx', 'bench/server.ts', v.name === 'bare-again' ? 'bare' : v.name, v.database === 'none' ? 'pglite' : v.database];
   const [cmd, ...rest] = [...PIN, process.execPath, ...args];
   const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN, BENCH_HEAP_MB: String(HEAP_MB) } });
   const line = await new Promise<string>((resolve, reject) => {
@@ -124,6 +145,7 @@ interface Sample {
 
 /** One measurement: the load, and the server's CPU clock read before and after it. */
 async function measure(t: Target, headers: Record<string, string>, duration: number): Promise<Sample> {
+  if (WARM > 0) await load(t.port, headers, WARM);
   const before = await clocksOf(t.child);
   const { requests, ...rest } = await load(t.port, headers, duration);
   const after = await clocksOf(t.child);
@@ -147,29 +169,62 @@ const liveHeapOf = async (child: ChildProcess) => (await ask<{ heap: number }>(c
 /** The server's clocks, and the collector's work since the last time they were read. */
 const clocksOf = (child: ChildProcess) => ask<{ cpu: number; gc: number; work: CollectorWork }>(child, 'cpu');
 
-// Start every target first (idle processes cost nothing but memory), warm each up, then interleave.
+// Start every target first (idle processes cost nothing but memory), warm each up, then measure.
 const targets = new Map<Variant, Target[]>();
 for (const v of variants) targets.set(v, await Promise.all(Array.from({ length: PROCESSES }, () => start(v))));
 for (const v of variants) for (const t of targets.get(v)!) await load(t.port, v.headers(t), 1);
 
-/** A variant's figure for one round: each of its processes measured in turn, and their mean. */
-async function measureVariant(v: Variant): Promise<Sample> {
-  const samples: Sample[] = [];
-  for (const t of targets.get(v)!) samples.push(await measure(t, v.headers(t), SECONDS));
-  const mean = (key: keyof Sample) => samples.reduce((sum, x) => sum + x[key], 0) / samples.length;
-  return { rps: mean('rps'), p50: mean('p50'), p99: mean('p99'), cpu: mean('cpu'), gc: mean('gc'), copiedKb: mean('copiedKb'), markedKb: mean('markedKb') };
+/**
+ * One head-to-head measurement of `b` against `a`: their processes measured in turn as a b b a
+ * (a0 b0 b1 a1 with two processes), so that a drift of the machine's speed during it falls on both
+ * alike. Returns each side's samples and the ratios of their means (a's over b's for CPU per
+ * request, b's over a's for req/s: 1 = b costs nothing more than a).
+ */
+async function quartet(a: Variant, b: Variant) {
+  const samples = new Map<Variant, Sample[]>([
+    [a, []],
+    [b, []],
+  ]);
+  for (let p = 0; p < PROCESSES; p++) {
+    for (const v of p % 2 === 0 ? [a, b] : [b, a]) {
+      const t = targets.get(v)![p]!;
+      samples.get(v)!.push(await measure(t, v.headers(t), SECONDS));
+    }
+  }
+  const mean = (v: Variant, key: keyof Sample) => samples.get(v)!.reduce((sum, x) => sum + x[key], 0) / PROCESSES;
+  return { samples, cpuRatio: mean(a, 'cpu') / mean(b, 'cpu'), rpsRatio: mean(b, 'rps') / mean(a, 'rps') };
 }
 
-// runs[r]: each variant's samples of run r.
-const runs: Array<Map<Variant, Sample[]>> = [];
+// Every variant against bare Express, and the issue's own comparisons head to head.
+const byName = (name: string, database: Database) => variants.find((v) => v.name === name && v.database === database);
+const pairs: Array<[Variant, Variant]> = variants.filter((v) => v !== variants[0]).map((v) => [variants[0]!, v]);
+for (const database of databases) {
+  for (const [a, b] of HEAD_TO_HEAD) {
+    const pair = [byName(a, a === 'noop' || a === 'fast-jwt' ? 'none' : database), byName(b, database)];
+    if (pair[0] && pair[1]) pairs.push(pair as [Variant, Variant]);
+  }
+}
+
+interface PairRun {
+  cpu: number[];
+  rps: number[];
+}
+// runs[r]: each variant's samples and each pair's ratios (one per round) in run r.
+const runs: Array<{ samples: Map<Variant, Sample[]>; pairs: Map<[Variant, Variant], PairRun> }> = [];
 for (let run = 0; run < RUNS; run++) {
   const samples = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));
+  const ratios = new Map<[Variant, Variant], PairRun>(pairs.map((p) => [p, { cpu: [], rps: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
-    // Rotate the order each round so that no variant always follows the same one.
-    const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
-    for (const v of order) samples.get(v)!.push(await measureVariant(v));
+    // Rotate the order each round so that no pair always follows the same one.
+    const order = pairs.map((_, i) => pairs[(i + round) % pairs.length]!);
+    for (const pair of order) {
+      const q = await quartet(...pair);
+      for (const [v, xs] of q.samples) samples.get(v)!.push(...xs);
+      ratios.get(pair)!.cpu.push(q.cpuRatio);
+      ratios.get(pair)!.rps.push(q.rpsRatio);
+    }
   }
-  runs.push(samples);
+  runs.push({ samples, pairs: ratios });
 }
 // BENCH_PROFILE=1: one more measurement of each variant under a CPU profile, and its top frames.
 const profiles = new Map<Variant, ReturnType<typeof topFrames>>();
@@ -200,7 +255,7 @@ interface Row {
   rps: number;
   p50_ms: number;
   p99_ms: number;
-  /** req/s as a ratio to bare Express, the median of the first run's rounds (then each later run's). */
+  /** req/s as a ratio to bare Express: each run's median over its head-to-head rounds. */
   ratios: number[];
   /** The server's CPU µs per request, each run's median. */
   cpu_us: number[];
@@ -210,7 +265,7 @@ interface Row {
   copied_kb: number[];
   /** KB the collector's full collections marked per request, each run's median. */
   marked_kb: number[];
-  /** Bare Express's CPU per request over this variant's (1 = costs nothing more), per run. */
+  /** Bare Express's CPU per request over this variant's, measured head to head (1 = costs nothing more), per run. */
   cpu_ratios: number[];
   rss_mb: number;
   /** The live JavaScript heap after a full collection, MB: what the collector marks on each major cycle. */
@@ -220,11 +275,13 @@ interface Row {
 }
 const bare = variants[0]!;
 const round3 = (n: number) => Number(n.toFixed(3));
+/** A pair's figures per run: the median over its rounds of the head-to-head ratios. */
+const pairMedians = (pair: [Variant, Variant], key: keyof PairRun) => runs.map((r) => round3(median(r.pairs.get(pair)![key])));
 const rows: Row[] = variants.map((v) => {
-  const all = runs.flatMap((r) => r.get(v)!);
-  const ratios = runs.map((r) => round3(median(r.get(v)!.map((x) => x.rps)) / median(r.get(bare)!.map((x) => x.rps))));
-  const cpu = runs.map((r) => median(r.get(v)!.map((x) => x.cpu)));
-  const cpuRatios = runs.map((r, i) => round3(median(r.get(bare)!.map((x) => x.cpu)) / cpu[i]!));
+  const all = runs.flatMap((r) => r.samples.get(v)!);
+  const perRun = (key: keyof Sample, digits: number) => runs.map((r) => Number(median(r.samples.get(v)!.map((x) => x[key])).toFixed(digits)));
+  const pair = pairs.find(([a, b]) => a === bare && b === v);
+  const ratios = pair ? pairMedians(pair, 'rps') : runs.map(() => 1);
   return {
     variant: v.name,
     label: v.label,
@@ -233,11 +290,11 @@ const rows: Row[] = variants.map((v) => {
     p50_ms: median(all.map((x) => x.p50)),
     p99_ms: median(all.map((x) => x.p99)),
     ratios,
-    cpu_us: cpu.map((c) => Number(c.toFixed(1))),
-    gc_us: runs.map((r) => Number(median(r.get(v)!.map((x) => x.gc)).toFixed(1))),
-    copied_kb: runs.map((r) => Number(median(r.get(v)!.map((x) => x.copiedKb)).toFixed(2))),
-    marked_kb: runs.map((r) => Number(median(r.get(v)!.map((x) => x.markedKb)).toFixed(2))),
-    cpu_ratios: cpuRatios,
+    cpu_us: perRun('cpu', 1),
+    gc_us: perRun('gc', 1),
+    copied_kb: perRun('copiedKb', 2),
+    marked_kb: perRun('markedKb', 2),
+    cpu_ratios: pair ? pairMedians(pair, 'cpu') : runs.map(() => 1),
     rss_mb: Math.round(rss.get(v)! / 2 ** 20),
     live_heap_mb: Number((liveHeap.get(v)! / 2 ** 20).toFixed(1)),
     ratio: ratios[0]!,
@@ -248,9 +305,9 @@ const previous = previousResults<{ rows: Row[] }>('require-auth');
 const before = (r: Row) => previous?.rows.find((p) => p.variant === r.variant && p.database === r.database)?.ratio;
 const list = (xs: number[], digits = 2) => xs.map((x) => x.toFixed(digits)).join(' / ');
 console.log(
-  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} interleaved rounds of ${SECONDS} s on each of ${PROCESSES} processes per variant, servers pinned to one core${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''}; ${describeMachine()}`,
+  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} quartets a b b a per pair, each measurement ${SECONDS} s after ${WARM} s of warm-up, ${PROCESSES} processes per variant, servers pinned to one core${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''}; ${describeMachine()}`,
 );
-console.log("Ratios to bare Express in the same round, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
+console.log("Ratios to bare Express measured head to head, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
 console.log(
   'guard                                           database   req/s  p99 ms  RSS MB  heap MB  req/s ratio   CPU µs/req    GC µs/req   CPU ratio    KB copied/req  KB marked/req  vs last run',
 );
@@ -259,24 +316,25 @@ for (const r of rows) {
     `${r.label.padEnd(47)} ${r.database.padEnd(8)} ${String(r.rps).padStart(7)}  ${String(r.p99_ms).padStart(6)}  ${String(r.rss_mb).padStart(6)}  ${r.live_heap_mb.toFixed(1).padStart(7)}  ${list(r.ratios).padStart(11)}  ${list(r.cpu_us, 1).padStart(11)}  ${list(r.gc_us, 1).padStart(11)}  ${list(r.cpu_ratios).padStart(11)}  ${list(r.copied_kb, 1).padStart(13)}  ${list(r.marked_kb, 1).padStart(13)}  ${change(r.ratio, before(r))}`,
   );
 }
-// The issue's goals, each as the two figures it compares (per run), on each database.
-const find = (variant: string, database: Database) => rows.find((r) => r.variant === variant && r.database === database);
-const versus = (label: string, a: Row | undefined, b: Row | undefined) => {
-  if (!a || !b) return;
-  const rps = a.ratios.map((x, i) => x / b.ratios[i]!);
-  const cpu = a.cpu_ratios.map((x, i) => x / b.cpu_ratios[i]!);
-  console.log(`${label.padEnd(62)} req/s ${list(rps)}   CPU ${list(cpu)}`);
-};
-console.log('');
-versus('the library imported, no instance / bare', find('imported', 'none'), find('bare', 'none'));
-versus(`${HEAP_MB} MB of plain objects / bare`, find('heap', 'none'), find('bare', 'none'));
-for (const database of databases) {
-  versus(`unguarded route with the library mounted / bare (${database})`, find('mounted', database), find('bare', 'none'));
-  versus(`unguarded route with the library mounted / no-op middleware (${database})`, find('mounted', database), find('noop', 'none'));
-  versus(`unguarded route with the library mounted / ${HEAP_MB} MB of objects (${database})`, find('mounted', database), find('heap', 'none'));
-  versus(`requireAuth() JWT / fast-jwt (${database})`, find('requireAuth-jwt', database), find('fast-jwt', 'none'));
-  versus(`requireAuth({ roles }) / fast-jwt (${database})`, find('requireAuth-roles', database), find('fast-jwt', 'none'));
-  versus(`requireAuth() API token / JWT (${database})`, find('requireAuth-api-token', database), find('requireAuth-jwt', database));
+// The head-to-head pairs: the issue's goals, and the controls, each as its median per run and the
+// middle half of its rounds (how far one round's figure can be trusted).
+const spread = (xs: number[]) => `${percentile(xs, 25).toFixed(2)}-${percentile(xs, 75).toFixed(2)}`;
+const headToHead = pairs
+  .filter(([a, b]) => a !== bare || CONTROLS.has(b.name) || b.name === 'mounted')
+  .map((pair) => ({
+    a: pair[0].name,
+    b: pair[1].name,
+    database: pair[1].database,
+    cpu_ratios: pairMedians(pair, 'cpu'),
+    rps_ratios: pairMedians(pair, 'rps'),
+    cpu_spread: runs.map((r) => spread(r.pairs.get(pair)!.cpu)),
+  }));
+console.log(
+  `\nHead to head: b measured against a in the same seconds (a b b a), 1 = b costs nothing more than a; per run, the median and the middle half of its ${ROUNDS} rounds`,
+);
+for (const h of headToHead) {
+  const label = `${h.b} / ${h.a}${h.database === 'none' ? '' : ` (${h.database})`}`;
+  console.log(`${label.padEnd(52)} CPU ${list(h.cpu_ratios)}  (${h.cpu_spread.join(' / ')})   req/s ${list(h.rps_ratios)}`);
 }
 // The verified-token cache makes the signature's cost a one-off per token: the algorithms should be within a few percent.
 for (const database of databases) {
@@ -290,4 +348,13 @@ for (const [v, frames] of profiles) {
   console.log(`\nCPU profile, ${v.label} (${v.database}): self time as a share of busy time`);
   for (const f of frames) console.log(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.frame}`);
 }
-saveResults('require-auth', { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, runs: RUNS, processes: PROCESSES, node_flags: NODE_FLAGS, rows });
+saveResults('require-auth', {
+  connections: CONNECTIONS,
+  seconds: SECONDS,
+  rounds: ROUNDS,
+  runs: RUNS,
+  processes: PROCESSES,
+  node_flags: NODE_FLAGS,
+  rows,
+  head_to_head: headToHead,
+});
