@@ -81,8 +81,9 @@ await auth.groups.addMember(team.id, { user_id: user.id, roles: ['editor'] });
 const groupGuard = await perCall(auth.requireAuth({ group: () => 'acme' }), { authorization: `Bearer ${token}` });
 const groupRoleGuard = await perCall(auth.requireAuth({ group: () => 'acme-web', groupRoles: ['editor'] }), { authorization: `Bearer ${token}` });
 const groupPermissionGuard = await perCall(auth.requireAuth({ group: () => 'acme-web', permission: 'reports:read' }), { authorization: `Bearer ${token}` });
-// The peer, on the same token: signature and claims, cached per token, no revocation.
-const verify = createVerifier({ key: secret, algorithms: ['HS256'], cache: true });
+// The peer, on the same token: signature and claims (issuer and audience, as bench/server.ts checks
+// them), cached per token, no revocation.
+const verify = createVerifier({ key: secret, algorithms: ['HS256'], allowedIss: 'express-authlib', allowedAud: 'express-authlib', cache: true });
 const fastJwt = await perCall(
   (req, _res, next) => {
     (req as { auth?: unknown }).auth = verify((req.headers.authorization ?? '').slice(7));
