@@ -7,6 +7,7 @@ import bcrypt from 'bcryptjs';
 import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
 import { DEFAULT_BCRYPT_ROUNDS } from 'express-authlib';
 import { change, describeMachine, median, percentile, previousResults, saveResults } from './results.js';
+import { compiled } from './plain-node.js';
 
 const K = 4;
 const STORM_SECONDS = Number(process.env.BENCH_STORM_SECONDS ?? 10);
@@ -29,7 +30,7 @@ function oneCoreBcryptjs(): number {
 }
 
 async function start(database: string): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/login-server.ts', database], {
+  const child = spawn(process.execPath, [await compiled('bench/login-server.ts'), database], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_DSN: DSN, BENCH_PASSWORD: PASSWORD },
   });

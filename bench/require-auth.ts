@@ -20,7 +20,7 @@
 // work is counted as well as timed (KB its scavenges copied and KB its full collections marked,
 // per request): counts that a slow moment of the machine moves far less than it moves times.
 // Every variant runs in BENCH_PROCESSES (2) processes (identical processes differ), one per half of
-// each quartet.
+// each quartet, on plain Node (bench/plain-node.ts), as a production server runs.
 //   BENCH_SECONDS (1) per measurement, BENCH_ROUNDS (6 quartets per pair), BENCH_RUNS (2), BENCH_PROCESSES (2),
 //   BENCH_WARM (0.5 s), BENCH_VARIANTS=a,b (a subset; bare is always measured),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
+import { compiled } from './plain-node.js';
 import { topFrames, type CpuProfile } from './profile.js';
 import type { CollectorWork } from './server.js';
 import { change, describeMachine, median, percentile, previousResults, saveResults } from './results.js';
@@ -113,8 +114,10 @@ let variants: Variant[] = [
 const only = process.env.BENCH_VARIANTS?.split(',');
 if (only) variants = variants.filter((v) => v.name === 'bare' || only.includes(v.name));
 
+const SERVER = await compiled('bench/server.ts');
+
 async function start(v: Variant): Promise<Target> {
-  const args = [...NODE_FLAGS, '--import', 'tsx', 'bench/server.ts', v.name === 'bare-again' ? 'bare' : v.name, v.database === 'none' ? 'pglite' : v.database];
+  const args = [...NODE_FLAGS, SERVER, v.name === 'bare-again' ? 'bare' : v.name, v.database === 'none' ? 'pglite' : v.database];
   const [cmd, ...rest] = [...PIN, process.execPath, ...args];
   const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN, BENCH_HEAP_MB: String(HEAP_MB) } });
   const line = await new Promise<string>((resolve, reject) => {

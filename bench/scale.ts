@@ -12,6 +12,7 @@ import { BENCH_PG_DSN, connectOrSkip } from './postgres.js';
 import { AuthManager } from 'express-authlib';
 import { dropBenchSchema } from './drop-schema.js';
 import { change, describeMachine, median, percentile, previousResults, saveResults } from './results.js';
+import { compiled } from './plain-node.js';
 
 const DSN = BENCH_PG_DSN;
 const SIZES = (process.env.BENCH_SCALE ?? '1000,1000000').split(',').map(Number);
@@ -60,7 +61,7 @@ async function seed(n: number): Promise<string> {
 }
 
 async function startInstance(schema: string): Promise<{ child: ChildProcess; port: number; readyMs: number; rssReady: number; apiTokens: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/scale-instance.ts', schema, String(SAMPLE)], {
+  const child = spawn(process.execPath, [await compiled('bench/scale-instance.ts'), schema, String(SAMPLE)], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, BENCH_DSN: DSN, BENCH_SECRET: SECRET },
   });
