@@ -2,9 +2,9 @@ import { realpath, stat } from 'node:fs/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
-import { lazyRequire } from '../lazy-require.js';
 import type { Logger } from '../logger.js';
 import { loadPGlite } from './load-pglite.js';
+import { nodePostgres } from './node-postgres.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
 import { isNewDatabase, pgliteTemplate, recoverCutShort, removeEntries, type PGliteTemplate } from './pglite-template.js';
@@ -37,9 +37,6 @@ export interface Connection {
 
 /** Starts listening; resolves with the function that stops. */
 export type Listen = (channel: string, onMessage: (payload: string) => void, onLost: (err: unknown) => void) => Promise<() => Promise<void>>;
-
-// node-postgres only for PostgreSQL: an embedded database (or a Kysely instance) never loads it.
-const postgres = lazyRequire<typeof pg>('pg');
 
 /** LISTEN on a pg client we hold; `release` gives the client back (or ends it). */
 async function listenOn(
@@ -76,7 +73,7 @@ async function listenOn(
 
 function listenWithDsn(dsn: string): Listen {
   return async (channel, onMessage, onLost) => {
-    const client = new (postgres().Client)({
+    const client = new (nodePostgres().Client)({
       connectionString: dsn,
       connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
       application_name: 'express-authlib-listen',
@@ -293,7 +290,7 @@ export async function connect(
     };
   }
 
-  const pool = new (postgres().Pool)({
+  const pool = new (nodePostgres().Pool)({
     connectionString: dsn,
     max: DEFAULT_POOL_SIZE,
     connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
@@ -306,7 +303,7 @@ export async function connect(
   guardPool(pool, logger);
   const root = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
   const migrations = () => {
-    const own = new (postgres().Pool)({
+    const own = new (nodePostgres().Pool)({
       connectionString: dsn,
       max: 2,
       connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS,
