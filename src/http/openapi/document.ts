@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { AUTH_ERROR_STATUS } from '../../errors.js';
-import { OPERATIONS, type Access, type Operation } from './operations.js';
-import * as responses from './responses.js';
+import { operations, type Access, type Operation } from './operations.js';
+import { responseSchemas } from './responses.js';
 
 /** The package version, published as `info.version` (a test keeps it equal to package.json). */
 export const DOCUMENT_VERSION = '0.1.0';
@@ -81,8 +81,8 @@ function components(): { schemas: Record<string, JsonSchema>; bodyRef: (op: Oper
     named.set(schema, id);
     registry.add(schema, { id });
   };
-  for (const [name, schema] of Object.entries(responses)) add(name === 'ErrorBody' ? 'Error' : name, schema);
-  for (const op of OPERATIONS) if (op.body) add(op.body[0], op.body[1]);
+  for (const [name, schema] of Object.entries(responseSchemas())) add(name === 'ErrorBody' ? 'Error' : name, schema);
+  for (const op of operations()) if (op.body) add(op.body[0], op.body[1]);
   const generated = z.toJSONSchema(registry, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any', uri: (id) => `${REF}${id}` });
   const schemas: Record<string, JsonSchema> = {};
   for (const [id, schema] of Object.entries(generated.schemas)) {
@@ -179,7 +179,7 @@ function operation(op: Operation, c: ReturnType<typeof components>): JsonSchema 
 export function buildOpenApiDocument(basePath: string): OpenApiDocument {
   const c = components();
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = operation(op, c);
+  for (const op of operations()) (paths[op.path] ??= {})[op.method] = operation(op, c);
   return {
     openapi: '3.1.0',
     info: {
@@ -188,7 +188,7 @@ export function buildOpenApiDocument(basePath: string): OpenApiDocument {
       description: 'Authentication endpoints: JSON in and out, snake_case keys, ISO-8601 UTC timestamps. Every error has the body `Error`.',
     },
     servers: [{ url: basePath === '/' ? '/' : basePath }],
-    tags: [...new Set(OPERATIONS.map((op) => op.tag))].map((name) => ({ name })),
+    tags: [...new Set(operations().map((op) => op.tag))].map((name) => ({ name })),
     paths,
     components: {
       schemas: c.schemas,
