@@ -1,27 +1,24 @@
-import { createRequire } from 'node:module';
 import type pg from 'pg';
-
-const load = createRequire(import.meta.url);
-let loaded: typeof pg | undefined;
+import { lazyRequire } from '../lazy-require.js';
 
 /**
- * node-postgres, loaded on first use: an embedded database (or a Kysely instance) never loads it.
- *
- * On a runtime without `navigator` (Node 20), pg decides whether it runs on Cloudflare Workers when
- * its module loads, by building a fetch `Response`: that loads Node's whole fetch implementation
- * (undici, with http2, TLS and web streams), 1.3 MB of live heap an app that never calls fetch would
- * otherwise carry, and every byte of live heap is marked again on each of the collector's major
- * cycles, which slows the app's every request. Node 21 and later answer the question with their
- * own `navigator.userAgent`; on Node 20 it is given for the length of the synchronous require,
- * so nothing else can see it, and removed.
+ * Runs `load` with a `navigator` like Node 21's on a runtime that has none (Node 20), and removes it
+ * after. pg decides whether it runs on Cloudflare Workers when its module loads: without
+ * `navigator.userAgent` it builds a fetch `Response`, which loads Node's whole fetch implementation
+ * (undici, with http2, TLS and web streams), 1.3 MB of live heap an app that never calls fetch
+ * would otherwise carry; V8 marks the live heap again on each major collection, which slows the
+ * app's every request. The require is synchronous, so only the modules it loads can see the value,
+ * and of those only pg's stream.js reads it.
  */
-export function nodePostgres(): typeof pg {
-  if (loaded) return loaded;
-  if ('navigator' in globalThis) return (loaded = load('pg') as typeof pg);
+function withNodeNavigator<T>(load: () => T): T {
+  if ('navigator' in globalThis) return load();
   Object.defineProperty(globalThis, 'navigator', { value: { userAgent: `Node.js/${process.versions.node}` }, configurable: true });
   try {
-    return (loaded = load('pg') as typeof pg);
+    return load();
   } finally {
     delete (globalThis as { navigator?: unknown }).navigator;
   }
 }
+
+/** node-postgres, loaded on first use: an embedded database (or a Kysely instance) never loads it. */
+export const nodePostgres = lazyRequire<typeof pg>('pg', withNodeNavigator);
