@@ -3,6 +3,7 @@
 // and in one where it is mounted and has served a request. Run by `npm run bench`.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { compiled } from './plain-node.js';
 
 const N = 200_000;
 const ROUNDS = 5;
@@ -43,8 +44,9 @@ if (process.argv[2] === 'child') {
     console.log(await measure());
   }
 } else {
-  const run = (mode: string) =>
-    Number(execFileSync(process.execPath, ['--import', 'tsx', 'bench/host-promises.ts', 'child', mode], { encoding: 'utf8' }).trim().split('\n').pop());
+  // The children run on plain Node, as a production server does (see bench/plain-node.ts).
+  const child = await compiled('bench/host-promises.ts');
+  const run = (mode: string) => Number(execFileSync(process.execPath, [child, 'child', mode], { encoding: 'utf8' }).trim().split('\n').pop());
   const bare = run('bare');
   const mounted = run('mounted');
   console.log(`\nhost async function (20 awaits), CPU µs per call, median of ${ROUNDS} x ${N.toLocaleString()} calls, Node ${process.version}`);

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { compiled } from './plain-node.js';
 import express from 'express';
 import { AuthManager } from 'express-authlib';
 import { dropBenchSchema } from './drop-schema.js';
@@ -41,7 +41,7 @@ if (process.argv[2] === 'serve') {
     console.log(JSON.stringify({ sent }));
   });
 } else {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [await compiled('bench/password-reset.ts'), 'serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const { port } = JSON.parse(String((await lines.next()).value)) as { port: number };
   const ask = async (email: string) => {
