@@ -26,7 +26,9 @@ export default defineConfig([
     noExternal: ['kysely', 'zod'],
   },
   {
-    entry: { cli: 'cli/index.ts' },
+    // The CLI, and the thread an embedded database runs in (src/db/pglite-worker.ts), which the
+    // library starts by its file name beside the bundle, from ESM and CommonJS alike.
+    entry: { cli: 'cli/index.ts', 'pglite-worker': 'src/db/pglite-worker.ts' },
     format: ['esm'],
     // As the library: zod is not installed with the package (only bundled), and kysely loads faster so.
     noExternal: ['kysely', 'zod'],

@@ -15,7 +15,8 @@ export class BackgroundTasks {
 
   /**
    * Starts `work` on a later turn of the event loop, so the answer of the request that asked for
-   * it is written first (on embedded PGlite the database shares this thread), and tracks it.
+   * it is written first (embedded PGlite is one session the next request waits for, and a PGlite
+   * instance the app hands over shares this thread), and tracks it.
    */
   defer(work: () => Promise<unknown>): void {
     this.track(new Promise<void>((resolve) => setImmediate(resolve)).then(work));

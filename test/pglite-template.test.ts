@@ -241,10 +241,11 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
           writeFileSync(join(into, 'PG_VERSION'), 'not a version\n');
           return ['PG_VERSION'];
         },
-        asTar: async () => ({
-          tar: new Blob([tarOf('PG_VERSION', 'not a version\n')], { type: 'application/x-tar' }),
-          dispose: async () => void (disposed += 1),
-        }),
+        asTar: async () => {
+          const file = join(mkdtempSync(join(tmpdir(), 'broken-cluster-')), 'cluster.tar');
+          writeFileSync(file, tarOf('PG_VERSION', 'not a version\n'));
+          return { file, dispose: async () => void (disposed += 1) };
+        },
       });
       const { pglite, release } = await openPGlite(dir, 'authlib', logger, broken);
       try {

@@ -3,9 +3,11 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
 import type { Logger } from '../logger.js';
-import { loadPGlite } from './load-pglite.js';
+import { asMissingPackage, loadPGlite } from './load-pglite.js';
 import { nodePostgres } from './node-postgres.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
+import { pgliteWorkerFile, startPGliteThread } from './pglite-thread.js';
+import { startPGlite, type PGliteStart } from './start-pglite.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
 import { isNewDatabase, pgliteTemplate, recoverCutShort, removeEntries, type PGliteTemplate } from './pglite-template.js';
 import type { Database } from './schema.js';
@@ -165,6 +167,21 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
 export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB', '-c', 'max_wal_size=64MB', '-c', 'min_wal_size=32MB'];
 
 /**
+ * Opens PGlite as `start` says. In a thread of its own (pglite-thread.ts) when the build's thread entry
+ * is there; in this thread otherwise (the library bundled into an app's own build, say).
+ */
+async function openEmbedded(start: PGliteStart, purpose: string): Promise<PGliteLike> {
+  const thread = pgliteWorkerFile();
+  if (thread) {
+    return startPGliteThread(thread, start).catch((err: unknown) => {
+      throw asMissingPackage(err, purpose);
+    });
+  }
+  // Loaded on demand: a PostgreSQL deployment never installs or loads the WebAssembly build.
+  return startPGlite(await loadPGlite(purpose), start);
+}
+
+/**
  * Opens an embedded database; on disk, under the directory's one-writer lock (`release` gives it
  * up). `template` gives the cluster a new database starts from (tests pass a broken one).
  */
@@ -181,21 +198,8 @@ export async function openPGlite(
   try {
     // PGlite cannot open a directory through a symbolic link (a deploy's `data -> /var/lib/app`): it gets the real path.
     const where = location === 'memory' ? location : await realpath(location);
-    // Loaded on demand: a PostgreSQL deployment never installs or loads the WebAssembly build.
-    const { PGlite, pg_trgm } = await loadPGlite(`pglite://${location} needs`);
-    // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
-    const options = { extensions: { pg_trgm }, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] };
-    const open = async (loadDataDir: Blob | undefined) => {
-      const settings = loadDataDir ? { ...options, loadDataDir } : options;
-      const instance = where === 'memory' ? new PGlite(settings) : new PGlite(where, settings);
-      try {
-        await instance.waitReady;
-      } catch (err) {
-        await instance.close().catch(() => undefined);
-        throw err;
-      }
-      return instance;
-    };
+    const open = (clusterTar: string | undefined) =>
+      openEmbedded({ dataDir: where === 'memory' ? undefined : where, settings: PGLITE_SETTINGS, clusterTar }, `pglite://${location} needs`);
     if (where !== 'memory') await recoverCutShort(where, isNewDatabase(where));
     if (!isNewDatabase(where)) return { pglite: await open(undefined), release };
     // A new database starts from the cluster the build made and migrated, instead of running initdb
@@ -210,7 +214,7 @@ export async function openPGlite(
       if (where === 'memory') {
         // In memory the cluster can only come in through PGlite's loadDataDir.
         const unpacked = await cluster.asTar();
-        pglite = await open(unpacked.tar).finally(() => unpacked.dispose());
+        pglite = await open(unpacked.file).finally(() => unpacked.dispose());
       } else {
         // A directory gets the files before PGlite opens it, as an existing database (far less memory).
         const names = await cluster.unpackInto(where);

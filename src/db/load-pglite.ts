@@ -38,17 +38,28 @@ const notFound = (err: unknown) => {
  * the package is missing, e.g. "pglite://memory needs" and "npm install @electric-sql/pglite".
  */
 export function loadPGlite(purpose: string, install = `npm install ${PGLITE_PACKAGE}`): Promise<PGliteModule> {
-  loading ??= Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/pg_trgm')]).then(([main, trgm]) => ({
-    PGlite: main.PGlite,
-    pg_trgm: trgm.pg_trgm,
-  }));
+  loading ??= importPGlite();
   return loading.catch((err: unknown) => {
     loading = undefined; // installed meanwhile: the next start tries again
-    if (!notFound(err)) throw err;
-    throw new MissingPackageError(
-      PGLITE_PACKAGE,
-      `express-authlib: ${purpose} the embedded database ${PGLITE_PACKAGE}, an optional dependency that is not installed; install it with \`${install}\``,
-      { cause: err },
-    );
+    throw asMissingPackage(err, purpose, install);
   });
+}
+
+/** The package's import, each time anew (loadPGlite keeps one per thread). */
+export async function importPGlite(): Promise<PGliteModule> {
+  const [main, trgm] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite/contrib/pg_trgm')]);
+  return { PGlite: main.PGlite, pg_trgm: trgm.pg_trgm };
+}
+
+/**
+ * `err` as a MissingPackageError when it says the package is not installed (from this thread's
+ * import, or the embedded database's thread's); otherwise `err` itself.
+ */
+export function asMissingPackage(err: unknown, purpose: string, install = `npm install ${PGLITE_PACKAGE}`): unknown {
+  if (!notFound(err)) return err;
+  return new MissingPackageError(
+    PGLITE_PACKAGE,
+    `express-authlib: ${purpose} the embedded database ${PGLITE_PACKAGE}, an optional dependency that is not installed; install it with \`${install}\``,
+    { cause: err },
+  );
 }

@@ -1,15 +1,15 @@
-import { createReadStream, createWriteStream, existsSync, openAsBlob, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { createBrotliDecompress } from 'node:zlib';
 import type * as Tar from 'tar';
 import type { Logger } from '../logger.js';
 import { PGLITE_PACKAGE } from './load-pglite.js';
 import { lazyRequire } from '../lazy-require.js';
+import { bundleFolders } from './bundle-folders.js';
 
 // Only an embedded database's first start unpacks the cluster: an app on PostgreSQL never loads it.
 const tarModule = lazyRequire<typeof Tar>('tar');
@@ -52,10 +52,10 @@ export interface PGliteTemplate {
    */
   unpackInto(dir: string): Promise<string[] | undefined>;
   /**
-   * The cluster as a tar for PGlite's `loadDataDir`, which an in-memory database has to start from;
-   * `dispose` removes the file behind it once the database has loaded it.
+   * The cluster as a tar file for PGlite's `loadDataDir`, which an in-memory database has to start
+   * from; `dispose` removes it once the database has loaded it.
    */
-  asTar(): Promise<{ tar: Blob; dispose(): Promise<void> }>;
+  asTar(): Promise<{ file: string; dispose(): Promise<void> }>;
 }
 
 /**
@@ -85,17 +85,6 @@ function templateFile(version: string, folders = bundleFolders()): { file: strin
     }
   }
   return undefined;
-}
-
-/** This module's folder and the two above it, each with its dist/. */
-function bundleFolders(): string[] {
-  const folders: string[] = [];
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 3; i++) {
-    folders.push(dir, join(dir, 'dist'));
-    dir = dirname(dir);
-  }
-  return folders;
 }
 
 /**
@@ -142,7 +131,7 @@ export async function pgliteTemplate(logger?: Logger, folders?: string[]): Promi
         await rm(staging, { recursive: true, force: true });
       }
     },
-    // Unpacked to a file and handed over as a Blob backed by it, not by memory: PGlite keeps the
+    // Unpacked to a file, which PGlite gets as a Blob backed by it, not by memory: PGlite keeps the
     // Blob it was given for as long as the database is open, so a Blob made from a buffer held the
     // whole 40 MB cluster in the process for good.
     async asTar() {
@@ -151,7 +140,7 @@ export async function pgliteTemplate(logger?: Logger, folders?: string[]): Promi
       try {
         const file = join(dir, 'cluster.tar');
         await pipeline(unpacked(), createWriteStream(file, { mode: 0o600 }));
-        return { tar: await openAsBlob(file, { type: 'application/x-tar' }), dispose };
+        return { file, dispose };
       } catch (err) {
         await dispose();
         throw err;

@@ -117,7 +117,7 @@ export class OneTimeTokens {
 
   /**
    * The database work of `issue` for an address that has no account, so that the background work a
-   * request leaves behind (which on embedded PGlite shares the thread with the next request) does
+   * request leaves behind (which on embedded PGlite holds the one session the next request needs) does
    * not tell known and unknown addresses apart: the same transaction, matching nothing.
    */
   async decoy(db: Kysely<Database>, purpose: OneTimePurpose): Promise<void> {

@@ -1,0 +1,31 @@
+import { openAsBlob } from 'node:fs';
+import type { PGlite } from '@electric-sql/pglite';
+import type { PGliteModule } from './load-pglite.js';
+
+/** How an embedded database is opened: the same on the app's thread and on a thread of its own. */
+export interface PGliteStart {
+  /** A directory, or undefined for an in-memory database. */
+  dataDir: string | undefined;
+  /** PostgreSQL settings, given after PGlite's own defaults (see PGLITE_SETTINGS). */
+  settings: readonly string[];
+  /** A tar of a cluster to start from (PGlite's `loadDataDir`): a file, since a Blob backed by one cannot cross threads. */
+  clusterTar: string | undefined;
+}
+
+/** Opens PGlite as `start` says; resolves once it is ready, and closes what it opened when it fails. */
+export async function startPGlite({ PGlite, pg_trgm }: PGliteModule, start: PGliteStart): Promise<PGlite> {
+  const options = {
+    // pg_trgm backs the admin user search (sql/0008_admin.sql); it ships with PGlite.
+    extensions: { pg_trgm },
+    startParams: [...PGlite.defaultStartParams, ...start.settings],
+    ...(start.clusterTar ? { loadDataDir: await openAsBlob(start.clusterTar, { type: 'application/x-tar' }) } : {}),
+  };
+  const instance = start.dataDir === undefined ? new PGlite(options) : new PGlite(start.dataDir, options);
+  try {
+    await instance.waitReady;
+  } catch (err) {
+    await instance.close().catch(() => undefined);
+    throw err;
+  }
+  return instance;
+}
