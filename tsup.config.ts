@@ -27,9 +27,12 @@ export default defineConfig([
   },
   {
     // The CLI, and the thread an embedded database runs in (src/db/pglite-worker.ts), which the
-    // library starts by its file name beside the bundle, from ESM and CommonJS alike.
+    // library starts by its file name beside the bundle, from ESM and CommonJS alike. Each is one
+    // file with no chunk shared between them, so the thread's file can be copied beside an app's
+    // own bundle (docs/guide/production.md).
     entry: { cli: 'cli/index.ts', 'pglite-worker': 'src/db/pglite-worker.ts' },
     format: ['esm'],
+    splitting: false,
     // As the library: zod is not installed with the package (only bundled), and kysely loads faster so.
     noExternal: ['kysely', 'zod'],
     // No map: the CLI reports one line and no stack, and with kysely and zod inside, its map was 3 MB.
