@@ -8,6 +8,7 @@ import { startFakeGoogle, type FakeGoogle } from './helpers/fake-google.js';
 import { smtpMailbox, type SmtpMailbox } from './helpers/mailbox.js';
 import { authorizeAt, rememberBrowser } from './helpers/oauth-browser.js';
 import { accountRows } from './helpers/oauth-db.js';
+import { awayFromStepEnd } from './helpers/totp-step.js';
 
 // Contract 5.3, "Ownership": pre-account hijacking (Sudhodanan and Paverd, USENIX Security 2022).
 // A squatter registers the victim's address; nothing he sets up may survive the victim proving
@@ -59,6 +60,7 @@ function totp(secret: string, at = Date.now()): string {
 async function enrolTotp(app: TestApp, token: string, password = PASSWORD): Promise<string> {
   const setup = await app.http.post(`${BASE}/mfa/totp/setup`).set(bearer(token)).send({ password });
   expect(setup.status, JSON.stringify(setup.body)).toBe(200);
+  await awayFromStepEnd();
   const confirm = await app.http
     .post(`${BASE}/mfa/totp/confirm`)
     .set(bearer(token))

@@ -4,6 +4,7 @@ import { bearer, createTestApp, PASSWORD, type TestApp } from './helpers/app.js'
 import { BASE, expectError, loginOk, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
 import { followOAuth, rememberBrowser } from './helpers/oauth-browser.js';
+import { awayFromStepEnd } from './helpers/totp-step.js';
 
 // The OAuth callback as the first factor of a user with MFA on (contract 5.4): no tokens, an
 // mfa_id instead (in the JSON error body, or in the fragment of the redirect), then /login/mfa.
@@ -38,6 +39,7 @@ async function userWithTotpAndGitHub() {
   const { token } = await loginOk(t, username);
   const setup = await t.http.post(`${BASE}/mfa/totp/setup`).set(bearer(token)).send({ password: PASSWORD });
   // The code of the previous step: the one accepted here must not be the one the sign-in uses next.
+  await awayFromStepEnd();
   expect(
     (
       await t.http
