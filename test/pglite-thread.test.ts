@@ -42,6 +42,9 @@ describe.skipIf(TEST_DSN)('the embedded database in a thread of its own', () => 
       const results = await db.exec('CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2); SELECT count(*)::int AS n FROM t');
       expect(results.map((r) => r.rows)).toEqual([[], [], [{ n: 2 }]]);
       expect(results[1]!.affectedRows).toBe(2);
+      // A parameter that cannot be copied to the thread fails that call alone.
+      await expect(db.query('SELECT $1::text AS t', [() => 'a function'])).rejects.toThrow(/could not be cloned/);
+      expect((await db.query<{ t: string }>('SELECT $1::text AS t', ['after'])).rows).toEqual([{ t: 'after' }]);
     } finally {
       await db.close();
     }

@@ -65,10 +65,12 @@ class PGliteThread implements PGliteLike {
   #call<T>(request: Request): Promise<T> {
     if (this.#ended) return Promise.reject(this.#ended);
     const id = this.#nextId++;
-    this.#worker.ref();
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      // Throws (DataCloneError) for a parameter that cannot be copied to the thread, a function
+      // say: then nothing waits for an answer, and the thread is left as it was.
       this.#worker.postMessage({ ...request, id });
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#worker.ref();
     });
   }
 
