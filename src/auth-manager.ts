@@ -163,6 +163,8 @@ export class AuthManager {
   readonly #introspector: Introspector;
   readonly #signingKeys: ResolvedOptions['signingKeys'];
   #closing = false;
+  /** The one close (see close()). */
+  #closed: Promise<void> | undefined;
 
   constructor(app: MountTarget | null, options: AuthManagerOptions) {
     if (app !== null && typeof app !== 'function' && typeof app !== 'object') {
@@ -468,8 +470,16 @@ export class AuthManager {
     return this.#background.settled();
   }
 
-  /** Releases the listening connection, the database pool (when the library opened it) and the password workers. */
-  async close(): Promise<void> {
+  /**
+   * Releases the listening connection, the database pool (when the library opened it) and the
+   * password workers. Every call returns the one close: a SIGTERM handler and a test's teardown
+   * may both call it, at once.
+   */
+  close(): Promise<void> {
+    return (this.#closed ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
     this.#closing = true;
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.

@@ -345,6 +345,28 @@ describe('close() after a login', () => {
     expect(rejections).toEqual([]);
   });
 
+  it('close() twice at once resolves both; registrations during and after it answer 503 or succeed, never 500', async () => {
+    const schema = uniqueSchema('closing');
+    schemas.push(schema);
+    const app = express();
+    const auth = manager(app, { ...(await databaseOptions()), dbSchema: schema });
+    await auth.ready;
+    const register = (i: number) =>
+      request(app)
+        .post('/api/v1/users/register')
+        .send({ username: `closing_${i}`, password: PASSWORD, email: `closing_${i}@example.com` })
+        .then((r) => r.status);
+    const during = Array.from({ length: 20 }, (_, i) => register(i));
+    // As a SIGTERM handler and a test's teardown may both do.
+    await Promise.all([auth.close(), auth.close()]);
+    const statuses = await Promise.all(during);
+    expect(statuses.filter((status) => status !== 201 && status !== 503)).toEqual([]);
+    expect(await register(100)).toBe(503);
+    const login = await request(app).post('/api/v1/users/login').send({ username: 'closing_0', password: PASSWORD });
+    expect(login.status).toBe(503);
+    await auth.close(); // and once more, later
+  });
+
   it('close() right after a login of an existing user leaves no unhandled rejection behind', async () => {
     const schema = uniqueSchema('closing');
     schemas.push(schema);

@@ -30,6 +30,7 @@ class PGliteThread implements PGliteLike {
   #nextId = 1;
   /** Set once the thread is gone: every later call fails with it. */
   #ended: Error | undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(worker: Worker) {
     this.#worker = worker;
@@ -91,7 +92,12 @@ class PGliteThread implements PGliteLike {
     };
   }
 
-  async close() {
+  /** The one close, whoever asks and however often. */
+  close(): Promise<void> {
+    return (this.#closing ??= this.#close());
+  }
+
+  async #close() {
     if (this.#ended) return;
     try {
       await this.#call({ op: 'close' });

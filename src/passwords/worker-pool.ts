@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { ServiceUnavailableError } from '../errors.js';
 
 // bcrypt blocks whichever thread runs it for ~200 ms at cost 12, so it runs here. The worker body
 // is inline (not a file) so that it loads the same way from the TypeScript sources, the ESM build
@@ -46,6 +47,12 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
 }
+
+/**
+ * A hash asked of a closed pool: the AuthManager is shutting down, or has, so a request that gets
+ * here answers 503 as one that reaches the closed database does, not 500.
+ */
+const closedError = () => new ServiceUnavailableError(undefined, { cause: new Error('password hasher closed') });
 
 /**
  * Nice value of the hashing threads (0 normal, 19 lowest). At 10 the scheduler gives a runnable
@@ -106,14 +113,14 @@ export class BcryptWorkerPool {
     this.#closed = true;
     for (const timer of this.#retireTimers.values()) clearTimeout(timer);
     this.#retireTimers.clear();
-    for (const pending of this.#queue.splice(0)) pending.reject(new Error('password hasher closed'));
+    for (const pending of this.#queue.splice(0)) pending.reject(closedError());
     await Promise.all([...this.#all].map((w) => w.terminate()));
     this.#all.clear();
     this.#idle.length = 0;
   }
 
   #run(task: Task): Promise<unknown> {
-    if (this.#closed) return Promise.reject(new Error('password hasher closed'));
+    if (this.#closed) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.#queue.push({ task, resolve, reject });
       this.#dispatch();
