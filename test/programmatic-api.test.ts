@@ -142,6 +142,30 @@ describe('auth.users', () => {
   });
 });
 
+describe('values the database refuses as data', () => {
+  // U+0000 and lone surrogates pass JavaScript's strings but not PostgreSQL's text or jsonb. The
+  // HTTP routes answered 400 for them; through the API the database's own error came out, naming the
+  // statement (on embedded PGlite, with its text).
+  it('are a 400 validation_error, whichever call brings them, and the error says nothing of SQL', async () => {
+    const user = await t.auth.users.create(fresh());
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['users.findByIdentifier', () => t.auth.users.findByIdentifier('a\u0000b')],
+      ['users.list search', () => t.auth.users.list({ search: 'x\u0000' })],
+      ['users.update', () => t.auth.users.update(user.id, { real_name: 'x\u0000' })],
+      ['users.create profile NUL', () => t.auth.users.create({ ...fresh(), profile: { note: 'x\u0000' } })],
+      ['users.create profile lone surrogate', () => t.auth.users.create({ ...fresh(), profile: { note: '\ud800' } })],
+      ['groups.create', () => t.auth.groups.create({ name: 'x\u0000' })],
+    ];
+    for (const [name, call] of calls) {
+      const err = await authErrorOf(call);
+      expect({ name, code: err.code, status: err.status }).toEqual({ name, code: 'validation_error', status: 400 });
+      expect(JSON.stringify({ ...err, message: err.message }), name).not.toMatch(/select|insert|update .* set|\$1/i);
+    }
+    // Nothing of them was stored.
+    expect((await t.auth.users.findById(user.id))?.real_name ?? '').not.toContain('\u0000');
+  });
+});
+
 describe('password storage', () => {
   it('stores a pre-hashed bcrypt hash, never the password', async () => {
     const input = { ...fresh(), password: `S3cret-${randomBytes(6).toString('hex')}` };

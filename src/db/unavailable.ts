@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from '../errors.js';
+import { ServiceUnavailableError, ValidationError } from '../errors.js';
 
 // Socket-level failures and the PostgreSQL error classes that mean "the server is not serving":
 // 08 connection exception, 57P01-57P03 shutdown / cannot connect now, 53300 too many connections.
@@ -19,6 +19,20 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 /** Turns an unreachable-database error into a 503 AuthError; anything else passes through untouched. */
 export function asServiceUnavailable(err: unknown): unknown {
   return isDatabaseUnavailable(err) ? new ServiceUnavailableError(undefined, { cause: err }) : err;
+}
+
+/**
+ * A value PostgreSQL refuses as data (SQLSTATE class 22: U+0000 in text, a lone surrogate, a
+ * malformed uuid, a number out of range) is the caller's fault, a 400, whether it came over HTTP or
+ * through the programmatic API. The database's own error stays out of it: it names the statement,
+ * and PGlite's carries the statement's text and parameters.
+ */
+export function asInvalidValue(err: unknown): unknown {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (err instanceof Error && typeof code === 'string' && code.startsWith('22')) {
+    return new ValidationError({ body: 'holds a value the database cannot store' }, 'request holds an invalid value');
+  }
+  return err;
 }
 
 /** PostgreSQL unique_violation: the database's verdict in a race. */

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { AuthError, InternalError, MfaRequiredError, RateLimitError, ValidationError } from '../errors.js';
-import { asServiceUnavailable } from '../db/unavailable.js';
+import { asInvalidValue, asServiceUnavailable } from '../db/unavailable.js';
 import type { Logger } from '../logger.js';
 
 // Plain Node response APIs only: the router and requireAuth must work under Connect and both Express majors.
@@ -21,15 +21,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, noS
 /**
  * Input the checks upstream let through but that cannot be processed is still the client's fault:
  * a path parameter that is not valid percent-encoding (the router's 400), or a value PostgreSQL
- * refuses as data (SQLSTATE class 22, e.g. U+0000 in text, a malformed uuid).
+ * refuses as data (asInvalidValue; the database gate maps those already, this catches any other way in).
  */
 function asClientError(err: unknown): unknown {
   if (err instanceof AuthError) return err;
-  const e = err as { status?: unknown; code?: unknown };
+  const e = err as { status?: unknown };
   if (e?.status === 400) return new ValidationError({ path: 'is not valid' }, 'request path is not valid');
-  if (typeof e?.code === 'string' && e.code.startsWith('22'))
-    return new ValidationError({ body: 'holds a value the database cannot store' }, 'request holds an invalid value');
-  return err;
+  return asInvalidValue(err);
 }
 
 /** The one error body: `{error, code, status_code}` (+ `fields` for validation errors). Unknown errors become a bare 500. */
