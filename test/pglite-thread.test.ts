@@ -112,12 +112,26 @@ describe.skipIf(TEST_DSN)('the embedded database in a thread of its own', () => 
     const again = await request(first.app).post('/api/v1/users/register').send(body('racer'));
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('conflict');
-    await first.auth.close();
+    // Two closes at once (a signal handler and a teardown) are one: both resolve.
+    await Promise.all([first.auth.close(), first.auth.close()]);
 
     const second = start();
     const login = await request(second.app).post('/api/v1/users/login').send({ username: 'racer', password: 'correct horse battery' });
     expect(login.status).toBe(200);
     await second.auth.close();
+  });
+
+  it('under Node’s permission model without --allow-worker, the database opens on the app’s thread', async () => {
+    const script = `
+      const { AuthManager } = await import(${JSON.stringify(join(process.cwd(), 'dist', 'index.js'))});
+      const auth = new AuthManager(null, { dbDsn: 'pglite://memory', jwtSecret: 'x'.repeat(40), logger: false });
+      await auth.ready;
+      console.log(JSON.stringify(await auth.users.list()));
+      await auth.close();
+    `;
+    const flags = ['--experimental-permission', '--allow-fs-read=*', '--allow-fs-write=*', '--no-warnings'];
+    const { stdout } = await run(process.execPath, [...flags, '--input-type=module', '-e', script], { timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toMatchObject({ users: [] });
   });
 
   it('the thread does not keep the process alive: an app that never calls close() ends when its work is done', async () => {

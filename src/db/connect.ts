@@ -168,11 +168,14 @@ export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB', 
 
 /**
  * Opens PGlite as `start` says. In a thread of its own (pglite-thread.ts) when the build's thread entry
- * is there; in this thread otherwise (the library bundled into an app's own build, say).
+ * is there and the process may start threads; in this thread otherwise (the library bundled into an
+ * app's own build without that file, say).
  */
 async function openEmbedded(start: PGliteStart, purpose: string): Promise<PGliteLike> {
   const thread = pgliteWorkerFile();
-  if (thread) {
+  // Node's permission model without --allow-worker refuses threads: PGlite then opens here.
+  const permission = (process as { permission?: { has(scope: string): boolean } }).permission;
+  if (thread && (permission?.has('worker') ?? true)) {
     return startPGliteThread(thread, start).catch((err: unknown) => {
       throw asMissingPackage(err, purpose);
     });
