@@ -100,6 +100,13 @@ export function freeSlug(base: string, taken: ReadonlySet<string>): string {
 
 const slugTaken = (s: string) => new ConflictError(`slug '${s}' is already taken`);
 
+/**
+ * Tries at a slug derived from a name before a 409. In a race, each round has one winner among
+ * those that picked the same free suffix (the others wait for its commit, then look again), so
+ * this many creations of one name at once all succeed.
+ */
+const DERIVED_SLUG_ATTEMPTS = 50;
+
 /** Groups and their hierarchy: `auth.groups` and `/groups`. Every change is audited with the actor. */
 export class GroupService {
   constructor(
@@ -281,13 +288,17 @@ export class GroupService {
     }
     const base = slugOf(groupName);
     // Every candidate starts with `base-`, or for a long base with its first 55 characters (the suffix shortens it).
-    const taken = new Set(await slugsLike(db, base, base.length > 55 ? base.slice(0, 55) : `${base}-`));
-    for (let attempt = 0; attempt < 10; attempt++) {
+    const prefix = base.length > 55 ? base.slice(0, 55) : `${base}-`;
+    const taken = new Set(await slugsLike(db, base, prefix));
+    for (let attempt = 0; attempt < DERIVED_SLUG_ATTEMPTS; attempt++) {
       const candidate = freeSlug(base, taken);
       const row = await insertGroup(db, { name: groupName, slug: candidate, description: desc, now });
       if (row) return row;
-      // Taken meanwhile by a concurrent insert: the next suffix.
+      // Taken meanwhile by a concurrent insert. Others of the same race may have committed further
+      // suffixes since the first look (each statement sees what is committed when it starts): read
+      // them again, or each retry only steps past the one it lost and a race of many runs out.
       taken.add(candidate);
+      for (const slug of await slugsLike(db, base, prefix)) taken.add(slug);
     }
     throw slugTaken(base);
   }
