@@ -63,9 +63,11 @@ class PGliteThread implements PGliteLike {
     this.#pending.clear();
   }
 
-  #call<T>(request: Request): Promise<T> {
+  /** Sends `request`; `numbered` learns its id before it leaves (a subscription is known by it). */
+  #call<T>(request: Request, numbered?: (id: number) => void): Promise<T> {
     if (this.#ended) return Promise.reject(this.#ended);
     const id = this.#nextId++;
+    numbered?.(id);
     return new Promise<T>((resolve, reject) => {
       // Throws (DataCloneError) for a parameter that cannot be copied to the thread, a function
       // say: then nothing waits for an answer, and the thread is left as it was.
@@ -84,8 +86,16 @@ class PGliteThread implements PGliteLike {
   }
 
   async listen(channel: string, callback: (payload: string) => void) {
-    const subscription = await this.#call<number>({ op: 'listen', channel });
-    this.#listeners.set(subscription, callback);
+    // The listener is in place before the LISTEN is sent: a notification the thread sends before
+    // its answer (a query queued behind the LISTEN may run first) finds it.
+    let subscription = 0;
+    await this.#call({ op: 'listen', channel }, (id) => {
+      subscription = id;
+      this.#listeners.set(id, callback);
+    }).catch((err: unknown) => {
+      this.#listeners.delete(subscription);
+      throw err;
+    });
     return async () => {
       this.#listeners.delete(subscription);
       await this.#call({ op: 'unlisten', subscription });

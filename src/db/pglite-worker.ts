@@ -21,7 +21,6 @@ opened.then(
 );
 
 const subscriptions = new Map<number, () => Promise<void>>();
-let nextSubscription = 1;
 
 async function run(request: ThreadRequest): Promise<unknown> {
   const db = await opened;
@@ -33,9 +32,10 @@ async function run(request: ThreadRequest): Promise<unknown> {
     case 'exec':
       return (await db.exec(request.sql)).map(({ rows, affectedRows }) => ({ rows, affectedRows }));
     case 'listen': {
-      const subscription = nextSubscription++;
+      // Known by the request's id, which the library's side has already tied to its listener.
+      const subscription = request.id;
       subscriptions.set(subscription, await db.listen(request.channel, (payload) => send({ notification: subscription, payload })));
-      return subscription;
+      return undefined;
     }
     case 'unlisten': {
       const stop = subscriptions.get(request.subscription);

@@ -7,6 +7,7 @@
 export type ThreadRequest =
   | { id: number; op: 'query'; sql: string; params: unknown[] }
   | { id: number; op: 'exec'; sql: string }
+  // A subscription is known by the id of the request that made it; its notifications carry it.
   | { id: number; op: 'listen'; channel: string }
   | { id: number; op: 'unlisten'; subscription: number }
   | { id: number; op: 'close' };
