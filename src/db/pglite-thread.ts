@@ -16,7 +16,9 @@ export function pgliteWorkerFile(folders = bundleFolders()): URL | undefined {
   return undefined;
 }
 
-type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+/** A request before `#call` numbers it: `id` left out of each kind of the union, which keeps its own fields. */
+type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Request = Unnumbered<ThreadRequest>;
 
 /**
  * An embedded database in a thread of its own (see pglite-worker.ts), behind the same few calls
