@@ -1,5 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import bcryptjs from 'bcryptjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BcryptHasher } from '../src/passwords/hasher.js';
@@ -95,4 +98,36 @@ describe('idle password workers', () => {
       await brief.close();
     }
   });
+});
+
+describe('a process that may not start threads', () => {
+  it('under Node’s permission model without --allow-worker, hashes on the app’s thread: register 201, login 200, a wrong password 401', async () => {
+    // Plain Node on the built package, as an app runs it. A refused worker used to reject the hash
+    // with ERR_ACCESS_DENIED, which every register and login answered with a 500.
+    const entry = join(process.cwd(), 'dist', 'index.js');
+    if (!existsSync(entry)) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+    const script = `
+      const { default: express } = await import('express');
+      const { AuthManager } = await import(${JSON.stringify(entry)});
+      const app = express();
+      const auth = new AuthManager(app, { dbDsn: 'pglite://memory', jwtSecret: 'x'.repeat(40), logger: false });
+      await auth.ready;
+      const server = app.listen(0, '127.0.0.1');
+      await new Promise((resolve) => server.once('listening', resolve));
+      const base = 'http://127.0.0.1:' + server.address().port + '/api/v1/users';
+      const post = (path, body) =>
+        fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.status);
+      const statuses = [
+        await post('/register', { username: 'no_threads', email: 'no-threads@example.com', password: 'a long enough passphrase' }),
+        await post('/login', { username: 'no_threads', password: 'a long enough passphrase' }),
+        await post('/login', { username: 'no_threads', password: 'not the passphrase at all' }),
+      ];
+      console.log(JSON.stringify(statuses));
+      server.close();
+      await auth.close();
+    `;
+    const flags = ['--experimental-permission', '--allow-fs-read=*', '--allow-fs-write=*', '--no-warnings'];
+    const { stdout } = await promisify(execFile)(process.execPath, [...flags, '--input-type=module', '-e', script], { timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toEqual([201, 200, 401]);
+  }, 70_000);
 });

@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
 import type { Logger } from '../logger.js';
+import { threadsPermitted } from '../threads-permitted.js';
 import { asMissingPackage, loadPGlite } from './load-pglite.js';
 import { nodePostgres } from './node-postgres.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
@@ -173,9 +174,7 @@ export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB', 
  */
 async function openEmbedded(start: PGliteStart, purpose: string): Promise<PGliteLike> {
   const thread = pgliteWorkerFile();
-  // Node's permission model without --allow-worker refuses threads: PGlite then opens here.
-  const permission = (process as { permission?: { has(scope: string): boolean } }).permission;
-  if (thread && (permission?.has('worker') ?? true)) {
+  if (thread && threadsPermitted()) {
     return startPGliteThread(thread, start).catch((err: unknown) => {
       throw asMissingPackage(err, purpose);
     });

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ServiceUnavailableError } from '../errors.js';
+import { threadsPermitted } from '../threads-permitted.js';
 
 // bcrypt blocks whichever thread runs it for ~200 ms at cost 12, so it runs here. The worker body
 // is inline (not a file) so that it loads the same way from the TypeScript sources, the ESM build
@@ -46,6 +47,19 @@ interface Pending {
   task: Task;
   resolve(value: unknown): void;
   reject(err: Error): void;
+}
+
+/**
+ * Runs `task` on this thread, for a process that may not start threads (Node's permission model
+ * without --allow-worker). bcryptjs's asynchronous API hashes in slices between which the event
+ * loop runs, so other requests are still answered, only later than with workers. Loaded here only:
+ * an app with workers never holds bcryptjs in its own heap.
+ */
+async function runHere(task: Task): Promise<unknown> {
+  const { default: bcryptjs } = await import('bcryptjs');
+  if (task.op === 'hash') return bcryptjs.hash(task.a, task.b);
+  if (task.op === 'compare') return bcryptjs.compare(task.a, task.b);
+  return false;
 }
 
 /**
@@ -121,6 +135,7 @@ export class BcryptWorkerPool {
 
   #run(task: Task): Promise<unknown> {
     if (this.#closed) return Promise.reject(closedError());
+    if (!threadsPermitted()) return runHere(task);
     return new Promise((resolve, reject) => {
       this.#queue.push({ task, resolve, reject });
       this.#dispatch();
