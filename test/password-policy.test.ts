@@ -31,6 +31,19 @@ describe('password policy', () => {
     },
   );
 
+  it('the first and last entries of the list are refused too; a password only a part of an entry is not', async () => {
+    // The list is one string with each entry between newlines: its ends are the cases a lookup
+    // can get wrong. '123456' opens the list; 'password' is whole, 'asswor' is only inside it.
+    expectError(await register(t, '123456789'), 400, 'validation_error');
+    expect((await register(t, 'asswordpasswor')).status).toBe(201);
+  });
+
+  it('a password with a newline is not read as two entries of the list: 201', async () => {
+    // '123456' and 'password' stand next to each other in the list.
+    const res = await register(t, '123456\npassword');
+    expect(res.status).toBe(201);
+  });
+
   it('refuses the username and the email as the password, in any case', async () => {
     const username = uniqueName('Same');
     expectError(await register(t, username.toUpperCase(), username), 400, 'validation_error');
