@@ -21,13 +21,8 @@
 // per request): counts that a slow moment of the machine moves far less than it moves times.
 // Every variant runs in BENCH_PROCESSES (2) processes (identical processes differ), one per half of
 // each quartet, on plain Node (bench/plain-node.ts), as a production server runs.
-// BENCH_TOGETHER=1 measures the two sides of a pair in the same second instead of one after the
-// other: both servers share the pinned core, each under its own load, so that whatever the machine
-// does in that second (this 2-core machine's speed moved by up to 2x from one minute to the next)
-// falls on both at once. Each side then gets about half the core, and each process of a is paired
-// with each process of b in turn.
 //   BENCH_SECONDS (1) per measurement, BENCH_ROUNDS (6 quartets per pair), BENCH_RUNS (2), BENCH_PROCESSES (2),
-//   BENCH_WARM (0.5 s), BENCH_TOGETHER (0: a b b a; 1: a and b in the same seconds), BENCH_VARIANTS=a,b (a subset; bare is always measured),
+//   BENCH_WARM (0.5 s), BENCH_VARIANTS=a,b (a subset; bare is always measured),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
 //   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -53,8 +48,6 @@ const WARM = Number(process.env.BENCH_WARM ?? 0.5);
  * one process per variant, that difference was read as the variant's.
  */
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 2);
-/** Both sides of a pair measured in the same seconds, sharing the core (see the comment at the top). */
-const TOGETHER = process.env.BENCH_TOGETHER === '1';
 const CONNECTIONS = 50;
 /** The `heap` control's live plain objects: about what an instance on PGlite adds to the heap. */
 const HEAP_MB = Number(process.env.BENCH_HEAP_MB ?? 16);
@@ -153,22 +146,19 @@ interface Sample {
   markedKb: number;
 }
 
-/**
- * One measurement of one or more servers under load at the same time: the load on each, and each
- * server's CPU clock read before and after it.
- */
-async function measure(sides: Array<{ t: Target; headers: Record<string, string> }>, duration: number): Promise<Sample[]> {
-  if (WARM > 0) await Promise.all(sides.map(({ t, headers }) => load(t.port, headers, WARM)));
-  const before = await Promise.all(sides.map(({ t }) => clocksOf(t.child)));
-  const loads = await Promise.all(sides.map(({ t, headers }) => load(t.port, headers, duration)));
-  const after = await Promise.all(sides.map(({ t }) => clocksOf(t.child)));
-  return loads.map(({ requests, ...rest }, i) => ({
+/** One measurement: the load, and the server's CPU clock read before and after it. */
+async function measure(t: Target, headers: Record<string, string>, duration: number): Promise<Sample> {
+  if (WARM > 0) await load(t.port, headers, WARM);
+  const before = await clocksOf(t.child);
+  const { requests, ...rest } = await load(t.port, headers, duration);
+  const after = await clocksOf(t.child);
+  return {
     ...rest,
-    cpu: (after[i]!.cpu - before[i]!.cpu) / requests,
-    gc: (after[i]!.gc - before[i]!.gc) / requests,
-    copiedKb: after[i]!.work.copied / 1024 / requests,
-    markedKb: after[i]!.work.marked / 1024 / requests,
-  }));
+    cpu: (after.cpu - before.cpu) / requests,
+    gc: (after.gc - before.gc) / requests,
+    copiedKb: after.work.copied / 1024 / requests,
+    markedKb: after.work.marked / 1024 / requests,
+  };
 }
 
 function ask<T>(child: ChildProcess, question: string): Promise<T> {
@@ -187,12 +177,10 @@ const targets = new Map<Variant, Target[]>();
 for (const v of variants) targets.set(v, await Promise.all(Array.from({ length: PROCESSES }, () => start(v))));
 for (const v of variants) for (const t of targets.get(v)!) await load(t.port, v.headers(t), 1);
 
-/** Quartets measured so far: with BENCH_TOGETHER, which of b's processes stands beside which of a's. */
-let quartets = 0;
 /**
  * One head-to-head measurement of `b` against `a`: their processes measured in turn as a b b a
  * (a0 b0 b1 a1 with two processes), so that a drift of the machine's speed during it falls on both
- * alike; with BENCH_TOGETHER, each of a's processes beside one of b's, in the same seconds. Returns each side's samples and the ratios of their means (a's over b's for CPU per
+ * alike. Returns each side's samples and the ratios of their means (a's over b's for CPU per
  * request, b's over a's for req/s: 1 = b costs nothing more than a).
  */
 async function quartet(a: Variant, b: Variant) {
@@ -200,22 +188,10 @@ async function quartet(a: Variant, b: Variant) {
     [a, []],
     [b, []],
   ]);
-  const side = (v: Variant, p: number) => {
-    const t = targets.get(v)![p]!;
-    return { t, headers: v.headers(t) };
-  };
-  if (TOGETHER) {
-    // a's process p beside b's process p, then beside b's next: every process of one side meets
-    // every process of the other over the rounds, and a's process p meets b's process p + round.
-    for (let p = 0; p < PROCESSES; p++) {
-      const q = (p + quartets++) % PROCESSES;
-      const [sa, sb] = await measure([side(a, p), side(b, q)], SECONDS);
-      samples.get(a)!.push(sa!);
-      samples.get(b)!.push(sb!);
-    }
-  } else {
-    for (let p = 0; p < PROCESSES; p++) {
-      for (const v of p % 2 === 0 ? [a, b] : [b, a]) samples.get(v)!.push(...(await measure([side(v, p)], SECONDS)));
+  for (let p = 0; p < PROCESSES; p++) {
+    for (const v of p % 2 === 0 ? [a, b] : [b, a]) {
+      const t = targets.get(v)![p]!;
+      samples.get(v)!.push(await measure(t, v.headers(t), SECONDS));
     }
   }
   const mean = (v: Variant, key: keyof Sample) => samples.get(v)!.reduce((sum, x) => sum + x[key], 0) / PROCESSES;
@@ -334,7 +310,7 @@ const previous = previousResults<{ rows: Row[] }>('require-auth');
 const before = (r: Row) => previous?.rows.find((p) => p.variant === r.variant && p.database === r.database)?.ratio;
 const list = (xs: number[], digits = 2) => xs.map((x) => x.toFixed(digits)).join(' / ');
 console.log(
-  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} ${TOGETHER ? 'rounds of a and b side by side, under load in the same seconds,' : 'quartets a b b a'} per pair, each measurement ${SECONDS} s after ${WARM} s of warm-up, ${PROCESSES} processes per variant, servers pinned to one core${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''}; ${describeMachine()}`,
+  `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} quartets a b b a per pair, each measurement ${SECONDS} s after ${WARM} s of warm-up, ${PROCESSES} processes per variant, servers pinned to one core${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''}; ${describeMachine()}`,
 );
 console.log("Ratios to bare Express measured head to head, one figure per run: req/s, and CPU time per request (bare's over the variant's).");
 console.log(
@@ -359,7 +335,7 @@ const headToHead = pairs
     cpu_spread: runs.map((r) => spread(r.pairs.get(pair)!.cpu)),
   }));
 console.log(
-  `\nHead to head: b measured against a in the same seconds (${TOGETHER ? 'side by side' : 'a b b a'}), 1 = b costs nothing more than a; per run, the median and the middle half of its ${ROUNDS} rounds`,
+  `\nHead to head: b measured against a in the same seconds (a b b a), 1 = b costs nothing more than a; per run, the median and the middle half of its ${ROUNDS} rounds`,
 );
 for (const h of headToHead) {
   const label = `${h.b} / ${h.a}${h.database === 'none' ? '' : ` (${h.database})`}`;
@@ -383,7 +359,6 @@ saveResults('require-auth', {
   rounds: ROUNDS,
   runs: RUNS,
   processes: PROCESSES,
-  together: TOGETHER,
   node_flags: NODE_FLAGS,
   rows,
   head_to_head: headToHead,
