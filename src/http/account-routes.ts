@@ -11,20 +11,24 @@ import { sendJson } from './respond.js';
 import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Handler, type Req, type Routes } from './types.js';
 
-export const emailSchema = z.object({ email: v.email });
-const linkToken = z.string().min(1).max(256);
-export const resetSchema = z.object({ token: linkToken, password: v.password });
-export const tokenSchema = z.object({ token: linkToken });
-export const verificationSchema = z.object({ token: linkToken, password: z.string().min(1).max(1024).optional() });
-export const emailChangeSchema = z.object({ new_email: v.email });
-export const confirmEmailChangeSchema = z.object({
-  token: linkToken,
-  password: z.string().min(1).max(1024).optional().meta({
-    description:
-      "the account's password (401 `invalid_credentials` when wrong). A password-less account sends none and confirms with its own access JWT (`Authorization: Bearer`) instead: 401 `unauthorized` without one, 403 `forbidden` with another user's, an API token, a service key or an impersonation token",
+export const emailSchema = v.lazySchema(() => z.object({ email: v.email() }));
+const linkToken = v.lazySchema(() => z.string().min(1).max(256));
+export const resetSchema = v.lazySchema(() => z.object({ token: linkToken(), password: v.password() }));
+export const tokenSchema = v.lazySchema(() => z.object({ token: linkToken() }));
+export const verificationSchema = v.lazySchema(() => z.object({ token: linkToken(), password: z.string().min(1).max(1024).optional() }));
+export const emailChangeSchema = v.lazySchema(() => z.object({ new_email: v.email() }));
+export const confirmEmailChangeSchema = v.lazySchema(() =>
+  z.object({
+    token: linkToken(),
+    password: z.string().min(1).max(1024).optional().meta({
+      description:
+        "the account's password (401 `invalid_credentials` when wrong). A password-less account sends none and confirms with its own access JWT (`Authorization: Bearer`) instead: 401 `unauthorized` without one, 403 `forbidden` with another user's, an API token, a service key or an impersonation token",
+    }),
   }),
-});
-export const otpLoginSchema = z.object({ otp_id: z.string().min(1).max(64), code: z.string().min(1).max(32), mfa_id: z.string().min(1).max(128).optional() });
+);
+export const otpLoginSchema = v.lazySchema(() =>
+  z.object({ otp_id: z.string().min(1).max(64), code: z.string().min(1).max(32), mfa_id: z.string().min(1).max(128).optional() }),
+);
 
 export interface AccountRouteDeps {
   lifecycle: AccountLifecycleService;
@@ -51,7 +55,7 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
   });
 
   router.post('/confirm-password-reset', d.limit.code, async (req, res) => {
-    const { token, password } = v.parseInput(resetSchema, bodyObject(req));
+    const { token, password } = v.parseInput(resetSchema(), bodyObject(req));
     await d.lifecycle.confirmPasswordReset(token, password, d.origin(req));
     sendJson(res, 200, { success: true });
   });
@@ -64,7 +68,7 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
 
   // A wrong password here is a password guess: the login limiter counts it.
   router.post('/confirm-verification', d.limit.code, async (req, res) => {
-    const { token, password } = v.parseInput(verificationSchema, bodyObject(req));
+    const { token, password } = v.parseInput(verificationSchema(), bodyObject(req));
     sendJson(res, 200, { success: true, user: await d.lifecycle.confirmVerification(token, password, d.origin(req)) });
   });
 
@@ -88,7 +92,7 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
   // account proves its holder with its own access JWT instead: an API token, a service key or an
   // impersonation token is no such proof (and another user's JWT is refused by the service).
   router.post('/confirm-email-change', d.authenticateIfPresent, async (req, res) => {
-    const { token, password } = v.parseInput(confirmEmailChangeSchema, bodyObject(req));
+    const { token, password } = v.parseInput(confirmEmailChangeSchema(), bodyObject(req));
     const auth = req.auth;
     if (auth && (auth.method !== 'jwt' || auth.impersonator_id !== undefined))
       throw new ForbiddenError('forbidden', "an email change is confirmed with the password or the account's own access token");
@@ -102,7 +106,7 @@ export function mountAccountRoutes(router: Routes, d: AccountRouteDeps): void {
   });
 
   router.post('/login/otp', d.limit.code, async (req, res) => {
-    const { otp_id, code, mfa_id } = v.parseInput(otpLoginSchema, bodyObject(req));
+    const { otp_id, code, mfa_id } = v.parseInput(otpLoginSchema(), bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     d.tokens.send(res, 200, await d.otp.login(otp_id, code, mfa_id, d.origin(req)), toCookie);
   });

@@ -28,7 +28,7 @@ export interface AdminRouteDeps {
 }
 
 // Admin-created users need an email; the service validates every field and drops unknown ones.
-const createSchema = z.object({ email: z.string() }).loose();
+const createSchema = v.lazySchema(() => z.object({ email: z.string() }).loose());
 
 /** `/admin/*` (users, roles, audit events) and `POST /{user}/impersonate`: admins only, each change audited with the admin as actor. */
 export function mountAdminRoutes(router: Routes, d: AdminRouteDeps): void {
@@ -41,7 +41,7 @@ export function mountAdminRoutes(router: Routes, d: AdminRouteDeps): void {
   });
 
   router.post('/admin/users', ...admin, async (req, res) => {
-    const body = v.parseInput(createSchema, bodyObject(req));
+    const body = v.parseInput(createSchema(), bodyObject(req));
     const user = await d.userAdmin.create(body as unknown as CreateUserInput, d.origin(req));
     sendJson(res, 201, { user });
   });

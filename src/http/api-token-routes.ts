@@ -5,7 +5,7 @@ import { standsForKeys } from '../services/service-key-standing.js';
 import type { ApiTokenService } from '../services/api-tokens.js';
 import { MAX_API_TOKEN_DAYS, scopeList } from '../services/api-tokens.js';
 import type { UserService } from '../services/users.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
@@ -14,11 +14,13 @@ import type { Handler, Req, Routes } from './types.js';
 import { idParam } from './path-params.js';
 import type { EventOrigin } from '../security/audit.js';
 
-export const createSchema = z.object({
-  name: z.string().trim().min(1).max(100),
-  scopes: scopeList.optional(),
-  expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
-});
+export const createSchema = lazySchema(() =>
+  z.object({
+    name: z.string().trim().min(1).max(100),
+    scopes: scopeList().optional(),
+    expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
+  }),
+);
 
 export interface ApiTokenRouteDeps {
   apiTokens: ApiTokenService;
@@ -34,7 +36,7 @@ export function mountApiTokenRoutes(router: Routes, d: ApiTokenRouteDeps): void 
 
   router.post('/:user/api-tokens', d.authenticate, accessTokenOnly, async (req, res) => {
     const userId = await targetUser(req);
-    const input = parseInput(createSchema, bodyObject(req));
+    const input = parseInput(createSchema(), bodyObject(req));
     // A site admin minting for someone else: the token is theirs to answer for, and ends when they stop being one.
     const actorId = req.auth!.user.id;
     const minter = actorId === userId ? undefined : { id: actorId, stands: (trx: Transaction<Database>) => standsForKeys(trx, d.adminRole, actorId, null) };

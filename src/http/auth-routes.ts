@@ -12,28 +12,34 @@ import { sendJson } from './respond.js';
 import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Routes, type Handler, type Req } from './types.js';
 
-export const loginSchema = z.object({
-  // A username or an email; its shape is checked only by the lookup, so any string up to 320 works.
-  username: z.string().min(1).max(320),
-  password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
-  // The password as the second factor of a sign-in begun with another method.
-  mfa_id: z.string().min(1).max(128).optional(),
-});
+export const loginSchema = v.lazySchema(() =>
+  z.object({
+    // A username or an email; its shape is checked only by the lookup, so any string up to 320 works.
+    username: z.string().min(1).max(320),
+    password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+    // The password as the second factor of a sign-in begun with another method.
+    mfa_id: z.string().min(1).max(128).optional(),
+  }),
+);
 
-export const registerSchema = z.object({
-  username: v.username,
-  password: v.password,
-  email: v.email,
-  real_name: v.realName.optional(),
-  profile: v.profile.optional(),
-});
+export const registerSchema = v.lazySchema(() =>
+  z.object({
+    username: v.username(),
+    password: v.password(),
+    email: v.email(),
+    real_name: v.realName().optional(),
+    profile: v.profile().optional(),
+  }),
+);
 
-export const refreshSchema = z.object({ refresh_token: z.string().min(1).max(4096) });
+export const refreshSchema = v.lazySchema(() => z.object({ refresh_token: z.string().min(1).max(4096) }));
 
-export const changePasswordSchema = z.object({
-  current_password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
-  password: v.password,
-});
+export const changePasswordSchema = v.lazySchema(() =>
+  z.object({
+    current_password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+    password: v.password(),
+  }),
+);
 
 export interface AuthRouteDeps {
   users: UserService;
@@ -58,7 +64,7 @@ export interface AuthRouteDeps {
 /** The authlib core: login, register, refresh, logout, logout-all, change-password, profile, roles. */
 export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
   router.post('/login', async (req, res) => {
-    const { username, password, mfa_id } = v.parseInput(loginSchema, bodyObject(req));
+    const { username, password, mfa_id } = v.parseInput(loginSchema(), bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     const { ip, userAgent } = d.origin(req);
     const result = await d.sessions.login({ identifier: username, password, ip, userAgent, mfaId: mfa_id });
@@ -67,7 +73,7 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
 
   router.post('/register', d.limit.register, async (req, res) => {
     if (!d.allowRegistration) throw new ForbiddenError('forbidden', 'registration is closed');
-    const input = v.parseInput(registerSchema, bodyObject(req));
+    const input = v.parseInput(registerSchema(), bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     // Only the fields above: roles, flags and ids are never taken from a public body.
     // With requireEmailVerification the account gets no tokens until its address is verified.
@@ -100,7 +106,7 @@ export function mountAuthRoutes(router: Routes, d: AuthRouteDeps): void {
   });
 
   router.post('/change-password', d.authenticate, accessTokenOnly, async (req, res) => {
-    const { current_password, password } = v.parseInput(changePasswordSchema, bodyObject(req));
+    const { current_password, password } = v.parseInput(changePasswordSchema(), bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     const tokens = await d.sessions.changePassword(caller(req).user.id, current_password, password, d.origin(req));
     d.tokens.send(res, 200, { success: true, ...tokens }, toCookie);

@@ -7,7 +7,7 @@ import type { CreateGroupInput, GroupService } from '../services/groups.js';
 import { serviceKeyScopes, type ServiceKeyService } from '../services/service-keys.js';
 import type { UserService } from '../services/users.js';
 import type { EventOrigin } from '../security/audit.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject } from './body.js';
 import { queryParams, wholeNumber } from './query.js';
@@ -30,13 +30,15 @@ export interface GroupRouteDeps {
   limit: { invitation: Handler };
 }
 
-export const serviceKeySchema = z.object({
-  name: z.string().trim().min(1).max(100),
-  scopes: serviceKeyScopes.optional(),
-  expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
-});
+export const serviceKeySchema = lazySchema(() =>
+  z.object({
+    name: z.string().trim().min(1).max(100),
+    scopes: serviceKeyScopes().optional(),
+    expires_in_days: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
+  }),
+);
 
-export const childSchema = z.object({ child_id: z.string().min(1).max(100) });
+export const childSchema = lazySchema(() => z.object({ child_id: z.string().min(1).max(100) }));
 
 /** `/groups/*` and `GET /{user}/groups`: access JWTs only (an API token gets 403), each change audited with the caller as actor. */
 export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
@@ -101,7 +103,7 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
   });
 
   router.post('/groups/:id/children', ...signedIn, async (req, res) => {
-    const { child_id } = parseInput(childSchema, bodyObject(req));
+    const { child_id } = parseInput(childSchema(), bodyObject(req));
     await d.groups.addChild(actor(req), idParam(req, 'id'), child_id, d.origin(req));
     sendJson(res, 201, { success: true });
   });
@@ -112,7 +114,7 @@ export function mountGroupRoutes(router: Routes, d: GroupRouteDeps): void {
   });
 
   router.post('/groups/:id/api-tokens', ...signedIn, async (req, res) => {
-    const input = parseInput(serviceKeySchema, bodyObject(req));
+    const input = parseInput(serviceKeySchema(), bodyObject(req));
     const created = await d.serviceKeys.create(
       actor(req),
       idParam(req, 'id'),

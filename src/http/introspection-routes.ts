@@ -4,7 +4,7 @@ import type { IntrospectionClients } from '../security/introspection-clients.js'
 import type { TokenFailureLimiter } from '../security/token-failures.js';
 import type { AuthContext } from '../services/authenticator.js';
 import type { Introspector } from '../services/introspection.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import { bodyObject, jsonOrFormBody } from './body.js';
 import { readCredentials } from './credentials.js';
 import { sendJson } from './respond.js';
@@ -20,13 +20,15 @@ export interface IntrospectionRouteDeps {
 }
 
 /** RFC 7662 2.1: `token`, and a `token_type_hint` that may be ignored (it is: the token says what it is). */
-export const introspectSchema = z.object({
-  token: z
-    .string()
-    .min(1)
-    .max(16 * 1024),
-  token_type_hint: z.string().max(100).optional(),
-});
+export const introspectSchema = lazySchema(() =>
+  z.object({
+    token: z
+      .string()
+      .min(1)
+      .max(16 * 1024),
+    token_type_hint: z.string().max(100).optional(),
+  }),
+);
 
 const notAClient = () =>
   new AuthenticationError('unauthorized', 'introspection needs client credentials (HTTP Basic) or a service key with the scope introspect');
@@ -60,7 +62,7 @@ export function mountIntrospectionRoute(router: Routes, d: IntrospectionRouteDep
       if (req.headers.authorization !== undefined || req.headers['x-api-token'] !== undefined) d.tokenFailures?.failed(req);
       throw notAClient();
     }
-    const { token } = parseInput(introspectSchema, bodyObject(req));
+    const { token } = parseInput(introspectSchema(), bodyObject(req));
     sendJson(res, 200, await d.introspector.introspect(token), true);
   });
 }

@@ -7,7 +7,7 @@ import type { IdentityService } from '../services/identities.js';
 import { hasUnverifiedAddress } from '../services/address-ownership.js';
 import type { OAuthService } from '../services/oauth.js';
 import type { UserService } from '../services/users.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import type { EventOrigin } from '../security/audit.js';
 import { accessTokenOnly } from './access-token-only.js';
 import { bodyObject, formBody } from './body.js';
@@ -17,17 +17,19 @@ import type { TokenDelivery } from './token-delivery.js';
 import { caller, type Handler, type Req, type Res, type Routes } from './types.js';
 import { param } from './path-params.js';
 
-export const beginSchema = z.object({
-  provider: z.string().min(1).max(64),
-  redirect_to: z.string().max(4096).optional(),
-  // The front end's one-time value for this flow, handed back in the redirect's fragment.
-  client_state: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{16,128}$/, 'must be 16-128 letters, digits, - or _')
-    .optional()
-    .meta({ description: "the front end's one-time value for this flow, handed back as `client_state` in the redirect's fragment" }),
-});
-export const linkSchema = beginSchema.omit({ provider: true });
+export const beginSchema = lazySchema(() =>
+  z.object({
+    provider: z.string().min(1).max(64),
+    redirect_to: z.string().max(4096).optional(),
+    // The front end's one-time value for this flow, handed back in the redirect's fragment.
+    client_state: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,128}$/, 'must be 16-128 letters, digits, - or _')
+      .optional()
+      .meta({ description: "the front end's one-time value for this flow, handed back as `client_state` in the redirect's fragment" }),
+  }),
+);
+export const linkSchema = lazySchema(() => beginSchema().omit({ provider: true }));
 
 export interface OAuthRouteDeps {
   oauth: OAuthService;
@@ -131,7 +133,7 @@ export function mountOAuthFormCallback(router: Routes, d: OAuthRouteDeps): void 
 /** OAuth login, explicit linking, the auth-methods listing, and linked identities. */
 export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
   router.post('/login/oauth', d.limit.oauth, async (req, res) => {
-    const { provider, redirect_to, client_state } = parseInput(beginSchema, bodyObject(req));
+    const { provider, redirect_to, client_state } = parseInput(beginSchema(), bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     sendJson(res, 200, { redirect_url: await beginFor(d, req, res, { provider, redirectTo: redirect_to, clientState: client_state, toCookie }) }, true);
   });
@@ -144,7 +146,7 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
       const values = query.getAll(key);
       return values.length === 0 ? {} : { [key]: values.length === 1 ? values[0] : values };
     };
-    const input = parseInput(beginSchema, { provider: req.params?.provider, ...one('redirect_to'), ...one('client_state') });
+    const input = parseInput(beginSchema(), { provider: req.params?.provider, ...one('redirect_to'), ...one('client_state') });
     // A top-level navigation carries no body: `?refresh_token_in=cookie` asks for cookie delivery.
     const toCookie = d.tokens.navigationWantsCookie(query.getAll('refresh_token_in'));
     const url = await beginFor(d, req, res, { provider: input.provider, redirectTo: input.redirect_to, clientState: input.client_state, toCookie });
@@ -180,7 +182,7 @@ export function mountOAuthRoutes(router: Routes, d: OAuthRouteDeps): void {
     if (userId !== caller(req).user.id) throw new ForbiddenError('forbidden', 'only the signed-in user can link a provider to their account');
     // Whoever registered an address they have not proven must not plant a way in (contract 5.3, "Ownership").
     if (hasUnverifiedAddress(caller(req).user)) throw new ForbiddenError('email_not_verified', 'verify your email address before linking a provider');
-    const { redirect_to, client_state } = parseInput(linkSchema, bodyObject(req));
+    const { redirect_to, client_state } = parseInput(linkSchema(), bodyObject(req));
     const toCookie = d.tokens.wantsCookie(req);
     const url = await beginFor(d, req, res, {
       provider: param(req, 'provider'),

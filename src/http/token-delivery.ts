@@ -10,13 +10,13 @@ import { singleCookie } from '../security/single-cookie.js';
 import { seal, unseal } from '../tokens/encryption.js';
 import { sealedAt } from '../security/sealed-places.js';
 import { verifyRefreshToken } from '../tokens/refresh-token.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import { bodyObject } from './body.js';
 import { sendJson } from './respond.js';
 import type { Req, Res } from './types.js';
 
-const transportSchema = z.object({ refresh_token_in: z.enum(['body', 'cookie']).optional() });
-const refreshSchema = z.object({ refresh_token: z.string().min(1).max(4096) });
+const transportSchema = lazySchema(() => z.object({ refresh_token_in: z.enum(['body', 'cookie']).optional() }));
+const refreshSchema = lazySchema(() => z.object({ refresh_token: z.string().min(1).max(4096) }));
 
 /** A refresh token as presented to `/token-refresh` or `/logout`, and where it came from. */
 export interface PresentedRefreshToken {
@@ -109,7 +109,7 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
 
   return {
     wantsCookie(req) {
-      const { refresh_token_in } = parseInput(transportSchema, bodyObject(req));
+      const { refresh_token_in } = parseInput(transportSchema(), bodyObject(req));
       if (refresh_token_in !== 'cookie') return false;
       if (!cookies) throw notConfigured();
       // Setting a login's cookie from another site would be login CSRF: only allowed origins may ask.
@@ -119,7 +119,7 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
 
     navigationWantsCookie(values) {
       const input = values.length === 0 ? {} : { refresh_token_in: values.length === 1 ? values[0] : values };
-      if (parseInput(transportSchema, input).refresh_token_in !== 'cookie') return false;
+      if (parseInput(transportSchema(), input).refresh_token_in !== 'cookie') return false;
       if (!cookies) throw notConfigured();
       return true;
     },
@@ -143,7 +143,7 @@ export function tokenDelivery(opts: Options, logger: Logger): TokenDelivery {
       const body = bodyObject(req);
       const fromCookie = cookies && body.refresh_token === undefined ? singleCookie(req.headers.cookie, name) : undefined;
       // A body token is bearer mode; a cookie's sealed value never opens a login from a body (it is no JWT).
-      if (!cookies || fromCookie === undefined) return { token: parseInput(refreshSchema, body).refresh_token, fromCookie: false };
+      if (!cookies || fromCookie === undefined) return { token: parseInput(refreshSchema(), body).refresh_token, fromCookie: false };
       checkOrigin(cookies, req);
       const given = req.headers[CSRF_HEADER];
       if (typeof given !== 'string' || given === '') throw csrfFailed(`the ${CSRF_HEADER} header is missing`);

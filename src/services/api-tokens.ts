@@ -8,7 +8,7 @@ import type { ApiTokenRow, Database } from '../db/schema.js';
 import { findUserById, isUserId, lockUser } from '../db/users-repository.js';
 import { generateApiToken, parseApiToken } from '../tokens/api-token.js';
 import { constantTimeEqual, sha256 } from '../tokens/secrets.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import type { EventOrigin } from '../security/audit.js';
 import type { ServiceContext } from './context.js';
 
@@ -32,13 +32,15 @@ export interface CreatedApiToken extends Omit<ApiTokenInfo, 'last_used_at'> {
   token: string;
 }
 
-export const scopeList = z.array(z.string().regex(/^[A-Za-z0-9_.:/*-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : / * -')).max(50);
+export const scopeList = lazySchema(() => z.array(z.string().regex(/^[A-Za-z0-9_.:/*-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 _ . : / * -')).max(50));
 
-const createSchema = z.object({
-  name: z.string().trim().min(1).max(100),
-  scopes: scopeList.optional(),
-  expiresInDays: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
-});
+const createSchema = lazySchema(() =>
+  z.object({
+    name: z.string().trim().min(1).max(100),
+    scopes: scopeList().optional(),
+    expiresInDays: z.number().int().min(1).max(MAX_API_TOKEN_DAYS).nullish(),
+  }),
+);
 
 /** Input of `auth.apiTokens.create` and of a service key. */
 export interface ApiTokenInput {
@@ -133,7 +135,7 @@ export class ApiTokenService {
     check?: (db: Db) => Promise<void>,
     minter?: KeyMinter,
   ): Promise<CreatedApiToken> {
-    const data = parseInput(createSchema, input);
+    const data = parseInput(createSchema(), input);
     const now = this.ctx.opts.now();
     const { id, token } = generateApiToken();
     const insert = (db: Db | Transaction<Database>) =>

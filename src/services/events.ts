@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { listAuthEvents } from '../db/auth-events-repository.js';
 import type { AuthEvent } from '../security/audit.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
 
 /** Largest page of `auth.events.list` and `GET /admin/events`. */
@@ -25,12 +25,14 @@ export interface ListEventsInput {
   limit?: number | undefined;
 }
 
-export const listSchema = z.object({
-  user_id: z.string().max(64).optional(),
-  type: z.string().min(1).max(64).optional(),
-  before: z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]).optional(),
-  limit: z.number().int().min(1).max(MAX_EVENT_PAGE).default(DEFAULT_EVENT_PAGE),
-});
+export const listSchema = lazySchema(() =>
+  z.object({
+    user_id: z.string().max(64).optional(),
+    type: z.string().min(1).max(64).optional(),
+    before: z.union([z.date(), z.iso.datetime({ offset: true }).transform((s) => new Date(s))]).optional(),
+    limit: z.number().int().min(1).max(MAX_EVENT_PAGE).default(DEFAULT_EVENT_PAGE),
+  }),
+);
 
 /** The audit trail: `auth.events` and `/admin/events`. */
 export class EventService {
@@ -38,7 +40,7 @@ export class EventService {
 
   /** Events newest first, filtered by user, type and time. */
   async list(input: ListEventsInput = {}): Promise<AuditEvent[]> {
-    const f = parseInput(listSchema, input);
+    const f = parseInput(listSchema(), input);
     const rows = await this.ctx.database.run((db) => listAuthEvents(db, { userId: f.user_id, type: f.type, before: f.before, limit: f.limit }));
     return rows.map((r) => ({
       id: r.id,

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import * as z from 'zod';
-import { pageOffset } from '../validation.js';
+import { lazySchema, pageOffset } from '../validation.js';
 import { isIdShaped } from '../id-shape.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import { accessOf, findGroup } from '../db/groups-repository.js';
@@ -38,10 +38,12 @@ export { isIdShaped };
 export const MAX_GROUP_PAGE = 100;
 export const DEFAULT_GROUP_PAGE = 20;
 
-export const pageSchema = z.object({
-  limit: z.number().int().min(1).max(MAX_GROUP_PAGE).default(DEFAULT_GROUP_PAGE),
-  offset: pageOffset,
-});
+export const pageSchema = lazySchema(() =>
+  z.object({
+    limit: z.number().int().min(1).max(MAX_GROUP_PAGE).default(DEFAULT_GROUP_PAGE),
+    offset: pageOffset(),
+  }),
+);
 
 export function toGroup(row: GroupRow): Group {
   return { id: row.id, name: row.name, slug: row.slug, description: row.description, created_at: row.created_at.toISOString() };

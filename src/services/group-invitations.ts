@@ -13,7 +13,7 @@ import { findGroupsByIds, insertMember, lockGroup } from '../db/groups-repositor
 import type { GroupInvitationRow, GroupRow } from '../db/schema.js';
 import { findUserById, findUsersByIds, identityKey, isUserId, lockUser, type UserRecord } from '../db/users-repository.js';
 import type { EventOrigin } from '../security/audit.js';
-import { email, parseInput } from '../validation.js';
+import { email, lazySchema, parseInput } from '../validation.js';
 import { holdsProvenAddress } from './address-ownership.js';
 import type { ServiceContext } from './context.js';
 import { activeAdminOf, toGroup, type Actor, type Group, type GroupAccess, type GroupUser } from './group-access.js';
@@ -40,9 +40,11 @@ export interface Invitation {
   expires_at: string;
 }
 
-export const inviteSchema = z
-  .object({ email: email.optional(), username: z.string().min(1).max(256).optional(), roles: setRolesSchema.shape.roles.optional() })
-  .refine((o) => (o.email === undefined) !== (o.username === undefined), { message: 'give exactly one of email or username', path: ['email'] });
+export const inviteSchema = lazySchema(() =>
+  z
+    .object({ email: email().optional(), username: z.string().min(1).max(256).optional(), roles: setRolesSchema().shape.roles.optional() })
+    .refine((o) => (o.email === undefined) !== (o.username === undefined), { message: 'give exactly one of email or username', path: ['email'] }),
+);
 
 const notFound = () => new NotFoundError('invitation not found');
 const sorted = (list: Iterable<string>) => [...new Set(list)].sort();
@@ -81,7 +83,7 @@ export class GroupInvitationService {
    */
   async invite(actor: Actor, idOrSlug: string, input: InviteInput, origin?: EventOrigin): Promise<void> {
     if (actor === 'system') throw new TypeError('express-authlib: an invitation needs an inviter: pass { actor } (trusted code adds members with addMember)');
-    const data = parseInput(inviteSchema, input);
+    const data = parseInput(inviteSchema(), input);
     const group = await this.access.administered(actor, idOrSlug);
     if (!actor.siteAdmin) {
       const inviter = await this.ctx.database.run((db) => findUserById(db, actor.id));

@@ -21,7 +21,7 @@ import type { User } from '../public-user.js';
 import { deepFreeze } from '../deep-freeze.js';
 import type { GroupMembership, MembershipLoader } from '../security/group-memberships.js';
 import type { EventOrigin } from '../security/audit.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
 import { GROUP_ADMIN_ROLE, isSiteAdmin, pageSchema, toGroup, userFor, type Actor, type Group, type GroupAccess, type GroupUser } from './group-access.js';
 import { auditRevokedKeys, revokeKeysWithoutStanding } from './service-key-standing.js';
@@ -58,15 +58,22 @@ export interface UserGroup {
 /** One of a user's groups as `membershipsOf` lists it (the shape of `req.auth.groups`). */
 export type Membership = GroupMembership;
 
-const roles = z.array(z.string().regex(ROLE_NAME, 'must match ^[a-z][a-z0-9_:-]{0,63}$')).max(64);
+const roles = lazySchema(() => z.array(z.string().regex(ROLE_NAME, 'must match ^[a-z][a-z0-9_:-]{0,63}$')).max(64));
 /** `PATCH /groups/{id}/members/{user_id}`: a member's new roles in the group. */
-export const setRolesSchema = z.object({ roles });
-export const addSchema = z
-  .object({ user_id: z.string().max(64).optional(), username: z.string().max(256).optional(), email: z.string().max(320).optional(), roles: roles.optional() })
-  .refine((o) => [o.user_id, o.username, o.email].filter((x) => x !== undefined).length === 1, {
-    message: 'give exactly one of user_id, username or email',
-    path: ['user_id'],
-  });
+export const setRolesSchema = lazySchema(() => z.object({ roles: roles() }));
+export const addSchema = lazySchema(() =>
+  z
+    .object({
+      user_id: z.string().max(64).optional(),
+      username: z.string().max(256).optional(),
+      email: z.string().max(320).optional(),
+      roles: roles().optional(),
+    })
+    .refine((o) => [o.user_id, o.username, o.email].filter((x) => x !== undefined).length === 1, {
+      message: 'give exactly one of user_id, username or email',
+      path: ['user_id'],
+    }),
+);
 
 const sorted = (list: Iterable<string>) => [...new Set(list)].sort();
 const lastAdmin = () => new ConflictError('this is the last admin of the group; make another member admin first');
@@ -90,7 +97,7 @@ export class GroupMemberService {
     idOrSlug: string,
     page: { limit?: number | undefined; offset?: number | undefined } = {},
   ): Promise<{ members: GroupMember[]; total: number }> {
-    const p = parseInput(pageSchema, page);
+    const p = parseInput(pageSchema(), page);
     const { row: group } = await this.access.seen(actor, idOrSlug);
     return this.ctx.database.run(async (db) => {
       const { rows, total } = await listMembers(db, group.id, p);
@@ -112,7 +119,7 @@ export class GroupMemberService {
    * 409 when they are a member already.
    */
   async add(actor: Actor, idOrSlug: string, input: AddMemberInput, origin?: EventOrigin): Promise<GroupMember> {
-    const data = parseInput(addSchema, input);
+    const data = parseInput(addSchema(), input);
     const { row: group } = await this.access.seen(actor, idOrSlug);
     if (!isSiteAdmin(actor))
       throw new ForbiddenError('forbidden', 'only site admins add members directly; invite them instead (POST /groups/{id}/invitations)');
@@ -136,7 +143,7 @@ export class GroupMemberService {
    * member minted and may no longer hold are revoked with the change.
    */
   async setRoles(actor: Actor, idOrSlug: string, userId: string, newRoles: string[], origin?: EventOrigin): Promise<GroupMember> {
-    const list = sorted(parseInput(setRolesSchema, { roles: newRoles }).roles);
+    const list = sorted(parseInput(setRolesSchema(), { roles: newRoles }).roles);
     const group = await this.access.administered(actor, idOrSlug);
     const { row, revoked } = await this.#change(userId, group.id, async (trx) => {
       const current = await findMember(trx, group.id, userId);

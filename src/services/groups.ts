@@ -25,7 +25,7 @@ import { insertMember } from '../db/groups-repository.js';
 import type { Database, GroupRow } from '../db/schema.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/unavailable.js';
 import type { EventOrigin } from '../security/audit.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
 import { GROUPS_CHANGED } from '../security/revocation.js';
 import { auditRevokedKeys, revokeKeysWithoutStanding } from './service-key-standing.js';
@@ -58,15 +58,19 @@ export interface GroupDetail {
 /** `GET /groups/{id}` lists at most this many parents and children (by slug): a root may have thousands. */
 export const MAX_LISTED_RELATIVES = 100;
 
-const name = z.string().trim().min(1, 'is required').max(100);
-const slug = z
-  .string()
-  .regex(SLUG, 'must match ^[a-z0-9][a-z0-9-]{0,62}$')
-  .refine((s) => !isIdShaped(s), 'must not be shaped like a group id (32 hex digits, with or without hyphens)');
-const description = z.string().trim().max(1000).nullable();
+const name = lazySchema(() => z.string().trim().min(1, 'is required').max(100));
+const slug = lazySchema(() =>
+  z
+    .string()
+    .regex(SLUG, 'must match ^[a-z0-9][a-z0-9-]{0,62}$')
+    .refine((s) => !isIdShaped(s), 'must not be shaped like a group id (32 hex digits, with or without hyphens)'),
+);
+const description = lazySchema(() => z.string().trim().max(1000).nullable());
 
-export const createSchema = z.object({ name, slug: slug.optional(), description: description.optional(), parent_id: z.string().min(1).max(100).optional() });
-export const updateSchema = z.object({ name: name.optional(), slug: slug.optional(), description: description.optional() });
+export const createSchema = lazySchema(() =>
+  z.object({ name: name(), slug: slug().optional(), description: description().optional(), parent_id: z.string().min(1).max(100).optional() }),
+);
+export const updateSchema = lazySchema(() => z.object({ name: name().optional(), slug: slug().optional(), description: description().optional() }));
 
 /**
  * A slug made of a name: lower-case ASCII letters and digits, anything else one '-', at most 63;
@@ -123,7 +127,7 @@ export class GroupService {
 
   /** Site admins see every group; others the groups they belong to (directly or through a descendant), by slug. */
   async list(actor: Actor, page: { limit?: number | undefined; offset?: number | undefined } = {}): Promise<Group[]> {
-    const p = parseInput(pageSchema, page);
+    const p = parseInput(pageSchema(), page);
     const rows = await this.ctx.database.run((db) => (isSiteAdmin(actor) ? listAllGroups(db, p) : listGroupsOf(db, (actor as { id: string }).id, p)));
     return rows.map(toGroup);
   }
@@ -133,7 +137,7 @@ export class GroupService {
    * administer the parent. Without a slug one is derived from the name and made unique.
    */
   async create(actor: Actor, input: CreateGroupInput, origin?: EventOrigin): Promise<Group> {
-    const data = parseInput(createSchema, input);
+    const data = parseInput(createSchema(), input);
     if (this.ctx.opts.groupCreation === 'admin' && !isSiteAdmin(actor)) throw new ForbiddenError('forbidden', 'only site admins can create groups');
     const parent = data.parent_id === undefined ? undefined : await this.#administeredField(actor, data.parent_id, 'parent_id');
     const creator = actor === 'system' ? undefined : actor.id;
@@ -169,7 +173,7 @@ export class GroupService {
 
   /** Changes name, slug or description; group admins and site admins. 409 for a taken slug. */
   async update(actor: Actor, idOrSlug: string, patch: UpdateGroupInput, origin?: EventOrigin): Promise<Group> {
-    const data = parseInput(updateSchema, patch);
+    const data = parseInput(updateSchema(), patch);
     const group = await this.access.administered(actor, idOrSlug);
     const fields = Object.fromEntries(Object.entries(data).filter(([, value]) => value !== undefined));
     // Guards resolve slugs and show names from memory: every instance forgets them when this commits.

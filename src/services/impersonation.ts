@@ -4,7 +4,7 @@ import { findUserById } from '../db/users-repository.js';
 import { toPublicUser, type User } from '../public-user.js';
 import type { EventOrigin } from '../security/audit.js';
 import { MAX_IMPERSONATION_SECONDS, signAccessToken } from '../tokens/access-token.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import { effectiveRolesOf } from '../security/role-implications.js';
 import type { ServiceContext } from './context.js';
 
@@ -18,9 +18,11 @@ export interface Impersonation {
   expires_at: string;
 }
 
-export const optionsSchema = z.object({
-  duration: z.number().int().min(1).max(MAX_IMPERSONATION_SECONDS).default(DEFAULT_IMPERSONATION_SECONDS),
-});
+export const optionsSchema = lazySchema(() =>
+  z.object({
+    duration: z.number().int().min(1).max(MAX_IMPERSONATION_SECONDS).default(DEFAULT_IMPERSONATION_SECONDS),
+  }),
+);
 
 /** `auth.users.impersonate` and `POST /{user}/impersonate`. */
 export class ImpersonationService {
@@ -47,7 +49,7 @@ export class ImpersonationService {
     origin?: EventOrigin,
     login: { sessionId?: string | undefined; apiTokenId?: string | undefined } = {},
   ): Promise<Impersonation> {
-    const { duration } = parseInput(optionsSchema, options);
+    const { duration } = parseInput(optionsSchema(), options);
     const adminRole = this.ctx.opts.adminRole;
     const [admin, target] = await this.ctx.database.run((db) => Promise.all([findUserById(db, adminId), findUserById(db, userId)]));
     if (!admin || !admin.is_active || !admin.roles.includes(adminRole)) throw new ForbiddenError('forbidden', 'only an active admin can impersonate');

@@ -73,18 +73,23 @@ const text = (max: number) =>
     .max(max)
     .refine((s) => !s.includes('\0'), 'must not contain U+0000');
 
-const setSchema = z.object({
-  connector: z.string().regex(CONNECTOR_PATTERN, 'must be 1-64 of a-z 0-9 _ . : -, starting with a letter or digit'),
-  secret: text(MAX_INTEGRATION_SECRET_LENGTH).pipe(z.string().min(1, 'is required')),
-  identifier: text(MAX_INTEGRATION_IDENTIFIER_LENGTH).nullish(),
-  scopes: z
-    .array(text(256).pipe(z.string().min(1)))
-    .max(100)
-    .optional(),
-  // The profile's bounds (size, depth) suit any small JSON object the app keeps. The U+0000 check
-  // runs only on a value that passed them: JSON.stringify would overflow the stack on a deep one.
-  meta: v.profile.refine((m) => !JSON.stringify(m).includes('\\u0000'), { message: 'must not contain U+0000', when: (p) => p.issues.length === 0 }).optional(),
-});
+const setSchema = v.lazySchema(() =>
+  z.object({
+    connector: z.string().regex(CONNECTOR_PATTERN, 'must be 1-64 of a-z 0-9 _ . : -, starting with a letter or digit'),
+    secret: text(MAX_INTEGRATION_SECRET_LENGTH).pipe(z.string().min(1, 'is required')),
+    identifier: text(MAX_INTEGRATION_IDENTIFIER_LENGTH).nullish(),
+    scopes: z
+      .array(text(256).pipe(z.string().min(1)))
+      .max(100)
+      .optional(),
+    // The profile's bounds (size, depth) suit any small JSON object the app keeps. The U+0000 check
+    // runs only on a value that passed them: JSON.stringify would overflow the stack on a deep one.
+    meta: v
+      .profile()
+      .refine((m) => !JSON.stringify(m).includes('\\u0000'), { message: 'must not contain U+0000', when: (p) => p.issues.length === 0 })
+      .optional(),
+  }),
+);
 
 /**
  * Whether `connector` can name anything: a stored entry's name, or a provider's (whose names the
@@ -135,7 +140,7 @@ export class IntegrationService {
   /** Stores or replaces the user's secret for `connector`; 404 for an unknown user, 409 for an OAuth provider's name. */
   async set(userId: string, connector: string, input: IntegrationInput, origin?: EventOrigin): Promise<IntegrationInfo> {
     const isObject = input !== null && typeof input === 'object' && !Array.isArray(input);
-    const data = v.parseInput(setSchema, isObject ? { ...input, connector } : input);
+    const data = v.parseInput(setSchema(), isObject ? { ...input, connector } : input);
     if (!isUserId(userId)) throw new NotFoundError('user not found');
     if (Object.hasOwn(this.ctx.opts.oauthConfig, data.connector)) throw this.#reserved(data.connector);
     const row = await this.ctx.database.run(async (db) => {

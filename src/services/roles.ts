@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { countHolders, deleteRole, insertRole, listRoles, listRolesWithCounts, lockRole } from '../db/roles-repository.js';
 import type { EventOrigin } from '../security/audit.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import type { ServiceContext } from './context.js';
 
 /** A role and how many users hold it. */
@@ -14,7 +14,7 @@ export interface RoleInfo {
 /** What a role may be called. */
 export const ROLE_NAME = /^[a-z][a-z0-9_:-]{0,63}$/;
 
-export const nameSchema = z.string().regex(ROLE_NAME, 'must match ^[a-z][a-z0-9_:-]{0,63}$');
+export const nameSchema = lazySchema(() => z.string().regex(ROLE_NAME, 'must match ^[a-z][a-z0-9_:-]{0,63}$'));
 
 /** The roles that exist: `auth.roles` and `/admin/roles`. */
 export class RoleService {
@@ -32,7 +32,7 @@ export class RoleService {
 
   /** Creates a role; 400 for a name outside `^[a-z][a-z0-9_:-]{0,63}$`, 409 when it exists. */
   async create(name: string, origin?: EventOrigin): Promise<RoleInfo> {
-    const valid = parseInput(z.object({ name: nameSchema }), { name }).name;
+    const valid = parseInput(z.object({ name: nameSchema() }), { name }).name;
     const created = await this.ctx.database.run((db) => insertRole(db, valid, this.ctx.opts.now()));
     if (!created) throw new ConflictError(`role '${valid}' already exists`);
     await this.ctx.audit.record('role_created', { data: { role: valid }, origin });

@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import * as z from 'zod';
 import type { Database } from '../db/schema.js';
 import { ForbiddenError } from '../errors.js';
-import { parseInput } from '../validation.js';
+import { lazySchema, parseInput } from '../validation.js';
 import type { EventOrigin } from '../security/audit.js';
 import { standsForKeys } from './service-key-standing.js';
 import type { ApiTokenInfo, ApiTokenInput, ApiTokenService, CreatedApiToken } from './api-tokens.js';
@@ -14,10 +14,10 @@ import { ROLE_NAME } from './roles.js';
  * A service key's scopes: its roles in its group, so role names (what the group can grant a
  * member), never `*`, which would stand for every role.
  */
-export const serviceKeyScopes = z
-  .array(z.string().regex(ROLE_NAME, 'a service key scope is a role in the group: must match ^[a-z][a-z0-9_:-]{0,63}$ (not *)'))
-  .max(50);
-const serviceKeyInput = z.object({ scopes: serviceKeyScopes.optional() });
+export const serviceKeyScopes = lazySchema(() =>
+  z.array(z.string().regex(ROLE_NAME, 'a service key scope is a role in the group: must match ^[a-z][a-z0-9_:-]{0,63}$ (not *)')).max(50),
+);
+const serviceKeyInput = lazySchema(() => z.object({ scopes: serviceKeyScopes().optional() }));
 
 /**
  * Service keys: API tokens that act for a group, not a person, managed by the group's admins.
@@ -42,7 +42,7 @@ export class ServiceKeyService {
    */
   async create(actor: Actor, idOrSlug: string, input: ApiTokenInput, origin?: EventOrigin): Promise<CreatedApiToken> {
     const group = await this.access.administered(actor, idOrSlug);
-    const { scopes } = parseInput(serviceKeyInput, { scopes: input?.scopes });
+    const { scopes } = parseInput(serviceKeyInput(), { scopes: input?.scopes });
     const siteLevel = scopes?.includes(INTROSPECT_SCOPE) === true;
     if (siteLevel && actor !== 'system' && !actor.siteAdmin)
       throw new ForbiddenError('forbidden', `only a site admin can mint a key with the scope ${INTROSPECT_SCOPE}`);

@@ -70,35 +70,37 @@ export interface UserDetail {
   mfa: { totp: boolean };
 }
 
-export const listSchema = z.object({
-  search: z.string().max(320).optional(),
-  role: z.string().min(1).max(64).optional(),
-  limit: z.number().int().min(1).max(MAX_USER_PAGE).default(DEFAULT_USER_PAGE),
-  offset: v.pageOffset,
-});
+export const listSchema = v.lazySchema(() =>
+  z.object({
+    search: z.string().max(320).optional(),
+    role: z.string().min(1).max(64).optional(),
+    limit: z.number().int().min(1).max(MAX_USER_PAGE).default(DEFAULT_USER_PAGE),
+    offset: v.pageOffset(),
+  }),
+);
 
-export const updateSchema = z.object({
-  username: v.username.optional(),
-  email: v.email.nullable().optional(),
-  roles: v.roleNames.optional(),
-  is_active: z.boolean().optional(),
-  email_verified: z.boolean().optional(),
-  real_name: v.realName.nullable().optional(),
-  profile: v.profile.optional(),
-});
+export const updateSchema = v.lazySchema(() =>
+  z.object({
+    username: v.username().optional(),
+    email: v.email().nullable().optional(),
+    roles: v.roleNames().optional(),
+    is_active: z.boolean().optional(),
+    email_verified: z.boolean().optional(),
+    real_name: v.realName().nullable().optional(),
+    profile: v.profile().optional(),
+  }),
+);
 
 /** Managing other users: `auth.users.list/update/delete` and `/admin/users`. Every change is audited with the caller as actor. */
 export class UserAdminService {
   /** With the password policy of the options: an admin sets passwords under the same rules as users. */
-  readonly #updateSchema;
+  readonly #updateSchema = v.lazySchema(() => updateSchema().extend({ password: v.policyPassword(this.ctx.opts.passwordPolicy).optional() }));
 
   constructor(
     private readonly ctx: ServiceContext,
     private readonly users: UserService,
     private readonly identities: IdentityService,
-  ) {
-    this.#updateSchema = updateSchema.extend({ password: v.policyPassword(ctx.opts.passwordPolicy).optional() });
-  }
+  ) {}
 
   /**
    * Creates a user as an admin (any roles, flags): `POST /admin/users`, `auth.users.create` and the
@@ -118,7 +120,7 @@ export class UserAdminService {
 
   /** Users newest first, filtered by a search term and/or a role, with the total that match. */
   async list(input: ListUsersInput = {}): Promise<UserPage> {
-    const { search, role, limit, offset } = v.parseInput(listSchema, input);
+    const { search, role, limit, offset } = v.parseInput(listSchema(), input);
     const term = search?.trim();
     const { rows, total } = await this.ctx.database.run((db) => listUsers(db, { search: term || undefined, role }, { limit, offset }));
     return { users: rows.map(toPublicUser), total, limit, offset };
@@ -138,7 +140,7 @@ export class UserAdminService {
    * `email_verified` says otherwise.
    */
   async update(id: string, patch: UpdateUserInput, origin?: EventOrigin): Promise<User> {
-    const data = v.parseInput(this.#updateSchema, patch);
+    const data = v.parseInput(this.#updateSchema(), patch);
     const roles = data.roles && [...new Set(data.roles)];
     if (data.password !== undefined) {
       // Not the user's own name or address, as for every other way of setting a password.
@@ -234,7 +236,7 @@ export class UserAdminService {
     await auditRevokedKeys(this.ctx.audit, keys, 'creator_deleted', origin);
   }
 
-  #fields(data: z.output<typeof updateSchema>, currentEmailKey: string | null): UserFields {
+  #fields(data: z.output<ReturnType<typeof updateSchema>>, currentEmailKey: string | null): UserFields {
     const fields: UserFields = {};
     if (data.username !== undefined) Object.assign(fields, { username: data.username, username_key: identityKey(data.username) });
     if (data.email !== undefined) {

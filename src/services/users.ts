@@ -27,16 +27,18 @@ export interface CreateUserInput {
   is_active?: boolean;
 }
 
-export const createSchema = z.object({
-  username: v.username,
-  email: v.email.nullish(),
-  password: v.password.optional(),
-  roles: v.roleNames.optional(),
-  real_name: v.realName.optional(),
-  profile: v.profile.optional(),
-  email_verified: z.boolean().optional(),
-  is_active: z.boolean().optional(),
-});
+export const createSchema = v.lazySchema(() =>
+  z.object({
+    username: v.username(),
+    email: v.email().nullish(),
+    password: v.password().optional(),
+    roles: v.roleNames().optional(),
+    real_name: v.realName().optional(),
+    profile: v.profile().optional(),
+    email_verified: z.boolean().optional(),
+    is_active: z.boolean().optional(),
+  }),
+);
 
 /** A conflict on a unique key named by its constraint; anything else as it is. */
 export function asConflict(err: unknown): unknown {
@@ -64,11 +66,10 @@ function conflictMessage(err: unknown): string {
 
 /** User management: `auth.users`. Same rules as the HTTP endpoints. */
 export class UserService {
-  readonly #schema;
+  /** With the password policy of the options; built on the first user created, as every schema is. */
+  readonly #schema = v.lazySchema(() => createSchema().extend({ password: v.policyPassword(this.ctx.opts.passwordPolicy).optional() }));
 
-  constructor(private readonly ctx: ServiceContext) {
-    this.#schema = createSchema.extend({ password: v.policyPassword(ctx.opts.passwordPolicy).optional() });
-  }
+  constructor(private readonly ctx: ServiceContext) {}
 
   /** Creates a user; 400 on invalid input or unknown role, 409 when username or email is taken. */
   async create(input: CreateUserInput): Promise<User> {
@@ -80,7 +81,7 @@ export class UserService {
    * there), so a failure in either leaves nothing behind and the client's retry does not get 409.
    */
   async createWith<T>(input: CreateUserInput, then: (trx: Transaction<Database>, userId: string) => Promise<T>): Promise<{ user: User; result: T }> {
-    const data = v.parseInput(this.#schema, input);
+    const data = v.parseInput(this.#schema(), input);
     // Not the username or email (the other rules were checked with the fields).
     if (data.password !== undefined) checkPassword(data.password, this.ctx.opts.passwordPolicy, data);
     const roles = [...new Set(data.roles ?? this.ctx.opts.defaultRoles)];
@@ -137,7 +138,7 @@ export class UserService {
    * roles). The last active holder of `adminRole` cannot lose it (409).
    */
   async setRoles(id: string, roles: string[]): Promise<User> {
-    const wanted = [...new Set(v.parseInput(v.roleNames, roles))];
+    const wanted = [...new Set(v.parseInput(v.roleNames(), roles))];
     const { row, revoked } = await this.ctx.database.run(async (db) => {
       await requireRoles(db, wanted);
       const lost = await this.ctx.revocation

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { AUTH_ERROR_STATUS } from '../../errors.js';
 import { operations, type Access, type Operation } from './operations.js';
-import { responseSchemas } from './responses.js';
+import { responseSchemas, type ResponseSchemas } from './responses.js';
 
 /** The package version, published as `info.version` (a test keeps it equal to package.json). */
 export const DOCUMENT_VERSION = '0.1.0';
@@ -71,7 +71,10 @@ function toJsonSchema(schema: z.ZodType): JsonSchema {
 }
 
 /** Every request and response schema as one set of components, nested components by `$ref`. */
-function components(): { schemas: Record<string, JsonSchema>; bodyRef: (op: Operation) => JsonSchema | undefined; ref: (s: z.ZodType) => JsonSchema } {
+function components(
+  responses: ResponseSchemas,
+  ops: readonly Operation[],
+): { schemas: Record<string, JsonSchema>; bodyRef: (op: Operation) => JsonSchema | undefined; ref: (s: z.ZodType) => JsonSchema } {
   const registry = z.registry<{ id: string }>();
   const named = new Map<z.ZodType, string>();
   const add = (id: string, schema: z.ZodType) => {
@@ -81,8 +84,8 @@ function components(): { schemas: Record<string, JsonSchema>; bodyRef: (op: Oper
     named.set(schema, id);
     registry.add(schema, { id });
   };
-  for (const [name, schema] of Object.entries(responseSchemas())) add(name === 'ErrorBody' ? 'Error' : name, schema);
-  for (const op of operations()) if (op.body) add(op.body[0], op.body[1]);
+  for (const [name, schema] of Object.entries(responses)) add(name === 'ErrorBody' ? 'Error' : name, schema);
+  for (const op of ops) if (op.body) add(op.body[0], op.body[1]);
   const generated = z.toJSONSchema(registry, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any', uri: (id) => `${REF}${id}` });
   const schemas: Record<string, JsonSchema> = {};
   for (const [id, schema] of Object.entries(generated.schemas)) {
@@ -174,12 +177,14 @@ function operation(op: Operation, c: ReturnType<typeof components>): JsonSchema 
 /**
  * The OpenAPI 3.1 document of every route `auth.router` mounts, generated from the zod schemas
  * that validate the requests and from those of openapi/responses.ts. Built on each call: a caller
- * may change its copy.
+ * may change its copy, and the schemas it was made from are not kept.
  */
 export function buildOpenApiDocument(basePath: string): OpenApiDocument {
-  const c = components();
+  const responses = responseSchemas();
+  const ops = operations(responses);
+  const c = components(responses, ops);
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const op of operations()) (paths[op.path] ??= {})[op.method] = operation(op, c);
+  for (const op of ops) (paths[op.path] ??= {})[op.method] = operation(op, c);
   return {
     openapi: '3.1.0',
     info: {
@@ -188,7 +193,7 @@ export function buildOpenApiDocument(basePath: string): OpenApiDocument {
       description: 'Authentication endpoints: JSON in and out, snake_case keys, ISO-8601 UTC timestamps. Every error has the body `Error`.',
     },
     servers: [{ url: basePath === '/' ? '/' : basePath }],
-    tags: [...new Set(operations().map((op) => op.tag))].map((name) => ({ name })),
+    tags: [...new Set(ops.map((op) => op.tag))].map((name) => ({ name })),
     paths,
     components: {
       schemas: c.schemas,

@@ -17,7 +17,7 @@ import { nameSchema as roleNameSchema } from '../../services/roles.js';
 import * as userAdmin from '../../services/user-admin.js';
 import { createSchema as createUserSchema } from '../../services/users.js';
 import * as v from '../../validation.js';
-import { responseSchemas } from './responses.js';
+import type { ResponseSchemas } from './responses.js';
 
 /**
  * Who may call: `none` (public), `jwt` (an access JWT; an API token gets 403), `any` (an access JWT
@@ -61,8 +61,7 @@ function op(tag: string, route: `${Operation['method']} /${string}`, summary: st
   return { method, path, tag, summary, access: 'none', ...spec };
 }
 
-function build(): readonly Operation[] {
-  const r = responseSchemas();
+function build(r: ResponseSchemas): readonly Operation[] {
   /** What the OAuth callback reads, from the query (GET) or the form body (form_post). */
   const oauthCallbackParams = z.object({
     code: z.string().optional().meta({ description: "the provider's authorization code" }),
@@ -70,35 +69,35 @@ function build(): readonly Operation[] {
     provider: z.string().optional(),
     error: z.string().optional().meta({ description: 'set by a provider that refused' }),
   });
-  const oauthBeginQuery = oauth.beginSchema.pick({ redirect_to: true, client_state: true });
-  const adminUpdateSchema = userAdmin.updateSchema.extend({ password: v.password.optional() });
-  const roleSchema = z.object({ name: roleNameSchema });
+  const oauthBeginQuery = oauth.beginSchema().pick({ redirect_to: true, client_state: true });
+  const adminUpdateSchema = userAdmin.updateSchema().extend({ password: v.password().optional() });
+  const roleSchema = z.object({ name: roleNameSchema() });
 
   return [
     // Sessions (contract 5.1, 5.2)
     op('sessions', 'post /register', 'Create an account and sign in (with requireEmailVerification: no tokens until verified)', {
-      body: ['RegisterRequest', auth.registerSchema],
+      body: ['RegisterRequest', auth.registerSchema()],
       ok: { 201: r.Registered },
       errors: [403, 409],
       limited,
     }),
     op('sessions', 'post /login', 'Sign in with a username or email and a password', {
-      body: ['LoginRequest', auth.loginSchema],
+      body: ['LoginRequest', auth.loginSchema()],
       ok: { 200: r.Login },
       errors: [401, 403],
       limited,
     }),
     op('sessions', 'post /token-refresh', 'Rotate a refresh token for a new pair', {
-      body: ['RefreshRequest', auth.refreshSchema],
+      body: ['RefreshRequest', auth.refreshSchema()],
       ok: { 200: r.TokenPair },
       errors: [401, 403],
       limited,
     }),
-    op('sessions', 'post /logout', "End the refresh token's login", { body: ['RefreshRequest', auth.refreshSchema], ok: { 200: r.Success }, errors: [401] }),
+    op('sessions', 'post /logout', "End the refresh token's login", { body: ['RefreshRequest', auth.refreshSchema()], ok: { 200: r.Success }, errors: [401] }),
     op('sessions', 'post /logout-all', 'End every login of the caller', { access: 'jwt', ok: { 200: r.Success } }),
     op('sessions', 'post /change-password', 'Change the password; other logins end', {
       access: 'jwt',
-      body: ['ChangePasswordRequest', auth.changePasswordSchema],
+      body: ['ChangePasswordRequest', auth.changePasswordSchema()],
       ok: { 200: r.PasswordChanged },
       limited,
     }),
@@ -118,7 +117,7 @@ function build(): readonly Operation[] {
 
     // OAuth
     op('oauth', 'post /login/oauth', 'Begin an OAuth sign-in; answers the URL to send the browser to', {
-      body: ['OAuthBeginRequest', oauth.beginSchema],
+      body: ['OAuthBeginRequest', oauth.beginSchema()],
       ok: { 200: r.RedirectUrl },
       limited,
     }),
@@ -141,7 +140,7 @@ function build(): readonly Operation[] {
     }),
     op('oauth', 'post /{user}/identities/{provider}', 'Begin linking a provider account to the signed-in user', {
       access: 'jwt',
-      body: ['OAuthLinkRequest', oauth.linkSchema],
+      body: ['OAuthLinkRequest', oauth.linkSchema()],
       ok: { 200: r.RedirectUrl },
       errors: [403, 404],
       limited,
@@ -156,7 +155,7 @@ function build(): readonly Operation[] {
     // API tokens and integrations
     op('api-tokens', 'post /{user}/api-tokens', 'Create an API token (its secret is shown only here)', {
       access: 'jwt',
-      body: ['ApiTokenRequest', apiTokens.createSchema],
+      body: ['ApiTokenRequest', apiTokens.createSchema()],
       ok: { 201: r.CreatedApiToken },
       errors: [404],
     }),
@@ -167,50 +166,50 @@ function build(): readonly Operation[] {
 
     // Account lifecycle by mail (contract 5.3)
     op('account', 'post /request-password-reset', 'Mail a password-reset link (202 whether or not the address is known)', {
-      body: ['EmailRequest', account.emailSchema],
+      body: ['EmailRequest', account.emailSchema()],
       ok: { 202: r.Success },
       errors: [501],
       limited,
     }),
     op('account', 'post /confirm-password-reset', 'Set a new password with a reset token', {
-      body: ['PasswordResetRequest', account.resetSchema],
+      body: ['PasswordResetRequest', account.resetSchema()],
       ok: { 200: r.Success },
       limited,
     }),
     op('account', 'post /request-verification', 'Mail a verification link', {
-      body: ['EmailRequest', account.emailSchema],
+      body: ['EmailRequest', account.emailSchema()],
       ok: { 202: r.Success },
       errors: [501],
       limited,
     }),
     op('account', 'post /confirm-verification', 'Verify the email with a link token (with the password: the holder proves the address)', {
-      body: ['VerificationRequest', account.verificationSchema],
+      body: ['VerificationRequest', account.verificationSchema()],
       ok: { 200: r.SuccessWithUser },
       errors: [401],
       limited,
     }),
     op('account', 'post /request-email-change', 'Mail a confirmation link to a new address', {
       access: 'jwt',
-      body: ['EmailChangeRequest', account.emailChangeSchema],
+      body: ['EmailChangeRequest', account.emailChangeSchema()],
       ok: { 202: r.Success },
       errors: [409, 501],
       limited,
     }),
     op('account', 'post /confirm-email-change', 'Move the account to the new address', {
       access: 'jwt_optional',
-      body: ['ConfirmEmailChangeRequest', account.confirmEmailChangeSchema],
+      body: ['ConfirmEmailChangeRequest', account.confirmEmailChangeSchema()],
       ok: { 200: r.SuccessWithUser },
       errors: [401, 403, 409],
       limited,
     }),
     op('account', 'post /request-otp', 'Mail a one-time sign-in code', {
-      body: ['EmailRequest', account.emailSchema],
+      body: ['EmailRequest', account.emailSchema()],
       ok: { 202: r.OtpRequested },
       errors: [501],
       limited,
     }),
     op('account', 'post /login/otp', 'Sign in with a mailed code', {
-      body: ['OtpLoginRequest', account.otpLoginSchema],
+      body: ['OtpLoginRequest', account.otpLoginSchema()],
       ok: { 200: r.Login },
       errors: [401, 403],
       limited,
@@ -218,7 +217,7 @@ function build(): readonly Operation[] {
 
     // Multi-factor authentication (contract 5.4)
     op('mfa', 'post /login/mfa', 'The second factor of a sign-in', {
-      body: ['MfaLoginRequest', mfa.loginSchema],
+      body: ['MfaLoginRequest', mfa.loginSchema()],
       ok: { 200: r.Login },
       errors: [401, 403, 501],
       limited,
@@ -226,28 +225,28 @@ function build(): readonly Operation[] {
     op('mfa', 'get /mfa', "The caller's second factors", { access: 'jwt', ok: { 200: r.MfaStatus } }),
     op('mfa', 'post /mfa/totp/setup', 'Start TOTP setup (pending until confirmed)', {
       access: 'jwt',
-      body: ['TotpSetupRequest', mfa.setupSchema],
+      body: ['TotpSetupRequest', mfa.setupSchema()],
       ok: { 200: r.TotpSetup },
       errors: [403, 409],
       limited,
     }),
     op('mfa', 'post /mfa/totp/confirm', 'Confirm TOTP; answers the backup codes once', {
       access: 'jwt',
-      body: ['TotpConfirmRequest', mfa.confirmSchema],
+      body: ['TotpConfirmRequest', mfa.confirmSchema()],
       ok: { 200: r.BackupCodes },
       errors: [409],
       limited,
     }),
     op('mfa', 'post /mfa/totp/disable', 'Turn TOTP off', {
       access: 'jwt',
-      body: ['MfaProofRequest', mfa.proofSchema],
+      body: ['MfaProofRequest', mfa.proofSchema()],
       ok: { 200: r.Success },
       errors: [409],
       limited,
     }),
     op('mfa', 'post /mfa/backup-codes', 'A fresh set of backup codes', {
       access: 'jwt',
-      body: ['MfaProofRequest', mfa.proofSchema],
+      body: ['MfaProofRequest', mfa.proofSchema()],
       ok: { 200: r.BackupCodes },
       errors: [409],
       limited,
@@ -260,7 +259,7 @@ function build(): readonly Operation[] {
       "Options for a new passkey of the caller (a verified, owner-proven address): the access token's sign-in began within 10 minutes, or the body carries the account's password; otherwise 403 reauthentication_required",
       {
         access: 'jwt',
-        body: ['PasskeyRegisterOptionsRequest', passkeys.registerOptionsSchema],
+        body: ['PasskeyRegisterOptionsRequest', passkeys.registerOptionsSchema()],
         bodyOptional: true,
         ok: { 200: r.PasskeyRegistrationOptions },
         errors: [404, 501],
@@ -269,18 +268,18 @@ function build(): readonly Operation[] {
     ),
     op('passkeys', 'post /passkeys/register', "Register the browser's new passkey (400 when not accepted)", {
       access: 'jwt',
-      body: ['PasskeyRegisterRequest', passkeys.registerSchema],
+      body: ['PasskeyRegisterRequest', passkeys.registerSchema()],
       ok: { 201: r.PasskeyEnvelope },
       errors: [404, 409, 501],
     }),
     op('passkeys', 'post /login/passkey/options', "Options for a passkey sign-in: an account's passkeys, or (no username) the browser's discoverable ones", {
-      body: ['PasskeySignInOptionsRequest', passkeys.loginOptionsSchema],
+      body: ['PasskeySignInOptionsRequest', passkeys.loginOptionsSchema()],
       ok: { 200: r.PasskeySignInOptions },
       errors: [401, 501],
       limited,
     }),
     op('passkeys', 'post /login/passkey', 'Sign in with a passkey (two factors on its own), or finish an mfa_id with it', {
-      body: ['PasskeyLoginRequest', passkeys.loginSchema],
+      body: ['PasskeyLoginRequest', passkeys.loginSchema()],
       ok: { 200: r.Login },
       errors: [401, 403, 501],
       limited,
@@ -288,7 +287,7 @@ function build(): readonly Operation[] {
     op('passkeys', 'get /{user}/passkeys', "A user's passkeys", { access: 'jwt', ok: { 200: r.PasskeyList }, errors: [404, 501] }),
     op('passkeys', 'patch /{user}/passkeys/{passkey_id}', 'Rename a passkey', {
       access: 'jwt',
-      body: ['PasskeyRenameRequest', passkeys.renameSchema],
+      body: ['PasskeyRenameRequest', passkeys.renameSchema()],
       ok: { 200: r.PasskeyEnvelope },
       errors: [404, 501],
     }),
@@ -299,10 +298,10 @@ function build(): readonly Operation[] {
     }),
 
     // Administration (contract 5.5)
-    op('admin', 'get /admin/users', 'Users, newest first', { access: 'admin', query: userAdmin.listSchema, ok: { 200: r.UserPage } }),
+    op('admin', 'get /admin/users', 'Users, newest first', { access: 'admin', query: userAdmin.listSchema(), ok: { 200: r.UserPage } }),
     op('admin', 'post /admin/users', 'Create a user', {
       access: 'admin',
-      body: ['AdminCreateUserRequest', createUserSchema],
+      body: ['AdminCreateUserRequest', createUserSchema()],
       ok: { 201: r.UserEnvelope },
       errors: [409],
     }),
@@ -318,7 +317,7 @@ function build(): readonly Operation[] {
     op('admin', 'get /admin/users/{id}/passkeys', "A user's passkeys", { access: 'admin', ok: { 200: r.PasskeyList }, errors: [404, 501] }),
     op('admin', 'patch /admin/users/{id}/passkeys/{passkey_id}', "Rename a user's passkey", {
       access: 'admin',
-      body: ['PasskeyRenameRequest', passkeys.renameSchema],
+      body: ['PasskeyRenameRequest', passkeys.renameSchema()],
       ok: { 200: r.PasskeyEnvelope },
       errors: [404, 501],
     }),
@@ -336,26 +335,26 @@ function build(): readonly Operation[] {
     op('admin', 'get /admin/roles', 'Roles and how many users hold each', { access: 'admin', ok: { 200: r.RoleInfoList } }),
     op('admin', 'post /admin/roles', 'Create a role', { access: 'admin', body: ['RoleRequest', roleSchema], ok: { 201: r.RoleInfo }, errors: [409] }),
     op('admin', 'delete /admin/roles/{name}', 'Delete a role nobody holds', { access: 'admin', ok: { 200: r.Success }, errors: [404, 409] }),
-    op('admin', 'get /admin/events', 'The audit trail, newest first', { access: 'admin', query: eventListSchema, ok: { 200: r.EventList } }),
+    op('admin', 'get /admin/events', 'The audit trail, newest first', { access: 'admin', query: eventListSchema(), ok: { 200: r.EventList } }),
     op('admin', 'post /{user}/impersonate', "An access token acting as the user (no refresh token), ending with the admin's login", {
       access: 'admin',
-      body: ['ImpersonateRequest', impersonationSchema],
+      body: ['ImpersonateRequest', impersonationSchema()],
       ok: { 200: r.Impersonation },
       errors: [404],
     }),
 
     // Groups (contract 5.6)
-    op('groups', 'get /groups', 'Groups the caller belongs to (all, for a site admin)', { access: 'jwt', query: pageSchema, ok: { 200: r.GroupList } }),
+    op('groups', 'get /groups', 'Groups the caller belongs to (all, for a site admin)', { access: 'jwt', query: pageSchema(), ok: { 200: r.GroupList } }),
     op('groups', 'post /groups', 'Create a group; the creator administers it', {
       access: 'jwt',
-      body: ['GroupCreateRequest', groups.createSchema],
+      body: ['GroupCreateRequest', groups.createSchema()],
       ok: { 201: r.GroupEnvelope },
       errors: [409],
     }),
     op('groups', 'get /groups/{id}', 'A group with its parents and children', { access: 'jwt', ok: { 200: r.GroupDetail }, errors: [404] }),
     op('groups', 'patch /groups/{id}', 'Change a group', {
       access: 'jwt',
-      body: ['GroupUpdateRequest', groups.updateSchema],
+      body: ['GroupUpdateRequest', groups.updateSchema()],
       ok: { 200: r.GroupEnvelope },
       errors: [404, 409],
     }),
@@ -369,16 +368,16 @@ function build(): readonly Operation[] {
         errors: [404],
       },
     ),
-    op('groups', 'get /groups/{id}/members', 'Direct members of a group', { access: 'jwt', query: pageSchema, ok: { 200: r.MemberPage }, errors: [404] }),
+    op('groups', 'get /groups/{id}/members', 'Direct members of a group', { access: 'jwt', query: pageSchema(), ok: { 200: r.MemberPage }, errors: [404] }),
     op('groups', 'post /groups/{id}/members', 'Add a member without asking them (site admins; group admins invite)', {
       access: 'jwt',
-      body: ['MemberAddRequest', addSchema],
+      body: ['MemberAddRequest', addSchema()],
       ok: { 201: r.GroupMember },
       errors: [403, 404, 409],
     }),
     op('groups', 'post /groups/{id}/invitations', 'Invite an account or an address (202 whether or not the account exists)', {
       access: 'jwt',
-      body: ['InvitationRequest', inviteSchema],
+      body: ['InvitationRequest', inviteSchema()],
       ok: { 202: r.Success },
       errors: [403, 404],
       limited,
@@ -392,14 +391,14 @@ function build(): readonly Operation[] {
     op('groups', 'post /{user}/invitations/{invitation_id}/decline', 'Decline an invitation', { access: 'jwt', ok: { 200: r.Success }, errors: [404] }),
     op('groups', 'patch /groups/{id}/members/{user_id}', "Replace a member's roles", {
       access: 'jwt',
-      body: ['MemberRolesRequest', setRolesSchema],
+      body: ['MemberRolesRequest', setRolesSchema()],
       ok: { 200: r.GroupMember },
       errors: [404, 409],
     }),
     op('groups', 'delete /groups/{id}/members/{user_id}', 'Remove a member, or leave', { access: 'jwt', ok: { 200: r.Success }, errors: [404, 409] }),
     op('groups', 'post /groups/{id}/children', 'Attach a child group', {
       access: 'jwt',
-      body: ['GroupChildRequest', groupRoutes.childSchema],
+      body: ['GroupChildRequest', groupRoutes.childSchema()],
       ok: { 201: r.Success },
       errors: [404, 409],
     }),
@@ -414,7 +413,7 @@ function build(): readonly Operation[] {
       'Create a service key acting for the group (its scopes are its roles there; no `*`; the scope `introspect` is a site-level right: 403 unless the caller is a site admin)',
       {
         access: 'jwt',
-        body: ['ServiceKeyRequest', groupRoutes.serviceKeySchema],
+        body: ['ServiceKeyRequest', groupRoutes.serviceKeySchema()],
         ok: { 201: r.CreatedApiToken },
         errors: [404],
       },
@@ -433,19 +432,18 @@ function build(): readonly Operation[] {
     }),
     op('tokens', 'post /introspect', 'RFC 7662 introspection: whether a token is active now, on any instance, and what it stands for', {
       access: 'client',
-      body: ['IntrospectionRequest', introspectSchema],
-      form: introspectSchema,
+      body: ['IntrospectionRequest', introspectSchema()],
+      form: introspectSchema(),
       ok: { 200: r.Introspection },
     }),
   ];
 }
 
-let built: readonly Operation[] | undefined;
-
 /**
- * Every route `auth.router` mounts, in the order of the README's endpoint table. Built on the first
- * call, as the response schemas are (see `responseSchemas`): only the OpenAPI document reads it.
+ * Every route `auth.router` mounts, in the order of the README's endpoint table, for the response
+ * schemas `r` (the document refers to them by identity). Built for each document, as the response
+ * schemas are (see `responseSchemas`): only the document reads it.
  */
-export function operations(): readonly Operation[] {
-  return (built ??= build());
+export function operations(r: ResponseSchemas): readonly Operation[] {
+  return build(r);
 }

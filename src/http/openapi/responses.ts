@@ -262,16 +262,16 @@ function build() {
   };
 }
 
-/** The response schemas by component name, built on first use. */
+/** The response schemas by component name. */
 export type ResponseSchemas = ReturnType<typeof build>;
-let built: ResponseSchemas | undefined;
 
 /**
- * Built on the first call, not at import: they serve only the OpenAPI document. With the table of
- * operations (built the same way) they are 340 zod schemas, 0.54 MB of live heap in every app that
- * imported the library, document or not; V8 marks the live heap again on each major collection,
- * at a cost to every request the app serves.
+ * Built for each document, not at import and not kept: they serve only the OpenAPI document, which
+ * `GET /openapi.json` keeps as its serialized text. With the table of operations (built the same
+ * way) they are 340 zod schemas, 0.54 MB of live heap; V8 marks the live heap again on each major
+ * collection, at a cost to every request the app serves, so nothing keeps them once the document is
+ * built.
  */
 export function responseSchemas(): ResponseSchemas {
-  return (built ??= build());
+  return build();
 }
