@@ -7,6 +7,7 @@ import bcryptjs from 'bcryptjs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BcryptHasher } from '../src/passwords/hasher.js';
 import { BcryptWorkerPool } from '../src/passwords/worker-pool.js';
+import { ServiceUnavailableError } from '../src/errors.js';
 
 // The native binding's binary comes per platform: where it loads, the workers must use it.
 const nativeInstalled = (() => {
@@ -68,6 +69,20 @@ describe('password hashing workers', () => {
       .map(Number);
     expect(threads[0]).toBe(0);
     expect(threads.filter((n) => n === 10).length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('closing the pool', () => {
+  it('a hash under way when the pool closes rejects as the shutdown does (503), not as a failure (500)', async () => {
+    const closing = new BcryptWorkerPool(1);
+    await closing.hash('warm the worker', 4);
+    // Cost 14 takes over a second: it is still running when close() terminates its worker.
+    const running = closing.hash('a hash cut short', 14);
+    const queued = closing.hash('a hash never started', 4);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await closing.close();
+    for (const hash of [running, queued]) await expect(hash).rejects.toBeInstanceOf(ServiceUnavailableError);
+    await expect(closing.hash('after close', 4)).rejects.toBeInstanceOf(ServiceUnavailableError);
   });
 });
 

@@ -201,7 +201,8 @@ export class BcryptWorkerPool {
     };
     const onExit = () => {
       cleanup();
-      pending.reject(new Error('password worker exited'));
+      // A hash under way when the pool closes ends with its worker: that is the shutdown's 503 too.
+      pending.reject(this.#closed ? closedError() : new Error('password worker exited'));
       this.#dispatch();
     };
     const cleanup = () => {
