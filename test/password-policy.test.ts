@@ -44,6 +44,15 @@ describe('password policy', () => {
     expect(res.status).toBe(201);
   });
 
+  it('a password with U+0000 is refused by the API as the HTTP routes refuse it: it could never be typed at a sign-in', async () => {
+    const u = await registerUser(t);
+    await expect(t.auth.users.setPassword(u.user.id, 'a long password\u0000with a NUL')).rejects.toMatchObject({ code: 'validation_error' });
+    await expect(t.auth.users.create({ username: uniqueName('nul'), password: 'a long password\u0000with a NUL' })).rejects.toMatchObject({
+      code: 'validation_error',
+    });
+    expect((await t.http.post(`${BASE}/login`).send({ username: u.username, password: PASSWORD })).status).toBe(200);
+  });
+
   it('refuses the username and the email as the password, in any case', async () => {
     const username = uniqueName('Same');
     expectError(await register(t, username.toUpperCase(), username), 400, 'validation_error');

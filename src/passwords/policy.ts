@@ -52,6 +52,9 @@ export function commonPasswordCount(): number {
  * NFKC (what is hashed). No composition rules: NIST SP 800-63B asks for length and a blocklist.
  */
 export function passwordProblem(password: string, rules: PasswordRules, account: { username?: string | null; email?: string | null } = {}): string | undefined {
+  // No request body may carry U+0000 (the HTTP layer refuses it), so a password set with one
+  // through the API or the CLI could never be typed at a sign-in.
+  if (password.includes('\u0000')) return 'must not contain U+0000';
   const normalised = password.normalize('NFKC');
   const length = [...normalised].length;
   if (length < rules.minLength) return `must be at least ${rules.minLength} characters`;
