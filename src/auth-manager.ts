@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AuthError, AuthenticationError, ForbiddenError, InternalError, NotFoundError, ServiceUnavailableError } from './errors.js';
+import { AuthError, AuthenticationError, ForbiddenError, InternalError, NotFoundError } from './errors.js';
 import { BackgroundTasks } from './background-tasks.js';
 import { DatabaseGate } from './db/database-gate.js';
 import { findLineage } from './db/groups-repository.js';
@@ -62,29 +62,7 @@ import { Introspector, type IntrospectionResult } from './services/introspection
 import { IntrospectionClients } from './security/introspection-clients.js';
 import { jwksOf, type Jwks } from './tokens/jwks.js';
 import { JWKS_PATH, rootJwksMiddleware } from './http/jwks-route.js';
-import { sendError } from './http/respond.js';
-
-/**
- * How long close() waits for requests under way before it releases the database and the password
- * workers; one that takes longer (a provider that never answers) then gets the 503 of a closed pool.
- */
-export const CLOSE_DRAIN_MS = 10_000;
-
-/** Resolves when `work` settles or after `ms`, whichever comes first; never rejects. */
-function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const waited = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref();
-  });
-  return Promise.race([
-    work.then(
-      () => undefined,
-      () => undefined,
-    ),
-    waited,
-  ]).finally(() => clearTimeout(timer));
-}
+import { RequestsUnderWay } from './requests-under-way.js';
 
 /** Anything with `use(path, middleware)`: an Express 4/5 app or a Connect app. */
 export interface MountTarget {
@@ -182,8 +160,7 @@ export class AuthManager {
   readonly #permissions: Permissions;
   readonly #logger;
   readonly #background = new BackgroundTasks();
-  /** Requests under way in the router, which close() lets finish before it releases anything. */
-  readonly #requests = new BackgroundTasks();
+  readonly #requests = new RequestsUnderWay();
   readonly #basePath: string;
   readonly #introspector: Introspector;
   readonly #signingKeys: ResolvedOptions['signingKeys'];
@@ -383,12 +360,7 @@ export class AuthManager {
       openapi: opts.openapi ? this.openapi() : undefined,
       jwks: opts.signingKeys.length > 0 ? this.jwks() : undefined,
     });
-    this.router = (req, res, next) => {
-      // Once closing, nothing new starts; what is under way finishes (see #close).
-      if (this.#closing) return sendError(res, new ServiceUnavailableError(), this.#logger);
-      this.#requests.track(new Promise((done) => res.once('close', done)));
-      router(req, res, next);
-    };
+    this.router = this.#requests.guard(router, this.#logger);
     if (app) app.use(opts.basePath, this.router);
     if (app && opts.jwksAtRoot) app.use(JWKS_PATH, rootJwksMiddleware(this.jwks()));
   }
@@ -511,9 +483,7 @@ export class AuthManager {
 
   async #close(): Promise<void> {
     this.#closing = true;
-    // Requests under way finish first, for at most CLOSE_DRAIN_MS: a registration whose account is
-    // committed gets its 201, not a 500 from a pool released under it.
-    await settledWithin(this.#requests.settled(), CLOSE_DRAIN_MS);
+    await this.#requests.finished();
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.
     // Work that outlives its request (mail, its audit events) may still need the database: it goes first.
