@@ -394,6 +394,36 @@ describe('close() after a login', () => {
     expect((await request(app).post('/api/v1/users/register').send({ username: 'too_late', password: PASSWORD, email: 'late@example.com' })).status).toBe(503);
   });
 
+  // The programmatic API does not pass the router's door: a call under way when close() released the
+  // pool rejected with Kysely's bare "driver has already been destroyed" (7 to 10 of some thousands
+  // of updates in a loop), not the 503 AuthError a call after close() gets.
+  it('programmatic calls under way when close() releases the database reject with 503, never a bare driver error', async () => {
+    const schema = uniqueSchema('closing_api');
+    schemas.push(schema);
+    const auth = manager(null, { ...(await databaseOptions()), dbSchema: schema });
+    await auth.ready;
+    const user = await auth.users.create({ username: 'closing_api', password: PASSWORD });
+    const outcomes = new Map<string, number>();
+    let stop = false;
+    const loop = async (i: number) => {
+      while (!stop) {
+        const outcome = await auth.users.update(user.id, { email: `closing_${i}@example.com` }).then(
+          () => 'ok',
+          (err: unknown) => (err instanceof AuthError ? `${err.status} ${err.code}` : `not an AuthError: ${(err as Error).message}`),
+        );
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const loops = Array.from({ length: 30 }, (_, i) => loop(i));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await closeNow(auth);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    stop = true;
+    await Promise.all(loops);
+    expect([...outcomes.keys()].sort()).toEqual(['503 service_unavailable', 'ok']);
+  });
+
   it('close() right after a login of an existing user leaves no unhandled rejection behind', async () => {
     const schema = uniqueSchema('closing');
     schemas.push(schema);

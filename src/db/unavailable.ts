@@ -4,8 +4,9 @@ import { ServiceUnavailableError, ValidationError } from '../errors.js';
 // 08 connection exception, 57P01-57P03 shutdown / cannot connect now, 53300 too many connections.
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN']);
 const SQLSTATE = /^(08|57P0[123]|53300)/;
+// The last is Kysely's own, for a query begun after close() released the pool under it.
 const MESSAGES =
-  /Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|connect ECONNREFUSED|PGlite is closed/i;
+  /Query read timeout|Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|connect ECONNREFUSED|PGlite is closed|driver has already been destroyed/i;
 
 /** Whether `err` means the database cannot be reached (as opposed to a bad query or a constraint). */
 export function isDatabaseUnavailable(err: unknown): boolean {
