@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BcryptHasher } from '../src/passwords/hasher.js';
 import { BcryptWorkerPool } from '../src/passwords/worker-pool.js';
 import { ServiceUnavailableError } from '../src/errors.js';
+import { TEST_DSN } from './helpers/database.js';
 
 // The native binding's binary comes per platform: where it loads, the workers must use it.
 const nativeInstalled = (() => {
@@ -22,7 +23,8 @@ const nativeInstalled = (() => {
 const pool = new BcryptWorkerPool(2);
 afterAll(() => pool.close());
 
-describe('password hashing workers', () => {
+// Nothing here depends on the database: once, on the PGlite run (CI runs the suite on both).
+describe.skipIf(TEST_DSN)('password hashing workers', () => {
   it('use the native bcrypt binding where it is installed', async () => {
     expect(await pool.usesNative()).toBe(nativeInstalled);
   });
@@ -72,7 +74,7 @@ describe('password hashing workers', () => {
   });
 });
 
-describe('closing the pool', () => {
+describe.skipIf(TEST_DSN)('closing the pool', () => {
   it('a hash under way when the pool closes rejects as the shutdown does (503), not as a failure (500)', async () => {
     const closing = new BcryptWorkerPool(1);
     await closing.hash('warm the worker', 4);
@@ -89,7 +91,7 @@ describe('closing the pool', () => {
   });
 });
 
-describe('idle password workers', () => {
+describe.skipIf(TEST_DSN)('idle password workers', () => {
   it('end after the idle time, each counted from its own last hash, and come back for the next hash', async () => {
     // The pool's clock is faked: with real timers, a machine slow enough to take the idle time over
     // one hash (CI under load did) retired a worker before the check, and the test failed. The
@@ -118,7 +120,7 @@ describe('idle password workers', () => {
   });
 });
 
-describe('a process that may not start threads', () => {
+describe.skipIf(TEST_DSN)('a process that may not start threads', () => {
   it('under Node’s permission model without --allow-worker, hashes on the app’s thread: register 201, login 200, a wrong password 401', async () => {
     // Plain Node on the built package, as an app runs it. A refused worker used to reject the hash
     // with ERR_ACCESS_DENIED, which every register and login answered with a 500.
