@@ -20,7 +20,8 @@ if (variant.startsWith('pglite-only') || variant === 'pglite-init') {
   const { PGlite } = await import('@electric-sql/pglite');
   const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
   const settings = JSON.parse(process.env.BENCH_PGLITE_SETTINGS);
-  const options = { extensions: { pg_trgm }, startParams: [...PGlite.defaultStartParams, ...settings] };
+  const initDbStartParams = JSON.parse(process.env.BENCH_PGLITE_INITDB_ARGS);
+  const options = { extensions: { pg_trgm }, startParams: [...PGlite.defaultStartParams, ...settings], initDbStartParams };
   const dir = process.env.BENCH_DIR;
   if (variant === 'pglite-only-dir' && !existsSync(`${dir}/PG_VERSION`)) {
     execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'pglite-init'], { stdio: 'inherit' });

@@ -2,7 +2,7 @@
 // (bench/pglite-memory-child.mjs: plain Node, importing the built package as installed, so no
 // TypeScript loader's memory is counted), that serves a few requests, times a few thousand
 // database reads, and reports its resident set size after collections. The embedded database is
-// measured with the library's own settings (PGLITE_SETTINGS in src/db/connect.ts): in memory
+// measured with the library's own settings (src/db/pglite-settings.ts): in memory
 // (pglite://memory); in a new directory; in a directory an earlier process started, as after a
 // restart (pglite-dir-existing: the first start unpacks the cluster, and what that leaves in the
 // allocator stays until the process ends). For comparison: PostgreSQL's defaults (an app's own
@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGLITE_SETTINGS } from '../src/db/connect.js';
+import { PGLITE_INITDB_ARGS, PGLITE_MEMORY_SETTINGS, PGLITE_SETTINGS } from '../src/db/pglite-settings.js';
 import { BENCH_PG_DSN, postgresReachable } from './postgres.js';
 import { describeMachine, median, saveResults } from './results.js';
 
@@ -62,7 +62,8 @@ interface Measured {
             ...env,
             BENCH_DSN: BENCH_PG_DSN,
             BENCH_DIR: join(scratch, `${kind}-${setting}-${i}`),
-            BENCH_PGLITE_SETTINGS: JSON.stringify(PGLITE_SETTINGS),
+            BENCH_PGLITE_SETTINGS: JSON.stringify(kind === 'pglite-only' ? PGLITE_MEMORY_SETTINGS : PGLITE_SETTINGS),
+            BENCH_PGLITE_INITDB_ARGS: JSON.stringify(PGLITE_INITDB_ARGS),
           },
         });
         return JSON.parse(out.trim().split('\n').pop()!) as Measured;

@@ -6,7 +6,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuthManager } from '../src/index.js';
-import { openPGlite } from '../src/db/connect.js';
+import { sql, type Kysely } from 'kysely';
+import { connect, openPGlite } from '../src/db/connect.js';
 import { LOCK_FILE } from '../src/db/pglite-lock.js';
 import { pgliteTemplate, type PGliteTemplate } from '../src/db/pglite-template.js';
 import { TEST_DSN } from './helpers/database.js';
@@ -292,3 +293,49 @@ function tarOf(name: string, content: string): Uint8Array {
   data.copy(body);
   return new Uint8Array(Buffer.concat([header, body, Buffer.alloc(1024)]));
 }
+
+describe.skipIf(TEST_DSN)('the WAL of an embedded database', () => {
+  const setting = async (db: Kysely<unknown>, name: string) =>
+    (await sql<{ value: string }>`SELECT current_setting(${name}) AS value`.execute(db)).rows[0]!.value;
+
+  it('a new directory has 1 MB WAL segments, from the pre-built cluster and from initdb alike', async () => {
+    const fromTemplate = freshDir();
+    await startLines(`pglite://${fromTemplate}`);
+    // No cluster to start from (a broken one): PGlite runs initdb, with the library's arguments.
+    const fromInitdb = freshDir();
+    const { pglite, release } = await openPGlite(fromInitdb, 'authlib', undefined, async () => undefined);
+    await pglite.close();
+    await release();
+    for (const dir of [fromTemplate, fromInitdb]) {
+      expect(await rows(dir, "SELECT current_setting('wal_segment_size') AS size"), dir).toEqual([{ size: '1MB' }]);
+    }
+  });
+
+  it('in memory: 1 MB segments, a checkpoint every 16 MB of WAL, 2 MB kept for reuse (the files are the process memory)', async () => {
+    const conn = await connect({ dbDsn: 'pglite://memory' }, 'authlib');
+    try {
+      expect({
+        segment: await setting(conn.root, 'wal_segment_size'),
+        max: await setting(conn.root, 'max_wal_size'),
+        min: await setting(conn.root, 'min_wal_size'),
+      }).toEqual({ segment: '1MB', max: '16MB', min: '2MB' });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('a directory an earlier release made, with 16 MB segments, still opens and works', async () => {
+    const dir = freshDir();
+    const earlier = new PGlite(dir, { extensions: { pg_trgm } }); // initdb's own default segment size
+    expect((await earlier.query("SELECT current_setting('wal_segment_size') AS size")).rows).toEqual([{ size: '16MB' }]);
+    await earlier.close();
+    const auth = new AuthManager(null, { dbDsn: `pglite://${dir}`, jwtSecret: 't'.repeat(32), logger: false });
+    try {
+      await auth.ready;
+      const user = await auth.users.create({ username: 'earlier_user', password: 'correct horse battery staple' });
+      expect((await auth.users.findById(user.id))?.username).toBe('earlier_user');
+    } finally {
+      await auth.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import express from 'express';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuthManager } from '../src/index.js';
-import { PGLITE_SETTINGS } from '../src/db/connect.js';
+import { PGLITE_SETTINGS } from '../src/db/pglite-settings.js';
 import { pgliteWorkerFile, startPGliteThread } from '../src/db/pglite-thread.js';
 import { isDatabaseUnavailable } from '../src/db/unavailable.js';
 import { TEST_DSN } from './helpers/database.js';

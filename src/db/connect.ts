@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { DatabaseHandle } from './database-handle.js';
 import type { Logger } from '../logger.js';
 import { threadsPermitted } from '../threads-permitted.js';
+import { PGLITE_MEMORY_SETTINGS, PGLITE_SETTINGS } from './pglite-settings.js';
 import { asMissingPackage, loadPGlite } from './load-pglite.js';
 import { nodePostgres } from './node-postgres.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
@@ -154,20 +155,6 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
 }
 
 /**
- * What the library's own embedded database runs with, as command-line settings: they take
- * precedence over postgresql.conf without rewriting it, so a directory keeps whatever its owner put
- * there. PostgreSQL's defaults are sized for a server of its own; inside an app's process:
- * - shared_buffers 16 MB, not 128 MB: the pages already sit in memory (pglite://memory) or in the
- *   operating system's cache (a directory), so a large buffer pool mostly holds a second copy
- *   (about 115 MB of resident memory saved, measured by bench/pglite-memory.ts);
- * - max_wal_size 64 MB, not 1 GB: in memory, WAL files are the process's own memory, so write-heavy
- *   use must checkpoint long before a gigabyte of them piles up; min_wal_size 32 MB (two 16 MB
- *   segments, the least PostgreSQL accepts) keeps fewer recycled ones.
- * An app that wants other settings passes its own PGlite instance (`db`).
- */
-export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB', '-c', 'max_wal_size=64MB', '-c', 'min_wal_size=32MB'];
-
-/**
  * Opens PGlite as `start` says. In a thread of its own (pglite-thread.ts) when the build's thread entry
  * is there and the process may start threads; in this thread otherwise (the library bundled into an
  * app's own build without that file, say).
@@ -201,7 +188,10 @@ export async function openPGlite(
     // PGlite cannot open a directory through a symbolic link (a deploy's `data -> /var/lib/app`): it gets the real path.
     const where = location === 'memory' ? location : await realpath(location);
     const open = (clusterTar: string | undefined) =>
-      openEmbedded({ dataDir: where === 'memory' ? undefined : where, settings: PGLITE_SETTINGS, clusterTar }, `pglite://${location} needs`);
+      openEmbedded(
+        where === 'memory' ? { dataDir: undefined, settings: PGLITE_MEMORY_SETTINGS, clusterTar } : { dataDir: where, settings: PGLITE_SETTINGS, clusterTar },
+        `pglite://${location} needs`,
+      );
     if (where !== 'memory') await recoverCutShort(where, isNewDatabase(where));
     if (!isNewDatabase(where)) return { pglite: await open(undefined), release };
     // A new database starts from the cluster the build made and migrated, instead of running initdb
