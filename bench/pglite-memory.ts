@@ -8,7 +8,9 @@
 // allocator stays until the process ends). For comparison: PostgreSQL's defaults (an app's own
 // PGlite instance passed as `db`), and PGlite alone with the library's settings and no library in
 // the process, the floor for an instance on the embedded database: in memory (pglite-only), and
-// opened on a directory another process initialised (pglite-only-dir).
+// opened on a directory another process initialised (pglite-only-dir). pglite-writes is the
+// instance in memory after 20,000 writes as well (its µs figure is per write): the WAL they leave is
+// the process's memory too.
 // Every kind runs under three process settings, which are the operator's, not the library's (see
 // docs/guide/production.md, "Memory on a small server"):
 //   default  node as it starts;
@@ -35,7 +37,7 @@ const SETTINGS = {
   lean: { args: ['--liftoff-only'], env: { MALLOC_TRIM_THRESHOLD_: TRIM } },
 } as const;
 type Setting = keyof typeof SETTINGS;
-type Kind = 'bare' | 'postgres' | 'pglite' | 'pglite-dir' | 'pglite-dir-existing' | 'pglite-defaults' | 'pglite-only' | 'pglite-only-dir';
+type Kind = 'bare' | 'postgres' | 'pglite' | 'pglite-writes' | 'pglite-dir' | 'pglite-dir-existing' | 'pglite-defaults' | 'pglite-only' | 'pglite-only-dir';
 interface Measured {
   rss: number;
   heapUsed: number;
@@ -45,14 +47,14 @@ interface Measured {
 }
 
 {
-  const kinds: Kind[] = ['bare', 'pglite-only', 'pglite', 'pglite-only-dir', 'pglite-dir', 'pglite-dir-existing', 'pglite-defaults'];
+  const kinds: Kind[] = ['bare', 'pglite-only', 'pglite', 'pglite-writes', 'pglite-only-dir', 'pglite-dir', 'pglite-dir-existing', 'pglite-defaults'];
   if (await postgresReachable()) kinds.splice(1, 0, 'postgres');
   const scratch = mkdtempSync(join(tmpdir(), 'bench-mem-'));
   const mb = (n: number) => Math.round(n / 2 ** 20);
   const rows: Array<{ kind: Kind; setting: Setting; rss_mb: number; heap_mb: number; external_mb: number; over_bare_mb: number; read_us: number | null }> = [];
   for (const setting of Object.keys(SETTINGS) as Setting[]) {
     for (const kind of kinds) {
-      if (setting !== 'default' && (kind === 'postgres' || kind === 'pglite-defaults')) continue;
+      if (setting !== 'default' && (kind === 'postgres' || kind === 'pglite-defaults' || kind === 'pglite-writes')) continue;
       const { args, env } = SETTINGS[setting];
       const runs = Array.from({ length: SAMPLE }, (_, i) => {
         const out = execFileSync(process.execPath, ['--expose-gc', ...args, 'bench/pglite-memory-child.mjs', kind], {
