@@ -230,7 +230,7 @@ export class AuthManager {
     const limitResets = new LimitResetService(ctx);
     // Methods bound one by one: `auth.users` is the user service and the admin operations as one surface.
     // Every id argument enters here: its one spelling (lower case) is what the services see.
-    this.users = {
+    this.users = this.#requests.api({
       create: (input) => userAdmin.create(input),
       findById: (id) => users.findById(normalizeId(id)),
       findByIdentifier: (identifier) => users.findByIdentifier(identifier),
@@ -244,16 +244,16 @@ export class AuthManager {
       verifyEmail: (id, options) => userAdmin.verifyEmail(normalizeId(id), options),
       unlock: (id) => limitResets.unlock(normalizeId(id)),
       impersonate: (adminId, userId, options) => impersonation.impersonate(normalizeId(adminId), normalizeId(userId), options),
-    };
-    this.roles = { list: () => roles.list(), create: (name) => roles.create(name), delete: (name) => roles.delete(name) };
-    this.events = { list: (input) => events.list(input) };
-    this.rateLimits = { reset: (target) => limitResets.reset(target) };
+    } satisfies Users);
+    this.roles = this.#requests.api({ list: () => roles.list(), create: (name) => roles.create(name), delete: (name) => roles.delete(name) } satisfies Roles);
+    this.events = this.#requests.api({ list: (input) => events.list(input) } satisfies Events);
+    this.rateLimits = this.#requests.api({ reset: (target) => limitResets.reset(target) } satisfies RateLimits);
     // API-token ids are base62 and case-sensitive: only the user id has a canonical spelling.
-    this.apiTokens = {
+    this.apiTokens = this.#requests.api({
       create: (userId, input, origin, minter) => apiTokens.create(normalizeId(userId), input, origin, minter),
       list: (userId) => apiTokens.list(normalizeId(userId)),
       revoke: (userId, tokenId, origin) => apiTokens.revoke(normalizeId(userId), tokenId, origin),
-    };
+    } satisfies ApiTokens);
     const groupAccess = new GroupAccess(ctx);
     const groups = new GroupService(ctx, groupAccess);
     const groupMembers = new GroupMemberService(ctx, groupAccess);
@@ -261,7 +261,7 @@ export class AuthManager {
     // Invitation mails per target address, keyed by a hash so the counters hold no addresses.
     const invitationMail = createCounter('invitationMail', opts.rateLimit, this.#database, opts.now);
     const invitations = new GroupInvitationService(ctx, groupAccess, (to) => invitationMail(sha256(identityKey(to))));
-    this.groups = groupsApi({ groups, members: groupMembers, invitations, serviceKeys, users, adminRole: opts.adminRole });
+    this.groups = this.#requests.api(groupsApi({ groups, members: groupMembers, invitations, serviceKeys, users, adminRole: opts.adminRole }));
     const oneTimeTokens = new OneTimeTokens(opts.now);
     const challenges = new MfaChallenges(ctx, oneTimeTokens);
     this.#sessions = new SessionService(ctx, challenges);
@@ -272,19 +272,19 @@ export class AuthManager {
     const passkeyChallenges = new PasskeyChallenges(ctx, oneTimeTokens);
     const passkeys = new PasskeyService(ctx, passkeyChallenges);
     const passkeySignIn = new PasskeySignIn(ctx, passkeys, passkeyChallenges, this.#sessions, challenges);
-    this.passkeys = {
+    this.passkeys = this.#requests.api({
       list: (userId) => passkeys.list(normalizeId(userId)),
       rename: (userId, passkeyId, name, origin) => passkeys.rename(normalizeId(userId), normalizeId(passkeyId), name, origin),
       remove: (userId, passkeyId, origin) => passkeys.remove(normalizeId(userId), normalizeId(passkeyId), origin),
-    };
+    } satisfies Passkeys);
     const integrations = new IntegrationService(ctx, identities);
-    this.integrations = {
+    this.integrations = this.#requests.api({
       set: (userId, connector, input, origin) => integrations.set(normalizeId(userId), connector, input, origin),
       get: (userId, connector) => integrations.get(normalizeId(userId), connector),
       list: (userId) => integrations.list(normalizeId(userId)),
       has: (userId, connector) => integrations.has(normalizeId(userId), connector),
       delete: (userId, connector, origin) => integrations.delete(normalizeId(userId), connector, origin),
-    };
+    } satisfies Integrations);
     // Guards that name a group, and service keys, find groups here; memberships come with each cached user.
     const directory = new GroupDirectory((idOrSlug) => this.#database.run((db) => findLineage(db, idOrSlug)));
     revocation.onGroupsChanged(() => directory.clear());
@@ -293,10 +293,10 @@ export class AuthManager {
     this.#permissions = opts.permissions;
     this.requireAuth = this.#requireAuthFactory();
     const userSessions = new UserSessionService(ctx);
-    this.sessions = {
+    this.sessions = this.#requests.api({
       list: (userId) => userSessions.list(normalizeId(userId)),
       revoke: (userId, sessionId) => userSessions.revoke(normalizeId(userId), normalizeId(sessionId)),
-    };
+    } satisfies Sessions);
     this.#introspector = new Introspector(opts, this.#authenticator, apiTokens, revocation);
 
     // OIDC providers are discovered at start-up; a failed discovery rejects `ready` and is retried on use.
@@ -413,12 +413,12 @@ export class AuthManager {
    * `requireAuth` would accept it now (on any instance), else `{active: false}`, never saying why.
    */
   introspect(token: string): Promise<IntrospectionResult> {
-    return this.#introspector.introspect(token);
+    return this.#requests.call(() => this.#introspector.introspect(token));
   }
 
   /** Verifies an access JWT or API token exactly as `requireAuth` does; throws an AuthError. */
   verifyToken(token: string): Promise<AuthContext> {
-    return this.#authenticator.authenticate(token);
+    return this.#requests.call(() => this.#authenticator.authenticate(token));
   }
 
   /** Like `requireAuth`, as a value: never throws. */
@@ -460,7 +460,7 @@ export class AuthManager {
 
   /** A fresh login for `userId`: `{ token, refresh_token }`. */
   issueTokens(userId: string): Promise<TokenPair> {
-    return this.#sessions.issueTokens(normalizeId(userId));
+    return this.#requests.call(() => this.#sessions.issueTokens(normalizeId(userId)));
   }
 
   /**

@@ -11,9 +11,11 @@ import type { Logger } from './logger.js';
 export const CLOSE_DRAIN_MS = 10_000;
 
 /**
- * The requests under way in the library's router, which close() lets finish before it releases
- * anything: a registration whose account is committed gets its 201, not a 500 from a pool released
- * under it. Once closing, a new request gets 503 at the door and starts nothing.
+ * The requests under way in the library's router and the calls under way in its programmatic API,
+ * which close() lets finish before it releases anything: a registration whose account is committed
+ * gets its 201 (and `auth.users.create` its user), not an error from a pool released under it.
+ * Once closing, a new request gets 503 at the door, a new call a 503 rejection, and neither starts
+ * anything.
  */
 export class RequestsUnderWay {
   readonly #answered = new BackgroundTasks();
@@ -28,7 +30,27 @@ export class RequestsUnderWay {
     };
   }
 
-  /** Shuts the door; resolves once every request under way has been answered, or after CLOSE_DRAIN_MS. */
+  /** `methods` (an `auth.users`-like surface, `auth.groups.serviceKeys` within it), each behind the door as `call` puts it. */
+  api<T extends object>(methods: T): T {
+    const guarded: Record<string, unknown> = {};
+    for (const [name, member] of Object.entries(methods)) {
+      guarded[name] =
+        typeof member === 'function'
+          ? (...args: unknown[]) => this.call(() => (member as (...a: unknown[]) => Promise<unknown>)(...args))
+          : this.api(member as object);
+    }
+    return guarded as T;
+  }
+
+  /** Runs `work` unless closing (then a 503 rejection, and nothing started); close() waits for it. */
+  call<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#closing) return Promise.reject(new ServiceUnavailableError());
+    const under = work();
+    this.#answered.track(under);
+    return under;
+  }
+
+  /** Shuts the door; resolves once every request and call under way has ended, or after CLOSE_DRAIN_MS. */
   finished(): Promise<void> {
     this.#closing = true;
     let timer: NodeJS.Timeout | undefined;

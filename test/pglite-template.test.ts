@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -336,6 +337,32 @@ describe.skipIf(TEST_DSN)('the WAL of an embedded database', () => {
       expect((await auth.users.findById(user.id))?.username).toBe('earlier_user');
     } finally {
       await auth.close();
+    }
+  });
+});
+
+describe.skipIf(TEST_DSN)("an app's own PGlite without the extension the schema needs", () => {
+  // The outside review: every write failed (the admin search's index needs pg_trgm) and each
+  // rejection was PGlite's own error, carrying the statement and its parameters, the password hash
+  // among them, into whatever the app logs.
+  it('a failed write rejects without the statement or its parameters: no password hash in the error', async () => {
+    const dir = freshDir();
+    await startLines(`pglite://${dir}`);
+    const own = new PGlite(dir); // no pg_trgm
+    const auth = new AuthManager(null, { db: own, jwtSecret: 't'.repeat(32), logger: false, bcryptRounds: 4 });
+    try {
+      await auth.ready;
+      let caught: unknown;
+      await auth.users.create({ username: 'no_trgm', password: 'correct horse battery staple' }).catch((err: unknown) => {
+        caught = err;
+      });
+      expect(caught, 'the write should fail without pg_trgm').toBeDefined();
+      const seen = `${JSON.stringify(caught)} ${inspect(caught, { depth: 5 })}`;
+      expect(seen).not.toMatch(/\$2[aby]?\$|authlib-hmac|correct horse/);
+      expect(Object.keys(caught as object)).not.toEqual(expect.arrayContaining(['params']));
+    } finally {
+      await auth.close();
+      await own.close();
     }
   });
 });

@@ -7,7 +7,7 @@ import { MissingPackageError } from './load-pglite.js';
 import { migrateToLatest, migrationStatus } from './migrator.js';
 import { ensureRoles } from './roles-repository.js';
 import type { Database } from './schema.js';
-import { asInvalidValue, asServiceUnavailable, describeConnectionFailure, isDatabaseUnavailable } from './unavailable.js';
+import { asInvalidValue, asServiceUnavailable, describeConnectionFailure, isDatabaseUnavailable, withoutStatement } from './unavailable.js';
 
 /** The options the database's start-up reads (a slice of the resolved options). */
 export interface DatabaseGateOptions {
@@ -65,14 +65,15 @@ export class DatabaseGate {
 
   /**
    * Runs `work` against the database; an unreachable database surfaces as a 503 AuthError, and a
-   * value the database refuses as data as a 400 (for the HTTP routes and the programmatic API alike).
+   * value the database refuses as data as a 400 (for the HTTP routes and the programmatic API alike);
+   * any other database error without the statement and its parameters.
    */
   async run<T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     const db = await this.db();
     try {
       return await work(db);
     } catch (err) {
-      throw asInvalidValue(asServiceUnavailable(err));
+      throw asInvalidValue(asServiceUnavailable(withoutStatement(err)));
     }
   }
 

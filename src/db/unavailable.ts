@@ -23,6 +23,18 @@ export function asServiceUnavailable(err: unknown): unknown {
 }
 
 /**
+ * `err` without the statement PGlite attaches to its errors (`query`, `params`, `queryOptions`):
+ * the parameters of a failed write hold what the library stores, a password hash among them, and
+ * an error reaches the app's code and its logs.
+ */
+export function withoutStatement(err: unknown): unknown {
+  if (typeof err === 'object' && err !== null) {
+    for (const key of ['query', 'params', 'queryOptions']) if (key in err) delete (err as Record<string, unknown>)[key];
+  }
+  return err;
+}
+
+/**
  * A value PostgreSQL refuses as data (SQLSTATE class 22: U+0000 in text, a lone surrogate, a
  * malformed uuid, a number out of range) is the caller's fault, a 400, whether it came over HTTP or
  * through the programmatic API. The database's own error stays out of it: it names the statement,

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Connection } from '../db/connect.js';
 import { findUserById, type UserRecord } from '../db/users-repository.js';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { asServiceUnavailable, isDatabaseUnavailable } from '../db/unavailable.js';
+import { ServiceUnavailableError } from '../errors.js';
 import type { ApiTokenRow, Database } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { deepFreeze } from '../deep-freeze.js';
@@ -202,15 +203,26 @@ export class Revocation {
    * never none. A stale entry is served while the database is down.
    */
   async cachedEntry(id: string): Promise<CachedUser> {
+    if (this.#closed) throw new ServiceUnavailableError();
     const userId = idKey(id);
     const entry = this.#users.get(userId);
     if (entry && Date.now() - entry.loadedAt < USER_CACHE_TTL_MS) return entry;
     try {
       return await this.#load(userId);
     } catch (err) {
-      if (entry && isDatabaseUnavailable(err)) return entry;
-      throw err;
+      if (entry && isDatabaseUnavailable(err) && !this.#closed) return entry;
+      // The database gone under a load (close() ending the embedded database's thread, say) is a
+      // 503 to whoever asked, as everywhere else, not the driver's own error.
+      throw asServiceUnavailable(err);
     }
+  }
+
+  /**
+   * Whether close() has run: the instance no longer hears of revocations, so nothing it holds may
+   * decide a request any more (its caches would accept a token another instance has revoked).
+   */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /**

@@ -1,4 +1,5 @@
-import { AuthenticationError, ForbiddenError } from '../errors.js';
+import { AuthenticationError, ForbiddenError, ServiceUnavailableError } from '../errors.js';
+import { asServiceUnavailable, withoutStatement } from '../db/unavailable.js';
 import type { User } from '../public-user.js';
 import type { Revocation } from '../security/revocation.js';
 import type { UserRecord } from '../db/users-repository.js';
@@ -85,8 +86,13 @@ export class Authenticator {
    * none yet; everywhere else (the default) such a user gets 403 `mfa_setup_required`.
    */
   async authenticate(token: string, allowMfaSetup = false): Promise<AuthContext> {
-    const known = this.#now(token) ?? (token.startsWith(API_TOKEN_PREFIX) ? await this.#apiToken(token) : await this.#jwt(token));
-    return this.#mfaGate(known, allowMfaSetup);
+    try {
+      const known = this.#now(token) ?? (token.startsWith(API_TOKEN_PREFIX) ? await this.#apiToken(token) : await this.#jwt(token));
+      return this.#mfaGate(known, allowMfaSetup);
+    } catch (err) {
+      // Whatever reached the database and found it gone answers 503, on the app's routes too.
+      throw asServiceUnavailable(withoutStatement(err));
+    }
   }
 
   /**
@@ -110,6 +116,8 @@ export class Authenticator {
   }
 
   #now(token: string): Checked | undefined {
+    // A closed instance hears no revocations: its caches would still accept a revoked token.
+    if (this.revocation.closed) throw new ServiceUnavailableError();
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid();
     if (token.startsWith(API_TOKEN_PREFIX)) {
       const checked = this.apiTokens.checkNow(token);
