@@ -486,10 +486,11 @@ export class AuthManager {
     await this.#requests.finished();
     // Before or during `ready` too: the start under way finishes first (skipping the LISTEN it
     // would otherwise open afterwards), then everything it opened is released.
-    // Work that outlives its request (mail, its audit events) may still need the database: it goes first.
-    await this.#background.settled();
+    // Work that outlives its request (mail, its audit events) may still need the database: it goes
+    // first, within the same 10 s as the requests (a mail server that never answers must not hold it).
+    await this.#requests.bounded(this.#background.settled());
     await this.#database.settle();
-    await this.#background.settled();
+    await this.#requests.bounded(this.#background.settled());
     await this.#revocation.close();
     await this.#database.close();
     if (this.#ownsHasher) await this.#hasher.close?.();

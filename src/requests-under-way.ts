@@ -20,6 +20,8 @@ export const CLOSE_DRAIN_MS = 10_000;
 export class RequestsUnderWay {
   readonly #answered = new BackgroundTasks();
   #closing = false;
+  /** When close() stops waiting: CLOSE_DRAIN_MS after the door shut. */
+  #deadline: number | undefined;
 
   /** `router` behind the door. */
   guard(router: (req: Req, res: Res, next: Next) => void, logger: Logger): (req: Req, res: Res, next: Next) => void {
@@ -53,11 +55,20 @@ export class RequestsUnderWay {
   /** Shuts the door; resolves once every request and call under way has ended, or after CLOSE_DRAIN_MS. */
   finished(): Promise<void> {
     this.#closing = true;
+    this.#deadline ??= Date.now() + CLOSE_DRAIN_MS;
+    return this.bounded(this.#answered.settled());
+  }
+
+  /**
+   * `work`, waited for until CLOSE_DRAIN_MS after the door shut at most: close() waits so for the
+   * work that outlives its request (mail to a server that never answers, a slow hash) too. The
+   * timer holds the process open, so that an app awaiting close() sees it end.
+   */
+  bounded(work: Promise<void>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLOSE_DRAIN_MS);
-      timer.unref();
+      timer = setTimeout(resolve, Math.max(0, (this.#deadline ?? Date.now() + CLOSE_DRAIN_MS) - Date.now()));
     });
-    return Promise.race([this.#answered.settled(), waited]).finally(() => clearTimeout(timer));
+    return Promise.race([work, waited]).finally(() => clearTimeout(timer));
   }
 }

@@ -345,6 +345,39 @@ describe.skipIf(TEST_DSN)("an app's own PGlite without the extension the schema 
   // The outside review: every write failed (the admin search's index needs pg_trgm) and each
   // rejection was PGlite's own error, carrying the statement and its parameters, the password hash
   // among them, into whatever the app logs.
+  // The second outside review: a duplicate's 409 kept PGlite's error as its cause, statement and
+  // parameters (the new account's password hash) included; a check the app added to the table
+  // failed with a detail quoting the whole row, hash included. PostgreSQL's errors quote rows too.
+  it("a 409 and a failing row's error say nothing of the row: no statement, parameters or detail, in the cause neither", async () => {
+    const dir = freshDir();
+    await startLines(`pglite://${dir}`);
+    const own = new PGlite(dir, { extensions: { pg_trgm } });
+    const auth = new AuthManager(null, { db: own, jwtSecret: 't'.repeat(32), logger: false, bcryptRounds: 4 });
+    try {
+      await auth.ready;
+      await auth.users.create({ username: 'alice', email: 'alice@example.com', password: 'correct horse battery staple' });
+      await own.exec(`ALTER TABLE authlib.users ADD CONSTRAINT app_check CHECK (username_key <> 'victim')`);
+      const errors: unknown[] = [];
+      for (const input of [
+        { username: 'Alice', email: 'other@example.com', password: 'a secret passphrase 1' },
+        { username: 'victim', email: 'victim@example.com', password: 'a secret passphrase 2' },
+      ]) {
+        await auth.users.create(input).then(
+          () => expect.fail(`${input.username} should be refused`),
+          (err: unknown) => errors.push(err),
+        );
+      }
+      expect((errors[0] as { code?: string }).code).toBe('conflict');
+      for (const err of errors) {
+        const seen = inspect(err, { depth: 10 });
+        expect(seen).not.toMatch(/\$2[aby]?\$|authlib-hmac|secret passphrase|Failing row|insert into/i);
+      }
+    } finally {
+      await auth.close();
+      await own.close();
+    }
+  });
+
   it('a failed write rejects without the statement or its parameters: no password hash in the error', async () => {
     const dir = freshDir();
     await startLines(`pglite://${dir}`);

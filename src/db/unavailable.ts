@@ -23,13 +23,18 @@ export function asServiceUnavailable(err: unknown): unknown {
 }
 
 /**
- * `err` without the statement PGlite attaches to its errors (`query`, `params`, `queryOptions`):
- * the parameters of a failed write hold what the library stores, a password hash among them, and
- * an error reaches the app's code and its logs.
+ * What a database error says of the data it failed on: PGlite's statement and its parameters
+ * (`query`, `params`, `queryOptions`), and PostgreSQL's `detail` ("Failing row contains (...)"),
+ * `where` and `internalQuery`, which quote the row. A failed write's row holds what the library
+ * stores (a password hash, a token's hash, sealed secrets), and an error reaches the app's code and
+ * its logs.
  */
+const STATEMENT_FIELDS = ['query', 'params', 'queryOptions', 'detail', 'where', 'internalQuery'];
+
+/** `err`, and each error in its `cause` chain, without what it says of the data (STATEMENT_FIELDS). */
 export function withoutStatement(err: unknown): unknown {
-  if (typeof err === 'object' && err !== null) {
-    for (const key of ['query', 'params', 'queryOptions']) if (key in err) delete (err as Record<string, unknown>)[key];
+  for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    for (const key of STATEMENT_FIELDS) if (key in e) delete (e as Record<string, unknown>)[key];
   }
   return err;
 }
