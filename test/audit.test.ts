@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthEvent } from '../src/index.js';
 import { bearer, createTestApp, registerUser, type TestApp, verifiedUser } from './helpers/app.js';
 import { auditRows, leakedSecrets, LOOPBACK, type AuditRow } from './helpers/audit.js';
+import { TEST_DSN } from './helpers/database.js';
+import { ON_EVENT_WAIT_MS } from '../src/security/audit.js';
 import { BASE, uniqueName } from './helpers/endpoints.js';
 import { startFakeGitHub, type FakeGitHub } from './helpers/fake-github.js';
 import { authorizeAt, rememberBrowser } from './helpers/oauth-browser.js';
@@ -332,4 +334,22 @@ describe('onEvent that fails', () => {
     await expectEvent(broken, seen, { type: 'login_success', userAgent: ua }, { user_id: reg.body.user.id, ip: '198.51.100.23' });
     await expectEvent(broken, seen, { type: 'refresh', userAgent: ua }, { user_id: reg.body.user.id });
   });
+
+  // The second outside review: an onEvent that never settled held the request (and the
+  // programmatic call) for good, and close() after it.
+  it.skipIf(TEST_DSN)(
+    'an onEvent that never settles holds the request at most ON_EVENT_WAIT_MS; the row is still written',
+    async () => {
+      const stuck = await createTestApp({ onEvent: () => new Promise<void>(() => {}) });
+      apps.push(stuck);
+      const username = uniqueName('stuck');
+      const started = Date.now();
+      const reg = await stuck.http.post(`${BASE}/register`).send({ username, password: 'stuck onEvent password', email: `${username}@example.com` });
+      expect(reg.status).toBe(201);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(ON_EVENT_WAIT_MS - 100);
+      expect(Date.now() - started).toBeLessThan(ON_EVENT_WAIT_MS + 5_000);
+      expect((await auditRows(stuck.schema, { type: 'register', userId: reg.body.user.id as string })).length).toBe(1);
+    },
+    30_000,
+  );
 });

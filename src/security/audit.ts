@@ -93,6 +93,12 @@ export interface EventOrigin {
 }
 
 /**
+ * How long a request waits for the app's `onEvent` (a SIEM that never answers must not hold the
+ * request, nor close(), for good): an event is usually delivered before the answer, as before.
+ */
+export const ON_EVENT_WAIT_MS = 5_000;
+
+/**
  * Writes audit events after the change they describe has committed, and forwards each to `onEvent`.
  * A failure to record is logged, never turned into a failed request: the change already happened.
  */
@@ -122,10 +128,20 @@ export class Audit {
       this.logger.warn({ event: type, err: { message: (err as Error).message } }, 'express-authlib: could not record audit event');
     }
     if (this.onEvent) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), ON_EVENT_WAIT_MS);
+        timer.unref();
+      });
       try {
-        await this.onEvent(event);
+        const onEvent = this.onEvent;
+        if ((await Promise.race([(async () => onEvent(event))(), late])) === 'late') {
+          this.logger.warn({ event: type }, `express-authlib: onEvent did not finish within ${ON_EVENT_WAIT_MS / 1000} s; the request went on without it`);
+        }
       } catch (err) {
         this.logger.warn({ event: type, err: { message: (err as Error).message } }, 'express-authlib: onEvent failed');
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
