@@ -443,16 +443,22 @@ describe('close() after a login', () => {
     expect(stored.find((row) => row.username === 'closing_api')?.email).toBe(lastEmail);
   });
 
-  // A closed instance hears no revocations, but its caches kept accepting tokens for up to 30 s: an
-  // API token revoked and a user disabled on another instance still passed (the outside review).
-  it('a closed instance refuses every token (503), the tokens it accepted a moment before included', async () => {
-    const schema = uniqueSchema('closed_tokens');
+  /** An app with one route of its own behind requireAuth (`GET /app/guarded`), on a schema of its own. */
+  async function guardedApp(prefix: string): Promise<{ app: express.Express; auth: AuthManager }> {
+    const schema = uniqueSchema(prefix);
     schemas.push(schema);
     const app = express();
     const auth = manager(app, { ...(await databaseOptions()), dbSchema: schema });
     app.get('/app/guarded', auth.requireAuth(), (_req, res) => res.json({ ok: true }));
     app.use(auth.errorHandler());
     await auth.ready;
+    return { app, auth };
+  }
+
+  // A closed instance hears no revocations, but its caches kept accepting tokens for up to 30 s: an
+  // API token revoked and a user disabled on another instance still passed (the outside review).
+  it('a closed instance refuses every token (503), the tokens it accepted a moment before included', async () => {
+    const { app, auth } = await guardedApp('closed_tokens');
     const user = await auth.users.create({ username: 'closed_tokens', password: PASSWORD });
     const apiToken = (await auth.apiTokens.create(user.id, { name: 'closing' })).token;
     const { token } = await auth.issueTokens(user.id);
@@ -469,13 +475,7 @@ describe('close() after a login', () => {
   });
 
   it("the app's guarded routes during close(): each request answers 200 or 503, never a 500", async () => {
-    const schema = uniqueSchema('closing_guard');
-    schemas.push(schema);
-    const app = express();
-    const auth = manager(app, { ...(await databaseOptions()), dbSchema: schema });
-    app.get('/app/guarded', auth.requireAuth(), (_req, res) => res.json({ ok: true }));
-    app.use(auth.errorHandler());
-    await auth.ready;
+    const { app, auth } = await guardedApp('closing_guard');
     const credentials: string[] = [];
     for (let i = 0; i < 5; i++) {
       const user = await auth.users.create({ username: `closing_guard_${i}`, password: PASSWORD });
