@@ -9,7 +9,8 @@
  *   segments accepts (two segments), which directories made before PGLITE_INITDB_ARGS have.
  * An app that wants other settings passes its own PGlite instance (`db`).
  */
-export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB', '-c', 'max_wal_size=64MB', '-c', 'min_wal_size=32MB'];
+const SHARED_BUFFERS = ['-c', 'shared_buffers=16MB'];
+export const PGLITE_SETTINGS: readonly string[] = [...SHARED_BUFFERS, '-c', 'max_wal_size=64MB', '-c', 'min_wal_size=32MB'];
 
 /**
  * In memory, WAL files are the process's own memory, and there is no disk for them to make a crash
@@ -17,7 +18,7 @@ export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB', 
  * 64 and 32 MB. Valid because every in-memory database has 1 MB segments (PGLITE_INITDB_ARGS, and
  * the pre-built cluster made with them).
  */
-export const PGLITE_MEMORY_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB', '-c', 'max_wal_size=16MB', '-c', 'min_wal_size=2MB'];
+export const PGLITE_MEMORY_SETTINGS: readonly string[] = [...SHARED_BUFFERS, '-c', 'max_wal_size=16MB', '-c', 'min_wal_size=2MB'];
 
 /**
  * initdb's arguments for a new cluster, after PGlite's own: 1 MB WAL segments, not 16 MB. A new
