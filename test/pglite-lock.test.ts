@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,80 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
     await auth.ready;
     expect(JSON.parse(readFileSync(lockFile(dir), 'utf8')).pid).toBe(process.pid);
   }, 60_000);
+
+  // On Linux the lock records which boot and which tick of it its holder started at, so a pid that a
+  // later process took over (a container's pid 1, or pid reuse) does not keep the database locked,
+  // and a live holder is still refused.
+  const linux = process.platform === 'linux';
+  const boot = linux ? readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() : '';
+  const ticksOf = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  };
+
+  it.runIf(linux)(
+    'a lock whose pid another live process now holds is recovered',
+    async () => {
+      const dir = freshDir();
+      mkdirSync(dir, { recursive: true });
+      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+      try {
+        // The pid runs, but not the process that wrote the lock: it started at another tick.
+        const ticks = String(Number(ticksOf(other.pid!)) - 1);
+        writeFileSync(lockFile(dir), JSON.stringify({ pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot, ticks }));
+        const auth = manager(dir);
+        await auth.ready;
+        expect(JSON.parse(readFileSync(lockFile(dir), 'utf8'))).toMatchObject({ pid: process.pid, boot, ticks: ticksOf(process.pid) });
+      } finally {
+        other.kill();
+      }
+    },
+    60_000,
+  );
+
+  it.runIf(linux)(
+    'a lock from an earlier boot of this host is recovered, whatever runs under its pid now',
+    async () => {
+      const dir = freshDir();
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        lockFile(dir),
+        JSON.stringify({ pid: 1, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot: 'an-earlier-boot', ticks: ticksOf(1) }),
+      );
+      const auth = manager(dir);
+      await auth.ready;
+      expect(JSON.parse(readFileSync(lockFile(dir), 'utf8')).pid).toBe(process.pid);
+    },
+    60_000,
+  );
+
+  it.runIf(linux)(
+    'a live holder is refused, with its boot and start tick matching, and with a lock of an older release (no ticks)',
+    async () => {
+      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+      try {
+        const exact = { pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot, ticks: ticksOf(other.pid!) };
+        const older = { pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z' };
+        for (const holder of [exact, older]) {
+          const dir = freshDir();
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(lockFile(dir), JSON.stringify(holder));
+          const auth = manager(dir);
+          const err = await auth.ready.then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toBeInstanceOf(DatabaseLockedError);
+          // The error names the holder as the contract has it: pid, host, start time.
+          expect((err as DatabaseLockedError).holder).toEqual(older);
+          expect(readFileSync(lockFile(dir), 'utf8')).toBe(JSON.stringify(holder));
+        }
+      } finally {
+        other.kill();
+      }
+    },
+    60_000,
+  );
 
   it('a lock held from another host is not second-guessed: refused, with how to clear it', async () => {
     const dir = freshDir();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseLockedError, type LockHolder } from '../errors.js';
@@ -8,6 +9,35 @@ import { DatabaseLockedError, type LockHolder } from '../errors.js';
 export const LOCK_FILE = 'express-authlib.lock';
 
 const PROCESS_STARTED_AT = new Date(Date.now() - process.uptime() * 1000).toISOString();
+
+/**
+ * What the lock file holds: its holder, and (on Linux) which boot of the machine and which moment of
+ * that boot the holder process started, in the kernel's clock ticks since boot. Those two tell a
+ * pid that another process took over since (a container's pid 1, say) from the holder itself, and
+ * unlike `started_at` no step of the wall clock moves them.
+ */
+interface LockRecord extends LockHolder {
+  boot?: string;
+  ticks?: string;
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** This machine's boot, as the kernel names it; undefined off Linux. */
+const bootId = (): string | undefined => readText('/proc/sys/kernel/random/boot_id')?.trim() || undefined;
+
+/** When process `pid` started, in clock ticks since boot (field 22 of its stat); undefined if it is gone or off Linux. */
+function startTicks(pid: number | 'self'): string | undefined {
+  const stat = readText(`/proc/${pid}/stat`);
+  // The command name (field 2) is in parentheses and may itself hold spaces or parentheses.
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -19,10 +49,10 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function readHolder(file: string): Promise<LockHolder | undefined> {
+async function readHolder(file: string): Promise<LockRecord | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<LockHolder>;
-    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') return parsed as LockHolder;
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<LockRecord>;
+    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') return parsed as LockRecord;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
   }
@@ -30,7 +60,7 @@ async function readHolder(file: string): Promise<LockHolder | undefined> {
 }
 
 /** Written whole under a temporary name, then linked into place: link fails if the lock exists, so nobody reads half a file. */
-async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
+async function tryCreate(file: string, holder: LockRecord): Promise<boolean> {
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   await writeFile(temp, JSON.stringify(holder));
   try {
@@ -44,7 +74,8 @@ async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
   }
 }
 
-function lockedError(dir: string, file: string, holder: LockHolder): DatabaseLockedError {
+function lockedError(dir: string, file: string, { pid, host, started_at }: LockRecord): DatabaseLockedError {
+  const holder: LockHolder = { pid, host, started_at };
   if (holder.pid === 0) {
     return new DatabaseLockedError(
       `the embedded database ${dir} has a lock file that cannot be read; if no process is using the database, delete ${file}`,
@@ -63,21 +94,37 @@ function lockedError(dir: string, file: string, holder: LockHolder): DatabaseLoc
 }
 
 /**
+ * Whether a lock written on this host is left by a process that no longer runs. With the boot and
+ * start ticks recorded (a lock written on Linux): a lock from an earlier boot, or one whose pid now
+ * belongs to a process that started at another tick, is stale. Without them (an older release's
+ * lock), a pid that runs at all is taken as the holder, and our own pid as ours only with our start time.
+ */
+function isStale(holder: LockRecord, mine: LockRecord): boolean {
+  if (holder.pid <= 0) return false;
+  if (holder.boot !== undefined && holder.ticks !== undefined && mine.boot !== undefined) {
+    if (holder.boot !== mine.boot) return true;
+    return startTicks(holder.pid) !== holder.ticks;
+  }
+  // Our own pid with another start time is a previous process that had the same pid (pid 1 in a container).
+  if (holder.pid === mine.pid) return holder.started_at !== mine.started_at;
+  return !isAlive(holder.pid);
+}
+
+/**
  * Takes the one-writer lock of an on-disk PGlite directory; resolves with its release. The lock
  * names its holder (pid, host, start time). A lock left by a crashed process on this host (its pid
- * no longer runs) is recovered; one from another host cannot be checked, so it is reported.
+ * no longer runs, or runs another process) is recovered; one from another host cannot be checked,
+ * so it is reported.
  */
 export async function lockPGliteDirectory(dir: string): Promise<() => Promise<void>> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, LOCK_FILE);
-  const mine: LockHolder = { pid: process.pid, host: hostname(), started_at: PROCESS_STARTED_AT };
+  const mine: LockRecord = { pid: process.pid, host: hostname(), started_at: PROCESS_STARTED_AT, boot: bootId(), ticks: startTicks('self') };
   for (let attempt = 0; ; attempt++) {
     if (await tryCreate(file, mine)) break;
     const holder = await readHolder(file);
     if (holder === undefined) continue; // released between our attempt and the read
-    // Our own pid with another start time is a previous process that had the same pid (pid 1 in a container).
-    const ours = holder.pid === process.pid;
-    const stale = holder.host === mine.host && (ours ? holder.started_at !== mine.started_at : holder.pid > 0 && !isAlive(holder.pid));
+    const stale = holder.host === mine.host && isStale(holder, mine);
     if (!stale || attempt >= 2) throw lockedError(dir, file, holder);
     // Removed only if it is still the dead holder's, so two processes recovering at once cannot remove each other's.
     const again = await readHolder(file);
