@@ -118,13 +118,15 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   );
 
   it.runIf(linux)(
-    'a live holder is refused, with its boot and start tick matching, and with a lock of an older release (no ticks)',
+    'a live holder is refused: with its boot and start tick matching, with a lock of an older release (no ticks), and with ticks that are not strings',
     async () => {
       const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
       try {
         const exact = { pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot, ticks: ticksOf(other.pid!) };
         const older = { pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z' };
-        for (const holder of [exact, older]) {
+        // Boot and ticks that are not a pair of strings read as an older release's lock, not as stale.
+        const odd = { ...older, boot: 7, ticks: { n: 1 } };
+        for (const holder of [exact, older, odd]) {
           const dir = freshDir();
           mkdirSync(dir, { recursive: true });
           writeFileSync(lockFile(dir), JSON.stringify(holder));

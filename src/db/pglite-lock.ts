@@ -52,7 +52,11 @@ function isAlive(pid: number): boolean {
 async function readHolder(file: string): Promise<LockRecord | undefined> {
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<LockRecord>;
-    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') return parsed as LockRecord;
+    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') {
+      const { pid, host, started_at, boot, ticks } = parsed;
+      // Boot and ticks are used only as a pair of strings; anything else reads as an older release's lock.
+      return typeof boot === 'string' && typeof ticks === 'string' ? { pid, host, started_at, boot, ticks } : { pid, host, started_at };
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
   }
@@ -101,7 +105,7 @@ function lockedError(dir: string, file: string, { pid, host, started_at }: LockR
  */
 function isStale(holder: LockRecord, mine: LockRecord): boolean {
   if (holder.pid <= 0) return false;
-  if (holder.boot !== undefined && holder.ticks !== undefined && mine.boot !== undefined) {
+  if (holder.boot !== undefined && holder.ticks !== undefined && mine.boot !== undefined && mine.ticks !== undefined) {
     if (holder.boot !== mine.boot) return true;
     return startTicks(holder.pid) !== holder.ticks;
   }
