@@ -23,6 +23,8 @@
 // each quartet, on plain Node (bench/plain-node.ts), as a production server runs.
 //   BENCH_SECONDS (1) per measurement, BENCH_ROUNDS (6 quartets per pair), BENCH_RUNS (2), BENCH_PROCESSES (2),
 //   BENCH_WARM (0.5 s), BENCH_VARIANTS=a,b (a subset; bare is always measured),
+//   BENCH_PAIRS=goals (only the pairs the issue's goals read: more rounds in the same time),
+//   BENCH_TRACE=1 (every measurement on stderr: port, time, CPU µs per request, requests; to see the machine's noise),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
 //   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -152,6 +154,7 @@ async function measure(t: Target, headers: Record<string, string>, duration: num
   const before = await clocksOf(t.child);
   const { requests, ...rest } = await load(t.port, headers, duration);
   const after = await clocksOf(t.child);
+  if (process.env.BENCH_TRACE) console.error(`TRACE ${t.port} ${Date.now()} ${((after.cpu - before.cpu) / requests).toFixed(1)} ${requests}`);
   return {
     ...rest,
     cpu: (after.cpu - before.cpu) / requests,
@@ -200,7 +203,12 @@ async function quartet(a: Variant, b: Variant) {
 
 // Every variant against bare Express, and the issue's own comparisons head to head.
 const byName = (name: string, database: Database) => variants.find((v) => v.name === name && v.database === database);
-const pairs: Array<[Variant, Variant]> = variants.filter((v) => v !== variants[0]).map((v) => [variants[0]!, v]);
+// BENCH_PAIRS=goals: only the pairs the issue's goals read (the controls and the mounted instance
+// against bare Express, the guards head to head), so that the same time buys more rounds of each.
+const GOALS_ONLY = process.env.BENCH_PAIRS === 'goals';
+const pairs: Array<[Variant, Variant]> = variants
+  .filter((v) => v !== variants[0] && (!GOALS_ONLY || CONTROLS.has(v.name) || v.name === 'mounted'))
+  .map((v) => [variants[0]!, v]);
 for (const database of databases) {
   for (const [a, b] of HEAD_TO_HEAD) {
     // A peer runs without a database; the library's variants run on each.
@@ -286,7 +294,8 @@ const rows: Row[] = variants.map((v) => {
   const all = runs.flatMap((r) => r.samples.get(v)!);
   const perRun = (key: keyof Sample, digits: number) => runs.map((r) => Number(median(r.samples.get(v)!.map((x) => x[key])).toFixed(digits)));
   const pair = pairs.find(([a, b]) => a === bare && b === v);
-  const ratios = pair ? pairMedians(pair, 'rps') : runs.map(() => 1);
+  // A variant measured only head to head (BENCH_PAIRS=goals) has no ratio to bare: NaN, printed as '-'.
+  const ratios = pair ? pairMedians(pair, 'rps') : runs.map(() => (v === bare ? 1 : NaN));
   return {
     variant: v.name,
     label: v.label,
@@ -299,7 +308,7 @@ const rows: Row[] = variants.map((v) => {
     gc_us: perRun('gc', 1),
     copied_kb: perRun('copiedKb', 2),
     marked_kb: perRun('markedKb', 2),
-    cpu_ratios: pair ? pairMedians(pair, 'cpu') : runs.map(() => 1),
+    cpu_ratios: pair ? pairMedians(pair, 'cpu') : runs.map(() => (v === bare ? 1 : NaN)),
     rss_mb: Math.round(rss.get(v)! / 2 ** 20),
     live_heap_mb: Number((liveHeap.get(v)! / 2 ** 20).toFixed(1)),
     ratio: ratios[0]!,
@@ -308,7 +317,7 @@ const rows: Row[] = variants.map((v) => {
 
 const previous = previousResults<{ rows: Row[] }>('require-auth');
 const before = (r: Row) => previous?.rows.find((p) => p.variant === r.variant && p.database === r.database)?.ratio;
-const list = (xs: number[], digits = 2) => xs.map((x) => x.toFixed(digits)).join(' / ');
+const list = (xs: number[], digits = 2) => xs.map((x) => (Number.isNaN(x) ? '-' : x.toFixed(digits))).join(' / ');
 console.log(
   `\nGET /hello, ${CONNECTIONS} connections, ${RUNS} runs of ${ROUNDS} quartets a b b a per pair, each measurement ${SECONDS} s after ${WARM} s of warm-up, ${PROCESSES} processes per variant, servers pinned to one core${NODE_FLAGS.length ? `, servers run with ${NODE_FLAGS.join(' ')}` : ''}; ${describeMachine()}`,
 );

@@ -42,7 +42,7 @@ export function saveResults(name: string, results: object): void {
 
 /** "+3%" style change against a previous figure, or '' when there is none. */
 export function change(now: number, before: number | undefined): string {
-  if (before === undefined || !Number.isFinite(before) || before === 0) return '';
+  if (before === undefined || !Number.isFinite(before) || !Number.isFinite(now) || before === 0) return '';
   const pct = ((now - before) / before) * 100;
   return `${pct >= 0 ? '+' : ''}${pct.toFixed(0)}%`;
 }
