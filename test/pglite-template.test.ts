@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuthManager } from '../src/index.js';
+import { AuthManager, ServiceUnavailableError } from '../src/index.js';
 import { sql, type Kysely } from 'kysely';
 import { connect, openPGlite } from '../src/db/connect.js';
 import { LOCK_FILE } from '../src/db/pglite-lock.js';
@@ -378,21 +378,32 @@ describe.skipIf(TEST_DSN)("an app's own PGlite without the extension the schema 
     }
   });
 
-  it('a failed write rejects without the statement or its parameters: no password hash in the error', async () => {
+  it('start-up fails with one message naming the fix; a write is refused with 503; no statement or hash in either', async () => {
     const dir = freshDir();
     await startLines(`pglite://${dir}`);
     const own = new PGlite(dir); // no pg_trgm
     const auth = new AuthManager(null, { db: own, jwtSecret: 't'.repeat(32), logger: false, bcryptRounds: 4 });
     try {
-      await auth.ready;
+      // Before, ready passed and every write to users then failed with PGlite's own error.
+      const failed = await auth.ready.then(
+        () => expect.fail('ready should fail without pg_trgm'),
+        (err: unknown) => err,
+      );
       let caught: unknown;
       await auth.users.create({ username: 'no_trgm', password: 'correct horse battery staple' }).catch((err: unknown) => {
         caught = err;
       });
-      expect(caught, 'the write should fail without pg_trgm').toBeDefined();
-      const seen = `${JSON.stringify(caught)} ${inspect(caught, { depth: 5 })}`;
-      expect(seen).not.toMatch(/\$2[aby]?\$|authlib-hmac|correct horse/);
-      expect(Object.keys(caught as object)).not.toEqual(expect.arrayContaining(['params']));
+      expect(failed).toBeInstanceOf(ServiceUnavailableError);
+      expect(failed).toMatchObject({ status: 503, code: 'database_error' });
+      expect((failed as Error).message).toContain('new PGlite({ extensions: { pg_trgm } })');
+      // Calls meanwhile get the 503 of a database that did not start, as for any failed start.
+      expect(caught).toBeInstanceOf(ServiceUnavailableError);
+      for (const err of [failed, caught]) {
+        const seen = `${JSON.stringify(err)} ${inspect(err, { depth: 5 })}`;
+        expect(seen).not.toMatch(/\$2[aby]?\$|authlib-hmac|correct horse|insert into/i);
+      }
+      // Nothing was written.
+      expect((await own.query(`SELECT count(*)::int AS n FROM authlib.users`)).rows).toEqual([{ n: 0 }]);
     } finally {
       await auth.close();
       await own.close();

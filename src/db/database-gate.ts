@@ -6,6 +6,7 @@ import { connect, dsnTarget, type Connection } from './connect.js';
 import { MissingPackageError } from './load-pglite.js';
 import { migrateToLatest, migrationStatus } from './migrator.js';
 import { ensureRoles } from './roles-repository.js';
+import { checkTrigramLoaded } from './trigram-check.js';
 import type { Database } from './schema.js';
 import { asInvalidValue, asServiceUnavailable, describeConnectionFailure, isDatabaseUnavailable, withoutStatement } from './unavailable.js';
 
@@ -124,6 +125,7 @@ export class DatabaseGate {
       }
       // close() was called meanwhile: do not open the LISTEN connection that nothing would close.
       if (this.#closed) return db;
+      if (this.#connection.kind === 'pglite') await checkTrigramLoaded(root);
       await ensureRoles(db, this.opts.roles);
       if (this.#closed) return db;
       await this.onStarted(this.#connection);
