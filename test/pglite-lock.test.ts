@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -108,7 +108,7 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(
         lockFile(dir),
-        JSON.stringify({ pid: 1, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot: 'an-earlier-boot', ticks: ticksOf(1) }),
+        JSON.stringify({ pid: 1, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot: '00000000-0000-4000-8000-000000000000', ticks: ticksOf(1) }),
       );
       const auth = manager(dir);
       await auth.ready;
@@ -142,6 +142,108 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
         }
       } finally {
         other.kill();
+      }
+    },
+    60_000,
+  );
+
+  // The outside review: two processes recovering one stale lock could interleave (one's removal
+  // taking the lock the other had just taken) and both open the database, the first one's writes
+  // lost. A recovery now checks and removes under a guard that one process holds at a time.
+  it.runIf(linux)(
+    'a recovery under way elsewhere is waited for: its new holder is then refused to us, not removed',
+    async () => {
+      const dir = freshDir();
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, host: hostname(), started_at: 'x', boot, ticks: '5' }));
+      mkdirSync(`${lockFile(dir)}.recovering`); // another process is recovering it
+      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+      try {
+        const auth = manager(dir);
+        const outcome = auth.ready.then(
+          () => 'opened',
+          (e: unknown) => e,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        // The other recovery finishes: its process now holds the lock.
+        const theirs = { pid: other.pid, host: hostname(), started_at: 'y', boot, ticks: ticksOf(other.pid!) };
+        unlinkSync(lockFile(dir));
+        writeFileSync(lockFile(dir), JSON.stringify(theirs));
+        rmdirSync(`${lockFile(dir)}.recovering`);
+        const err = await outcome;
+        expect(err).toBeInstanceOf(DatabaseLockedError);
+        expect((err as DatabaseLockedError).holder.pid).toBe(other.pid);
+        expect(JSON.parse(readFileSync(lockFile(dir), 'utf8'))).toEqual(theirs);
+      } finally {
+        other.kill();
+      }
+    },
+    60_000,
+  );
+
+  it.runIf(linux)(
+    'a recovery guard left long ago by a process that died is reported with the paths to delete',
+    async () => {
+      const dir = freshDir();
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, host: hostname(), started_at: 'x', boot, ticks: '5' }));
+      mkdirSync(`${lockFile(dir)}.recovering`);
+      utimesSync(`${lockFile(dir)}.recovering`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      const auth = manager(dir);
+      await expect(auth.ready).rejects.toThrow(`delete ${lockFile(dir)}.recovering and ${lockFile(dir)}`);
+    },
+    60_000,
+  );
+
+  it.runIf(linux)(
+    "boot ids and ticks not in the kernel's own forms never make a live holder stale; ticks compare as numbers",
+    async () => {
+      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+      try {
+        const base = { pid: other.pid, host: hostname(), started_at: 'x' };
+        const ticks = ticksOf(other.pid!);
+        for (const odd of [
+          { boot, ticks: `0${ticks}` },
+          { boot, ticks: '' },
+          { boot, ticks: ` ${ticks}` },
+          { boot, ticks: '1e3' },
+          { boot: boot.toUpperCase(), ticks: '5' },
+          { boot: `${boot}\n`, ticks: '5' },
+          { boot: 'not-a-uuid', ticks: '5' },
+          { boot: '', ticks: '5' },
+        ]) {
+          const dir = freshDir();
+          mkdirSync(dir, { recursive: true });
+          writeFileSync(lockFile(dir), JSON.stringify({ ...base, ...odd }));
+          await expect(manager(dir).ready, JSON.stringify(odd)).rejects.toBeInstanceOf(DatabaseLockedError);
+        }
+      } finally {
+        other.kill();
+      }
+    },
+    60_000,
+  );
+
+  it.runIf(linux)(
+    'a lock that is not a regular file, or has a pid that is not an integer, is refused at once as unreadable',
+    async () => {
+      const alive = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+      try {
+        const cases: Array<(file: string) => void> = [
+          (file) => symlinkSync('/nonexistent/lock', file), // dangling: this spun for ever
+          (file) => spawnSync('mkfifo', [file]), // a FIFO: the read blocked for ever
+          (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid! + 0.5, host: hostname(), started_at: 'x' })),
+        ];
+        for (const make of cases) {
+          const dir = freshDir();
+          mkdirSync(dir, { recursive: true });
+          make(lockFile(dir));
+          const started = Date.now();
+          await expect(manager(dir).ready).rejects.toThrow(`has a lock file that cannot be read; if no process is using the database, delete ${lockFile(dir)}`);
+          expect(Date.now() - started).toBeLessThan(5_000);
+        }
+      } finally {
+        alive.kill();
       }
     },
     60_000,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseLockedError, type LockHolder } from '../errors.js';
 
@@ -21,6 +21,10 @@ interface LockRecord extends LockHolder {
   ticks?: string;
 }
 
+/** The forms the kernel writes them in; a lock holding anything else is not judged by them. */
+const TICKS = /^\d{1,20}$/;
+const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 function readText(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
@@ -36,7 +40,9 @@ const bootId = (): string | undefined => readText('/proc/sys/kernel/random/boot_
 function startTicks(pid: number | 'self'): string | undefined {
   const stat = readText(`/proc/${pid}/stat`);
   // The command name (field 2) is in parentheses and may itself hold spaces or parentheses.
-  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const ticks = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  // Compared as numbers: the kernel writes no leading zeros, a hand-edited lock might.
+  return ticks !== undefined && TICKS.test(ticks) ? String(BigInt(ticks)) : undefined;
 }
 
 function isAlive(pid: number): boolean {
@@ -49,18 +55,28 @@ function isAlive(pid: number): boolean {
   }
 }
 
+const UNREADABLE: LockRecord = { pid: 0, host: 'unknown', started_at: 'unknown' };
+
+/**
+ * The lock's holder; undefined if there is no lock. Anything but a regular file (a symbolic link, a
+ * FIFO that would block the read, a directory) and anything malformed reads as unreadable, which is
+ * refused with the path to delete: only a well-formed lock is ever judged stale.
+ */
 async function readHolder(file: string): Promise<LockRecord | undefined> {
   try {
+    if (!(await lstat(file)).isFile()) return UNREADABLE;
     const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<LockRecord>;
-    if (typeof parsed.pid === 'number' && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') {
-      const { pid, host, started_at, boot, ticks } = parsed;
-      // Boot and ticks are used only as a pair of strings; anything else reads as an older release's lock.
-      return typeof boot === 'string' && typeof ticks === 'string' ? { pid, host, started_at, boot, ticks } : { pid, host, started_at };
+    if (Number.isSafeInteger(parsed.pid) && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') {
+      const { pid, host, started_at, boot, ticks } = parsed as LockRecord;
+      // Boot and ticks are used only in the kernel's own forms; anything else reads as an older release's lock.
+      return typeof boot === 'string' && BOOT_ID.test(boot) && typeof ticks === 'string' && TICKS.test(ticks)
+        ? { pid, host, started_at, boot, ticks }
+        : { pid, host, started_at };
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
   }
-  return { pid: 0, host: 'unknown', started_at: 'unknown' }; // unreadable: treated as held, the message says how to clear it
+  return UNREADABLE;
 }
 
 /** Written whole under a temporary name, then linked into place: link fails if the lock exists, so nobody reads half a file. */
@@ -107,11 +123,51 @@ function isStale(holder: LockRecord, mine: LockRecord): boolean {
   if (holder.pid <= 0) return false;
   if (holder.boot !== undefined && holder.ticks !== undefined && mine.boot !== undefined && mine.ticks !== undefined) {
     if (holder.boot !== mine.boot) return true;
-    return startTicks(holder.pid) !== holder.ticks;
+    return startTicks(holder.pid) !== String(BigInt(holder.ticks));
   }
   // Our own pid with another start time is a previous process that had the same pid (pid 1 in a container).
   if (holder.pid === mine.pid) return holder.started_at !== mine.started_at;
   return !isAlive(holder.pid);
+}
+
+/** How many times a start tries to take a lock it found stale, or free, before it gives up. */
+const RECOVERY_ATTEMPTS = 20;
+/** A recovery guard older than this was left by a process that died within the few milliseconds a recovery takes. */
+const GUARD_ABANDONED_MS = 10_000;
+
+/**
+ * Removes a stale lock, if it is still that holder's. Checking and removing are two steps, so two
+ * processes recovering the same stale lock could otherwise interleave: the later one's removal
+ * taking away the lock the earlier one had just taken, and both open the database. The check and
+ * the removal run under a guard directory (mkdir is atomic: one process at a time); a process
+ * that finds the guard taken waits and looks again, and then finds the new holder's lock.
+ */
+async function removeStale(file: string, holder: LockRecord): Promise<void> {
+  const guard = `${file}.recovering`;
+  try {
+    await mkdir(guard);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const since = await lstat(guard).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (since > GUARD_ABANDONED_MS) {
+      throw new DatabaseLockedError(
+        `the embedded database ${file.slice(0, -LOCK_FILE.length - 1)} has a recovery of its lock that another process began and did not finish; ` +
+          `if no process is using the database, delete ${guard} and ${file}`,
+        { pid: 0, host: 'unknown', started_at: 'unknown' },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    return;
+  }
+  try {
+    const again = await readHolder(file);
+    if (again?.pid === holder.pid && again.started_at === holder.started_at && again.ticks === holder.ticks) await unlink(file).catch(() => undefined);
+  } finally {
+    await rmdir(guard).catch(() => undefined);
+  }
 }
 
 /**
@@ -124,15 +180,14 @@ export async function lockPGliteDirectory(dir: string): Promise<() => Promise<vo
   await mkdir(dir, { recursive: true });
   const file = join(dir, LOCK_FILE);
   const mine: LockRecord = { pid: process.pid, host: hostname(), started_at: PROCESS_STARTED_AT, boot: bootId(), ticks: startTicks('self') };
+  // Bounded: a lock that keeps vanishing and coming back, or a recovery that stays busy, ends in a refusal, never a spin.
   for (let attempt = 0; ; attempt++) {
     if (await tryCreate(file, mine)) break;
-    const holder = await readHolder(file);
+    const holder = (await readHolder(file)) ?? (attempt < RECOVERY_ATTEMPTS ? undefined : UNREADABLE);
     if (holder === undefined) continue; // released between our attempt and the read
     const stale = holder.host === mine.host && isStale(holder, mine);
-    if (!stale || attempt >= 2) throw lockedError(dir, file, holder);
-    // Removed only if it is still the dead holder's, so two processes recovering at once cannot remove each other's.
-    const again = await readHolder(file);
-    if (again?.pid === holder.pid && again.started_at === holder.started_at) await unlink(file).catch(() => undefined);
+    if (!stale || attempt >= RECOVERY_ATTEMPTS) throw lockedError(dir, file, holder);
+    await removeStale(file, holder);
   }
   let released = false;
   return async () => {
