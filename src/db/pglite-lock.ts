@@ -142,7 +142,7 @@ const GUARD_ABANDONED_MS = 10_000;
  * the removal run under a guard directory (mkdir is atomic: one process at a time); a process
  * that finds the guard taken waits and looks again, and then finds the new holder's lock.
  */
-async function removeStale(file: string, holder: LockRecord): Promise<void> {
+async function removeStale(dir: string, file: string, holder: LockRecord): Promise<void> {
   const guard = `${file}.recovering`;
   try {
     await mkdir(guard);
@@ -154,9 +154,9 @@ async function removeStale(file: string, holder: LockRecord): Promise<void> {
     );
     if (since > GUARD_ABANDONED_MS) {
       throw new DatabaseLockedError(
-        `the embedded database ${file.slice(0, -LOCK_FILE.length - 1)} has a recovery of its lock that another process began and did not finish; ` +
+        `the embedded database ${dir} has a recovery of its lock that another process began and did not finish; ` +
           `if no process is using the database, delete ${guard} and ${file}`,
-        { pid: 0, host: 'unknown', started_at: 'unknown' },
+        { ...UNREADABLE },
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
@@ -187,7 +187,7 @@ export async function lockPGliteDirectory(dir: string): Promise<() => Promise<vo
     if (holder === undefined) continue; // released between our attempt and the read
     const stale = holder.host === mine.host && isStale(holder, mine);
     if (!stale || attempt >= RECOVERY_ATTEMPTS) throw lockedError(dir, file, holder);
-    await removeStale(file, holder);
+    await removeStale(dir, file, holder);
   }
   let released = false;
   return async () => {
