@@ -125,7 +125,8 @@ export class DatabaseGate {
       }
       // close() was called meanwhile: do not open the LISTEN connection that nothing would close.
       if (this.#closed) return db;
-      if (this.#connection.kind === 'pglite') await checkTrigramLoaded(root);
+      // Only a database the app passes in: one the library opens from a DSN always loads what it needs.
+      if (this.opts.db !== undefined) await checkTrigramLoaded(root);
       await ensureRoles(db, this.opts.roles);
       if (this.#closed) return db;
       await this.onStarted(this.#connection);

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { ServiceUnavailableError } from '../errors.js';
 
 /**
- * Fails the start of an embedded database that has `pg_trgm` installed but not loaded. The
+ * Fails the start of a database the app passes as `db` that has `pg_trgm` installed but cannot load it. The
  * admin migration puts trigram indexes on `users`, so every later opening of that database must
  * load the extension: a PGlite instance an app passes as `db` without it opens and migrates
  * fine, then fails each write to `users` with PGlite's own "could not access file" error. Asked
@@ -20,8 +20,8 @@ export async function checkTrigramLoaded(root: Kysely<any>): Promise<void> {
     // 58P01: PostgreSQL could not load the extension's code into this instance.
     if ((err as { code?: unknown }).code !== '58P01') throw err;
     throw new ServiceUnavailableError(
-      'this database has the pg_trgm extension (its user-search indexes need it on every write to users), but the PGlite instance ' +
-        "passed as `db` does not load it: create it with new PGlite({ extensions: { pg_trgm } }) from '@electric-sql/pglite/contrib/pg_trgm'",
+      'this database has the pg_trgm extension (its user-search indexes need it on every write to users), but the database passed as `db` ' +
+        "cannot load it; for PGlite, create it with new PGlite({ extensions: { pg_trgm } }) from '@electric-sql/pglite/contrib/pg_trgm'",
       { code: 'database_error' },
     );
   }
