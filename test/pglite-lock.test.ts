@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,12 @@ function manager(dir: string): AuthManager {
 
 const freshDir = () => join(root, `db${(n += 1)}`);
 const lockFile = (dir: string) => join(dir, 'express-authlib.lock');
+/** A process that runs until the test ends: a live pid that is not the holder's. */
+function liveProcess(): ChildProcess {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+  track(async () => void child.kill());
+  return child;
+}
 
 describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   it('a second AuthManager on the same directory is refused, naming the holder; after close() it opens', async () => {
@@ -86,17 +92,13 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
     async () => {
       const dir = freshDir();
       mkdirSync(dir, { recursive: true });
-      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
-      try {
-        // The pid runs, but not the process that wrote the lock: it started at another tick.
-        const ticks = String(Number(ticksOf(other.pid!)) - 1);
-        writeFileSync(lockFile(dir), JSON.stringify({ pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot, ticks }));
-        const auth = manager(dir);
-        await auth.ready;
-        expect(JSON.parse(readFileSync(lockFile(dir), 'utf8'))).toMatchObject({ pid: process.pid, boot, ticks: ticksOf(process.pid) });
-      } finally {
-        other.kill();
-      }
+      const other = liveProcess();
+      // The pid runs, but not the process that wrote the lock: it started at another tick.
+      const ticks = String(Number(ticksOf(other.pid!)) - 1);
+      writeFileSync(lockFile(dir), JSON.stringify({ pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot, ticks }));
+      const auth = manager(dir);
+      await auth.ready;
+      expect(JSON.parse(readFileSync(lockFile(dir), 'utf8'))).toMatchObject({ pid: process.pid, boot, ticks: ticksOf(process.pid) });
     },
     60_000,
   );
@@ -120,28 +122,24 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   it.runIf(linux)(
     'a live holder is refused: with its boot and start tick matching, with a lock of an older release (no ticks), and with ticks that are not strings',
     async () => {
-      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
-      try {
-        const exact = { pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot, ticks: ticksOf(other.pid!) };
-        const older = { pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z' };
-        // Boot and ticks that are not a pair of strings read as an older release's lock, not as stale.
-        const odd = { ...older, boot: 7, ticks: { n: 1 } };
-        for (const holder of [exact, older, odd]) {
-          const dir = freshDir();
-          mkdirSync(dir, { recursive: true });
-          writeFileSync(lockFile(dir), JSON.stringify(holder));
-          const auth = manager(dir);
-          const err = await auth.ready.then(
-            () => undefined,
-            (e: unknown) => e,
-          );
-          expect(err).toBeInstanceOf(DatabaseLockedError);
-          // The error names the holder as the contract has it: pid, host, start time.
-          expect((err as DatabaseLockedError).holder).toEqual(older);
-          expect(readFileSync(lockFile(dir), 'utf8')).toBe(JSON.stringify(holder));
-        }
-      } finally {
-        other.kill();
+      const other = liveProcess();
+      const exact = { pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot, ticks: ticksOf(other.pid!) };
+      const older = { pid: other.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z' };
+      // Boot and ticks that are not a pair of strings read as an older release's lock, not as stale.
+      const odd = { ...older, boot: 7, ticks: { n: 1 } };
+      for (const holder of [exact, older, odd]) {
+        const dir = freshDir();
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(lockFile(dir), JSON.stringify(holder));
+        const auth = manager(dir);
+        const err = await auth.ready.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err).toBeInstanceOf(DatabaseLockedError);
+        // The error names the holder as the contract has it: pid, host, start time.
+        expect((err as DatabaseLockedError).holder).toEqual(older);
+        expect(readFileSync(lockFile(dir), 'utf8')).toBe(JSON.stringify(holder));
       }
     },
     60_000,
@@ -157,26 +155,22 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, host: hostname(), started_at: 'x', boot, ticks: '5' }));
       mkdirSync(`${lockFile(dir)}.recovering`); // another process is recovering it
-      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
-      try {
-        const auth = manager(dir);
-        const outcome = auth.ready.then(
-          () => 'opened',
-          (e: unknown) => e,
-        );
-        await new Promise((resolve) => setTimeout(resolve, 150));
-        // The other recovery finishes: its process now holds the lock.
-        const theirs = { pid: other.pid, host: hostname(), started_at: 'y', boot, ticks: ticksOf(other.pid!) };
-        unlinkSync(lockFile(dir));
-        writeFileSync(lockFile(dir), JSON.stringify(theirs));
-        rmdirSync(`${lockFile(dir)}.recovering`);
-        const err = await outcome;
-        expect(err).toBeInstanceOf(DatabaseLockedError);
-        expect((err as DatabaseLockedError).holder.pid).toBe(other.pid);
-        expect(JSON.parse(readFileSync(lockFile(dir), 'utf8'))).toEqual(theirs);
-      } finally {
-        other.kill();
-      }
+      const other = liveProcess();
+      const auth = manager(dir);
+      const outcome = auth.ready.then(
+        () => 'opened',
+        (e: unknown) => e,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // The other recovery finishes: its process now holds the lock.
+      const theirs = { pid: other.pid, host: hostname(), started_at: 'y', boot, ticks: ticksOf(other.pid!) };
+      unlinkSync(lockFile(dir));
+      writeFileSync(lockFile(dir), JSON.stringify(theirs));
+      rmdirSync(`${lockFile(dir)}.recovering`);
+      const err = await outcome;
+      expect(err).toBeInstanceOf(DatabaseLockedError);
+      expect((err as DatabaseLockedError).holder.pid).toBe(other.pid);
+      expect(JSON.parse(readFileSync(lockFile(dir), 'utf8'))).toEqual(theirs);
     },
     60_000,
   );
@@ -198,27 +192,23 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   it.runIf(linux)(
     "boot ids and ticks not in the kernel's own forms never make a live holder stale; ticks compare as numbers",
     async () => {
-      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
-      try {
-        const base = { pid: other.pid, host: hostname(), started_at: 'x' };
-        const ticks = ticksOf(other.pid!);
-        for (const odd of [
-          { boot, ticks: `0${ticks}` },
-          { boot, ticks: '' },
-          { boot, ticks: ` ${ticks}` },
-          { boot, ticks: '1e3' },
-          { boot: boot.toUpperCase(), ticks: '5' },
-          { boot: `${boot}\n`, ticks: '5' },
-          { boot: 'not-a-uuid', ticks: '5' },
-          { boot: '', ticks: '5' },
-        ]) {
-          const dir = freshDir();
-          mkdirSync(dir, { recursive: true });
-          writeFileSync(lockFile(dir), JSON.stringify({ ...base, ...odd }));
-          await expect(manager(dir).ready, JSON.stringify(odd)).rejects.toBeInstanceOf(DatabaseLockedError);
-        }
-      } finally {
-        other.kill();
+      const other = liveProcess();
+      const base = { pid: other.pid, host: hostname(), started_at: 'x' };
+      const ticks = ticksOf(other.pid!);
+      for (const odd of [
+        { boot, ticks: `0${ticks}` },
+        { boot, ticks: '' },
+        { boot, ticks: ` ${ticks}` },
+        { boot, ticks: '1e3' },
+        { boot: boot.toUpperCase(), ticks: '5' },
+        { boot: `${boot}\n`, ticks: '5' },
+        { boot: 'not-a-uuid', ticks: '5' },
+        { boot: '', ticks: '5' },
+      ]) {
+        const dir = freshDir();
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(lockFile(dir), JSON.stringify({ ...base, ...odd }));
+        await expect(manager(dir).ready, JSON.stringify(odd)).rejects.toBeInstanceOf(DatabaseLockedError);
       }
     },
     60_000,
@@ -227,23 +217,19 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   it.runIf(linux)(
     'a lock that is not a regular file, or has a pid that is not an integer, is refused at once as unreadable',
     async () => {
-      const alive = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
-      try {
-        const cases: Array<(file: string) => void> = [
-          (file) => symlinkSync('/nonexistent/lock', file), // dangling: this spun for ever
-          (file) => spawnSync('mkfifo', [file]), // a FIFO: the read blocked for ever
-          (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid! + 0.5, host: hostname(), started_at: 'x' })),
-        ];
-        for (const make of cases) {
-          const dir = freshDir();
-          mkdirSync(dir, { recursive: true });
-          make(lockFile(dir));
-          const started = Date.now();
-          await expect(manager(dir).ready).rejects.toThrow(`has a lock file that cannot be read; if no process is using the database, delete ${lockFile(dir)}`);
-          expect(Date.now() - started).toBeLessThan(5_000);
-        }
-      } finally {
-        alive.kill();
+      const alive = liveProcess();
+      const cases: Array<(file: string) => void> = [
+        (file) => symlinkSync('/nonexistent/lock', file), // dangling: this spun for ever
+        (file) => spawnSync('mkfifo', [file]), // a FIFO: the read blocked for ever
+        (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid! + 0.5, host: hostname(), started_at: 'x' })),
+      ];
+      for (const make of cases) {
+        const dir = freshDir();
+        mkdirSync(dir, { recursive: true });
+        make(lockFile(dir));
+        const started = Date.now();
+        await expect(manager(dir).ready).rejects.toThrow(`has a lock file that cannot be read; if no process is using the database, delete ${lockFile(dir)}`);
+        expect(Date.now() - started).toBeLessThan(5_000);
       }
     },
     60_000,
