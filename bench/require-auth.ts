@@ -24,7 +24,8 @@
 //   BENCH_SECONDS (1) per measurement, BENCH_ROUNDS (6 quartets per pair), BENCH_RUNS (2), BENCH_PROCESSES (2),
 //   BENCH_WARM (0.5 s), BENCH_VARIANTS=a,b (a subset; bare is always measured),
 //   BENCH_PAIRS=goals (only the pairs the issue's goals read: more rounds in the same time),
-//   BENCH_TRACE=1 (every measurement on stderr: port, time, CPU µs per request, requests; to see the machine's noise),
+//   BENCH_TRACE=1 (every measurement on stderr: variant, database and process, time, CPU µs per request, requests,
+//     KB marked per request; to see the machine's noise, and to try other summaries on the same measurements),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
 //   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -75,6 +76,8 @@ interface Variant {
   headers(t: Target): Record<string, string>;
 }
 interface Target {
+  /** variant/database#process, for BENCH_TRACE. */
+  id: string;
   port: number;
   token: string;
   apiToken: string;
@@ -118,7 +121,7 @@ if (only) variants = variants.filter((v) => v.name === 'bare' || only.includes(v
 
 const SERVER = await compiled('bench/server.ts');
 
-async function start(v: Variant): Promise<Target> {
+async function start(v: Variant, p: number): Promise<Target> {
   const args = [...NODE_FLAGS, SERVER, v.name === 'bare-again' ? 'bare' : v.name, v.database === 'none' ? 'pglite' : v.database];
   const [cmd, ...rest] = [...PIN, process.execPath, ...args];
   const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN, BENCH_HEAP_MB: String(HEAP_MB) } });
@@ -126,7 +129,7 @@ async function start(v: Variant): Promise<Target> {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`${v.name} exited with ${code}`)));
   });
-  return { ...(JSON.parse(line) as Omit<Target, 'child'>), child };
+  return { ...(JSON.parse(line) as Omit<Target, 'child' | 'id'>), child, id: `${v.name}/${v.database}#${p}` };
 }
 
 async function load(port: number, headers: Record<string, string>, duration: number) {
@@ -154,13 +157,17 @@ async function measure(t: Target, headers: Record<string, string>, duration: num
   const before = await clocksOf(t.child);
   const { requests, ...rest } = await load(t.port, headers, duration);
   const after = await clocksOf(t.child);
-  if (process.env.BENCH_TRACE) console.error(`TRACE ${t.port} ${Date.now()} ${((after.cpu - before.cpu) / requests).toFixed(1)} ${requests}`);
+  const perRequest = (n: number) => n / requests;
+  if (process.env.BENCH_TRACE) {
+    const marked = perRequest(after.work.marked / 1024);
+    console.error(`TRACE ${t.id} ${Date.now()} ${perRequest(after.cpu - before.cpu).toFixed(2)} ${requests} ${marked.toFixed(2)}`);
+  }
   return {
     ...rest,
-    cpu: (after.cpu - before.cpu) / requests,
-    gc: (after.gc - before.gc) / requests,
-    copiedKb: after.work.copied / 1024 / requests,
-    markedKb: after.work.marked / 1024 / requests,
+    cpu: perRequest(after.cpu - before.cpu),
+    gc: perRequest(after.gc - before.gc),
+    copiedKb: perRequest(after.work.copied / 1024),
+    markedKb: perRequest(after.work.marked / 1024),
   };
 }
 
@@ -177,7 +184,7 @@ const clocksOf = (child: ChildProcess) => ask<{ cpu: number; gc: number; work: C
 
 // Start every target first (idle processes cost nothing but memory), warm each up, then measure.
 const targets = new Map<Variant, Target[]>();
-for (const v of variants) targets.set(v, await Promise.all(Array.from({ length: PROCESSES }, () => start(v))));
+for (const v of variants) targets.set(v, await Promise.all(Array.from({ length: PROCESSES }, (_, p) => start(v, p))));
 for (const v of variants) for (const t of targets.get(v)!) await load(t.port, v.headers(t), 1);
 
 /**
@@ -225,6 +232,7 @@ interface PairRun {
 // runs[r]: each variant's samples and each pair's ratios (one per round) in run r.
 const runs: Array<{ samples: Map<Variant, Sample[]>; pairs: Map<[Variant, Variant], PairRun> }> = [];
 for (let run = 0; run < RUNS; run++) {
+  if (process.env.BENCH_TRACE) console.error(`TRACE run ${run + 1}`);
   const samples = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));
   const ratios = new Map<[Variant, Variant], PairRun>(pairs.map((p) => [p, { cpu: [], rps: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
