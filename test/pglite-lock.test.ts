@@ -86,6 +86,14 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   };
+  /** A directory whose lock is stale (pid 1 did not start at tick 5) and whose recovery another process has begun. */
+  const staleLockBeingRecovered = () => {
+    const dir = freshDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, host: hostname(), started_at: 'x', boot, ticks: '5' }));
+    mkdirSync(`${lockFile(dir)}.recovering`);
+    return dir;
+  };
 
   it.runIf(linux)(
     'a lock whose pid another live process now holds is recovered',
@@ -151,10 +159,7 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   it.runIf(linux)(
     'a recovery under way elsewhere is waited for: its new holder is then refused to us, not removed',
     async () => {
-      const dir = freshDir();
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, host: hostname(), started_at: 'x', boot, ticks: '5' }));
-      mkdirSync(`${lockFile(dir)}.recovering`); // another process is recovering it
+      const dir = staleLockBeingRecovered();
       const other = liveProcess();
       const auth = manager(dir);
       const outcome = auth.ready.then(
@@ -176,15 +181,19 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   );
 
   it.runIf(linux)(
-    'a recovery guard left long ago by a process that died is reported with the paths to delete',
+    'a recovery guard left by a process that died is reported with both paths to delete: one left long ago at once, a recent one once the attempts run out',
     async () => {
-      const dir = freshDir();
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(lockFile(dir), JSON.stringify({ pid: 1, host: hostname(), started_at: 'x', boot, ticks: '5' }));
-      mkdirSync(`${lockFile(dir)}.recovering`);
-      utimesSync(`${lockFile(dir)}.recovering`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-      const auth = manager(dir);
-      await expect(auth.ready).rejects.toThrow(`delete ${lockFile(dir)}.recovering and ${lockFile(dir)}`);
+      for (const age of [60_000, 0]) {
+        const dir = staleLockBeingRecovered();
+        const guard = `${lockFile(dir)}.recovering`;
+        utimesSync(guard, new Date(Date.now() - age), new Date(Date.now() - age));
+        const started = Date.now();
+        const auth = manager(dir);
+        // Naming the lock alone would leave the guard behind, to refuse the next recovery.
+        await expect(auth.ready, `a guard ${age} ms old`).rejects.toThrow(`delete ${guard} and ${lockFile(dir)}`);
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(existsSync(guard)).toBe(true);
+      }
     },
     60_000,
   );

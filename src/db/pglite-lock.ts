@@ -142,7 +142,7 @@ const GUARD_ABANDONED_MS = 10_000;
  * the removal run under a guard directory (mkdir is atomic: one process at a time); a process
  * that finds the guard taken waits and looks again, and then finds the new holder's lock.
  */
-async function removeStale(dir: string, file: string, holder: LockRecord): Promise<void> {
+async function removeStale(dir: string, file: string, holder: LockRecord, lastAttempt: boolean): Promise<void> {
   const guard = `${file}.recovering`;
   try {
     await mkdir(guard);
@@ -152,7 +152,9 @@ async function removeStale(dir: string, file: string, holder: LockRecord): Promi
       (s) => Date.now() - s.mtimeMs,
       () => 0,
     );
-    if (since > GUARD_ABANDONED_MS) {
+    // Old, or still there when the attempts run out: either way the guard must go with the lock,
+    // and the dead holder's message would name the lock alone, leaving the guard to refuse later.
+    if (since > GUARD_ABANDONED_MS || lastAttempt) {
       throw new DatabaseLockedError(
         `the embedded database ${dir} has a recovery of its lock that another process began and did not finish; ` +
           `if no process is using the database, delete ${guard} and ${file}`,
@@ -186,8 +188,8 @@ export async function lockPGliteDirectory(dir: string): Promise<() => Promise<vo
     const holder = (await readHolder(file)) ?? (attempt < RECOVERY_ATTEMPTS ? undefined : UNREADABLE);
     if (holder === undefined) continue; // released between our attempt and the read
     const stale = holder.host === mine.host && isStale(holder, mine);
-    if (!stale || attempt >= RECOVERY_ATTEMPTS) throw lockedError(dir, file, holder);
-    await removeStale(dir, file, holder);
+    if (!stale || attempt > RECOVERY_ATTEMPTS) throw lockedError(dir, file, holder);
+    await removeStale(dir, file, holder, attempt === RECOVERY_ATTEMPTS);
   }
   let released = false;
   return async () => {
