@@ -27,9 +27,12 @@
 //   BENCH_TRACE=1 (every measurement on stderr: variant, database and process, time, CPU µs per request, requests,
 //     KB marked per request; to see the machine's noise, and to try other summaries on the same measurements),
 //   BENCH_DSN (PostgreSQL; default postgres://postgres@127.0.0.1:5432/postgres, skipped when unreachable),
-//   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from).
+//   BENCH_NODE_FLAGS='--flag ...' (Node/V8 flags for every server process, alike: to find where a cost comes from),
+//   BENCH_IDLE_SHRINK=1 (leave V8's memory reducer on: see IDLE_FLAGS),
+//   BENCH_SERVER_LOG=<file> (the servers' own output, e.g. with BENCH_NODE_FLAGS=--trace-gc, appended to the file,
+//     each line with the server's id and the time).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -64,7 +67,19 @@ const HEAD_TO_HEAD: Array<[string, string]> = [
 ];
 /** Variants without a guard, whose figure against bare Express is printed head to head. */
 const CONTROLS = new Set(['bare-again', 'noop', 'imported', 'heap']);
-const NODE_FLAGS = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+/**
+ * Every server runs with V8's memory reducer off. After about 8 s idle the reducer shrinks a
+ * process's heap with full collections, and for the seconds of load that follow, V8 keeps the heap's
+ * limit near twice the live heap: a mounted instance ran a full collection every 0.3 s at 33 MB,
+ * where one that had not been shrunk ran one a second at 66 MB, each marking the whole live heap
+ * (--trace-gc). Bare Express, measured in every pair against bare, sat idle that long before a
+ * third of its measurements, the other variants before most of theirs: the bench charged them the
+ * collector's idle work. A server under steady load never meets the reducer. With it off, a mounted
+ * instance's collector marked 3.5 KB per request, against 8.3 with it on (bare Express 3.0 and 4.4):
+ * see docs/guide/performance.md.
+ */
+const IDLE_FLAGS = process.env.BENCH_IDLE_SHRINK ? [] : ['--no-memory-reducer'];
+const NODE_FLAGS = [...IDLE_FLAGS, ...(process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [])];
 // The server on the second core, the load generator on the first, when the machine has two.
 const PIN = process.platform === 'linux' ? ['taskset', '-c', '1'] : [];
 
@@ -120,13 +135,17 @@ const only = process.env.BENCH_VARIANTS?.split(',');
 if (only) variants = variants.filter((v) => v.name === 'bare' || only.includes(v.name));
 
 const SERVER = await compiled('bench/server.ts');
+const SERVER_LOG = process.env.BENCH_SERVER_LOG;
 
 async function start(v: Variant, p: number): Promise<Target> {
   const args = [...NODE_FLAGS, SERVER, v.name === 'bare-again' ? 'bare' : v.name, v.database === 'none' ? 'pglite' : v.database];
   const [cmd, ...rest] = [...PIN, process.execPath, ...args];
   const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN, BENCH_HEAP_MB: String(HEAP_MB) } });
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (l.startsWith('{')) resolve(l);
+      else if (SERVER_LOG) appendFileSync(SERVER_LOG, `${v.name}/${v.database}#${p} ${Date.now()} ${l}\n`);
+    });
     child.once('exit', (code) => reject(new Error(`${v.name} exited with ${code}`)));
   });
   return { ...(JSON.parse(line) as Omit<Target, 'child' | 'id'>), child, id: `${v.name}/${v.database}#${p}` };
