@@ -224,13 +224,15 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   );
 
   it.runIf(linux)(
-    'a lock that is not a regular file, or has a pid that is not an integer, is refused at once as unreadable',
+    'a lock that is not a regular file, is too big to be a lock, or has a pid that is not an integer, is refused at once as unreadable',
     async () => {
       const alive = liveProcess();
       const cases: Array<(file: string) => void> = [
         (file) => symlinkSync('/nonexistent/lock', file), // dangling: this spun for ever
         (file) => spawnSync('mkfifo', [file]), // a FIFO: the read blocked for ever
         (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid! + 0.5, host: hostname(), started_at: 'x' })),
+        // Far bigger than any lock the library writes: not read whole, whatever it holds.
+        (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: hostname(), started_at: 'x' }) + ' '.repeat(8192)),
       ];
       for (const make of cases) {
         const dir = freshDir();
