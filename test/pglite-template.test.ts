@@ -1,7 +1,22 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { inspect } from 'node:util';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
@@ -120,6 +135,36 @@ describe.skipIf(TEST_DSN)('a new embedded database starts from the pre-built clu
     expect((await auth.users.findById(user.id))?.email).toBe('resumed@example.com');
     await auth.close();
   }, 120_000);
+
+  it.runIf(process.platform === 'linux')(
+    "a staging directory's list that is a FIFO or a link to a device is not read: the start does not hang, and the staging directory goes",
+    async () => {
+      const cases: Array<(file: string) => void> = [
+        (file) => spawnSync('mkfifo', [file]), // opening it for reading waited for a writer for ever
+        (file) => symlinkSync('/dev/zero', file), // endless
+        (file) => writeFileSync(file, 'x'.repeat(1024 * 1024)), // larger than any list the library writes
+      ];
+      for (const make of cases) {
+        const dir = freshDir();
+        const list = join(dir, '.authlib-cluster-Fi1f0s', '.authlib-moving');
+        mkdirSync(dirname(list), { recursive: true });
+        make(list);
+        const timeout = new Promise<string[]>((_, reject) => setTimeout(() => reject(new Error(`start hung: ${make.toString()}`)), 20_000).unref());
+        try {
+          expect(await Promise.race([startLines(`pglite://${dir}`), timeout])).toEqual([expect.stringMatching(/^express-authlib: ready in/)]);
+        } finally {
+          // Releases a read that did block (the code before), so the worker is not left with a stuck thread.
+          try {
+            closeSync(openSync(list, constants.O_WRONLY | constants.O_NONBLOCK));
+          } catch {
+            // not a FIFO, or nobody is reading it
+          }
+        }
+        expect(readdirSync(dir).filter((name) => name.startsWith('.authlib-cluster-'))).toEqual([]);
+      }
+    },
+    120_000,
+  );
 
   it("a new directory holding the app's own files gets the cluster beside them; a failed start removes only what it put there", async () => {
     const dir = freshDir();

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { constants, readFileSync } from 'node:fs';
-import { link, lstat, mkdir, open, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { link, lstat, mkdir, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseLockedError, type LockHolder } from '../errors.js';
+import { readRegularFile } from './read-regular-file.js';
 
 /** The lock file, inside the PGlite data directory (PostgreSQL ignores files it does not know). */
 export const LOCK_FILE = 'express-authlib.lock';
@@ -64,7 +65,7 @@ const UNREADABLE: LockRecord = { pid: 0, host: 'unknown', started_at: 'unknown' 
  */
 async function readHolder(file: string): Promise<LockRecord | undefined> {
   try {
-    const parsed = JSON.parse(await readSmallFile(file)) as Partial<LockRecord>;
+    const parsed = JSON.parse(await readRegularFile(file, MAX_LOCK_BYTES)) as Partial<LockRecord>;
     if (Number.isSafeInteger(parsed.pid) && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') {
       const { pid, host, started_at, boot, ticks } = parsed as LockRecord;
       // Boot and ticks are used only in the kernel's own forms; anything else reads as an older release's lock.
@@ -80,26 +81,6 @@ async function readHolder(file: string): Promise<LockRecord | undefined> {
 
 /** Far more than any lock the library writes (about 200 bytes); a larger file is not a lock. */
 const MAX_LOCK_BYTES = 4096;
-/** Opening a FIFO for reading without O_NONBLOCK would wait for a writer; O_NOFOLLOW refuses a link. Absent on Windows. */
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
-
-/**
- * A regular file's text, judged on the file actually opened (its handle's stat), so that a file
- * swapped for a FIFO or a link after the check of its path is never read. The path's own check
- * stays for systems without O_NOFOLLOW. Throws for anything else, and for a file too big to be a lock.
- */
-async function readSmallFile(file: string): Promise<string> {
-  if (!(await lstat(file)).isFile()) throw new Error('not a regular file');
-  const handle = await open(file, OPEN_FLAGS);
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile() || stat.size > MAX_LOCK_BYTES) throw new Error('not a lock file');
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(MAX_LOCK_BYTES), 0, MAX_LOCK_BYTES, 0);
-    return buffer.toString('utf8', 0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Written whole under a temporary name, then linked into place: link fails if the lock exists, so nobody reads half a file. */
 async function tryCreate(file: string, holder: LockRecord): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { lstat, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { PGLITE_PACKAGE } from './load-pglite.js';
 import { lazyRequire } from '../lazy-require.js';
 import { bundleFolders } from './bundle-folders.js';
+import { readRegularFile } from './read-regular-file.js';
 
 // Only an embedded database's first start unpacks the cluster: an app on PostgreSQL never loads it.
 const tarModule = lazyRequire<typeof Tar>('tar');
@@ -159,6 +160,8 @@ const isStaging = (name: string) => name.startsWith(STAGING) && /^[A-Za-z0-9]{6}
 
 /** In a staging directory: the names to move into place, written before the first move. */
 const MANIFEST = '.authlib-moving';
+/** The list names the cluster's top-level entries (a few hundred bytes); anything larger is not ours. */
+const MAX_MANIFEST_BYTES = 64 * 1024;
 
 /** Removes `names` (entries the library put there) from `dir`; nothing else. */
 export async function removeEntries(dir: string, names: readonly string[]): Promise<void> {
@@ -181,7 +184,7 @@ export async function recoverCutShort(dir: string, newDatabase: boolean): Promis
     const staging = join(dir, name);
     if (!(await lstat(staging)).isDirectory()) continue;
     if (newDatabase) {
-      const list = await readFile(join(staging, MANIFEST), 'utf8').catch(() => '');
+      const list = await readRegularFile(join(staging, MANIFEST), MAX_MANIFEST_BYTES).catch(() => '');
       const left = new Set(await readdir(staging));
       await removeEntries(
         dir,
