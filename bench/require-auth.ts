@@ -138,17 +138,18 @@ const SERVER = await compiled('bench/server.ts');
 const SERVER_LOG = process.env.BENCH_SERVER_LOG;
 
 async function start(v: Variant, p: number): Promise<Target> {
+  const id = `${v.name}/${v.database}#${p}`;
   const args = [...NODE_FLAGS, SERVER, v.name === 'bare-again' ? 'bare' : v.name, v.database === 'none' ? 'pglite' : v.database];
   const [cmd, ...rest] = [...PIN, process.execPath, ...args];
   const child = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_DSN: DSN, BENCH_HEAP_MB: String(HEAP_MB) } });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => {
       if (l.startsWith('{')) resolve(l);
-      else if (SERVER_LOG) appendFileSync(SERVER_LOG, `${v.name}/${v.database}#${p} ${Date.now()} ${l}\n`);
+      else if (SERVER_LOG) appendFileSync(SERVER_LOG, `${id} ${Date.now()} ${l}\n`);
     });
     child.once('exit', (code) => reject(new Error(`${v.name} exited with ${code}`)));
   });
-  return { ...(JSON.parse(line) as Omit<Target, 'child' | 'id'>), child, id: `${v.name}/${v.database}#${p}` };
+  return { ...(JSON.parse(line) as Omit<Target, 'child' | 'id'>), child, id };
 }
 
 async function load(port: number, headers: Record<string, string>, duration: number) {
@@ -177,17 +178,15 @@ async function measure(t: Target, headers: Record<string, string>, duration: num
   const { requests, ...rest } = await load(t.port, headers, duration);
   const after = await clocksOf(t.child);
   const perRequest = (n: number) => n / requests;
-  if (process.env.BENCH_TRACE) {
-    const marked = perRequest(after.work.marked / 1024);
-    console.error(`TRACE ${t.id} ${Date.now()} ${perRequest(after.cpu - before.cpu).toFixed(2)} ${requests} ${marked.toFixed(2)}`);
-  }
-  return {
+  const sample = {
     ...rest,
     cpu: perRequest(after.cpu - before.cpu),
     gc: perRequest(after.gc - before.gc),
     copiedKb: perRequest(after.work.copied / 1024),
     markedKb: perRequest(after.work.marked / 1024),
   };
+  if (process.env.BENCH_TRACE) console.error(`TRACE ${t.id} ${Date.now()} ${sample.cpu.toFixed(2)} ${requests} ${sample.markedKb.toFixed(2)}`);
+  return sample;
 }
 
 function ask<T>(child: ChildProcess, question: string): Promise<T> {
