@@ -341,7 +341,9 @@ const rows: Row[] = variants.map((v) => {
   };
 });
 
-const previous = previousResults<{ rows: Row[] }>('require-auth');
+// A last run whose servers ran with other flags measured something else: no change is printed against it.
+const last = previousResults<{ rows: Row[]; node_flags?: string[] }>('require-auth');
+const previous = last && (last.node_flags ?? []).join(' ') === NODE_FLAGS.join(' ') ? last : undefined;
 const before = (r: Row) => previous?.rows.find((p) => p.variant === r.variant && p.database === r.database)?.ratio;
 const list = (xs: number[], digits = 2) => xs.map((x) => (Number.isNaN(x) ? '-' : x.toFixed(digits))).join(' / ');
 console.log(
