@@ -224,7 +224,7 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   );
 
   it.runIf(linux)(
-    'a lock that is not a regular file, is too big to be a lock, or has a pid that is not an integer, is refused at once as unreadable',
+    'a lock that is not a regular file, is too big to be a lock, has a pid no process can have, or an empty or unprintable host or start time, is refused at once as unreadable',
     async () => {
       const alive = liveProcess();
       const cases: Array<(file: string) => void> = [
@@ -233,6 +233,14 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
         (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid! + 0.5, host: hostname(), started_at: 'x' })),
         // Far bigger than any lock the library writes: not read whole, whatever it holds.
         (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: hostname(), started_at: 'x' }) + ' '.repeat(8192)),
+        // No process can have these: kill() refused 2^31 and the lock was taken for a dead holder's
+        // and removed; 0 and below name process groups.
+        (file) => writeFileSync(file, JSON.stringify({ pid: 2 ** 31, host: hostname(), started_at: 'x' })),
+        (file) => writeFileSync(file, JSON.stringify({ pid: -1, host: hostname(), started_at: 'x' })),
+        // Host and start time are printed in the refusal: none empty, none with control characters.
+        (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: '', started_at: 'x' })),
+        (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: `${hostname()}\n\u001b[31mforged`, started_at: 'x' })),
+        (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: hostname(), started_at: 'x\u001b[2J' })),
       ];
       for (const make of cases) {
         const dir = freshDir();

@@ -51,12 +51,18 @@ function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    // Only "no such process" says it is gone; EPERM (it exists, under another user) and anything
+    // else leave the lock standing: a lock is never removed on a doubt.
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
 const UNREADABLE: LockRecord = { pid: 0, host: 'unknown', started_at: 'unknown' };
+
+/** A process id the kernel can have: kill() takes a signed 32-bit one, and 0 or less names process groups. */
+const isPid = (pid: unknown): pid is number => Number.isSafeInteger(pid) && (pid as number) > 0 && (pid as number) <= 0x7fffffff;
+/** Host and start time go into the refusal's message, which an operator reads in a terminal: no control characters. */
+const isPrintable = (value: unknown): value is string => typeof value === 'string' && /^\P{Cc}{1,255}$/u.test(value);
 
 /**
  * The lock's holder; undefined if there is no lock. Anything but a regular file (a symbolic link, a
@@ -66,7 +72,7 @@ const UNREADABLE: LockRecord = { pid: 0, host: 'unknown', started_at: 'unknown' 
 async function readHolder(file: string): Promise<LockRecord | undefined> {
   try {
     const parsed = JSON.parse(await readRegularFile(file, MAX_LOCK_BYTES)) as Partial<LockRecord>;
-    if (Number.isSafeInteger(parsed.pid) && typeof parsed.host === 'string' && typeof parsed.started_at === 'string') {
+    if (isPid(parsed.pid) && isPrintable(parsed.host) && isPrintable(parsed.started_at)) {
       const { pid, host, started_at, boot, ticks } = parsed as LockRecord;
       // Boot and ticks are used only in the kernel's own forms; anything else reads as an older release's lock.
       return typeof boot === 'string' && BOOT_ID.test(boot) && typeof ticks === 'string' && TICKS.test(ticks)
