@@ -435,7 +435,7 @@ describe.skipIf(!chromiumInstalled || TEST_DSN)('browser credentials against a s
       await landing(tabA, 'cookie', 'local');
       const alice = `sa${scheme}${Date.now() % 100000}`;
       await run(tabA, `client.register({ username: '${alice}', password: '${PASSWORD}', email: '${alice}@example.com' })`);
-      const aliceLogin = await tabA.evaluate(() => localStorage.getItem('authlib:login'));
+      const aliceLogin = await tabA.evaluate<string | null>("localStorage.getItem('authlib:login')");
       expect(aliceLogin).toBeTruthy();
       const tabC = await context.newPage();
       await landing(tabC, 'cookie', 'local');
@@ -444,7 +444,7 @@ describe.skipIf(!chromiumInstalled || TEST_DSN)('browser credentials against a s
       // Chromium hands tab C's localStorage writes to tab A's renderer a moment later: until then,
       // tab A still reads alice's CSRF token beside bob's cookie, and its refresh is refused as
       // csrf_failed (also never bob). The case here is the one after, as a user switching tabs meets it.
-      await tabA.waitForFunction((login) => ![login, null].includes(localStorage.getItem('authlib:login')), aliceLogin);
+      await tabA.waitForFunction(`![${JSON.stringify(aliceLogin)}, null].includes(localStorage.getItem('authlib:login'))`);
       // Tab A notices on its next refresh: the storage and the cookie are bob's login now.
       expect(await run(tabA, 'client.refresh()')).toBe('error:unauthorized');
       const before = refreshes;
