@@ -224,7 +224,7 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
   );
 
   it.runIf(linux)(
-    'a lock that is not a regular file, is too big to be a lock, has a pid no process can have, or an empty or unprintable host or start time, is refused at once as unreadable',
+    'a lock that is not a regular file, is too big to be a lock, has a pid no process can have, or an empty or unprintable host or start time (control or format characters), is refused at once as unreadable',
     async () => {
       const alive = liveProcess();
       const cases: Array<(file: string) => void> = [
@@ -241,6 +241,9 @@ describe.skipIf(TEST_DSN)('the embedded database lock', () => {
         (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: '', started_at: 'x' })),
         (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: `${hostname()}\n\u001b[31mforged`, started_at: 'x' })),
         (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: hostname(), started_at: 'x\u001b[2J' })),
+        // Nor format characters: a right-to-left override makes the printed host read as another.
+        (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: `${hostname()}\u202egnp.exe`, started_at: 'x' })),
+        (file) => writeFileSync(file, JSON.stringify({ pid: alive.pid!, host: hostname(), started_at: 'x\u200b' })),
       ];
       for (const make of cases) {
         const dir = freshDir();

@@ -61,8 +61,12 @@ const UNREADABLE: LockRecord = { pid: 0, host: 'unknown', started_at: 'unknown' 
 
 /** A process id the kernel can have: kill() takes a signed 32-bit one, and 0 or less names process groups. */
 const isPid = (pid: unknown): pid is number => Number.isSafeInteger(pid) && (pid as number) > 0 && (pid as number) <= 0x7fffffff;
-/** Host and start time go into the refusal's message, which an operator reads in a terminal: no control characters. */
-const isPrintable = (value: unknown): value is string => typeof value === 'string' && /^\P{Cc}{1,255}$/u.test(value);
+/**
+ * Host and start time go into the refusal's message, which an operator reads in a terminal: none of
+ * Unicode's "other" characters, so no control characters (escapes, newlines) and no format ones
+ * either (a right-to-left override or a zero-width space would make the text read as another).
+ */
+const isPrintable = (value: unknown): value is string => typeof value === 'string' && /^\P{C}{1,255}$/u.test(value);
 
 /**
  * The lock's holder; undefined if there is no lock. Anything but a regular file (a symbolic link, a
