@@ -9,6 +9,7 @@ import { asMissingPackage, loadPGlite } from './load-pglite.js';
 import { nodePostgres } from './node-postgres.js';
 import { PGliteDialect, withPGliteLock, type PGliteLike } from './pglite-dialect.js';
 import { pgliteWorkerFile, startPGliteThread } from './pglite-thread.js';
+import { pgliteWasmModule } from './pglite-wasm-module.js';
 import { startPGlite, type PGliteStart } from './start-pglite.js';
 import { lockPGliteDirectory } from './pglite-lock.js';
 import { isNewDatabase, pgliteTemplate, recoverCutShort, removeEntries, type PGliteTemplate } from './pglite-template.js';
@@ -162,7 +163,7 @@ function scoped(root: Kysely<any>, schema: string): Kysely<Database> {
 async function openEmbedded(start: PGliteStart, purpose: string): Promise<PGliteLike> {
   const thread = pgliteWorkerFile();
   if (thread && threadsPermitted()) {
-    return startPGliteThread(thread, start).catch((err: unknown) => {
+    return startPGliteThread(thread, { ...start, wasmModule: await pgliteWasmModule() }).catch((err: unknown) => {
       throw asMissingPackage(err, purpose);
     });
   }

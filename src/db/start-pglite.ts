@@ -11,6 +11,8 @@ export interface PGliteStart {
   settings: readonly string[];
   /** A tar of a cluster to start from (PGlite's `loadDataDir`): a file, since a Blob backed by one cannot cross threads. */
   clusterTar: string | undefined;
+  /** PGlite's WebAssembly compiled once for the process (pglite-wasm-module.ts); PGlite compiles its own when absent. */
+  wasmModule?: WebAssembly.Module;
 }
 
 /** Opens PGlite as `start` says; resolves once it is ready, and closes what it opened when it fails. */
@@ -21,6 +23,7 @@ export async function startPGlite({ PGlite, pg_trgm }: PGliteModule, start: PGli
     startParams: [...PGlite.defaultStartParams, ...start.settings],
     // Used only when the directory (or memory) holds no cluster yet and PGlite runs initdb.
     initDbStartParams: [...PGLITE_INITDB_ARGS],
+    ...(start.wasmModule ? { pgliteWasmModule: start.wasmModule } : {}),
     ...(start.clusterTar ? { loadDataDir: await openAsBlob(start.clusterTar, { type: 'application/x-tar' }) } : {}),
   };
   const instance = start.dataDir === undefined ? new PGlite(options) : new PGlite(start.dataDir, options);
