@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PGLITE_PACKAGE } from './load-pglite.js';
 
+/** V8's WebAssembly API: Node 20's type declarations describe its types but not the global itself. */
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+
 let compiling: Promise<WebAssembly.Module | undefined> | undefined;
 
 /**
@@ -23,7 +26,7 @@ async function compile(): Promise<WebAssembly.Module | undefined> {
   try {
     // The folder PGlite's own entry loads it from: the package the embedded thread imports.
     const folder = dirname(createRequire(import.meta.url).resolve(PGLITE_PACKAGE));
-    return await WebAssembly.compile(await readFile(join(folder, 'pglite.wasm')));
+    return await wasm.compile(await readFile(join(folder, 'pglite.wasm')));
   } catch {
     return undefined;
   }
