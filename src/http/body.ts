@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import bodyParser from 'body-parser';
-import typeis from 'type-is';
+import type BodyParser from 'body-parser';
+import type TypeIs from 'type-is';
 import { RequestError, ValidationError } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
 
 /** Largest accepted request body. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -9,8 +10,19 @@ export const MAX_BODY_BYTES = 16 * 1024;
 type Req = IncomingMessage & { body?: unknown; _body?: boolean };
 type Next = (err?: unknown) => void;
 
-const parseJson = bodyParser.json({ limit: MAX_BODY_BYTES, strict: false, type: () => true });
-const parseForm = bodyParser.urlencoded({ limit: MAX_BODY_BYTES, extended: false, type: () => true, parameterLimit: 100 });
+// Loaded with the first request that has a body: with mime-db (which type-is reads) and
+// iconv-lite they were a third of the library's import, which the CLI and an app's first line pay.
+const bodyParser = lazyRequire<typeof BodyParser>('body-parser');
+const typeis = lazyRequire<typeof TypeIs>('type-is');
+let jsonParser: ReturnType<typeof BodyParser.json> | undefined;
+let formParser: ReturnType<typeof BodyParser.urlencoded> | undefined;
+const parseJson = () => (jsonParser ??= bodyParser().json({ limit: MAX_BODY_BYTES, strict: false, type: () => true }));
+const parseForm = () => (formParser ??= bodyParser().urlencoded({ limit: MAX_BODY_BYTES, extended: false, type: () => true, parameterLimit: 100 }));
+
+/** Whether the request has a body, by its headers; `Content-Length: 0` is what fetch() and most clients send for a POST without one. */
+function hasBody(req: Req): boolean {
+  return typeis().hasBody(req) && req.headers['content-length'] !== '0';
+}
 
 function translate(err: { type?: string; status?: number }): RequestError | ValidationError {
   switch (err.type) {
@@ -29,13 +41,12 @@ function translate(err: { type?: string; status?: number }): RequestError | Vali
  * (413). A body the host app already parsed is used as it is. A request without a body gets `{}`.
  */
 export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
-  // `Content-Length: 0` is what fetch() and most clients send for a POST without a body.
-  if (!typeis.hasBody(req) || req.headers['content-length'] === '0') {
+  if (!hasBody(req)) {
     req.body ??= {};
     return next();
   }
   // Checked even when the host app parsed the body already: a form post must not reach /login.
-  if (!typeis(req, ['application/json', 'application/*+json'])) {
+  if (!typeis()(req, ['application/json', 'application/*+json'])) {
     return next(new RequestError('unsupported_media_type', 'request body must be application/json'));
   }
   // The host app's own JSON parser got there first (Express 4 marks `_body`; a consumed stream says the same).
@@ -47,7 +58,7 @@ export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
     return next(new RequestError('payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`));
   }
-  parseJson(req, res, (err?: unknown) => {
+  parseJson()(req, res, (err?: unknown) => {
     if (err) return next(translate(err));
     next(containsNul(req.body) ? new ValidationError({ body: 'must not contain NUL characters' }, 'request body must not contain NUL characters') : undefined);
   });
@@ -87,24 +98,24 @@ export function bodyObject(req: Req): Record<string, unknown> {
  * callback that a provider answers with a form POST (`response_mode=form_post`). Anything else is 415.
  */
 export function formBody(req: Req, res: ServerResponse, next: Next): void {
-  if (!typeis.hasBody(req) || req.headers['content-length'] === '0') {
+  if (!hasBody(req)) {
     req.body ??= {};
     return next();
   }
-  if (!typeis(req, ['application/x-www-form-urlencoded'])) {
+  if (!typeis()(req, ['application/x-www-form-urlencoded'])) {
     return next(new RequestError('unsupported_media_type', 'the OAuth callback takes application/x-www-form-urlencoded'));
   }
   if (req._body === true || req.readableEnded) {
     req.body ??= {};
     return next();
   }
-  parseForm(req, res, (err?: unknown) => (err ? next(translate(err)) : next()));
+  parseForm()(req, res, (err?: unknown) => (err ? next(translate(err)) : next()));
 }
 
 /**
  * For `POST /introspect` (RFC 7662 2.1): a form body, as the RFC has it, or JSON; anything else is 415.
  */
 export function jsonOrFormBody(req: Req, res: ServerResponse, next: Next): void {
-  if (typeis.hasBody(req) && req.headers['content-length'] !== '0' && typeis(req, ['application/x-www-form-urlencoded'])) return formBody(req, res, next);
+  if (hasBody(req) && typeis()(req, ['application/x-www-form-urlencoded'])) return formBody(req, res, next);
   jsonBody(req, res, next);
 }

@@ -1,7 +1,12 @@
-import jwt from 'jsonwebtoken';
+import type * as JsonWebToken from 'jsonwebtoken';
 import type { ResolvedOptions, SigningKey } from '../options.js';
 import { payloadOf, signatureMatches, signWithKey } from './jws.js';
 import type { AsymmetricKey } from './signing-keys.js';
+import { lazyRequire } from '../lazy-require.js';
+
+// Loaded with the first HS256 token signed or checked: with its dependencies (semver alone is 47
+// modules) it was a sixth of the library's import, which the CLI, which signs nothing, paid too.
+const jsonwebtoken = lazyRequire<typeof JsonWebToken>('jsonwebtoken');
 
 /** Why a JWT was not accepted; maps 1:1 onto the HTTP error codes. */
 export type JwtFailure = 'invalid_token' | 'token_expired';
@@ -14,7 +19,7 @@ export const CLOCK_SKEW_SECONDS = 30;
 /** `signingKeys` and `hs256IssuedBy` are left out by the callers that only ever use `jwtSecret` (refresh tokens). */
 type Options = Pick<ResolvedOptions, 'keys' | 'issuer' | 'audience' | 'now'> & Partial<Pick<ResolvedOptions, 'signingKeys' | 'hs256IssuedBy'>>;
 
-type Claims = jwt.JwtPayload & { sub: string; jti: string; exp: number; iat: number };
+type Claims = JsonWebToken.JwtPayload & { sub: string; jti: string; exp: number; iat: number };
 
 const fail = (code: JwtFailure = 'invalid_token', cause?: unknown): { ok: false; code: JwtFailure; cause?: unknown } => ({ ok: false, code, cause });
 
@@ -56,7 +61,7 @@ export function signJwt(opts: Options, typ: string, claims: Record<string, unkno
   const asymmetric = withSigningKey ? opts.signingKeys?.[0] : undefined;
   if (asymmetric) return signWithKey(asymmetric, typ, payload);
   const signer = opts.keys[0]!;
-  return jwt.sign(payload, signer.key, { algorithm: 'HS256', header: { alg: 'HS256', typ, kid: signer.kid } });
+  return jsonwebtoken().sign(payload, signer.key, { algorithm: 'HS256', header: { alg: 'HS256', typ, kid: signer.kid } });
 }
 
 /**
@@ -72,12 +77,12 @@ export function verifyJwt(opts: Options, token: string, typ: string, maxLifetime
   // Algorithm confusion: a kid's algorithm is fixed, whatever the header claims.
   if (!key || header.alg !== key.alg) return fail();
   const nowSeconds = Math.floor(opts.now().getTime() / 1000);
-  let payload: string | jwt.JwtPayload;
+  let payload: string | JsonWebToken.JwtPayload;
   if ('hmac' in key) {
     try {
-      payload = jwt.verify(token, key.hmac.key, { algorithms: ['HS256'], issuer: opts.issuer, audience: opts.audience, clockTimestamp: nowSeconds });
+      payload = jsonwebtoken().verify(token, key.hmac.key, { algorithms: ['HS256'], issuer: opts.issuer, audience: opts.audience, clockTimestamp: nowSeconds });
     } catch (err) {
-      return fail(err instanceof jwt.TokenExpiredError ? 'token_expired' : 'invalid_token', err);
+      return fail(err instanceof jsonwebtoken().TokenExpiredError ? 'token_expired' : 'invalid_token', err);
     }
   } else {
     // What jws.ts does not look at is refused: no extension we would ignore (RFC 7515 4.1.11).
@@ -97,7 +102,7 @@ export function verifyJwt(opts: Options, token: string, typ: string, maxLifetime
 }
 
 /** The registered-claim checks jsonwebtoken makes of HS256 tokens, made alike for signed ones: nbf, exp, aud, iss. */
-function registeredClaims(opts: Options, payload: Record<string, unknown> | undefined, now: number): JwtResult<jwt.JwtPayload> {
+function registeredClaims(opts: Options, payload: Record<string, unknown> | undefined, now: number): JwtResult<JsonWebToken.JwtPayload> {
   if (!payload) return fail();
   const { nbf, exp, aud, iss } = payload;
   if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) return fail();
