@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuthManager } from '../src/index.js';
+import { AuthManager, type AuthManagerOptions } from '../src/index.js';
 import { bearer, createTestApp, PASSWORD, registerUser, type TestApp } from './helpers/app.js';
 import { databaseOptions, dropSchema, uniqueSchema } from './helpers/database.js';
 import { BASE, expectError, expectUserObject, expectValidation, loginOk, refresh, uniqueName } from './helpers/endpoints.js';
@@ -339,6 +339,20 @@ describe('unknown endpoints', () => {
   });
 });
 
+/** An AuthManager mounted on `app` (whose own parsers are in place), on a schema of its own; `extra` adds options. */
+async function mountOn(app: express.Express, extra: Partial<AuthManagerOptions> = {}): Promise<{ auth: AuthManager; schema: string }> {
+  const schema = uniqueSchema();
+  const auth = new AuthManager(app, {
+    ...(await databaseOptions()),
+    dbSchema: schema,
+    jwtSecret: randomBytes(48).toString('base64url'),
+    bcryptRounds: 4,
+    rateLimit: false,
+    ...extra,
+  });
+  return { auth, schema };
+}
+
 describe('a host app that parses bodies itself', () => {
   const hosts: Array<{ name: string; app: express.Express; auth: AuthManager; schema: string }> = [];
 
@@ -350,14 +364,7 @@ describe('a host app that parses bodies itself', () => {
       const app = make();
       app.use(make.json());
       app.use(make.urlencoded({ extended: false }));
-      const schema = uniqueSchema();
-      const auth = new AuthManager(app, {
-        ...(await databaseOptions()),
-        dbSchema: schema,
-        jwtSecret: randomBytes(48).toString('base64url'),
-        bcryptRounds: 4,
-        rateLimit: false,
-      });
+      const { auth, schema } = await mountOn(app);
       await auth.ready;
       app.get('/me', auth.requireAuth(), (req, res) => res.json({ username: req.auth!.user.username }));
       hosts.push({ name, app, auth, schema });
@@ -418,4 +425,109 @@ describe('a host app that parses bodies itself', () => {
     expectError(res, 415, 'unsupported_media_type');
     expect(res.body).not.toHaveProperty('token');
   });
+
+  it.each([['Express 5'], ['Express 4']])(
+    '%s with express.json(): its larger limit does not lift the 16 KiB one, nor does it let a NUL through',
+    async (name) => {
+      const h = hosts.find((x) => x.name === name)!;
+      const agent = request(h.app);
+      const username = uniqueName('big');
+      // express.json() takes up to 100 KB: 20 KB passes the host's parser, and must not pass the library's.
+      const big = { username, email: `${username}@example.com`, password: PASSWORD, pad: 'a'.repeat(20_000) };
+      expectError(await agent.post(`${BASE}/register`).send(big), 413, 'payload_too_large');
+      // The same without a Content-Length (chunked): measured from what the host parsed.
+      const chunked = await new Promise<{ status: number; body: { code?: string } }>((resolve, reject) => {
+        const server = h.app.listen(0, '127.0.0.1', () => {
+          const req = http.request(
+            {
+              port: (server.address() as AddressInfo).port,
+              host: '127.0.0.1',
+              method: 'POST',
+              path: `${BASE}/register`,
+              headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+            },
+            (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => server.close(() => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as { code?: string } })));
+            },
+          );
+          req.on('error', reject);
+          const json = JSON.stringify(big);
+          req.write(json.slice(0, 10_000));
+          req.end(json.slice(10_000));
+        });
+      });
+      expect(chunked.status).toBe(413);
+      expect(chunked.body.code).toBe('payload_too_large');
+      expect((await agent.post(`${BASE}/login`).send({ username, password: PASSWORD })).status).toBe(401);
+      // A NUL the host's parser let through is refused before the database, as the router's own parse refuses it.
+      expectError(
+        await agent.post(`${BASE}/register`).send({ username: `nul\u0000${username}`, email: `${username}@example.com`, password: PASSWORD }),
+        400,
+        'validation_error',
+      );
+      // Under the limit, the host-parsed body still registers.
+      expect((await agent.post(`${BASE}/register`).send({ ...big, pad: 'a'.repeat(1000) })).status).toBe(201);
+    },
+  );
+
+  it.each([['Express 5'], ['Express 4']])(
+    '%s with express.raw() or express.text() for JSON: the library parses the bytes itself, with its rules',
+    async (name) => {
+      const make = name === 'Express 5' ? express : express4;
+      for (const reader of ['raw', 'text'] as const) {
+        const app = make();
+        // A host that keeps JSON bodies as bytes or text (a webhook's signature is computed over them).
+        app.use(reader === 'raw' ? make.raw({ type: 'application/json', limit: '1mb' }) : make.text({ type: 'application/json', limit: '1mb' }));
+        const { auth, schema } = await mountOn(app);
+        try {
+          await auth.ready;
+          const http = request(app);
+          const username = uniqueName(reader);
+          const reg = await http.post(`${BASE}/register`).send({ username, email: `${username}@example.com`, password: PASSWORD });
+          expect(reg.status, `${reader}: ${JSON.stringify(reg.body)}`).toBe(201);
+          expect((await http.post(`${BASE}/login`).send({ username, password: PASSWORD })).status, reader).toBe(200);
+          const json = (body: string) => http.post(`${BASE}/login`).set('Content-Type', 'application/json').send(body);
+          expectError(await json('{"username":'), 400, 'validation_error');
+          expectError(await json('[1,2]'), 400, 'validation_error');
+          expectError(await json(JSON.stringify({ username: 'a\u0000b', password: PASSWORD })), 400, 'validation_error');
+          expectError(await json(JSON.stringify({ username, password: PASSWORD, pad: 'a'.repeat(20_000) })), 413, 'payload_too_large');
+        } finally {
+          await auth.close();
+          await dropSchema(schema);
+        }
+      }
+    },
+  );
+});
+
+describe("auth.errorHandler() and the host app's own body parser", () => {
+  it.each([['Express 5'], ['Express 4']])(
+    "%s: what express.json() refuses is answered 400, 413 or 415 as the library's endpoints answer it, not 500",
+    async (name) => {
+      const make = name === 'Express 5' ? express : express4;
+      const app = make();
+      app.use(make.json({ limit: '32kb' }));
+      const logged: unknown[] = [];
+      const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (...args: unknown[]) => logged.push(args) };
+      const { auth, schema } = await mountOn(app, { logger });
+      try {
+        await auth.ready;
+        app.post('/notes', (_req, res) => res.json({ ok: true }));
+        app.use(auth.errorHandler());
+        const http = request(app);
+        for (const path of [`${BASE}/login`, '/notes']) {
+          const json = (body: string, type = 'application/json') => http.post(path).set('Content-Type', type).send(body);
+          expectError(await json('{"username":'), 400, 'validation_error');
+          expectError(await json(JSON.stringify({ pad: 'a'.repeat(40_000) })), 413, 'payload_too_large');
+          expectError(await json('{}', 'application/json; charset=klingon'), 415, 'unsupported_media_type');
+        }
+        expect(logged).toEqual([]);
+      } finally {
+        await auth.close();
+        await dropSchema(schema);
+      }
+    },
+  );
 });

@@ -24,21 +24,27 @@ function hasBody(req: Req): boolean {
   return typeis().hasBody(req) && req.headers['content-length'] !== '0';
 }
 
-function translate(err: { type?: string; status?: number }): RequestError | ValidationError {
+/** What a body parser's error (the router's own, or one of the host app's body-parser family) means to a client. */
+export function translate(err: { type?: string; status?: number }): RequestError | ValidationError {
   switch (err.type) {
     case 'entity.too.large':
-      return new RequestError('payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`);
+      return tooLarge();
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new RequestError('unsupported_media_type', 'request body must be UTF-8 JSON');
     default:
-      return new ValidationError({ body: 'is not valid JSON' }, 'request body is not valid JSON');
+      return notJson();
   }
 }
 
+const tooLarge = () => new RequestError('payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`);
+const notJson = () => new ValidationError({ body: 'is not valid JSON' }, 'request body is not valid JSON');
+const withNul = () => new ValidationError({ body: 'must not contain NUL characters' }, 'request body must not contain NUL characters');
+
 /**
  * Parses JSON bodies for the router: a body must be `application/json` (415) and at most 16 KiB
- * (413). A body the host app already parsed is used as it is. A request without a body gets `{}`.
+ * (413), and holds no NUL. A body the host app's own parser read first is held to the same rules
+ * (see hostParsed). A request without a body gets `{}`.
  */
 export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
   if (!hasBody(req)) {
@@ -49,19 +55,50 @@ export function jsonBody(req: Req, res: ServerResponse, next: Next): void {
   if (!typeis()(req, ['application/json', 'application/*+json'])) {
     return next(new RequestError('unsupported_media_type', 'request body must be application/json'));
   }
-  // The host app's own JSON parser got there first (Express 4 marks `_body`; a consumed stream says the same).
-  if (req._body === true || req.readableEnded) {
-    req.body ??= {};
-    return next();
-  }
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-    return next(new RequestError('payload_too_large', `request body must be at most ${MAX_BODY_BYTES} bytes`));
-  }
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return next(tooLarge());
+  // The host app's own parser got there first (Express 4 marks `_body`; a consumed stream says the same).
+  if (req._body === true || req.readableEnded) return next(hostParsed(req));
   parseJson()(req, res, (err?: unknown) => {
     if (err) return next(translate(err));
-    next(containsNul(req.body) ? new ValidationError({ body: 'must not contain NUL characters' }, 'request body must not contain NUL characters') : undefined);
+    next(containsNul(req.body) ? withNul() : undefined);
   });
+}
+
+/**
+ * A body the host app's parser read before the router, held to the router's rules: a host parser
+ * with a larger limit (`express.json()` takes 100 KB) must not lift the router's 16 KiB, nor one
+ * that skips the NUL check let a NUL reach the database. Raw bytes (`express.raw()`, kept for a
+ * webhook's signature, say) and text (`express.text()`) are parsed here as the router would. A
+ * parsed object is measured as JSON again: never longer than what was sent (its whitespace gone),
+ * so what is over the limit here was over it on the wire. Replaces `req.body` with the parsed body.
+ */
+function hostParsed(req: Req): RequestError | ValidationError | undefined {
+  const body = req.body;
+  if (body === undefined || body === null) {
+    req.body = {};
+    return undefined;
+  }
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    if (Buffer.byteLength(body) > MAX_BODY_BYTES) return tooLarge();
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    try {
+      req.body = text.trim() === '' ? {} : (JSON.parse(text) as unknown);
+    } catch {
+      return notJson();
+    }
+  } else {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(body);
+    } catch {
+      // A BigInt or a cycle: not anything JSON could have sent.
+      return notJson();
+    }
+    if (json === undefined) return notJson();
+    if (Buffer.byteLength(json) > MAX_BODY_BYTES) return tooLarge();
+  }
+  return containsNul(req.body) ? withNul() : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AuthError, InternalError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { translate } from './body.js';
 import { sendError } from './respond.js';
 
 /** Options of `auth.errorHandler()`. */
@@ -8,7 +9,9 @@ export interface ErrorHandlerOptions {
   /**
    * What becomes of an error that is not an `AuthError`: `'internal_error'` answers a bare 500
    * `internal_error` (the body says nothing more; the logger gets the error's name, code and
-   * message); `'next'` hands it on with `next(err)` to the app's own error handler.
+   * message), except a body the app's own `express.json()` (or another parser of the body-parser
+   * family) refused, which is answered as the library's endpoints answer it (400, 413 or 415);
+   * `'next'` hands it on with `next(err)` to the app's own error handler.
    * @default 'internal_error'
    */
   others?: 'internal_error' | 'next';
@@ -18,6 +21,21 @@ export interface ErrorHandlerOptions {
 export type ErrorHandler = (err: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 const OTHERS = ['internal_error', 'next'] as const;
+
+/** What the body-parser family (`express.json()` and its siblings) reports of a client's body. */
+const PARSER_ERRORS = new Set(['entity.too.large', 'entity.parse.failed', 'encoding.unsupported', 'charset.unsupported']);
+
+/**
+ * The host app's own body parser refusing a body, e.g. `express.json()` before the library's routes
+ * or the app's: the client's mistake (malformed JSON, too large, an unknown charset), answered as
+ * the router answers its own (400, 413, 415), not as a 500 with an error in the log.
+ */
+function parserError(err: unknown): AuthError | undefined {
+  const e = err as { type?: unknown; status?: unknown } | null | undefined;
+  if (typeof e?.type !== 'string' || !PARSER_ERRORS.has(e.type)) return undefined;
+  if (typeof e.status !== 'number' || e.status < 400 || e.status > 499) return undefined;
+  return translate({ type: e.type });
+}
 
 /**
  * Renders an `AuthError` thrown in the app's own routes exactly as the library's endpoints do
@@ -40,6 +58,8 @@ export function createErrorHandler(logger: Logger, options: unknown): ErrorHandl
     if (res.headersSent) return next(err);
     if (err instanceof AuthError) return sendError(res, err, logger);
     if (others === 'next') return next(err);
+    const refused = parserError(err);
+    if (refused) return sendError(res, refused, logger);
     // Name, code and message only: no stack, no body, no query string (which may carry a token).
     const e = err as { name?: unknown; message?: unknown; code?: unknown } | null | undefined;
     const url = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '';
